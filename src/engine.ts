@@ -178,6 +178,8 @@ export class Engine {
     }
     this.top = end;
     this.live.set(ptr, size);
+    // memory above the top may hold a block freed earlier (free() lowers the top), so zero it too
+    new Uint8Array(this.memory.buffer, ptr, size).fill(0);
     return ptr;
   }
 

@@ -7,3 +7,7 @@ export { CsrWeights, csrSpmm, csrSpmmT, csrSddmm } from "./csr_spmm.js";
 export { denseMatmul, denseMatmulT, denseGradW, type DenseWeights } from "./dense_matmul.js";
 export { reluForward, reluBackward } from "./activations.js";
 export { softmax, softmaxCrossEntropy } from "./softmax_xent.js";
+export { encodeSafetensors, decodeSafetensors, SAFETENSORS_DTYPES, type DecodeOptions, type Dtype, type SafeTensor, type SafetensorsFile, type TensorData } from "./safetensors.js";
+export { crc32 } from "./crc32.js";
+export { F16_MAX, F16_MIN_NORMAL, f16BitsToF32, f16IsFinite, f32ToF16Bits } from "./f16.js";
+export { DEFAULT_FRAME_LIMITS, FRAME_MAGIC, FRAME_MAX_RANK, FRAME_VERSION, FrameError, FrameMismatchError, FrameTooLargeError, decodeFrame, encodeFrame, frameBytes, frameBytesPerSample, frameErrorBound, frameHeaderBytes, type Frame, type FrameDtype, type FrameExpect, type FrameInput, type FrameKind, type FrameLimits } from "./frame.js";
