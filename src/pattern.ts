@@ -193,6 +193,7 @@ export function validateCsr(op: string, inputs: number, outputs: number, rowPtr:
   for (let r = 0; r < outputs; r++) {
     const a = rowPtr[r]!, b = rowPtr[r + 1]!;
     if (!Number.isInteger(b) || b < a) throw new PatternError(`${op}: rowPtr not monotone at row ${r}: ${a} then ${b}`);
+    if (b > colIdx.length) throw new PatternError(`${op}: rowPtr not monotone: rowPtr[${r + 1}] = ${b} exceeds rowPtr[${outputs}] = ${colIdx.length}`);
     for (let p = a; p < b; p++) {
       const c = colIdx[p]!;
       if (!Number.isInteger(c) || c < 0 || c >= inputs) throw new PatternError(`${op}: colIdx[${p}] = ${c} out of range [0, ${inputs})`);
