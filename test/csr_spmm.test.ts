@@ -1,0 +1,194 @@
+// csrSpmm / csrSpmmT / csrSddmm against the dense reference on pattern-masked weights, a finite-difference
+// check of a two-layer sparse network's gradients, and the shape checks at the TypeScript boundary.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { Engine, Matrix, Pattern, ShapeError, csrSddmm, csrSpmm, csrSpmmT, reluBackward, softmaxCrossEntropy } from "../src/index.js";
+import { batchArb, buildPattern, expectClose, getEngine, patternSpecArb, scoped, values, type Scope } from "./helpers/engine.js";
+import * as ref from "./helpers/reference.js";
+
+const RUNS = 50;
+const CANARY = 1234.5;
+
+// An output buffer followed by a canary block: a kernel that writes past the end of its output is caught.
+function output(s: Scope, rows: number, cols: number) {
+  const m = s.matrix(rows, cols);
+  m.data().fill(NaN);
+  const canary = s.f32(8);
+  canary.view().fill(CANARY);
+  return { m, intact: () => expect(Array.from(canary.view())).toEqual(new Array(8).fill(CANARY)) };
+}
+
+describe.each([false, true])("csr kernels (debug build: %s)", (debug) => {
+  it("csrSpmm = W·X (+ bias) (ReLU) with W the pattern-masked dense matrix", async () => {
+    const engine = await getEngine(debug);
+    fc.assert(
+      fc.property(patternSpecArb(), batchArb, fc.boolean(), fc.boolean(), fc.integer(), (spec, B, withBias, withRelu, seed) =>
+        scoped(engine, (s) => {
+          const p = buildPattern(spec);
+          const v = values(seed, p.nnz), x = values(seed + 1, p.inputs * B), bias = values(seed + 2, p.outputs);
+          const A = s.csr(p, v);
+          const X = s.matrix(p.inputs, B, x);
+          const b = withBias ? s.f32(bias) : undefined;
+          const Y = output(s, p.outputs, B);
+          csrSpmm(A, X, Y.m, { bias: b, relu: withRelu });
+          const W = ref.maskedDense(p, v);
+          const want = ref.matmul(W, p.outputs, p.inputs, x, B, withBias ? bias : undefined, withRelu);
+          expectClose("Y", Y.m.data(), want, ref.matmulScale(W, p.outputs, p.inputs, x, B, withBias ? bias : undefined));
+          Y.intact();
+          expect(X.data()).toEqual(x);
+        })),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("csrSpmmT = Wᵀ·dY through the CSC view", async () => {
+    const engine = await getEngine(debug);
+    fc.assert(
+      fc.property(patternSpecArb(), batchArb, fc.integer(), (spec, B, seed) =>
+        scoped(engine, (s) => {
+          const p = buildPattern(spec);
+          const v = values(seed, p.nnz), dy = values(seed + 1, p.outputs * B);
+          const A = s.csr(p, v);
+          const dY = s.matrix(p.outputs, B, dy);
+          const dX = output(s, p.inputs, B);
+          csrSpmmT(A, dY, dX.m);
+          const Wt = ref.transpose(ref.maskedDense(p, v), p.outputs, p.inputs);
+          expectClose("dX", dX.m.data(), ref.matmulT(ref.maskedDense(p, v), p.outputs, p.inputs, dy, B), ref.matmulScale(Wt, p.inputs, p.outputs, dy, B));
+          dX.intact();
+        })),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("csrSddmm = (dY·Xᵀ) at the stored positions, and dBias = row sums of dY", async () => {
+    const engine = await getEngine(debug);
+    fc.assert(
+      fc.property(patternSpecArb(), batchArb, fc.boolean(), fc.integer(), (spec, B, withBias, seed) =>
+        scoped(engine, (s) => {
+          const p = buildPattern(spec);
+          const dy = values(seed, p.outputs * B), x = values(seed + 1, p.inputs * B);
+          const A = s.csr(p, values(seed + 2, p.nnz));
+          const dY = s.matrix(p.outputs, B, dy);
+          const X = s.matrix(p.inputs, B, x);
+          const dV = s.f32(p.nnz);
+          dV.view().fill(NaN);
+          const dBias = withBias ? s.f32(p.outputs) : undefined;
+          dBias?.view().fill(NaN);
+          csrSddmm(A, dY, X, dV, dBias);
+          const absDy = Float64Array.from(dy, Math.abs), absX = Float64Array.from(x, Math.abs);
+          expectClose("dValues", dV.view(), ref.gatherPattern(p, ref.gradW(dy, p.outputs, x, p.inputs, B)),
+            ref.gatherPattern(p, ref.gradW(absDy, p.outputs, absX, p.inputs, B)));
+          if (dBias) expectClose("dBias", dBias.view(), ref.rowSums(dy, p.outputs, B), ref.rowSums(absDy, p.outputs, B));
+        })),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+// L(W1, b1, W2, b2, X) = xent(W2·relu(W1·X + b1) + b2, labels) in float64 on the stored values; also returns
+// the first layer's pre-activations so a finite-difference step that crosses a ReLU kink can be skipped.
+interface Net {
+  p1: Pattern; v1: ArrayLike<number>; b1: ArrayLike<number>;
+  p2: Pattern; v2: ArrayLike<number>; b2: ArrayLike<number>;
+  x: ArrayLike<number>; B: number; labels: ArrayLike<number>;
+}
+function twoLayerLoss(n: Net): { loss: number; pre: Float64Array } {
+  const pre = ref.matmul(ref.maskedDense(n.p1, n.v1), n.p1.outputs, n.p1.inputs, n.x, n.B, n.b1);
+  const z = ref.matmul(ref.maskedDense(n.p2, n.v2), n.p2.outputs, n.p2.inputs, ref.relu(pre), n.B, n.b2);
+  return { loss: ref.softmaxCrossEntropy(z, n.p2.outputs, n.B, n.labels).loss, pre };
+}
+
+describe("gradients of a two-layer sparse network", () => {
+  it("match central finite differences of the float64 loss", async () => {
+    const engine = await getEngine();
+    let checked = 0;
+    fc.assert(
+      fc.property(patternSpecArb(30), fc.integer({ min: 1, max: 30 }), fc.integer({ min: 2, max: 12 }), fc.integer({ min: 1, max: 19 }),
+        fc.nat(), (spec1, hidden, C, B, seed) =>
+          scoped(engine, (s) => {
+            const p1 = buildPattern({ ...spec1, outputs: hidden });
+            const p2 = Pattern.random(hidden, C, 0.7, seed);
+            const net: Net = {
+              p1, v1: values(seed, p1.nnz, 1), b1: values(seed + 2, hidden, 0.5),
+              p2, v2: values(seed + 1, p2.nnz, 1), b2: values(seed + 3, C, 0.5),
+              x: values(seed + 4, p1.inputs * B), B, labels: Int32Array.from({ length: B }, (_, b) => (seed + 7 * b) % C),
+            };
+
+            const A1 = s.csr(p1, net.v1), A2 = s.csr(p2, net.v2), c1 = s.f32(net.b1), c2 = s.f32(net.b2);
+            const X = s.matrix(p1.inputs, B, net.x), H = s.matrix(hidden, B), Z = s.matrix(C, B);
+            csrSpmm(A1, X, H, { bias: c1, relu: true });
+            csrSpmm(A2, H, Z, { bias: c2 });
+            const dZ = s.matrix(C, B), dH = s.matrix(hidden, B), dX = s.matrix(p1.inputs, B);
+            const dV1 = s.f32(p1.nnz), dV2 = s.f32(p2.nnz), db1 = s.f32(hidden), db2 = s.f32(C);
+            const loss = softmaxCrossEntropy(Z, s.i32(net.labels), dZ);
+            csrSddmm(A2, dZ, H, dV2, db2);
+            csrSpmmT(A2, dZ, dH);
+            reluBackward(H, dH, dH);
+            csrSddmm(A1, dH, X, dV1, db1);
+            csrSpmmT(A1, dH, dX);
+            expect(loss).toBeCloseTo(twoLayerLoss(net).loss, 4);
+
+            const grads = { v1: dV1.toArray(), b1: db1.toArray(), v2: dV2.toArray(), b2: db2.toArray(), x: dX.toArray() };
+            const h = 1e-3;
+            for (const name of ["v1", "b1", "v2", "b2", "x"] as const) {
+              const theta = net[name];
+              for (let trial = 0; trial < 3 && theta.length > 0; trial++) {
+                const j = (seed + trial * 7919) % theta.length;
+                const t = Float64Array.from(theta);
+                t[j] = theta[j]! + h;
+                const up = twoLayerLoss({ ...net, [name]: t });
+                t[j] = theta[j]! - h;
+                const down = twoLayerLoss({ ...net, [name]: t });
+                if (up.pre.some((u, k) => u * down.pre[k]! <= 0 && u !== down.pre[k])) continue;
+                const fd = (up.loss - down.loss) / (2 * h);
+                const g = grads[name][j]!;
+                if (!(Math.abs(g - fd) <= 1e-2 * Math.abs(fd) + 1e-4)) throw new Error(`dL/d${name}[${j}]: WASM ${g}, finite difference ${fd}`);
+                checked++;
+              }
+            }
+          })),
+      { numRuns: 30 },
+    );
+    expect(checked).toBeGreaterThan(100);
+  });
+});
+
+describe("shape checks", () => {
+  it("every csr op rejects mismatched operands with a ShapeError naming the op", async () => {
+    const engine = await getEngine();
+    scoped(engine, (s) => {
+      const p = Pattern.random(6, 4, 0.5, 1);
+      const A = s.csr(p, values(1, p.nnz));
+      const X = s.matrix(6, 5), Y = s.matrix(4, 5);
+      const cases: [RegExp, () => unknown][] = [
+        [/csrSpmm: X has 5 rows, A has 6 columns/, () => csrSpmm(A, s.matrix(5, 5), Y)],
+        [/csrSpmm: Y has 3 rows/, () => csrSpmm(A, X, s.matrix(3, 5))],
+        [/csrSpmm: Y has 4 columns \(batch\), X has 5/, () => csrSpmm(A, X, s.matrix(4, 4))],
+        [/csrSpmm: bias has 5 entries/, () => csrSpmm(A, X, Y, { bias: s.f32(5) })],
+        [/csrSpmmT: dY has 6 rows/, () => csrSpmmT(A, s.matrix(6, 5), X)],
+        [/csrSpmmT: dX has 4 rows/, () => csrSpmmT(A, Y, s.matrix(4, 5))],
+        [/csrSpmmT: dX has 6 columns/, () => csrSpmmT(A, Y, s.matrix(6, 6))],
+        [/csrSddmm: dY has 5 rows/, () => csrSddmm(A, s.matrix(5, 5), X, s.f32(p.nnz))],
+        [/csrSddmm: X has 4 rows/, () => csrSddmm(A, Y, s.matrix(4, 5), s.f32(p.nnz))],
+        [/csrSddmm: X has 4 columns/, () => csrSddmm(A, Y, s.matrix(6, 4), s.f32(p.nnz))],
+        [/csrSddmm: dValues has/, () => csrSddmm(A, Y, X, s.f32(p.nnz + 1))],
+        [/csrSddmm: dBias has 3 entries/, () => csrSddmm(A, Y, X, s.f32(p.nnz), s.f32(3))],
+        [/CsrWeights: .* values for a pattern with nnz/, () => s.csr(p, new Float32Array(p.nnz + 2))],
+      ];
+      for (const [msg, call] of cases) {
+        expect(call).toThrow(ShapeError);
+        expect(call).toThrow(msg);
+      }
+    });
+  });
+
+  it("operands from two different engines are rejected", async () => {
+    const engine = await getEngine();
+    const other = await Engine.load();
+    scoped(engine, (s) => {
+      const p = Pattern.dense(3, 2);
+      const A = s.csr(p, values(2, p.nnz));
+      expect(() => csrSpmm(A, new Matrix(other, 3, 4), s.matrix(2, 4))).toThrow(/csrSpmm: operands live in different engines/);
+    });
+  });
+});

@@ -1,0 +1,201 @@
+// Loading the module from every kind of source, rejecting what is not a presparse module, and the allocator:
+// reuse, coalescing, zeroing, growth (with fresh views and correct kernels afterwards), steady state, dispose.
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import {
+  CsrWeights, Engine, F32Buffer, I32Buffer, Matrix, Pattern, ValidationError, WasmLoadError,
+  csrSddmm, csrSpmm, csrSpmmT, defaultWasmUrl, denseMatmul, reluBackward, softmaxCrossEntropy,
+} from "../src/index.js";
+import { expectClose, scoped, values } from "./helpers/engine.js";
+import * as ref from "./helpers/reference.js";
+
+const wasmUrl = defaultWasmUrl();
+
+/** A small forward product on a fresh engine, checked against the reference: the engine works. */
+function works(engine: Engine): void {
+  scoped(engine, (s) => {
+    const p = Pattern.random(9, 5, 0.5, 3), v = values(1, p.nnz), x = values(2, 9 * 6);
+    const Y = s.matrix(5, 6);
+    csrSpmm(s.csr(p, v), s.matrix(9, 6, x), Y);
+    expectClose("Y", Y.data(), ref.matmul(ref.maskedDense(p, v), 5, 9, x, 6));
+  });
+}
+
+async function loadError(source: Parameters<typeof Engine.load>[0]): Promise<Error> {
+  try {
+    await Engine.load(source);
+  } catch (e) {
+    expect(e).toBeInstanceOf(WasmLoadError);
+    return e as Error;
+  }
+  throw new Error("Engine.load succeeded on a bad source");
+}
+
+describe("loading", () => {
+  it("loads from bytes, an ArrayBuffer, a URL, a path, a Response and a compiled module", async () => {
+    const bytes = new Uint8Array(await readFile(wasmUrl));
+    const module = await WebAssembly.compile(bytes);
+    const sources = [
+      {},
+      { wasm: bytes },
+      { wasm: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) },
+      { wasm: wasmUrl },
+      { wasm: fileURLToPath(wasmUrl) },
+      { wasm: new Response(bytes) },
+      { wasm: Promise.resolve(new Response(bytes)) },
+      { wasm: module },
+      { debug: true },
+    ];
+    for (const source of sources) works(await Engine.load(source));
+    works(Engine.fromModule(module));
+  });
+
+  it("rejects an HTML 404 page served as WASM with WasmLoadError naming the magic", async () => {
+    const html = new TextEncoder().encode("<!DOCTYPE html><html><body>404 Not Found</body></html>");
+    const e = await loadError({ wasm: html });
+    expect(e.message).toContain("expected magic word 00 61 73 6d, found 3c 21 44 4f");
+    expect((await loadError({ wasm: new Response(html) })).message).toContain("found 3c 21 44 4f");
+    expect((await loadError({ wasm: new Uint8Array(0) })).message).toContain("found nothing");
+  });
+
+  it("rejects truncated modules and non-presparse modules", async () => {
+    const bytes = new Uint8Array(await readFile(wasmUrl));
+    expect((await loadError({ wasm: bytes.subarray(0, 4) })).message).toMatch(/expected magic word 00 61 73 6d, found 00 61 73 6d/);
+    for (const n of [9, 100, bytes.length >> 1, bytes.length - 1]) {
+      expect((await loadError({ wasm: bytes.slice(0, n) })).message, `first ${n} bytes`).toMatch(/does not validate \(truncated or corrupted file\)/);
+    }
+    // the smallest valid module: magic and version only
+    const empty = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
+    expect((await loadError({ wasm: empty })).message).toMatch(/export memory missing/);
+  });
+
+  it("rejects an HTTP error response and a missing file", async () => {
+    expect((await loadError({ wasm: new Response("nope", { status: 404 }) })).message).toMatch(/HTTP 404/);
+    expect((await loadError({ wasm: "/nonexistent/presparse.wasm" })).message).toMatch(/cannot read \/nonexistent\/presparse\.wasm/);
+  });
+});
+
+describe("allocator", () => {
+  it("returns 16-byte aligned, non-overlapping, zeroed blocks and reuses freed ones", async () => {
+    const e = await Engine.load();
+    const a = e.alloc(100), b = e.alloc(0), c = e.alloc(33);
+    for (const p of [a, b, c]) expect(p % 16).toBe(0);
+    expect(b).toBeGreaterThanOrEqual(a + 112);
+    expect(c).toBeGreaterThanOrEqual(b + 16);
+    expect(e.stats()).toMatchObject({ liveBlocks: 3, liveBytes: 112 + 16 + 48, allocations: 3 });
+    e.u8(a, 112).fill(0xff);
+    e.u8(c, 48).fill(0xff);
+    e.free(a);
+    expect(e.alloc(112)).toBe(a); // first fit: a's old block
+    expect(Array.from(e.u8(a, 112)).every((x) => x === 0)).toBe(true);
+    e.free(c); // c sits at the top: freeing it lowers the top
+    const c2 = e.alloc(48);
+    expect(c2).toBe(c);
+    expect(Array.from(e.u8(c2, 48)).every((x) => x === 0)).toBe(true);
+  });
+
+  it("coalesces neighbouring free blocks in either order", async () => {
+    for (const order of [[0, 1, 2], [2, 1, 0], [1, 0, 2], [0, 2, 1]]) {
+      const e = await Engine.load();
+      const blocks = [e.alloc(64), e.alloc(64), e.alloc(64)];
+      const guard = e.alloc(16); // keeps the three blocks below the top
+      for (const i of order) e.free(blocks[i]!);
+      expect(e.stats().liveBlocks).toBe(1);
+      // one 192-byte block fits exactly where the three were
+      expect(e.alloc(192), String(order)).toBe(blocks[0]);
+      e.free(guard);
+    }
+  });
+
+  it("frees back to the top so a steady alloc/free cycle does not creep upward", async () => {
+    const e = await Engine.load();
+    const first = e.alloc(1000);
+    e.free(first);
+    for (let i = 0; i < 50; i++) {
+      const a = e.alloc(1000), b = e.alloc(4000);
+      expect(a).toBe(first);
+      e.free(a);
+      e.free(b);
+    }
+    expect(e.stats()).toMatchObject({ liveBlocks: 0, liveBytes: 0 });
+  });
+
+  it("rejects bad sizes and bad frees with ValidationError", async () => {
+    const e = await Engine.load();
+    for (const n of [-1, NaN, 1.5, Infinity, 2 ** 31 + 1]) expect(() => e.alloc(n), String(n)).toThrow(ValidationError);
+    for (const n of [-1, NaN, 1.5, Infinity]) {
+      expect(() => new F32Buffer(e, n), String(n)).toThrow(/F32Buffer: length must be an integer/);
+      expect(() => new I32Buffer(e, n), String(n)).toThrow(ValidationError);
+      expect(() => new Matrix(e, n, 3), String(n)).toThrow(/Matrix: rows must be an integer/);
+      expect(() => new Matrix(e, 3, n), String(n)).toThrow(/Matrix: cols must be an integer/);
+    }
+    const p = e.alloc(16);
+    e.free(p);
+    expect(() => e.free(p)).toThrow(/free: \d+ is not a live allocation/);
+    expect(() => e.free(12345)).toThrow(ValidationError);
+  });
+
+  it("grows memory on demand; fresh views see the old data and the kernels stay correct", async () => {
+    const e = await Engine.load();
+    const p = Pattern.fixedDegree(64, 32, 8, 7), v = values(3, p.nnz), x = values(4, 64 * 19);
+    const A = new CsrWeights(e, p, v);
+    const X = Matrix.from(e, 64, 19, x);
+    const oldView = X.data();
+    const before = e.stats();
+    // more than the whole initial memory in one block
+    const big = new F32Buffer(e, before.memoryBytes / 2);
+    const after = e.stats();
+    expect(after.grows).toBeGreaterThan(before.grows);
+    expect(after.memoryBytes).toBeGreaterThan(before.memoryBytes * 1.5);
+    expect(oldView.length).toBe(0); // growth detached the old buffer: views must be made fresh
+    expect(Array.from(X.data())).toEqual(Array.from(x));
+    expect(Array.from(A.values.view())).toEqual(Array.from(v));
+    expect(big.view().every((f) => f === 0)).toBe(true);
+    big.view().fill(-7);
+    const Y = new Matrix(e, 32, 19), dX = new Matrix(e, 64, 19), dV = new F32Buffer(e, p.nnz);
+    csrSpmm(A, X, Y);
+    const W = ref.maskedDense(p, v);
+    expectClose("Y after growth", Y.data(), ref.matmul(W, 32, 64, x, 19), ref.matmulScale(W, 32, 64, x, 19));
+    csrSpmmT(A, Y, dX);
+    expectClose("dX after growth", dX.data(), ref.matmulT(W, 32, 64, Y.data(), 19), ref.matmulScale(ref.transpose(W, 32, 64), 64, 32, Float64Array.from(Y.data(), Math.abs), 19));
+    csrSddmm(A, Y, X, dV);
+    expectClose("dValues after growth", dV.view(), ref.gatherPattern(p, ref.gradW(Y.data(), 32, x, 64, 19)), 1e3);
+    expect(big.view().every((f) => f === -7)).toBe(true);
+  });
+
+  it("repeated kernel calls on pre-allocated buffers allocate nothing", async () => {
+    const e = await Engine.load();
+    const p = Pattern.fixedDegree(40, 20, 5, 1), B = 33;
+    const A = new CsrWeights(e, p, values(1, p.nnz));
+    const W = { engine: e, outputs: 20, inputs: 40, values: F32Buffer.from(e, values(2, 800)) };
+    const X = Matrix.from(e, 40, B, values(3, 40 * B)), H = new Matrix(e, 20, B), dH = new Matrix(e, 20, B), dX = new Matrix(e, 40, B);
+    const bias = F32Buffer.from(e, values(4, 20)), dV = new F32Buffer(e, p.nnz), dB = new F32Buffer(e, 20);
+    const labels = I32Buffer.from(e, Array.from({ length: B }, (_, i) => i % 20));
+    const step = () => {
+      csrSpmm(A, X, H, { bias, relu: true });
+      denseMatmul(W, X, H, { bias });
+      softmaxCrossEntropy(H, labels, dH);
+      reluBackward(H, dH, dH);
+      csrSddmm(A, dH, X, dV, dB);
+      csrSpmmT(A, dH, dX);
+      H.reshape(B);
+    };
+    step();
+    const before = e.stats();
+    for (let i = 0; i < 100; i++) step();
+    expect(e.stats()).toEqual(before);
+  });
+
+  it("throws on use after dispose", async () => {
+    const e = await Engine.load();
+    const X = new Matrix(e, 3, 3);
+    e.dispose();
+    expect(e.isDisposed).toBe(true);
+    expect(() => e.alloc(16)).toThrow(/engine: used after dispose\(\)/);
+    expect(() => new Matrix(e, 2, 2)).toThrow(ValidationError);
+    expect(() => F32Buffer.from(e, [1, 2])).toThrow(ValidationError);
+    expect(() => X.reshape(100)).toThrow(ValidationError);
+    expect(() => X.dispose()).not.toThrow();
+  });
+});
