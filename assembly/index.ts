@@ -5,3 +5,4 @@ export { denseMatmul, denseGradW } from "./dense_matmul";
 export { reluForward, reluBackward } from "./activations";
 export { softmax, softmaxCrossEntropy } from "./softmax_xent";
 export { adamStep, sgdStep } from "./optim";
+export { addInPlace, scaleInPlace, gatherColumns, gatherSamples } from "./elementwise";

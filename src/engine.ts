@@ -16,6 +16,10 @@ export interface Kernels {
   softmaxCrossEntropy(C: number, B: number, z: number, labels: number, dz: number): number;
   adamStep(n: number, w: number, g: number, m: number, v: number, lrT: number, b1: number, b2: number, eps: number, l2: number): void;
   sgdStep(n: number, w: number, g: number, u: number, lr: number, mu: number, l2: number): void;
+  addInPlace(n: number, y: number, x: number): void;
+  scaleInPlace(n: number, x: number, s: number): void;
+  gatherColumns(rows: number, B: number, src: number, cols: number, n: number, dst: number): void;
+  gatherSamples(F: number, src: number, idx: number, B: number, dst: number): void;
   [kernel: string]: unknown;
 }
 

@@ -1,0 +1,43 @@
+import type { F32Buffer, Matrix } from "../tensor.js";
+
+/** A trainable array and its gradient, both nnz-long for sparse layers. `decay` marks weights (L2 applies), not biases. */
+export interface Param {
+  readonly name: string;
+  readonly values: F32Buffer;
+  readonly grad: F32Buffer;
+  readonly decay: boolean;
+}
+
+/** A tensor as stored in a model file (see safetensors). */
+export interface StoredTensor {
+  dtype: "F32" | "I32";
+  shape: number[];
+  data: Float32Array | Int32Array;
+}
+
+/** JSON description of a layer, enough (with its tensors) to rebuild it. */
+export interface LayerSpec {
+  kind: string;
+  [key: string]: unknown;
+}
+
+/**
+ * One step of a network over feature-major activations [features, batch]. `forward` returns a matrix the
+ * layer owns (valid until its next forward) and remembers its input for `backward`, which fills the
+ * parameter gradients and returns dX (owned by the layer) unless `needDx` is false (first layer).
+ */
+export interface Layer {
+  readonly kind: string;
+  /** Features per sample in and out (for images: channels·height·width). */
+  readonly inputSize: number;
+  readonly outputSize: number;
+  forward(X: Matrix): Matrix;
+  backward(dY: Matrix, needDx: boolean): Matrix | undefined;
+  params(): Param[];
+  /** Multiply-accumulates per sample, stored connections only. */
+  macsPerSample(): number;
+  spec(): LayerSpec;
+  /** Named tensors to store (names relative to the layer's prefix). */
+  tensors(): Record<string, StoredTensor>;
+  dispose(): void;
+}
