@@ -1,0 +1,92 @@
+// Shared benchmark helpers: what machine this ran on, median-based timing, a plain-text table, JSON results.
+import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+/** The machine and runtime a result came from (a number without these is not a measurement). */
+export function machine() {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model ?? "unknown",
+    cores: cpus.length,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    v8: process.versions.v8,
+    date: new Date().toISOString(),
+  };
+}
+
+/** One line describing the machine, for the head of a printed table. */
+export function machineLine(m = machine()) {
+  return `${m.cpu}, ${m.cores} cores, ${m.os}, Node ${m.node}`;
+}
+
+/**
+ * Median seconds per call of fn. Calls are batched into samples of at least `minSample` seconds (so timer
+ * resolution does not matter) and samples are taken until `budget` seconds or `maxSamples`; the median
+ * over samples resists the pauses of a shared machine better than the mean.
+ */
+export function timeCall(fn, { budget = 0.5, minSample = 0.002, minSamples = 7, maxSamples = 200, warmup = 3 } = {}) {
+  for (let i = 0; i < warmup; i++) fn();
+  let reps = 1;
+  for (;;) {
+    const t = now();
+    for (let i = 0; i < reps; i++) fn();
+    const dt = now() - t;
+    if (dt >= minSample || reps >= 1 << 24) break;
+    reps = Math.max(reps * 2, Math.ceil((reps * minSample) / Math.max(dt, 1e-9)));
+  }
+  const samples = [];
+  const start = now();
+  while (samples.length < maxSamples && (samples.length < minSamples || now() - start < budget)) {
+    const t = now();
+    for (let i = 0; i < reps; i++) fn();
+    samples.push((now() - t) / reps);
+  }
+  samples.sort((a, b) => a - b);
+  const median = samples[samples.length >> 1];
+  return { median, min: samples[0], p90: samples[Math.floor(samples.length * 0.9)], samples: samples.length, reps };
+}
+
+function now() {
+  return Number(process.hrtime.bigint()) / 1e9;
+}
+
+/** Prints rows (objects) as an aligned text table with the given columns [key, header, format?]. */
+export function printTable(rows, columns, out = console.log) {
+  const cells = rows.map((r) => columns.map(([k, , f]) => (f ? f(r[k], r) : String(r[k] ?? ""))));
+  const heads = columns.map(([, h]) => h);
+  const width = heads.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c) => c.map((s, i) => (i === 0 ? s.padEnd(width[i]) : s.padStart(width[i]))).join("  ");
+  out(line(heads));
+  out(width.map((w) => "-".repeat(w)).join("  "));
+  for (const c of cells) out(line(c));
+}
+
+/** The same table as GitHub markdown (for README drafts). */
+export function markdownTable(rows, columns) {
+  const lines = [`| ${columns.map(([, h]) => h).join(" | ")} |`, `|${columns.map((_, i) => (i === 0 ? ":--" : "--:")).join("|")}|`];
+  for (const r of rows) lines.push(`| ${columns.map(([k, , f]) => (f ? f(r[k], r) : String(r[k] ?? ""))).join(" | ")} |`);
+  return lines.join("\n");
+}
+
+/** Writes bench/results/<name>.json and returns its path. */
+export function writeResults(name, data) {
+  const dir = fileURLToPath(new URL("./results/", import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  const path = `${dir}${name}.json`;
+  writeFileSync(path, JSON.stringify(data, null, 2) + "\n");
+  return path;
+}
+
+/** True when the module at `url` is the script node was started with (so a suite can run on its own). */
+export function isMain(url) {
+  return process.argv[1] !== undefined && url === pathToFileURL(process.argv[1]).href;
+}
+
+/** Fixed-point formatting helpers for the tables. */
+export const fmt = {
+  us: (s) => (s * 1e6 >= 100 ? (s * 1e6).toFixed(0) : (s * 1e6).toFixed(2)),
+  x: (r) => (r === undefined || r === null ? "–" : `${r.toFixed(1)}×`),
+  f1: (v) => (v === undefined || v === null ? "–" : v.toFixed(1)),
+};

@@ -1,0 +1,9 @@
+// Runs every benchmark suite in order. A suite is a module exporting `run()`; add new ones to this list.
+// Run: npm run bench
+const SUITES = ["./kernels.mjs"];
+
+for (const suite of SUITES) {
+  const { run } = await import(suite);
+  await run();
+  globalThis.gc?.();
+}
