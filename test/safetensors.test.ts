@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
+import { mkdtemp, readdir, rm, truncate } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   FormatError,
   ValidationError,
@@ -9,6 +12,7 @@ import {
   type Dtype,
   type SafeTensor,
 } from "../src/index.js";
+import { readSafetensorsFile, writeSafetensorsFile } from "../src/node/index.js";
 
 const SIZE: Record<Dtype, number> = {
   BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, U16: 2, I16: 2, F16: 2, BF16: 2, U32: 4, I32: 4, F32: 4, U64: 8, I64: 8, F64: 8,
@@ -309,5 +313,27 @@ describe("safetensors reader under corruption", () => {
       { numRuns: 300 },
     );
     fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => mustBeFormatError(bytes)), { numRuns: 200 });
+  });
+});
+
+describe("safetensors files", () => {
+  it("write then read gives the same tensors; a damaged file is named in the error", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "presparse-st-"));
+    try {
+      const path = join(dir, "model.safetensors");
+      const bytes = sample();
+      const ref = decodeSafetensors(bytes);
+      const tensors = Object.fromEntries(ref.tensors);
+      expect(await writeSafetensorsFile(path, tensors, ref.metadata)).toBe(bytes.length);
+      expect(await readdir(dir)).toEqual(["model.safetensors"]);
+      const back = await readSafetensorsFile(path);
+      expect(back.metadata).toEqual(ref.metadata);
+      for (const [name, t] of ref.tensors) expect(bytesOf(back.tensors.get(name)!.data)).toEqual(bytesOf(t.data));
+      await truncate(path, bytes.length - 3);
+      await expect(readSafetensorsFile(path)).rejects.toThrow(new RegExp(`safetensors: data: .*${path}`));
+      await expect(readSafetensorsFile(join(dir, "absent.safetensors"))).rejects.toThrow(/absent\.safetensors/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

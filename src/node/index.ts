@@ -1,0 +1,5 @@
+// Node-only entry ("presparse/node"): loaders and writers that touch the file system.
+export { loadMnist, mnistDigitsDir } from "../data/mnist.js";
+export { readIdx, loadIdxDataset, type IdxArray, type IdxOptions, type IdxDatasetOptions } from "../data/idx.js";
+export { loadData, type LoadDataOptions } from "../data/load.js";
+export { readSafetensorsFile, writeSafetensorsFile } from "./files.js";
