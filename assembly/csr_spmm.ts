@@ -53,7 +53,8 @@ function rowCombine<T>(
       }
       for (let bb = B4; bb < B; bb++) {
         const ob = <usize>bb << 2;
-        store<f32>(y + ob, load<f32>(y + ob) + s0 * load<f32>(x0 + ob) + s1 * load<f32>(x1 + ob) + s2 * load<f32>(x2 + ob) + s3 * load<f32>(x3 + ob));
+        // same association as the vector lanes, so a sample's result does not depend on its column
+        store<f32>(y + ob, load<f32>(y + ob) + ((s0 * load<f32>(x0 + ob) + s1 * load<f32>(x1 + ob)) + (s2 * load<f32>(x2 + ob) + s3 * load<f32>(x3 + ob))));
       }
     }
     for (; p < end; p++) {

@@ -190,7 +190,8 @@ export function decodeSafetensors(bytes: Uint8Array, options: DecodeOptions = {}
     const count = (t.end - t.begin) / ctor.BYTES_PER_ELEMENT;
     const data = !copy && at % ctor.BYTES_PER_ELEMENT === 0
       ? new ctor(bytes.buffer as ArrayBuffer, at, count)
-      : new ctor(bytes.slice(dataStart + t.begin, dataStart + t.end).buffer, 0, count);
+      // Uint8Array's slice copies; a Node Buffer's slice would be a view of a shared pool
+      : new ctor(Uint8Array.prototype.slice.call(bytes, dataStart + t.begin, dataStart + t.end).buffer, 0, count);
     tensors.set(t.name, { dtype: t.dtype, shape: t.shape, data });
   }
   return { tensors, metadata };

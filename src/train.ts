@@ -18,8 +18,8 @@ export interface TrainOptions {
   /** Also measure accuracy on the training set after each epoch (a full extra pass; default true). */
   trainAccuracy?: boolean;
   onEpoch?: (r: EpochReport) => void;
-  /** Called after each batch with (batch index, batches per epoch). */
-  onBatch?: (batch: number, batches: number) => void;
+  /** Called after each batch with (epoch, batch index, batches per epoch), both 1-based. */
+  onBatch?: (epoch: number, batch: number, batches: number) => void;
 }
 
 export interface EpochReport {
@@ -69,7 +69,7 @@ export function train(model: Model, data: Dataset, o: TrainOptions): EpochReport
         const l = model.trainStep(batcher.load(order, start, size), batcher.labels, o.optimizer);
         total += l.total * size;
         [...l.perExit, l.final].forEach((v, k) => (sums[k]! += v * size));
-        o.onBatch?.(b + 1, batches);
+        o.onBatch?.(epoch, b + 1, batches);
       }
       const seconds = (performance.now() - t0) / 1000;
       const r: EpochReport = { epoch, loss: total / data.n, losses: sums.map((s) => s / data.n), seconds, samplesPerSecond: data.n / seconds };

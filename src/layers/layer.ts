@@ -36,6 +36,8 @@ export interface Layer {
   params(): Param[];
   /** Multiply-accumulates per sample, stored connections only. */
   macsPerSample(): number;
+  /** Weights + biases the same layer would have at 100% density (for size comparisons). */
+  denseParameterCount?(): number;
   spec(): LayerSpec;
   /** Named tensors to store (names relative to the layer's prefix). */
   tensors(): Record<string, StoredTensor>;

@@ -104,6 +104,10 @@ export class SparseLinear implements Layer {
     return this.pattern.nnz;
   }
 
+  denseParameterCount(): number {
+    return this.pattern.inputs * this.pattern.outputs + this.pattern.outputs;
+  }
+
   spec(): LayerSpec {
     return {
       kind: this.kind,

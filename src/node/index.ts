@@ -3,3 +3,4 @@ export { loadMnist, mnistDigitsDir } from "../data/mnist.js";
 export { readIdx, loadIdxDataset, type IdxArray, type IdxOptions, type IdxDatasetOptions } from "../data/idx.js";
 export { loadData, type LoadDataOptions } from "../data/load.js";
 export { readSafetensorsFile, writeSafetensorsFile } from "./files.js";
+export { saveModel, loadModel } from "./model_files.js";

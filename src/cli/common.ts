@@ -1,0 +1,34 @@
+// Shared CLI pieces: engine, data, model construction from flags, summaries.
+import { defaultEngine, type Engine } from "../engine.js";
+import { padFeatures, type Dataset } from "../data/dataset.js";
+import { loadData } from "../data/load.js";
+import type { Layer } from "../layers/layer.js";
+import { Model } from "../model.js";
+import { UsageError } from "./args.js";
+
+export function engine(): Promise<Engine> {
+  return defaultEngine();
+}
+
+/** Train/test data for a model input of `features` (MNIST-like 784 samples are zero-padded up to it). */
+export function dataFor(cmd: string, spec: string, features: number, seed: number): { train: Dataset; test: Dataset } {
+  const data = loadData(spec, { seed });
+  if (data.train.features > features) throw new UsageError(`${cmd}: data ${spec} has ${data.train.features} features, the model takes ${features}`);
+  return { train: padFeatures(data.train, features), test: padFeatures(data.test, features) };
+}
+
+/** Stored parameters, their 100%-density equivalent, and MACs per sample. */
+export function sizeSummary(model: Model): { parameters: number; denseParameters: number; macs: number } {
+  const layers: Layer[] = [...model.trunk, ...model.exits.flatMap((e) => e.layers)];
+  const parameters = model.parameterCount();
+  const denseParameters = layers.reduce((s, l) => s + (l.denseParameterCount?.() ?? l.params().reduce((n, p) => n + p.values.length, 0)), 0);
+  return { parameters, denseParameters, macs: model.trunkMacs().at(-1)! };
+}
+
+export function pct(x: number, digits = 2): string {
+  return `${(100 * x).toFixed(digits)}%`;
+}
+
+export function fmtBytes(n: number): string {
+  return n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(2)} MiB`;
+}

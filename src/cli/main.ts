@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+// presparse command line: one subcommand per file, flags parsed strictly, one-line errors.
+import { readFileSync } from "node:fs";
+import { PresparseError } from "../errors.js";
+import { type Command, UsageError, helpText, parse } from "./args.js";
+import { evalCommand } from "./eval.js";
+import { trainCommand } from "./train.js";
+
+const commands: Command[] = [trainCommand, evalCommand];
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+function usage(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    "Usage: presparse <command> [flags]   (presparse <command> --help for its flags)",
+    "",
+    "Commands:",
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    "",
+  ].join("\n");
+}
+
+/** Runs the CLI on argv (without node and script); returns the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === "--version" || name === "-v") {
+    process.stdout.write(version() + "\n");
+    return 0;
+  }
+  const cmd = commands.find((c) => c.name === name);
+  try {
+    if (!cmd) throw new UsageError(`unknown command ${JSON.stringify(name)}; commands: ${commands.map((c) => c.name).join(", ")}`);
+    const { values, positionals } = parse(cmd, rest);
+    if (values.help) {
+      process.stdout.write(helpText(cmd));
+      return 0;
+    }
+    return (await cmd.run(values, positionals)) ?? 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`presparse: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof PresparseError) {
+      process.stderr.write(`presparse: ${e.name}: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+export function registerCommand(cmd: Command): void {
+  commands.push(cmd);
+}
+
+const entry = process.argv[1];
+if (entry && import.meta.url === new URL(`file://${entry}`).href) {
+  main(process.argv.slice(2)).then((code) => (process.exitCode = code));
+}

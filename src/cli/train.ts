@@ -1,0 +1,120 @@
+import { writeFileSync } from "node:fs";
+import { Model } from "../model.js";
+import { Adam, Sgd, type Optimizer } from "../optim.js";
+import { saveModel } from "../node/model_files.js";
+import { train } from "../train.js";
+import { type Command, UsageError, int, intList, num, numList } from "./args.js";
+import { dataFor, engine, fmtBytes, pct, sizeSummary } from "./common.js";
+import { Progress } from "./progress.js";
+
+export const trainOptions = {
+  layers: { type: "string" },
+  "out-degrees": { type: "string" },
+  exits: { type: "string" },
+  "exit-weights": { type: "string" },
+  epochs: { type: "string" },
+  batch: { type: "string" },
+  lr: { type: "string" },
+  decay: { type: "string" },
+  optimizer: { type: "string" },
+  momentum: { type: "string" },
+  "weight-decay": { type: "string" },
+  "bias-init": { type: "string" },
+  seed: { type: "string" },
+  data: { type: "string" },
+  save: { type: "string" },
+  json: { type: "boolean" },
+  quiet: { type: "boolean", short: "q" },
+} as const;
+
+/** Model and optimizer from the shared training flags (defaults: the paper's network and recipe). */
+export function modelFromFlags(cmd: string, v: Record<string, unknown>, eng: Awaited<ReturnType<typeof engine>>): { model: Model; optimizer: Optimizer; seed: number } {
+  const sizes = intList(cmd, "layers", v.layers, [800, 40, 40, 10], 1);
+  const degrees = intList(cmd, "out-degrees", v["out-degrees"], sizes.slice(1).map((s, i) => (i === 0 ? 2 : i === 1 ? 9 : s)), 1);
+  if (sizes.length < 2) throw new UsageError(`${cmd}: --layers needs at least two sizes, got ${sizes.length}`);
+  if (degrees.length !== sizes.length - 1) throw new UsageError(`${cmd}: --out-degrees needs ${sizes.length - 1} values for --layers ${sizes.join(",")}, got ${degrees.length}`);
+  const exitsAfter = intList(cmd, "exits", v.exits, [], 1);
+  for (const e of exitsAfter) if (e > sizes.length - 2) throw new UsageError(`${cmd}: --exits ${e}: there are only ${sizes.length - 2} hidden layers`);
+  const weights = numList(cmd, "exit-weights", v["exit-weights"], [...exitsAfter.map(() => 1), exitsAfter.length ? 0.3 : 1], 0);
+  if (weights.length !== exitsAfter.length + 1) throw new UsageError(`${cmd}: --exit-weights needs ${exitsAfter.length + 1} values (one per exit, then the final classifier), got ${weights.length}`);
+  const seed = int(cmd, "seed", v.seed, 0);
+  const model = Model.mlp(eng, {
+    sizes,
+    outDegrees: degrees,
+    seed,
+    biasInit: num(cmd, "bias-init", v["bias-init"], 0.1),
+    exits: exitsAfter.map((after, k) => ({ after: after - 1, weight: weights[k]! })),
+    finalWeight: weights[weights.length - 1]!,
+  });
+  const lr = num(cmd, "lr", v.lr, 1e-3, 0);
+  const decay = num(cmd, "decay", v.decay, 1e-5, 0);
+  const weightDecay = num(cmd, "weight-decay", v["weight-decay"], 0, 0);
+  const kind = (v.optimizer as string | undefined) ?? "adam";
+  let optimizer: Optimizer;
+  if (kind === "adam") optimizer = new Adam({ lr, decay, weightDecay });
+  else if (kind === "sgd") optimizer = new Sgd({ lr, decay, weightDecay, momentum: num(cmd, "momentum", v.momentum, 0.9, 0, 0.999999) });
+  else throw new UsageError(`${cmd}: --optimizer expects adam or sgd, got ${JSON.stringify(kind)}`);
+  return { model, optimizer, seed };
+}
+
+export const trainCommand: Command = {
+  name: "train",
+  summary: "train a predefined-sparse network and save it as safetensors",
+  usage: `
+Usage: presparse train [flags]
+
+Trains a network whose connections are fixed before training (defaults: the paper's recipe).
+
+  --layers L           layer sizes (default 800,40,40,10)
+  --out-degrees D      connections per input neuron, per layer; ≥ the next size means dense (default 2,9,10)
+  --exits K[,K…]       attach an early-exit head after hidden layer K (1-based)
+  --exit-weights W     loss weights: one per exit, then the final classifier (default 1,…,0.3)
+  --epochs N           epochs (default 50)
+  --batch B            batch size (default 256)
+  --optimizer adam|sgd (default adam)   --lr X (default 1e-3)   --decay X (Keras per-step decay, default 1e-5)
+  --momentum X         SGD momentum (default 0.9)   --weight-decay X  L2 on weights (default 0)
+  --bias-init X        initial bias (default 0.1)
+  --seed S             seed of patterns, weights and shuffling (default 0)
+  --data mnist|DIR     embedded 10k MNIST digits (8,000/2,000 split) or a directory of IDX files (default mnist)
+  --save FILE          write the trained model (safetensors)
+  --json               one JSON object per epoch on stdout
+  -q, --quiet          no progress on stderr
+`,
+  options: trainOptions,
+  async run(v) {
+    const eng = await engine();
+    const { model, optimizer, seed } = modelFromFlags("train", v, eng);
+    const epochs = int("train", "epochs", v.epochs, 50, 1);
+    const batch = int("train", "batch", v.batch, 256, 1, 65536);
+    const data = dataFor("train", (v.data as string | undefined) ?? "mnist", model.inputSize, seed);
+    const progress = new Progress(Boolean(v.quiet));
+    const size = sizeSummary(model);
+    progress.line(`train: ${data.train.n} samples, test ${data.test.n}; ${size.parameters} parameters stored (${size.denseParameters} dense), ${size.macs} MACs/sample`);
+    const reports = train(model, data.train, {
+      epochs,
+      batchSize: batch,
+      optimizer,
+      seed,
+      test: data.test,
+      onBatch: (e, b, n) => progress.batch(`epoch ${e}/${epochs}`, b, n),
+      onEpoch: (r) => {
+        if (v.json) process.stdout.write(JSON.stringify(r) + "\n");
+        const acc = (a?: number[]) => (a ? a.map((x) => pct(x)).join("/") : "-");
+        progress.line(`epoch ${r.epoch}/${epochs}  loss ${r.loss.toFixed(4)}  train ${acc(r.trainAccuracy)}  test ${acc(r.testAccuracy)}  ${r.seconds.toFixed(3)} s  ${Math.round(r.samplesPerSecond)} samples/s`);
+      },
+    });
+    const last = reports[reports.length - 1]!;
+    if (v.save) {
+      const saved = await saveModel(model, v.save as string, { extra: { trained: { epochs, batch, seed, data: v.data ?? "mnist", testAccuracy: last.testAccuracy } } });
+      const denseBytes = size.denseParameters * 4;
+      progress.line(`saved ${v.save}: ${fmtBytes(saved.bytes)} (dense float32 equivalent ${fmtBytes(denseBytes)}, ${(denseBytes / saved.bytes).toFixed(1)}× smaller), hash ${saved.hash}`);
+      if (v.json) process.stdout.write(JSON.stringify({ saved: v.save, bytes: saved.bytes, denseBytes, hash: saved.hash }) + "\n");
+    }
+    model.dispose();
+    optimizer.dispose();
+  },
+};
+
+export function writeJson(path: string, x: unknown): void {
+  writeFileSync(path, JSON.stringify(x, null, 2) + "\n");
+}

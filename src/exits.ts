@@ -1,0 +1,150 @@
+// Early-exit inference: after each exit head, samples whose confidence passes the policy stop; the rest are
+// compacted (gatherColumns) and only they continue through deeper layers — the saving is real compute.
+import { gatherColumns } from "./elementwise.js";
+import { ValidationError } from "./errors.js";
+import { runLayers, type Model } from "./model.js";
+import { I32Buffer, Matrix } from "./tensor.js";
+
+/** Max-softmax ≥ q (Shallow-Deep Networks) or softmax entropy ≤ T in nats (BranchyNet); one threshold per exit. */
+export interface ExitPolicy {
+  kind: "maxprob" | "entropy";
+  thresholds: number[];
+}
+
+/** Per sample: which classifier answered (0…E−1 an exit, E the final one), its class, confidence and entropy. */
+export interface ExitResult {
+  exit: Int32Array;
+  label: Int32Array;
+  /** Max softmax probability of the answering classifier. */
+  confidence: Float32Array;
+  /** Softmax entropy (nats) of the answering classifier. */
+  entropy: Float32Array;
+  /** Logits of the answering classifier, [B × classes] sample-major (the final logits for non-exited samples). */
+  logits: Float32Array;
+}
+
+/** Parses `maxprob:0.9`, `entropy:0.05` or per-exit `maxprob:0.9,0.95`. */
+export function parseExitPolicy(text: string, exits: number): ExitPolicy {
+  const m = /^(maxprob|entropy):([^:]+)$/.exec(text.trim());
+  if (!m) throw new ValidationError(`exit policy: expected maxprob:Q or entropy:T (e.g. maxprob:0.9), got ${JSON.stringify(text)}`);
+  const thresholds = m[2]!.split(",").map((s) => Number(s));
+  const kind = m[1] as ExitPolicy["kind"];
+  return checkPolicy({ kind, thresholds: thresholds.length === 1 ? new Array(exits).fill(thresholds[0]) : thresholds }, exits);
+}
+
+/** Throws unless the policy has one finite threshold per exit in the kind's range. */
+export function checkPolicy(p: ExitPolicy, exits: number): ExitPolicy {
+  if (p.kind !== "maxprob" && p.kind !== "entropy") throw new ValidationError(`exit policy: kind must be maxprob or entropy, got ${String(p.kind)}`);
+  if (p.thresholds.length !== exits) throw new ValidationError(`exit policy: ${p.thresholds.length} thresholds for ${exits} exits`);
+  for (const t of p.thresholds) {
+    if (!Number.isFinite(t) || t < 0 || (p.kind === "maxprob" && t > 1)) throw new ValidationError(`exit policy: ${p.kind} threshold must be ${p.kind === "maxprob" ? "in [0, 1]" : "≥ 0"}, got ${t}`);
+  }
+  return p;
+}
+
+export function formatPolicy(p: ExitPolicy): string {
+  return `${p.kind}:${p.thresholds.join(",")}`;
+}
+
+/** Softmax statistics of column b of logits [C, n]: argmax, max probability, entropy. */
+export function columnStats(z: Float32Array, C: number, n: number, b: number): { label: number; confidence: number; entropy: number } {
+  let label = 0, mx = z[b]!;
+  for (let c = 1; c < C; c++) if (z[c * n + b]! > mx) { mx = z[c * n + b]!; label = c; }
+  let sum = 0;
+  for (let c = 0; c < C; c++) sum += Math.exp(z[c * n + b]! - mx);
+  let ent = 0;
+  for (let c = 0; c < C; c++) {
+    const p = Math.exp(z[c * n + b]! - mx) / sum;
+    if (p > 0) ent -= p * Math.log(p);
+  }
+  return { label, confidence: 1 / sum, entropy: Math.max(0, ent) };
+}
+
+/** Does a classifier with these statistics answer under the policy at exit e? */
+export function passes(p: ExitPolicy, e: number, confidence: number, entropy: number): boolean {
+  return p.kind === "maxprob" ? confidence >= p.thresholds[e]! : entropy <= p.thresholds[e]!;
+}
+
+/**
+ * Runs a batch X [features, B] through the model with early exits. Samples that exit stop there; the others
+ * are gathered into a smaller batch that continues. Scratch is kept per model and reused across calls.
+ */
+export class ExitRunner {
+  private readonly cols: I32Buffer[] = [];
+  private readonly compact: Matrix[] = [];
+
+  constructor(
+    readonly model: Model,
+    readonly policy: ExitPolicy,
+  ) {
+    checkPolicy(policy, model.exits.length);
+  }
+
+  run(X: Matrix): ExitResult {
+    const { model, policy } = this;
+    const B = X.cols, C = model.classes;
+    const r: ExitResult = {
+      exit: new Int32Array(B), label: new Int32Array(B), confidence: new Float32Array(B),
+      entropy: new Float32Array(B), logits: new Float32Array(B * C),
+    };
+    let alive = Int32Array.from({ length: B }, (_, i) => i);
+    let h = X;
+    const record = (z: Matrix, e: number): number[] => {
+      const n = z.cols, d = z.data(), stay: number[] = [];
+      for (let j = 0; j < n; j++) {
+        const s = columnStats(d, C, n, j);
+        if (e < model.exits.length && !passes(policy, e, s.confidence, s.entropy)) { stay.push(j); continue; }
+        const i = alive[j]!;
+        r.exit[i] = e; r.label[i] = s.label; r.confidence[i] = s.confidence; r.entropy[i] = s.entropy;
+        for (let c = 0; c < C; c++) r.logits[i * C + c] = d[c * n + j]!;
+      }
+      return stay;
+    };
+    let next = 0;
+    for (let i = 0; i < model.trunk.length && alive.length > 0; i++) {
+      h = model.trunk[i]!.forward(h);
+      const ex = model.exits[next];
+      if (ex && ex.after === i) {
+        const e = next++;
+        const stay = record(runLayers(ex.layers, h), e);
+        if (stay.length === alive.length) continue;
+        if (stay.length > 0) h = this.gather(e, h, stay);
+        alive = Int32Array.from(stay, (j) => alive[j]!);
+      }
+    }
+    if (alive.length > 0) record(h, model.exits.length);
+    return r;
+  }
+
+  private gather(e: number, h: Matrix, stay: number[]): Matrix {
+    const engine = this.model.engine;
+    let idx = this.cols[e];
+    if (!idx || idx.length < stay.length) {
+      idx?.dispose();
+      idx = this.cols[e] = new I32Buffer(engine, Math.max(stay.length, h.cols));
+    }
+    idx.view().set(stay);
+    this.compact[e] ??= new Matrix(engine, h.rows, stay.length);
+    return gatherColumns(h, idx, stay.length, this.compact[e]!);
+  }
+
+  dispose(): void {
+    for (const b of this.cols) b?.dispose();
+    for (const m of this.compact) m?.dispose();
+  }
+}
+
+/**
+ * Exact MACs per sample (stored connections only): `perExit[k]` for a sample answered at exit k (trunk to its
+ * branch point plus the heads of exits 0…k), `final` for one answered by the last classifier (whole trunk
+ * plus every head it passed), `trunk` for the trunk alone (the model without exits).
+ */
+export function exitMacs(model: Model): { perExit: number[]; final: number; trunk: number } {
+  const trunk = model.trunkMacs();
+  const heads = model.exitHeadMacs();
+  return {
+    perExit: model.exits.map((e, k) => trunk[e.after]! + heads.slice(0, k + 1).reduce((a, b) => a + b, 0)),
+    final: trunk[trunk.length - 1]! + heads.reduce((a, b) => a + b, 0),
+    trunk: trunk[trunk.length - 1]!,
+  };
+}

@@ -1,0 +1,34 @@
+// Node-only: model files on disk.
+import { readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import type { Engine } from "../engine.js";
+import { ValidationError } from "../errors.js";
+import type { Model } from "../model.js";
+import { decodeModel, encodeModel, type LoadedModel } from "../model_io.js";
+
+/** Writes a model as safetensors (atomically, via a temporary file); returns its size and hash. */
+export async function saveModel(model: Model, path: string, opts: { extra?: Record<string, unknown>; hash?: string } = {}): Promise<{ bytes: number; hash: string }> {
+  const { bytes, hash } = encodeModel(model, opts);
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    await writeFile(tmp, bytes);
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  return { bytes: bytes.length, hash };
+}
+
+/** Reads and validates a model file; errors name the file. */
+export async function loadModel(engine: Engine, path: string): Promise<LoadedModel> {
+  let bytes: Uint8Array;
+  try {
+    const s = await stat(path);
+    if (!s.isFile()) throw new ValidationError(`${path}: not a file`);
+    bytes = await readFile(path);
+  } catch (e) {
+    if (e instanceof ValidationError) throw e;
+    throw new ValidationError(`cannot read model ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return decodeModel(engine, bytes, path);
+}
