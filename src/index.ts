@@ -21,3 +21,5 @@ export { Batcher } from "./batcher.js";
 export { train, evaluate, argmaxColumns, type TrainOptions, type EpochReport, type EvalReport } from "./train.js";
 export { encodeModel, decodeModel, modelSpec, modelTensors, hashModel, layerFromTensors, MODEL_FORMAT_VERSION, type ModelSpec, type LoadedModel } from "./model_io.js";
 export { ExitRunner, exitMacs, parseExitPolicy, checkPolicy, formatPolicy, columnStats, passes, type ExitPolicy, type ExitResult } from "./exits.js";
+export { classifierStats, simulatePolicy, sweep, defaultGrid, pickForAccuracy, pickKnee, measurePolicy, type ClassifierStats, type SweepPoint, type Calibration } from "./calibrate.js";
+export { lineChart, type ChartOptions, type Series } from "./report/svg.js";

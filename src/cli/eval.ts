@@ -1,58 +1,9 @@
-import { Batcher } from "../batcher.js";
-import { ExitRunner, exitMacs, formatPolicy, parseExitPolicy, type ExitPolicy } from "../exits.js";
-import type { Dataset } from "../data/dataset.js";
-import type { Model } from "../model.js";
+import { measurePolicy } from "../calibrate.js";
+import { exitMacs, parseExitPolicy } from "../exits.js";
 import { loadModel } from "../node/model_files.js";
 import { evaluate } from "../train.js";
 import { type Command, UsageError, int, required } from "./args.js";
 import { dataFor, engine, pct } from "./common.js";
-
-/** Accuracy, exit rates and mean MACs of the early-exit system under a policy over a dataset. */
-export interface ExitEval {
-  policy: string;
-  accuracy: number;
-  /** Fraction of samples answered by each classifier: exits first, final last. */
-  exitRates: number[];
-  /** Accuracy of each classifier on the samples it answered (NaN when it answered none). */
-  answeredAccuracy: number[];
-  meanMacs: number;
-  fullMacs: number;
-  n: number;
-}
-
-/** Runs the early-exit system over a dataset in batches. */
-export function evaluateExits(model: Model, data: Dataset, policy: ExitPolicy, batchSize = 1024): ExitEval {
-  const runner = new ExitRunner(model, policy);
-  const batcher = new Batcher(model.engine, data, Math.min(batchSize, Math.max(1, data.n)));
-  const E = model.exits.length;
-  const answered = new Array<number>(E + 1).fill(0), right = new Array<number>(E + 1).fill(0);
-  const order = Int32Array.from({ length: data.n }, (_, i) => i);
-  try {
-    for (let s = 0; s < data.n; s += batcher.maxBatch) {
-      const size = Math.min(batcher.maxBatch, data.n - s);
-      const r = runner.run(batcher.load(order, s, size));
-      for (let j = 0; j < size; j++) {
-        answered[r.exit[j]!]!++;
-        if (r.label[j] === data.y[s + j]) right[r.exit[j]!]!++;
-      }
-    }
-  } finally {
-    runner.dispose();
-    batcher.dispose();
-  }
-  const macs = exitMacs(model);
-  const cost = [...macs.perExit, macs.final];
-  const n = Math.max(1, data.n);
-  return {
-    policy: formatPolicy(policy),
-    accuracy: right.reduce((a, b) => a + b, 0) / n,
-    exitRates: answered.map((a) => a / n),
-    answeredAccuracy: answered.map((a, k) => (a ? right[k]! / a : NaN)),
-    meanMacs: answered.reduce((s, a, k) => s + a * cost[k]!, 0) / n,
-    fullMacs: macs.trunk,
-    n: data.n,
-  };
-}
 
 export const evalCommand: Command = {
   name: "eval",
@@ -86,7 +37,8 @@ Usage: presparse eval --model FILE [--data mnist|DIR] [--exit-policy maxprob:Q|e
     const stored = (loaded.spec.extra?.policy as string | undefined) ?? undefined;
     const policyText = (v["exit-policy"] as string | undefined) ?? stored;
     if (policyText && model.exits.length === 0) throw new UsageError("eval: --exit-policy given but the model has no exits");
-    const ee = policyText ? evaluateExits(model, test, parseExitPolicy(policyText, model.exits.length), batch) : undefined;
+    const ee = policyText ? measurePolicy(model, test, parseExitPolicy(policyText, model.exits.length), batch) : undefined;
+    const fullMacs = exitMacs(model).trunk;
     const out = { model: v.model, hash: loaded.hash, n: test.n, accuracy: base.accuracy, loss: base.loss, earlyExit: ee };
     if (v.json) process.stdout.write(JSON.stringify(out) + "\n");
     else {
@@ -95,7 +47,7 @@ Usage: presparse eval --model FILE [--data mnist|DIR] [--exit-policy maxprob:Q|e
       names.forEach((nm, k) => process.stdout.write(`  ${nm.padEnd(26)} accuracy ${pct(base.accuracy[k]!)}  loss ${base.loss[k]!.toFixed(4)}\n`));
       if (ee) {
         process.stdout.write(`  early-exit system (${ee.policy}): accuracy ${pct(ee.accuracy)}, exit rates ${ee.exitRates.map((r) => pct(r, 1)).join(" / ")}, ` +
-          `mean ${ee.meanMacs.toFixed(0)} MACs/sample vs ${ee.fullMacs} without exits\n`);
+          `mean ${ee.meanMacs.toFixed(0)} MACs/sample vs ${fullMacs} without exits\n`);
       }
     }
     model.dispose();

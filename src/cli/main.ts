@@ -3,10 +3,11 @@
 import { readFileSync } from "node:fs";
 import { PresparseError } from "../errors.js";
 import { type Command, UsageError, helpText, parse } from "./args.js";
+import { calibrateCommand } from "./calibrate.js";
 import { evalCommand } from "./eval.js";
 import { trainCommand } from "./train.js";
 
-const commands: Command[] = [trainCommand, evalCommand];
+const commands: Command[] = [trainCommand, evalCommand, calibrateCommand];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
