@@ -20,6 +20,13 @@ export interface Kernels {
   scaleInPlace(n: number, x: number, s: number): void;
   gatherColumns(rows: number, B: number, src: number, cols: number, n: number, dst: number): void;
   gatherSamples(F: number, src: number, idx: number, B: number, dst: number): void;
+  sparseConv2d(O: number, OH: number, OW: number, H: number, W: number, kh: number, kw: number, s: number, py: number, px: number, B: number, ptr: number, off: number, tap: number, values: number, x: number, bias: number, y: number, relu: number): void;
+  sparseConv2dBackwardInput(C: number, H: number, W: number, OH: number, OW: number, kh: number, kw: number, s: number, py: number, px: number, B: number, ptr: number, off: number, tap: number, perm: number, values: number, dy: number, dx: number): void;
+  sparseConv2dBackwardWeights(O: number, OH: number, OW: number, H: number, W: number, s: number, py: number, px: number, B: number, ptr: number, off: number, tap: number, dy: number, x: number, dValues: number, dBias: number): void;
+  maxPool2d(C: number, H: number, W: number, OH: number, OW: number, k: number, s: number, B: number, x: number, y: number): void;
+  maxPool2dBackward(C: number, H: number, W: number, OH: number, OW: number, k: number, s: number, B: number, x: number, y: number, dy: number, dx: number): void;
+  avgPool2d(C: number, H: number, W: number, OH: number, OW: number, k: number, s: number, B: number, x: number, y: number): void;
+  avgPool2dBackward(C: number, H: number, W: number, OH: number, OW: number, k: number, s: number, B: number, dy: number, dx: number): void;
   [kernel: string]: unknown;
 }
 

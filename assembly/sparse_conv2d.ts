@@ -1,0 +1,256 @@
+// Y[o,oy,ox,:] = b[o] + Σ_{(c,ky,kx) stored in row o} W·X[c, oy·s−py+ky, ox·s−px+kx, :];  dX = the transposed gather;  dW on stored taps
+// Activations are feature-major with the batch innermost: image position (c, y, x) of a [C, H, W] activation is
+// row c·H·W + y·W + x of a [C·H·W, B] matrix, so every position is B contiguous floats and one weight tap
+// scales whole vectors of the batch. Weights are CSR over destination channels; each entry j carries a row
+// offset off[j] (source plane + tap shift), its tap packed as ky<<16 | kx (for bounds checks), and a value.
+// Loops run position → batch tile → channel → entries: the accumulators of one tile stay in registers over all
+// entries and one position's input window (C·kh·kw rows of one tile) stays in L1 across output channels.
+import { rowSums } from "./csr_spmm";
+
+// Accumulates Σ_j values[val(j)]·src[off[j] + rel] into V vectors (sizeof<V>() ∈ {1, 2, 4, 8}) at dst, starting from
+// init (or from 0 when the entry list is empty). CHECK (sizeof == 2) skips entries whose source position leaves
+// the plane: forward (MODE u8): iy = qy + ky ∈ [0, lim0), ix = qx + kx ∈ [0, lim1); input gradient (MODE u16):
+// ny = qy − ky ≥ 0 divisible by s with ny/s < lim0, likewise x. PERM (sizeof == 4) reads values through perm.
+@inline
+function gatherTile<V, CHECK, MODE, PERM>(
+  start: i32, end: i32, off: usize, tap: usize, perm: usize, values: usize,
+  src: usize, strideB: usize, rel: i32, qy: i32, qx: i32, lim0: i32, lim1: i32, s: i32, dstRowW: i32,
+  dst: usize, init: f32, relu: bool,
+): void {
+  let a0 = f32x4.splat(init), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+  for (let j = start; j < end; j++) {
+    let row = load<i32>(off + (<usize>j << 2));
+    if (sizeof<CHECK>() == 2) {
+      const t = load<i32>(tap + (<usize>j << 2));
+      const ky = t >>> 16, kx = t & 0xffff;
+      if (sizeof<MODE>() == 1) {
+        if (<u32>(qy + ky) >= <u32>lim0 || <u32>(qx + kx) >= <u32>lim1) continue;
+        row += rel;
+      } else {
+        const ny = qy - ky, nx = qx - kx;
+        if (ny < 0 || nx < 0) continue;
+        const my = ny / s, mx = nx / s;
+        if (my >= lim0 || mx >= lim1 || my * s != ny || mx * s != nx) continue;
+        row += ky * dstRowW + kx + my * dstRowW + mx;
+      }
+    } else {
+      row += rel;
+    }
+    const q = sizeof<PERM>() == 4 ? load<i32>(perm + (<usize>j << 2)) : j;
+    const w = f32x4.splat(load<f32>(values + (<usize>q << 2)));
+    const x = src + <usize>row * strideB;
+    a0 = f32x4.add(a0, f32x4.mul(w, v128.load(x)));
+    if (sizeof<V>() >= 2) a1 = f32x4.add(a1, f32x4.mul(w, v128.load(x, 16)));
+    if (sizeof<V>() >= 4) {
+      a2 = f32x4.add(a2, f32x4.mul(w, v128.load(x, 32)));
+      a3 = f32x4.add(a3, f32x4.mul(w, v128.load(x, 48)));
+    }
+    if (sizeof<V>() >= 8) {
+      a4 = f32x4.add(a4, f32x4.mul(w, v128.load(x, 64)));
+      a5 = f32x4.add(a5, f32x4.mul(w, v128.load(x, 80)));
+      a6 = f32x4.add(a6, f32x4.mul(w, v128.load(x, 96)));
+      a7 = f32x4.add(a7, f32x4.mul(w, v128.load(x, 112)));
+    }
+  }
+  if (relu) {
+    const z = f32x4.splat(0);
+    a0 = f32x4.max(a0, z); a1 = f32x4.max(a1, z); a2 = f32x4.max(a2, z); a3 = f32x4.max(a3, z);
+    a4 = f32x4.max(a4, z); a5 = f32x4.max(a5, z); a6 = f32x4.max(a6, z); a7 = f32x4.max(a7, z);
+  }
+  v128.store(dst, a0);
+  if (sizeof<V>() >= 2) v128.store(dst, a1, 16);
+  if (sizeof<V>() >= 4) { v128.store(dst, a2, 32); v128.store(dst, a3, 48); }
+  if (sizeof<V>() >= 8) { v128.store(dst, a4, 64); v128.store(dst, a5, 80); v128.store(dst, a6, 96); v128.store(dst, a7, 112); }
+}
+
+// The same sum for one batch element (the tail when B is not a multiple of 4).
+@inline
+function gatherScalar<CHECK, MODE, PERM>(
+  start: i32, end: i32, off: usize, tap: usize, perm: usize, values: usize,
+  src: usize, strideB: usize, rel: i32, qy: i32, qx: i32, lim0: i32, lim1: i32, s: i32, dstRowW: i32,
+  dst: usize, init: f32, relu: bool,
+): void {
+  let a: f32 = init;
+  for (let j = start; j < end; j++) {
+    let row = load<i32>(off + (<usize>j << 2));
+    if (sizeof<CHECK>() == 2) {
+      const t = load<i32>(tap + (<usize>j << 2));
+      const ky = t >>> 16, kx = t & 0xffff;
+      if (sizeof<MODE>() == 1) {
+        if (<u32>(qy + ky) >= <u32>lim0 || <u32>(qx + kx) >= <u32>lim1) continue;
+        row += rel;
+      } else {
+        const ny = qy - ky, nx = qx - kx;
+        if (ny < 0 || nx < 0) continue;
+        const my = ny / s, mx = nx / s;
+        if (my >= lim0 || mx >= lim1 || my * s != ny || mx * s != nx) continue;
+        row += ky * dstRowW + kx + my * dstRowW + mx;
+      }
+    } else {
+      row += rel;
+    }
+    const q = sizeof<PERM>() == 4 ? load<i32>(perm + (<usize>j << 2)) : j;
+    a += load<f32>(values + (<usize>q << 2)) * load<f32>(src + <usize>row * strideB);
+  }
+  store<f32>(dst, relu && !(a > 0) ? 0 : a);
+}
+
+// One destination position: every batch tile, every destination channel. Tiles of 32, 16, 4 and 1 floats.
+@inline
+function gatherPosition<CHECK, MODE, PERM>(
+  D: i32, planeD: i32, pos: i32, B: i32, ptr: usize, off: usize, tap: usize, perm: usize, values: usize,
+  src: usize, rel: i32, qy: i32, qx: i32, lim0: i32, lim1: i32, s: i32, dstRowW: i32,
+  bias: usize, dst: usize, relu: bool,
+): void {
+  const strideB = <usize>B << 2;
+  let b = 0;
+  for (; b + 32 <= B; b += 32) {
+    const bo = <usize>b << 2;
+    for (let d = 0; d < D; d++) {
+      const init: f32 = bias != 0 ? load<f32>(bias + (<usize>d << 2)) : 0;
+      gatherTile<u64, CHECK, MODE, PERM>(load<i32>(ptr + (<usize>d << 2)), load<i32>(ptr + (<usize>(d + 1) << 2)), off, tap, perm, values,
+        src + bo, strideB, rel, qy, qx, lim0, lim1, s, dstRowW, dst + <usize>(d * planeD + pos) * strideB + bo, init, relu);
+    }
+  }
+  for (; b + 16 <= B; b += 16) {
+    const bo = <usize>b << 2;
+    for (let d = 0; d < D; d++) {
+      const init: f32 = bias != 0 ? load<f32>(bias + (<usize>d << 2)) : 0;
+      gatherTile<u32, CHECK, MODE, PERM>(load<i32>(ptr + (<usize>d << 2)), load<i32>(ptr + (<usize>(d + 1) << 2)), off, tap, perm, values,
+        src + bo, strideB, rel, qy, qx, lim0, lim1, s, dstRowW, dst + <usize>(d * planeD + pos) * strideB + bo, init, relu);
+    }
+  }
+  for (; b + 4 <= B; b += 4) {
+    const bo = <usize>b << 2;
+    for (let d = 0; d < D; d++) {
+      const init: f32 = bias != 0 ? load<f32>(bias + (<usize>d << 2)) : 0;
+      gatherTile<u8, CHECK, MODE, PERM>(load<i32>(ptr + (<usize>d << 2)), load<i32>(ptr + (<usize>(d + 1) << 2)), off, tap, perm, values,
+        src + bo, strideB, rel, qy, qx, lim0, lim1, s, dstRowW, dst + <usize>(d * planeD + pos) * strideB + bo, init, relu);
+    }
+  }
+  for (; b < B; b++) {
+    const bo = <usize>b << 2;
+    for (let d = 0; d < D; d++) {
+      const init: f32 = bias != 0 ? load<f32>(bias + (<usize>d << 2)) : 0;
+      gatherScalar<CHECK, MODE, PERM>(load<i32>(ptr + (<usize>d << 2)), load<i32>(ptr + (<usize>(d + 1) << 2)), off, tap, perm, values,
+        src + bo, strideB, rel, qy, qx, lim0, lim1, s, dstRowW, dst + <usize>(d * planeD + pos) * strideB + bo, init, relu);
+    }
+  }
+}
+
+/**
+ * Y[O·OH·OW, B] = conv(X[C·H·W, B]) (+ bias[O] if bias ≠ 0) (ReLU if relu ≠ 0): stride s, zero padding (py, px).
+ * Entries of output channel o are ptr[o]..ptr[o+1]: off[j] = c·H·W + ky·W + kx, tap[j] = ky<<16 | kx, values[j].
+ * kh, kw bound the taps (positions whose whole window is inside the image skip the bounds checks).
+ */
+export function sparseConv2d(
+  O: i32, OH: i32, OW: i32, H: i32, W: i32, kh: i32, kw: i32, s: i32, py: i32, px: i32, B: i32,
+  ptr: usize, off: usize, tap: usize, values: usize, x: usize, bias: usize, y: usize, relu: i32,
+): void {
+  const planeO = OH * OW;
+  for (let oy = 0; oy < OH; oy++) {
+    const iy0 = oy * s - py;
+    const rowInside = iy0 >= 0 && iy0 + kh <= H;
+    for (let ox = 0; ox < OW; ox++) {
+      const ix0 = ox * s - px;
+      const rel = iy0 * W + ix0;
+      const pos = oy * OW + ox;
+      if (rowInside && ix0 >= 0 && ix0 + kw <= W) {
+        gatherPosition<u8, u8, u8>(O, planeO, pos, B, ptr, off, tap, 0, values, x, rel, iy0, ix0, H, W, s, 0, bias, y, relu != 0);
+      } else {
+        gatherPosition<u16, u8, u8>(O, planeO, pos, B, ptr, off, tap, 0, values, x, rel, iy0, ix0, H, W, s, 0, bias, y, relu != 0);
+      }
+    }
+  }
+}
+
+/**
+ * dX[C·H·W, B] = convᵀ(dY[O·OH·OW, B]): dX[c,iy,ix] = Σ W[o,c,ky,kx]·dY[o,(iy+py−ky)/s,(ix+px−kx)/s] over the stored
+ * taps where the division is exact and in range. Entries of input channel c are ptr[c]..ptr[c+1] (the CSC view):
+ * off[j] = o·OH·OW − ky·OW − kx, tap[j] = ky<<16 | kx, perm[j] = position of the weight in values.
+ */
+export function sparseConv2dBackwardInput(
+  C: i32, H: i32, W: i32, OH: i32, OW: i32, kh: i32, kw: i32, s: i32, py: i32, px: i32, B: i32,
+  ptr: usize, off: usize, tap: usize, perm: usize, values: usize, dy: usize, dx: usize,
+): void {
+  const planeI = H * W;
+  for (let iy = 0; iy < H; iy++) {
+    const qy = iy + py;
+    const rowInside = s == 1 && qy - kh + 1 >= 0 && qy < OH;
+    for (let ix = 0; ix < W; ix++) {
+      const qx = ix + px;
+      const rel = qy * OW + qx;
+      const pos = iy * W + ix;
+      if (rowInside && qx - kw + 1 >= 0 && qx < OW) {
+        gatherPosition<u8, u16, u32>(C, planeI, pos, B, ptr, off, tap, perm, values, dy, rel, qy, qx, OH, OW, s, OW, 0, dx, false);
+      } else {
+        gatherPosition<u16, u16, u32>(C, planeI, pos, B, ptr, off, tap, perm, values, dy, rel, qy, qx, OH, OW, s, OW, 0, dx, false);
+      }
+    }
+  }
+}
+
+// Σ_i a[i]·c[i] over n contiguous floats.
+@inline
+function dot(a: usize, c: usize, n: i32): f32 {
+  let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0;
+  let i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const o = <usize>i << 2;
+    s0 = f32x4.add(s0, f32x4.mul(v128.load(a + o), v128.load(c + o)));
+    s1 = f32x4.add(s1, f32x4.mul(v128.load(a + o, 16), v128.load(c + o, 16)));
+    s2 = f32x4.add(s2, f32x4.mul(v128.load(a + o, 32), v128.load(c + o, 32)));
+    s3 = f32x4.add(s3, f32x4.mul(v128.load(a + o, 48), v128.load(c + o, 48)));
+  }
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    s0 = f32x4.add(s0, f32x4.mul(v128.load(a + o), v128.load(c + o)));
+  }
+  const t = f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3));
+  let r = f32x4.extract_lane(t, 0) + f32x4.extract_lane(t, 1) + f32x4.extract_lane(t, 2) + f32x4.extract_lane(t, 3);
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    r += load<f32>(a + o) * load<f32>(c + o);
+  }
+  return r;
+}
+
+// ⌊a / s⌋ for s > 0 and any sign of a.
+@inline
+function floorDiv(a: i32, s: i32): i32 {
+  return a >= 0 ? a / s : -((s - 1 - a) / s);
+}
+
+/**
+ * dValues[j] = Σ_{oy,ox,b} dY[o,oy,ox,b]·X[c, oy·s−py+ky, ox·s−px+kx, b] for every stored entry j (same entry arrays as
+ * sparseConv2d); dBias[o] = Σ_{oy,ox,b} dY[o,oy,ox,b] if dBias ≠ 0. Only positions inside the image contribute.
+ */
+export function sparseConv2dBackwardWeights(
+  O: i32, OH: i32, OW: i32, H: i32, W: i32, s: i32, py: i32, px: i32, B: i32,
+  ptr: usize, off: usize, tap: usize, dy: usize, x: usize, dValues: usize, dBias: usize,
+): void {
+  const strideB = <usize>B << 2;
+  for (let o = 0; o < O; o++) {
+    const end = load<i32>(ptr + (<usize>(o + 1) << 2));
+    for (let j = load<i32>(ptr + (<usize>o << 2)); j < end; j++) {
+      const t = load<i32>(tap + (<usize>j << 2));
+      const ky = t >>> 16, kx = t & 0xffff;
+      // oy·s − py + ky ∈ [0, H)  ⇔  oy ∈ [⌈(py − ky)/s⌉, ⌊(H − 1 + py − ky)/s⌋]
+      const oyLo = max(0, -floorDiv(ky - py, s)), oyHi = min(OH, floorDiv(H - 1 + py - ky, s) + 1);
+      const oxLo = max(0, -floorDiv(kx - px, s)), oxHi = min(OW, floorDiv(W - 1 + px - kx, s) + 1);
+      const base = load<i32>(off + (<usize>j << 2));
+      let acc: f32 = 0;
+      for (let oy = oyLo; oy < oyHi; oy++) {
+        const dyRow = (o * OH + oy) * OW;
+        const xRow = base + (oy * s - py) * W - px;
+        if (s == 1) {
+          if (oxHi > oxLo) acc += dot(dy + <usize>(dyRow + oxLo) * strideB, x + <usize>(xRow + oxLo) * strideB, (oxHi - oxLo) * B);
+        } else {
+          for (let ox = oxLo; ox < oxHi; ox++) acc += dot(dy + <usize>(dyRow + ox) * strideB, x + <usize>(xRow + ox * s) * strideB, B);
+        }
+      }
+      store<f32>(dValues + (<usize>j << 2), acc);
+    }
+  }
+  if (dBias != 0) rowSums(O, OH * OW * B, dy, dBias);
+}
