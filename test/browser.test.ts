@@ -1,0 +1,145 @@
+// The package in a real headless Chromium: dist/index.js loads in a page with no bundler, Engine.load works from
+// every kind of source and rejects bad ones with WasmLoadError, every kernel matches the dense reference under
+// fast-check inside the page (engines loaded by URL and from bytes, and across memory growth), and a page's CSP
+// must allow 'wasm-unsafe-eval'. The page code lives in test/browser/; this file serves it and reads its results.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+// @ts-expect-error -- plain JavaScript shared with the page, no type declarations
+import { LOAD_SOURCES, MEMORY_GROWTH, PROPERTIES, PROPERTY_ENGINES, REJECT_SOURCES } from "./browser/cases.js";
+import { chromiumPath, chromiumSkipMessage, launchChromium, pageResults, screenshot, watchPage } from "./helpers/chromium.js";
+import { REPO_ROOT, packageImportMap, startStaticServer, type StaticServer } from "./helpers/static_server.js";
+
+const SEED = Number(process.env.PRESPARSE_BROWSER_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const RUNS = 100;
+
+interface Outcome {
+  ok: boolean;
+  message?: string;
+}
+interface KernelResults {
+  done: true;
+  fatal?: string;
+  seed: number;
+  loads: (Outcome & { source: string; memoryBytes?: number })[];
+  rejects: (Outcome & { source: string })[];
+  properties: (Outcome & { name: string; engine: string; numRuns: number; ms: number })[];
+}
+
+const executable = chromiumPath();
+if (!executable) console.warn(chromiumSkipMessage());
+
+describe.skipIf(!executable)("presparse in headless Chromium", () => {
+  let browser: Browser | undefined;
+  let server: StaticServer | undefined;
+
+  beforeAll(async () => {
+    for (const f of ["dist/index.js", "build/presparse.wasm", "build/presparse.debug.wasm"]) {
+      if (!existsSync(join(REPO_ROOT, f))) throw new Error(`${f} missing: run \`npm run build\` first (\`npm test\` does)`);
+    }
+    server = await startStaticServer({
+      importMap: packageImportMap(["presparse", "fast-check"]),
+      headers: (_path, query) => {
+        const csp = query.get("csp");
+        return csp ? { "Content-Security-Policy": csp } : undefined;
+      },
+    });
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  describe("kernels page", () => {
+    let results: KernelResults | Error;
+    let pageLog = "";
+
+    beforeAll(async () => {
+      const page = await browser!.newPage();
+      const log = watchPage(page);
+      try {
+        await page.goto(`${server!.origin}/test/browser/kernels.html?seed=${SEED}&runs=${RUNS}`);
+        results = await pageResults<KernelResults>(page, log, 45_000);
+        if (results.fatal) {
+          const shot = await screenshot(page, "browser-kernels-fatal");
+          results = new Error(`kernels page failed: ${results.fatal}\n${log.text()}\nscreenshot: ${shot}`);
+        }
+      } catch (e) {
+        results = e as Error;
+      } finally {
+        pageLog = log.text();
+        await page.close();
+      }
+    });
+
+    const ran = (): KernelResults => {
+      if (results instanceof Error) throw results;
+      return results;
+    };
+    const explain = (o: Outcome | undefined, what: string) =>
+      o === undefined ? `${what}: the page posted no result` : `${what}: ${o.message ?? "failed"} (seed ${SEED}; PRESPARSE_BROWSER_SEED=${SEED} reruns it)`;
+
+    it.each(LOAD_SOURCES as string[])("Engine.load works from: %s", (source) => {
+      const o = ran().loads.find((l) => l.source === source);
+      expect(o?.ok, explain(o, source)).toBe(true);
+    });
+
+    it.each(REJECT_SOURCES as string[])("Engine.load rejects %s with a WasmLoadError", (source) => {
+      const o = ran().rejects.find((l) => l.source === source);
+      expect(o?.ok, explain(o, source)).toBe(true);
+    });
+
+    const cases: [string, string][] = [
+      ...(PROPERTIES as string[]).flatMap((p) => (PROPERTY_ENGINES as string[]).map((e): [string, string] => [p, e])),
+      [MEMORY_GROWTH as string, "fresh instances"],
+    ];
+    it.each(cases)("%s (engine: %s)", (name, engine) => {
+      const o = ran().properties.find((p) => p.name === name && p.engine === engine);
+      expect(o?.ok, explain(o, `${name} [${engine}]`)).toBe(true);
+      expect(o!.numRuns).toBeGreaterThanOrEqual(4);
+    });
+
+    it("fetched the modules as application/wasm and the ES modules as JavaScript", () => {
+      ran();
+      const served = (path: string) => server!.requests.filter((r) => r.path === path && r.status === 200);
+      for (const wasm of ["/build/presparse.wasm", "/build/presparse.debug.wasm"]) {
+        expect(served(wasm).length, `${wasm} was never fetched`).toBeGreaterThan(0);
+        expect(served(wasm).map((r) => r.contentType)).toEqual(served(wasm).map(() => "application/wasm"));
+      }
+      for (const js of ["/dist/index.js", "/dist/engine.js", "/node_modules/fast-check/lib/fast-check.js"]) {
+        expect(served(js)[0]?.contentType, `${js} was not served`).toMatch(/^text\/javascript/);
+      }
+      // the only failed request is the 404 the page asks for on purpose
+      expect(pageLog.split("\n").filter((l) => l.startsWith("page error:"))).toEqual([]);
+      expect(server!.requests.filter((r) => r.status >= 400).map((r) => r.path)).toEqual(["/build/no-such.wasm"]);
+    });
+  });
+
+  describe("Content-Security-Policy", () => {
+    async function loadUnder(csp: string) {
+      const page = await browser!.newPage();
+      const log = watchPage(page);
+      try {
+        await page.goto(`${server!.origin}/test/browser/csp.html?csp=${encodeURIComponent(csp)}`);
+        return await pageResults<Outcome & { name?: string }>(page, log, 10_000);
+      } finally {
+        await page.close();
+      }
+    }
+
+    it("script-src 'self' alone stops the module from compiling", async () => {
+      const r = await loadUnder("script-src 'self'");
+      expect(r.ok).toBe(false);
+      // Chromium names 'unsafe-eval' in the message, though 'wasm-unsafe-eval' is all a page needs to allow
+      expect(r.message).toMatch(/WebAssembly\.compile\(\).*Content Security Policy/);
+    });
+
+    it("script-src 'self' 'wasm-unsafe-eval' lets it load", async () => {
+      const r = await loadUnder("script-src 'self' 'wasm-unsafe-eval'");
+      expect(r, JSON.stringify(r)).toMatchObject({ ok: true });
+    });
+  });
+});
