@@ -55,8 +55,8 @@ export function lineChart(o: ChartOptions): string {
   y0 -= padY; y1 += padY;
   const sx = (v: number) => m.l + ((fx(v) - x0) / (x1 - x0)) * (W - m.l - m.r);
   const sy = (v: number) => H - m.b - ((v - y0) / (y1 - y0)) * (H - m.t - m.b);
-  const xf = o.xFormat ?? ((v: number) => String(Number(v.toPrecision(3))));
-  const yf = o.yFormat ?? ((v: number) => String(Number(v.toPrecision(3))));
+  const xf = o.xFormat ?? ((v: number) => String(Number(v.toPrecision(6))));
+  const yf = o.yFormat ?? ((v: number) => String(Number(v.toPrecision(6))));
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, sans-serif" font-size="12">`);
   parts.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
@@ -75,6 +75,8 @@ export function lineChart(o: ChartOptions): string {
   parts.push(`<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}" fill="none" stroke="#888"/>`);
   parts.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 12}" text-anchor="middle">${esc(o.xLabel)}</text>`);
   parts.push(`<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`);
+  const legendW = 24 + 7 * Math.max(0, ...o.series.map((s) => s.name.length));
+  const legend = [`<rect x="${m.l + 4}" y="${m.t + 4}" width="${legendW}" height="${8 + 18 * o.series.length}" fill="#fff" fill-opacity="0.9" stroke="#ddd"/>`];
   o.series.forEach((s, i) => {
     const c = COLORS[i % COLORS.length]!;
     const pts = s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
@@ -83,8 +85,9 @@ export function lineChart(o: ChartOptions): string {
       parts.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="3.5" fill="${c}"><title>${esc(`${s.name}: ${p.label ?? ""} (${xf(p.x)}, ${yf(p.y)})`)}</title></circle>`);
       if (s.scatter && p.label) parts.push(`<text x="${(sx(p.x) + 6).toFixed(1)}" y="${(sy(p.y) - 6).toFixed(1)}" fill="${c}">${esc(p.label)}</text>`);
     }
-    parts.push(`<rect x="${m.l + 10}" y="${m.t + 8 + i * 18}" width="12" height="12" fill="${c}"/><text x="${m.l + 28}" y="${m.t + 18 + i * 18}">${esc(s.name)}</text>`);
+    legend.push(`<rect x="${m.l + 10}" y="${m.t + 8 + i * 18}" width="12" height="12" fill="${c}"/><text x="${m.l + 28}" y="${m.t + 18 + i * 18}">${esc(s.name)}</text>`);
   });
+  parts.push(...legend);
   if (o.highlight && Number.isFinite(o.highlight.x) && Number.isFinite(o.highlight.y)) {
     const X = sx(o.highlight.x), Y = sy(o.highlight.y);
     parts.push(`<circle cx="${X.toFixed(1)}" cy="${Y.toFixed(1)}" r="7" fill="none" stroke="#000" stroke-width="2"/>`);
