@@ -2,13 +2,15 @@
 // every kind of source and rejects bad ones with WasmLoadError, every kernel matches the dense reference under
 // fast-check inside the page (engines loaded by URL and from bytes, and across memory growth), and a page's CSP
 // must allow 'wasm-unsafe-eval'. The page code lives in test/browser/; this file serves it and reads its results.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error -- plain JavaScript shared with the page, no type declarations
 import { LOAD_SOURCES, MEMORY_GROWTH, PROPERTIES, PROPERTY_ENGINES, REJECT_SOURCES } from "./browser/cases.js";
+import { Pattern } from "../src/index.js";
 import { chromiumPath, chromiumSkipMessage, launchChromium, pageResults, screenshot, watchPage } from "./helpers/chromium.js";
+import * as ref from "./helpers/reference.js";
 import { REPO_ROOT, packageImportMap, startStaticServer, type StaticServer } from "./helpers/static_server.js";
 
 const SEED = Number(process.env.PRESPARSE_BROWSER_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -25,6 +27,16 @@ interface KernelResults {
   loads: (Outcome & { source: string; memoryBytes?: number })[];
   rejects: (Outcome & { source: string })[];
   properties: (Outcome & { name: string; engine: string; numRuns: number; ms: number })[];
+}
+
+const DOCS = join(REPO_ROOT, "docs/browser.md");
+const DOCS_EXAMPLE = "/docs/browser-example.html";
+
+/** The first ```html block of docs/browser.md: a whole page, served as the package's users would serve it. */
+function docsExample(): string {
+  const m = /```html\n([\s\S]*?)```/.exec(readFileSync(DOCS, "utf8"));
+  if (!m) throw new Error(`${DOCS} has no \`\`\`html example`);
+  return m[1]!;
 }
 
 const executable = chromiumPath();
@@ -44,6 +56,9 @@ describe.skipIf(!executable)("presparse in headless Chromium", () => {
         const csp = query.get("csp");
         return csp ? { "Content-Security-Policy": csp } : undefined;
       },
+      // the docs' import map points into node_modules/presparse, as installed
+      aliases: { "/node_modules/presparse/": "/" },
+      pages: { [DOCS_EXAMPLE]: docsExample() },
     });
     browser = await launchChromium();
   });
@@ -140,6 +155,31 @@ describe.skipIf(!executable)("presparse in headless Chromium", () => {
     it("script-src 'self' 'wasm-unsafe-eval' lets it load", async () => {
       const r = await loadUnder("script-src 'self' 'wasm-unsafe-eval'");
       expect(r, JSON.stringify(r)).toMatchObject({ ok: true });
+    });
+  });
+
+  describe("docs/browser.md", () => {
+    it("the import-map example runs and prints relu(W·X) for its pattern and inputs", async () => {
+      const page = await browser!.newPage();
+      const log = watchPage(page);
+      try {
+        await page.goto(`${server!.origin}${DOCS_EXAMPLE}`);
+        const out = page.locator("#out");
+        await page.waitForFunction(() => document.getElementById("out")?.textContent !== "loading…", undefined, { timeout: 10_000 })
+          .catch((e: Error) => { throw new Error(`${e.message}\n${log.text()}`); });
+        const got = JSON.parse((await out.textContent()) ?? "null") as number[];
+        // the example's inputs, restated: the fixed-degree pattern from seed 1, weights 0.1·(i+1), X = i − 8
+        const p = Pattern.fixedDegree(8, 4, 2, 1);
+        const W = ref.maskedDense(p, Array.from({ length: p.nnz }, (_, i) => Math.fround(0.1 * (i + 1))));
+        const X = Array.from({ length: 24 }, (_, i) => i - 8);
+        const want = ref.matmul(W, 4, 8, X, 3, undefined, true);
+        expect(got).toHaveLength(want.length);
+        got.forEach((g, i) => expect(g, `Y[${i}]`).toBeCloseTo(want[i]!, 4));
+        expect(want.some((v) => v > 0) && want.some((v) => v === 0), "the example should show both signs through ReLU").toBe(true);
+        expect(log.errors).toEqual([]);
+      } finally {
+        await page.close();
+      }
     });
   });
 });

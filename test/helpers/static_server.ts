@@ -39,6 +39,10 @@ export interface StaticServerOptions {
   importMap?: ImportMap;
   /** Extra response headers per request (e.g. a Content-Security-Policy chosen by a query parameter). */
   headers?: (path: string, query: URLSearchParams) => Record<string, string> | undefined;
+  /** URL prefixes served from another prefix, e.g. `{ "/node_modules/presparse/": "/" }` to serve this package as installed. */
+  aliases?: Record<string, string>;
+  /** In-memory pages by URL path (e.g. an example cut out of the docs). */
+  pages?: Record<string, string>;
 }
 
 /** One answered request. */
@@ -62,6 +66,8 @@ export async function startStaticServer(options: StaticServerOptions = {}): Prom
   const root = options.root ?? REPO_ROOT;
   const allow = options.allow ?? ["/dist/", "/build/", "/test/browser/", "/node_modules/"];
   const requests: ServedRequest[] = [];
+  const withImportMap = (html: string) =>
+    options.importMap ? html.replace("<!-- importmap -->", `<script type="importmap">${JSON.stringify(options.importMap)}</script>`) : html;
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     const answer = (status: number, body: string | Buffer, type?: string, headers: Record<string, string> = {}) => {
@@ -76,16 +82,22 @@ export async function startStaticServer(options: StaticServerOptions = {}): Prom
     } catch {
       return answer(400, "bad path\n", MIME[".txt"]);
     }
+    const extraHeaders = options.headers?.(path, url.searchParams) ?? {};
+    const page = options.pages?.[path];
+    if (page !== undefined) return answer(200, withImportMap(page), MIME[".html"], extraHeaders);
+    for (const [from, to] of Object.entries(options.aliases ?? {})) {
+      if (path.startsWith(from)) {
+        path = to + path.slice(from.length);
+        break;
+      }
+    }
     if (path.includes("\0") || !allow.some((p) => path.startsWith(p))) return answer(404, `not served: ${path}\n`, MIME[".txt"]);
     const file = join(root, path);
     if (!existsSync(file) || !statSync(file).isFile()) return answer(404, `not found: ${path}\n`, MIME[".txt"]);
     const type = MIME[extname(file)] ?? "application/octet-stream";
     let body: string | Buffer = readFileSync(file);
-    if (type.startsWith("text/html") && options.importMap) {
-      const map = `<script type="importmap">${JSON.stringify(options.importMap)}</script>`;
-      body = body.toString("utf8").replace("<!-- importmap -->", map);
-    }
-    answer(200, body, type, options.headers?.(path, url.searchParams) ?? {});
+    if (type.startsWith("text/html")) body = withImportMap(body.toString("utf8"));
+    answer(200, body, type, extraHeaders);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
