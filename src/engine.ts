@@ -142,7 +142,13 @@ export class Engine {
     else {
       const bytes = await readBytes(src);
       checkBytes(bytes);
-      module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+      try {
+        module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+      } catch (e) {
+        const msg = (e as Error).message;
+        const csp = /unsafe-eval|Content Security Policy|CSP/i.test(msg);
+        throw new WasmLoadError(`presparse.wasm: compile failed: ${msg}${csp ? " (the page's Content-Security-Policy must allow 'wasm-unsafe-eval')" : ""}`);
+      }
     }
     return Engine.fromModule(module);
   }
