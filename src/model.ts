@@ -65,6 +65,7 @@ export class Model {
     const sorted = exits.every((x, i) => i === 0 || exits[i - 1]!.after < x.after);
     if (!sorted) throw new ValidationError("Model: exits must be in increasing trunk order, at most one per layer");
     this.finalWeight = opts.finalWeight ?? 1;
+    if (!(this.finalWeight >= 0 && Number.isFinite(this.finalWeight))) throw new ValidationError(`Model: finalWeight must be ≥ 0, got ${String(this.finalWeight)}`);
     this.inputShape = opts.inputShape ?? [trunk[0]!.inputSize];
     const inSize = this.inputShape.reduce((a, b) => a * b, 1);
     if (inSize !== trunk[0]!.inputSize) throw new ShapeError(`Model: input shape [${this.inputShape}] has ${inSize} features, trunk takes ${trunk[0]!.inputSize}`);
