@@ -138,9 +138,10 @@ export class SparseLinear implements Layer {
       return x;
     };
     const inputs = spec.inputs as number, outputs = spec.outputs as number;
+    const rowPtr = need("row_ptr", "I32").data, colIdx = need("col_idx", "I32").data;
     let pattern: Pattern;
     try {
-      pattern = Pattern.fromCsr(inputs, outputs, need("row_ptr", "I32").data, need("col_idx", "I32").data, String(spec.pattern ?? "csr"));
+      pattern = Pattern.fromCsr(inputs, outputs, rowPtr, colIdx, String(spec.pattern ?? "csr"));
     } catch (e) {
       throw new FormatError("model", `${where}.pattern`, (e as Error).message);
     }
