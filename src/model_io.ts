@@ -124,25 +124,30 @@ export function decodeModel(engine: Engine, bytes: Uint8Array, source = "model")
   const spec = checkSpec(parsed);
   const used = new Set<string>();
   const tensorsOf = (prefix: string): Record<string, StoredTensor | undefined> => {
-    const out: Record<string, StoredTensor | undefined> = {};
+    // no prototype: a tensor named `<prefix>.__proto__` must stay an ordinary (and unused) entry
+    const out: Record<string, StoredTensor | undefined> = Object.create(null) as Record<string, StoredTensor | undefined>;
     for (const [name, t] of file.tensors) {
       if (!name.startsWith(prefix + ".")) continue;
       const short = name.slice(prefix.length + 1);
       if (short.includes(".")) continue;
       if (t.dtype !== "F32" && t.dtype !== "I32") throw new FormatError("model", name, `dtype ${t.dtype}, expected F32 or I32`);
       out[short] = { dtype: t.dtype, shape: t.shape, data: t.data as Float32Array | Int32Array };
-      used.add(name);
     }
     return out;
   };
   const built: Layer[] = [];
+  const build = (l: LayerSpec, prefix: string): Layer => {
+    const given = tensorsOf(prefix);
+    const layer = layerFromTensors(engine, l, given, prefix);
+    built.push(layer);
+    // a tensor in the layer's namespace that the layer does not store is as foreign as any other
+    const stored = layer.tensors();
+    for (const short of Object.keys(given)) if (Object.hasOwn(stored, short)) used.add(`${prefix}.${short}`);
+    return layer;
+  };
   try {
-    const trunk = spec.trunk.map((l, i) => { const x = layerFromTensors(engine, l, tensorsOf(`trunk.${i}`), `trunk.${i}`); built.push(x); return x; });
-    const exits = spec.exits.map((e, k) => ({
-      after: e.after,
-      weight: e.weight,
-      layers: e.layers.map((l, j) => { const x = layerFromTensors(engine, l, tensorsOf(`exit.${k}.${j}`), `exit.${k}.${j}`); built.push(x); return x; }),
-    }));
+    const trunk = spec.trunk.map((l, i) => build(l, `trunk.${i}`));
+    const exits = spec.exits.map((e, k) => ({ after: e.after, weight: e.weight, layers: e.layers.map((l, j) => build(l, `exit.${k}.${j}`)) }));
     for (const name of file.tensors.keys()) if (!used.has(name)) throw new FormatError("model", name, "tensor not used by the architecture");
     let model: Model;
     try {
@@ -152,6 +157,7 @@ export function decodeModel(engine: Engine, bytes: Uint8Array, source = "model")
     }
     if (model.classes !== spec.classes) throw new FormatError("model", "presparse.classes", `says ${spec.classes}, layers give ${model.classes}`);
     const hash = file.metadata.model_hash ?? hashModel(spec, Object.fromEntries(file.tensors));
+    if (!/^[0-9a-f]{16}$/.test(hash)) throw new FormatError("model", "__metadata__.model_hash", `${source}: expected 16 lowercase hex digits, got ${JSON.stringify(hash)}`);
     return { model, spec, hash, metadata: file.metadata };
   } catch (e) {
     for (const l of built) l.dispose();
