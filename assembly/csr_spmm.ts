@@ -1,83 +1,154 @@
 // Y[m,B] = A[m,k] (CSR) · X[k,B] (+bias, ReLU);  dX[k,B] = Aᵀ·dY via CSC;  dA.values = (dY·Xᵀ) on A's pattern
 // Activations are feature-major: row r of a [rows, B] matrix starts at ptr + r·B·4, batch contiguous.
 
-// Rows of the output are sums of scaled input rows: out[r,:] = Σ_{p∈[ptr[r],ptr[r+1])} val(p)·in[idx[p],:].
+// Compile-time switches for the inlined passes below (type arguments, so no branch is left in an inner loop).
+type Yes = u8;
+type No = u16;
+@inline function on<T>(): bool {
+  return sizeof<T>() == 1;
+}
+
+// Weight of entry p: values[p] (CSR order), or values[perm[p]] when walking the CSC view (T = i32).
+@inline function weight<T>(values: usize, perm: usize, p: i32): f32 {
+  const q = sizeof<T>() == 4 ? load<i32>(perm + (<usize>p << 2)) : p;
+  return load<f32>(values + (<usize>q << 2));
+}
+
+// Start of the input row that entry p reads.
+@inline function rowAt(input: usize, idx: usize, p: i32, stride: usize): usize {
+  return input + <usize>load<i32>(idx + (<usize>p << 2)) * stride;
+}
+
+// One pass over an output row: y = (First ? init : y) + Σ_{t<G} w_t·x_t (ReLU if Relu), for the G = sizeof<G>() ∈
+// {1, 2, 4} entries starting at p. The output row stays in L1 and is read and written once per 4 entries while the
+// input rows stream through contiguously (prefetch-friendly); the first pass writes the bias in directly and the last
+// applies the ReLU, so a row of 2 entries costs one pass, not three. (8 entries per pass measured slower: with 8 row
+// pointers live, V8 spills registers in the inner loop. Tiling the batch to keep input slices in L2 was slower too:
+// short strided segments defeat the hardware prefetcher.)
+@inline function pass<T, G, First, Relu>(
+  y: usize, B: i32, stride: usize, input: usize, idx: usize, perm: usize, values: usize, p: i32, init: f32,
+): void {
+  const g = sizeof<G>();
+  const s0 = weight<T>(values, perm, p);
+  const s1: f32 = g >= 2 ? weight<T>(values, perm, p + 1) : 0;
+  const s2: f32 = g >= 4 ? weight<T>(values, perm, p + 2) : 0, s3: f32 = g >= 4 ? weight<T>(values, perm, p + 3) : 0;
+  const x0 = rowAt(input, idx, p, stride);
+  const x1: usize = g >= 2 ? rowAt(input, idx, p + 1, stride) : 0;
+  const x2: usize = g >= 4 ? rowAt(input, idx, p + 2, stride) : 0, x3: usize = g >= 4 ? rowAt(input, idx, p + 3, stride) : 0;
+  const w0 = f32x4.splat(s0), w1 = f32x4.splat(s1), w2 = f32x4.splat(s2), w3 = f32x4.splat(s3);
+  const base = f32x4.splat(init), zero = f32x4.splat(0);
+  const end8 = <usize>(B & ~7) << 2, end4 = <usize>(B & ~3) << 2, endB = <usize>B << 2;
+  let o: usize = 0;
+  for (; o < end8; o += 32) {
+    let a = f32x4.mul(w0, v128.load(x0 + o)), c = f32x4.mul(w0, v128.load(x0 + o, 16));
+    if (g >= 2) {
+      a = f32x4.add(a, f32x4.mul(w1, v128.load(x1 + o)));
+      c = f32x4.add(c, f32x4.mul(w1, v128.load(x1 + o, 16)));
+    }
+    if (g >= 4) {
+      a = f32x4.add(a, f32x4.add(f32x4.mul(w2, v128.load(x2 + o)), f32x4.mul(w3, v128.load(x3 + o))));
+      c = f32x4.add(c, f32x4.add(f32x4.mul(w2, v128.load(x2 + o, 16)), f32x4.mul(w3, v128.load(x3 + o, 16))));
+    }
+    a = f32x4.add(on<First>() ? base : v128.load(y + o), a);
+    c = f32x4.add(on<First>() ? base : v128.load(y + o, 16), c);
+    if (on<Relu>()) {
+      a = f32x4.max(a, zero);
+      c = f32x4.max(c, zero);
+    }
+    v128.store(y + o, a);
+    v128.store(y + o, c, 16);
+  }
+  for (; o < end4; o += 16) {
+    let a = f32x4.mul(w0, v128.load(x0 + o));
+    if (g >= 2) a = f32x4.add(a, f32x4.mul(w1, v128.load(x1 + o)));
+    if (g >= 4) a = f32x4.add(a, f32x4.add(f32x4.mul(w2, v128.load(x2 + o)), f32x4.mul(w3, v128.load(x3 + o))));
+    a = f32x4.add(on<First>() ? base : v128.load(y + o), a);
+    if (on<Relu>()) a = f32x4.max(a, zero);
+    v128.store(y + o, a);
+  }
+  for (; o < endB; o += 4) {
+    let a = s0 * load<f32>(x0 + o);
+    if (g >= 2) a += s1 * load<f32>(x1 + o);
+    if (g >= 4) a += s2 * load<f32>(x2 + o) + s3 * load<f32>(x3 + o);
+    a += on<First>() ? init : load<f32>(y + o);
+    store<f32>(y + o, on<Relu>() ? max<f32>(a, 0) : a);
+  }
+}
+
+@inline function passFlags<T, G>(
+  first: bool, relu: bool, y: usize, B: i32, stride: usize, input: usize, idx: usize, perm: usize, values: usize, p: i32, init: f32,
+): void {
+  if (first) {
+    if (relu) pass<T, G, Yes, Yes>(y, B, stride, input, idx, perm, values, p, init);
+    else pass<T, G, Yes, No>(y, B, stride, input, idx, perm, values, p, init);
+  } else {
+    if (relu) pass<T, G, No, Yes>(y, B, stride, input, idx, perm, values, p, init);
+    else pass<T, G, No, No>(y, B, stride, input, idx, perm, values, p, init);
+  }
+}
+
+// Rows of the output are sums of scaled input rows: out[r,:] = init_r + Σ_{p∈[ptr[r],ptr[r+1])} val(p)·in[idx[p],:].
 // Direct: val(p) = values[p]. Indirect (sizeof<T>() == 4): val(p) = values[perm[p]] (CSC view of CSR values).
-// The output row stays in L1 while four input rows at a time stream through contiguously (prefetch-friendly);
-// holding a batch tile in registers instead made every (entry, tile) a cache miss on a random input row.
-@inline
-function rowCombine<T>(
+@inline function rowCombine<T>(
   rows: i32, B: i32, ptr: usize, idx: usize, perm: usize, values: usize,
   input: usize, bias: usize, out: usize, relu: bool,
 ): void {
+  if (B == 1) {
+    rowDot<T>(rows, ptr, idx, perm, values, input, bias, out, relu);
+    return;
+  }
   const stride = <usize>B << 2;
-  const B4 = B & ~3;
   for (let r = 0; r < rows; r++) {
     const start = load<i32>(ptr + (<usize>r << 2));
     const end = load<i32>(ptr + (<usize>(r + 1) << 2));
-    const b0: f32 = bias != 0 ? load<f32>(bias + (<usize>r << 2)) : 0;
+    const init: f32 = bias != 0 ? load<f32>(bias + (<usize>r << 2)) : 0;
     const y = out + <usize>r * stride;
-    const init = f32x4.splat(b0);
-    let b = 0;
-    for (; b < B4; b += 4) v128.store(y + (<usize>b << 2), init);
-    for (; b < B; b++) store<f32>(y + (<usize>b << 2), b0);
+    if (start == end) {
+      fillRow(y, B, relu ? max<f32>(init, 0) : init);
+      continue;
+    }
     let p = start;
-    for (; p + 4 <= end; p += 4) {
-      const q0 = sizeof<T>() == 4 ? load<i32>(perm + (<usize>p << 2)) : p;
-      const q1 = sizeof<T>() == 4 ? load<i32>(perm + (<usize>p << 2), 4) : p + 1;
-      const q2 = sizeof<T>() == 4 ? load<i32>(perm + (<usize>p << 2), 8) : p + 2;
-      const q3 = sizeof<T>() == 4 ? load<i32>(perm + (<usize>p << 2), 12) : p + 3;
-      const s0 = load<f32>(values + (<usize>q0 << 2)), s1 = load<f32>(values + (<usize>q1 << 2));
-      const s2 = load<f32>(values + (<usize>q2 << 2)), s3 = load<f32>(values + (<usize>q3 << 2));
-      const w0 = f32x4.splat(s0), w1 = f32x4.splat(s1), w2 = f32x4.splat(s2), w3 = f32x4.splat(s3);
-      const x0 = input + <usize>load<i32>(idx + (<usize>p << 2)) * stride;
-      const x1 = input + <usize>load<i32>(idx + (<usize>p << 2), 4) * stride;
-      const x2 = input + <usize>load<i32>(idx + (<usize>p << 2), 8) * stride;
-      const x3 = input + <usize>load<i32>(idx + (<usize>p << 2), 12) * stride;
-      let o: usize = 0;
-      const end4 = <usize>B4 << 2;
-      const end8 = <usize>(B & ~7) << 2;
-      for (; o < end8; o += 32) {
-        const a = f32x4.add(f32x4.add(f32x4.mul(w0, v128.load(x0 + o)), f32x4.mul(w1, v128.load(x1 + o))),
-                            f32x4.add(f32x4.mul(w2, v128.load(x2 + o)), f32x4.mul(w3, v128.load(x3 + o))));
-        const c = f32x4.add(f32x4.add(f32x4.mul(w0, v128.load(x0 + o, 16)), f32x4.mul(w1, v128.load(x1 + o, 16))),
-                            f32x4.add(f32x4.mul(w2, v128.load(x2 + o, 16)), f32x4.mul(w3, v128.load(x3 + o, 16))));
-        v128.store(y + o, f32x4.add(v128.load(y + o), a));
-        v128.store(y + o, f32x4.add(v128.load(y + o, 16), c), 16);
-      }
-      for (; o < end4; o += 16) {
-        let a = v128.load(y + o);
-        a = f32x4.add(a, f32x4.add(f32x4.add(f32x4.mul(w0, v128.load(x0 + o)), f32x4.mul(w1, v128.load(x1 + o))),
-                                   f32x4.add(f32x4.mul(w2, v128.load(x2 + o)), f32x4.mul(w3, v128.load(x3 + o)))));
-        v128.store(y + o, a);
-      }
-      for (let bb = B4; bb < B; bb++) {
-        const ob = <usize>bb << 2;
-        // same association as the vector lanes, so a sample's result does not depend on its column
-        store<f32>(y + ob, load<f32>(y + ob) + ((s0 * load<f32>(x0 + ob) + s1 * load<f32>(x1 + ob)) + (s2 * load<f32>(x2 + ob) + s3 * load<f32>(x3 + ob))));
-      }
-    }
-    for (; p < end; p++) {
-      const q = sizeof<T>() == 4 ? load<i32>(perm + (<usize>p << 2)) : p;
-      const s = load<f32>(values + (<usize>q << 2));
-      const w = f32x4.splat(s);
-      const x0 = input + <usize>load<i32>(idx + (<usize>p << 2)) * stride;
-      let o: usize = 0;
-      const end4 = <usize>B4 << 2;
-      for (; o < end4; o += 16) v128.store(y + o, f32x4.add(v128.load(y + o), f32x4.mul(w, v128.load(x0 + o))));
-      for (let bb = B4; bb < B; bb++) {
-        const ob = <usize>bb << 2;
-        store<f32>(y + ob, load<f32>(y + ob) + s * load<f32>(x0 + ob));
-      }
-    }
-    if (relu) {
-      const zero = f32x4.splat(0);
-      b = 0;
-      for (; b < B4; b += 4) { const o = y + (<usize>b << 2); v128.store(o, f32x4.max(v128.load(o), zero)); }
-      for (; b < B; b++) { const o = y + (<usize>b << 2); const v = load<f32>(o); store<f32>(o, v > 0 ? v : 0); }
+    let first = true;
+    while (p < end) {
+      const left = end - p;
+      const g = left >= 4 ? 4 : left >= 2 ? 2 : 1;
+      const last = relu && left == g;
+      if (g == 4) passFlags<T, u32>(first, last, y, B, stride, input, idx, perm, values, p, init);
+      else if (g == 2) passFlags<T, u16>(first, last, y, B, stride, input, idx, perm, values, p, init);
+      else passFlags<T, u8>(first, last, y, B, stride, input, idx, perm, values, p, init);
+      p += g;
+      first = false;
     }
   }
 }
+
+// Batch 1: each output is a sparse dot product; two partial sums keep the adds independent.
+@inline function rowDot<T>(
+  rows: i32, ptr: usize, idx: usize, perm: usize, values: usize, input: usize, bias: usize, out: usize, relu: bool,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const start = load<i32>(ptr + (<usize>r << 2));
+    const end = load<i32>(ptr + (<usize>(r + 1) << 2));
+    let a: f32 = bias != 0 ? load<f32>(bias + (<usize>r << 2)) : 0;
+    let c: f32 = 0;
+    let p = start;
+    for (; p + 2 <= end; p += 2) {
+      a += weight<T>(values, perm, p) * load<f32>(rowAt(input, idx, p, 4));
+      c += weight<T>(values, perm, p + 1) * load<f32>(rowAt(input, idx, p + 1, 4));
+    }
+    if (p < end) a += weight<T>(values, perm, p) * load<f32>(rowAt(input, idx, p, 4));
+    a += c;
+    store<f32>(out + (<usize>r << 2), relu ? max<f32>(a, 0) : a);
+  }
+}
+
+@inline function fillRow(y: usize, B: i32, v: f32): void {
+  const s = f32x4.splat(v);
+  let b = 0;
+  for (; b + 4 <= B; b += 4) v128.store(y + (<usize>b << 2), s);
+  for (; b < B; b++) store<f32>(y + (<usize>b << 2), v);
+}
+
 /** Y[m,B] = A·X (+ bias[m] if bias ≠ 0) (ReLU if relu ≠ 0). A is CSR (rowPtr[m+1], colIdx[nnz], values[nnz]). */
 export function csrSpmm(
   m: i32, B: i32, rowPtr: usize, colIdx: usize, values: usize,
@@ -94,29 +165,41 @@ export function csrSpmmT(
   rowCombine<i32>(k, B, colPtr, rowIdx, perm, values, dy, 0, dx, false);
 }
 
-// Σ_b a[b]·c[b] over B contiguous floats.
-@inline
-function dot(a: usize, c: usize, B: i32): f32 {
-  let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0;
-  let b = 0;
-  for (; b + 16 <= B; b += 16) {
-    const off = <usize>b << 2;
-    s0 = f32x4.add(s0, f32x4.mul(v128.load(a + off), v128.load(c + off)));
-    s1 = f32x4.add(s1, f32x4.mul(v128.load(a + off, 16), v128.load(c + off, 16)));
-    s2 = f32x4.add(s2, f32x4.mul(v128.load(a + off, 32), v128.load(c + off, 32)));
-    s3 = f32x4.add(s3, f32x4.mul(v128.load(a + off, 48), v128.load(c + off, 48)));
+@inline function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+}
+
+// Σ_b d[b]·x_t[b] for the G = sizeof<G>() ∈ {1, 2} rows x_t of entries sharing the dY row d: each d vector is
+// loaded once for both (sharing among 4 measured no faster: the extra row pointers cost what the loads saved).
+@inline function dots<G>(d: usize, x0: usize, x1: usize, B: i32, out: usize): void {
+  const two = sizeof<G>() == 2;
+  const zero = f32x4.splat(0);
+  let a0 = zero, a1 = zero, c0 = zero, c1 = zero;
+  const end8 = <usize>(B & ~7) << 2, end4 = <usize>(B & ~3) << 2, endB = <usize>B << 2;
+  let o: usize = 0;
+  for (; o < end8; o += 32) {
+    const da = v128.load(d + o), dc = v128.load(d + o, 16);
+    a0 = f32x4.add(a0, f32x4.mul(da, v128.load(x0 + o)));
+    c0 = f32x4.add(c0, f32x4.mul(dc, v128.load(x0 + o, 16)));
+    if (two) {
+      a1 = f32x4.add(a1, f32x4.mul(da, v128.load(x1 + o)));
+      c1 = f32x4.add(c1, f32x4.mul(dc, v128.load(x1 + o, 16)));
+    }
   }
-  for (; b + 4 <= B; b += 4) {
-    const off = <usize>b << 2;
-    s0 = f32x4.add(s0, f32x4.mul(v128.load(a + off), v128.load(c + off)));
+  for (; o < end4; o += 16) {
+    const da = v128.load(d + o);
+    a0 = f32x4.add(a0, f32x4.mul(da, v128.load(x0 + o)));
+    if (two) a1 = f32x4.add(a1, f32x4.mul(da, v128.load(x1 + o)));
   }
-  const s = f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3));
-  let r = f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3);
-  for (; b < B; b++) {
-    const off = <usize>b << 2;
-    r += load<f32>(a + off) * load<f32>(c + off);
+  let t0 = hsum(f32x4.add(a0, c0));
+  let t1: f32 = two ? hsum(f32x4.add(a1, c1)) : 0;
+  for (; o < endB; o += 4) {
+    const dv = load<f32>(d + o);
+    t0 += dv * load<f32>(x0 + o);
+    if (two) t1 += dv * load<f32>(x1 + o);
   }
-  return r;
+  store<f32>(out, t0);
+  if (two) store<f32>(out, t1, 4);
 }
 
 /** dValues[j] = Σ_b dY[row(j),b]·X[col(j),b] at stored positions only; dBias[r] = Σ_b dY[r,b] if dBias ≠ 0. */
@@ -128,11 +211,17 @@ export function csrSddmm(
   for (let r = 0; r < m; r++) {
     const start = load<i32>(rowPtr + (<usize>r << 2));
     const end = load<i32>(rowPtr + (<usize>(r + 1) << 2));
-    const dyRow = dy + <usize>r * stride;
-    for (let p = start; p < end; p++) {
-      const xRow = x + <usize>load<i32>(colIdx + (<usize>p << 2)) * stride;
-      store<f32>(dValues + (<usize>p << 2), dot(dyRow, xRow, B));
+    const d = dy + <usize>r * stride;
+    let p = start;
+    if (B == 1) {
+      const dv = load<f32>(d);
+      for (; p < end; p++) store<f32>(dValues + (<usize>p << 2), dv * load<f32>(rowAt(x, colIdx, p, 4)));
+      continue;
     }
+    for (; p + 2 <= end; p += 2) {
+      dots<u16>(d, rowAt(x, colIdx, p, stride), rowAt(x, colIdx, p + 1, stride), B, dValues + (<usize>p << 2));
+    }
+    if (p < end) dots<u8>(d, rowAt(x, colIdx, p, stride), 0, B, dValues + (<usize>p << 2));
   }
   if (dBias != 0) rowSums(m, B, dy, dBias);
 }
@@ -150,8 +239,7 @@ export function rowSums(m: i32, B: i32, y: usize, out: usize): void {
       s1 = f32x4.add(s1, v128.load(row + off, 16));
     }
     for (; b + 4 <= B; b += 4) s0 = f32x4.add(s0, v128.load(row + (<usize>b << 2)));
-    const s = f32x4.add(s0, s1);
-    let t = f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3);
+    let t = hsum(f32x4.add(s0, s1));
     for (; b < B; b++) t += load<f32>(row + (<usize>b << 2));
     store<f32>(out + (<usize>r << 2), t);
   }

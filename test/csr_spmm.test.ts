@@ -85,6 +85,25 @@ describe.each([false, true])("csr kernels (debug build: %s)", (debug) => {
   });
 });
 
+describe("non-finite inputs", () => {
+  it("a NaN input reaches every output it feeds, through the ReLU too, at every batch width", async () => {
+    const engine = await getEngine();
+    for (const B of [1, 3, 4, 5, 8, 13]) {
+      scoped(engine, (s) => {
+        // output 0 reads inputs 0 and 1, output 1 reads input 2 only
+        const p = Pattern.fromCsr(3, 2, [0, 2, 3], [0, 1, 2]);
+        const x = Float32Array.from({ length: 3 * B }, (_, i) => (i === 0 ? NaN : 1));
+        const Y = s.matrix(2, B);
+        csrSpmm(s.csr(p, [1, -1, 2]), s.matrix(3, B, x), Y, { relu: true });
+        const y = Y.data();
+        expect(Number.isNaN(y[0]!), `B = ${B}`).toBe(true);
+        expect(Array.from(y.subarray(1, B))).toEqual(new Array(B - 1).fill(0));
+        expect(Array.from(y.subarray(B))).toEqual(new Array(B).fill(2));
+      });
+    }
+  });
+});
+
 // L(W1, b1, W2, b2, X) = xent(W2·relu(W1·X + b1) + b2, labels) in float64 on the stored values; also returns
 // the first layer's pre-activations so a finite-difference step that crosses a ReLU kink can be skipped.
 interface Net {
