@@ -101,6 +101,11 @@ export function denseMatmul(
 
 /** dW[m,k] = dY[m,B]·X[k,B]ᵀ (row-major dW), blocked 2×2; dBias[r] = Σ_b dY[r,b] if dBias ≠ 0. */
 export function denseGradW(m: i32, k: i32, B: i32, dy: usize, x: usize, dw: usize, dBias: usize): void {
+  if (B == 1) {
+    outerProduct(m, k, dy, x, dw);
+    if (dBias != 0) memory.copy(dBias, dy, <usize>m << 2);
+    return;
+  }
   const stride = <usize>B << 2;
   for (let r = 0; r < m; r += 2) {
     const two = r + 1 < m;
@@ -140,6 +145,18 @@ export function denseGradW(m: i32, k: i32, B: i32, dy: usize, x: usize, dw: usiz
       for (let b = 0; b < B; b++) s += load<f32>(row + (<usize>b << 2));
       store<f32>(dBias + (<usize>r << 2), s);
     }
+  }
+}
+
+// Batch 1: dW[r,:] = dy[r]·x, with x contiguous; the blocked dot products above would each sum a single product.
+function outerProduct(m: i32, k: i32, dy: usize, x: usize, dw: usize): void {
+  for (let r = 0; r < m; r++) {
+    const s = load<f32>(dy + (<usize>r << 2));
+    const sv = f32x4.splat(s);
+    const row = dw + (<usize>r * <usize>k << 2);
+    let c = 0;
+    for (; c + 4 <= k; c += 4) v128.store(row + (<usize>c << 2), f32x4.mul(sv, v128.load(x + (<usize>c << 2))));
+    for (; c < k; c++) store<f32>(row + (<usize>c << 2), s * load<f32>(x + (<usize>c << 2)));
   }
 }
 
