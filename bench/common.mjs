@@ -1,4 +1,5 @@
 // Shared benchmark helpers: what machine this ran on, median-based timing, a plain-text table, JSON results.
+import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -13,12 +14,22 @@ export function machine() {
     node: process.version,
     v8: process.versions.v8,
     date: new Date().toISOString(),
+    commit: gitCommit(),
+    load: os.loadavg().map((l) => Math.round(l * 100) / 100),
   };
+}
+
+function gitCommit() {
+  try {
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    return "unknown";
+  }
 }
 
 /** One line describing the machine, for the head of a printed table. */
 export function machineLine(m = machine()) {
-  return `${m.cpu}, ${m.cores} cores, ${m.os}, Node ${m.node}`;
+  return `${m.cpu}, ${m.cores} cores, ${m.os}, Node ${m.node}, commit ${m.commit}, load average ${m.load.join(" ")}`;
 }
 
 /**
