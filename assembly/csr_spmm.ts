@@ -122,23 +122,28 @@ type No = u16;
   }
 }
 
-// Batch 1: each output is a sparse dot product; two partial sums keep the adds independent.
+// Batch 1: each output is a sparse dot product, summed in exactly the association of the batched passes above
+// (y + ((w0·x0 + w1·x1) + (w2·x2 + w3·x3)) per 4 entries, then 2, then 1), so a sample's output is bit-for-bit the
+// same at any batch size — a server that batches requests gives each one what it would get alone.
 @inline function rowDot<T>(
   rows: i32, ptr: usize, idx: usize, perm: usize, values: usize, input: usize, bias: usize, out: usize, relu: bool,
 ): void {
   for (let r = 0; r < rows; r++) {
     const start = load<i32>(ptr + (<usize>r << 2));
     const end = load<i32>(ptr + (<usize>(r + 1) << 2));
-    let a: f32 = bias != 0 ? load<f32>(bias + (<usize>r << 2)) : 0;
-    let c: f32 = 0;
+    let y: f32 = bias != 0 ? load<f32>(bias + (<usize>r << 2)) : 0;
     let p = start;
-    for (; p + 2 <= end; p += 2) {
-      a += weight<T>(values, perm, p) * load<f32>(rowAt(input, idx, p, 4));
-      c += weight<T>(values, perm, p + 1) * load<f32>(rowAt(input, idx, p + 1, 4));
+    for (; p + 4 <= end; p += 4) {
+      const a = weight<T>(values, perm, p) * load<f32>(rowAt(input, idx, p, 4)) + weight<T>(values, perm, p + 1) * load<f32>(rowAt(input, idx, p + 1, 4));
+      const c = weight<T>(values, perm, p + 2) * load<f32>(rowAt(input, idx, p + 2, 4)) + weight<T>(values, perm, p + 3) * load<f32>(rowAt(input, idx, p + 3, 4));
+      y = y + (a + c);
     }
-    if (p < end) a += weight<T>(values, perm, p) * load<f32>(rowAt(input, idx, p, 4));
-    a += c;
-    store<f32>(out + (<usize>r << 2), relu ? max<f32>(a, 0) : a);
+    if (p + 2 <= end) {
+      y = y + (weight<T>(values, perm, p) * load<f32>(rowAt(input, idx, p, 4)) + weight<T>(values, perm, p + 1) * load<f32>(rowAt(input, idx, p + 1, 4)));
+      p += 2;
+    }
+    if (p < end) y = y + weight<T>(values, perm, p) * load<f32>(rowAt(input, idx, p, 4));
+    store<f32>(out + (<usize>r << 2), relu ? max<f32>(y, 0) : y);
   }
 }
 

@@ -215,6 +215,29 @@ describe("split: head then tail is the model", () => {
     );
   });
 
+  it("a sample's output does not depend on the size of its batch or its place in it (what lets a server batch requests)", () => {
+    fc.assert(
+      fc.property(modelArb, fc.integer({ min: 2, max: 37 }), fc.integer(), fc.nat(), (spec, B, seed, pick) => {
+        const model = build(spec);
+        const x = randomInput(model.inputSize * B, seed);
+        const X = Matrix.from(engine, model.inputSize, B, x);
+        const whole = model.forward(X).toArray();
+        // every sample alone (batch 1: the kernels' dot-product path), and a random window of the batch
+        const start = pick % B, n = 1 + ((pick >> 8) % (B - start));
+        const windows = [...Array.from({ length: B }, (_, b) => [b, 1]), [start, n]];
+        for (const [s0, m] of windows) {
+          const Xs = Matrix.from(engine, model.inputSize, m!, columns(x, model.inputSize, B, Array.from({ length: m! }, (_, j) => s0! + j)));
+          const got = model.forward(Xs).toArray();
+          expectSameBits(`samples ${s0}…${s0! + m! - 1} of ${B}`, got, columns(whole, model.classes, B, Array.from({ length: m! }, (_, j) => s0! + j)));
+          Xs.dispose();
+        }
+        X.dispose();
+        model.dispose();
+      }),
+      { numRuns: 40 },
+    );
+  });
+
   it("only non-exited samples reach the layers after an edge exit", () => {
     const model = build({ sizes: [12, 8, 8, 6, 3], outDegrees: [2, 4, 3, 3], seed: 3, exits: [{ after: 0, weight: 1 }], after: 2 });
     const { head, tail } = split(model, { after: 2 });
