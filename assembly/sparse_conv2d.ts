@@ -231,9 +231,54 @@ function floorDiv(a: i32, s: i32): i32 {
   return a >= 0 ? a / s : -((s - 1 - a) / s);
 }
 
+// out[t] += Σ_i a[i]·c[i + t·d/4] for t < G over n contiguous floats, G = 3 if sizeof<G3>() == 2 else 2: taps kx, kx+1, kx+2
+// of one kernel row read X shifted by one position (d bytes), so one load of dY serves every tap of the group.
+@inline
+function dotShared<G3>(a: usize, c: usize, d: usize, n: i32, out: usize): void {
+  let p0 = f32x4.splat(0), p1 = p0, p2 = p0, q0 = p0, q1 = p0, q2 = p0;
+  const c1 = c + d, c2 = c + 2 * d;
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const o = <usize>i << 2;
+    const a0 = v128.load(a + o), a1 = v128.load(a + o, 16);
+    p0 = f32x4.add(p0, f32x4.mul(a0, v128.load(c + o)));
+    q0 = f32x4.add(q0, f32x4.mul(a1, v128.load(c + o, 16)));
+    p1 = f32x4.add(p1, f32x4.mul(a0, v128.load(c1 + o)));
+    q1 = f32x4.add(q1, f32x4.mul(a1, v128.load(c1 + o, 16)));
+    if (sizeof<G3>() == 2) {
+      p2 = f32x4.add(p2, f32x4.mul(a0, v128.load(c2 + o)));
+      q2 = f32x4.add(q2, f32x4.mul(a1, v128.load(c2 + o, 16)));
+    }
+  }
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const a0 = v128.load(a + o);
+    p0 = f32x4.add(p0, f32x4.mul(a0, v128.load(c + o)));
+    p1 = f32x4.add(p1, f32x4.mul(a0, v128.load(c1 + o)));
+    if (sizeof<G3>() == 2) p2 = f32x4.add(p2, f32x4.mul(a0, v128.load(c2 + o)));
+  }
+  p0 = f32x4.add(p0, q0);
+  p1 = f32x4.add(p1, q1);
+  p2 = f32x4.add(p2, q2);
+  let r0 = f32x4.extract_lane(p0, 0) + f32x4.extract_lane(p0, 1) + f32x4.extract_lane(p0, 2) + f32x4.extract_lane(p0, 3);
+  let r1 = f32x4.extract_lane(p1, 0) + f32x4.extract_lane(p1, 1) + f32x4.extract_lane(p1, 2) + f32x4.extract_lane(p1, 3);
+  let r2 = f32x4.extract_lane(p2, 0) + f32x4.extract_lane(p2, 1) + f32x4.extract_lane(p2, 2) + f32x4.extract_lane(p2, 3);
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const av = load<f32>(a + o);
+    r0 += av * load<f32>(c + o);
+    r1 += av * load<f32>(c1 + o);
+    if (sizeof<G3>() == 2) r2 += av * load<f32>(c2 + o);
+  }
+  store<f32>(out, load<f32>(out) + r0);
+  store<f32>(out, load<f32>(out, 4) + r1, 4);
+  if (sizeof<G3>() == 2) store<f32>(out, load<f32>(out, 8) + r2, 8);
+}
+
 /**
  * dValues[j] = Σ_{oy,ox,b} dY[o,oy,ox,b]·X[c, oy·s−py+ky, ox·s−px+kx, b] for every stored entry j (same entry arrays as
  * sparseConv2d); dBias[o] = Σ_{oy,ox,b} dY[o,oy,ox,b] if dBias ≠ 0. Only positions inside the image contribute.
+ * At stride 1, runs of up to 3 entries with consecutive taps in one kernel row share their dY loads.
  */
 export function sparseConv2dBackwardWeights(
   O: i32, OH: i32, OW: i32, H: i32, W: i32, s: i32, py: i32, px: i32, B: i32,
@@ -242,24 +287,57 @@ export function sparseConv2dBackwardWeights(
   const strideB = <usize>B << 2;
   for (let o = 0; o < O; o++) {
     const end = load<i32>(ptr + (<usize>(o + 1) << 2));
-    for (let j = load<i32>(ptr + (<usize>o << 2)); j < end; j++) {
+    for (let j = load<i32>(ptr + (<usize>o << 2)); j < end;) {
       const t = load<i32>(tap + (<usize>j << 2));
       const ky = t >>> 16, kx = t & 0xffff;
-      // oy·s − py + ky ∈ [0, H)  ⇔  oy ∈ [⌈(py − ky)/s⌉, ⌊(H − 1 + py − ky)/s⌋]
-      const oyLo = max(0, -floorDiv(ky - py, s)), oyHi = min(OH, floorDiv(H - 1 + py - ky, s) + 1);
-      const oxLo = max(0, -floorDiv(kx - px, s)), oxHi = min(OW, floorDiv(W - 1 + px - kx, s) + 1);
       const base = load<i32>(off + (<usize>j << 2));
-      let acc: f32 = 0;
+      // equal offset and tap steps of 1 mean the same input channel and kernel row, kx + 1
+      let g = 1;
+      if (s == 1) {
+        while (g < 3 && j + g < end && load<i32>(off + (<usize>(j + g) << 2)) == base + g && load<i32>(tap + (<usize>(j + g) << 2)) == t + g) g++;
+      }
+      // oy·s − py + ky ∈ [0, H)  ⇔  oy ∈ [⌈(py − ky)/s⌉, ⌊(H − 1 + py − ky)/s⌋]; likewise ox for each tap
+      const oyLo = max(0, -floorDiv(ky - py, s)), oyHi = min(OH, floorDiv(H - 1 + py - ky, s) + 1);
+      const out = dValues + (<usize>j << 2);
+      if (g == 1) {
+        const oxLo = max(0, -floorDiv(kx - px, s)), oxHi = min(OW, floorDiv(W - 1 + px - kx, s) + 1);
+        let acc: f32 = 0;
+        for (let oy = oyLo; oy < oyHi; oy++) {
+          const dyRow = (o * OH + oy) * OW;
+          const xRow = base + (oy * s - py) * W - px;
+          if (s == 1) {
+            if (oxHi > oxLo) acc += dot(dy + <usize>(dyRow + oxLo) * strideB, x + <usize>(xRow + oxLo) * strideB, (oxHi - oxLo) * B);
+          } else {
+            for (let ox = oxLo; ox < oxHi; ox++) acc += dot(dy + <usize>(dyRow + ox) * strideB, x + <usize>(xRow + ox * s) * strideB, B);
+          }
+        }
+        store<f32>(out, acc);
+        j++;
+        continue;
+      }
+      // stride 1: tap kx + m is inside for ox ∈ [px − kx − m, W + px − kx − m) ∩ [0, OW); all taps for [lo, hi)
+      const lo = max(0, px - kx), hi = min(OW, W + px - kx - g + 1);
+      for (let m = 0; m < g; m++) store<f32>(out + (<usize>m << 2), 0);
       for (let oy = oyLo; oy < oyHi; oy++) {
         const dyRow = (o * OH + oy) * OW;
-        const xRow = base + (oy * s - py) * W - px;
-        if (s == 1) {
-          if (oxHi > oxLo) acc += dot(dy + <usize>(dyRow + oxLo) * strideB, x + <usize>(xRow + oxLo) * strideB, (oxHi - oxLo) * B);
-        } else {
-          for (let ox = oxLo; ox < oxHi; ox++) acc += dot(dy + <usize>(dyRow + ox) * strideB, x + <usize>(xRow + ox * s) * strideB, B);
+        const xRow = base + (oy - py) * W - px;
+        if (hi > lo) {
+          const a = dy + <usize>(dyRow + lo) * strideB, c = x + <usize>(xRow + lo) * strideB;
+          if (g == 3) dotShared<u16>(a, c, strideB, (hi - lo) * B, out);
+          else dotShared<u8>(a, c, strideB, (hi - lo) * B, out);
+        }
+        for (let m = 0; m < g; m++) {
+          const mLo = max(0, px - kx - m), mHi = min(OW, W + px - kx - m);
+          const split = hi > lo;
+          const leftHi = split ? lo : mHi;
+          let acc: f32 = 0;
+          if (leftHi > mLo) acc += dot(dy + <usize>(dyRow + mLo) * strideB, x + <usize>(xRow + m + mLo) * strideB, (leftHi - mLo) * B);
+          if (split && mHi > hi) acc += dot(dy + <usize>(dyRow + hi) * strideB, x + <usize>(xRow + m + hi) * strideB, (mHi - hi) * B);
+          const q = out + (<usize>m << 2);
+          store<f32>(q, load<f32>(q) + acc);
         }
       }
-      store<f32>(dValues + (<usize>j << 2), acc);
+      j += g;
     }
   }
   if (dBias != 0) rowSums(O, OH * OW * B, dy, dBias);
