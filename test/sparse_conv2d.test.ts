@@ -3,7 +3,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
-  ConvWeights, Pattern, PatternError, ShapeError, SparseConv2d, ValidationError,
+  ConvWeights, FormatError, Pattern, PatternError, ShapeError, SparseConv2d, ValidationError,
   sparseConv2d, sparseConv2dBackwardInput, sparseConv2dBackwardWeights,
 } from "../src/index.js";
 import * as ref from "./helpers/conv_reference.js";
@@ -239,5 +239,34 @@ describe("SparseConv2d layer gradients", () => {
       { numRuns: 40 },
     );
     expect(checked).toBeGreaterThan(100);
+  });
+});
+
+describe("SparseConv2d spec and tensors", () => {
+  it("rebuild the same layer (with and without a tap mask), and bad tensors give FormatErrors", async () => {
+    const engine = await getEngine();
+    for (const taps of [undefined, [1, 0, 1, 1, 1, 0]]) {
+      const g = { inC: 4, outC: 6, H: 5, W: 6, kh: 2, kw: 3, stride: 2, padding: 1 };
+      const a = new SparseConv2d(engine, { ...g, pattern: Pattern.fixedDegree(4, 6, 3, 9), taps, activation: "linear", seed: 4 });
+      const spec = JSON.parse(JSON.stringify(a.spec())) as Record<string, unknown> & { kind: string };
+      const t = a.tensors();
+      const b = SparseConv2d.fromTensors(engine, spec, t, "trunk.0");
+      try {
+        expect(spec).toMatchObject({ kind: "conv2d", ...g, outH: 3, outW: 3, activation: "linear", taps: taps ? "mask" : "all" });
+        expect(b.spec()).toEqual(a.spec());
+        scoped(engine, (s) => {
+          const X = s.matrix(a.inputSize, 3, values(1, a.inputSize * 3));
+          expect(Array.from(b.forward(X).data())).toEqual(Array.from(a.forward(X).data()));
+        });
+        expect(() => SparseConv2d.fromTensors(engine, spec, { ...t, values: { ...t.values!, data: new Float32Array(3) } }, "trunk.0")).toThrow(/trunk\.0\.values: 3 values for/);
+        expect(() => SparseConv2d.fromTensors(engine, { ...spec, patternHash: "0" }, t, "trunk.0")).toThrow(/patternHash/);
+        expect(() => SparseConv2d.fromTensors(engine, { ...spec, kh: 1.5 }, t, "trunk.0")).toThrow(/trunk\.0\.kh: expected an integer/);
+        expect(() => SparseConv2d.fromTensors(engine, spec, { ...t, bias: undefined }, "trunk.0")).toThrow(/trunk\.0\.bias: tensor missing/);
+        expect(() => SparseConv2d.fromTensors(engine, { ...spec, activation: "tanh" }, t, "trunk.0")).toThrow(FormatError);
+      } finally {
+        a.dispose();
+        b.dispose();
+      }
+    }
   });
 });
