@@ -3,6 +3,8 @@
 import type { Engine } from "./engine.js";
 import { FormatError } from "./errors.js";
 import type { Layer, LayerSpec, StoredTensor } from "./layers/layer.js";
+import { AvgPool2d, MaxPool2d } from "./layers/pool2d.js";
+import { SparseConv2d } from "./layers/sparse_conv2d.js";
 import { SparseLinear } from "./layers/sparse_linear.js";
 import { Model } from "./model.js";
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "./safetensors.js";
@@ -90,6 +92,12 @@ export function layerFromTensors(engine: Engine, spec: LayerSpec, tensors: Recor
   switch (spec.kind) {
     case "linear":
       return SparseLinear.fromTensors(engine, spec, tensors, where);
+    case "conv2d":
+      return SparseConv2d.fromTensors(engine, spec, tensors, where);
+    case "maxpool2d":
+      return MaxPool2d.fromTensors(engine, spec, tensors, where);
+    case "avgpool2d":
+      return AvgPool2d.fromTensors(engine, spec, tensors, where);
     default:
       throw new FormatError("model", `${where}.kind`, `unknown layer kind ${JSON.stringify(spec.kind)}`);
   }

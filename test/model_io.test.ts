@@ -425,7 +425,7 @@ describe("model files are distrusted on read", () => {
       [(s) => (s.exits[0].weight = -1), "presparse", /weight/],
       [(s) => (s.finalWeight = "heavy"), "presparse", /finalWeight|final weight/],
       [(s) => (s.finalWeight = -0.5), "presparse", /finalWeight|final weight/],
-      [(s) => s.trunk.push(s.trunk[2]), "trunk.3.row_ptr", /tensor missing/],
+      [(s) => s.trunk.push(s.trunk[2]), "trunk.3.values", /tensor missing/],
       [(s) => s.trunk.pop(), /^trunk\.2\./, /not used/],
       [(s) => (s.exits = []), /^exit\.0\.0\./, /not used/],
       [(s) => (s.trunk[0] = null), /presparse\.layers/],
@@ -440,7 +440,8 @@ describe("model files are distrusted on read", () => {
     const f32 = (n: number) => ({ dtype: "F32" as const, shape: [n], data: new Float32Array(n) });
     const cases: [(t: Record<string, SafeTensor>) => void, RegExp | string, RegExp?][] = [
       [(t) => delete t["trunk.1.bias"], "trunk.1.bias", /tensor missing/],
-      [(t) => delete t["exit.0.0.col_idx"], "exit.0.0.col_idx", /tensor missing/],
+      [(t) => delete t["trunk.0.col_idx"], "trunk.0.col_idx", /tensor missing/],
+      [(t) => delete t["exit.0.0.values"], "exit.0.0.values", /tensor missing/],
       [(t) => (t["trunk.0.extra"] = f32(3)), "trunk.0.extra", /not used/],
       [(t) => (t["trunk.0.values.copy"] = f32(3)), "trunk.0.values.copy", /not used/],
       [(t) => (t["exit.1.0.values"] = f32(3)), "exit.1.0.values", /not used/],

@@ -1,6 +1,7 @@
 // Head then tail is the model: bit-for-bit on f32 activations, within the propagated quantization bound on f16
 // and int8 frames; exits on the edge answer exactly as the full model's exits would; bundles round-trip and
 // refuse the wrong half, a plain model and a forged split record.
+import { SparseLinear } from "../src/layers/sparse_linear.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -81,7 +82,8 @@ function propagatedBound(layers: Layer[], x: Float32Array, delta: Float64Array, 
   let xs = Float64Array.from(x), d = delta;
   for (const l of layers) {
     const t = l.tensors();
-    const rowPtr = t.row_ptr!.data as Int32Array, col = t.col_idx!.data as Int32Array, w = t.values!.data as Float32Array, b = t.bias!.data as Float32Array;
+    const { rowPtr, colIdx: col } = (l as SparseLinear).pattern;
+    const w = t.values!.data as Float32Array, b = t.bias!.data as Float32Array;
     const outs = l.outputSize;
     const nd = new Float64Array(outs * n), nx = new Float64Array(outs * n);
     for (let r = 0; r < outs; r++) {

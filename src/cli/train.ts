@@ -1,4 +1,5 @@
 import { writeFileSync } from "node:fs";
+import { buildModel, parseShape } from "../arch.js";
 import { Model } from "../model.js";
 import { Adam, Sgd, type Optimizer } from "../optim.js";
 import { saveModel } from "../node/model_files.js";
@@ -8,6 +9,8 @@ import { dataFor, engine, fmtBytes, pct, sizeSummary } from "./common.js";
 import { Progress } from "./progress.js";
 
 export const trainOptions = {
+  arch: { type: "string" },
+  "input-shape": { type: "string" },
   layers: { type: "string" },
   "out-degrees": { type: "string" },
   exits: { type: "string" },
@@ -29,23 +32,26 @@ export const trainOptions = {
 
 /** Model and optimizer from the shared training flags (defaults: the paper's network and recipe). */
 export function modelFromFlags(cmd: string, v: Record<string, unknown>, eng: Awaited<ReturnType<typeof engine>>): { model: Model; optimizer: Optimizer; seed: number } {
-  const sizes = intList(cmd, "layers", v.layers, [800, 40, 40, 10], 1);
-  const degrees = intList(cmd, "out-degrees", v["out-degrees"], sizes.slice(1).map((s, i) => (i === 0 ? 2 : i === 1 ? 9 : s)), 1);
-  if (sizes.length < 2) throw new UsageError(`${cmd}: --layers needs at least two sizes, got ${sizes.length}`);
-  if (degrees.length !== sizes.length - 1) throw new UsageError(`${cmd}: --out-degrees needs ${sizes.length - 1} values for --layers ${sizes.join(",")}, got ${degrees.length}`);
+  const seed = int(cmd, "seed", v.seed, 0);
   const exitsAfter = intList(cmd, "exits", v.exits, [], 1);
-  for (const e of exitsAfter) if (e > sizes.length - 2) throw new UsageError(`${cmd}: --exits ${e}: there are only ${sizes.length - 2} hidden layers`);
   const weights = numList(cmd, "exit-weights", v["exit-weights"], [...exitsAfter.map(() => 1), exitsAfter.length ? 0.3 : 1], 0);
   if (weights.length !== exitsAfter.length + 1) throw new UsageError(`${cmd}: --exit-weights needs ${exitsAfter.length + 1} values (one per exit, then the final classifier), got ${weights.length}`);
-  const seed = int(cmd, "seed", v.seed, 0);
-  const model = Model.mlp(eng, {
-    sizes,
-    outDegrees: degrees,
-    seed,
-    biasInit: num(cmd, "bias-init", v["bias-init"], 0.1),
-    exits: exitsAfter.map((after, k) => ({ after: after - 1, weight: weights[k]! })),
-    finalWeight: weights[weights.length - 1]!,
-  });
+  const biasInit = num(cmd, "bias-init", v["bias-init"], 0.1);
+  const exits = exitsAfter.map((after, k) => ({ after: after - 1, weight: weights[k]! }));
+  let model: Model;
+  if (v.arch !== undefined) {
+    if (v.layers !== undefined || v["out-degrees"] !== undefined) throw new UsageError(`${cmd}: give --arch or --layers/--out-degrees, not both`);
+    const shape = v["input-shape"] === undefined ? [1, 28, 28] : parseShape(String(v["input-shape"]));
+    model = buildModel(eng, String(v.arch), { inputShape: shape, seed, biasInit, exits, finalWeight: weights[weights.length - 1]! });
+  } else {
+    if (v["input-shape"] !== undefined) throw new UsageError(`${cmd}: --input-shape goes with --arch`);
+    const sizes = intList(cmd, "layers", v.layers, [800, 40, 40, 10], 1);
+    const degrees = intList(cmd, "out-degrees", v["out-degrees"], sizes.slice(1).map((s, i) => (i === 0 ? 2 : i === 1 ? 9 : s)), 1);
+    if (sizes.length < 2) throw new UsageError(`${cmd}: --layers needs at least two sizes, got ${sizes.length}`);
+    if (degrees.length !== sizes.length - 1) throw new UsageError(`${cmd}: --out-degrees needs ${sizes.length - 1} values for --layers ${sizes.join(",")}, got ${degrees.length}`);
+    for (const e of exitsAfter) if (e > sizes.length - 2) throw new UsageError(`${cmd}: --exits ${e}: there are only ${sizes.length - 2} hidden layers`);
+    model = Model.mlp(eng, { sizes, outDegrees: degrees, seed, biasInit, exits, finalWeight: weights[weights.length - 1]! });
+  }
   const lr = num(cmd, "lr", v.lr, 1e-3, 0);
   const decay = num(cmd, "decay", v.decay, 1e-5, 0);
   const weightDecay = num(cmd, "weight-decay", v["weight-decay"], 0, 0);
@@ -65,9 +71,12 @@ Usage: presparse train [flags]
 
 Trains a network whose connections are fixed before training (defaults: the paper's recipe).
 
+  --arch A             layer string instead of --layers, e.g. conv:1>16:3x3:deg4,pool:2,conv:16>32:3x3:deg4,pool:2,fc:10
+                       (conv:IN>OUT:KHxKW[:degD][:sS][:pP], maxpool:K / avgpool:K / pool:K, fc:OUT[:degD])
+  --input-shape CxHxW  per-sample input shape for --arch (default 1x28x28)
   --layers L           layer sizes (default 800,40,40,10)
   --out-degrees D      connections per input neuron, per layer; ≥ the next size means dense (default 2,9,10)
-  --exits K[,K…]       attach an early-exit head after hidden layer K (1-based)
+  --exits K[,K…]       attach an early-exit head after trunk layer K (1-based; for --layers, hidden layer K)
   --exit-weights W     loss weights: one per exit, then the final classifier (default 1,…,0.3)
   --epochs N           epochs (default 50)
   --batch B            batch size (default 256)

@@ -120,13 +120,17 @@ export class SparseLinear implements Layer {
     };
   }
 
+  /** A full pattern stores no index arrays: its values are the row-major dense matrix. */
   tensors(): Record<string, StoredTensor> {
-    return {
-      row_ptr: { dtype: "I32", shape: [this.pattern.outputs + 1], data: this.pattern.rowPtr },
-      col_idx: { dtype: "I32", shape: [this.pattern.nnz], data: this.pattern.colIdx },
+    const t: Record<string, StoredTensor> = {
       values: { dtype: "F32", shape: [this.pattern.nnz], data: this.weights.values.toArray() },
       bias: { dtype: "F32", shape: [this.pattern.outputs], data: this.bias.toArray() },
     };
+    if (!this.dense) {
+      t.row_ptr = { dtype: "I32", shape: [this.pattern.outputs + 1], data: this.pattern.rowPtr };
+      t.col_idx = { dtype: "I32", shape: [this.pattern.nnz], data: this.pattern.colIdx };
+    }
+    return t;
   }
 
   /** Rebuilds a layer from its spec and stored tensors, checking CSR invariants and the pattern hash. */
@@ -138,10 +142,13 @@ export class SparseLinear implements Layer {
       return x;
     };
     const inputs = spec.inputs as number, outputs = spec.outputs as number;
-    const rowPtr = need("row_ptr", "I32").data, colIdx = need("col_idx", "I32").data;
+    // a full pattern is stored without index arrays (see tensors())
+    const full = spec.nnz === inputs * outputs && !t.row_ptr && !t.col_idx;
+    const rowPtr = full ? undefined : need("row_ptr", "I32").data, colIdx = full ? undefined : need("col_idx", "I32").data;
     let pattern: Pattern;
     try {
-      pattern = Pattern.fromCsr(inputs, outputs, rowPtr, colIdx, String(spec.pattern ?? "csr"));
+      const d = full ? Pattern.dense(inputs, outputs) : undefined;
+      pattern = Pattern.fromCsr(inputs, outputs, d?.rowPtr ?? rowPtr!, d?.colIdx ?? colIdx!, String(spec.pattern ?? "csr"));
     } catch (e) {
       throw new FormatError("model", `${where}.pattern`, (e as Error).message);
     }
