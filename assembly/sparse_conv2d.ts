@@ -100,7 +100,7 @@ function gatherScalar<CHECK, MODE, PERM>(
     const q = sizeof<PERM>() == 4 ? load<i32>(perm + (<usize>j << 2)) : j;
     a += load<f32>(values + (<usize>q << 2)) * load<f32>(src + <usize>row * strideB);
   }
-  store<f32>(dst, relu && !(a > 0) ? 0 : a);
+  store<f32>(dst, relu ? max<f32>(a, 0) : a); // f32.max like f32x4.max: NaN propagates at every batch width
 }
 
 // One destination position: every batch tile, every destination channel. Tiles of 24, 16, 4 and 1 floats.
