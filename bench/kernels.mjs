@@ -35,34 +35,55 @@ async function loadTfjs() {
   return { tf, info };
 }
 
+/**
+ * Median seconds per call of each function, as the median over `rounds` interleaved rounds of each one's median:
+ * the machine is shared, and a burst of load during one round then moves no figure.
+ */
+function measure(fns, rounds, budget) {
+  const per = Object.fromEntries(Object.keys(fns).map((k) => [k, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (const [k, fn] of Object.entries(fns)) per[k].push(timeCall(fn, { budget, minSamples: 5 }).median);
+  }
+  return Object.fromEntries(Object.entries(per).map(([k, ts]) => [k, ts.sort((a, b) => a - b)[ts.length >> 1]]));
+}
+
+/** Seconds for one call after one warm-up call. */
+function trial(fn) {
+  fn();
+  const t = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t) / 1e9;
+}
+
 /** Our dense kernels and tfjs's matMul for the three products of an m×k layer at batch B. */
-function measureDense(engine, tf, m, k, B, budget) {
+function measureDense(engine, tf, m, k, B, rounds, budget) {
   const K = engine.kernels;
   const rng = new Rng(7);
   const W = new F32Buffer(engine, m * k), X = new Matrix(engine, k, B), Y = new Matrix(engine, m, B);
   for (const b of [W, X, Y]) fill(b, rng);
   const dW = new F32Buffer(engine, m * k), dX = new Matrix(engine, k, B);
-  const ours = {
-    csrSpmm: timeCall(() => K.denseMatmul(m, k, B, W.ptr, k, 1, X.ptr, 0, Y.ptr, 0), { budget }).median,
-    csrSpmmT: timeCall(() => K.denseMatmul(k, m, B, W.ptr, 1, k, Y.ptr, 0, dX.ptr, 0), { budget }).median,
-    csrSddmm: timeCall(() => K.denseGradW(m, k, B, Y.ptr, X.ptr, dW.ptr, 0), { budget }).median,
-  };
-  for (const b of [W, X, Y, dW, dX]) b.dispose();
   const a = tf.randomNormal([m, k]), x = tf.randomNormal([k, B]), dy = tf.randomNormal([m, B]);
-  // tfjs-wasm's matMul with a transpose flag is far slower than an explicit transpose followed by a plain
-  // matMul on these shapes; the faster of the two counts
-  const best = (...fns) => Math.min(...fns.map((fn) => timeCall(fn, { budget }).median));
-  const tfjs = {
-    csrSpmm: best(() => tf.matMul(a, x).dispose()),
-    csrSpmmT: best(() => tf.matMul(a, dy, true, false).dispose(), () => tf.tidy(() => tf.matMul(tf.transpose(a), dy)).dispose()),
-    csrSddmm: best(() => tf.matMul(dy, x, false, true).dispose(), () => tf.tidy(() => tf.matMul(dy, tf.transpose(x))).dispose()),
+  // tfjs-wasm's matMul with a transpose flag can be far slower (up to ~50×) than an explicit transpose followed by
+  // a plain matMul; one trial call of each picks the faster way, which is then timed
+  const faster = (f, g) => (trial(f) <= trial(g) ? f : g);
+  const t = measure({
+    csrSpmm: () => K.denseMatmul(m, k, B, W.ptr, k, 1, X.ptr, 0, Y.ptr, 0),
+    csrSpmmT: () => K.denseMatmul(k, m, B, W.ptr, 1, k, Y.ptr, 0, dX.ptr, 0),
+    csrSddmm: () => K.denseGradW(m, k, B, Y.ptr, X.ptr, dW.ptr, 0),
+    tfjsSpmm: () => tf.matMul(a, x).dispose(),
+    tfjsSpmmT: faster(() => tf.matMul(a, dy, true, false).dispose(), () => tf.tidy(() => tf.matMul(tf.transpose(a), dy)).dispose()),
+    tfjsSddmm: faster(() => tf.matMul(dy, x, false, true).dispose(), () => tf.tidy(() => tf.matMul(dy, tf.transpose(x))).dispose()),
+  }, rounds, budget);
+  for (const b of [W, X, Y, dW, dX]) b.dispose();
+  for (const v of [a, x, dy]) v.dispose();
+  return {
+    ours: { csrSpmm: t.csrSpmm, csrSpmmT: t.csrSpmmT, csrSddmm: t.csrSddmm },
+    tfjs: { csrSpmm: t.tfjsSpmm, csrSpmmT: t.tfjsSpmmT, csrSddmm: t.tfjsSddmm },
   };
-  for (const t of [a, x, dy]) t.dispose();
-  return { ours, tfjs };
 }
 
 /** The three sparse kernels on one pattern at batch B (called through the kernel exports: the op's own cost). */
-function measureSparse(engine, p, B, budget) {
+function measureSparse(engine, p, B, rounds, budget) {
   const K = engine.kernels;
   const rng = new Rng(11);
   const A = new CsrWeights(engine, p);
@@ -71,11 +92,11 @@ function measureSparse(engine, p, B, budget) {
   const dV = new F32Buffer(engine, p.nnz);
   fill(X, rng);
   fill(Y, rng);
-  const t = {
-    csrSpmm: timeCall(() => K.csrSpmm(p.outputs, B, A.rowPtr.ptr, A.colIdx.ptr, A.values.ptr, X.ptr, 0, Y.ptr, 0), { budget }).median,
-    csrSpmmT: timeCall(() => K.csrSpmmT(p.inputs, B, A.colPtr.ptr, A.rowIdx.ptr, A.perm.ptr, A.values.ptr, Y.ptr, dX.ptr), { budget }).median,
-    csrSddmm: timeCall(() => K.csrSddmm(p.outputs, B, A.rowPtr.ptr, A.colIdx.ptr, Y.ptr, X.ptr, dV.ptr, 0), { budget }).median,
-  };
+  const t = measure({
+    csrSpmm: () => K.csrSpmm(p.outputs, B, A.rowPtr.ptr, A.colIdx.ptr, A.values.ptr, X.ptr, 0, Y.ptr, 0),
+    csrSpmmT: () => K.csrSpmmT(p.inputs, B, A.colPtr.ptr, A.rowIdx.ptr, A.perm.ptr, A.values.ptr, Y.ptr, dX.ptr),
+    csrSddmm: () => K.csrSddmm(p.outputs, B, A.rowPtr.ptr, A.colIdx.ptr, Y.ptr, X.ptr, dV.ptr, 0),
+  }, rounds, budget);
   for (const b of [A, X, Y, dX, dV]) b.dispose();
   return t;
 }
@@ -94,7 +115,7 @@ function measureWrapperCall(engine) {
 }
 
 /** Runs the suite, prints the tables and writes bench/results/kernels.json. */
-export async function run({ budget = 0.3 } = {}) {
+export async function run({ rounds = 3, budget = 0.1 } = {}) {
   const started = process.hrtime.bigint();
   const engine = await Engine.load();
   const { tf, info: tfjs } = await loadTfjs();
@@ -109,9 +130,9 @@ export async function run({ budget = 0.3 } = {}) {
     const p = layer.pattern();
     for (const B of BATCHES) {
       const key = `${p.outputs}x${p.inputs}x${B}`;
-      if (!dense.has(key)) dense.set(key, measureDense(engine, tf, p.outputs, p.inputs, B, budget));
+      if (!dense.has(key)) dense.set(key, measureDense(engine, tf, p.outputs, p.inputs, B, rounds, budget));
       const d = dense.get(key);
-      const s = measureSparse(engine, p, B, budget);
+      const s = measureSparse(engine, p, B, rounds, budget);
       for (const op of OPS) {
         rows.push({
           layer: layer.name, density: p.density, nnz: p.nnz, batch: B, op,
@@ -143,7 +164,7 @@ export async function run({ budget = 0.3 } = {}) {
     ["tfjs", "tfjs µs", fmt.us], ["tfjsGflops", "GFLOP/s", fmt.f1],
   ];
   const tfjsLine = `tfjs-backend-wasm ${tfjs.version}: SIMD ${tfjs.simd ? "on" : "off"}, ${tfjs.threads} thread${tfjs.threads === 1 ? "" : "s"}`;
-  console.log(`\nkernels — ${machineLine(m)}\n${tfjsLine}; GFLOP/s counts 2·nnz·batch (stored connections only); times are medians\n`);
+  console.log(`\nkernels — ${machineLine(m)}\n${tfjsLine}; GFLOP/s counts 2·nnz·batch (stored connections only); times: median of ${rounds} interleaved rounds' medians\n`);
   printTable(rows, columns);
   console.log("");
   printTable(denseRows, denseColumns);
@@ -151,7 +172,7 @@ export async function run({ budget = 0.3 } = {}) {
   console.log(`suite time ${seconds.toFixed(1)} s`);
 
   const result = {
-    suite: "kernels", command: "npm run bench:kernels", machine: m, tfjs, seconds,
+    suite: "kernels", command: "npm run bench:kernels", machine: m, tfjs, seconds, rounds, budgetPerRound: budget,
     sparse: rows, dense: denseRows,
     batch1Forward800x40: { medianUs: call.median * 1e6, minUs: call.min * 1e6, p90Us: call.p90 * 1e6 },
     markdown: { sparse: markdownTable(rows, columns), dense: markdownTable(denseRows, denseColumns) },
