@@ -6,8 +6,10 @@ import { type Command, UsageError, helpText, parse } from "./args.js";
 import { calibrateCommand } from "./calibrate.js";
 import { evalCommand } from "./eval.js";
 import { trainCommand } from "./train.js";
+import { serveCommand } from "./serve.js";
 
 const commands: Command[] = [trainCommand, evalCommand, calibrateCommand];
+commands.push(serveCommand);
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };

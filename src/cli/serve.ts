@@ -1,0 +1,85 @@
+import cluster from "node:cluster";
+import { reportListening, runPrimary } from "../server/cluster.js";
+import { startServer, type RunningServer } from "../server/http.js";
+import { type Command, int, num, required } from "./args.js";
+import { engine } from "./common.js";
+
+export const serveCommand: Command = {
+  name: "serve",
+  summary: "serve the tail of a split model over HTTP with dynamic batching",
+  usage: `
+Usage: presparse serve --model tail.safetensors [--port 8080] [flags]
+
+Answers POST /v1/infer (an activation frame in, a logits or probabilities frame out), GET /healthz and
+GET /metrics (Prometheus). Prints the URL on stdout once listening; SIGTERM or SIGINT stops accepting,
+answers every accepted request, then exits 0.
+
+  --model FILE          the server bundle written by presparse split (tail.safetensors)
+  --port P              TCP port, 0 for any free one (default 8080)
+  --host H              interface (default 127.0.0.1; 0.0.0.0 for every IPv4 interface)
+  --max-batch N         samples per batch (default 64; 1 turns batching off)
+  --max-delay-ms T      longest a request waits for others to join its batch (default 1)
+  --max-queue N         samples allowed to wait; past it requests get 503 + Retry-After (default 4096)
+  --timeout-ms T        a request not answered this long after it arrived gets 504 (default 10000)
+  --max-body-bytes N    largest request body, else 413 (default 4194304)
+  --retry-after S       seconds in the Retry-After of a 503 (default 1)
+  --workers N           processes sharing the port (node:cluster; default 1)
+`,
+  options: {
+    model: { type: "string" },
+    port: { type: "string" },
+    host: { type: "string" },
+    "max-batch": { type: "string" },
+    "max-delay-ms": { type: "string" },
+    "max-queue": { type: "string" },
+    "timeout-ms": { type: "string" },
+    "max-body-bytes": { type: "string" },
+    "retry-after": { type: "string" },
+    workers: { type: "string" },
+  },
+  async run(v) {
+    const model = required("serve", "model", v.model);
+    const workers = int("serve", "workers", v.workers, 1, 1, 256);
+    const options = {
+      model,
+      port: int("serve", "port", v.port, 8080, 0, 65535),
+      host: (v.host as string | undefined) ?? "127.0.0.1",
+      maxBatch: int("serve", "max-batch", v["max-batch"], 64, 1, 1 << 20),
+      maxDelayMs: num("serve", "max-delay-ms", v["max-delay-ms"], 1, 0, 60_000),
+      maxQueue: int("serve", "max-queue", v["max-queue"], 4096, 1, 1 << 30),
+      timeoutMs: int("serve", "timeout-ms", v["timeout-ms"], 10_000, 1, 2 ** 31 - 1),
+      maxBodyBytes: int("serve", "max-body-bytes", v["max-body-bytes"], 4 * 2 ** 20, 64, 2 ** 31 - 1),
+      retryAfterSeconds: int("serve", "retry-after", v["retry-after"], 1, 0, 86_400),
+    };
+    const log = (line: string) => process.stderr.write(`presparse serve: ${line}\n`);
+    if (workers > 1 && cluster.isPrimary) {
+      return runPrimary({ workers, log, onReady: (url) => process.stdout.write(`${url}\n`) });
+    }
+    let server: RunningServer;
+    try {
+      server = await startServer({ ...options, engine: await engine() });
+    } catch (e) {
+      // a worker's IPC channel would keep it alive after the error is printed; letting go of it lets it exit
+      cluster.worker?.disconnect();
+      throw e;
+    }
+    const stop = (why: string) => {
+      log(`${why}: draining ${server.queueDepth().requests} queued requests`);
+      server.close().then(() => process.exit(0), (e) => {
+        log(`shutdown failed: ${(e as Error).message}`);
+        process.exit(1);
+      });
+    };
+    for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => stop(sig));
+    if (cluster.isWorker) {
+      // the primary is gone (crashed or killed): no one forwards signals any more, so drain and leave
+      process.once("disconnect", () => stop("primary disconnected"));
+      reportListening(server.url);
+    } else {
+      process.stdout.write(`${server.url}\n`);
+      log(`model ${server.tail.hash} split after layer ${server.tail.info.after}; max-batch ${options.maxBatch}, max-delay ${options.maxDelayMs} ms, max-queue ${options.maxQueue} samples`);
+    }
+    // the command returns while the server keeps the process alive; signals end it
+    return new Promise<number>(() => {});
+  },
+};

@@ -1,0 +1,175 @@
+// Dynamic batching: requests that arrive together run through the tail as one batch. A batch is dispatched when
+// the waiting samples reach maxBatch or the oldest request has waited maxDelayMs; the queue is bounded in samples.
+import { performance } from "node:perf_hooks";
+import { ValidationError, checkInt } from "../errors.js";
+import type { Tail } from "../split.js";
+import { softmax } from "../softmax_xent.js";
+import { Matrix } from "../tensor.js";
+
+/** One request's share of a batch: its activation in, its logits (and probabilities if asked) out. */
+export interface BatchJob {
+  /** Activation [width, n], feature-major. */
+  readonly data: Float32Array;
+  readonly n: number;
+  readonly wantProbabilities: boolean;
+  /** Called once, synchronously after the job's batch ran: logits [classes, n] (and softmax of them if asked). */
+  done(out: { logits: Float32Array; probabilities?: Float32Array; batchSamples: number; batchRequests: number }): void;
+  /** Called once instead of `done` when the batch could not run. */
+  fail(err: unknown): void;
+}
+
+/** Limits of the batcher. */
+export interface BatchQueueOptions {
+  /** Samples per batch: a batch closes before the request that would take it past this (a single larger request runs alone). */
+  maxBatch: number;
+  /** How long the oldest waiting request may wait for others before its batch runs (0: run at the next turn of the event loop). */
+  maxDelayMs: number;
+  /** Samples allowed to wait; a request that would exceed it is refused (the server answers 503). */
+  maxQueue: number;
+}
+
+interface Entry {
+  job: BatchJob;
+  at: number;
+}
+
+/** Batches jobs through one tail. All work is synchronous on the event loop; batches run one at a time. */
+export class BatchQueue {
+  private readonly waiting: Entry[] = [];
+  private samples_ = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private immediate: ReturnType<typeof setImmediate> | undefined;
+  private draining = false;
+  private readonly X: Matrix;
+  private P: Matrix | undefined;
+
+  constructor(
+    readonly tail: Tail,
+    readonly options: BatchQueueOptions,
+    private readonly onBatch: (samples: number, requests: number) => void = () => {},
+  ) {
+    checkInt("BatchQueue", "maxBatch", options.maxBatch, 1, 1 << 24);
+    checkInt("BatchQueue", "maxQueue", options.maxQueue, 1, 1 << 30);
+    if (!(options.maxDelayMs >= 0 && Number.isFinite(options.maxDelayMs))) throw new ValidationError(`BatchQueue: maxDelayMs must be a finite number ≥ 0, got ${options.maxDelayMs}`);
+    this.X = new Matrix(tail.model.engine, tail.activationWidth, 1);
+  }
+
+  /** Waiting requests and samples. */
+  get depth(): { requests: number; samples: number } {
+    return { requests: this.waiting.length, samples: this.samples_ };
+  }
+
+  /** Queues a job; false (and nothing queued) when its samples would take the queue past maxQueue. */
+  submit(job: BatchJob): boolean {
+    if (job.data.length !== job.n * this.tail.activationWidth) throw new ValidationError(`BatchQueue.submit: ${job.data.length} values for ${job.n} samples of ${this.tail.activationWidth}`);
+    if (this.samples_ + job.n > this.options.maxQueue) return false;
+    this.waiting.push({ job, at: performance.now() });
+    this.samples_ += job.n;
+    this.schedule();
+    return true;
+  }
+
+  /** Removes a job that has not run yet; false when it is not waiting (already ran or never queued). */
+  cancel(job: BatchJob): boolean {
+    const i = this.waiting.findIndex((e) => e.job === job);
+    if (i < 0) return false;
+    this.waiting.splice(i, 1);
+    this.samples_ -= job.n;
+    if (this.waiting.length === 0) this.clearTimers();
+    return true;
+  }
+
+  /** From now on, batches run as soon as possible without waiting for the delay (shutdown). */
+  drain(): void {
+    this.draining = true;
+    this.schedule();
+  }
+
+  private clearTimers(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private schedule(): void {
+    if (this.waiting.length === 0 || this.immediate) return;
+    const waited = performance.now() - this.waiting[0]!.at;
+    if (this.samples_ >= this.options.maxBatch || this.draining || waited >= this.options.maxDelayMs) {
+      this.clearTimers();
+      // after this turn's I/O callbacks, so requests that arrived with this one still join its batch
+      this.immediate = setImmediate(() => this.dispatch());
+    } else {
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        this.dispatch();
+      }, this.options.maxDelayMs - waited);
+    }
+  }
+
+  private dispatch(): void {
+    this.immediate = undefined;
+    this.clearTimers();
+    const batch: Entry[] = [];
+    let n = 0;
+    while (this.waiting.length > 0 && (batch.length === 0 || n + this.waiting[0]!.job.n <= this.options.maxBatch)) {
+      const e = this.waiting.shift()!;
+      batch.push(e);
+      n += e.job.n;
+    }
+    this.samples_ -= n;
+    if (batch.length > 0) this.run(batch.map((e) => e.job), n);
+    this.schedule();
+  }
+
+  private run(jobs: BatchJob[], N: number): void {
+    let outs: { logits: Float32Array; probabilities?: Float32Array }[];
+    try {
+      outs = this.compute(jobs, N);
+    } catch (e) {
+      for (const j of jobs) j.fail(e);
+      return;
+    }
+    this.onBatch(N, jobs.length);
+    jobs.forEach((j, i) => j.done({ ...outs[i]!, batchSamples: N, batchRequests: jobs.length }));
+  }
+
+  // Each sample's column is computed independently of its position in the batch, so splitting the batch's
+  // output back by column offsets gives every request exactly what it would get alone.
+  private compute(jobs: BatchJob[], N: number): { logits: Float32Array; probabilities?: Float32Array }[] {
+    const W = this.tail.activationWidth, C = this.tail.classes;
+    const X = this.X.reshape(N);
+    const x = X.data();
+    let off = 0;
+    for (const j of jobs) {
+      if (j.n === N) x.set(j.data);
+      else for (let f = 0; f < W; f++) x.set(j.data.subarray(f * j.n, (f + 1) * j.n), f * N + off);
+      off += j.n;
+    }
+    const Z = this.tail.forward(X);
+    let P: Matrix | undefined;
+    if (jobs.some((j) => j.wantProbabilities)) {
+      this.P ??= new Matrix(this.tail.model.engine, C, N);
+      P = softmax(Z, this.P.reshape(N));
+    }
+    const z = Z.data(), p = P?.data();
+    off = 0;
+    return jobs.map((j) => {
+      const cols = (src: Float32Array) => {
+        if (j.n === N) return src.slice();
+        const out = new Float32Array(C * j.n);
+        for (let c = 0; c < C; c++) out.set(src.subarray(c * N + off, c * N + off + j.n), c * j.n);
+        return out;
+      };
+      const r = { logits: cols(z), probabilities: j.wantProbabilities && p ? cols(p) : undefined };
+      off += j.n;
+      return r;
+    });
+  }
+
+  dispose(): void {
+    this.clearTimers();
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = undefined;
+    this.X.dispose();
+    this.P?.dispose();
+  }
+}

@@ -1,0 +1,135 @@
+// Shared pieces of the server and client tests: a small split model, raw HTTP requests on loopback (so a test can
+// send what a well-behaved client never would), and the CLI server as a child process.
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { Agent, request, type IncomingHttpHeaders } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect } from "vitest";
+import { Matrix, Model, encodeFrame, type Engine, type FrameDtype } from "../../src/index.js";
+import { encodeHead, encodeTail, loadTail, split, type Head, type Tail } from "../../src/split.js";
+
+export const ROOT = join(import.meta.dirname, "..", "..");
+// PRESPARSE_TEST_CLI (a path) runs another build of the CLI, as PRESPARSE_TEST_WASM does for the kernels
+export const CLI = process.env.PRESPARSE_TEST_CLI ?? join(ROOT, "dist", "cli", "main.js");
+export const FRAME_TYPE = "application/x-presparse-frame";
+
+/** A small paper-shaped model cut after its first hidden layer, with an exit there; bundles as bytes. */
+export function splitModel(engine: Engine, seed = 1, sizes = [24, 12, 10, 4], outDegrees = [2, 5, 4]) {
+  const model = Model.mlp(engine, { sizes, outDegrees, seed, exits: [{ after: 0, weight: 1 }], finalWeight: 0.3 });
+  const { head, tail } = split(model, { after: 1 });
+  const headBytes = encodeHead(head), tailBytes = encodeTail(tail);
+  return { model, head, tail, headBytes, tailBytes };
+}
+
+/** Deterministic values in [−scale, scale]. */
+export function randomValues(n: number, seed: number, scale = 2): Float32Array {
+  let s = seed >>> 0 || 1;
+  return Float32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return ((s / 2 ** 32) * 2 - 1) * scale;
+  });
+}
+
+/** An activation frame for a tail: n samples of deterministic values. */
+export function activationFrame(tail: Tail | Head, n: number, seed: number, dtype: FrameDtype = "f32", over: Partial<{ modelHash: string; splitId: number; kind: "activation" | "logits" }> = {}) {
+  const data = randomValues(tail.activationWidth * n, seed);
+  const bytes = encodeFrame({ data, shape: [tail.activationWidth, n], dtype, kind: over.kind ?? "activation", splitId: over.splitId ?? tail.splitId, modelHash: over.modelHash ?? tail.hash });
+  return { data, bytes };
+}
+
+/** The tail's logits for an activation, computed locally. */
+export function localLogits(tail: Tail, act: Float32Array, n: number): Float32Array {
+  const X = Matrix.from(tail.model.engine, tail.activationWidth, n, act);
+  const z = tail.forward(X).toArray();
+  X.dispose();
+  return z;
+}
+
+/** A second, independent tail from the same bundle (the reference a test compares the server with). */
+export function referenceTail(engine: Engine, tailBytes: Uint8Array): Tail {
+  return loadTail(engine, tailBytes, "reference");
+}
+
+export interface RawResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+const keepAlive = new Agent({ keepAlive: true, maxSockets: 64 });
+
+/** One HTTP request on loopback with full control over method, headers and body (chunks are streamed in order). */
+export function raw(url: string, o: { method?: string; path?: string; headers?: Record<string, string | number>; body?: Uint8Array | Uint8Array[]; agent?: Agent | false; timeoutMs?: number } = {}): Promise<RawResponse> {
+  const u = new URL(o.path ?? "/v1/infer", url);
+  return new Promise((resolve, reject) => {
+    const req = request(u, { method: o.method ?? "POST", headers: o.headers, agent: o.agent === undefined ? keepAlive : o.agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    if (o.timeoutMs) req.setTimeout(o.timeoutMs, () => req.destroy(new Error(`no answer within ${o.timeoutMs} ms`)));
+    const parts = o.body === undefined ? [] : Array.isArray(o.body) ? o.body : [o.body];
+    for (const p of parts) req.write(p);
+    req.end();
+  });
+}
+
+/** POSTs a frame to /v1/infer (query appended to the path). */
+export function postFrame(url: string, frame: Uint8Array, query = "", headers: Record<string, string | number> = {}): Promise<RawResponse> {
+  return raw(url, { path: `/v1/infer${query}`, headers: { "Content-Type": FRAME_TYPE, "Content-Length": frame.length, ...headers }, body: frame });
+}
+
+/** The JSON error body of a refusal. */
+export function errorOf(r: RawResponse): { status: number; code: string; field?: string; message: string } {
+  expect(r.headers["content-type"]).toMatch(/^application\/json/);
+  const j = JSON.parse(r.body.toString("utf8")) as { error: { status: number; code: string; field?: string; message: string } };
+  expect(j.error.status).toBe(r.status);
+  expect(typeof j.error.code).toBe("string");
+  expect(typeof j.error.message).toBe("string");
+  return j.error;
+}
+
+/** A temporary directory with the given files, removed by `cleanup`. */
+export function tempFiles(files: Record<string, Uint8Array>): { dir: string; path(name: string): string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), "presparse-server-"));
+  for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
+  return { dir, path: (name) => join(dir, name), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The CLI (built to dist/) as a child process; resolves with its first stdout line (the URL) once it prints one. */
+export async function spawnCli(args: string[], timeoutMs = 15_000): Promise<{ child: ChildProcessWithoutNullStreams; url: string; stderr: () => string; exited: Promise<number | null> }> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} missing: run \`npm run build\``);
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+  let err = "", out = "";
+  child.stderr.on("data", (c: Buffer) => (err += c.toString()));
+  const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no URL within ${timeoutMs} ms; stderr: ${err}`)), timeoutMs);
+    child.stdout.on("data", (c: Buffer) => {
+      out += c.toString();
+      const line = out.split("\n")[0]!;
+      if (out.includes("\n")) {
+        clearTimeout(t);
+        resolve(line.trim());
+      }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(t);
+      reject(new Error(`exited with ${code} before printing a URL; stderr: ${err}`));
+    });
+  });
+  return { child, url, stderr: () => err, exited };
+}
+
+/** Polls fn until it returns true (bounded). */
+export async function until(fn: () => Promise<boolean> | boolean, what: string, timeoutMs = 5000, stepMs = 10): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await fn()) return;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
