@@ -1,0 +1,202 @@
+// The edge client against a real tail server on loopback and against small fake servers: confident samples exit on
+// the edge and never cross the wire, the rest travel in one frame and come back as the full model's answer, 503s
+// are retried with backoff that honours Retry-After within its cap, other refusals surface as typed errors.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, describe, expect, it } from "vitest";
+import { SplitClient, SplitServerError, retryAfterMs, type SampleResult } from "../src/client.js";
+import { Matrix, ShapeError, columnStats, decodeFrame, encodeFrame, frameBytes, passes, type ExitPolicy } from "../src/index.js";
+import { startServer, type RunningServer } from "../src/server/index.js";
+import { getEngine } from "./helpers/engine.js";
+import { localLogits, randomValues, referenceTail, splitModel } from "./helpers/server_harness.js";
+
+const engine = await getEngine();
+const { model, head, tail, tailBytes } = splitModel(engine, 7);
+const ref = referenceTail(engine, tailBytes);
+const server: RunningServer = await startServer({ model: tailBytes, engine, port: 0, maxBatch: 64, maxDelayMs: 1 });
+const fakes: Server[] = [];
+
+afterAll(async () => {
+  await server.close();
+  await Promise.all(fakes.map((s) => new Promise((r) => s.close(r))));
+  for (const x of [model, head, tail, ref]) x.dispose();
+});
+
+/** A fetch that records every request body before passing it on. */
+function recordingFetch(): { fetch: typeof fetch; bodies: Uint8Array[] } {
+  const bodies: Uint8Array[] = [];
+  return {
+    bodies,
+    fetch: (input, init) => {
+      bodies.push(new Uint8Array(init!.body as Uint8Array));
+      return fetch(input, init);
+    },
+  };
+}
+
+/** The full model's early-exit answer per sample (exit policy on its one exit, else the final classifier). */
+function expected(X: Matrix, policy: ExitPolicy | undefined) {
+  const B = X.cols, C = model.classes;
+  const [ze, zf] = model.forwardAll(X).map((z) => z.toArray());
+  return Array.from({ length: B }, (_, b) => {
+    const e = columnStats(ze!, C, B, b);
+    if (policy && passes(policy, 0, e.confidence, e.entropy)) return { where: "exit", exit: 0, label: e.label, confidence: Math.fround(e.confidence) };
+    const f = columnStats(zf!, C, B, b);
+    return { where: "server", exit: 1, label: f.label, confidence: f.confidence };
+  });
+}
+
+function samplesOf(x: Float32Array, F: number, B: number): Float32Array[] {
+  return Array.from({ length: B }, (_, b) => Float32Array.from({ length: F }, (_, f) => x[f * B + b]!));
+}
+
+describe("SplitClient", () => {
+  it("exits confident samples on the edge, sends only the rest in one frame, and answers as the full model does", async () => {
+    const B = 64, F = head.inputSize;
+    const x = randomValues(F * B, 11, 3);
+    const X = Matrix.from(engine, F, B, x);
+    // a threshold at the median exit confidence, so both kinds of sample occur
+    const ze = model.forwardAll(X)[0]!.toArray();
+    const conf = Array.from({ length: B }, (_, b) => columnStats(ze, model.classes, B, b).confidence).sort((a, b) => a - b);
+    const policy: ExitPolicy = { kind: "maxprob", thresholds: [conf[B >> 1]!] };
+    const want = expected(X, policy);
+    const rec = recordingFetch();
+    const client = new SplitClient({ head, serverUrl: server.url + "/", policy, fetch: rec.fetch });
+    const r = await client.infer(samplesOf(x, F, B));
+    const sent = want.filter((w) => w.where === "server").length;
+    expect(sent).toBeGreaterThan(0);
+    expect(sent).toBeLessThan(B);
+    r.samples.forEach((s, b) => {
+      const w = want[b]!;
+      expect(s.where, `sample ${b}`).toBe(w.where);
+      expect(s.exit).toBe(w.exit);
+      expect(s.label).toBe(w.label);
+      expect(s.confidence).toBe(w.confidence);
+      expect(s.latencyMs).toBeGreaterThanOrEqual(0);
+    });
+    // exactly one frame, holding exactly the samples that did not exit, in batch order
+    expect(rec.bodies.length).toBe(1);
+    const f = decodeFrame(rec.bodies[0]!);
+    expect(f.shape).toEqual([head.activationWidth, sent]);
+    const a = head.run(X).activation; // every sample's activation at the cut
+    const sentIdx = want.flatMap((w, b) => (w.where === "server" ? [b] : []));
+    sentIdx.forEach((b, j) => {
+      for (let k = 0; k < head.activationWidth; k++) expect(f.data[k * sent + j]).toBe(a[k * B + b]);
+    });
+    // bytes: the frame, shared by the sent samples; nothing for the exited ones
+    expect(r.totals).toMatchObject({ samples: B, exited: B - sent, sent, bytesSent: rec.bodies[0]!.length, requests: 1, retries: 0 });
+    expect(r.totals.bytesSent).toBe(frameBytes([head.activationWidth, sent], "f32"));
+    const share = r.samples.reduce((s, x) => s + x.bytesSent, 0);
+    expect(share).toBeCloseTo(r.totals.bytesSent, 6);
+    for (const s of r.samples) expect(s.bytesSent).toBe(s.where === "exit" ? 0 : rec.bodies[0]!.length / sent);
+    // the same through a feature-major matrix
+    const r2 = await client.infer(X);
+    expect(r2.samples.map((s) => [s.where, s.label])).toEqual(r.samples.map((s) => [s.where, s.label]));
+    client.dispose();
+    X.dispose();
+  });
+
+  it("sends nothing when every sample exits, everything without a policy; int8 and probabilities agree on the class", async () => {
+    const B = 20, F = head.inputSize;
+    const x = randomValues(F * B, 12, 2);
+    const X = Matrix.from(engine, F, B, x);
+    const all = recordingFetch();
+    const r = await new SplitClient({ head, serverUrl: server.url, policy: { kind: "maxprob", thresholds: [0] }, fetch: all.fetch }).infer(X);
+    expect(all.bodies.length).toBe(0);
+    expect(r.totals).toMatchObject({ exited: B, sent: 0, bytesSent: 0, requests: 0 });
+    expect(r.samples.every((s) => s.where === "exit" && s.bytesSent === 0)).toBe(true);
+
+    const want = expected(X, undefined);
+    const none = recordingFetch();
+    const f32 = await new SplitClient({ head, serverUrl: server.url, policy: null, fetch: none.fetch }).infer(X);
+    expect(none.bodies.length).toBe(1);
+    expect(f32.samples.map((s) => [s.where, s.label, s.confidence])).toEqual(want.map((w) => [w.where, w.label, w.confidence]));
+
+    const q = recordingFetch();
+    const int8 = await new SplitClient({ head, serverUrl: server.url, policy: null, dtype: "int8", output: "probabilities", fetch: q.fetch }).infer(X);
+    expect(int8.totals.bytesSent).toBe(frameBytes([head.activationWidth, B], "int8"));
+    expect(int8.totals.bytesSent).toBeLessThan(f32.totals.bytesSent / 3);
+    // int8 moves the logits a little: the confidences stay close, the classes agree unless the top two are near-tied
+    int8.samples.forEach((s, b) => {
+      expect(Math.abs(s.confidence - want[b]!.confidence)).toBeLessThan(0.05);
+    });
+    const agree = int8.samples.filter((s, b) => s.label === want[b]!.label).length;
+    expect(agree).toBeGreaterThanOrEqual(B - 2);
+    X.dispose();
+  });
+
+  it("retries 503 with exponential backoff, honours Retry-After up to its cap, then succeeds", async () => {
+    const B = 5, F = head.inputSize;
+    const x = randomValues(F * B, 13);
+    const X = Matrix.from(engine, F, B, x);
+    const act = head.run(X).activation;
+    // a fake server: 503 `fails` times (with the given Retry-After), then the tail's real answer
+    const fake = async (fails: number, retryAfter: string) => {
+      let calls = 0;
+      const times: number[] = [];
+      const s = createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on("data", (c) => chunks.push(c));
+        req.on("end", () => {
+          times.push(performance.now());
+          if (calls++ < fails) {
+            res.writeHead(503, { "Content-Type": "application/json", "Retry-After": retryAfter });
+            res.end(JSON.stringify({ error: { status: 503, code: "overloaded", message: "busy" } }));
+            return;
+          }
+          const f = decodeFrame(new Uint8Array(Buffer.concat(chunks)));
+          const n = f.shape[1]!;
+          const body = encodeFrame({ data: localLogits(ref, f.data, n), shape: [tail.classes, n], dtype: "f32", kind: "logits", splitId: tail.splitId, modelHash: tail.hash });
+          res.writeHead(200, { "Content-Type": "application/x-presparse-frame" });
+          res.end(body);
+        });
+      });
+      fakes.push(s);
+      await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+      return { url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, times };
+    };
+
+    const a = await fake(2, "0");
+    const c1 = new SplitClient({ head, serverUrl: a.url, policy: null, backoffMs: 40, retries: 3 });
+    const r1 = await c1.infer(X);
+    expect(r1.totals).toMatchObject({ requests: 3, retries: 2, sent: B });
+    // waits of 40 then 80 ms (Retry-After 0 does not shorten them)
+    expect(a.times[1]! - a.times[0]!).toBeGreaterThanOrEqual(35);
+    expect(a.times[2]! - a.times[1]!).toBeGreaterThanOrEqual(75);
+    const z = localLogits(ref, act, B);
+    r1.samples.forEach((s: SampleResult, b) => expect([s.where, s.label]).toEqual(["server", columnStats(z, tail.classes, B, b).label]));
+
+    // Retry-After: 1 s is longer than the backoff, but the cap (250 ms) bounds it
+    const b = await fake(1, "1");
+    const r2 = await new SplitClient({ head, serverUrl: b.url, policy: null, backoffMs: 1, maxBackoffMs: 250 }).infer(X);
+    expect(r2.totals.retries).toBe(1);
+    const waited = b.times[1]! - b.times[0]!;
+    expect(waited).toBeGreaterThanOrEqual(245);
+    expect(waited).toBeLessThan(900);
+
+    // out of retries: the 503 surfaces as a typed error
+    const c = await fake(10, "0");
+    const err = await new SplitClient({ head, serverUrl: c.url, policy: null, backoffMs: 1, retries: 2 }).infer(X).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SplitServerError);
+    expect(err).toMatchObject({ status: 503, code: "overloaded" });
+    expect(c.times.length).toBe(3);
+    X.dispose();
+  });
+
+  it("surfaces a refusal (a head of another model) as a typed error; rejects bad input and options", async () => {
+    const other = splitModel(engine, 8);
+    const err = await new SplitClient({ head: other.head, serverUrl: server.url, policy: null }).infer([randomValues(head.inputSize, 1)]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SplitServerError);
+    expect(err).toMatchObject({ status: 409, code: "frame_mismatch", field: "modelHash" });
+    const client = new SplitClient({ head, serverUrl: server.url });
+    await expect(client.infer([new Float32Array(head.inputSize - 1)])).rejects.toThrow(ShapeError);
+    await expect(client.infer([])).rejects.toThrow(ShapeError);
+    expect(() => new SplitClient({ head, serverUrl: "localhost:8080" })).toThrow(/serverUrl/);
+    expect(() => new SplitClient({ head, serverUrl: server.url, policy: { kind: "maxprob", thresholds: [0.5, 0.5] } })).toThrow(/thresholds/);
+    expect(retryAfterMs("3")).toBe(3000);
+    expect(retryAfterMs(null)).toBe(0);
+    expect(retryAfterMs("soon")).toBe(0);
+    expect(retryAfterMs(new Date(Date.now() + 60_000).toUTCString())).toBeGreaterThan(55_000);
+    for (const x of [other.model, other.head, other.tail]) x.dispose();
+  });
+});
