@@ -1,14 +1,18 @@
 // The edge client against a real tail server on loopback and against small fake servers: confident samples exit on
 // the edge and never cross the wire, the rest travel in one frame and come back as the full model's answer, 503s
 // are retried with backoff that honours Retry-After within its cap, other refusals surface as typed errors.
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { loadData } from "../src/data/load.js";
 import { afterAll, describe, expect, it } from "vitest";
 import { SplitClient, SplitServerError, retryAfterMs, type SampleResult } from "../src/client.js";
-import { Matrix, ShapeError, columnStats, decodeFrame, encodeFrame, frameBytes, passes, type ExitPolicy } from "../src/index.js";
+import { ExitRunner, Matrix, Model, ShapeError, columnStats, decodeFrame, encodeFrame, encodeModel, frameBytes, padFeatures, passes, type ExitPolicy } from "../src/index.js";
+import { loadHead, loadTail } from "../src/split.js";
 import { startServer, type RunningServer } from "../src/server/index.js";
 import { getEngine } from "./helpers/engine.js";
-import { localLogits, randomValues, referenceTail, splitModel } from "./helpers/server_harness.js";
+import { CLI, localLogits, randomValues, referenceTail, spawnCli, splitModel, tempFiles } from "./helpers/server_harness.js";
 
 const engine = await getEngine();
 const { model, head, tail, tailBytes } = splitModel(engine, 7);
@@ -198,5 +202,79 @@ describe("SplitClient", () => {
     expect(retryAfterMs("soon")).toBe(0);
     expect(retryAfterMs(new Date(Date.now() + 60_000).toUTCString())).toBeGreaterThan(55_000);
     for (const x of [other.model, other.head, other.tail]) x.dispose();
+  });
+});
+
+describe("presparse split, serve and infer", () => {
+  function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      execFile(process.execPath, [CLI, ...args], { timeout: 30_000 }, (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
+    });
+  }
+
+  it("split writes two bundles of the model; infer over them matches the early-exit system run locally", async () => {
+    // the paper's shapes, randomly initialised (no training needed for an equivalence test)
+    const full = Model.mlp(engine, { sizes: [800, 40, 40, 10], outDegrees: [2, 9, 10], seed: 5, exits: [{ after: 0, weight: 1 }], finalWeight: 0.3 });
+    const { bytes, hash } = encodeModel(full);
+    const files = tempFiles({ "model.safetensors": bytes });
+    try {
+      const s = await run(["split", "--model", files.path("model.safetensors"), "--after", "1", "--out-dir", files.path("out"), "--json"]);
+      expect(s.code, s.stderr).toBe(0);
+      const info = JSON.parse(s.stdout);
+      expect(info).toMatchObject({ hash, after: 1, activationWidth: 40, frame: { payloadBytesPerSample: { f32: 160, f16: 80, int8: 40 }, overheadBytes: 44 } });
+      const headBytes = readFileSync(files.path("out/head.safetensors")), tailBytes2 = readFileSync(files.path("out/tail.safetensors"));
+      expect(info.head.bytes).toBe(headBytes.length);
+      const h = loadHead(engine, headBytes), t = loadTail(engine, tailBytes2);
+      expect([h.hash, t.hash]).toEqual([hash, hash]);
+      h.dispose();
+      t.dispose();
+
+      // a threshold that lets some samples exit on the edge: the median exit confidence over the test samples
+      const n = 60;
+      const test = padFeatures(loadData("mnist").test, 800);
+      const X = Matrix.from(engine, 800, n, Float32Array.from({ length: 800 * n }, (_, i) => test.x[(i % n) * 800 + Math.floor(i / n)]!));
+      const ze = full.forwardAll(X)[0]!.toArray();
+      const conf = Array.from({ length: n }, (_, b) => columnStats(ze, 10, n, b).confidence).sort((a, b) => a - b);
+      const q = conf[n >> 1]!;
+      const local = new ExitRunner(full, { kind: "maxprob", thresholds: [q] }).run(X);
+      const right = Array.from(local.label).filter((l, b) => l === test.y[b]).length;
+      const early = Array.from(local.exit).filter((e) => e === 0).length;
+      expect(early).toBeGreaterThan(0);
+      expect(early).toBeLessThan(n);
+
+      const srv = await spawnCli(["serve", "--model", files.path("out/tail.safetensors"), "--port", "0"]);
+      try {
+        for (const [dtype, batch] of [["f32", "1"], ["f32", "7"], ["int8", "60"]] as const) {
+          const r = await run(["infer", "--head", files.path("out/head.safetensors"), "--server", srv.url, "--data", "mnist", "--limit", String(n), "--batch", batch, "--dtype", dtype, "--exit-policy", `maxprob:${q}`, "--json"]);
+          expect(r.code, r.stderr).toBe(0);
+          const o = JSON.parse(r.stdout);
+          expect(o).toMatchObject({ n, hash, rawBytesPerSample: 784 });
+          expect(o.exitRate).toBe(early / n);
+          if (dtype === "f32") expect(o.accuracy).toBe(right / n);
+          else expect(Math.abs(o.accuracy - right / n)).toBeLessThanOrEqual(2 / n);
+          // one frame per batch that had samples left after the edge exit
+          const perFrame = dtype === "f32" ? 160 : 40;
+          if (batch === "1") expect(o.bytesPerSample).toBeCloseTo(((n - early) * (perFrame + 44)) / n, 9);
+          if (batch === "60") expect(o.bytesPerSample).toBeCloseTo(((n - early) * perFrame + 44) / n, 9);
+          expect(o.latencyMs.p50).toBeLessThanOrEqual(o.latencyMs.p95);
+          expect(o.latencyMs.p95).toBeLessThanOrEqual(o.latencyMs.p99);
+        }
+        const text = await run(["infer", "--head", files.path("out/head.safetensors"), "--server", srv.url, "--limit", "5", "--exit-policy", "none"]);
+        expect(text.code, text.stderr).toBe(0);
+        expect(text.stdout).toMatch(/accuracy [\d.]+%.*\n.*204\.0 B\/sample.*784 B raw: 3\.8× less/s);
+        expect(text.stdout).toMatch(/p50 [\d.]+ ms, p95 [\d.]+ ms, p99 [\d.]+ ms/);
+        // a head for a different cut is refused by the server with a one-line error
+        const other = await run(["infer", "--head", files.path("out/tail.safetensors"), "--server", srv.url, "--limit", "1"]);
+        expect(other.code).toBe(1);
+        expect(other.stderr).toMatch(/^presparse: FormatError: .*extra\.split\.role/);
+      } finally {
+        srv.child.kill("SIGTERM");
+        expect(await srv.exited).toBe(0);
+      }
+      X.dispose();
+    } finally {
+      files.cleanup();
+      full.dispose();
+    }
   });
 });

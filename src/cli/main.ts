@@ -6,10 +6,12 @@ import { type Command, UsageError, helpText, parse } from "./args.js";
 import { calibrateCommand } from "./calibrate.js";
 import { evalCommand } from "./eval.js";
 import { trainCommand } from "./train.js";
+import { inferCommand } from "./infer.js";
+import { splitCommand } from "./split.js";
 import { serveCommand } from "./serve.js";
 
 const commands: Command[] = [trainCommand, evalCommand, calibrateCommand];
-commands.push(serveCommand);
+commands.push(serveCommand, splitCommand, inferCommand);
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };

@@ -1,0 +1,128 @@
+import { readFile } from "node:fs/promises";
+import { Batcher } from "../batcher.js";
+import { SplitClient } from "../client.js";
+import { padFeatures } from "../data/dataset.js";
+import { loadData } from "../data/load.js";
+import { ValidationError } from "../errors.js";
+import { parseExitPolicy } from "../exits.js";
+import type { FrameDtype } from "../frame.js";
+import { loadHead } from "../split.js";
+import { type Command, UsageError, int, required } from "./args.js";
+import { engine, pct } from "./common.js";
+
+/** The q-quantile (0…1) of sorted values, nearest rank. */
+export function percentile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+export const inferCommand: Command = {
+  name: "infer",
+  summary: "run a split model: the head here, the tail on a presparse server",
+  usage: `
+Usage: presparse infer --head FILE --server URL [--data mnist|DIR] [--dtype f32|f16|int8]
+                       [--exit-policy P] [--batch N] [--limit N] [--json]
+
+Classifies the test half of a dataset: each batch runs through the head locally, samples an edge exit is
+confident about stop there, the rest go to the server in one frame. Prints accuracy, the edge exit rate,
+bytes sent per sample (against the raw 1-byte-per-pixel input) and latency percentiles per sample.
+
+  --head FILE           the edge bundle written by presparse split (head.safetensors)
+  --server URL          the tail server, e.g. http://127.0.0.1:8080
+  --data mnist|DIR      embedded digits (their 2,000-sample test split) or an IDX directory (its t10k half)
+  --seed S              seed of the embedded split (default 0, as in train)
+  --dtype D             frame dtype: f32, f16 or int8 (default f32)
+  --exit-policy P       maxprob:Q or entropy:T for the edge exits (default: the head's stored policy;
+                        none: send every sample)
+  --batch N             samples per call, one frame each (default 1)
+  --limit N             classify only the first N test samples
+  --json                print the result as JSON
+`,
+  options: {
+    head: { type: "string" },
+    server: { type: "string" },
+    data: { type: "string" },
+    seed: { type: "string" },
+    dtype: { type: "string" },
+    "exit-policy": { type: "string" },
+    batch: { type: "string" },
+    limit: { type: "string" },
+    json: { type: "boolean" },
+  },
+  async run(v) {
+    const headPath = required("infer", "head", v.head);
+    const serverUrl = required("infer", "server", v.server);
+    if (!/^https?:\/\/[^/]/.test(serverUrl)) throw new UsageError(`infer: --server expects an http(s) URL, got ${JSON.stringify(serverUrl)}`);
+    const dtype = ((v.dtype as string | undefined) ?? "f32") as FrameDtype;
+    if (!["f32", "f16", "int8"].includes(dtype)) throw new UsageError(`infer: --dtype expects f32, f16 or int8, got ${JSON.stringify(v.dtype)}`);
+    const batch = int("infer", "batch", v.batch, 1, 1, 65536);
+    const eng = await engine();
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(headPath);
+    } catch (e) {
+      throw new ValidationError(`cannot read head ${headPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    const head = loadHead(eng, bytes, headPath);
+    const policyText = v["exit-policy"] as string | undefined;
+    const policy = policyText === "none" ? null : policyText !== undefined ? parseExitPolicy(policyText, head.exits.length) : undefined;
+    const data = loadData((v.data as string | undefined) ?? "mnist", { seed: int("infer", "seed", v.seed, 0) });
+    if (data.test.features > head.inputSize) throw new UsageError(`infer: the data has ${data.test.features} features, the head takes ${head.inputSize}`);
+    const rawBytes = data.test.features; // one byte per pixel, as the images are stored
+    const test = padFeatures(data.test, head.inputSize);
+    const n = Math.min(test.n, int("infer", "limit", v.limit, test.n, 1));
+    const client = new SplitClient({ head, serverUrl, policy, dtype });
+    const batcher = new Batcher(eng, test, Math.min(batch, n));
+    const order = Int32Array.from({ length: n }, (_, i) => i);
+    const latencies: number[] = [];
+    let right = 0, exited = 0, bytesSent = 0, retries = 0, requests = 0;
+    const t0 = performance.now();
+    try {
+      for (let s = 0; s < n; s += batch) {
+        const size = Math.min(batch, n - s);
+        const r = await client.infer(batcher.load(order, s, size));
+        r.samples.forEach((x, j) => {
+          if (x.label === test.y[s + j]) right++;
+          if (x.where === "exit") exited++;
+          latencies.push(x.latencyMs);
+        });
+        bytesSent += r.totals.bytesSent;
+        retries += r.totals.retries;
+        requests += r.totals.requests;
+      }
+    } finally {
+      batcher.dispose();
+      client.dispose();
+      head.dispose();
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    latencies.sort((a, b) => a - b);
+    const sent = n - exited;
+    const out = {
+      head: headPath,
+      server: serverUrl,
+      hash: head.hash,
+      n,
+      batch,
+      dtype,
+      policy: client.policy ? `${client.policy.kind}:${client.policy.thresholds.join(",")}` : null,
+      accuracy: right / n,
+      exitRate: exited / n,
+      bytesPerSample: bytesSent / n,
+      bytesPerSentSample: sent > 0 ? bytesSent / sent : 0,
+      rawBytesPerSample: rawBytes,
+      requests,
+      retries,
+      latencyMs: { p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), p99: percentile(latencies, 0.99), max: latencies[latencies.length - 1]! },
+      samplesPerSecond: n / seconds,
+    };
+    if (v.json) process.stdout.write(JSON.stringify(out) + "\n");
+    else {
+      const ms = (x: number) => `${x.toFixed(2)} ms`;
+      process.stdout.write(`${n} samples from ${headPath} via ${serverUrl} (batch ${batch}, ${dtype} frames${out.policy ? `, policy ${out.policy}` : ", no edge exit"})\n`);
+      process.stdout.write(`  accuracy ${pct(out.accuracy)}, answered on the edge ${pct(out.exitRate)} (${exited}), by the server ${sent}\n`);
+      process.stdout.write(`  sent ${out.bytesPerSample.toFixed(1)} B/sample on average (${out.bytesPerSentSample.toFixed(1)} B per sample sent) vs ${rawBytes} B raw: ${(rawBytes / Math.max(out.bytesPerSample, 1e-9)).toFixed(1)}× less\n`);
+      process.stdout.write(`  latency per sample p50 ${ms(out.latencyMs.p50)}, p95 ${ms(out.latencyMs.p95)}, p99 ${ms(out.latencyMs.p99)}; ${requests} requests, ${retries} retries, ${out.samplesPerSecond.toFixed(0)} samples/s\n`);
+    }
+  },
+};
