@@ -6,7 +6,7 @@ import { decodeFrame, encodeFrame, frameErrorBound, softmax, Matrix } from "../s
 import { startServer, type RunningServer } from "../src/server/index.js";
 import { getEngine } from "./helpers/engine.js";
 import {
-  FRAME_TYPE, activationFrame, errorOf, localLogits, postFrame, randomValues, raw, referenceTail, spawnCli, splitModel, tempFiles, until,
+  FRAME_TYPE, activationFrame, errorOf, localLogits, postFrame, raw, referenceTail, spawnCli, splitModel, tempFiles, until,
 } from "./helpers/server_harness.js";
 
 const engine = await getEngine();
@@ -213,10 +213,13 @@ describe("tail server", () => {
     await expect(raw(s.url, { method: "GET", path: "/healthz", agent: false })).rejects.toThrow(/ECONNREFUSED/);
   });
 
-  it("rejects a head bundle as the server's model", async () => {
-    const { headBytes } = splitModel(engine, 4);
-    await expect(startServer({ model: headBytes, engine, port: 0 })).rejects.toThrow(/extra\.split\.role/);
-    expect(randomValues(2, 1).length).toBe(2);
+  it("rejects a head bundle as the server's model, and a port already in use", async () => {
+    const other = splitModel(engine, 4);
+    await expect(startServer({ model: other.headBytes, engine, port: 0 })).rejects.toThrow(/extra\.split\.role/);
+    const s = await serve();
+    await expect(startServer({ model: tailBytes, engine, port: s.port })).rejects.toThrow(/cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/);
+    expect((await postFrame(s.url, activationFrame(tail, 1, 2).bytes)).status).toBe(200);
+    for (const x of [other.model, other.head, other.tail]) x.dispose();
   });
 });
 

@@ -310,13 +310,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(o.port, o.host, () => {
-      server.off("error", reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(o.port, o.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
     });
-  });
+  } catch (e) {
+    queue.dispose();
+    if (owned) tail.dispose();
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ValidationError(`startServer: cannot listen on ${o.host}:${o.port}: ${code ?? (e as Error).message}`);
+  }
   const addr = server.address() as AddressInfo;
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
 
