@@ -25,6 +25,10 @@ export interface SweepPoint {
   /** Fraction answered before the final classifier. */
   earlyRate: number;
   meanMacs: number;
+  /** Simulated points: samples the final classifier gets right and the early-exit system wrong, and the reverse. */
+  lost?: number;
+  gained?: number;
+  n: number;
 }
 
 export interface Calibration {
@@ -70,13 +74,16 @@ export function simulatePolicy(model: Model, st: ClassifierStats, policy: ExitPo
   const macs = exitMacs(model);
   const cost = [...macs.perExit, macs.final];
   const answered = new Array<number>(E + 1).fill(0);
-  let right = 0, spent = 0;
+  let right = 0, spent = 0, lost = 0, gained = 0;
   for (let i = 0; i < st.n; i++) {
     let k = 0;
     while (k < E && !passes(policy, k, st.confidence[k]![i]!, st.entropy[k]![i]!)) k++;
     answered[k]!++;
     spent += cost[k]!;
-    if (st.pred[k]![i] === st.labels[i]) right++;
+    const ok = st.pred[k]![i] === st.labels[i], finalOk = st.pred[E]![i] === st.labels[i];
+    if (ok) right++;
+    if (finalOk && !ok) lost++;
+    if (ok && !finalOk) gained++;
   }
   const n = Math.max(1, st.n);
   const exitRates = answered.map((a) => a / n);
@@ -87,6 +94,9 @@ export function simulatePolicy(model: Model, st: ClassifierStats, policy: ExitPo
     exitRates,
     earlyRate: 1 - exitRates[E]!,
     meanMacs: spent / n,
+    lost,
+    gained,
+    n: st.n,
   };
 }
 
@@ -116,9 +126,16 @@ function accuracyOf(st: ClassifierStats, k: number): number {
   return r / Math.max(1, st.n);
 }
 
-/** The point with the lowest mean MACs whose accuracy is at most `maxLossPoints` percentage points below the final exit's. */
-export function pickForAccuracy(c: Calibration, maxLossPoints: number): SweepPoint | undefined {
-  const ok = c.points.filter((p) => p.accuracy >= c.finalAccuracy - maxLossPoints / 100 - 1e-12);
+/**
+ * The point with the lowest mean MACs whose accuracy loss against the final exit, plus `z` standard errors of that
+ * paired difference (√(lost + gained)/n, as in McNemar's test), is at most `maxLossPoints` percentage points —
+ * so a threshold picked on a small calibration set still holds on new data. z = 0 trusts the sample as it is.
+ */
+export function pickForAccuracy(c: Calibration, maxLossPoints: number, z = 1): SweepPoint | undefined {
+  const ok = c.points.filter((p) => {
+    const n = Math.max(1, p.n), lost = p.lost ?? 0, gained = p.gained ?? 0;
+    return (lost - gained) / n + (z * Math.sqrt(lost + gained)) / n <= maxLossPoints / 100 + 1e-12;
+  });
   return ok.sort((a, b) => a.meanMacs - b.meanMacs || b.accuracy - a.accuracy)[0];
 }
 
@@ -166,5 +183,5 @@ export function measurePolicy(model: Model, data: Dataset, policy: ExitPolicy, b
   }
   const n = Math.max(1, data.n);
   const exitRates = answered.map((a) => a / n);
-  return { threshold: policy.thresholds[0] ?? NaN, policy: formatPolicy(policy), accuracy: right / n, exitRates, earlyRate: 1 - exitRates[E]!, meanMacs: spent / n };
+  return { threshold: policy.thresholds[0] ?? NaN, policy: formatPolicy(policy), accuracy: right / n, exitRates, earlyRate: 1 - exitRates[E]!, meanMacs: spent / n, n: data.n };
 }

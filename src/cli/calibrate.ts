@@ -41,7 +41,9 @@ real early-exit runner.
   --data mnist|DIR      embedded digits (the 2,000-sample test split) or an IDX directory (its t10k half)
   --seed S              seed of the embedded split (default 0, as in train)
   --policy KIND         maxprob (exit when max softmax ≥ q) or entropy (exit when entropy ≤ T); default maxprob
-  --target-loss P       pick the cheapest threshold within P accuracy points of the final exit (default 0.5)
+  --target-loss P       pick the cheapest threshold whose accuracy loss vs the final exit, plus one standard
+                        error of that paired difference, is at most P points (default 0.5)
+  --z Z                 standard errors of margin for --target-loss (default 1; 0 trusts the calibration half)
   --pick knee           pick the knee of the accuracy / MACs curve instead
   --out-dir DIR         where calibration.json and the SVG charts go (default .)
   --store               write the chosen policy into the model file (its hash is unchanged)
@@ -53,6 +55,7 @@ real early-exit runner.
     seed: { type: "string" },
     policy: { type: "string" },
     "target-loss": { type: "string" },
+    z: { type: "string" },
     pick: { type: "string" },
     "out-dir": { type: "string" },
     store: { type: "boolean" },
@@ -73,7 +76,8 @@ real early-exit runner.
     const even = subset(test, Int32Array.from({ length: Math.ceil(test.n / 2) }, (_, i) => 2 * i), `${test.name} (calibration half)`);
     const odd = subset(test, Int32Array.from({ length: Math.floor(test.n / 2) }, (_, i) => 2 * i + 1), `${test.name} (verification half)`);
     const cal = sweep(model, classifierStats(model, even), kind);
-    const chosen = v.pick === "knee" ? pickKnee(cal) : pickForAccuracy(cal, target);
+    const z = num("calibrate", "z", v.z, 1, 0, 10);
+    const chosen = v.pick === "knee" ? pickKnee(cal) : pickForAccuracy(cal, target, z);
     const whole = sweep(model, classifierStats(model, test), kind);
     const verified = chosen ? measurePolicy(model, odd, parseExitPolicy(chosen.policy, model.exits.length)) : undefined;
     const verifiedFinal = sweep(model, classifierStats(model, odd), kind).finalAccuracy;
@@ -83,7 +87,7 @@ real early-exit runner.
     writeFileSync(join(outDir, "calibration-exit-rate.svg"), charts.exitRate);
     writeFileSync(join(outDir, "calibration-macs.svg"), charts.macs);
     const result = {
-      model: path, hash: loaded.hash, kind, rule: v.pick === "knee" ? "knee" : `accuracy within ${target} points of the final exit`,
+      model: path, hash: loaded.hash, kind, rule: v.pick === "knee" ? "knee" : `accuracy loss + ${z} SE ≤ ${target} points vs the final exit`,
       calibrationSamples: even.n, verificationSamples: odd.n, chosen, verified, verifiedFinalAccuracy: verifiedFinal,
       curve: whole,
     };

@@ -5,13 +5,13 @@ import { PresparseError } from "../errors.js";
 import { type Command, UsageError, helpText, parse } from "./args.js";
 import { calibrateCommand } from "./calibrate.js";
 import { evalCommand } from "./eval.js";
-import { trainCommand } from "./train.js";
+import { experimentCommand } from "./experiment.js";
 import { inferCommand } from "./infer.js";
-import { splitCommand } from "./split.js";
 import { serveCommand } from "./serve.js";
+import { splitCommand } from "./split.js";
+import { trainCommand } from "./train.js";
 
-const commands: Command[] = [trainCommand, evalCommand, calibrateCommand];
-commands.push(serveCommand, splitCommand, inferCommand);
+const commands: Command[] = [trainCommand, evalCommand, calibrateCommand, splitCommand, serveCommand, inferCommand, experimentCommand];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };

@@ -40,6 +40,20 @@ export function ticks(lo: number, hi: number, count = 5): number[] {
   return out;
 }
 
+/** 1-2-5 ticks per decade covering [lo, hi] (lo > 0); only the decades when there are many. */
+export function logTicks(lo: number, hi: number): number[] {
+  const out: number[] = [];
+  const decades = Math.log10(hi / lo);
+  const mantissas = decades > 4 ? [1] : [1, 2, 5];
+  for (let k = Math.floor(Math.log10(lo)); k <= Math.ceil(Math.log10(hi)); k++) {
+    for (const m of mantissas) {
+      const v = m * 10 ** k;
+      if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) out.push(Number(v.toPrecision(6)));
+    }
+  }
+  return out;
+}
+
 /** Renders a line chart as an SVG document. */
 export function lineChart(o: ChartOptions): string {
   const W = o.width ?? 640, H = o.height ?? 400;
@@ -61,7 +75,7 @@ export function lineChart(o: ChartOptions): string {
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, sans-serif" font-size="12">`);
   parts.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
   parts.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="600">${esc(o.title)}</text>`);
-  const xt = o.logX ? ticks(x0, x1, 5).filter((t) => Number.isInteger(t)).map((t) => 10 ** t) : ticks(x0, x1, 6);
+  const xt = o.logX ? logTicks(10 ** x0, 10 ** x1) : ticks(x0, x1, 6);
   for (const t of xt) {
     const X = sx(t);
     parts.push(`<line x1="${X}" y1="${m.t}" x2="${X}" y2="${H - m.b}" stroke="#eee"/>`);

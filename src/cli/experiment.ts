@@ -1,0 +1,102 @@
+import { join } from "node:path";
+import { loadData } from "../data/load.js";
+import { runExperiment, resultsTable, type NetworkSpec } from "../node/experiment.js";
+import { type Command, UsageError, int, intList, num, numList } from "./args.js";
+import { engine } from "./common.js";
+
+export const experimentCommand: Command = {
+  name: "experiment",
+  summary: "reproduce the paper's study end to end (what `npm start` runs) and write a report",
+  usage: `
+Usage: presparse experiment [flags]
+
+Trains the predefined-sparse network [800,40,40,10] with out-degrees (2,9,10) and an early exit after the
+first hidden layer, its dense twin [800,40,40,10] and the equal-budget dense [800,3,3,10] (each with the same
+exit); calibrates the exit; splits each network after the first hidden layer; serves each tail on loopback
+and runs the test set through the edge client. Writes results/<name>/report.md, results.json and SVG charts.
+
+  --name NAME          results directory name (default paper)
+  --out DIR            results root (default results)
+  --data mnist|DIR     embedded 10k MNIST digits (8,000/2,000 split) or a directory of IDX files
+  --epochs N           epochs (default 50, the paper's)
+  --seed S             seed of split, patterns, weights and shuffling (default 0)
+  --layers L           sizes of the sparse network and its dense twin (default 800,40,40,10)
+  --out-degrees D      out-degrees of the sparse network (default 2,9,10)
+  --narrow L           sizes of the equal-budget dense network (default 800,3,3,10)
+  --batch B            batch size (default 256)   --lr X (default 1e-3)   --decay X (default 1e-5)
+  --exit-weights W     loss weights of the exit and the final classifier (default 1,0.3)
+  --target-loss P      calibrated policy: cheapest threshold within P accuracy points of the final exit (default 0.5)
+  --sweep              also train across first-layer out-degrees and plot accuracy vs density and parameters
+  --sweep-degrees D    the out-degrees of the sweep (default 1,2,4,8,16,40)
+  --no-serve           skip the split/server phase
+  -q, --quiet          no progress on stderr
+`,
+  options: {
+    name: { type: "string" },
+    out: { type: "string" },
+    data: { type: "string" },
+    epochs: { type: "string" },
+    seed: { type: "string" },
+    layers: { type: "string" },
+    "out-degrees": { type: "string" },
+    narrow: { type: "string" },
+    batch: { type: "string" },
+    lr: { type: "string" },
+    decay: { type: "string" },
+    "exit-weights": { type: "string" },
+    "target-loss": { type: "string" },
+    sweep: { type: "boolean" },
+    "sweep-degrees": { type: "string" },
+    "no-serve": { type: "boolean" },
+    quiet: { type: "boolean", short: "q" },
+  },
+  async run(v) {
+    const c = "experiment";
+    const sizes = intList(c, "layers", v.layers, [800, 40, 40, 10], 1);
+    const degrees = intList(c, "out-degrees", v["out-degrees"], [2, 9, 10], 1);
+    const narrow = intList(c, "narrow", v.narrow, [800, 3, 3, 10], 1);
+    if (sizes.length < 3 || narrow.length < 3) throw new UsageError(`${c}: networks need at least one hidden layer for the exit and the split`);
+    if (degrees.length !== sizes.length - 1) throw new UsageError(`${c}: --out-degrees needs ${sizes.length - 1} values, got ${degrees.length}`);
+    if (narrow[0] !== sizes[0] || narrow.at(-1) !== sizes.at(-1)) throw new UsageError(`${c}: --narrow must have the same input and output sizes as --layers`);
+    const weights = numList(c, "exit-weights", v["exit-weights"], [1, 0.3], 0);
+    if (weights.length !== 2) throw new UsageError(`${c}: --exit-weights needs 2 values (exit, final), got ${weights.length}`);
+    const seed = int(c, "seed", v.seed, 0);
+    const dataSpec = (v.data as string | undefined) ?? "mnist";
+    const name = (v.name as string | undefined) ?? (dataSpec === "mnist" ? "paper" : "idx");
+    if (!/^[\w.-]+$/.test(name)) throw new UsageError(`${c}: --name may contain letters, digits, '.', '_' and '-' only, got ${JSON.stringify(name)}`);
+    const quiet = Boolean(v.quiet);
+    const log = (s: string) => { if (!quiet) process.stderr.write(s + "\n"); };
+    const data = loadData(dataSpec, { seed, padTo: sizes[0] });
+    const dense = sizes.slice(1);
+    const networks: NetworkSpec[] = [
+      { name: "sparse", description: `predefined sparse, out-degrees (${degrees.join(",")})`, sizes, outDegrees: degrees },
+      { name: "dense", description: "dense twin: same sizes, every connection", sizes, outDegrees: dense },
+      { name: "narrow", description: "equal-budget dense network from the paper's code", sizes: narrow, outDegrees: narrow.slice(1) },
+    ];
+    const outDir = join((v.out as string | undefined) ?? "results", name);
+    const eng = await engine();
+    const result = await runExperiment(eng, {
+      outDir,
+      data: { ...data, name: dataSpec === "mnist" ? "embedded MNIST digits (mnist package), stratified split" : dataSpec },
+      networks,
+      epochs: int(c, "epochs", v.epochs, 50, 1),
+      batch: int(c, "batch", v.batch, 256, 1, 65536),
+      lr: num(c, "lr", v.lr, 1e-3, 0),
+      decay: num(c, "decay", v.decay, 1e-5, 0),
+      seed,
+      exitAfter: 1,
+      exitWeights: [weights[0]!, weights[1]!],
+      targetLoss: num(c, "target-loss", v["target-loss"], 0.5, 0, 100),
+      sweepDegrees: v.sweep ? intList(c, "sweep-degrees", v["sweep-degrees"], [1, 2, 4, 8, 16, 40], 1) : [],
+      serve: !v["no-serve"],
+      commandLine: `presparse ${["experiment", ...process.argv.slice(3)].join(" ")}`,
+      log,
+    });
+    process.stdout.write(resultsTable(result) + "\n");
+    if (result.reductions) {
+      const r = result.reductions;
+      process.stdout.write(`\nsparse vs dense twin: ${r.storage.toFixed(1)}× smaller file, ${r.macs.toFixed(1)}× fewer MACs` + (r.wireExpected ? `, ${r.wireExpected.toFixed(2)}× fewer bytes on the wire per sample` : "") + "\n");
+    }
+    process.stdout.write(`\nreport: ${join(outDir, "report.md")} (${result.seconds.toFixed(1)} s)\n`);
+  },
+};
