@@ -12,7 +12,7 @@ import { ExitRunner, Matrix, Model, ShapeError, columnStats, decodeFrame, encode
 import { loadHead, loadTail } from "../src/split.js";
 import { startServer, type RunningServer } from "../src/server/index.js";
 import { getEngine } from "./helpers/engine.js";
-import { CLI, localLogits, randomValues, referenceTail, spawnCli, splitModel, tempFiles } from "./helpers/server_harness.js";
+import { CLI, localLogits, randomValues, referenceTail, spawnCli, splitModel, stopChildren, tempFiles } from "./helpers/server_harness.js";
 
 const engine = await getEngine();
 const { model, head, tail, tailBytes } = splitModel(engine, 7);
@@ -21,6 +21,7 @@ const server: RunningServer = await startServer({ model: tailBytes, engine, port
 const fakes: Server[] = [];
 
 afterAll(async () => {
+  await stopChildren();
   await server.close();
   await Promise.all(fakes.map((s) => new Promise((r) => s.close(r))));
   for (const x of [model, head, tail, ref]) x.dispose();

@@ -6,7 +6,7 @@ import { decodeFrame, encodeFrame, frameErrorBound, softmax, Matrix } from "../s
 import { startServer, type RunningServer } from "../src/server/index.js";
 import { getEngine } from "./helpers/engine.js";
 import {
-  FRAME_TYPE, activationFrame, errorOf, localLogits, postFrame, raw, referenceTail, spawnCli, splitModel, tempFiles, until,
+  FRAME_TYPE, activationFrame, errorOf, localLogits, postFrame, raw, referenceTail, spawnCli, splitModel, stopChildren, tempFiles, until,
 } from "./helpers/server_harness.js";
 
 const engine = await getEngine();
@@ -21,6 +21,7 @@ async function serve(o: Partial<Parameters<typeof startServer>[0]> = {}): Promis
 }
 
 afterAll(async () => {
+  await stopChildren();
   await Promise.all(servers.map((s) => s.close()));
   for (const x of [model, head, tail, ref]) x.dispose();
 });

@@ -99,10 +99,27 @@ export function tempFiles(files: Record<string, Uint8Array>): { dir: string; pat
   return { dir, path: (name) => join(dir, name), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+const children = new Set<ChildProcessWithoutNullStreams>();
+
+/**
+ * Stops every CLI child still running (SIGTERM, so a cluster primary takes its workers down too). For afterAll:
+ * a test that times out never reaches its own `finally`, and the test process's end does not stop its children.
+ */
+export async function stopChildren(): Promise<void> {
+  await Promise.all([...children].map((c) => new Promise<void>((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null) return resolve();
+    c.once("exit", () => resolve());
+    c.kill("SIGTERM");
+    setTimeout(() => (c.kill("SIGKILL"), resolve()), 5000).unref();
+  })));
+}
+
 /** The CLI (built to dist/) as a child process; resolves with its first stdout line (the URL) once it prints one. */
 export async function spawnCli(args: string[], timeoutMs = 15_000): Promise<{ child: ChildProcessWithoutNullStreams; url: string; stderr: () => string; exited: Promise<number | null> }> {
   if (!existsSync(CLI)) throw new Error(`${CLI} missing: run \`npm run build\``);
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+  children.add(child);
+  child.on("exit", () => children.delete(child));
   let err = "", out = "";
   child.stderr.on("data", (c: Buffer) => (err += c.toString()));
   const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
