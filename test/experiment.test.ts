@@ -1,0 +1,60 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { subset } from "../src/data/dataset.js";
+import { loadData } from "../src/data/load.js";
+import { runExperiment, type ExperimentOptions } from "../src/node/experiment.js";
+import { getEngine } from "./helpers/engine.js";
+
+const engine = await getEngine();
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+function options(): ExperimentOptions {
+  const dir = mkdtempSync(join(tmpdir(), "presparse-exp-"));
+  dirs.push(dir);
+  const data = loadData("mnist", { seed: 3, padTo: 800 });
+  // a short run on part of the data: the study's whole path, sized for a test
+  const test = subset(data.test, Int32Array.from({ length: 300 }, (_, i) => i));
+  return {
+    outDir: dir, data: { train: data.train, test, name: "mnist (test subset)" },
+    networks: [
+      { name: "sparse", description: "sparse", sizes: [800, 40, 40, 10], outDegrees: [2, 9, 10] },
+      { name: "dense", description: "dense twin", sizes: [800, 40, 40, 10], outDegrees: [40, 40, 10] },
+    ],
+    epochs: 5, batch: 256, lr: 1e-3, decay: 1e-5, seed: 3, exitAfter: 1, exitWeights: [1, 0.3], targetLoss: 0.5,
+    sweepDegrees: [1, 4], serve: true, commandLine: "test", log: () => {},
+  };
+}
+
+describe("experiment", () => {
+  it("runs the study end to end, writes the report, and reproduces itself with the same seed", async () => {
+    const a = await runExperiment(engine, options());
+    const b = await runExperiment(engine, options());
+    expect(a.networks.map((n) => [n.accuracyFinal, n.accuracyExit, n.hash, n.policy])).toEqual(b.networks.map((n) => [n.accuracyFinal, n.accuracyExit, n.hash, n.policy]));
+    expect(a.sweep.map((s) => s.accuracy)).toEqual(b.sweep.map((s) => s.accuracy));
+    const [sparse, dense] = a.networks;
+    // learned, and the bookkeeping agrees with the architecture
+    expect(sparse!.accuracyFinal).toBeGreaterThan(0.5);
+    expect(sparse!.parameters).toBe(1600 + 360 + 400 + 40 + 40 + 10 + 400 + 10);
+    expect(sparse!.macs.edge).toBe(1600);
+    expect(sparse!.macs.server).toBe(360 + 400);
+    expect(dense!.macs.edge).toBe(32000);
+    // the split run answered every test sample and its accounting is consistent
+    for (const n of a.networks) {
+      const s = n.split!;
+      expect(s.n).toBe(300);
+      expect(s.exitRate).toBeGreaterThanOrEqual(0);
+      expect(s.bytesPerSample).toBeCloseTo((1 - s.exitRate) * s.frameBytes.int8, 6);
+      expect(s.frameBytes.int8).toBe(40 + 4 + 40);
+    }
+    expect(a.reductions!.macs).toBeCloseTo(dense!.macs.full / sparse!.macs.full, 9);
+    const dir = dirs[0]!;
+    const report = readFileSync(join(dir, "report.md"), "utf8");
+    expect(report).toContain("| network |");
+    expect(report).toContain("![accuracy vs MACs](accuracy-vs-macs.svg)");
+    expect(readFileSync(join(dir, "accuracy-vs-macs.svg"), "utf8")).toMatch(/^<svg /);
+    expect(JSON.parse(readFileSync(join(dir, "results.json"), "utf8")).networks).toHaveLength(2);
+  }, 120_000);
+});
