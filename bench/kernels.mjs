@@ -42,7 +42,7 @@ async function loadTfjs() {
 function measure(fns, rounds, budget) {
   const per = Object.fromEntries(Object.keys(fns).map((k) => [k, []]));
   for (let r = 0; r < rounds; r++) {
-    for (const [k, fn] of Object.entries(fns)) per[k].push(timeCall(fn, { budget, minSamples: 5 }).median);
+    for (const [k, fn] of Object.entries(fns)) per[k].push(timeCall(fn, { budget, minSamples: 5, warmup: r === 0 ? 2 : 1 }).median);
   }
   return Object.fromEntries(Object.entries(per).map(([k, ts]) => [k, ts.sort((a, b) => a - b)[ts.length >> 1]]));
 }
@@ -55,50 +55,39 @@ function trial(fn) {
   return Number(process.hrtime.bigint() - t) / 1e9;
 }
 
-/** Our dense kernels and tfjs's matMul for the three products of an m×k layer at batch B. */
-function measureDense(engine, tf, m, k, B, rounds, budget) {
+/**
+ * The three sparse kernels on pattern p at batch B, our dense kernels and tfjs's matMul on the same shape, timed in
+ * the same interleaved rounds so that every ratio compares runs under the same load. Sparse and dense kernels are
+ * called through the kernel exports (the op's own cost; the JS wrapper is measured separately).
+ */
+function measureCase(engine, tf, p, B, rounds, budget) {
   const K = engine.kernels;
-  const rng = new Rng(7);
-  const W = new F32Buffer(engine, m * k), X = new Matrix(engine, k, B), Y = new Matrix(engine, m, B);
-  for (const b of [W, X, Y]) fill(b, rng);
-  const dW = new F32Buffer(engine, m * k), dX = new Matrix(engine, k, B);
+  const m = p.outputs, k = p.inputs;
+  const rng = new Rng(11);
+  const A = new CsrWeights(engine, p);
+  fill(A.values, rng);
+  const X = new Matrix(engine, k, B), Y = new Matrix(engine, m, B), dX = new Matrix(engine, k, B);
+  const dV = new F32Buffer(engine, p.nnz), W = new F32Buffer(engine, m * k), dW = new F32Buffer(engine, m * k);
+  for (const b of [X, Y, W]) fill(b, rng);
   const a = tf.randomNormal([m, k]), x = tf.randomNormal([k, B]), dy = tf.randomNormal([m, B]);
   // tfjs-wasm's matMul with a transpose flag can be far slower (up to ~50×) than an explicit transpose followed by
   // a plain matMul; one trial call of each picks the faster way, which is then timed
   const faster = (f, g) => (trial(f) <= trial(g) ? f : g);
   const t = measure({
-    csrSpmm: () => K.denseMatmul(m, k, B, W.ptr, k, 1, X.ptr, 0, Y.ptr, 0),
-    csrSpmmT: () => K.denseMatmul(k, m, B, W.ptr, 1, k, Y.ptr, 0, dX.ptr, 0),
-    csrSddmm: () => K.denseGradW(m, k, B, Y.ptr, X.ptr, dW.ptr, 0),
+    csrSpmm: () => K.csrSpmm(m, B, A.rowPtr.ptr, A.colIdx.ptr, A.values.ptr, X.ptr, 0, Y.ptr, 0),
+    denseSpmm: () => K.denseMatmul(m, k, B, W.ptr, k, 1, X.ptr, 0, Y.ptr, 0),
     tfjsSpmm: () => tf.matMul(a, x).dispose(),
+    csrSpmmT: () => K.csrSpmmT(k, B, A.colPtr.ptr, A.rowIdx.ptr, A.perm.ptr, A.values.ptr, Y.ptr, dX.ptr),
+    denseSpmmT: () => K.denseMatmul(k, m, B, W.ptr, 1, k, Y.ptr, 0, dX.ptr, 0),
     tfjsSpmmT: faster(() => tf.matMul(a, dy, true, false).dispose(), () => tf.tidy(() => tf.matMul(tf.transpose(a), dy)).dispose()),
+    csrSddmm: () => K.csrSddmm(m, B, A.rowPtr.ptr, A.colIdx.ptr, Y.ptr, X.ptr, dV.ptr, 0),
+    denseSddmm: () => K.denseGradW(m, k, B, Y.ptr, X.ptr, dW.ptr, 0),
     tfjsSddmm: faster(() => tf.matMul(dy, x, false, true).dispose(), () => tf.tidy(() => tf.matMul(dy, tf.transpose(x))).dispose()),
   }, rounds, budget);
-  for (const b of [W, X, Y, dW, dX]) b.dispose();
+  for (const b of [A, X, Y, dX, dV, W, dW]) b.dispose();
   for (const v of [a, x, dy]) v.dispose();
-  return {
-    ours: { csrSpmm: t.csrSpmm, csrSpmmT: t.csrSpmmT, csrSddmm: t.csrSddmm },
-    tfjs: { csrSpmm: t.tfjsSpmm, csrSpmmT: t.tfjsSpmmT, csrSddmm: t.tfjsSddmm },
-  };
-}
-
-/** The three sparse kernels on one pattern at batch B (called through the kernel exports: the op's own cost). */
-function measureSparse(engine, p, B, rounds, budget) {
-  const K = engine.kernels;
-  const rng = new Rng(11);
-  const A = new CsrWeights(engine, p);
-  fill(A.values, rng);
-  const X = new Matrix(engine, p.inputs, B), Y = new Matrix(engine, p.outputs, B), dX = new Matrix(engine, p.inputs, B);
-  const dV = new F32Buffer(engine, p.nnz);
-  fill(X, rng);
-  fill(Y, rng);
-  const t = measure({
-    csrSpmm: () => K.csrSpmm(p.outputs, B, A.rowPtr.ptr, A.colIdx.ptr, A.values.ptr, X.ptr, 0, Y.ptr, 0),
-    csrSpmmT: () => K.csrSpmmT(p.inputs, B, A.colPtr.ptr, A.rowIdx.ptr, A.perm.ptr, A.values.ptr, Y.ptr, dX.ptr),
-    csrSddmm: () => K.csrSddmm(p.outputs, B, A.rowPtr.ptr, A.colIdx.ptr, Y.ptr, X.ptr, dV.ptr, 0),
-  }, rounds, budget);
-  for (const b of [A, X, Y, dX, dV]) b.dispose();
-  return t;
+  const pick = (prefix) => ({ csrSpmm: t[`${prefix}Spmm`], csrSpmmT: t[`${prefix}SpmmT`], csrSddmm: t[`${prefix}Sddmm`] });
+  return { sparse: pick("csr"), ours: pick("dense"), tfjs: pick("tfjs") };
 }
 
 /** One batch-1 forward call of the paper's first layer (800→40, out-degree 2) through csrSpmm, bias and ReLU included. */
@@ -124,33 +113,37 @@ export async function run({ rounds = 3, budget = 0.1 } = {}) {
     ...DENSITIES.map((d) => ({ name: "1024→1024", pattern: () => (d === 1 ? Pattern.dense(1024, 1024) : Pattern.random(1024, 1024, d, 1)), density: d })),
     { name: "800→40 (deg 2)", pattern: () => Pattern.fixedDegree(800, 40, 2, 1), density: 0.05 },
   ];
-  const dense = new Map();
   const rows = [];
   for (const layer of layers) {
     const p = layer.pattern();
     for (const B of BATCHES) {
-      const key = `${p.outputs}x${p.inputs}x${B}`;
-      if (!dense.has(key)) dense.set(key, measureDense(engine, tf, p.outputs, p.inputs, B, rounds, budget));
-      const d = dense.get(key);
-      const s = measureSparse(engine, p, B, rounds, budget);
+      const c = measureCase(engine, tf, p, B, rounds, budget);
       for (const op of OPS) {
         rows.push({
           layer: layer.name, density: p.density, nnz: p.nnz, batch: B, op,
-          seconds: s[op], gflops: (2 * p.nnz * B) / s[op] / 1e9,
-          denseSeconds: d.ours[op], vsDense: d.ours[op] / s[op],
-          tfjsSeconds: d.tfjs[op], vsTfjs: d.tfjs[op] / s[op],
+          seconds: c.sparse[op], gflops: (2 * p.nnz * B) / c.sparse[op] / 1e9,
+          denseSeconds: c.ours[op], vsDense: c.ours[op] / c.sparse[op],
+          tfjsSeconds: c.tfjs[op], vsTfjs: c.tfjs[op] / c.sparse[op],
+          shape: [p.outputs, p.inputs],
         });
       }
     }
   }
-  const denseRows = [...dense.entries()].flatMap(([key, d]) => {
-    const [mm, kk, B] = key.split("x").map(Number);
-    return OPS.map((op) => ({
-      shape: `${mm}×${kk}, batch ${B}`, op: DENSE_TWIN[op],
-      ours: d.ours[op], oursGflops: (2 * mm * kk * B) / d.ours[op] / 1e9,
-      tfjs: d.tfjs[op], tfjsGflops: (2 * mm * kk * B) / d.tfjs[op] / 1e9,
-    }));
-  });
+  // the dense figures of each shape, as the median over the cases that measured them
+  const denseRows = [];
+  for (const [mm, kk] of [[1024, 1024], [40, 800]]) {
+    for (const B of BATCHES) {
+      for (const op of OPS) {
+        const same = rows.filter((r) => r.shape[0] === mm && r.shape[1] === kk && r.batch === B && r.op === op);
+        const med = (xs) => xs.sort((u, v) => u - v)[xs.length >> 1];
+        const ours = med(same.map((r) => r.denseSeconds)), tfjsT = med(same.map((r) => r.tfjsSeconds));
+        denseRows.push({
+          shape: `${mm}×${kk}, batch ${B}`, op: DENSE_TWIN[op], cases: same.length,
+          ours, oursGflops: (2 * mm * kk * B) / ours / 1e9, tfjs: tfjsT, tfjsGflops: (2 * mm * kk * B) / tfjsT / 1e9,
+        });
+      }
+    }
+  }
   const call = measureWrapperCall(engine);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 
