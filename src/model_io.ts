@@ -7,7 +7,7 @@ import { AvgPool2d, MaxPool2d } from "./layers/pool2d.js";
 import { SparseConv2d } from "./layers/sparse_conv2d.js";
 import { SparseLinear } from "./layers/sparse_linear.js";
 import { Model } from "./model.js";
-import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "./safetensors.js";
+import { decodeSafetensors, encodeSafetensors, type SafeTensor, type SafetensorsFile } from "./safetensors.js";
 
 export const MODEL_FORMAT_VERSION = 1;
 
@@ -118,6 +118,26 @@ function checkSpec(x: unknown): ModelSpec {
   return s as ModelSpec;
 }
 
+/**
+ * Builds the layer stored under `<prefix>.` in a decoded file; marks in `used` exactly the tensors the layer
+ * stores, so a foreign tensor in its namespace is caught by the caller's unused-tensor check.
+ */
+export function layerFromFile(engine: Engine, file: SafetensorsFile, spec: LayerSpec, prefix: string, used: Set<string>): Layer {
+  // no prototype: a tensor named `<prefix>.__proto__` must stay an ordinary (and unused) entry
+  const given = Object.create(null) as Record<string, StoredTensor | undefined>;
+  for (const [name, t] of file.tensors) {
+    if (!name.startsWith(prefix + ".")) continue;
+    const short = name.slice(prefix.length + 1);
+    if (short.includes(".")) continue;
+    if (t.dtype !== "F32" && t.dtype !== "I32" && t.dtype !== "U16") throw new FormatError("model", name, `dtype ${t.dtype}, expected F32, I32 or U16`);
+    given[short] = { dtype: t.dtype, shape: t.shape, data: t.data as StoredTensor["data"] };
+  }
+  const layer = layerFromTensors(engine, spec, given, prefix);
+  const stored = layer.tensors();
+  for (const short of Object.keys(given)) if (Object.hasOwn(stored, short)) used.add(`${prefix}.${short}`);
+  return layer;
+}
+
 /** Decodes and validates a model file (safetensors rules, architecture, CSR invariants, pattern hashes). */
 export function decodeModel(engine: Engine, bytes: Uint8Array, source = "model"): LoadedModel {
   const file = decodeSafetensors(bytes, { source, copy: true });
@@ -131,26 +151,10 @@ export function decodeModel(engine: Engine, bytes: Uint8Array, source = "model")
   }
   const spec = checkSpec(parsed);
   const used = new Set<string>();
-  const tensorsOf = (prefix: string): Record<string, StoredTensor | undefined> => {
-    // no prototype: a tensor named `<prefix>.__proto__` must stay an ordinary (and unused) entry
-    const out: Record<string, StoredTensor | undefined> = Object.create(null) as Record<string, StoredTensor | undefined>;
-    for (const [name, t] of file.tensors) {
-      if (!name.startsWith(prefix + ".")) continue;
-      const short = name.slice(prefix.length + 1);
-      if (short.includes(".")) continue;
-      if (t.dtype !== "F32" && t.dtype !== "I32") throw new FormatError("model", name, `dtype ${t.dtype}, expected F32 or I32`);
-      out[short] = { dtype: t.dtype, shape: t.shape, data: t.data as Float32Array | Int32Array };
-    }
-    return out;
-  };
   const built: Layer[] = [];
   const build = (l: LayerSpec, prefix: string): Layer => {
-    const given = tensorsOf(prefix);
-    const layer = layerFromTensors(engine, l, given, prefix);
+    const layer = layerFromFile(engine, file, l, prefix, used);
     built.push(layer);
-    // a tensor in the layer's namespace that the layer does not store is as foreign as any other
-    const stored = layer.tensors();
-    for (const short of Object.keys(given)) if (Object.hasOwn(stored, short)) used.add(`${prefix}.${short}`);
     return layer;
   };
   try {

@@ -6,9 +6,9 @@ import type { Engine } from "./engine.js";
 import { FormatError, ShapeError, ValidationError, checkInt } from "./errors.js";
 import { checkPolicy, columnStats, formatPolicy, parseExitPolicy, passes, type ExitPolicy } from "./exits.js";
 import { gatherColumns } from "./elementwise.js";
-import type { Layer, LayerSpec, StoredTensor } from "./layers/layer.js";
+import type { Layer, LayerSpec } from "./layers/layer.js";
 import { Model, runLayers, type Exit } from "./model.js";
-import { MODEL_FORMAT_VERSION, decodeModel, encodeModel, hashModel, layerFromTensors, modelSpec, modelTensors, type ModelSpec } from "./model_io.js";
+import { MODEL_FORMAT_VERSION, layerFromFile, decodeModel, encodeModel, hashModel, layerFromTensors, modelSpec, modelTensors, type ModelSpec } from "./model_io.js";
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "./safetensors.js";
 import { I32Buffer, Matrix } from "./tensor.js";
 
@@ -333,16 +333,6 @@ export function loadHead(engine: Engine, bytes: Uint8Array, source = "head"): He
   if (!Array.isArray(spec.exits)) throw f("presparse.exits", "expected an array");
   if (!Array.isArray(spec.inputShape) || !spec.inputShape.every((d) => Number.isSafeInteger(d) && d > 0)) throw f("presparse.inputShape", "expected positive integers");
   const used = new Set<string>();
-  const tensorsOf = (prefix: string): Record<string, StoredTensor | undefined> => {
-    const out: Record<string, StoredTensor | undefined> = {};
-    for (const [name, t] of file.tensors) {
-      if (!name.startsWith(prefix + ".") || name.slice(prefix.length + 1).includes(".")) continue;
-      if (t.dtype !== "F32" && t.dtype !== "I32") throw new FormatError("model", name, `dtype ${t.dtype}, expected F32 or I32`);
-      out[name.slice(prefix.length + 1)] = { dtype: t.dtype, shape: t.shape, data: t.data as Float32Array | Int32Array };
-      used.add(name);
-    }
-    return out;
-  };
   const layerSpec = (l: unknown, where: string): LayerSpec => {
     if (typeof l !== "object" || l === null || typeof (l as LayerSpec).kind !== "string") throw f(where, "expected a layer object with a kind");
     return l as LayerSpec;
@@ -350,10 +340,10 @@ export function loadHead(engine: Engine, bytes: Uint8Array, source = "head"): He
   const built: Layer[] = [];
   const keep = (l: Layer) => (built.push(l), l);
   try {
-    const layers = spec.trunk.map((l, i) => keep(layerFromTensors(engine, layerSpec(l, `presparse.trunk[${i}]`), tensorsOf(`trunk.${i}`), `trunk.${i}`)));
+    const layers = spec.trunk.map((l, i) => keep(layerFromFile(engine, file, layerSpec(l, `presparse.trunk[${i}]`), `trunk.${i}`, used)));
     const exits = spec.exits.map((e, x) => {
       if (typeof e !== "object" || e === null || !Array.isArray(e.layers) || typeof e.after !== "number") throw f(`presparse.exits[${x}]`, "expected { after, weight, layers }");
-      return { after: e.after, weight: e.weight, layers: e.layers.map((l, j) => keep(layerFromTensors(engine, layerSpec(l, `presparse.exits[${x}].layers[${j}]`), tensorsOf(`exit.${x}.${j}`), `exit.${x}.${j}`))) };
+      return { after: e.after, weight: e.weight, layers: e.layers.map((l, j) => keep(layerFromFile(engine, file, layerSpec(l, `presparse.exits[${x}].layers[${j}]`), `exit.${x}.${j}`, used))) };
     });
     for (const name of file.tensors.keys()) if (!used.has(name)) throw new FormatError("model", name, "tensor not used by the architecture");
     if (exits.length > info.totalExits) throw f("extra.split.totalExits", `${info.totalExits}, but the head alone has ${exits.length} exits`);

@@ -168,6 +168,13 @@ function withI32(bytes: Uint8Array, at: number, v: number): Uint8Array {
   return out;
 }
 
+/** col_idx is stored as U16 when a layer has at most 65,536 inputs. */
+function withU16(bytes: Uint8Array, at: number, v: number): Uint8Array {
+  const out = bytes.slice();
+  new DataView(out.buffer).setUint16(at, v, true);
+  return out;
+}
+
 /** Decodes, disposes, and returns the error (or undefined when the file loaded). */
 function outcome(engine: Engine, bytes: Uint8Array): unknown {
   try {
@@ -388,19 +395,19 @@ describe("model files are distrusted on read", () => {
       [withI32(paperBytes, rp + 4 * 5, 1), /not monotone/],
       [withI32(paperBytes, rp + 4 * 40, 359), /rowPtr\[40\] = 359/],
       [withI32(paperBytes, rp + 4 * 7, 10_000), /exceeds|monotone/],
-      [withI32(paperBytes, ci, -1), /colIdx\[0\] = -1 out of range/],
-      [withI32(paperBytes, ci + 4, 40), /colIdx\[1\] = 40 out of range/],
-      [withI32(paperBytes, ciEnd - 4, 0), /not strictly increasing/],
-      [withI32(paperBytes, ci + 4, new DataView(paperBytes.buffer).getInt32(ci, true)), /not strictly increasing/],
+      [withU16(paperBytes, ci, 65535), /colIdx\[0\] = 65535 out of range/],
+      [withU16(paperBytes, ci + 2, 40), /colIdx\[1\] = 40 out of range/],
+      [withU16(paperBytes, ciEnd - 2, 0), /not strictly increasing/],
+      [withU16(paperBytes, ci + 2, new DataView(paperBytes.buffer).getUint16(ci, true)), /not strictly increasing/],
     ];
     for (const [bytes, message] of cases) rejects(engine, bytes, "trunk.1.pattern", message);
     // a valid CSR with other connections: caught by the pattern hash in the architecture record
     const swapped = paperBytes.slice();
     const dv = new DataView(swapped.buffer);
-    const row0 = [0, 1, 2, 3, 4, 5, 6, 7, 8].map((k) => dv.getInt32(ci + 4 * k, true));
+    const row0 = [0, 1, 2, 3, 4, 5, 6, 7, 8].map((k) => dv.getUint16(ci + 2 * k, true));
     const free = Array.from({ length: 40 }, (_, c) => c).find((c) => !row0.includes(c) && c > row0[8]!)!;
     if (free !== undefined) {
-      dv.setInt32(ci + 4 * 8, free, true);
+      dv.setUint16(ci + 2 * 8, free, true);
       rejects(engine, swapped, "trunk.1.patternHash", /tensors hash to/);
     }
   });

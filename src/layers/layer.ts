@@ -10,9 +10,9 @@ export interface Param {
 
 /** A tensor as stored in a model file (see safetensors). */
 export interface StoredTensor {
-  dtype: "F32" | "I32";
+  dtype: "F32" | "I32" | "U16";
   shape: number[];
-  data: Float32Array | Int32Array;
+  data: Float32Array | Int32Array | Uint16Array;
 }
 
 /** JSON description of a layer, enough (with its tensors) to rebuild it. */

@@ -128,23 +128,26 @@ export class SparseLinear implements Layer {
     };
     if (!this.dense) {
       t.row_ptr = { dtype: "I32", shape: [this.pattern.outputs + 1], data: this.pattern.rowPtr };
-      t.col_idx = { dtype: "I32", shape: [this.pattern.nnz], data: this.pattern.colIdx };
+      // column indices fit 16 bits for up to 65,536 inputs: half the index storage
+      t.col_idx = this.pattern.inputs <= 65536
+        ? { dtype: "U16", shape: [this.pattern.nnz], data: Uint16Array.from(this.pattern.colIdx) }
+        : { dtype: "I32", shape: [this.pattern.nnz], data: this.pattern.colIdx };
     }
     return t;
   }
 
   /** Rebuilds a layer from its spec and stored tensors, checking CSR invariants and the pattern hash. */
   static fromTensors(engine: Engine, spec: LayerSpec, t: Record<string, StoredTensor | undefined>, where: string): SparseLinear {
-    const need = (name: string, dtype: string): StoredTensor => {
+    const need = (name: string, ...dtypes: string[]): StoredTensor => {
       const x = t[name];
       if (!x) throw new FormatError("model", `${where}.${name}`, "tensor missing");
-      if (x.dtype !== dtype) throw new FormatError("model", `${where}.${name}`, `dtype ${x.dtype}, expected ${dtype}`);
+      if (!dtypes.includes(x.dtype)) throw new FormatError("model", `${where}.${name}`, `dtype ${x.dtype}, expected ${dtypes.join(" or ")}`);
       return x;
     };
     const inputs = spec.inputs as number, outputs = spec.outputs as number;
     // a full pattern is stored without index arrays (see tensors())
     const full = spec.nnz === inputs * outputs && !t.row_ptr && !t.col_idx;
-    const rowPtr = full ? undefined : need("row_ptr", "I32").data, colIdx = full ? undefined : need("col_idx", "I32").data;
+    const rowPtr = full ? undefined : need("row_ptr", "I32").data, colIdx = full ? undefined : need("col_idx", "U16", "I32").data;
     let pattern: Pattern;
     try {
       const d = full ? Pattern.dense(inputs, outputs) : undefined;
