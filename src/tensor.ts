@@ -85,6 +85,18 @@ export class Matrix {
     m.data().set(data);
     return m;
   }
+  /** A feature-major [features, n] matrix from n samples stored one after another (sample-major, as datasets hold them). */
+  static fromSamples(engine: Engine, features: number, samples: ArrayLike<number>): Matrix {
+    checkInt("Matrix.fromSamples", "features", features, 1);
+    if (samples.length % features !== 0 || samples.length === 0) {
+      throw new ShapeError(`Matrix.fromSamples: ${samples.length} values are not a whole number (≥ 1) of ${features}-feature samples`);
+    }
+    const n = samples.length / features;
+    const m = new Matrix(engine, features, n);
+    const d = m.data();
+    for (let b = 0; b < n; b++) for (let f = 0; f < features; f++) d[f * n + b] = samples[b * features + f]!;
+    return m;
+  }
   get ptr(): number {
     return this.ptr_;
   }

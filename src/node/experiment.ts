@@ -188,7 +188,7 @@ const fx = (x: number | undefined, d = 1) => (x === undefined || !Number.isFinit
 export function resultsTable(r: ExperimentResult): string {
   const rows: string[][] = [[
     "network", "acc. final", "acc. EE system", "exit rate", "params", "file B (head / tail)", "MACs edge / server",
-    "B sent/sample f32 · f16 · int8", "B sent/sample (EE, int8)", "train s/epoch", "edge ms p50 / p99", "end-to-end ms p50 / p95 / p99",
+    "frame B/sample f32 · f16 · int8", "B sent/sample (EE, int8)", "train s/epoch", "edge ms p50 / p99", "end-to-end ms p50 / p99", "offloaded ms p50 / p99",
   ]];
   for (const n of r.networks) {
     const s = n.split;
@@ -204,7 +204,8 @@ export function resultsTable(r: ExperimentResult): string {
       fx(s?.bytesPerSample),
       fx(n.secondsPerEpoch, 3),
       s ? `${fx(s.edgeLatency.p50, 3)} / ${fx(s.edgeLatency.p99, 3)}` : "–",
-      s ? `${fx(s.e2eLatency.p50, 2)} / ${fx(s.e2eLatency.p95, 2)} / ${fx(s.e2eLatency.p99, 2)}` : "–",
+      s ? `${fx(s.e2eLatency.p50, 3)} / ${fx(s.e2eLatency.p99, 3)}` : "–",
+      s?.offloadLatency ? `${fx(s.offloadLatency.p50, 3)} / ${fx(s.offloadLatency.p99, 3)}` : "–",
     ]);
   }
   const line = (c: string[]) => `| ${c.join(" | ")} |`;

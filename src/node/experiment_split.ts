@@ -58,7 +58,8 @@ export async function runSplit(
   const { head, tail } = split(model, { after: o.after, hash: o.hash, policy: o.policy });
   const headBytes = encodeHead(head), tailBytes = encodeTail(tail);
   tail.dispose();
-  const server = await startServer({ model: tailBytes, port: 0, host: "127.0.0.1", engine, maxBatch: 64, maxDelayMs: 1 });
+  // one client sending one sample at a time: the server has nothing to wait for, so no batching delay
+  const server = await startServer({ model: tailBytes, port: 0, host: "127.0.0.1", engine, maxBatch: 64, maxDelayMs: 0 });
   const client = new SplitClient({ head, serverUrl: server.url, policy: o.policy ?? null, dtype });
   const { test } = o;
   const F = test.features;
