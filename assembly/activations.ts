@@ -10,8 +10,8 @@ export function reluForward(n: i32, y: usize): void {
   }
   for (; i < n; i++) {
     const p = y + (<usize>i << 2);
-    const v = load<f32>(p);
-    store<f32>(p, v > 0 ? v : 0);
+    // f32.max like the vector lanes: NaN stays NaN
+    store<f32>(p, max<f32>(load<f32>(p), 0));
   }
 }
 

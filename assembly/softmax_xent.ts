@@ -45,3 +45,4 @@ export function softmaxCrossEntropy(C: i32, B: i32, z: usize, labels: usize, dz:
   }
   return total / <f64>B;
 }
+

@@ -3,7 +3,7 @@
 import { Batcher } from "./batcher.js";
 import type { Dataset } from "./data/dataset.js";
 import { ValidationError } from "./errors.js";
-import { ExitRunner, columnStats, exitMacs, formatPolicy, passes, type ExitPolicy } from "./exits.js";
+import { ExitGate, ExitRunner, exitMacs, formatPolicy, passes, type ExitPolicy } from "./exits.js";
 import type { Model } from "./model.js";
 
 /** Per classifier (exits first, final last) and sample: predicted class, max probability, entropy. */
@@ -48,21 +48,21 @@ export function classifierStats(model: Model, data: Dataset, batchSize = 1024): 
     entropy: Array.from({ length: K }, () => new Float32Array(data.n)),
   };
   const batcher = new Batcher(model.engine, data, Math.min(batchSize, Math.max(1, data.n)));
+  const gate = new ExitGate(model.engine);
   const order = Int32Array.from({ length: data.n }, (_, i) => i);
   try {
     for (let s = 0; s < data.n; s += batcher.maxBatch) {
       const size = Math.min(batcher.maxBatch, data.n - s);
+      // the same kernel as the early-exit runner, so simulated and real decisions agree exactly
       model.forwardAll(batcher.load(order, s, size)).forEach((z, k) => {
-        const d = z.data();
-        for (let j = 0; j < size; j++) {
-          const c = columnStats(d, C, size, j);
-          st.pred[k]![s + j] = c.label;
-          st.confidence[k]![s + j] = c.confidence;
-          st.entropy[k]![s + j] = c.entropy;
-        }
+        const c = gate.statsOf(z);
+        st.pred[k]!.set(c.label, s);
+        st.confidence[k]!.set(c.confidence, s);
+        st.entropy[k]!.set(c.entropy, s);
       });
     }
   } finally {
+    gate.dispose();
     batcher.dispose();
   }
   return st;

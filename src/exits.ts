@@ -1,9 +1,17 @@
 // Early-exit inference: after each exit head, samples whose confidence passes the policy stop; the rest are
 // compacted (gatherColumns) and only they continue through deeper layers — the saving is real compute.
 import { gatherColumns } from "./elementwise.js";
+import type { Engine } from "./engine.js";
 import { ValidationError } from "./errors.js";
 import { runLayers, type Model } from "./model.js";
 import { I32Buffer, Matrix } from "./tensor.js";
+
+/** Per-column softmax statistics of a batch of logits. */
+export interface SoftmaxStats {
+  label: Int32Array;
+  confidence: Float64Array;
+  entropy: Float64Array;
+}
 
 /** Max-softmax ≥ q (Shallow-Deep Networks) or softmax entropy ≤ T in nats (BranchyNet); one threshold per exit. */
 export interface ExitPolicy {
@@ -19,7 +27,7 @@ export interface ExitResult {
   confidence: Float32Array;
   /** Softmax entropy (nats) of the answering classifier. */
   entropy: Float32Array;
-  /** Logits of the answering classifier, [B × classes] sample-major (the final logits for non-exited samples). */
+  /** Logits of the answering classifier, [B × classes] sample-major; empty when the runner keeps no logits. */
   logits: Float32Array;
 }
 
@@ -46,18 +54,25 @@ export function formatPolicy(p: ExitPolicy): string {
   return `${p.kind}:${p.thresholds.join(",")}`;
 }
 
-/** Softmax statistics of column b of logits [C, n]: argmax, max probability, entropy. */
+/**
+ * Softmax statistics of column b of logits [C, n]: argmax (first of ties), max probability 1/S and entropy
+ * log S − Σ e·d / S (d = z − max, e = exp(d), S = Σ e) in nats — one exp per class. Every early-exit decision in
+ * the package (runner, split head, calibration, client) comes from this one function, so they agree exactly.
+ */
 export function columnStats(z: Float32Array, C: number, n: number, b: number): { label: number; confidence: number; entropy: number } {
   let label = 0, mx = z[b]!;
-  for (let c = 1; c < C; c++) if (z[c * n + b]! > mx) { mx = z[c * n + b]!; label = c; }
-  let sum = 0;
-  for (let c = 0; c < C; c++) sum += Math.exp(z[c * n + b]! - mx);
-  let ent = 0;
-  for (let c = 0; c < C; c++) {
-    const p = Math.exp(z[c * n + b]! - mx) / sum;
-    if (p > 0) ent -= p * Math.log(p);
+  for (let c = 1; c < C; c++) {
+    const v = z[c * n + b]!;
+    if (v > mx) { mx = v; label = c; }
   }
-  return { label, confidence: 1 / sum, entropy: Math.max(0, ent) };
+  let S = 0, T = 0;
+  for (let c = 0; c < C; c++) {
+    const d = z[c * n + b]! - mx;
+    const e = Math.exp(d);
+    S += e;
+    T += e * d;
+  }
+  return { label, confidence: 1 / S, entropy: Math.max(0, Math.log(S) - T / S) };
 }
 
 /** Does a classifier with these statistics answer under the policy at exit e? */
@@ -66,40 +81,96 @@ export function passes(p: ExitPolicy, e: number, confidence: number, entropy: nu
 }
 
 /**
+ * The per-exit machinery shared by {@link ExitRunner} and the split head: softmax statistics of an exit's
+ * logits, the policy decision, and the gather of the samples that go on into scratch
+ * kept per exit (reused across calls; reallocated only when a batch is larger than any before).
+ */
+export class ExitGate {
+  private readonly cols: I32Buffer[] = [];
+  private readonly compact: Matrix[] = [];
+
+  constructor(readonly engine: Engine) {}
+
+  /** Softmax statistics of every column of z (see {@link columnStats}). */
+  statsOf(z: Matrix): SoftmaxStats {
+    const n = z.cols, C = z.rows, d = z.data();
+    const s: SoftmaxStats = { label: new Int32Array(n), confidence: new Float64Array(n), entropy: new Float64Array(n) };
+    for (let j = 0; j < n; j++) {
+      const c = columnStats(d, C, n, j);
+      s.label[j] = c.label;
+      s.confidence[j] = c.confidence;
+      s.entropy[j] = c.entropy;
+    }
+    return s;
+  }
+
+  /** Local indices (columns of z), increasing, of the samples that do not pass exit e under the policy. */
+  decide(s: SoftmaxStats, policy: ExitPolicy, e: number): number[] {
+    const stay: number[] = [];
+    for (let j = 0; j < s.label.length; j++) if (!passes(policy, e, s.confidence[j]!, s.entropy[j]!)) stay.push(j);
+    return stay;
+  }
+
+  /** h restricted to the columns in `stay`, in exit e's scratch. */
+  gather(e: number, h: Matrix, stay: number[]): Matrix {
+    let idx = this.cols[e];
+    if (!idx || idx.length < stay.length) {
+      idx?.dispose();
+      idx = this.cols[e] = new I32Buffer(this.engine, Math.max(stay.length, h.cols));
+    }
+    idx.view().set(stay);
+    this.compact[e] ??= new Matrix(this.engine, h.rows, stay.length);
+    return gatherColumns(h, idx, stay.length, this.compact[e]!);
+  }
+
+  dispose(): void {
+    for (const b of this.cols) b?.dispose();
+    for (const m of this.compact) m?.dispose();
+  }
+}
+
+/**
  * Runs a batch X [features, B] through the model with early exits. Samples that exit stop there; the others
  * are gathered into a smaller batch that continues. Scratch is kept per model and reused across calls.
  */
 export class ExitRunner {
-  private readonly cols: I32Buffer[] = [];
-  private readonly compact: Matrix[] = [];
+  private readonly gate: ExitGate;
+  private readonly keepLogits: boolean;
 
+  /** `logits: false` skips copying each answer's logits out (classes and confidences only). */
   constructor(
     readonly model: Model,
     readonly policy: ExitPolicy,
+    opts: { logits?: boolean } = {},
   ) {
     checkPolicy(policy, model.exits.length);
+    this.gate = new ExitGate(model.engine);
+    this.keepLogits = opts.logits ?? true;
   }
 
   run(X: Matrix): ExitResult {
-    const { model, policy } = this;
-    const B = X.cols, C = model.classes;
+    const { model, policy, gate } = this;
+    const B = X.cols, C = model.classes, E = model.exits.length;
     const r: ExitResult = {
       exit: new Int32Array(B), label: new Int32Array(B), confidence: new Float32Array(B),
-      entropy: new Float32Array(B), logits: new Float32Array(B * C),
+      entropy: new Float32Array(B), logits: new Float32Array(this.keepLogits ? B * C : 0),
     };
+    const keep = this.keepLogits;
     let alive = Int32Array.from({ length: B }, (_, i) => i);
-    let h = X;
+    // records the samples of z that answer at classifier e (all of them at the final one); returns the rest
     const record = (z: Matrix, e: number): number[] => {
-      const n = z.cols, d = z.data(), stay: number[] = [];
-      for (let j = 0; j < n; j++) {
-        const s = columnStats(d, C, n, j);
-        if (e < model.exits.length && !passes(policy, e, s.confidence, s.entropy)) { stay.push(j); continue; }
+      const s = gate.statsOf(z);
+      const stay = e < E ? gate.decide(s, policy, e) : [];
+      const n = z.cols, d = keep ? z.data() : undefined;
+      for (let j = 0, k = 0; j < n; j++) {
+        if (k < stay.length && stay[k] === j) { k++; continue; }
         const i = alive[j]!;
-        r.exit[i] = e; r.label[i] = s.label; r.confidence[i] = s.confidence; r.entropy[i] = s.entropy;
-        for (let c = 0; c < C; c++) r.logits[i * C + c] = d[c * n + j]!;
+        r.exit[i] = e; r.label[i] = s.label[j]!; r.confidence[i] = s.confidence[j]!; r.entropy[i] = s.entropy[j]!;
+        if (d) for (let c = 0; c < C; c++) r.logits[i * C + c] = d[c * n + j]!;
       }
       return stay;
     };
+    let h = X;
     let next = 0;
     for (let i = 0; i < model.trunk.length && alive.length > 0; i++) {
       h = model.trunk[i]!.forward(h);
@@ -108,29 +179,16 @@ export class ExitRunner {
         const e = next++;
         const stay = record(runLayers(ex.layers, h), e);
         if (stay.length === alive.length) continue;
-        if (stay.length > 0) h = this.gather(e, h, stay);
+        if (stay.length > 0) h = gate.gather(e, h, stay);
         alive = Int32Array.from(stay, (j) => alive[j]!);
       }
     }
-    if (alive.length > 0) record(h, model.exits.length);
+    if (alive.length > 0) record(h, E);
     return r;
   }
 
-  private gather(e: number, h: Matrix, stay: number[]): Matrix {
-    const engine = this.model.engine;
-    let idx = this.cols[e];
-    if (!idx || idx.length < stay.length) {
-      idx?.dispose();
-      idx = this.cols[e] = new I32Buffer(engine, Math.max(stay.length, h.cols));
-    }
-    idx.view().set(stay);
-    this.compact[e] ??= new Matrix(engine, h.rows, stay.length);
-    return gatherColumns(h, idx, stay.length, this.compact[e]!);
-  }
-
   dispose(): void {
-    for (const b of this.cols) b?.dispose();
-    for (const m of this.compact) m?.dispose();
+    this.gate.dispose();
   }
 }
 

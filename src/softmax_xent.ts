@@ -23,3 +23,4 @@ export function softmaxCrossEntropy(Z: Matrix, labels: I32Buffer, dZ?: Matrix): 
   }
   return Z.engine.kernels.softmaxCrossEntropy(Z.rows, Z.cols, Z.ptr, labels.ptr, dZ?.ptr ?? 0);
 }
+

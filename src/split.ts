@@ -4,7 +4,7 @@
 // and which cut it belongs to. No Node modules: the head runs in browsers.
 import type { Engine } from "./engine.js";
 import { FormatError, ShapeError, ValidationError, checkInt } from "./errors.js";
-import { checkPolicy, columnStats, formatPolicy, parseExitPolicy, passes, type ExitPolicy } from "./exits.js";
+import { ExitGate, checkPolicy, formatPolicy, parseExitPolicy, type ExitPolicy } from "./exits.js";
 import { gatherColumns } from "./elementwise.js";
 import type { Layer, LayerSpec } from "./layers/layer.js";
 import { Model, runLayers, type Exit } from "./model.js";
@@ -64,8 +64,7 @@ export interface HeadResult {
  * the activation at the cut, not logits; samples an exit answers under a policy never reach it.
  */
 export class Head {
-  private readonly cols: I32Buffer[] = [];
-  private readonly compact: Matrix[] = [];
+  private readonly gate: ExitGate;
 
   constructor(
     readonly engine: Engine,
@@ -91,6 +90,7 @@ export class Head {
       if (w !== info.classes) throw new ShapeError(`Head: exit ${k} gives ${w} classes, the model has ${info.classes}`);
     });
     if (info.policy) checkPolicy(info.policy, exits.length);
+    this.gate = new ExitGate(engine);
   }
 
   get hash(): string {
@@ -132,32 +132,20 @@ export class Head {
       if (!ex || ex.after !== i) continue;
       const e = next++;
       if (!policy) continue;
-      const z = runLayers(ex.layers, h);
-      const n = z.cols, d = z.data(), stay: number[] = [];
-      for (let j = 0; j < n; j++) {
-        const s = columnStats(d, C, n, j);
-        if (!passes(policy, e, s.confidence, s.entropy)) { stay.push(j); continue; }
+      const s = this.gate.statsOf(runLayers(ex.layers, h));
+      const stay = this.gate.decide(s, policy, e);
+      for (let j = 0, k = 0; j < s.label.length; j++) {
+        if (k < stay.length && stay[k] === j) { k++; continue; }
         const b = alive[j]!;
-        exit[b] = e; label[b] = s.label; confidence[b] = s.confidence; entropy[b] = s.entropy;
+        exit[b] = e; label[b] = s.label[j]!; confidence[b] = s.confidence[j]!; entropy[b] = s.entropy[j]!;
       }
       if (stay.length === alive.length) continue;
-      if (stay.length > 0) h = this.gather(e, h, stay);
+      if (stay.length > 0) h = this.gate.gather(e, h, stay);
       alive = Int32Array.from(stay, (j) => alive[j]!);
     }
     // h holds the cut's activation for exactly the samples in `alive` (or nothing when every sample exited)
     const activation = alive.length > 0 ? h.toArray() : new Float32Array(0);
     return { n: B, exit, label, confidence, entropy, indices: alive, activation };
-  }
-
-  private gather(e: number, h: Matrix, stay: number[]): Matrix {
-    let idx = this.cols[e];
-    if (!idx || idx.length < stay.length) {
-      idx?.dispose();
-      idx = this.cols[e] = new I32Buffer(this.engine, Math.max(stay.length, h.cols));
-    }
-    idx.view().set(stay);
-    this.compact[e] ??= new Matrix(this.engine, h.rows, stay.length);
-    return gatherColumns(h, idx, stay.length, this.compact[e]!);
   }
 
   /** MACs per sample (stored connections only) under a policy: answered at edge exit k, and sent to the server. */
@@ -172,8 +160,7 @@ export class Head {
 
   dispose(): void {
     for (const l of [...this.layers, ...this.exits.flatMap((e) => e.layers)]) l.dispose();
-    for (const b of this.cols) b?.dispose();
-    for (const m of this.compact) m?.dispose();
+    this.gate.dispose();
   }
 }
 
