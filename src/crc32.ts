@@ -10,9 +10,12 @@ const TABLE = /* @__PURE__ */ (() => {
   return t;
 })();
 
-/** CRC-32 (IEEE 802.3, as zlib computes it) of `bytes`, as an unsigned 32-bit integer; `crc32("123456789")` is 0xCBF43926. */
-export function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
+/**
+ * CRC-32 (IEEE 802.3, as zlib computes it) of `bytes`, as an unsigned 32-bit integer; `crc32("123456789")` is
+ * 0xCBF43926. Pass the previous result as `crc` to continue over more bytes (crc32(b, crc32(a)) = crc32(a‖b)).
+ */
+export function crc32(bytes: Uint8Array, crc = 0): number {
+  let c = (crc ^ 0xffffffff) >>> 0;
   for (let i = 0; i < bytes.length; i++) c = TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }

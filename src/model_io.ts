@@ -6,6 +6,7 @@ import type { Layer, LayerSpec, StoredTensor } from "./layers/layer.js";
 import { AvgPool2d, MaxPool2d } from "./layers/pool2d.js";
 import { SparseConv2d } from "./layers/sparse_conv2d.js";
 import { SparseLinear } from "./layers/sparse_linear.js";
+import { crc32 } from "./crc32.js";
 import { Model } from "./model.js";
 import { decodeSafetensors, encodeSafetensors, type SafeTensor, type SafetensorsFile } from "./safetensors.js";
 
@@ -78,12 +79,34 @@ export function hashModel(spec: ModelSpec, tensors: Record<string, SafeTensor>):
   return (h1 >>> 0).toString(16).padStart(8, "0") + (h2 >>> 0).toString(16).padStart(8, "0");
 }
 
+/**
+ * CRC-32 (8 hex digits) over every tensor's name and bytes in name order. The model hash identifies a model
+ * (split halves carry their parent's), so it cannot vouch for a file's weights; this checksum does.
+ */
+export function tensorsChecksum(tensors: Iterable<[string, { data: ArrayBufferView }]>): string {
+  const enc = new TextEncoder();
+  let crc = 0;
+  for (const [name, t] of [...tensors].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
+    crc = crc32(enc.encode(name), crc);
+    crc = crc32(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), crc);
+  }
+  return crc.toString(16).padStart(8, "0");
+}
+
+/** Throws unless the file's `tensors_crc32` (when present) matches its tensors. */
+export function checkTensorsChecksum(file: SafetensorsFile, source: string): void {
+  const want = file.metadata.tensors_crc32;
+  if (want === undefined) return;
+  const got = tensorsChecksum(file.tensors);
+  if (want !== got) throw new FormatError("model", "__metadata__.tensors_crc32", `${source}: tensors checksum ${got}, the file says ${want} (corrupted weights?)`);
+}
+
 /** Encodes a model as safetensors bytes; `hash` overrides the computed model hash (split halves keep the parent's). */
 export function encodeModel(model: Model, opts: { extra?: Record<string, unknown>; hash?: string } = {}): { bytes: Uint8Array; hash: string } {
   const spec = modelSpec(model, opts.extra);
   const tensors = modelTensors(model);
   const hash = opts.hash ?? hashModel(spec, tensors);
-  const bytes = encodeSafetensors(tensors, { presparse: JSON.stringify(spec), model_hash: hash });
+  const bytes = encodeSafetensors(tensors, { presparse: JSON.stringify(spec), model_hash: hash, tensors_crc32: tensorsChecksum(Object.entries(tensors)) });
   return { bytes, hash };
 }
 
@@ -170,6 +193,8 @@ export function decodeModel(engine: Engine, bytes: Uint8Array, source = "model")
     if (model.classes !== spec.classes) throw new FormatError("model", "presparse.classes", `says ${spec.classes}, layers give ${model.classes}`);
     const hash = file.metadata.model_hash ?? hashModel(spec, Object.fromEntries(file.tensors));
     if (!/^[0-9a-f]{16}$/.test(hash)) throw new FormatError("model", "__metadata__.model_hash", `${source}: expected 16 lowercase hex digits, got ${JSON.stringify(hash)}`);
+    // last: every structural check above names its field; what they cannot see is a changed weight
+    checkTensorsChecksum(file, source);
     return { model, spec, hash, metadata: file.metadata };
   } catch (e) {
     for (const l of built) l.dispose();

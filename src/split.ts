@@ -8,7 +8,7 @@ import { ExitGate, checkPolicy, formatPolicy, parseExitPolicy, type ExitPolicy }
 import { gatherColumns } from "./elementwise.js";
 import type { Layer, LayerSpec } from "./layers/layer.js";
 import { Model, runLayers, type Exit } from "./model.js";
-import { MODEL_FORMAT_VERSION, layerFromFile, decodeModel, encodeModel, hashModel, layerFromTensors, modelSpec, modelTensors, type ModelSpec } from "./model_io.js";
+import { MODEL_FORMAT_VERSION, checkTensorsChecksum, tensorsChecksum, layerFromFile, decodeModel, encodeModel, hashModel, layerFromTensors, modelSpec, modelTensors, type ModelSpec } from "./model_io.js";
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "./safetensors.js";
 import { I32Buffer, Matrix } from "./tensor.js";
 
@@ -266,7 +266,7 @@ export function encodeHead(head: Head): Uint8Array {
   };
   head.layers.forEach((l, i) => put(`trunk.${i}`, l));
   head.exits.forEach((e, x) => e.layers.forEach((l, j) => put(`exit.${x}.${j}`, l)));
-  return encodeSafetensors(tensors, { presparse: JSON.stringify(spec), model_hash: head.hash });
+  return encodeSafetensors(tensors, { presparse: JSON.stringify(spec), model_hash: head.hash, tensors_crc32: tensorsChecksum(Object.entries(tensors)) });
 }
 
 /** The server bundle: an ordinary presparse model file (decodeModel reads it) with `extra.split` role "tail". */
@@ -333,6 +333,7 @@ export function loadHead(engine: Engine, bytes: Uint8Array, source = "head"): He
       return { after: e.after, weight: e.weight, layers: e.layers.map((l, j) => keep(layerFromFile(engine, file, layerSpec(l, `presparse.exits[${x}].layers[${j}]`), `exit.${x}.${j}`, used))) };
     });
     for (const name of file.tensors.keys()) if (!used.has(name)) throw new FormatError("model", name, "tensor not used by the architecture");
+    checkTensorsChecksum(file, source);
     if (exits.length > info.totalExits) throw f("extra.split.totalExits", `${info.totalExits}, but the head alone has ${exits.length} exits`);
     const policy = storedPolicy(spec.extra, exits.length, source);
     try {
