@@ -1,14 +1,15 @@
 import cluster from "node:cluster";
+import { dirname, join } from "node:path";
 import { reportListening, runPrimary } from "../server/cluster.js";
 import { startServer, type RunningServer } from "../server/http.js";
-import { type Command, int, num, required } from "./args.js";
+import { type Command, UsageError, int, num, required } from "./args.js";
 import { engine } from "./common.js";
 
 export const serveCommand: Command = {
   name: "serve",
   summary: "serve the tail of a split model over HTTP with dynamic batching",
   usage: `
-Usage: presparse serve --model tail.safetensors [--port 8080] [flags]
+Usage: presparse serve --model tail.safetensors [--port 8080] [--demo [--head head.safetensors]] [flags]
 
 Answers POST /v1/infer (an activation frame in, a logits or probabilities frame out), GET /healthz and
 GET /metrics (Prometheus). Prints the URL on stdout once listening; SIGTERM or SIGINT stops accepting,
@@ -24,6 +25,9 @@ answers every accepted request, then exits 0.
   --max-body-bytes N    largest request body, else 413 (default 4194304)
   --retry-after S       seconds in the Retry-After of a 503 (default 1)
   --workers N           processes sharing the port (node:cluster; default 1)
+  --demo                also serve the live demo page at /demo/ (and / redirects there): the head runs in the
+                        visitor's browser, draws or picks a digit, and sends what does not exit to this server
+  --head FILE           the edge bundle the demo page runs (default: head.safetensors next to --model)
 `,
   options: {
     model: { type: "string" },
@@ -36,10 +40,14 @@ answers every accepted request, then exits 0.
     "max-body-bytes": { type: "string" },
     "retry-after": { type: "string" },
     workers: { type: "string" },
+    demo: { type: "boolean" },
+    head: { type: "string" },
   },
   async run(v) {
     const model = required("serve", "model", v.model);
     const workers = int("serve", "workers", v.workers, 1, 1, 256);
+    if (v.head !== undefined && !v.demo) throw new UsageError("serve: --head goes with --demo");
+    const demo = v.demo ? { head: (v.head as string | undefined) ?? join(dirname(model), "head.safetensors") } : undefined;
     const options = {
       model,
       port: int("serve", "port", v.port, 8080, 0, 65535),
@@ -50,6 +58,7 @@ answers every accepted request, then exits 0.
       timeoutMs: int("serve", "timeout-ms", v["timeout-ms"], 10_000, 1, 2 ** 31 - 1),
       maxBodyBytes: int("serve", "max-body-bytes", v["max-body-bytes"], 4 * 2 ** 20, 64, 2 ** 31 - 1),
       retryAfterSeconds: int("serve", "retry-after", v["retry-after"], 1, 0, 86_400),
+      demo,
     };
     const log = (line: string) => process.stderr.write(`presparse serve: ${line}\n`);
     if (workers > 1 && cluster.isPrimary) {
@@ -78,6 +87,7 @@ answers every accepted request, then exits 0.
     } else {
       process.stdout.write(`${server.url}\n`);
       log(`model ${server.tail.hash} split after layer ${server.tail.info.after}; max-batch ${options.maxBatch}, max-delay ${options.maxDelayMs} ms, max-queue ${options.maxQueue} samples`);
+      if (demo) log(`demo page at ${server.url}/demo/ (head ${demo.head})`);
     }
     // the command returns while the server keeps the process alive; signals end it
     return new Promise<number>(() => {});

@@ -5,3 +5,4 @@ export { loadData, type LoadDataOptions } from "../data/load.js";
 export { readSafetensorsFile, writeSafetensorsFile } from "./files.js";
 export { saveModel, loadModel } from "./model_files.js";
 export { startServer, runPrimary, reportListening, BatchQueue, ServerMetrics, FRAME_CONTENT_TYPE, type ServerOptions, type RunningServer, type ErrorBody, type BatchJob, type BatchQueueOptions, type PrimaryOptions } from "../server/index.js";
+export { type DemoOptions } from "../server/index.js";

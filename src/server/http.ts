@@ -9,6 +9,7 @@ import { defaultEngine, type Engine } from "../engine.js";
 import { ValidationError, checkInt } from "../errors.js";
 import { FrameError, decodeFrame, encodeFrame, type FrameDtype, type FrameKind } from "../frame.js";
 import { loadTail, type Tail } from "../split.js";
+import { DEMO_PREFIX, loadDemo, type DemoOptions } from "./demo.js";
 import { ServerMetrics } from "./metrics.js";
 import { BatchQueue, type BatchJob } from "./queue.js";
 
@@ -38,6 +39,8 @@ export interface ServerOptions {
   retryAfterSeconds?: number;
   /** On close, connections still open this long after the last answer are cut (default 10,000 ms). */
   drainTimeoutMs?: number;
+  /** Also serve the live demo page at /demo/ (the head runs in the visitor's browser); see docs/demo.md. */
+  demo?: DemoOptions;
 }
 
 /** A listening server. */
@@ -109,6 +112,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const o = resolveOptions(options);
   const engine = options.engine ?? (await defaultEngine());
   const { tail, owned } = await tailFrom(options.model, engine);
+  const demo = options.demo && (await loadDemo(engine, tail, options.demo).catch((e: unknown) => {
+    if (owned) tail.dispose();
+    throw e;
+  }));
   let inflight = 0;
   let closing = false;
   let queue: BatchQueue;
@@ -161,6 +168,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       url = new URL(req.url ?? "/", "http://localhost");
     } catch {
       fail(new HttpError(400, "bad_request", `cannot parse the request target ${JSON.stringify(req.url)}`));
+      return void req.resume();
+    }
+    const page = demo?.resource(url.pathname);
+    if (page) {
+      pathLabel = DEMO_PREFIX;
+      if (req.method === "GET" || req.method === "HEAD") answer(page.status, { ...page.headers }, page.body);
+      else fail(new HttpError(405, "method_not_allowed", `${url.pathname} takes GET or HEAD, got ${req.method}`, undefined, { Allow: "GET, HEAD" }));
       return void req.resume();
     }
     const route = ROUTES[url.pathname];
