@@ -1,21 +1,11 @@
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { frameBytesPerSample, frameHeaderBytes } from "../frame.js";
+import { writeFileAtomic } from "../node/files.js";
 import { loadModel } from "../node/model_files.js";
 import { encodeHead, encodeTail, split } from "../split.js";
 import { type Command, UsageError, int, required } from "./args.js";
 import { engine, fmtBytes } from "./common.js";
-
-async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-}
 
 export const splitCommand: Command = {
   name: "split",
@@ -55,8 +45,8 @@ the server refuses frames from any other head.
       const headBytes = encodeHead(head), tailBytes = encodeTail(tail);
       await mkdir(outDir, { recursive: true });
       const headPath = join(outDir, "head.safetensors"), tailPath = join(outDir, "tail.safetensors");
-      await writeAtomic(headPath, headBytes);
-      await writeAtomic(tailPath, tailBytes);
+      await writeFileAtomic(headPath, headBytes);
+      await writeFileAtomic(tailPath, tailBytes);
       const w = head.activationWidth;
       const perSample = Object.fromEntries((["f32", "f16", "int8"] as const).map((d) => [d, frameBytesPerSample(w, d)]));
       const out = {

@@ -14,6 +14,12 @@ export async function readSafetensorsFile(path: string, options: Omit<DecodeOpti
  */
 export async function writeSafetensorsFile(path: string, tensors: Record<string, SafeTensor>, metadata?: Record<string, string>): Promise<number> {
   const bytes = encodeSafetensors(tensors, metadata);
+  await writeFileAtomic(path, bytes);
+  return bytes.length;
+}
+
+/** Writes `bytes` to a temporary file beside `path`, then renames it into place: readers see all or nothing. */
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
   const tmp = `${path}.${process.pid}.tmp`;
   try {
     await writeFile(tmp, bytes);
@@ -22,5 +28,4 @@ export async function writeSafetensorsFile(path: string, tensors: Record<string,
     await rm(tmp, { force: true });
     throw e;
   }
-  return bytes.length;
 }

@@ -1,21 +1,15 @@
 // Node-only: model files on disk.
-import { readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import type { Engine } from "../engine.js";
 import { ValidationError } from "../errors.js";
 import type { Model } from "../model.js";
 import { decodeModel, encodeModel, type LoadedModel } from "../model_io.js";
+import { writeFileAtomic } from "./files.js";
 
 /** Writes a model as safetensors (atomically, via a temporary file); returns its size and hash. */
 export async function saveModel(model: Model, path: string, opts: { extra?: Record<string, unknown>; hash?: string } = {}): Promise<{ bytes: number; hash: string }> {
   const { bytes, hash } = encodeModel(model, opts);
-  const tmp = `${path}.${process.pid}.tmp`;
-  try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
+  await writeFileAtomic(path, bytes);
   return { bytes: bytes.length, hash };
 }
 
