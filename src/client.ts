@@ -135,7 +135,7 @@ export class SplitClient {
       headMs: tHead - t0, serverMs: 0, latencyMs: 0,
     };
     if (m > 0) {
-      const frame = encodeFrame({ data: r.activation, shape: [head.activationWidth, m], dtype: this.dtype, kind: "activation", splitId: head.splitId, modelHash: head.hash });
+      const frame = encodeFrame({ data: r.activation, shape: [...head.info.activationShape, m], dtype: this.dtype, kind: "activation", splitId: head.splitId, modelHash: head.hash });
       totals.bytesSent = frame.length;
       const answer = await this.post(frame, totals);
       totals.bytesReceived = answer.length;

@@ -28,6 +28,8 @@ export interface SplitInfo {
   splitId: number;
   /** Features per sample at the cut: what the head sends and the tail takes. */
   activationWidth: number;
+  /** Per-sample shape at the cut ([C, H, W] after a convolution or pooling); frames carry it plus the batch. */
+  activationShape: number[];
   classes: number;
   /** Exits of the full model: those on the edge come first. */
   totalExits: number;
@@ -219,7 +221,8 @@ export function split(model: Model, opts: SplitModelOptions): { head: Head; tail
   const edgeExits = model.exits.filter((e) => e.after <= k - 1).length;
   const engine = model.engine;
   const width = model.trunk[k - 1]!.outputSize;
-  const base = { after: k, splitId: k, activationWidth: width, classes: model.classes, totalExits: E, hash };
+  const activationShape = [...(model.trunk[k - 1]!.outputShape ?? [width])];
+  const base = { after: k, splitId: k, activationWidth: width, activationShape, classes: model.classes, totalExits: E, hash };
   const built: Layer[] = [];
   const keep = (l: Layer) => (built.push(l), l);
   try {
@@ -239,7 +242,7 @@ export function split(model: Model, opts: SplitModelOptions): { head: Head; tail
 }
 
 function splitRecord(info: SplitInfo, role: SplitRole): SplitInfo {
-  return { role, after: info.after, splitId: info.splitId, activationWidth: info.activationWidth, classes: info.classes, totalExits: info.totalExits };
+  return { role, after: info.after, splitId: info.splitId, activationWidth: info.activationWidth, activationShape: info.activationShape, classes: info.classes, totalExits: info.totalExits };
 }
 
 /**
@@ -286,8 +289,12 @@ function checkSplitRecord(x: unknown, role: SplitRole, source: string, hash: str
     if (typeof v !== "number" || !Number.isSafeInteger(v) || v < (key === "totalExits" ? 0 : 1)) throw f(`extra.split.${key}`, `expected a positive integer, got ${JSON.stringify(v)}`);
   }
   if (s.splitId !== s.after) throw f("extra.split.splitId", `expected ${s.after} (the cut), got ${s.splitId}`);
+  const shape = s.activationShape ?? [s.activationWidth!];
+  if (!Array.isArray(shape) || shape.length < 1 || shape.length > 3 || !shape.every((d) => Number.isSafeInteger(d) && d >= 1) || shape.reduce((a, b) => a * b, 1) !== s.activationWidth) {
+    throw f("extra.split.activationShape", `expected 1–3 positive integers whose product is the activation width ${s.activationWidth}, got ${JSON.stringify(s.activationShape)}`);
+  }
   if (hash === undefined || !HASH_RE.test(hash)) throw f("model_hash", `expected 16 lowercase hex digits, got ${JSON.stringify(hash)}`);
-  return { ...(s as SplitInfo), hash };
+  return { ...(s as SplitInfo), activationShape: [...shape], hash };
 }
 
 function storedPolicy(extra: Record<string, unknown> | undefined, exits: number, source: string): ExitPolicy | undefined {

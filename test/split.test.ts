@@ -271,7 +271,7 @@ describe("split bundles", () => {
     const loaded = decodeModel(engine, bytes);
     const { head, tail } = split(loaded.model, { after: 1, hash: loaded.hash, policy: "maxprob:0.8,0.9" });
     const hb = encodeHead(head), tb = encodeTail(tail);
-    expect(readSplitInfo(hb)).toEqual({ role: "head", after: 1, splitId: 1, activationWidth: 8, classes: 4, totalExits: 2, hash });
+    expect(readSplitInfo(hb)).toEqual({ role: "head", after: 1, splitId: 1, activationWidth: 8, activationShape: [8], classes: 4, totalExits: 2, hash });
     expect(readSplitInfo(tb)).toMatchObject({ role: "tail", after: 1, splitId: 1, activationWidth: 8, hash });
     const h = loadHead(engine, hb), t = loadTail(engine, tb);
     expect(h.hash).toBe(hash);
@@ -314,13 +314,15 @@ describe("split bundles", () => {
       if (extraTensor) tensors["trunk.9.values"] = { dtype: "F32", shape: [1], data: new Float32Array(1) };
       return encodeSafetensors(tensors as any, { ...meta, presparse: JSON.stringify(spec) });
     };
-    expect(field(() => loadHead(engine, forge(hb, (s) => (s.extra.split.activationWidth = 9))))).toBe("presparse");
+    expect(field(() => loadHead(engine, forge(hb, (s) => (s.extra.split.activationWidth = 9))))).toBe("extra.split.activationShape");
+    expect(field(() => loadHead(engine, forge(hb, (s) => ((s.extra.split.activationWidth = 9), (s.extra.split.activationShape = [9])))))).toBe("presparse");
     expect(field(() => loadHead(engine, forge(hb, (s) => (s.extra.split.after = 1))))).toBe("extra.split.splitId");
     expect(field(() => loadHead(engine, forge(hb, (s) => { s.extra.split.after = 1; s.extra.split.splitId = 1; })))).toBe("presparse.trunk");
     expect(field(() => loadHead(engine, forge(hb, (_s, m) => (m.model_hash = "nothex"))))).toBe("model_hash");
     expect(field(() => loadHead(engine, forge(hb, (s) => (s.extra.policy = "maxprob:2"))))).toBe("extra.policy");
     expect(field(() => loadHead(engine, forge(hb, () => {}, true)))).toBe("trunk.9.values");
-    expect(field(() => loadTail(engine, forge(tb, (s) => (s.extra.split.activationWidth = 7))))).toBe("presparse");
+    expect(field(() => loadTail(engine, forge(tb, (s) => (s.extra.split.activationWidth = 7))))).toBe("extra.split.activationShape");
+    expect(field(() => loadTail(engine, forge(tb, (s) => ((s.extra.split.activationWidth = 7), (s.extra.split.activationShape = [7])))))).toBe("presparse");
     expect(loadHead(engine, forge(hb, () => {})).hash).toBe(head.hash);
     for (const x of [model, head, tail]) x.dispose();
   });

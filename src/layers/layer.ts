@@ -31,6 +31,8 @@ export interface Layer {
   /** Features per sample in and out (for images: channels·height·width). */
   readonly inputSize: number;
   readonly outputSize: number;
+  /** Per-sample output shape when it has structure, e.g. [C, H, W] for images (default [outputSize]). */
+  readonly outputShape?: readonly number[];
   forward(X: Matrix): Matrix;
   backward(dY: Matrix, needDx: boolean): Matrix | undefined;
   params(): Param[];

@@ -279,9 +279,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         return cx.fail(new HttpError(400, "bad_frame", (e as Error).message));
       }
       const n = frame.shape[frame.shape.length - 1]!;
-      const features = frame.shape.slice(0, -1).reduce((a, b) => a * b, 1);
-      if (frame.shape.length < 2 || features !== tail.activationWidth) {
-        return cx.fail(new HttpError(400, "bad_frame", `frame: dims: expected [${tail.activationWidth}, batch] (features first, batch last), got [${frame.shape.join(", ")}]`, "dims"));
+      // [features, batch], or the cut's own per-sample shape then the batch (e.g. [C, H, W, batch])
+      const per = frame.shape.slice(0, -1), want = tail.info.activationShape;
+      const flat = per.length === 1 && per[0] === tail.activationWidth;
+      const shaped = per.length === want.length && per.every((d, i) => d === want[i]);
+      if (frame.shape.length < 2 || !(flat || shaped)) {
+        const alt = want.length > 1 ? ` or [${want.join(", ")}, batch]` : "";
+        return cx.fail(new HttpError(400, "bad_frame", `frame: dims: expected [${tail.activationWidth}, batch]${alt} (features first, batch last), got [${frame.shape.join(", ")}]`, "dims"));
       }
       if (n > o.maxQueue) return cx.fail(new HttpError(413, "too_large", `${n} samples in one frame; the queue holds at most ${o.maxQueue}`, "dims"));
       const dtype: FrameDtype = (dtypeParam as FrameDtype | null) ?? frame.dtype;
