@@ -1,6 +1,6 @@
 // Y[m,B] = A[m,k] (CSR) · X[k,B] (+bias, ReLU);  dX = Aᵀ·dY (CSC view);  dA.values = (dY·Xᵀ) on A's pattern
 import type { Engine } from "./engine.js";
-import { ShapeError } from "./errors.js";
+import { ShapeError, ValidationError } from "./errors.js";
 import type { Pattern } from "./pattern.js";
 import { F32Buffer, I32Buffer, type Matrix } from "./tensor.js";
 
@@ -41,6 +41,7 @@ export class CsrWeights {
 }
 
 function sameEngine(op: string, ...xs: { engine: Engine }[]): void {
+  if (xs[0]!.engine.isDisposed) throw new ValidationError(`${op}: the engine was disposed`);
   for (const x of xs) if (x.engine !== xs[0]!.engine) throw new ShapeError(`${op}: operands live in different engines`);
 }
 

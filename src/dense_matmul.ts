@@ -1,6 +1,6 @@
 // Y[m,B] = W[m,k]·X[k,B] (+bias, ReLU);  dX[k,B] = Wᵀ·dY;  dW[m,k] = dY·Xᵀ — W row-major, activations feature-major.
 import type { Engine } from "./engine.js";
-import { ShapeError, checkInt } from "./errors.js";
+import { ShapeError, ValidationError, checkInt } from "./errors.js";
 import type { F32Buffer, Matrix } from "./tensor.js";
 
 /** A dense weight matrix [outputs, inputs], row-major, in WASM memory (a full pattern's CSR values are exactly this). */
@@ -12,6 +12,7 @@ export interface DenseWeights {
 }
 
 function check(op: string, W: DenseWeights): void {
+  if (W.engine.isDisposed) throw new ValidationError(`${op}: the engine was disposed`);
   checkInt(op, "outputs", W.outputs);
   checkInt(op, "inputs", W.inputs);
   if (W.values.length !== W.outputs * W.inputs) throw new ShapeError(`${op}: W has ${W.values.length} values, expected ${W.outputs}×${W.inputs}`);

@@ -190,7 +190,11 @@ describe("allocator", () => {
   it("throws on use after dispose", async () => {
     const e = await Engine.load();
     const X = new Matrix(e, 3, 3);
+    const W = new CsrWeights(e, Pattern.dense(3, 2), [1, 2, 3, 4, 5, 6]);
+    const Y = new Matrix(e, 2, 3);
     e.dispose();
+    expect(() => csrSpmm(W, X, Y)).toThrow(/csrSpmm: the engine was disposed/);
+    expect(() => denseMatmul({ engine: e, outputs: 2, inputs: 3, values: W.values }, X, Y)).toThrow(/denseMatmul: the engine was disposed/);
     expect(e.isDisposed).toBe(true);
     expect(() => e.alloc(16)).toThrow(/engine: used after dispose\(\)/);
     expect(() => new Matrix(e, 2, 2)).toThrow(ValidationError);
