@@ -6,7 +6,7 @@ import { parseExitPolicy } from "../exits.js";
 import { loadModel, saveModel } from "../node/model_files.js";
 import { lineChart } from "../report/svg.js";
 import { type Command, UsageError, int, num, required } from "./args.js";
-import { dataFor, engine, pct } from "./common.js";
+import { dataFor, engine, pct, trainedSeed } from "./common.js";
 
 /** Accuracy vs exit rate and accuracy vs mean MACs, one SVG each. */
 export function calibrationCharts(c: Calibration, chosen?: SweepPoint): { exitRate: string; macs: string } {
@@ -39,7 +39,7 @@ real early-exit runner.
 
   --model FILE          a model with at least one exit
   --data mnist|DIR      embedded digits (the 2,000-sample test split) or an IDX directory (its t10k half)
-  --seed S              seed of the embedded split (default 0, as in train)
+  --seed S              seed of the embedded split (default: the seed the model was trained with)
   --policy KIND         maxprob (exit when max softmax ≥ q) or entropy (exit when entropy ≤ T); default maxprob
   --target-loss P       pick the cheapest threshold whose accuracy loss vs the final exit, plus one standard
                         error of that paired difference, is at most P points (default 0.5)
@@ -72,7 +72,7 @@ real early-exit runner.
     const loaded = await loadModel(eng, path);
     const model = loaded.model;
     if (model.exits.length === 0) throw new UsageError(`calibrate: ${path} has no exits (train with --exits)`);
-    const { test } = dataFor("calibrate", (v.data as string | undefined) ?? "mnist", model.inputSize, int("calibrate", "seed", v.seed, 0));
+    const { test } = dataFor("calibrate", (v.data as string | undefined) ?? "mnist", model.inputSize, int("calibrate", "seed", v.seed, trainedSeed(loaded.spec.extra)));
     const even = subset(test, Int32Array.from({ length: Math.ceil(test.n / 2) }, (_, i) => 2 * i), `${test.name} (calibration half)`);
     const odd = subset(test, Int32Array.from({ length: Math.floor(test.n / 2) }, (_, i) => 2 * i + 1), `${test.name} (verification half)`);
     const cal = sweep(model, classifierStats(model, even), kind);

@@ -32,3 +32,12 @@ export function pct(x: number, digits = 2): string {
 export function fmtBytes(n: number): string {
   return n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(2)} MiB`;
 }
+
+/**
+ * The seed of the embedded train/test split a model was trained on (recorded by `presparse train`), so that
+ * evaluating it on "the test split" never reads samples it was trained on; 0 when the file does not say.
+ */
+export function trainedSeed(extra: Record<string, unknown> | undefined): number {
+  const t = extra?.trained as { seed?: unknown } | undefined;
+  return typeof t?.seed === "number" && Number.isSafeInteger(t.seed) && t.seed >= 0 ? t.seed : 0;
+}

@@ -3,7 +3,7 @@ import { exitMacs, parseExitPolicy } from "../exits.js";
 import { loadModel } from "../node/model_files.js";
 import { evaluate } from "../train.js";
 import { type Command, UsageError, int, required } from "./args.js";
-import { dataFor, engine, pct } from "./common.js";
+import { dataFor, engine, pct, trainedSeed } from "./common.js";
 
 export const evalCommand: Command = {
   name: "eval",
@@ -13,7 +13,7 @@ Usage: presparse eval --model FILE [--data mnist|DIR] [--exit-policy maxprob:Q|e
 
   --model FILE          a model saved by presparse train
   --data mnist|DIR      embedded digits (its 2,000-sample test split) or an IDX directory (its t10k half)
-  --seed S              seed of the embedded split (default 0, as in train)
+  --seed S              seed of the embedded split (default: the seed the model was trained with)
   --exit-policy P       maxprob:Q (exit when max softmax ≥ Q) or entropy:T (exit when entropy ≤ T, nats);
                         comma-separated per exit; default: the policy stored by calibrate, if any
   --batch B             evaluation batch size (default 1024)
@@ -32,7 +32,7 @@ Usage: presparse eval --model FILE [--data mnist|DIR] [--exit-policy maxprob:Q|e
     const loaded = await loadModel(eng, required("eval", "model", v.model));
     const model = loaded.model;
     const batch = int("eval", "batch", v.batch, 1024, 1, 65536);
-    const { test } = dataFor("eval", (v.data as string | undefined) ?? "mnist", model.inputSize, int("eval", "seed", v.seed, 0));
+    const { test } = dataFor("eval", (v.data as string | undefined) ?? "mnist", model.inputSize, int("eval", "seed", v.seed, trainedSeed(loaded.spec.extra)));
     const base = evaluate(model, test, { batchSize: batch });
     const stored = (loaded.spec.extra?.policy as string | undefined) ?? undefined;
     const policyText = (v["exit-policy"] as string | undefined) ?? stored;

@@ -30,7 +30,7 @@ bytes sent per sample (against the raw 1-byte-per-pixel input) and latency perce
   --head FILE           the edge bundle written by presparse split (head.safetensors)
   --server URL          the tail server, e.g. http://127.0.0.1:8080
   --data mnist|DIR      embedded digits (their 2,000-sample test split) or an IDX directory (its t10k half)
-  --seed S              seed of the embedded split (default 0, as in train)
+  --seed S              seed of the embedded split: give the one the model was trained with (default 0, train's default)
   --dtype D             frame dtype: f32, f16 or int8 (default f32)
   --exit-policy P       maxprob:Q or entropy:T for the edge exits (default: the head's stored policy;
                         none: send every sample)
