@@ -50,6 +50,9 @@ describe("experiment", () => {
       expect(s.frameBytes.int8).toBe(40 + 4 + 40);
     }
     expect(a.reductions!.macs).toBeCloseTo(dense!.macs.full / sparse!.macs.full, 9);
+    expect(a.reductions!.storage).toBeCloseTo(dense!.fileBytes / sparse!.fileBytes, 9);
+    expect(a.reductions!.sentPerSample).toEqual({ sparse: sparse!.split!.bytesPerSample, dense: dense!.split!.bytesPerSample });
+    expect(a.reductions!.frameVsRawInput).toBeCloseTo(784 / 84, 9);
     const dir = dirs[0]!;
     const report = readFileSync(join(dir, "report.md"), "utf8");
     expect(report).toContain("| network |");

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { loadData } from "../data/load.js";
-import { runExperiment, resultsTable, type NetworkSpec } from "../node/experiment.js";
+import { reductionLine, runExperiment, resultsTable, type NetworkSpec } from "../node/experiment.js";
 import { type Command, UsageError, int, intList, num, numList } from "./args.js";
 import { engine } from "./common.js";
 
@@ -93,10 +93,7 @@ and runs the test set through the edge client. Writes results/<name>/report.md, 
       log,
     });
     process.stdout.write(resultsTable(result) + "\n");
-    if (result.reductions) {
-      const r = result.reductions;
-      process.stdout.write(`\nsparse vs dense twin: ${r.storage.toFixed(1)}× smaller file, ${r.macs.toFixed(1)}× fewer MACs` + (r.wireExpected ? `, ${r.wireExpected.toFixed(2)}× fewer bytes on the wire per sample` : "") + "\n");
-    }
+    if (result.reductions) process.stdout.write(`\n${reductionLine(result.reductions)}\n`);
     process.stdout.write(`\nreport: ${join(outDir, "report.md")} (${result.seconds.toFixed(1)} s)\n`);
   },
 };
