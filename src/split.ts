@@ -30,6 +30,8 @@ export interface SplitInfo {
   activationWidth: number;
   /** Per-sample shape at the cut ([C, H, W] after a convolution or pooling); frames carry it plus the batch. */
   activationShape: number[];
+  /** Seed of the embedded train/test split the model was trained on, when known (so tools evaluate on unseen data). */
+  dataSeed?: number;
   classes: number;
   /** Exits of the full model: those on the edge come first. */
   totalExits: number;
@@ -43,6 +45,8 @@ export interface SplitModelOptions {
   hash?: string;
   /** An exit policy for the full model (one threshold per exit); each half stores its own share. */
   policy?: ExitPolicy | string;
+  /** Seed of the embedded data split the model was trained on, recorded in both bundles. */
+  dataSeed?: number;
 }
 
 /** What {@link Head.run} returns: the answers of edge exits and the activation of every other sample. */
@@ -222,7 +226,7 @@ export function split(model: Model, opts: SplitModelOptions): { head: Head; tail
   const engine = model.engine;
   const width = model.trunk[k - 1]!.outputSize;
   const activationShape = [...(model.trunk[k - 1]!.outputShape ?? [width])];
-  const base = { after: k, splitId: k, activationWidth: width, activationShape, classes: model.classes, totalExits: E, hash };
+  const base = { after: k, splitId: k, activationWidth: width, activationShape, classes: model.classes, totalExits: E, hash, ...(opts.dataSeed !== undefined ? { dataSeed: checkInt("split", "dataSeed", opts.dataSeed, 0, 2 ** 32 - 1) } : {}) };
   const built: Layer[] = [];
   const keep = (l: Layer) => (built.push(l), l);
   try {
@@ -242,7 +246,10 @@ export function split(model: Model, opts: SplitModelOptions): { head: Head; tail
 }
 
 function splitRecord(info: SplitInfo, role: SplitRole): SplitInfo {
-  return { role, after: info.after, splitId: info.splitId, activationWidth: info.activationWidth, activationShape: info.activationShape, classes: info.classes, totalExits: info.totalExits };
+  return {
+    role, after: info.after, splitId: info.splitId, activationWidth: info.activationWidth, activationShape: info.activationShape,
+    classes: info.classes, totalExits: info.totalExits, ...(info.dataSeed !== undefined ? { dataSeed: info.dataSeed } : {}),
+  };
 }
 
 /**
@@ -293,6 +300,7 @@ function checkSplitRecord(x: unknown, role: SplitRole, source: string, hash: str
   if (!Array.isArray(shape) || shape.length < 1 || shape.length > 3 || !shape.every((d) => Number.isSafeInteger(d) && d >= 1) || shape.reduce((a, b) => a * b, 1) !== s.activationWidth) {
     throw f("extra.split.activationShape", `expected 1–3 positive integers whose product is the activation width ${s.activationWidth}, got ${JSON.stringify(s.activationShape)}`);
   }
+  if (s.dataSeed !== undefined && !(Number.isSafeInteger(s.dataSeed) && s.dataSeed >= 0)) throw f("extra.split.dataSeed", `expected a non-negative integer, got ${JSON.stringify(s.dataSeed)}`);
   if (hash === undefined || !HASH_RE.test(hash)) throw f("model_hash", `expected 16 lowercase hex digits, got ${JSON.stringify(hash)}`);
   return { ...(s as SplitInfo), activationShape: [...shape], hash };
 }

@@ -265,6 +265,24 @@ describe("split: head then tail is the model", () => {
 describe("split bundles", () => {
   const paperish = () => Model.mlp(engine, { sizes: [20, 8, 8, 4], outDegrees: [2, 4, 4], seed: 9, exits: [{ after: 0, weight: 1 }, { after: 1, weight: 1 }], finalWeight: 0.3 });
 
+  it("record the seed of the data split the model was trained on, and refuse a forged one", () => {
+    const model = paperish();
+    const { head, tail } = split(model, { after: 2, dataSeed: 3 });
+    const hb = encodeHead(head);
+    expect(readSplitInfo(hb).dataSeed).toBe(3);
+    expect(readSplitInfo(encodeTail(tail)).dataSeed).toBe(3);
+    const again = loadHead(engine, hb);
+    expect(again.info.dataSeed).toBe(3);
+    const json = JSON.parse(decodeSafetensors(hb).metadata.presparse!);
+    json.extra.split.dataSeed = -1;
+    const f = decodeSafetensors(hb);
+    const forged = encodeSafetensors(Object.fromEntries(f.tensors), { ...f.metadata, presparse: JSON.stringify(json) });
+    expect(() => loadHead(engine, forged)).toThrow(/extra\.split\.dataSeed/);
+    expect(() => split(model, { after: 1, dataSeed: -2 })).toThrow(/dataSeed/);
+    for (const x of [head, tail, again]) x.dispose();
+    model.dispose();
+  });
+
   it("carry the full model's hash, the cut, the role, the activation width and each half's policy share", () => {
     const model = paperish();
     const { bytes, hash } = encodeModel(model);

@@ -30,7 +30,7 @@ bytes sent per sample (against the raw 1-byte-per-pixel input) and latency perce
   --head FILE           the edge bundle written by presparse split (head.safetensors)
   --server URL          the tail server, e.g. http://127.0.0.1:8080
   --data mnist|DIR      embedded digits (their 2,000-sample test split) or an IDX directory (its t10k half)
-  --seed S              seed of the embedded split: give the one the model was trained with (default 0, train's default)
+  --seed S              seed of the embedded split (default: the training seed the head bundle records, else 0)
   --dtype D             frame dtype: f32, f16 or int8 (default f32)
   --exit-policy P       maxprob:Q or entropy:T for the edge exits (default: the head's stored policy;
                         none: send every sample)
@@ -66,7 +66,7 @@ bytes sent per sample (against the raw 1-byte-per-pixel input) and latency perce
     const head = loadHead(eng, bytes, headPath);
     const policyText = v["exit-policy"] as string | undefined;
     const policy = policyText === "none" ? null : policyText !== undefined ? parseExitPolicy(policyText, head.exits.length) : undefined;
-    const data = loadData((v.data as string | undefined) ?? "mnist", { seed: int("infer", "seed", v.seed, 0) });
+    const data = loadData((v.data as string | undefined) ?? "mnist", { seed: int("infer", "seed", v.seed, head.info.dataSeed ?? 0) });
     if (data.test.features > head.inputSize) throw new UsageError(`infer: the data has ${data.test.features} features, the head takes ${head.inputSize}`);
     const rawBytes = data.test.features; // one byte per pixel, as the images are stored
     const test = padFeatures(data.test, head.inputSize);

@@ -5,7 +5,7 @@ import { writeFileAtomic } from "../node/files.js";
 import { loadModel } from "../node/model_files.js";
 import { encodeHead, encodeTail, split } from "../split.js";
 import { type Command, UsageError, int, required } from "./args.js";
-import { engine, fmtBytes } from "./common.js";
+import { engine, fmtBytes, trainedSeed } from "./common.js";
 
 export const splitCommand: Command = {
   name: "split",
@@ -40,7 +40,7 @@ the server refuses frames from any other head.
     if (L < 2) throw new UsageError(`split: ${path} has ${L} trunk layer; a split needs at least 2`);
     const after = int("split", "after", required("split", "after", v.after), 1, 1, L - 1);
     const policy = (v["exit-policy"] as string | undefined) ?? (loaded.spec.extra?.policy as string | undefined);
-    const { head, tail } = split(model, { after, hash: loaded.hash, policy });
+    const { head, tail } = split(model, { after, hash: loaded.hash, policy, dataSeed: trainedSeed(loaded.spec.extra) });
     try {
       const headBytes = encodeHead(head), tailBytes = encodeTail(tail);
       await mkdir(outDir, { recursive: true });
