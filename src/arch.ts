@@ -4,6 +4,7 @@ import { ValidationError } from "./errors.js";
 import type { Layer } from "./layers/layer.js";
 import { AvgPool2d, MaxPool2d } from "./layers/pool2d.js";
 import { SparseConv2d } from "./layers/sparse_conv2d.js";
+import { Flatten } from "./layers/flatten.js";
 import { SparseLinear, type Activation } from "./layers/sparse_linear.js";
 import { Model, type Exit } from "./model.js";
 import { Pattern } from "./pattern.js";
@@ -29,6 +30,7 @@ export class ArchError extends ValidationError {
 export type ArchToken = { token: string; position: number; column: number } & (
   | { kind: "conv"; inC?: number; outC: number; kh: number; kw: number; stride: number; padding: number; degree?: number; activation?: Activation }
   | { kind: "maxpool" | "avgpool"; k: number; stride?: number }
+  | { kind: "flatten" }
   | { kind: "fc"; inputs?: number; outputs: number; degree?: number; activation?: Activation }
 );
 
@@ -46,7 +48,9 @@ const INT = /^[1-9][0-9]*$/;
  *   (default 0, so sizes shrink by kernel − 1: out = ⌊(n + 2P − K)/S⌋ + 1), `relu` / `linear`.
  * - `maxpool:K[:sS]`, `avgpool:K[:sS]`; `pool:K` is `maxpool:K`. Stride defaults to K.
  * - `fc:[IN>]OUT`, options `degD` (out-degree of each input) or `dense`, `relu` / `linear`. An fc after images
- *   reads the [C, H, W] activation as C·H·W features as it lies in memory: no flatten step is needed.
+ *   reads the [C, H, W] activation as C·H·W features as it lies in memory.
+ * - `flatten`: [C, H, W] → C·H·W, moving no data (the layout is already flat); optional before an fc, it makes
+ *   the shape change explicit and gives a split point whose frames are [C·H·W, batch].
  *
  * Every conv and fc is followed by ReLU except the string's last token, which is linear (the logits);
  * `relu` / `linear` override that.
@@ -121,8 +125,12 @@ export function parseArch(arch: string): ArchToken[] {
         out.push(t);
         break;
       }
+      case "flatten":
+        if (fields.length) fail(`flatten takes no options, got ${JSON.stringify(fields.join(":"))}`);
+        out.push({ ...base, kind: "flatten" });
+        break;
       default:
-        fail(`unknown layer ${JSON.stringify(head)} (expected conv, pool, maxpool, avgpool or fc)`);
+        fail(`unknown layer ${JSON.stringify(head)} (expected conv, pool, maxpool, avgpool, flatten or fc)`);
     }
   });
   return out;
@@ -173,6 +181,11 @@ export function planArch(arch: string, inputShape: readonly number[]): ArchStep[
         const s = t.stride ?? t.k;
         if (t.k > H || t.k > W) fail(`window ${t.k}×${t.k} is larger than the input ${H}×${W}`);
         shape = [C, Math.floor((H - t.k) / s) + 1, Math.floor((W - t.k) / s) + 1];
+        break;
+      }
+      case "flatten": {
+        image();
+        shape = [shape.reduce((a, b) => a * b, 1)];
         break;
       }
       case "fc": {
@@ -241,6 +254,9 @@ function buildLayers(engine: Engine, arch: string, steps: ArchStep[], seed: numb
           layer = new Cls(engine, { C, H, W, k: st.k, stride: st.stride });
           break;
         }
+        case "flatten":
+          layer = new Flatten(st.inShape);
+          break;
         case "fc": {
           const n = st.inShape.reduce((a, b) => a * b, 1);
           const pattern = st.degree === undefined || st.degree === st.outputs ? Pattern.dense(n, st.outputs) : Pattern.fixedDegree(n, st.outputs, st.degree, seed * 1000 + i);

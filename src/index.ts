@@ -27,6 +27,7 @@ export { classifierStats, simulatePolicy, sweep, defaultGrid, pickForAccuracy, p
 export { lineChart, type ChartOptions, type Series } from "./report/svg.js";
 export { maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward, pool2dShape, type Pool2dGeometry, type Pool2dShape } from "./pool2d.js";
 export { MaxPool2d, AvgPool2d } from "./layers/pool2d.js";
+export { Flatten } from "./layers/flatten.js";
 export { ArchError, buildModel, parseArch, parseShape, planArch, type ArchStep, type ArchToken, type BuildOptions } from "./arch.js";
 export { Head, Tail, split, encodeHead, encodeTail, loadHead, loadTail, readSplitInfo, type SplitInfo, type SplitModelOptions, type SplitRole, type HeadResult } from "./split.js";
 export { SplitClient, SplitServerError, FRAME_MEDIA_TYPE, retryAfterMs, type SplitClientOptions, type SampleResult, type InferResult, type InferTotals } from "./client.js";

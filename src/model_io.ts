@@ -3,6 +3,7 @@
 import type { Engine } from "./engine.js";
 import { FormatError } from "./errors.js";
 import type { Layer, LayerSpec, StoredTensor } from "./layers/layer.js";
+import { Flatten } from "./layers/flatten.js";
 import { AvgPool2d, MaxPool2d } from "./layers/pool2d.js";
 import { SparseConv2d } from "./layers/sparse_conv2d.js";
 import { SparseLinear } from "./layers/sparse_linear.js";
@@ -121,6 +122,8 @@ export function layerFromTensors(engine: Engine, spec: LayerSpec, tensors: Recor
       return MaxPool2d.fromTensors(engine, spec, tensors, where);
     case "avgpool2d":
       return AvgPool2d.fromTensors(engine, spec, tensors, where);
+    case "flatten":
+      return Flatten.fromTensors(spec, where);
     default:
       throw new FormatError("model", `${where}.kind`, `unknown layer kind ${JSON.stringify(spec.kind)}`);
   }
