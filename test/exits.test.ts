@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { classifierStats, measurePolicy, simulatePolicy, sweep } from "../src/calibrate.js";
 import { makeDataset } from "../src/data/dataset.js";
-import { ExitRunner, exitMacs, parseExitPolicy, type ExitPolicy } from "../src/exits.js";
+import { ExitGate, ExitRunner, columnStats, exitMacs, parseExitPolicy, type ExitPolicy } from "../src/exits.js";
 import { Matrix, Model, PresparseError, ValidationError, feasibleOutDegrees } from "../src/index.js";
 import { getEngine } from "./helpers/engine.js";
 
@@ -166,6 +166,26 @@ describe("accounting and calibration", () => {
       }
     }
     model.dispose();
+  });
+});
+
+describe("softmax statistics", () => {
+  it("ExitGate.statsOf equals columnStats on every column, bit for bit", () => {
+    const gate = new ExitGate(engine);
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 40 }), fc.integer(), (C, n, seed) => {
+        const Z = Matrix.from(engine, C, n, randomInput(C, n, seed).map((v, i) => (i % 7 === 0 ? v * 40 : v)));
+        const d = Z.data();
+        const s = gate.statsOf(Z);
+        for (let j = 0; j < n; j++) {
+          const c = columnStats(d, C, n, j);
+          expect([s.label[j], s.confidence[j], s.entropy[j]]).toEqual([c.label, c.confidence, c.entropy]);
+        }
+        Z.dispose();
+      }),
+      { numRuns: 60 },
+    );
+    gate.dispose();
   });
 });
 
