@@ -65,11 +65,31 @@ export interface HeadResult {
   activation: Float32Array;
 }
 
+/** What both halves answer from their split record. */
+abstract class SplitHalf {
+  abstract readonly info: SplitInfo & { hash: string };
+  /** The full model's hash (frames carry it). */
+  get hash(): string {
+    return this.info.hash;
+  }
+  /** The cut (frames carry it as their split id). */
+  get splitId(): number {
+    return this.info.splitId;
+  }
+  /** Features per sample at the cut. */
+  get activationWidth(): number {
+    return this.info.activationWidth;
+  }
+  get classes(): number {
+    return this.info.classes;
+  }
+}
+
 /**
  * The edge half: trunk layers 0…k−1 and the exits that branch off them (their `after` unchanged). Its output is
  * the activation at the cut, not logits; samples an exit answers under a policy never reach it.
  */
-export class Head {
+export class Head extends SplitHalf {
   private readonly gate: ExitGate;
 
   constructor(
@@ -78,6 +98,7 @@ export class Head {
     readonly exits: Exit[],
     readonly info: SplitInfo & { hash: string; inputShape: number[]; policy?: ExitPolicy },
   ) {
+    super();
     if (layers.length === 0) throw new ValidationError("Head: needs at least one trunk layer");
     for (let i = 1; i < layers.length; i++) {
       if (layers[i]!.inputSize !== layers[i - 1]!.outputSize) throw new ShapeError(`Head: layer ${i} takes ${layers[i]!.inputSize} features, layer ${i - 1} gives ${layers[i - 1]!.outputSize}`);
@@ -99,18 +120,6 @@ export class Head {
     this.gate = new ExitGate(engine);
   }
 
-  get hash(): string {
-    return this.info.hash;
-  }
-  get splitId(): number {
-    return this.info.splitId;
-  }
-  get activationWidth(): number {
-    return this.info.activationWidth;
-  }
-  get classes(): number {
-    return this.info.classes;
-  }
   get inputSize(): number {
     return this.layers[0]!.inputSize;
   }
@@ -175,27 +184,16 @@ export class Head {
  * exits re-indexed. The server runs it to the final logits; its exits are kept in the bundle (and usable with
  * ExitRunner) but not applied when serving, so a server answer is always the final classifier's.
  */
-export class Tail {
+export class Tail extends SplitHalf {
   constructor(
     readonly model: Model,
     readonly info: SplitInfo & { hash: string; policy?: ExitPolicy },
   ) {
+    super();
     if (model.inputSize !== info.activationWidth) throw new ShapeError(`Tail: the model takes ${model.inputSize} features, the cut carries ${info.activationWidth}`);
     if (model.classes !== info.classes) throw new ShapeError(`Tail: the model gives ${model.classes} classes, the split says ${info.classes}`);
     if (info.splitId !== info.after) throw new ValidationError(`Tail: splitId ${info.splitId} differs from the cut ${info.after}`);
     if (info.policy) checkPolicy(info.policy, model.exits.length);
-  }
-  get hash(): string {
-    return this.info.hash;
-  }
-  get splitId(): number {
-    return this.info.splitId;
-  }
-  get activationWidth(): number {
-    return this.info.activationWidth;
-  }
-  get classes(): number {
-    return this.info.classes;
   }
   /** Final logits [classes, B] of an activation X [activationWidth, B] (owned by the last layer). */
   forward(X: Matrix): Matrix {
