@@ -1,5 +1,6 @@
 // Shared benchmark helpers: what machine this ran on, median-based timing, a plain-text table, JSON results.
 import { execFileSync } from "node:child_process";
+import { createRequire } from "node:module";
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -101,3 +102,24 @@ export const fmt = {
   x: (r) => (r === undefined || r === null ? "–" : `${r.toFixed(1)}×`),
   f1: (v) => (v === undefined || v === null ? "–" : v.toFixed(1)),
 };
+
+/**
+ * TensorFlow.js with its WebAssembly backend, one thread, the .wasm files from node_modules: the dense peer every
+ * suite measures against. Returns tf and what the backend reports (version, SIMD, threads).
+ */
+export async function loadTfjsWasm() {
+  const require = createRequire(import.meta.url);
+  const tf = await import("@tensorflow/tfjs-core");
+  const wasm = await import("@tensorflow/tfjs-backend-wasm");
+  wasm.setWasmPaths(require.resolve("@tensorflow/tfjs-backend-wasm/package.json").replace(/package\.json$/, "dist/"));
+  wasm.setThreadsCount(1);
+  if (!(await tf.setBackend("wasm"))) throw new Error("tfjs: the wasm backend did not initialize");
+  await tf.ready();
+  const info = {
+    version: require("@tensorflow/tfjs-backend-wasm/package.json").version,
+    simd: await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"),
+    multithread: await tf.env().getAsync("WASM_HAS_MULTITHREAD_SUPPORT"),
+    threads: wasm.getThreadsCount(),
+  };
+  return { tf, info };
+}

@@ -2,11 +2,9 @@
 // 12.5–100%: forward, input gradient and weight gradient of our sparse conv kernels, against the same kernels at
 // 100% (our dense conv) and tfjs-backend-wasm's conv2d / conv2dTranspose (NHWC) on the same shapes, same run.
 // Run: npx tsc -p tsconfig.build.json && node bench/conv.mjs   (times the release build through dist/index.js)
-import { createRequire } from "node:module";
 import { ConvWeights, Engine, F32Buffer, Matrix, Pattern, Rng } from "../dist/index.js";
-import { fmt, isMain, machine, machineLine, markdownTable, printTable, timeCall, writeResults } from "./common.mjs";
+import { fmt, isMain, machine, machineLine, markdownTable, printTable, timeCall, writeResults, loadTfjsWasm } from "./common.mjs";
 
-const require = createRequire(import.meta.url);
 const GEOMETRY = { inC: 32, outC: 64, H: 14, W: 14, kh: 3, kw: 3, stride: 1, padding: 1 };
 const BATCH = 64;
 const DENSITIES = [0.125, 0.25, 0.5, 1];
@@ -14,21 +12,6 @@ const OPS = ["forward", "inputGrad", "weightGrad"];
 
 function fill(arr, rng) {
   for (let i = 0; i < arr.length; i++) arr[i] = rng.next() * 2 - 1;
-}
-
-async function loadTfjs() {
-  const tf = await import("@tensorflow/tfjs-core");
-  const wasm = await import("@tensorflow/tfjs-backend-wasm");
-  wasm.setWasmPaths(require.resolve("@tensorflow/tfjs-backend-wasm/package.json").replace(/package\.json$/, "dist/"));
-  wasm.setThreadsCount(1);
-  if (!(await tf.setBackend("wasm"))) throw new Error("tfjs: the wasm backend did not initialize");
-  await tf.ready();
-  const info = {
-    version: require("@tensorflow/tfjs-backend-wasm/package.json").version,
-    simd: await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"),
-    threads: wasm.getThreadsCount(),
-  };
-  return { tf, info };
 }
 
 /** Our three conv kernels on one channel pattern (called through the kernel exports: the kernels' own cost). */
@@ -73,7 +56,7 @@ function measureTfjs(tf, budget) {
 export async function run({ budget = 0.5 } = {}) {
   const started = process.hrtime.bigint();
   const engine = await Engine.load();
-  const { tf, info: tfjs } = await loadTfjs();
+  const { tf, info: tfjs } = await loadTfjsWasm();
   const m = machine();
   const g = GEOMETRY;
   const measured = DENSITIES.map((d) => {

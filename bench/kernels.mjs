@@ -1,13 +1,11 @@
 // Kernel benchmark: csrSpmm / csrSpmmT / csrSddmm on a 1024×1024 layer at 1–100% density and on the paper's
 // 800→40 layer, against our dense kernels and tfjs-backend-wasm's dense matMul on the same shapes, same run.
 // Run: npm run bench:kernels   (builds first; times the release build through dist/index.js)
-import { createRequire } from "node:module";
 import {
   CsrWeights, Engine, F32Buffer, Matrix, Pattern, Rng, csrSpmm,
 } from "../dist/index.js";
-import { fmt, isMain, machine, machineLine, markdownTable, printTable, timeCall, writeResults } from "./common.mjs";
+import { fmt, isMain, machine, machineLine, markdownTable, printTable, timeCall, writeResults, loadTfjsWasm } from "./common.mjs";
 
-const require = createRequire(import.meta.url);
 const DENSITIES = [0.01, 0.05, 0.1, 0.25, 0.5, 1];
 const BATCHES = [256, 1];
 const OPS = ["csrSpmm", "csrSpmmT", "csrSddmm"];
@@ -17,22 +15,6 @@ const DENSE_TWIN = { csrSpmm: "Y = W·X", csrSpmmT: "dX = Wᵀ·dY", csrSddmm: "
 function fill(buf, rng, scale = 1) {
   const v = buf.view ? buf.view() : buf.data();
   for (let i = 0; i < v.length; i++) v[i] = (rng.next() * 2 - 1) * scale;
-}
-
-async function loadTfjs() {
-  const tf = await import("@tensorflow/tfjs-core");
-  const wasm = await import("@tensorflow/tfjs-backend-wasm");
-  wasm.setWasmPaths(require.resolve("@tensorflow/tfjs-backend-wasm/package.json").replace(/package\.json$/, "dist/"));
-  wasm.setThreadsCount(1);
-  if (!(await tf.setBackend("wasm"))) throw new Error("tfjs: the wasm backend did not initialize");
-  await tf.ready();
-  const info = {
-    version: require("@tensorflow/tfjs-backend-wasm/package.json").version,
-    simd: await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"),
-    multithread: await tf.env().getAsync("WASM_HAS_MULTITHREAD_SUPPORT"),
-    threads: wasm.getThreadsCount(),
-  };
-  return { tf, info };
 }
 
 /**
@@ -107,7 +89,7 @@ function measureWrapperCall(engine) {
 export async function run({ rounds = 3, budget = 0.1 } = {}) {
   const started = process.hrtime.bigint();
   const engine = await Engine.load();
-  const { tf, info: tfjs } = await loadTfjs();
+  const { tf, info: tfjs } = await loadTfjsWasm();
   const m = machine();
   const layers = [
     ...DENSITIES.map((d) => ({ name: "1024→1024", pattern: () => (d === 1 ? Pattern.dense(1024, 1024) : Pattern.random(1024, 1024, d, 1)), density: d })),

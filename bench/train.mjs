@@ -4,13 +4,11 @@
 // thread) the paper's way: dense weights multiplied by their 0/1 masks after every batch. Adam, batch 256.
 // Run: npm run build && node bench/train.mjs
 import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
 import os from "node:os";
 import { Adam, Batcher, Engine, Matrix, Model, Pattern, Rng, SparseLinear, feasibleOutDegrees, makeDataset, padFeatures, subset, train } from "../dist/index.js";
 import { loadIdxDataset } from "../dist/node/index.js";
-import { fmt, isMain, machine, machineLine, markdownTable, printTable, timeCall, writeResults } from "./common.mjs";
+import { fmt, isMain, machine, machineLine, markdownTable, printTable, timeCall, writeResults, loadTfjsWasm } from "./common.mjs";
 
-const require = createRequire(import.meta.url);
 const FASHION = "/usr/share/datasets/fashion-mnist";
 const SAMPLES = 60_000;
 const BATCH = 256;
@@ -169,22 +167,6 @@ function breakdown(engine, net, data, pattern) {
   }
 }
 
-async function loadTfjs() {
-  const tf = await import("@tensorflow/tfjs-core");
-  const wasm = await import("@tensorflow/tfjs-backend-wasm");
-  wasm.setWasmPaths(require.resolve("@tensorflow/tfjs-backend-wasm/package.json").replace(/package\.json$/, "dist/"));
-  wasm.setThreadsCount(1);
-  if (!(await tf.setBackend("wasm"))) throw new Error("tfjs: the wasm backend did not initialize");
-  await tf.ready();
-  registerMlpGradients(tf);
-  const info = {
-    version: require("@tensorflow/tfjs-backend-wasm/package.json").version,
-    simd: await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"),
-    threads: wasm.getThreadsCount(),
-  };
-  return { tf, info };
-}
-
 /**
  * tfjs-core's Node bundle registers no gradient functions (the `@tensorflow/tfjs` union package does that), so
  * the three a dense MLP needs are registered here, written as tfjs-core's own: y = a·b, y = a + bias, y = relu(x).
@@ -289,7 +271,8 @@ export async function run({ budget = 9 } = {}) {
   const m = machine();
   const loadBefore = os.loadavg()[0];
   const engine = await Engine.load();
-  const { tf, info: tfjs } = await loadTfjs();
+  const { tf, info: tfjs } = await loadTfjsWasm();
+  registerMlpGradients(tf);
   const { data: raw, source } = loadData();
   const rows = [];
   for (const net of networks()) {
