@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error -- plain JavaScript shared with the page, no type declarations
 import { LOAD_SOURCES, MEMORY_GROWTH, PROPERTIES, PROPERTY_ENGINES, REJECT_SOURCES } from "./browser/cases.js";
 import { Pattern } from "../src/index.js";
-import { chromiumPath, chromiumSkipMessage, launchChromium, pageResults, screenshot, watchPage } from "./helpers/chromium.js";
+import { chromiumPath, launchChromium, pageResults, screenshot, watchPage } from "./helpers/chromium.js";
 import * as ref from "./helpers/reference.js";
 import { REPO_ROOT, packageImportMap, startStaticServer, type StaticServer } from "./helpers/static_server.js";
 
@@ -40,7 +40,7 @@ function docsExample(): string {
 }
 
 const executable = chromiumPath();
-if (!executable) console.warn(chromiumSkipMessage());
+// without Chromium these tests skip; the global setup prints the one line that says so
 
 describe.skipIf(!executable)("presparse in headless Chromium", () => {
   let browser: Browser | undefined;
