@@ -109,6 +109,13 @@ describe("accounting and calibration", () => {
     return { model, data: makeDataset("random", x, y, 10, 4) };
   };
 
+  it("an exit head may itself be sparse: its MACs are its stored connections", () => {
+    const model = Model.mlp(engine, { sizes: [10, 8, 8, 4], outDegrees: [4, 4, 4], seed: 1, exits: [{ after: 0, outDegree: 2 }] });
+    expect(model.exits[0]!.layers[0]!.macsPerSample()).toBe(8 * 2);
+    expect(exitMacs(model).perExit[0]).toBe(10 * 4 + 8 * 2);
+    model.dispose();
+  });
+
   it("MACs per exit count stored connections only", () => {
     const { model } = mk(1);
     const m = exitMacs(model);

@@ -15,6 +15,7 @@ export const trainOptions = {
   "out-degrees": { type: "string" },
   exits: { type: "string" },
   "exit-weights": { type: "string" },
+  "exit-out-degree": { type: "string" },
   epochs: { type: "string" },
   batch: { type: "string" },
   lr: { type: "string" },
@@ -37,10 +38,12 @@ export function modelFromFlags(cmd: string, v: Record<string, unknown>, eng: Awa
   const weights = numList(cmd, "exit-weights", v["exit-weights"], [...exitsAfter.map(() => 1), exitsAfter.length ? 0.3 : 1], 0);
   if (weights.length !== exitsAfter.length + 1) throw new UsageError(`${cmd}: --exit-weights needs ${exitsAfter.length + 1} values (one per exit, then the final classifier), got ${weights.length}`);
   const biasInit = num(cmd, "bias-init", v["bias-init"], 0.1);
-  const exits = exitsAfter.map((after, k) => ({ after: after - 1, weight: weights[k]! }));
+  const exitDegree = v["exit-out-degree"] === undefined ? undefined : int(cmd, "exit-out-degree", v["exit-out-degree"], 0, 1);
+  const exits = exitsAfter.map((after, k) => ({ after: after - 1, weight: weights[k]!, ...(exitDegree !== undefined ? { outDegree: exitDegree } : {}) }));
   let model: Model;
   if (v.arch !== undefined) {
     if (v.layers !== undefined || v["out-degrees"] !== undefined) throw new UsageError(`${cmd}: give --arch or --layers/--out-degrees, not both`);
+    if (exitDegree !== undefined) throw new UsageError(`${cmd}: --exit-out-degree goes with --layers (with --arch, exit heads are dense fc layers)`);
     const shape = v["input-shape"] === undefined ? [1, 28, 28] : parseShape(String(v["input-shape"]));
     model = buildModel(eng, String(v.arch), { inputShape: shape, seed, biasInit, exits, finalWeight: weights[weights.length - 1]! });
   } else {
@@ -78,6 +81,7 @@ Trains a network whose connections are fixed before training (defaults: the pape
   --out-degrees D      connections per input neuron, per layer; ≥ the next size means dense (default 2,9,10)
   --exits K[,K…]       attach an early-exit head after trunk layer K (1-based; for --layers, hidden layer K)
   --exit-weights W     loss weights: one per exit, then the final classifier (default 1,…,0.3)
+  --exit-out-degree D  make each exit head (hidden → classes) sparse with out-degree D (default: dense)
   --epochs N           epochs (default 50)
   --batch B            batch size (default 256)
   --optimizer adam|sgd (default adam)   --lr X (default 1e-3)   --decay X (Keras per-step decay, default 1e-5)
