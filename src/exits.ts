@@ -35,7 +35,8 @@ export interface ExitResult {
 export function parseExitPolicy(text: string, exits: number): ExitPolicy {
   const m = /^(maxprob|entropy):([^:]+)$/.exec(text.trim());
   if (!m) throw new ValidationError(`exit policy: expected maxprob:Q or entropy:T (e.g. maxprob:0.9), got ${JSON.stringify(text)}`);
-  const thresholds = m[2]!.split(",").map((s) => Number(s));
+  // Number("") is 0: an empty entry ("maxprob:0.9,") must not become a threshold that every sample passes
+  const thresholds = m[2]!.split(",").map((s) => (s.trim() === "" ? NaN : Number(s)));
   const kind = m[1] as ExitPolicy["kind"];
   return checkPolicy({ kind, thresholds: thresholds.length === 1 ? new Array(exits).fill(thresholds[0]) : thresholds }, exits);
 }

@@ -200,7 +200,7 @@ describe("exit policies", () => {
   it("parse per-exit and shared thresholds; reject bad ones with typed errors", () => {
     expect(parseExitPolicy("maxprob:0.9", 2)).toEqual({ kind: "maxprob", thresholds: [0.9, 0.9] });
     expect(parseExitPolicy("entropy:0.05,0.1", 2)).toEqual({ kind: "entropy", thresholds: [0.05, 0.1] });
-    for (const bad of ["maxprob", "maxprob:x", "maxprob:1.5", "entropy:-1", "softmax:0.5", "maxprob:0.9,0.8,0.7"]) {
+    for (const bad of ["maxprob", "maxprob:x", "maxprob:1.5", "entropy:-1", "softmax:0.5", "maxprob:0.9,0.8,0.7", "maxprob:0.9,", "maxprob:,0.9", "entropy:0.1, "]) {
       expect(() => parseExitPolicy(bad, 2)).toThrow(ValidationError);
     }
     const model = build({ sizes: [4, 4, 4, 2], outDegrees: [2, 2, 2], seed: 0, exits: [{ after: 0 }] });
