@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { classifierStats, measurePolicy, simulatePolicy, sweep } from "../src/calibrate.js";
 import { makeDataset } from "../src/data/dataset.js";
-import { ExitGate, ExitRunner, columnStats, exitMacs, parseExitPolicy, type ExitPolicy } from "../src/exits.js";
+import { ExitGate, ExitRunner, columnStats, exitMacs, parseExitPolicy, passes, type ExitPolicy } from "../src/exits.js";
 import { Matrix, Model, PresparseError, ValidationError, feasibleOutDegrees } from "../src/index.js";
 import { getEngine } from "./helpers/engine.js";
 
@@ -60,9 +60,15 @@ describe("ExitRunner", () => {
           const ref = all[k]!;
           for (let c = 0; c < C; c++) expect(r.logits[b * C + c]).toBe(ref[c * B + b]);
           // the sample did not pass any earlier exit, and passed this one unless it is the final classifier
+          for (let e = 0; e <= Math.min(k, model.exits.length - 1); e++) {
+            const s = columnStats(all[e]!, C, B, b);
+            expect(passes(policy, e, s.confidence, s.entropy), `sample ${b} at exit ${e} (answered by ${k})`).toBe(e === k);
+          }
           let label = 0;
           for (let c = 1; c < C; c++) if (ref[c * B + b]! > ref[label * B + b]!) label = c;
           expect(r.label[b]).toBe(label);
+          const s = columnStats(ref, C, B, b);
+          expect([r.confidence[b], r.entropy[b]]).toEqual([Math.fround(s.confidence), Math.fround(s.entropy)]);
         }
         runner.dispose();
         X.dispose();
