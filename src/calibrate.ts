@@ -68,36 +68,40 @@ export function classifierStats(model: Model, data: Dataset, batchSize = 1024): 
   return st;
 }
 
+/** Per-sample counting shared by the simulation and the real run: who answered, at what cost, and was it right. */
+function tally(model: Model) {
+  const macs = exitMacs(model);
+  const cost = [...macs.perExit, macs.final];
+  const answered = new Array<number>(cost.length).fill(0);
+  let right = 0, spent = 0;
+  return {
+    add(k: number, ok: boolean): void {
+      answered[k]!++;
+      spent += cost[k]!;
+      if (ok) right++;
+    },
+    point(policy: ExitPolicy, count: number): SweepPoint {
+      const n = Math.max(1, count);
+      const exitRates = answered.map((a) => a / n);
+      return { threshold: policy.thresholds[0] ?? NaN, policy: formatPolicy(policy), accuracy: right / n, exitRates, earlyRate: 1 - exitRates[exitRates.length - 1]!, meanMacs: spent / n, n: count };
+    },
+  };
+}
+
 /** The early-exit system's outcome under a policy, from precomputed statistics. */
 export function simulatePolicy(model: Model, st: ClassifierStats, policy: ExitPolicy): SweepPoint {
   const E = model.exits.length;
-  const macs = exitMacs(model);
-  const cost = [...macs.perExit, macs.final];
-  const answered = new Array<number>(E + 1).fill(0);
-  let right = 0, spent = 0, lost = 0, gained = 0;
+  const t = tally(model);
+  let lost = 0, gained = 0;
   for (let i = 0; i < st.n; i++) {
     let k = 0;
     while (k < E && !passes(policy, k, st.confidence[k]![i]!, st.entropy[k]![i]!)) k++;
-    answered[k]!++;
-    spent += cost[k]!;
     const ok = st.pred[k]![i] === st.labels[i], finalOk = st.pred[E]![i] === st.labels[i];
-    if (ok) right++;
+    t.add(k, ok);
     if (finalOk && !ok) lost++;
     if (ok && !finalOk) gained++;
   }
-  const n = Math.max(1, st.n);
-  const exitRates = answered.map((a) => a / n);
-  return {
-    threshold: policy.thresholds[0] ?? NaN,
-    policy: formatPolicy(policy),
-    accuracy: right / n,
-    exitRates,
-    earlyRate: 1 - exitRates[E]!,
-    meanMacs: spent / n,
-    lost,
-    gained,
-    n: st.n,
-  };
+  return { ...t.point(policy, st.n), lost, gained };
 }
 
 /** Default threshold grids: Shallow-Deep's max-softmax q from 0.1 to 0.9999, BranchyNet's entropy T log-spaced. */
@@ -160,28 +164,17 @@ export function pickKnee(c: Calibration): SweepPoint {
 export function measurePolicy(model: Model, data: Dataset, policy: ExitPolicy, batchSize = 1024): SweepPoint {
   const runner = new ExitRunner(model, policy);
   const batcher = new Batcher(model.engine, data, Math.min(batchSize, Math.max(1, data.n)));
-  const E = model.exits.length;
-  const macs = exitMacs(model);
-  const cost = [...macs.perExit, macs.final];
-  const answered = new Array<number>(E + 1).fill(0);
-  let right = 0, spent = 0;
+  const t = tally(model);
   const order = Int32Array.from({ length: data.n }, (_, i) => i);
   try {
     for (let s = 0; s < data.n; s += batcher.maxBatch) {
       const size = Math.min(batcher.maxBatch, data.n - s);
       const r = runner.run(batcher.load(order, s, size));
-      for (let j = 0; j < size; j++) {
-        const k = r.exit[j]!;
-        answered[k]!++;
-        spent += cost[k]!;
-        if (r.label[j] === data.y[s + j]) right++;
-      }
+      for (let j = 0; j < size; j++) t.add(r.exit[j]!, r.label[j] === data.y[s + j]);
     }
   } finally {
     runner.dispose();
     batcher.dispose();
   }
-  const n = Math.max(1, data.n);
-  const exitRates = answered.map((a) => a / n);
-  return { threshold: policy.thresholds[0] ?? NaN, policy: formatPolicy(policy), accuracy: right / n, exitRates, earlyRate: 1 - exitRates[E]!, meanMacs: spent / n, n: data.n };
+  return t.point(policy, data.n);
 }
