@@ -5,6 +5,7 @@ import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
+import { FRAME_MEDIA_TYPE } from "../client.js";
 import { defaultEngine, type Engine } from "../engine.js";
 import { ValidationError, checkInt } from "../errors.js";
 import { FrameError, decodeFrame, encodeFrame, type FrameDtype, type FrameKind } from "../frame.js";
@@ -13,8 +14,8 @@ import { DEMO_PREFIX, loadDemo, type DemoOptions } from "./demo.js";
 import { ServerMetrics } from "./metrics.js";
 import { BatchQueue, type BatchJob } from "./queue.js";
 
-/** The media type of a frame body, both ways. */
-export const FRAME_CONTENT_TYPE = "application/x-presparse-frame";
+/** The media type of a frame body, both ways (the client's {@link FRAME_MEDIA_TYPE}). */
+export const FRAME_CONTENT_TYPE = FRAME_MEDIA_TYPE;
 
 /** Options of {@link startServer}; every limit has a default suited to the paper's network. */
 export interface ServerOptions {
