@@ -127,6 +127,7 @@ describe("tail server", () => {
       ["empty body", () => postFrame(s.url, new Uint8Array(0)), 400, "bad_frame", "length"],
       ["wrong width", () => postFrame(s.url, encodeFrame({ data: new Float32Array(6), shape: [3, 2], dtype: "f32", kind: "activation", splitId: tail.splitId, modelHash: tail.hash })), 400, "bad_frame", "dims"],
       ["rank 1", () => postFrame(s.url, encodeFrame({ data: new Float32Array(tail.activationWidth), shape: [tail.activationWidth], dtype: "f32", kind: "activation", splitId: tail.splitId, modelHash: tail.hash })), 400, "bad_frame", "dims"],
+      ["a NaN activation", () => postFrame(s.url, encodeFrame({ data: new Float32Array(tail.activationWidth * 2).fill(NaN, 3, 4), shape: [tail.activationWidth, 2], dtype: "f32", kind: "activation", splitId: tail.splitId, modelHash: tail.hash, nonFinite: "allow" })), 400, "bad_frame", "payload"],
       ["other model", () => postFrame(s.url, activationFrame(tail, 2, 9, "f32", { modelHash: "0123456789abcdef" }).bytes), 409, "frame_mismatch", "modelHash"],
       ["other split", () => postFrame(s.url, activationFrame(tail, 2, 9, "f32", { splitId: 2 }).bytes), 409, "frame_mismatch", "splitId"],
       ["logits sent as input", () => postFrame(s.url, activationFrame(tail, 2, 9, "f32", { kind: "logits" }).bytes), 409, "frame_mismatch", "kind"],
