@@ -363,7 +363,8 @@ export function loadHead(engine: Engine, bytes: Uint8Array, source = "head"): He
 /** Reads a server bundle (a model file with a tail split record); the model's input must be the cut's width. */
 export function loadTail(engine: Engine, bytes: Uint8Array, source = "tail"): Tail {
   // the split record first, so a head bundle or a plain model is named as such rather than as a broken model
-  const info = checkSplitRecord(splitRecordOf(bytes, source), "tail", source, decodeSafetensors(bytes, { source }).metadata.model_hash);
+  const { record, hash } = splitRecordOf(bytes, source);
+  const info = checkSplitRecord(record, "tail", source, hash);
   const loaded = decodeModel(engine, bytes, source);
   try {
     const policy = storedPolicy(loaded.spec.extra, loaded.model.exits.length, source);
@@ -379,7 +380,8 @@ export function loadTail(engine: Engine, bytes: Uint8Array, source = "tail"): Ta
   }
 }
 
-function splitRecordOf(bytes: Uint8Array, source: string): unknown {
+/** The bundle's split record (unchecked) and model hash, from one read of its header. */
+function splitRecordOf(bytes: Uint8Array, source: string): { record: unknown; hash: string | undefined } {
   const file = decodeSafetensors(bytes, { source });
   let spec: Partial<ModelSpec> | null;
   try {
@@ -387,12 +389,13 @@ function splitRecordOf(bytes: Uint8Array, source: string): unknown {
   } catch (e) {
     throw new FormatError("split", "__metadata__.presparse", `${source}: invalid JSON: ${(e as Error).message}`);
   }
-  return typeof spec === "object" && spec !== null && typeof spec.extra === "object" && spec.extra !== null ? spec.extra.split : undefined;
+  const record = typeof spec === "object" && spec !== null && typeof spec.extra === "object" && spec.extra !== null ? spec.extra.split : undefined;
+  return { record, hash: file.metadata.model_hash };
 }
 
 /** Reads the split record of a bundle without building it (which half, where the cut is, which model). */
 export function readSplitInfo(bytes: Uint8Array, source = "bundle"): SplitInfo & { hash: string } {
-  const record = splitRecordOf(bytes, source);
+  const { record, hash } = splitRecordOf(bytes, source);
   const role = (record as Partial<SplitInfo> | undefined)?.role === "tail" ? "tail" : "head";
-  return checkSplitRecord(record, role, source, decodeSafetensors(bytes, { source }).metadata.model_hash);
+  return checkSplitRecord(record, role, source, hash);
 }
