@@ -29,7 +29,9 @@ function input(B: number, seed: number): Matrix {
 describe("split of a convolutional model", () => {
   it("the head records the cut's image shape and sends rank-4 frames; head then tail is the model, bit for bit", async () => {
     expect(head.info.activationShape).toEqual([4, 6, 6]);
-    expect(loadHead(engine, encodeHead(head)).info.activationShape).toEqual([4, 6, 6]);
+    const reloaded = loadHead(engine, encodeHead(head));
+    expect(reloaded.info.activationShape).toEqual([4, 6, 6]);
+    reloaded.dispose();
     const sent: number[][] = [];
     const client = new SplitClient({
       head, serverUrl: server.url, policy: null, dtype: "f32",
