@@ -114,6 +114,7 @@ describe("bad command lines", () => {
       [["train", "--exits", "3"], /--exits 3: there are only 2 hidden layers/],
       [["train", "--exits", "1", "--exit-weights", "1"], /--exit-weights needs 2 values/],
       [["train", "--json=yes"], /--json/],
+      [["train", "--layers", "100,10", "--out-degrees", "10"], /train: data mnist has 784 features, the model takes 100/],
       [["eval"], /eval: --model is required/],
       [["eval", "--model"], /eval: Option '--model <value>' argument missing/],
       [["eval", "--nope", "x"], /eval: Unknown option '--nope'/],
@@ -169,6 +170,17 @@ describe("train then eval", () => {
     // the same weights on the same 2,000 held-out digits: the accuracy train reported for its last epoch
     ev.accuracy.forEach((a, k) => expect(Math.abs(a - epochs[1]!.testAccuracy[k]!)).toBeLessThanOrEqual(1 / 2000));
     expect(ev.accuracy[1]).toBeGreaterThan(0.1);
+
+    // without --seed, eval and calibrate hold out the split the model was trained on (seed 1, recorded in the file)
+    const out = join(dir, "calibration");
+    const [unseeded, cal] = await Promise.all([cli(["eval", "--model", path, "--json"]), cli(["calibrate", "--model", path, "--out-dir", out, "--json"])]);
+    expect(unseeded.code, unseeded.stderr).toBe(0);
+    expect(JSON.parse(unseeded.stdout)).toEqual(ev);
+    expect(cal.code, cal.stderr).toBe(0);
+    const c = JSON.parse(cal.stdout) as { calibrationSamples: number; verificationSamples: number; curve: { finalAccuracy: number } };
+    expect(c.calibrationSamples + c.verificationSamples).toBe(2000);
+    expect(c.curve.finalAccuracy).toBe(ev.accuracy[1]);
+    expect(JSON.parse(await readFile(join(out, "calibration.json"), "utf8"))).toEqual(c);
   });
 
   it("eval of a corrupted, foreign or missing model file: one line naming the typed error, exit 1", async () => {

@@ -5,8 +5,8 @@ import { subset } from "../data/dataset.js";
 import { parseExitPolicy } from "../exits.js";
 import { loadModel, saveModel } from "../node/model_files.js";
 import { lineChart } from "../report/svg.js";
-import { type Command, UsageError, int, num, required } from "./args.js";
-import { dataFor, engine, pct, trainedSeed } from "./common.js";
+import { type Command, UsageError, num, required } from "./args.js";
+import { engine, heldOutFromFlags, pct, trainedSeed } from "./common.js";
 
 /** Accuracy vs exit rate and accuracy vs mean MACs, one SVG each. */
 export function calibrationCharts(c: Calibration, chosen?: SweepPoint): { exitRate: string; macs: string } {
@@ -72,7 +72,7 @@ real early-exit runner.
     const loaded = await loadModel(eng, path);
     const model = loaded.model;
     if (model.exits.length === 0) throw new UsageError(`calibrate: ${path} has no exits (train with --exits)`);
-    const { test } = dataFor("calibrate", (v.data as string | undefined) ?? "mnist", model.inputSize, int("calibrate", "seed", v.seed, trainedSeed(loaded.spec.extra)));
+    const { test } = heldOutFromFlags("calibrate", v, model.inputSize, trainedSeed(loaded.spec.extra));
     const even = subset(test, Int32Array.from({ length: Math.ceil(test.n / 2) }, (_, i) => 2 * i), `${test.name} (calibration half)`);
     const odd = subset(test, Int32Array.from({ length: Math.floor(test.n / 2) }, (_, i) => 2 * i + 1), `${test.name} (verification half)`);
     const cal = sweep(model, classifierStats(model, even), kind);

@@ -4,17 +4,33 @@ import { padFeatures, type Dataset } from "../data/dataset.js";
 import { loadData } from "../data/load.js";
 import type { Layer } from "../layers/layer.js";
 import { Model } from "../model.js";
-import { UsageError } from "./args.js";
+import { UsageError, int } from "./args.js";
 
 export function engine(): Promise<Engine> {
   return defaultEngine();
 }
 
+function checkFits(cmd: string, spec: string, dataFeatures: number, features: number): void {
+  if (dataFeatures > features) throw new UsageError(`${cmd}: data ${spec} has ${dataFeatures} features, the model takes ${features}`);
+}
+
 /** Train/test data for a model input of `features` (MNIST-like 784 samples are zero-padded up to it). */
 export function dataFor(cmd: string, spec: string, features: number, seed: number): { train: Dataset; test: Dataset } {
   const data = loadData(spec, { seed });
-  if (data.train.features > features) throw new UsageError(`${cmd}: data ${spec} has ${data.train.features} features, the model takes ${features}`);
+  checkFits(cmd, spec, data.train.features, features);
   return { train: padFeatures(data.train, features), test: padFeatures(data.test, features) };
+}
+
+/**
+ * The held-out half named by the `--data` and `--seed` flags (seed default: `defaultSeed`, the split the model was
+ * trained on), zero-padded to `features`; the training half is left as loaded. `storedFeatures` is the width before
+ * padding (one byte per pixel in the files).
+ */
+export function heldOutFromFlags(cmd: string, v: Record<string, unknown>, features: number, defaultSeed: number): { test: Dataset; storedFeatures: number } {
+  const spec = (v.data as string | undefined) ?? "mnist";
+  const { test } = loadData(spec, { seed: int(cmd, "seed", v.seed, defaultSeed) });
+  checkFits(cmd, spec, test.features, features);
+  return { test: padFeatures(test, features), storedFeatures: test.features };
 }
 
 /** Stored parameters, their 100%-density equivalent, and MACs per sample. */

@@ -3,7 +3,7 @@ import { exitMacs, parseExitPolicy } from "../exits.js";
 import { loadModel } from "../node/model_files.js";
 import { evaluate } from "../train.js";
 import { type Command, UsageError, int, required } from "./args.js";
-import { dataFor, engine, pct, trainedSeed } from "./common.js";
+import { engine, heldOutFromFlags, pct, trainedSeed } from "./common.js";
 
 export const evalCommand: Command = {
   name: "eval",
@@ -32,7 +32,7 @@ Usage: presparse eval --model FILE [--data mnist|DIR] [--exit-policy maxprob:Q|e
     const loaded = await loadModel(eng, required("eval", "model", v.model));
     const model = loaded.model;
     const batch = int("eval", "batch", v.batch, 1024, 1, 65536);
-    const { test } = dataFor("eval", (v.data as string | undefined) ?? "mnist", model.inputSize, int("eval", "seed", v.seed, trainedSeed(loaded.spec.extra)));
+    const { test } = heldOutFromFlags("eval", v, model.inputSize, trainedSeed(loaded.spec.extra));
     const base = evaluate(model, test, { batchSize: batch });
     const stored = (loaded.spec.extra?.policy as string | undefined) ?? undefined;
     const policyText = (v["exit-policy"] as string | undefined) ?? stored;

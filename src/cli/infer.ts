@@ -1,20 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { Batcher } from "../batcher.js";
 import { SplitClient } from "../client.js";
-import { padFeatures } from "../data/dataset.js";
-import { loadData } from "../data/load.js";
 import { ValidationError } from "../errors.js";
 import { parseExitPolicy } from "../exits.js";
 import type { FrameDtype } from "../frame.js";
+import { percentiles } from "../node/experiment_split.js";
 import { loadHead } from "../split.js";
 import { type Command, UsageError, int, required } from "./args.js";
-import { engine, pct } from "./common.js";
-
-/** The q-quantile (0…1) of sorted values, nearest rank. */
-export function percentile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
+import { engine, heldOutFromFlags, pct } from "./common.js";
 
 export const inferCommand: Command = {
   name: "infer",
@@ -66,10 +59,7 @@ bytes sent per sample (against the raw 1-byte-per-pixel input) and latency perce
     const head = loadHead(eng, bytes, headPath);
     const policyText = v["exit-policy"] as string | undefined;
     const policy = policyText === "none" ? null : policyText !== undefined ? parseExitPolicy(policyText, head.exits.length) : undefined;
-    const data = loadData((v.data as string | undefined) ?? "mnist", { seed: int("infer", "seed", v.seed, head.info.dataSeed ?? 0) });
-    if (data.test.features > head.inputSize) throw new UsageError(`infer: the data has ${data.test.features} features, the head takes ${head.inputSize}`);
-    const rawBytes = data.test.features; // one byte per pixel, as the images are stored
-    const test = padFeatures(data.test, head.inputSize);
+    const { test, storedFeatures: rawBytes } = heldOutFromFlags("infer", v, head.inputSize, head.info.dataSeed ?? 0);
     const n = Math.min(test.n, int("infer", "limit", v.limit, test.n, 1));
     const client = new SplitClient({ head, serverUrl, policy, dtype });
     const batcher = new Batcher(eng, test, Math.min(batch, n));
@@ -96,7 +86,7 @@ bytes sent per sample (against the raw 1-byte-per-pixel input) and latency perce
       head.dispose();
     }
     const seconds = (performance.now() - t0) / 1000;
-    latencies.sort((a, b) => a - b);
+    const lat = percentiles(latencies);
     const sent = n - exited;
     const out = {
       head: headPath,
@@ -113,7 +103,7 @@ bytes sent per sample (against the raw 1-byte-per-pixel input) and latency perce
       rawBytesPerSample: rawBytes,
       requests,
       retries,
-      latencyMs: { p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), p99: percentile(latencies, 0.99), max: latencies[latencies.length - 1]! },
+      latencyMs: { p50: lat.p50, p95: lat.p95, p99: lat.p99, max: lat.max },
       samplesPerSecond: n / seconds,
     };
     if (v.json) process.stdout.write(JSON.stringify(out) + "\n");

@@ -13,6 +13,7 @@ export interface Percentiles {
   p50: number;
   p95: number;
   p99: number;
+  max: number;
   mean: number;
 }
 
@@ -42,10 +43,11 @@ export interface SplitRun {
   retries: number;
 }
 
+/** Nearest-rank percentiles, the largest value and the mean (NaN for no values, mean 0). */
 export function percentiles(xs: number[]): Percentiles {
   const s = [...xs].sort((a, b) => a - b);
   const q = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))] ?? NaN;
-  return { p50: q(0.5), p95: q(0.95), p99: q(0.99), mean: s.reduce((a, b) => a + b, 0) / Math.max(1, s.length) };
+  return { p50: q(0.5), p95: q(0.95), p99: q(0.99), max: s[s.length - 1] ?? NaN, mean: s.reduce((a, b) => a + b, 0) / Math.max(1, s.length) };
 }
 
 /** Splits, serves the tail on 127.0.0.1 (ephemeral port) and runs the test set through the edge client. */
