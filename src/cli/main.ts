@@ -62,10 +62,6 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-export function registerCommand(cmd: Command): void {
-  commands.push(cmd);
-}
-
 const entry = process.argv[1];
 if (entry && import.meta.url === new URL(`file://${entry}`).href) {
   main(process.argv.slice(2)).then((code) => (process.exitCode = code));

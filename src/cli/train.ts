@@ -1,4 +1,3 @@
-import { writeFileSync } from "node:fs";
 import { buildModel, parseShape } from "../arch.js";
 import { Model } from "../model.js";
 import { Adam, Sgd, type Optimizer } from "../optim.js";
@@ -127,7 +126,3 @@ Trains a network whose connections are fixed before training (defaults: the pape
     optimizer.dispose();
   },
 };
-
-export function writeJson(path: string, x: unknown): void {
-  writeFileSync(path, JSON.stringify(x, null, 2) + "\n");
-}
