@@ -1,8 +1,8 @@
 // Y[m,B] = A[m,k] (CSR) · X[k,B] (+bias, ReLU);  dX = Aᵀ·dY (CSC view);  dA.values = (dY·Xᵀ) on A's pattern
 import type { Engine } from "./engine.js";
-import { ShapeError, ValidationError } from "./errors.js";
+import { ShapeError } from "./errors.js";
 import type { Pattern } from "./pattern.js";
-import { F32Buffer, I32Buffer, type Matrix } from "./tensor.js";
+import { F32Buffer, I32Buffer, checkOperands, type Matrix } from "./tensor.js";
 
 /** A pattern's index arrays and its nnz-long values, copied once into WASM memory. */
 export class CsrWeights {
@@ -35,20 +35,20 @@ export class CsrWeights {
     return this.pattern.outputs;
   }
 
+  /** True after dispose(). */
+  get disposed(): boolean {
+    return this.values.disposed;
+  }
+
   dispose(): void {
     for (const b of [this.rowPtr, this.colIdx, this.colPtr, this.rowIdx, this.perm, this.values]) b.dispose();
   }
 }
 
-function sameEngine(op: string, ...xs: { engine: Engine }[]): void {
-  if (xs[0]!.engine.isDisposed) throw new ValidationError(`${op}: the engine was disposed`);
-  for (const x of xs) if (x.engine !== xs[0]!.engine) throw new ShapeError(`${op}: operands live in different engines`);
-}
-
 /** Y = A·X (+ bias) (ReLU). Shapes: A [m,k], X [k,B], Y [m,B], bias [m]. */
 export function csrSpmm(A: CsrWeights, X: Matrix, Y: Matrix, opts: { bias?: F32Buffer; relu?: boolean } = {}): Matrix {
   const op = "csrSpmm";
-  sameEngine(op, A, X, Y, ...(opts.bias ? [opts.bias] : []));
+  checkOperands(op, A, X, Y, opts.bias);
   if (X.rows !== A.inputs) throw new ShapeError(`${op}: X has ${X.rows} rows, A has ${A.inputs} columns`);
   if (Y.rows !== A.outputs) throw new ShapeError(`${op}: Y has ${Y.rows} rows, A has ${A.outputs} rows`);
   if (Y.cols !== X.cols) throw new ShapeError(`${op}: Y has ${Y.cols} columns (batch), X has ${X.cols}`);
@@ -60,7 +60,7 @@ export function csrSpmm(A: CsrWeights, X: Matrix, Y: Matrix, opts: { bias?: F32B
 /** dX = Aᵀ·dY. Shapes: A [m,k], dY [m,B], dX [k,B]. */
 export function csrSpmmT(A: CsrWeights, dY: Matrix, dX: Matrix): Matrix {
   const op = "csrSpmmT";
-  sameEngine(op, A, dY, dX);
+  checkOperands(op, A, dY, dX);
   if (dY.rows !== A.outputs) throw new ShapeError(`${op}: dY has ${dY.rows} rows, A has ${A.outputs} rows`);
   if (dX.rows !== A.inputs) throw new ShapeError(`${op}: dX has ${dX.rows} rows, A has ${A.inputs} columns`);
   if (dX.cols !== dY.cols) throw new ShapeError(`${op}: dX has ${dX.cols} columns (batch), dY has ${dY.cols}`);
@@ -71,7 +71,7 @@ export function csrSpmmT(A: CsrWeights, dY: Matrix, dX: Matrix): Matrix {
 /** dValues[j] = Σ_b dY[row(j),b]·X[col(j),b] at A's stored positions; dBias = row sums of dY. */
 export function csrSddmm(A: CsrWeights, dY: Matrix, X: Matrix, dValues: F32Buffer, dBias?: F32Buffer): F32Buffer {
   const op = "csrSddmm";
-  sameEngine(op, A, dY, X, dValues, ...(dBias ? [dBias] : []));
+  checkOperands(op, A, dY, X, dValues, dBias);
   if (dY.rows !== A.outputs) throw new ShapeError(`${op}: dY has ${dY.rows} rows, A has ${A.outputs} rows`);
   if (X.rows !== A.inputs) throw new ShapeError(`${op}: X has ${X.rows} rows, A has ${A.inputs} columns`);
   if (X.cols !== dY.cols) throw new ShapeError(`${op}: X has ${X.cols} columns (batch), dY has ${dY.cols}`);

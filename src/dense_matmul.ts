@@ -1,7 +1,7 @@
 // Y[m,B] = W[m,k]·X[k,B] (+bias, ReLU);  dX[k,B] = Wᵀ·dY;  dW[m,k] = dY·Xᵀ — W row-major, activations feature-major.
 import type { Engine } from "./engine.js";
-import { ShapeError, ValidationError, checkInt } from "./errors.js";
-import type { F32Buffer, Matrix } from "./tensor.js";
+import { ShapeError, checkInt } from "./errors.js";
+import { checkOperands, type F32Buffer, type Matrix } from "./tensor.js";
 
 /** A dense weight matrix [outputs, inputs], row-major, in WASM memory (a full pattern's CSR values are exactly this). */
 export interface DenseWeights {
@@ -11,8 +11,9 @@ export interface DenseWeights {
   values: F32Buffer;
 }
 
-function check(op: string, W: DenseWeights): void {
-  if (W.engine.isDisposed) throw new ValidationError(`${op}: the engine was disposed`);
+function check(op: string, W: DenseWeights, ...operands: (F32Buffer | Matrix | undefined)[]): void {
+  if (W.values.engine !== W.engine) throw new ShapeError(`${op}: W's values live in another engine`);
+  checkOperands(op, W.values, ...operands);
   checkInt(op, "outputs", W.outputs);
   checkInt(op, "inputs", W.inputs);
   if (W.values.length !== W.outputs * W.inputs) throw new ShapeError(`${op}: W has ${W.values.length} values, expected ${W.outputs}×${W.inputs}`);
@@ -21,7 +22,7 @@ function check(op: string, W: DenseWeights): void {
 /** Y = W·X (+ bias) (ReLU). Shapes: W [m,k], X [k,B], Y [m,B]. */
 export function denseMatmul(W: DenseWeights, X: Matrix, Y: Matrix, opts: { bias?: F32Buffer; relu?: boolean } = {}): Matrix {
   const op = "denseMatmul";
-  check(op, W);
+  check(op, W, X, Y, opts.bias);
   if (X.rows !== W.inputs) throw new ShapeError(`${op}: X has ${X.rows} rows, W has ${W.inputs} columns`);
   if (Y.rows !== W.outputs) throw new ShapeError(`${op}: Y has ${Y.rows} rows, W has ${W.outputs} rows`);
   if (Y.cols !== X.cols) throw new ShapeError(`${op}: Y has ${Y.cols} columns (batch), X has ${X.cols}`);
@@ -33,7 +34,7 @@ export function denseMatmul(W: DenseWeights, X: Matrix, Y: Matrix, opts: { bias?
 /** dX = Wᵀ·dY. Shapes: W [m,k], dY [m,B], dX [k,B]. */
 export function denseMatmulT(W: DenseWeights, dY: Matrix, dX: Matrix): Matrix {
   const op = "denseMatmulT";
-  check(op, W);
+  check(op, W, dY, dX);
   if (dY.rows !== W.outputs) throw new ShapeError(`${op}: dY has ${dY.rows} rows, W has ${W.outputs} rows`);
   if (dX.rows !== W.inputs) throw new ShapeError(`${op}: dX has ${dX.rows} rows, W has ${W.inputs} columns`);
   if (dX.cols !== dY.cols) throw new ShapeError(`${op}: dX has ${dX.cols} columns (batch), dY has ${dY.cols}`);
@@ -44,7 +45,7 @@ export function denseMatmulT(W: DenseWeights, dY: Matrix, dX: Matrix): Matrix {
 /** dW = dY·Xᵀ (row-major [m,k]); dBias = row sums of dY. */
 export function denseGradW(W: DenseWeights, dY: Matrix, X: Matrix, dW: F32Buffer, dBias?: F32Buffer): F32Buffer {
   const op = "denseGradW";
-  check(op, W);
+  check(op, W, dY, X, dW, dBias);
   if (dY.rows !== W.outputs) throw new ShapeError(`${op}: dY has ${dY.rows} rows, W has ${W.outputs} rows`);
   if (X.rows !== W.inputs) throw new ShapeError(`${op}: X has ${X.rows} rows, W has ${W.inputs} columns`);
   if (X.cols !== dY.cols) throw new ShapeError(`${op}: X has ${X.cols} columns (batch), dY has ${dY.cols}`);

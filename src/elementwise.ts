@@ -1,9 +1,10 @@
 // Y += X;  X *= s;  Dst = Src[:, cols]
 import { ShapeError, ValidationError } from "./errors.js";
-import type { I32Buffer, Matrix } from "./tensor.js";
+import { checkOperands, type I32Buffer, type Matrix } from "./tensor.js";
 
 /** Y += X elementwise (same shape). */
 export function addInPlace(Y: Matrix, X: Matrix): Matrix {
+  checkOperands("addInPlace", Y, X);
   if (Y.rows !== X.rows || Y.cols !== X.cols) throw new ShapeError(`addInPlace: Y is ${Y.rows}×${Y.cols}, X is ${X.rows}×${X.cols}`);
   Y.engine.kernels.addInPlace(Y.size, Y.ptr, X.ptr);
   return Y;
@@ -11,12 +12,14 @@ export function addInPlace(Y: Matrix, X: Matrix): Matrix {
 
 /** X *= s. */
 export function scaleInPlace(X: Matrix, s: number): Matrix {
+  checkOperands("scaleInPlace", X);
   X.engine.kernels.scaleInPlace(X.size, X.ptr, s);
   return X;
 }
 
 /** Dst[rows, n] = Src[:, cols[0..n)]; Dst is reshaped to n columns. Column indices are range-checked. */
 export function gatherColumns(Src: Matrix, cols: I32Buffer, n: number, Dst: Matrix): Matrix {
+  checkOperands("gatherColumns", Src, cols, Dst);
   if (Dst === Src) throw new ValidationError("gatherColumns: Dst must not be Src");
   if (Dst.rows !== Src.rows) throw new ShapeError(`gatherColumns: Dst has ${Dst.rows} rows, Src has ${Src.rows}`);
   if (n > cols.length) throw new ShapeError(`gatherColumns: ${n} columns requested, index buffer holds ${cols.length}`);

@@ -1,6 +1,6 @@
 // Y[c,oy,ox,:] = max | mean of X[c, oy·s+ky, ox·s+kx, :] over a k×k window;  dX: dY to the first max | dY/k² to each tap
 import { ShapeError, ValidationError, checkInt } from "./errors.js";
-import type { Matrix } from "./tensor.js";
+import { checkOperands, type Matrix } from "./tensor.js";
 
 /** A k×k pooling window at stride s over [C, H, W] images, no padding: out = ⌊(n − k)/s⌋ + 1 per side. */
 export interface Pool2dGeometry {
@@ -32,7 +32,7 @@ export function pool2dShape(op: string, g: Pool2dGeometry): Pool2dShape {
 }
 
 function check(op: string, g: Pool2dShape, inName: string, In: Matrix, outName: string, Out: Matrix, inRows: number, outRows: number): void {
-  if (In.engine !== Out.engine) throw new ShapeError(`${op}: operands live in different engines`);
+  checkOperands(op, In, Out);
   if (In.rows !== inRows) throw new ShapeError(`${op}: ${inName} has ${In.rows} rows, expected ${inRows} (${g.C}×${g.H}×${g.W} or ${g.C}×${g.outH}×${g.outW})`);
   if (Out.rows !== outRows) throw new ShapeError(`${op}: ${outName} has ${Out.rows} rows, expected ${outRows}`);
   if (Out.cols !== In.cols) throw new ShapeError(`${op}: ${outName} has ${Out.cols} columns (batch), ${inName} has ${In.cols}`);
@@ -56,6 +56,7 @@ export function maxPool2dBackward(g: Pool2dShape, X: Matrix, Y: Matrix, dY: Matr
   const [inRows, outRows] = sizes(g);
   check("maxPool2dBackward", g, "X", X, "Y", Y, inRows, outRows);
   check("maxPool2dBackward", g, "dX", dX, "dY", dY, inRows, outRows);
+  checkOperands("maxPool2dBackward", X, dX);
   if (dY.cols !== X.cols) throw new ShapeError(`maxPool2dBackward: dY has ${dY.cols} columns (batch), X has ${X.cols}`);
   X.engine.kernels.maxPool2dBackward(g.C, g.H, g.W, g.outH, g.outW, g.k, g.stride, X.cols, X.ptr, Y.ptr, dY.ptr, dX.ptr);
   return dX;

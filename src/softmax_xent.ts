@@ -1,9 +1,10 @@
 // P = softmax(Z) per column;  loss = −mean_b log P[label_b, b];  dZ = (P − onehot)/B
 import { ShapeError, ValidationError } from "./errors.js";
-import type { I32Buffer, Matrix } from "./tensor.js";
+import { checkOperands, type I32Buffer, type Matrix } from "./tensor.js";
 
 /** P = softmax(Z) over the rows of each column (P may be Z). */
 export function softmax(Z: Matrix, P: Matrix): Matrix {
+  checkOperands("softmax", Z, P);
   if (P.rows !== Z.rows || P.cols !== Z.cols) throw new ShapeError(`softmax: P is ${P.rows}×${P.cols}, Z is ${Z.rows}×${Z.cols}`);
   Z.engine.kernels.softmax(Z.rows, Z.cols, Z.ptr, P.ptr);
   return P;
@@ -15,6 +16,7 @@ export function softmax(Z: Matrix, P: Matrix): Matrix {
  */
 export function softmaxCrossEntropy(Z: Matrix, labels: I32Buffer, dZ?: Matrix): number {
   const op = "softmaxCrossEntropy";
+  checkOperands(op, Z, labels, dZ);
   if (labels.length < Z.cols) throw new ShapeError(`${op}: ${labels.length} labels for a batch of ${Z.cols}`);
   if (dZ && (dZ.rows !== Z.rows || dZ.cols !== Z.cols)) throw new ShapeError(`${op}: dZ is ${dZ.rows}×${dZ.cols}, Z is ${Z.rows}×${Z.cols}`);
   const l = labels.view();

@@ -2,7 +2,7 @@
 import type { Engine } from "./engine.js";
 import { PatternError, ShapeError, ValidationError, checkInt } from "./errors.js";
 import type { Pattern } from "./pattern.js";
-import { F32Buffer, I32Buffer, type Matrix } from "./tensor.js";
+import { F32Buffer, I32Buffer, checkOperands, type Matrix } from "./tensor.js";
 
 const MAX_KERNEL = 0xffff;
 
@@ -158,6 +158,11 @@ export class ConvWeights {
     return this.macs;
   }
 
+  /** True after dispose(). */
+  get disposed(): boolean {
+    return this.values.disposed;
+  }
+
   dispose(): void {
     for (const b of [this.values, this.fwdPtr, this.fwdOff, this.fwdTap, this.bwdPtr, this.bwdOff, this.bwdTap, this.bwdPerm]) b.dispose();
   }
@@ -198,10 +203,6 @@ function expandTaps(op: string, taps: ArrayLike<number | boolean> | undefined, c
   return m.every((v) => v === 1) ? undefined : m;
 }
 
-function sameEngine(op: string, ...xs: { engine: Engine }[]): void {
-  for (const x of xs) if (x.engine !== xs[0]!.engine) throw new ShapeError(`${op}: operands live in different engines`);
-}
-
 function checkActs(op: string, inName: string, In: Matrix, outName: string, Out: Matrix, inRows: number, outRows: number): void {
   if (In.rows !== inRows) throw new ShapeError(`${op}: ${inName} has ${In.rows} rows, expected ${inRows}`);
   if (Out.rows !== outRows) throw new ShapeError(`${op}: ${outName} has ${Out.rows} rows, expected ${outRows}`);
@@ -211,7 +212,7 @@ function checkActs(op: string, inName: string, In: Matrix, outName: string, Out:
 /** Y = conv(X) (+ bias) (ReLU). Shapes: X [inC·H·W, B], Y [outC·outH·outW, B], bias [outC]. */
 export function sparseConv2d(Wt: ConvWeights, X: Matrix, Y: Matrix, opts: { bias?: F32Buffer; relu?: boolean } = {}): Matrix {
   const op = "sparseConv2d";
-  sameEngine(op, Wt, X, Y, ...(opts.bias ? [opts.bias] : []));
+  checkOperands(op, Wt, X, Y, opts.bias);
   checkActs(op, "X", X, "Y", Y, Wt.inputSize, Wt.outputSize);
   if (opts.bias && opts.bias.length !== Wt.outC) throw new ShapeError(`${op}: bias has ${opts.bias.length} entries, layer has ${Wt.outC} output channels`);
   Wt.engine.kernels.sparseConv2d(Wt.outC, Wt.outH, Wt.outW, Wt.H, Wt.W, Wt.kh, Wt.kw, Wt.stride, Wt.padding, Wt.padding, X.cols,
@@ -222,7 +223,7 @@ export function sparseConv2d(Wt: ConvWeights, X: Matrix, Y: Matrix, opts: { bias
 /** dX = convᵀ(dY): the gradient of the convolution with respect to its input. Shapes: dY [outC·outH·outW, B], dX [inC·H·W, B]. */
 export function sparseConv2dBackwardInput(Wt: ConvWeights, dY: Matrix, dX: Matrix): Matrix {
   const op = "sparseConv2dBackwardInput";
-  sameEngine(op, Wt, dY, dX);
+  checkOperands(op, Wt, dY, dX);
   checkActs(op, "dY", dY, "dX", dX, Wt.outputSize, Wt.inputSize);
   Wt.engine.kernels.sparseConv2dBackwardInput(Wt.inC, Wt.H, Wt.W, Wt.outH, Wt.outW, Wt.kh, Wt.kw, Wt.stride, Wt.padding, Wt.padding, dY.cols,
     Wt.bwdPtr.ptr, Wt.bwdOff.ptr, Wt.bwdTap.ptr, Wt.bwdPerm.ptr, Wt.values.ptr, dY.ptr, dX.ptr);
@@ -232,7 +233,7 @@ export function sparseConv2dBackwardInput(Wt: ConvWeights, dY: Matrix, dX: Matri
 /** dValues = Σ_{positions, batch} dY ⊗ X at the stored taps only; dBias[o] = Σ_{positions, batch} dY[o]. */
 export function sparseConv2dBackwardWeights(Wt: ConvWeights, dY: Matrix, X: Matrix, dValues: F32Buffer, dBias?: F32Buffer): F32Buffer {
   const op = "sparseConv2dBackwardWeights";
-  sameEngine(op, Wt, dY, X, dValues, ...(dBias ? [dBias] : []));
+  checkOperands(op, Wt, dY, X, dValues, dBias);
   checkActs(op, "X", X, "dY", dY, Wt.inputSize, Wt.outputSize);
   if (dValues.length !== Wt.nnz) throw new ShapeError(`${op}: dValues has ${dValues.length} entries, layer stores ${Wt.nnz} taps`);
   if (dBias && dBias.length !== Wt.outC) throw new ShapeError(`${op}: dBias has ${dBias.length} entries, layer has ${Wt.outC} output channels`);

@@ -1,5 +1,27 @@
 import type { Engine } from "./engine.js";
-import { ShapeError, checkInt } from "./errors.js";
+import { ShapeError, ValidationError, checkInt } from "./errors.js";
+
+/** Anything an op hands to a kernel: it lives in one engine's memory and may have been freed. */
+export interface Operand {
+  readonly engine: Engine;
+  readonly disposed: boolean;
+}
+
+/**
+ * Throws unless every operand lives in the same engine, that engine is live and no operand was disposed: a kernel
+ * given a pointer from another engine's memory, or a freed block that may belong to someone else by now, would
+ * read and write the wrong floats without a sound. Optional operands may be passed as undefined.
+ */
+export function checkOperands(op: string, first: Operand, ...rest: (Operand | undefined)[]): void {
+  const engine = first.engine;
+  if (engine.isDisposed) throw new ValidationError(`${op}: the engine was disposed`);
+  if (first.disposed) throw new ValidationError(`${op}: an operand was disposed`);
+  for (const x of rest) {
+    if (x === undefined) continue;
+    if (x.engine !== engine) throw new ShapeError(`${op}: operands live in different engines`);
+    if (x.disposed) throw new ValidationError(`${op}: an operand was disposed`);
+  }
+}
 
 /** A Float32 array living in WASM memory. `view()` is fresh on every call (memory growth detaches views). */
 export class F32Buffer {
@@ -23,6 +45,10 @@ export class F32Buffer {
   /** A copy out of WASM memory. */
   toArray(): Float32Array {
     return this.view().slice();
+  }
+  /** True after dispose(): the block may belong to another buffer by now. */
+  get disposed(): boolean {
+    return !this.alive;
   }
   dispose(): void {
     if (this.alive) this.engine.free(this.ptr);
@@ -51,6 +77,10 @@ export class I32Buffer {
   }
   toArray(): Int32Array {
     return this.view().slice();
+  }
+  /** True after dispose(): the block may belong to another buffer by now. */
+  get disposed(): boolean {
+    return !this.alive;
   }
   dispose(): void {
     if (this.alive) this.engine.free(this.ptr);
@@ -123,6 +153,10 @@ export class Matrix {
   }
   toArray(): Float32Array {
     return this.data().slice();
+  }
+  /** True after dispose(). */
+  get disposed(): boolean {
+    return this.ptr_ < 0;
   }
   dispose(): void {
     if (this.ptr_ >= 0) this.engine.free(this.ptr_);

@@ -4,10 +4,11 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import {
-  CsrWeights, Engine, F32Buffer, I32Buffer, Matrix, Pattern, ValidationError, WasmLoadError,
-  csrSddmm, csrSpmm, csrSpmmT, defaultWasmUrl, denseMatmul, reluBackward, softmaxCrossEntropy,
+  ConvWeights, CsrWeights, Engine, F32Buffer, I32Buffer, Matrix, Pattern, ValidationError, WasmLoadError,
+  addInPlace, avgPool2d, csrSddmm, csrSpmm, csrSpmmT, defaultWasmUrl, denseGradW, denseMatmul, gatherColumns,
+  maxPool2dBackward, pool2dShape, reluBackward, reluForward, scaleInPlace, softmax, softmaxCrossEntropy, sparseConv2d,
 } from "../src/index.js";
-import { expectClose, scoped, values } from "./helpers/engine.js";
+import { expectClose, getEngine, scoped, values } from "./helpers/engine.js";
 import * as ref from "./helpers/reference.js";
 
 const wasmUrl = defaultWasmUrl();
@@ -201,5 +202,55 @@ describe("allocator", () => {
     expect(() => F32Buffer.from(e, [1, 2])).toThrow(ValidationError);
     expect(() => X.reshape(100)).toThrow(ValidationError);
     expect(() => X.dispose()).not.toThrow();
+  });
+
+  it("every op refuses a disposed operand, and operands from two engines, before any kernel runs", async () => {
+    const e = await getEngine();
+    const other = await Engine.load();
+    scoped(e, (s) => {
+      const M = () => s.matrix(4, 3, values(5, 12));
+      const A = s.csr(Pattern.dense(4, 4), values(1, 16));
+      const W = s.dense(4, 4, values(2, 16));
+      const g = pool2dShape("t", { C: 1, H: 2, W: 2, k: 2 });
+      const conv = new ConvWeights(e, { inC: 1, outC: 1, H: 2, W: 2, kh: 1, kw: 1 }, Pattern.dense(1, 1), { values: [1] });
+      const labels = s.i32([0, 1, 2]);
+      const calls: [string, (x: Matrix) => unknown][] = [
+        ["csrSpmm", (x) => csrSpmm(A, x, M())],
+        ["csrSpmmT", (x) => csrSpmmT(A, M(), x)],
+        ["csrSddmm", (x) => csrSddmm(A, M(), x, s.f32(16))],
+        ["denseMatmul", (x) => denseMatmul(W, x, M())],
+        ["denseGradW", (x) => denseGradW(W, x, M(), s.f32(16))],
+        ["reluForward", (x) => reluForward(x)],
+        ["reluBackward", (x) => reluBackward(M(), x, M())],
+        ["softmax", (x) => softmax(M(), x)],
+        ["softmaxCrossEntropy", (x) => softmaxCrossEntropy(x, labels)],
+        ["addInPlace", (x) => addInPlace(M(), x)],
+        ["scaleInPlace", (x) => scaleInPlace(x, 2)],
+        ["gatherColumns", (x) => gatherColumns(x, s.i32([0]), 1, M())],
+        ["sparseConv2d", (x) => sparseConv2d(conv, x, M())],
+        ["avgPool2d", (x) => avgPool2d(g, x, s.matrix(1, 3))],
+        ["maxPool2dBackward", (x) => maxPool2dBackward(g, M(), s.matrix(1, 3), s.matrix(1, 3), x)],
+      ];
+      try {
+        for (const [op, call] of calls) {
+          const gone = M();
+          gone.dispose();
+          expect(() => call(gone), op).toThrow(new RegExp(`${op}: an operand was disposed`));
+          // an op on a single operand has no second engine to disagree with
+          if (op !== "reluForward" && op !== "scaleInPlace") {
+            expect(() => call(Matrix.from(other, 4, 3, values(5, 12))), op).toThrow(new RegExp(`${op}: operands live in different engines`));
+          }
+          expect(() => call(M()), op).not.toThrow();
+        }
+        const freed = s.csr(Pattern.dense(4, 4), values(1, 16));
+        freed.dispose();
+        expect(() => csrSpmm(freed, M(), M())).toThrow(/csrSpmm: an operand was disposed/);
+        const bias = s.f32(4);
+        bias.dispose();
+        expect(() => csrSpmm(A, M(), M(), { bias })).toThrow(/csrSpmm: an operand was disposed/);
+      } finally {
+        conv.dispose();
+      }
+    });
   });
 });
