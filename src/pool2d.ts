@@ -38,11 +38,19 @@ function check(op: string, g: Pool2dShape, inName: string, In: Matrix, outName: 
   if (Out.cols !== In.cols) throw new ShapeError(`${op}: ${outName} has ${Out.cols} columns (batch), ${inName} has ${In.cols}`);
 }
 
-const sizes = (g: Pool2dShape) => [g.C * g.H * g.W, g.C * g.outH * g.outW] as const;
+// The kernels walk every window the shape names, so a shape not made by pool2dShape (a literal, an edited field)
+// is re-derived here: an output size too large for the input would send the windows past the end of X and dX.
+function sizes(op: string, g: Pool2dShape): readonly [number, number] {
+  const d = pool2dShape(op, g);
+  if (d.outH !== g.outH || d.outW !== g.outW) {
+    throw new ShapeError(`${op}: output ${g.outH}×${g.outW} does not follow from ${g.H}×${g.W}, window ${g.k}, stride ${g.stride} (expected ${d.outH}×${d.outW})`);
+  }
+  return [g.C * g.H * g.W, g.C * g.outH * g.outW];
+}
 
 /** Y = window max of X. Shapes: X [C·H·W, B], Y [C·outH·outW, B]. NaN in a window gives NaN. */
 export function maxPool2d(g: Pool2dShape, X: Matrix, Y: Matrix): Matrix {
-  const [inRows, outRows] = sizes(g);
+  const [inRows, outRows] = sizes("maxPool2d", g);
   check("maxPool2d", g, "X", X, "Y", Y, inRows, outRows);
   X.engine.kernels.maxPool2d(g.C, g.H, g.W, g.outH, g.outW, g.k, g.stride, X.cols, X.ptr, Y.ptr);
   return Y;
@@ -53,7 +61,7 @@ export function maxPool2d(g: Pool2dShape, X: Matrix, Y: Matrix): Matrix {
  * that overlap add up. Y must be maxPool2d(X). A window whose max is NaN passes no gradient.
  */
 export function maxPool2dBackward(g: Pool2dShape, X: Matrix, Y: Matrix, dY: Matrix, dX: Matrix): Matrix {
-  const [inRows, outRows] = sizes(g);
+  const [inRows, outRows] = sizes("maxPool2dBackward", g);
   check("maxPool2dBackward", g, "X", X, "Y", Y, inRows, outRows);
   check("maxPool2dBackward", g, "dX", dX, "dY", dY, inRows, outRows);
   checkOperands("maxPool2dBackward", X, dX);
@@ -64,7 +72,7 @@ export function maxPool2dBackward(g: Pool2dShape, X: Matrix, Y: Matrix, dY: Matr
 
 /** Y = window mean of X. Shapes: X [C·H·W, B], Y [C·outH·outW, B]. */
 export function avgPool2d(g: Pool2dShape, X: Matrix, Y: Matrix): Matrix {
-  const [inRows, outRows] = sizes(g);
+  const [inRows, outRows] = sizes("avgPool2d", g);
   check("avgPool2d", g, "X", X, "Y", Y, inRows, outRows);
   X.engine.kernels.avgPool2d(g.C, g.H, g.W, g.outH, g.outW, g.k, g.stride, X.cols, X.ptr, Y.ptr);
   return Y;
@@ -72,7 +80,7 @@ export function avgPool2d(g: Pool2dShape, X: Matrix, Y: Matrix): Matrix {
 
 /** dX = dY/k² spread over each window (overlapping windows add up). */
 export function avgPool2dBackward(g: Pool2dShape, dY: Matrix, dX: Matrix): Matrix {
-  const [inRows, outRows] = sizes(g);
+  const [inRows, outRows] = sizes("avgPool2dBackward", g);
   check("avgPool2dBackward", g, "dX", dX, "dY", dY, inRows, outRows);
   dY.engine.kernels.avgPool2dBackward(g.C, g.H, g.W, g.outH, g.outW, g.k, g.stride, dY.cols, dY.ptr, dX.ptr);
   return dX;

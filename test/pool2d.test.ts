@@ -101,6 +101,11 @@ describe("pooling layers", () => {
         expect(() => p.backward(s.matrix(8, 2), true)).toThrow(ShapeError);
         const g = pool2dShape("t", { C: 2, H: 4, W: 4, k: 2 });
         expect(() => maxPool2d(g, s.matrix(32, 3), s.matrix(9, 3))).toThrow(/maxPool2d: Y has 9 rows, expected 8/);
+        // a shape not from pool2dShape: 3×3 outputs of 2×2 windows would walk past the end of a 4×4 input
+        const forged = { ...g, outH: 3, outW: 3 };
+        expect(() => maxPool2d(forged, s.matrix(32, 3), s.matrix(18, 3))).toThrow(/maxPool2d: output 3×3 does not follow from 4×4, window 2, stride 2 \(expected 2×2\)/);
+        expect(() => avgPool2dBackward(forged, s.matrix(18, 3), s.matrix(32, 3))).toThrow(ShapeError);
+        expect(() => avgPool2d({ ...g, k: 0 }, s.matrix(32, 3), s.matrix(8, 3))).toThrow(/avgPool2d: k must be an integer/);
       });
     } finally {
       p.dispose();
