@@ -45,7 +45,10 @@ describe("experiment", () => {
     for (const n of a.networks) {
       const s = n.split!;
       expect(s.n).toBe(300);
-      expect(s.exitRate).toBeGreaterThanOrEqual(0);
+      // the final classifier's accuracy agrees with the threshold sweep over the same test set, and the edge exits
+      // through the real client exactly the samples the sweep predicted for the chosen policy
+      expect(n.accuracyFinal).toBe(n.calibration.finalAccuracy);
+      expect(s.exitRate).toBe(n.policy === undefined ? 0 : n.calibration.points.find((p) => p.policy === n.policy)!.earlyRate);
       expect(s.bytesPerSample).toBeCloseTo((1 - s.exitRate) * s.frameBytes.int8, 6);
       expect(s.frameBytes.int8).toBe(40 + 4 + 40);
     }

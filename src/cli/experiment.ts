@@ -15,7 +15,7 @@ first hidden layer, its dense twin [800,40,40,10] and the equal-budget dense [80
 exit); calibrates the exit; splits each network after the first hidden layer; serves each tail on loopback
 and runs the test set through the edge client. Writes results/<name>/report.md, results.json and SVG charts.
 
-  --name NAME          results directory name (default paper)
+  --name NAME          results directory name (default paper; idx with --data DIR)
   --out DIR            results root (default results)
   --data mnist|DIR     embedded 10k MNIST digits (8,000/2,000 split) or a directory of IDX files
   --epochs N           epochs (default 50, the paper's)
