@@ -2,7 +2,7 @@
 import type { Dataset } from "./data/dataset.js";
 import type { Engine } from "./engine.js";
 import { ShapeError, ValidationError, checkInt } from "./errors.js";
-import { F32Buffer, I32Buffer, Matrix } from "./tensor.js";
+import { F32Buffer, I32Buffer, Matrix, checkOperands } from "./tensor.js";
 
 /**
  * Copies a dataset into WASM memory once; `load` then fills X [features, B] and labels for any list of
@@ -20,6 +20,11 @@ export class Batcher {
     readonly maxBatch: number,
   ) {
     checkInt("Batcher", "maxBatch", maxBatch, 1, 1 << 20);
+    // the gather kernel reads features floats at every index < n: the arrays must hold them all
+    checkInt("Batcher", "features", dataset.features, 1);
+    if (dataset.x.length !== dataset.n * dataset.features || dataset.y.length !== dataset.n) {
+      throw new ShapeError(`Batcher: ${dataset.name} has ${dataset.x.length} values and ${dataset.y.length} labels, expected ${dataset.n}×${dataset.features} and ${dataset.n}`);
+    }
     this.data = F32Buffer.from(engine, dataset.x);
     this.idx = new I32Buffer(engine, maxBatch);
     this.labels = new I32Buffer(engine, maxBatch);
@@ -28,13 +33,14 @@ export class Batcher {
 
   /** Loads samples order[start .. start+size) into X (reshaped to size columns) and labels; returns X. */
   load(order: ArrayLike<number>, start: number, size: number): Matrix {
+    checkOperands("Batcher.load", this.X, this.data);
     checkInt("Batcher.load", "size", size, 1, this.maxBatch);
     if (start < 0 || start + size > order.length) throw new ShapeError(`Batcher.load: samples [${start}, ${start + size}) outside an order of ${order.length}`);
     const n = this.dataset.n;
     const idx = this.idx.view(), lab = this.labels.view(), y = this.dataset.y;
     for (let j = 0; j < size; j++) {
       const s = order[start + j]!;
-      if (!(s >= 0 && s < n)) throw new ValidationError(`Batcher.load: sample index ${s} outside [0, ${n})`);
+      if (!(Number.isInteger(s) && s >= 0 && s < n)) throw new ValidationError(`Batcher.load: sample index ${s} outside [0, ${n})`);
       idx[j] = s;
       lab[j] = y[s]!;
     }

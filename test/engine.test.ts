@@ -4,8 +4,8 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import {
-  ConvWeights, CsrWeights, Engine, F32Buffer, I32Buffer, Matrix, Pattern, ValidationError, WasmLoadError,
-  addInPlace, avgPool2d, csrSddmm, csrSpmm, csrSpmmT, defaultWasmUrl, denseGradW, denseMatmul, gatherColumns,
+  Batcher, ConvWeights, CsrWeights, Engine, F32Buffer, I32Buffer, Matrix, Pattern, ShapeError, ValidationError, WasmLoadError,
+  addInPlace, avgPool2d, csrSddmm, csrSpmm, csrSpmmT, defaultWasmUrl, denseGradW, denseMatmul, gatherColumns, makeDataset,
   maxPool2dBackward, pool2dShape, reluBackward, reluForward, scaleInPlace, softmax, softmaxCrossEntropy, sparseConv2d,
 } from "../src/index.js";
 import { expectClose, getEngine, scoped, values } from "./helpers/engine.js";
@@ -252,5 +252,21 @@ describe("allocator", () => {
         conv.dispose();
       }
     });
+  });
+});
+
+describe("Batcher", () => {
+  it("rejects a fractional sample index, a dataset whose arrays disagree with its sizes, and use after dispose", async () => {
+    const e = await getEngine();
+    const ds = makeDataset("four", Float32Array.from({ length: 8 }, (_, i) => i), Int32Array.from([0, 1, 0, 1]), 2, 2);
+    const batcher = new Batcher(e, ds, 4);
+    // 1.5 would gather sample 1 (Int32 truncation) but label it y[1.5] = undefined → 0
+    expect(() => batcher.load([0, 1.5], 0, 2)).toThrow(/Batcher.load: sample index 1.5 outside \[0, 4\)/);
+    expect(Array.from(batcher.load([3, 1], 0, 2).data())).toEqual([6, 2, 7, 3]);
+    batcher.dispose();
+    expect(() => batcher.load([0], 0, 1)).toThrow(/Batcher.load: an operand was disposed/);
+    expect(() => new Batcher(e, { ...ds, n: 5 }, 4)).toThrow(ShapeError);
+    expect(() => new Batcher(e, { ...ds, x: ds.x.subarray(0, 7) }, 4)).toThrow(/Batcher: four has 7 values and 4 labels, expected 4×2 and 4/);
+    expect(e.stats().liveBlocks).toBe(0);
   });
 });
