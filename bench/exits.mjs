@@ -21,18 +21,21 @@ async function case_(engine, name, spec, data, epochs) {
   const raw = timeCall(() => model.forward(X)).median / B;
   const acc = measurePolicy(plain, data.test, { kind: "maxprob", thresholds: [] }).accuracy;
   const rows = [
-    { network: name, policy: "no exits (final classifier)", exitRate: 0, accuracy: acc, us: base * 1e6, speedup: 1 },
-    { network: name, policy: "(trunk forward only, no answer)", exitRate: 0, accuracy: NaN, us: raw * 1e6, speedup: base / raw },
+    { network: name, policy: "no exits (final classifier)", exitRate: 0, testExitRate: 0, accuracy: acc, us: base * 1e6, speedup: 1 },
+    { network: name, policy: "(trunk forward only, no answer)", exitRate: 0, testExitRate: 0, accuracy: NaN, us: raw * 1e6, speedup: base / raw },
   ];
   for (const q of THRESHOLDS) {
     const policy = { kind: "maxprob", thresholds: [q] };
     const runner = new ExitRunner(model, policy, { logits: false });
     const t = timeCall(() => runner.run(X)).median / B;
+    // the time belongs to the exit rate of the timed batch; accuracy and the rate over the whole test set beside it
+    const timedRate = runner.run(X).exit.filter((e) => e === 0).length / B;
     const m = measurePolicy(model, data.test, policy);
-    rows.push({ network: name, policy: `maxprob:${q}`, exitRate: m.earlyRate, accuracy: m.accuracy, us: t * 1e6, speedup: base / t });
+    rows.push({ network: name, policy: `maxprob:${q}`, exitRate: timedRate, testExitRate: m.earlyRate, accuracy: m.accuracy, us: t * 1e6, speedup: base / t });
     runner.dispose();
   }
   noExit.dispose();
+  X.dispose();
   model.dispose();
   return rows;
 }
@@ -46,12 +49,13 @@ export async function run() {
   ];
   const columns = [
     ["network", "network"], ["policy", "policy"],
-    ["exitRate", "early exit", (v) => `${(100 * v).toFixed(1)}%`],
+    ["exitRate", "early exit (timed batch)", (v) => `${(100 * v).toFixed(1)}%`],
+    ["testExitRate", "early exit (test set)", (v) => `${(100 * v).toFixed(1)}%`],
     ["accuracy", "accuracy", (v) => (Number.isNaN(v) ? "–" : `${(100 * v).toFixed(2)}%`)],
     ["us", "µs / sample", (v) => v.toFixed(3)],
     ["speedup", "vs no exits", (v) => `${v.toFixed(2)}×`],
   ];
-  console.log(`\nEarly exits: batch 256 of test digits, time per sample with exits vs without (same run)\n${machineLine()}`);
+  console.log(`\nEarly exits: batch 256 of test digits (the first 256), time per sample with exits vs without (same run)\n${machineLine()}`);
   printTable(rows, columns);
   writeResults("exits", { machine: machine(), rows, markdown: markdownTable(rows, columns) });
 }
