@@ -475,6 +475,12 @@ describe("model files are distrusted on read", () => {
     cases.forEach(([edit, field, detail], k) => rejects(engine, withTensors(paperBytes, edit), field, detail, `case ${k}: ${edit}`));
   });
 
+  it("a full layer's size in the metadata must match its stored values before any index is built", () => {
+    // trunk.2 is full (40×10), stored without index arrays: only the metadata says how large it is
+    const huge = withSpec(paperBytes, (s) => Object.assign(s.trunk[2], { inputs: 46340, outputs: 46340, nnz: 46340 * 46340 }));
+    rejects(engine, huge, "trunk.2.values", /400 values for 46340×46340 connections/);
+  });
+
   it("whatever the mutation, decoding either gives a model or throws a PresparseError", () => {
     const { dataStart } = header(paperBytes);
     const mutation = fc.oneof(

@@ -145,8 +145,11 @@ export class SparseLinear implements Layer {
       return x;
     };
     const inputs = spec.inputs as number, outputs = spec.outputs as number;
-    // a full pattern is stored without index arrays (see tensors())
+    const values = need("values", "F32"), bias = need("bias", "F32");
+    // a full pattern is stored without index arrays (see tensors()); its size comes from the metadata alone, so
+    // the stored values must vouch for it before inputs·outputs indices are built
     const full = spec.nnz === inputs * outputs && !t.row_ptr && !t.col_idx;
+    if (full && values.data.length !== spec.nnz) throw new FormatError("model", `${where}.values`, `${values.data.length} values for ${inputs}×${outputs} connections`);
     const rowPtr = full ? undefined : need("row_ptr", "I32").data, colIdx = full ? undefined : need("col_idx", "U16", "I32").data;
     let pattern: Pattern;
     try {
@@ -158,7 +161,6 @@ export class SparseLinear implements Layer {
     if (spec.patternHash !== undefined && spec.patternHash !== pattern.hash) {
       throw new FormatError("model", `${where}.patternHash`, `metadata says ${String(spec.patternHash)}, tensors hash to ${pattern.hash}`);
     }
-    const values = need("values", "F32"), bias = need("bias", "F32");
     if (values.data.length !== pattern.nnz) throw new FormatError("model", `${where}.values`, `${values.data.length} values for nnz ${pattern.nnz}`);
     if (bias.data.length !== outputs) throw new FormatError("model", `${where}.bias`, `${bias.data.length} entries for ${outputs} outputs`);
     const activation = spec.activation as Activation;
