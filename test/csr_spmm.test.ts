@@ -3,20 +3,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Engine, Matrix, Pattern, ShapeError, csrSddmm, csrSpmm, csrSpmmT, reluBackward, softmaxCrossEntropy } from "../src/index.js";
-import { batchArb, buildPattern, expectClose, getEngine, patternSpecArb, scoped, values, type Scope } from "./helpers/engine.js";
+import { batchArb, buildPattern, expectClose, getEngine, guardedOutput, patternSpecArb, scoped, values } from "./helpers/engine.js";
 import * as ref from "./helpers/reference.js";
 
 const RUNS = 50;
-const CANARY = 1234.5;
-
-// An output buffer followed by a canary block: a kernel that writes past the end of its output is caught.
-function output(s: Scope, rows: number, cols: number) {
-  const m = s.matrix(rows, cols);
-  m.data().fill(NaN);
-  const canary = s.f32(8);
-  canary.view().fill(CANARY);
-  return { m, intact: () => expect(Array.from(canary.view())).toEqual(new Array(8).fill(CANARY)) };
-}
 
 describe.each([false, true])("csr kernels (debug build: %s)", (debug) => {
   it("csrSpmm = W·X (+ bias) (ReLU) with W the pattern-masked dense matrix", async () => {
@@ -29,7 +19,7 @@ describe.each([false, true])("csr kernels (debug build: %s)", (debug) => {
           const A = s.csr(p, v);
           const X = s.matrix(p.inputs, B, x);
           const b = withBias ? s.f32(bias) : undefined;
-          const Y = output(s, p.outputs, B);
+          const Y = guardedOutput(s, p.outputs, B);
           csrSpmm(A, X, Y.m, { bias: b, relu: withRelu });
           const W = ref.maskedDense(p, v);
           const want = ref.matmul(W, p.outputs, p.inputs, x, B, withBias ? bias : undefined, withRelu);
@@ -50,7 +40,7 @@ describe.each([false, true])("csr kernels (debug build: %s)", (debug) => {
           const v = values(seed, p.nnz), dy = values(seed + 1, p.outputs * B);
           const A = s.csr(p, v);
           const dY = s.matrix(p.outputs, B, dy);
-          const dX = output(s, p.inputs, B);
+          const dX = guardedOutput(s, p.inputs, B);
           csrSpmmT(A, dY, dX.m);
           const Wt = ref.transpose(ref.maskedDense(p, v), p.outputs, p.inputs);
           expectClose("dX", dX.m.data(), ref.matmulT(ref.maskedDense(p, v), p.outputs, p.inputs, dy, B), ref.matmulScale(Wt, p.inputs, p.outputs, dy, B));

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AvgPool2d, MaxPool2d, ShapeError, ValidationError, avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward, pool2dShape } from "../src/index.js";
 import * as ref from "./helpers/conv_reference.js";
-import { expectClose, getEngine, scoped, values } from "./helpers/engine.js";
+import { abs, expectClose, getEngine, scoped, values } from "./helpers/engine.js";
 
 // Windows 1–3 at strides 1–3 (overlapping, tiling and gapped), images 3–8, batches across the SIMD tail.
 const geomArb = fc
@@ -17,8 +17,6 @@ const geomArb = fc
     B: fc.oneof(fc.integer({ min: 1, max: 9 }), fc.constantFrom(15, 16, 17, 33)),
     seed: fc.integer({ min: 0, max: 2 ** 30 }),
   });
-
-const abs = (a: ArrayLike<number>) => Float64Array.from(a, Math.abs);
 
 describe.each([false, true])("pooling kernels (debug build: %s)", (debug) => {
   const runs = debug ? 25 : 80;

@@ -7,9 +7,7 @@ import {
   sparseConv2d, sparseConv2dBackwardInput, sparseConv2dBackwardWeights,
 } from "../src/index.js";
 import * as ref from "./helpers/conv_reference.js";
-import { expectClose, fixedDegrees, getEngine, scoped, values, type Scope } from "./helpers/engine.js";
-
-const CANARY = 1234.5;
+import { abs, expectClose, fixedDegrees, getEngine, guardedOutput, scoped, values } from "./helpers/engine.js";
 
 interface Case {
   g: ref.ConvGeom;
@@ -52,16 +50,6 @@ const caseArb: fc.Arbitrary<Case> = fc
     return { g, B: r.B, pattern, taps, seed: r.seed };
   });
 
-function output(s: Scope, rows: number, cols: number) {
-  const m = s.matrix(rows, cols);
-  m.data().fill(NaN);
-  const canary = s.f32(8);
-  canary.view().fill(CANARY);
-  return { m, intact: () => expect(Array.from(canary.view())).toEqual(new Array(8).fill(CANARY)) };
-}
-
-const abs = (a: ArrayLike<number>) => Float64Array.from(a, Math.abs);
-
 describe.each([false, true])("sparse conv2d kernels (debug build: %s)", (debug) => {
   const runs = debug ? 25 : 80;
 
@@ -77,7 +65,7 @@ describe.each([false, true])("sparse conv2d kernels (debug build: %s)", (debug) 
           Wt.values.view().set(v);
           const X = s.matrix(g.inC * g.H * g.W, B, x);
           const b = withBias ? s.f32(bias) : undefined;
-          const Y = output(s, Wt.outputSize, B);
+          const Y = guardedOutput(s, Wt.outputSize, B);
           try {
             sparseConv2d(Wt, X, Y.m, { bias: b, relu });
             const w = ref.denseWeights(g, index, v);
@@ -103,7 +91,7 @@ describe.each([false, true])("sparse conv2d kernels (debug build: %s)", (debug) 
           Wt.values.view().set(v);
           const dy = values(seed + 1, Wt.outputSize * B);
           const dY = s.matrix(Wt.outputSize, B, dy);
-          const dX = output(s, Wt.inputSize, B);
+          const dX = guardedOutput(s, Wt.inputSize, B);
           try {
             sparseConv2dBackwardInput(Wt, dY, dX.m);
             const w = ref.denseWeights(g, ref.storedIndex(g, pattern, taps), v);

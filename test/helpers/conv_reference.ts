@@ -1,17 +1,9 @@
 // The spec: plain float64 dense convolution and pooling over feature-major [C·H·W, B] activations, written
 // straight from the definitions with every bounds check spelled out, and their hand-written gradients.
-import type { Pattern } from "../../src/index.js";
+import type { Conv2dGeometry, Pattern, Pool2dGeometry } from "../../src/index.js";
 
-export interface ConvGeom {
-  inC: number;
-  outC: number;
-  H: number;
-  W: number;
-  kh: number;
-  kw: number;
-  stride: number;
-  padding: number;
-}
+/** The geometry the reference reads; the same fields as the layer's, with stride and padding spelled out. */
+export type ConvGeom = Required<Conv2dGeometry>;
 
 export const outSize = (n: number, k: number, s: number, p: number): number => Math.floor((n + 2 * p - k) / s) + 1;
 
@@ -107,13 +99,7 @@ export function conv2dBackwardBias(outC: number, positions: number, dy: ArrayLik
   return db;
 }
 
-export interface PoolGeom {
-  C: number;
-  H: number;
-  W: number;
-  k: number;
-  stride: number;
-}
+export type PoolGeom = Required<Pool2dGeometry>;
 
 const poolOut = (g: PoolGeom) => [Math.floor((g.H - g.k) / g.stride) + 1, Math.floor((g.W - g.k) / g.stride) + 1] as const;
 

@@ -1,5 +1,6 @@
 // One engine per test process, plus a scope that frees every buffer a property run allocates.
 import fc from "fast-check";
+import { expect } from "vitest";
 import { CsrWeights, Engine, F32Buffer, I32Buffer, Matrix, Pattern, Rng, type DenseWeights } from "../../src/index.js";
 
 const engines = new Map<boolean, Promise<Engine>>();
@@ -56,6 +57,23 @@ export function scoped<T>(engine: Engine, fn: (s: Scope) => T): T {
     s.dispose();
   }
 }
+
+const CANARY = 1234.5;
+
+/**
+ * An output matrix filled with NaN (every entry must be written) followed by a canary block: `intact()` asserts
+ * the canary still holds, so a kernel that writes past the end of its output is caught.
+ */
+export function guardedOutput(s: Scope, rows: number, cols: number): { m: Matrix; intact(): void } {
+  const m = s.matrix(rows, cols);
+  m.data().fill(NaN);
+  const canary = s.f32(8);
+  canary.view().fill(CANARY);
+  return { m, intact: () => expect(Array.from(canary.view())).toEqual(new Array(8).fill(CANARY)) };
+}
+
+/** |a| elementwise in float64: the scale a float32 sum of a's terms is accurate to. */
+export const abs = (a: ArrayLike<number>): Float64Array => Float64Array.from(a, Math.abs);
 
 /**
  * n float32-representable test values from a seed: about 1 in 8 exactly zero, the rest uniform in
