@@ -6,7 +6,8 @@ import { ShapeError, ValidationError, checkInt } from "./errors.js";
 import type { Model } from "./model.js";
 import type { Optimizer } from "./optim.js";
 import { Rng } from "./random.js";
-import type { I32Buffer, Matrix } from "./tensor.js";
+import { softmaxCrossEntropy } from "./softmax_xent.js";
+import type { Matrix } from "./tensor.js";
 
 export interface TrainOptions {
   epochs: number;
@@ -104,7 +105,7 @@ export function evaluate(model: Model, data: Dataset, o: { batchSize?: number; b
       const outs = model.forwardAll(batcher.load(order, start, size));
       const y = labels.view();
       outs.forEach((z, c) => {
-        loss[c]! += softmaxLoss(z, labels) * size;
+        loss[c]! += softmaxCrossEntropy(z, labels) * size;
         const pred = argmaxColumns(z);
         for (let b = 0; b < size; b++) if (pred[b] === y[b]) correct[c]!++;
       });
@@ -113,10 +114,6 @@ export function evaluate(model: Model, data: Dataset, o: { batchSize?: number; b
     if (!o.batcher) batcher.dispose();
   }
   return { accuracy: correct.map((c) => c / Math.max(1, data.n)), loss: loss.map((l) => l / Math.max(1, data.n)), n: data.n };
-}
-
-function softmaxLoss(z: Matrix, labels: I32Buffer): number {
-  return z.engine.kernels.softmaxCrossEntropy(z.rows, z.cols, z.ptr, labels.ptr, 0);
 }
 
 /** Index of the largest row in each column of a [C, B] matrix. */

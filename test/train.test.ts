@@ -148,6 +148,8 @@ describe("train", () => {
     const model = smallModel(engine, { features: 6, hidden: 4, classes: 3, exit: false, seed: 1 });
     const ok = randomDataset(10, 6, 3, 1);
     const other = new Batcher(engine, randomDataset(10, 6, 3, 2), 4);
+    // built by hand, not by makeDataset: nothing vouched for its labels
+    const badLabel: Dataset = { ...ok, y: Int32Array.from(ok.y, (c, i) => (i === 4 ? 7 : c)) };
     const cases: [() => unknown, typeof ShapeError | typeof ValidationError, RegExp][] = [
       [() => train(model, randomDataset(10, 5, 3, 1), { epochs: 1, batchSize: 4, optimizer: new Sgd() }), ShapeError, /train: data has 5 features, model takes 6/],
       [() => train(model, randomDataset(10, 6, 4, 1), { epochs: 1, batchSize: 4, optimizer: new Sgd() }), ShapeError, /train: data has 4 classes, model outputs 3/],
@@ -157,6 +159,8 @@ describe("train", () => {
       [() => train(model, randomDataset(0, 6, 3, 1), { epochs: 1, batchSize: 4, optimizer: new Sgd() }), ValidationError, /training set is empty/],
       [() => evaluate(model, randomDataset(10, 7, 3, 1)), ShapeError, /evaluate: data has 7 features/],
       [() => evaluate(model, ok, { batcher: other }), ValidationError, /batcher holds another dataset/],
+      [() => evaluate(model, badLabel), ValidationError, /label 7 of sample 4 outside \[0, 3\)/],
+      [() => train(model, badLabel, { epochs: 1, batchSize: 10, optimizer: new Sgd() }), ValidationError, /label 7 of sample \d outside \[0, 3\)/],
     ];
     try {
       cases.forEach(([fn, type, message], k) => {
