@@ -170,7 +170,8 @@ export function csrSpmmT(
   rowCombine<i32>(k, B, colPtr, rowIdx, perm, values, dy, 0, dx, false);
 }
 
-@inline function hsum(v: v128): f32 {
+// Σ of the four lanes (shared with dense_matmul).
+@inline export function hsum(v: v128): f32 {
   return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
 }
 

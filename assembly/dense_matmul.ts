@@ -1,5 +1,6 @@
 // Y[m,B] = L[m,k] · X[k,B] (+bias, ReLU) with L(r,c) at a + r·rs + c·cs floats  (forward: L = W, rs = k, cs = 1;
 // backward: L = Wᵀ, rs = 1, cs = m_W);  dW[m,k] = dY[m,B] · X[k,B]ᵀ;  same feature-major layout as the CSR kernels.
+import { hsum, rowSums } from "./csr_spmm";
 
 @inline
 function f(a: usize, i: usize): f32 {
@@ -101,9 +102,11 @@ export function denseMatmul(
 
 /** dW[m,k] = dY[m,B]·X[k,B]ᵀ (row-major dW), blocked 2×2; dBias[r] = Σ_b dY[r,b] if dBias ≠ 0. */
 export function denseGradW(m: i32, k: i32, B: i32, dy: usize, x: usize, dw: usize, dBias: usize): void {
+  // the bias gradient is the same row sum as the sparse layers' (csrSddmm), so a dense layer and its
+  // Pattern.dense twin get bit-identical bias gradients
+  if (dBias != 0) rowSums(m, B, dy, dBias);
   if (B == 1) {
     outerProduct(m, k, dy, x, dw);
-    if (dBias != 0) memory.copy(dBias, dy, <usize>m << 2);
     return;
   }
   const stride = <usize>B << 2;
@@ -138,14 +141,6 @@ export function denseGradW(m: i32, k: i32, B: i32, dy: usize, x: usize, dw: usiz
       }
     }
   }
-  if (dBias != 0) {
-    for (let r = 0; r < m; r++) {
-      const row = dy + <usize>r * stride;
-      let s: f32 = 0;
-      for (let b = 0; b < B; b++) s += load<f32>(row + (<usize>b << 2));
-      store<f32>(dBias + (<usize>r << 2), s);
-    }
-  }
 }
 
 // Batch 1: dW[r,:] = dy[r]·x, with x contiguous; the blocked dot products above would each sum a single product.
@@ -158,9 +153,4 @@ function outerProduct(m: i32, k: i32, dy: usize, x: usize, dw: usize): void {
     for (; c + 4 <= k; c += 4) v128.store(row + (<usize>c << 2), f32x4.mul(sv, v128.load(x + (<usize>c << 2))));
     for (; c < k; c++) store<f32>(row + (<usize>c << 2), s * load<f32>(x + (<usize>c << 2)));
   }
-}
-
-@inline
-function hsum(v: v128): f32 {
-  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
 }

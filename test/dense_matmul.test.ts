@@ -2,7 +2,7 @@
 // a finite-difference check, agreement with the CSR kernels on a full pattern, and the shape checks.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Pattern, ShapeError, ValidationError, csrSpmm, denseGradW, denseMatmul, denseMatmulT } from "../src/index.js";
+import { Pattern, ShapeError, ValidationError, csrSddmm, csrSpmm, denseGradW, denseMatmul, denseMatmulT } from "../src/index.js";
 import { batchArb, expectClose, getEngine, scoped, values } from "./helpers/engine.js";
 import * as ref from "./helpers/reference.js";
 
@@ -71,6 +71,21 @@ describe("dense and sparse agree", () => {
           denseMatmul(s.dense(m, k, w), X, Yd, { bias, relu: true });
           csrSpmm(s.csr(Pattern.dense(k, m), w), X, Ys, { bias, relu: true });
           expectClose("Y", Ys.data(), Yd.data(), ref.matmulScale(w, m, k, x, B));
+        })),
+      { numRuns: 30 },
+    );
+  });
+
+  it("denseGradW's bias gradient is csrSddmm's on Pattern.dense, bit for bit (one row-sum kernel)", async () => {
+    const engine = await getEngine();
+    fc.assert(
+      fc.property(dim, dim, batchArb, fc.integer(), (m, k, B, seed) =>
+        scoped(engine, (s) => {
+          const w = values(seed, m * k), X = s.matrix(k, B, values(seed + 1, k * B)), dY = s.matrix(m, B, values(seed + 2, m * B));
+          const dBd = s.f32(m), dBs = s.f32(m);
+          denseGradW(s.dense(m, k, w), dY, X, s.f32(m * k), dBd);
+          csrSddmm(s.csr(Pattern.dense(k, m), w), dY, X, s.f32(m * k), dBs);
+          expect(Array.from(dBd.view())).toEqual(Array.from(dBs.view()));
         })),
       { numRuns: 30 },
     );
