@@ -3,11 +3,10 @@ import { reluBackward } from "../activations.js";
 import type { Engine } from "../engine.js";
 import { FormatError, ShapeError, ValidationError } from "../errors.js";
 import { Pattern } from "../pattern.js";
-import { Rng } from "../random.js";
 import { ConvWeights, sparseConv2d, sparseConv2dBackwardInput, sparseConv2dBackwardWeights, type Conv2dGeometry } from "../sparse_conv2d.js";
 import { F32Buffer, Matrix } from "../tensor.js";
 import type { Layer, LayerSpec, Param, StoredTensor } from "./layer.js";
-import type { Activation } from "./sparse_linear.js";
+import { heNormalRows, type Activation } from "./sparse_linear.js";
 
 export interface SparseConv2dOptions extends Conv2dGeometry {
   /** Which input channels feed each output channel (inputs = inC, outputs = outC); default every one. */
@@ -188,17 +187,5 @@ export class SparseConv2d implements Layer {
 
 /** He-normal over each output channel's stored fan-in (connections × taps), truncated at 2σ like Keras he_normal. */
 export function heNormalConv(w: ConvWeights, seed: number): Float32Array {
-  const rng = new Rng(seed);
-  const out = new Float32Array(w.nnz);
-  for (let o = 0; o < w.outC; o++) {
-    const a = w.rowPtr[o]!, b = w.rowPtr[o + 1]!;
-    const sigma = Math.sqrt(2 / Math.max(1, b - a)) / 0.87962566103423978;
-    for (let j = a; j < b; j++) {
-      let z: number;
-      do z = rng.normal();
-      while (Math.abs(z) > 2);
-      out[j] = z * sigma;
-    }
-  }
-  return out;
+  return heNormalRows(w.rowPtr, seed);
 }

@@ -181,12 +181,18 @@ export class SparseLinear implements Layer {
 
 /** He-normal over each output's in-degree, truncated at 2σ (Keras he_normal: σ = √(2/fanIn)/0.8796). */
 export function heNormal(pattern: Pattern, seed: number): Float32Array {
+  return heNormalRows(pattern.rowPtr, seed);
+}
+
+/** Truncated He-normal for values laid out by row pointers: row r's fan-in is rowPtr[r+1] − rowPtr[r]. */
+export function heNormalRows(rowPtr: Int32Array, seed: number): Float32Array {
   const rng = new Rng(seed);
-  const out = new Float32Array(pattern.nnz);
-  for (let r = 0; r < pattern.outputs; r++) {
-    const fanIn = Math.max(1, pattern.inDegree(r));
-    const sigma = Math.sqrt(2 / fanIn) / 0.87962566103423978;
-    for (let p = pattern.rowPtr[r]!; p < pattern.rowPtr[r + 1]!; p++) {
+  const rows = rowPtr.length - 1;
+  const out = new Float32Array(rowPtr[rows]!);
+  for (let r = 0; r < rows; r++) {
+    const a = rowPtr[r]!, b = rowPtr[r + 1]!;
+    const sigma = Math.sqrt(2 / Math.max(1, b - a)) / 0.87962566103423978;
+    for (let p = a; p < b; p++) {
       let z: number;
       do z = rng.normal();
       while (Math.abs(z) > 2);
