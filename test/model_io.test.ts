@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   FormatError, I32Buffer, Matrix, Model, Pattern, PresparseError, Rng, Sgd, SparseLinear, ValidationError,
-  decodeModel, decodeSafetensors, encodeModel, encodeSafetensors, hashModel, modelSpec, modelTensors,
+  buildModel as buildArch, decodeModel, decodeSafetensors, encodeModel, encodeSafetensors, hashModel, modelSpec, modelTensors,
   type Engine, type Exit, type Layer, type SafeTensor,
 } from "../src/index.js";
 import { loadModel, saveModel } from "../src/node/index.js";
@@ -509,5 +509,31 @@ describe("model files are distrusted on read", () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("image model files", () => {
+  it("conv and pool layers round-trip; a geometry a layer rejects is a FormatError naming the layer", () => {
+    const model = buildArch(engine, "conv:1>4:3x3,maxpool:2,conv:4>6:3x3:deg3,avgpool:2,fc:3", { inputShape: [1, 12, 12], seed: 5 });
+    const X = Matrix.from(engine, 144, 3, Float32Array.from({ length: 432 }, (_, i) => Math.cos(i)));
+    try {
+      const bytes = encodeModel(model).bytes;
+      const loaded = decodeModel(engine, bytes).model;
+      expect(loaded.trunk.map((l) => l.kind)).toEqual(["conv2d", "maxpool2d", "conv2d", "avgpool2d", "linear"]);
+      expect(bits(loaded.forward(X).toArray())).toEqual(bits(model.forward(X).toArray()));
+      loaded.dispose();
+      const cases: [(s: Record<string, any>) => void, RegExp | string, RegExp?][] = [
+        [(s) => (s.trunk[1].k = 11), "trunk.1", /window 11×11 is larger than the input 10×10/],
+        [(s) => (s.trunk[1].stride = "2"), "trunk.1.stride", /expected an integer/],
+        [(s) => (s.trunk[3].k = 0), "trunk.3", /k must be an integer/],
+        [(s) => (s.trunk[3].C = 5), "presparse", /takes 45 features, layer 2 gives 54/],
+        [(s) => (s.trunk[0].stride = 0), "trunk.0", /stride must be an integer/],
+        [(s) => (s.trunk[2].kh = 9), /^trunk\.2/],
+      ];
+      cases.forEach(([edit, field, detail], k) => rejects(engine, withSpec(bytes, edit), field, detail, `case ${k}: ${edit}`));
+    } finally {
+      model.dispose();
+      X.dispose();
+    }
   });
 });

@@ -16,7 +16,8 @@ abstract class Pool2dLayer implements Layer {
   constructor(
     readonly engine: Engine,
     geometry: Pool2dGeometry,
-    op: string,
+    // the class name for messages, spelled out: a minifier renames constructor.name
+    private readonly op: string,
   ) {
     this.shape = pool2dShape(op, geometry);
     this.Y = new Matrix(engine, this.outputSize, 1);
@@ -34,15 +35,15 @@ abstract class Pool2dLayer implements Layer {
   }
 
   forward(X: Matrix): Matrix {
-    if (X.rows !== this.inputSize) throw new ShapeError(`${this.constructor.name}.forward: X has ${X.rows} rows, layer takes ${this.inputSize} (${this.shape.C}×${this.shape.H}×${this.shape.W})`);
+    if (X.rows !== this.inputSize) throw new ShapeError(`${this.op}.forward: X has ${X.rows} rows, layer takes ${this.inputSize} (${this.shape.C}×${this.shape.H}×${this.shape.W})`);
     this.X = X;
     return this.pool(X, this.Y.reshape(X.cols));
   }
 
   backward(dY: Matrix, needDx: boolean): Matrix | undefined {
     const X = this.X;
-    if (!X) throw new ValidationError(`${this.constructor.name}.backward: called before forward`);
-    if (dY.rows !== this.outputSize || dY.cols !== X.cols) throw new ShapeError(`${this.constructor.name}.backward: dY is ${dY.rows}×${dY.cols}, expected ${this.outputSize}×${X.cols}`);
+    if (!X) throw new ValidationError(`${this.op}.backward: called before forward`);
+    if (dY.rows !== this.outputSize || dY.cols !== X.cols) throw new ShapeError(`${this.op}.backward: dY is ${dY.rows}×${dY.cols}, expected ${this.outputSize}×${X.cols}`);
     if (!needDx) return undefined;
     this.dX ??= new Matrix(this.engine, this.inputSize, dY.cols);
     return this.unpool(X, dY, this.dX.reshape(dY.cols));
@@ -74,13 +75,19 @@ abstract class Pool2dLayer implements Layer {
   }
 }
 
-function geometryOf(spec: LayerSpec, where: string): Pool2dGeometry {
+/** A pooling layer from its spec in a model file; any geometry it rejects is a FormatError at `where`. */
+function fromSpec<L>(make: (g: Pool2dGeometry) => L, spec: LayerSpec, where: string): L {
   const num = (k: string): number => {
     const v = spec[k];
     if (typeof v !== "number" || !Number.isInteger(v)) throw new FormatError("model", `${where}.${k}`, `expected an integer, got ${JSON.stringify(v)}`);
     return v;
   };
-  return { C: num("C"), H: num("H"), W: num("W"), k: num("k"), stride: num("stride") };
+  const g = { C: num("C"), H: num("H"), W: num("W"), k: num("k"), stride: num("stride") };
+  try {
+    return make(g);
+  } catch (e) {
+    throw new FormatError("model", where, (e as Error).message);
+  }
 }
 
 /** Max over k×k windows at stride s (default k), no padding; the gradient goes to the first maximum of each window. */
@@ -97,12 +104,7 @@ export class MaxPool2d extends Pool2dLayer {
   }
   /** Rebuilds the layer from its spec (it has no tensors). */
   static fromTensors(engine: Engine, spec: LayerSpec, _t: Record<string, StoredTensor | undefined>, where: string): MaxPool2d {
-    try {
-      return new MaxPool2d(engine, geometryOf(spec, where));
-    } catch (e) {
-      if (e instanceof FormatError) throw e;
-      throw new FormatError("model", where, (e as Error).message);
-    }
+    return fromSpec((g) => new MaxPool2d(engine, g), spec, where);
   }
 }
 
@@ -120,11 +122,6 @@ export class AvgPool2d extends Pool2dLayer {
   }
   /** Rebuilds the layer from its spec (it has no tensors). */
   static fromTensors(engine: Engine, spec: LayerSpec, _t: Record<string, StoredTensor | undefined>, where: string): AvgPool2d {
-    try {
-      return new AvgPool2d(engine, geometryOf(spec, where));
-    } catch (e) {
-      if (e instanceof FormatError) throw e;
-      throw new FormatError("model", where, (e as Error).message);
-    }
+    return fromSpec((g) => new AvgPool2d(engine, g), spec, where);
   }
 }
