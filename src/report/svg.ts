@@ -58,7 +58,9 @@ export function logTicks(lo: number, hi: number): number[] {
 export function lineChart(o: ChartOptions): string {
   const W = o.width ?? 640, H = o.height ?? 400;
   const m = { l: 64, r: 24, t: 40, b: 52 };
-  const all = o.series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
+  // a log axis cannot place x ≤ 0: such points are left out rather than turning every coordinate into NaN
+  const plottable = (p: { x: number; y: number }) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!o.logX || p.x > 0);
+  const all = o.series.flatMap((s) => s.points).filter(plottable);
   const fx = (v: number) => (o.logX ? Math.log10(v) : v);
   let x0 = Math.min(...all.map((p) => fx(p.x))), x1 = Math.max(...all.map((p) => fx(p.x)));
   let y0 = Math.min(...all.map((p) => p.y)), y1 = Math.max(...all.map((p) => p.y));
@@ -93,7 +95,7 @@ export function lineChart(o: ChartOptions): string {
   const legend = [`<rect x="${m.l + 4}" y="${m.t + 4}" width="${legendW}" height="${8 + 18 * o.series.length}" fill="#fff" fill-opacity="0.9" stroke="#ddd"/>`];
   o.series.forEach((s, i) => {
     const c = COLORS[i % COLORS.length]!;
-    const pts = s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
+    const pts = s.points.filter(plottable);
     if (!s.scatter && pts.length > 1) parts.push(`<polyline fill="none" stroke="${c}" stroke-width="2" points="${pts.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(" ")}"/>`);
     for (const p of pts) {
       parts.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="3.5" fill="${c}"><title>${esc(`${s.name}: ${p.label ?? ""} (${xf(p.x)}, ${yf(p.y)})`)}</title></circle>`);
