@@ -344,6 +344,15 @@ describe("Model construction", () => {
     }
   });
 
+  it("a layer refused for its bias or values leaves no WASM memory behind", async () => {
+    const engine = await getEngine();
+    const before = engine.stats().liveBytes;
+    const p = Pattern.random(6, 4, 0.5, 1);
+    expect(() => new SparseLinear(engine, p, { bias: new Float32Array(5) })).toThrow(/bias has 5 entries, layer has 4 outputs/);
+    expect(() => new SparseLinear(engine, p, { values: new Float32Array(p.nnz + 1) })).toThrow(ShapeError);
+    expect(engine.stats().liveBytes).toBe(before);
+  });
+
   it("rejects trunks and exits whose shapes or order do not fit", async () => {
     const engine = await getEngine();
     const made: SparseLinear[] = [];

@@ -47,9 +47,10 @@ export class SparseLinear implements Layer {
   ) {
     this.activation = opts.activation ?? "relu";
     if (this.activation !== "relu" && this.activation !== "linear") throw new ValidationError(`SparseLinear: activation must be relu or linear, got ${String(this.activation)}`);
+    // checked before anything is allocated in WASM memory: a refused layer leaves nothing behind
+    if (opts.bias && opts.bias.length !== pattern.outputs) throw new ShapeError(`SparseLinear: bias has ${opts.bias.length} entries, layer has ${pattern.outputs} outputs`);
     const values = opts.values ?? heNormal(pattern, opts.seed ?? 0);
     this.weights = new CsrWeights(engine, pattern, values);
-    if (opts.bias && opts.bias.length !== pattern.outputs) throw new ShapeError(`SparseLinear: bias has ${opts.bias.length} entries, layer has ${pattern.outputs} outputs`);
     this.bias = F32Buffer.from(engine, opts.bias ?? new Float32Array(pattern.outputs).fill(opts.biasInit ?? 0.1));
     this.dValues = new F32Buffer(engine, pattern.nnz);
     this.dBias = new F32Buffer(engine, pattern.outputs);
