@@ -3,7 +3,7 @@
 // how long it took. Browser-safe: fetch, performance and typed arrays only, no Node modules.
 import { PresparseError, ShapeError, ValidationError, checkInt } from "./errors.js";
 import { checkPolicy, columnStats, type ExitPolicy } from "./exits.js";
-import { decodeFrame, encodeFrame, type FrameDtype } from "./frame.js";
+import { FrameError, decodeFrame, encodeFrame, type FrameDtype } from "./frame.js";
 import type { Head } from "./split.js";
 import { Matrix } from "./tensor.js";
 
@@ -140,7 +140,14 @@ export class SplitClient {
       const answer = await this.post(frame, totals);
       totals.bytesReceived = answer.length;
       const kind = this.output;
-      const f = decodeFrame(answer, {}, { modelHash: head.hash, splitId: head.splitId, kind });
+      let f: ReturnType<typeof decodeFrame>;
+      try {
+        f = decodeFrame(answer, {}, { modelHash: head.hash, splitId: head.splitId, kind });
+      } catch (e) {
+        // a 200 whose frame does not decode (e.g. non-finite logits) is the server's fault: say so as such
+        if (e instanceof FrameError) throw new SplitServerError(200, "bad_answer", e.message, e.field);
+        throw e;
+      }
       const C = head.classes;
       if (f.shape.length !== 2 || f.shape[0] !== C || f.shape[1] !== m) throw new SplitServerError(200, "bad_answer", `expected a [${C}, ${m}] ${kind} frame, got [${f.shape.join(", ")}]`, "dims");
       const done = performance.now();

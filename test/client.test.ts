@@ -188,6 +188,18 @@ describe("SplitClient", () => {
     X.dispose();
   });
 
+  it("a 200 whose frame does not decode (non-finite logits) is a SplitServerError, not a raw frame error", async () => {
+    const F = head.inputSize;
+    const nan = new Float32Array(head.classes).fill(Number.NaN);
+    const body = encodeFrame({ data: nan, shape: [head.classes, 1], dtype: "f32", kind: "logits", splitId: head.splitId, modelHash: head.hash, nonFinite: "allow" });
+    const client = new SplitClient({ head, serverUrl: "http://127.0.0.1:9", policy: null, fetch: async () => new Response(body as Uint8Array<ArrayBuffer>, { status: 200 }) });
+    const err = await client.infer([new Float32Array(F)]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SplitServerError);
+    expect((err as SplitServerError).code).toBe("bad_answer");
+    expect((err as SplitServerError).field).toBe("payload");
+    client.dispose();
+  });
+
   it("surfaces a refusal (a head of another model) as a typed error; rejects bad input and options", async () => {
     const other = splitModel(engine, 8);
     const err = await new SplitClient({ head: other.head, serverUrl: server.url, policy: null }).infer([randomValues(head.inputSize, 1)]).catch((e: unknown) => e);
