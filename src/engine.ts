@@ -42,7 +42,12 @@ export interface LoadOptions {
 
 // (module (func (result v128) i32.const 0 i8x16.splat i8x16.popcnt)): validates only where fixed SIMD exists.
 const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
-const REQUIRED = ["memory", "heapBase", "csrSpmm", "csrSpmmT", "csrSddmm", "denseMatmul", "denseGradW", "softmaxCrossEntropy", "adamStep"];
+// every export Kernels names: a stale build that lacks one fails at load, not with a TypeError mid-training
+const REQUIRED = [
+  "memory", "heapBase", "csrSpmm", "csrSpmmT", "csrSddmm", "rowSums", "denseMatmul", "denseGradW", "reluForward", "reluBackward",
+  "softmax", "softmaxCrossEntropy", "adamStep", "sgdStep", "addInPlace", "scaleInPlace", "gatherColumns", "gatherSamples",
+  "sparseConv2d", "sparseConv2dBackwardInput", "sparseConv2dBackwardWeights", "maxPool2d", "maxPool2dBackward", "avgPool2d", "avgPool2dBackward",
+] as const satisfies readonly (keyof Kernels)[];
 const ALIGN = 16;
 const PAGE = 65536;
 

@@ -23,6 +23,22 @@ function works(engine: Engine): void {
   });
 }
 
+// A module exporting a memory and an empty () → () function under each name: the shape of a build with other kernels.
+function exportsOnly(names: string[]): Uint8Array {
+  const leb = (n: number): number[] => (n < 0x80 ? [n] : [(n & 0x7f) | 0x80, ...leb(n >>> 7)]);
+  const section = (id: number, body: number[]) => [id, ...leb(body.length), ...body];
+  const utf8 = (t: string) => Array.from(new TextEncoder().encode(t));
+  const exports = names.flatMap((n, i) => [...leb(utf8(n).length), ...utf8(n), 0, ...leb(i)]);
+  return new Uint8Array([
+    0, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
+    ...section(1, [1, 0x60, 0, 0]),
+    ...section(3, [...leb(names.length), ...names.map(() => 0)]),
+    ...section(5, [1, 0, 1]),
+    ...section(7, [...leb(names.length + 1), ...exports, 6, ...utf8("memory"), 2, 0]),
+    ...section(10, [...leb(names.length), ...names.flatMap(() => [2, 0, 0x0b])]),
+  ]);
+}
+
 async function loadError(source: Parameters<typeof Engine.load>[0]): Promise<Error> {
   try {
     await Engine.load(source);
@@ -69,6 +85,16 @@ describe("loading", () => {
     // the smallest valid module: magic and version only
     const empty = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
     expect((await loadError({ wasm: empty })).message).toMatch(/export memory missing/);
+  });
+
+  it("rejects a module that lacks any one kernel at load time (a stale build), naming it", async () => {
+    const bytes = new Uint8Array(await readFile(wasmUrl));
+    const names = WebAssembly.Module.exports(await WebAssembly.compile(bytes)).map((e) => e.name).filter((n) => n !== "memory");
+    expect(names).toContain("sparseConv2dBackwardWeights");
+    for (const missing of ["gatherSamples", "sparseConv2dBackwardWeights", "avgPool2dBackward"]) {
+      const e = await loadError({ wasm: exportsOnly(names.filter((n) => n !== missing)) });
+      expect(e.message).toMatch(new RegExp(`export ${missing} missing`));
+    }
   });
 
   it("rejects an HTTP error response and a missing file", async () => {
