@@ -1,7 +1,7 @@
 // Adam (Keras legacy): lr_t = lr/(1+decay·t) · √(1−β2ᵗ)/(1−β1ᵗ);  m,v nnz-long;  SGD with momentum: u = μu − lr·g; w += u
-import { ValidationError } from "./errors.js";
+import { ShapeError, ValidationError } from "./errors.js";
 import type { Param } from "./layers/layer.js";
-import { F32Buffer } from "./tensor.js";
+import { F32Buffer, checkOperands } from "./tensor.js";
 
 /** Updates parameters from their gradients; its state arrays are as long as the parameters (nnz for weights). */
 export interface Optimizer {
@@ -25,6 +25,12 @@ export interface AdamOptions {
   decay?: number;
   /** L2 penalty coefficient added to the gradient of weights (not biases). */
   weightDecay?: number;
+}
+
+/** A parameter's gradient must match its values, in one live engine, before a step writes through them. */
+function checkParam(op: string, p: Param): void {
+  checkOperands(op, p.values, p.grad);
+  if (p.grad.length !== p.values.length) throw new ShapeError(`${op}: ${p.name} has ${p.values.length} values but ${p.grad.length} gradients`);
 }
 
 function positive(op: string, name: string, v: number, allowZero = true): number {
@@ -64,6 +70,7 @@ export class Adam implements Optimizer {
   }
 
   step(params: Param[]): void {
+    for (const p of params) checkParam("Adam.step", p);
     const lr = this.currentLr();
     this.t_++;
     const t = this.t_;
@@ -129,6 +136,7 @@ export class Sgd implements Optimizer {
   }
 
   step(params: Param[]): void {
+    for (const p of params) checkParam("Sgd.step", p);
     const lr = this.lr / (1 + this.decay * this.t_);
     this.t_++;
     for (const p of params) {
