@@ -11,7 +11,7 @@ export { encodeSafetensors, decodeSafetensors, SAFETENSORS_DTYPES, type DecodeOp
 export { crc32 } from "./crc32.js";
 export { F16_MAX, F16_MIN_NORMAL, f16BitsToF32, f16IsFinite, f32ToF16Bits } from "./f16.js";
 export { DEFAULT_FRAME_LIMITS, FRAME_MAGIC, FRAME_MAX_RANK, FRAME_VERSION, FrameError, FrameMismatchError, FrameTooLargeError, decodeFrame, encodeFrame, frameBytes, frameBytesPerSample, frameErrorBound, frameHeaderBytes, type Frame, type FrameDtype, type FrameExpect, type FrameInput, type FrameKind, type FrameLimits } from "./frame.js";
-export { makeDataset, subset, padFeatures, shuffledIndices, splitDataset, fillBatch, batches, type Dataset, type SplitOptions } from "./data/dataset.js";
+export { makeDataset, subset, padFeatures, shuffledIndices, splitDataset, type Dataset, type SplitOptions } from "./data/dataset.js";
 export { addInPlace, scaleInPlace, gatherColumns } from "./elementwise.js";
 export type { Layer, LayerSpec, Param, StoredTensor } from "./layers/layer.js";
 export { SparseLinear, heNormal, type Activation, type SparseLinearOptions } from "./layers/sparse_linear.js";

@@ -3,14 +3,11 @@ import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
+  Batcher,
   Engine,
-  I32Buffer,
-  Matrix,
   Rng,
   ShapeError,
   ValidationError,
-  batches,
-  fillBatch,
   makeDataset,
   padFeatures,
   shuffledIndices,
@@ -118,7 +115,7 @@ describe("shuffledIndices and splitDataset", () => {
   });
 });
 
-describe("fillBatch", () => {
+describe("Batcher (the one path from a dataset to a feature-major batch)", () => {
   let engine: Engine;
   beforeAll(async () => {
     engine = await Engine.load();
@@ -129,51 +126,45 @@ describe("fillBatch", () => {
     fc.assert(
       fc.property(dsArb.filter((d) => d.n > 0), fc.integer({ min: 1, max: 13 }), fc.nat(), (ds, batchSize, seed) => {
         const order = shuffledIndices(ds.n, new Rng(seed));
-        const X = new Matrix(engine, ds.features, batchSize);
-        const labels = new I32Buffer(engine, batchSize);
+        const batcher = new Batcher(engine, ds, batchSize);
         let start = 0;
-        for (const size of batches(ds, order, batchSize, X, labels)) {
-          expect(size).toBe(Math.min(batchSize, ds.n - start));
+        for (; start < ds.n; start += batchSize) {
+          const size = Math.min(batchSize, ds.n - start);
+          const X = batcher.load(order, start, size);
           expect(X.cols).toBe(size);
           const want = new Float32Array(ds.features * size);
           for (let f = 0; f < ds.features; f++) for (let b = 0; b < size; b++) want[f * size + b] = ds.x[order[start + b]! * ds.features + f]!;
           expect(X.toArray()).toEqual(want);
-          expect(labels.toArray().subarray(0, size)).toEqual(Int32Array.from({ length: size }, (_, b) => ds.y[order[start + b]!]!));
-          start += size;
+          expect(batcher.labels.toArray().subarray(0, size)).toEqual(Int32Array.from({ length: size }, (_, b) => ds.y[order[start + b]!]!));
         }
-        expect(start).toBe(ds.n);
-        X.dispose();
-        labels.dispose();
+        batcher.dispose();
       }),
       { numRuns: 60 },
     );
   });
 
-  it("writes through fresh views when reshaping grows memory", () => {
+  it("writes through fresh views when its allocations grow memory", () => {
     const ds = numbered(3000, 200, 10);
-    const X = new Matrix(engine, ds.features, 1);
-    const labels = new I32Buffer(engine, ds.n);
     const grows = engine.stats().grows;
+    const batcher = new Batcher(engine, ds, ds.n);
     const order = Int32Array.from({ length: ds.n }, (_, i) => ds.n - 1 - i);
-    fillBatch(ds, order, 0, ds.n, X, labels);
+    const X = batcher.load(order, 0, ds.n);
     expect(engine.stats().grows).toBeGreaterThan(grows);
     const out = X.data();
     expect(out[0]).toBe(ds.x[(ds.n - 1) * ds.features]);
     expect(out[199 * ds.n + 5]).toBe(ds.x[(ds.n - 6) * ds.features + 199]);
-    expect(labels.view()[7]).toBe(ds.y[ds.n - 8]);
-    X.dispose();
-    labels.dispose();
+    expect(batcher.labels.view()[7]).toBe(ds.y[ds.n - 8]);
+    batcher.dispose();
   });
 
-  it("rejects wrong rows, short labels, batches past the end and bad indices", () => {
+  it("rejects batches larger than it holds, past the end of the order, and bad indices", () => {
     const ds = numbered(4, 3, 2);
-    const X = new Matrix(engine, 3, 2);
-    const labels = new I32Buffer(engine, 2);
+    const batcher = new Batcher(engine, ds, 2);
     const order = [0, 1, 2, 3];
-    expect(() => fillBatch(ds, order, 0, 2, new Matrix(engine, 4, 2), labels)).toThrow(/X has 4 rows, numbered has 3 features/);
-    expect(() => fillBatch(ds, order, 0, 3, X, labels)).toThrow(/2 labels for a batch of 3/);
-    expect(() => fillBatch(ds, order, 3, 2, X, labels)).toThrow(/runs past 4 indices/);
-    expect(() => fillBatch(ds, [0, 4], 0, 2, X, labels)).toThrow(/sample index 4 outside \[0, 4\)/);
+    expect(() => batcher.load(order, 0, 3)).toThrow(/size must be an integer in \[1, 2\]/);
+    expect(() => batcher.load(order, 3, 2)).toThrow(/samples \[3, 5\) outside an order of 4/);
+    expect(() => batcher.load([0, 4], 0, 2)).toThrow(/sample index 4 outside \[0, 4\)/);
+    batcher.dispose();
   });
 });
 

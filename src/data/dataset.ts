@@ -1,8 +1,8 @@
-// In-memory labelled datasets and their trip into WASM memory. Pure: no file system here, so the same
-// code feeds a model in Node and in a browser; the loaders that read files live in mnist.ts and idx.ts.
+// In-memory labelled datasets: checked construction, padding, seeded splits. Pure: no file system here, so the same
+// code runs in Node and in a browser; the loaders that read files live in mnist.ts and idx.ts, and batches reach
+// WASM memory through src/batcher.ts.
 import { ShapeError, ValidationError, checkInt } from "../errors.js";
 import { Rng } from "../random.js";
-import type { I32Buffer, Matrix } from "../tensor.js";
 
 /** n labelled samples, sample-major: sample i is x[i·features .. (i+1)·features), its class y[i] ∈ [0, classes). */
 export interface Dataset {
@@ -94,43 +94,6 @@ export function splitDataset(ds: Dataset, opts: SplitOptions): { train: Dataset;
     train: subset(ds, rng.shuffle(train), `${ds.name}/train`),
     test: subset(ds, rng.shuffle(test), `${ds.name}/test`),
   };
-}
-
-/**
- * Copies samples indices[start .. start+batchSize) into X (reshaped to batchSize columns) feature-major,
- * X[f, b] = ds.x[indices[start+b]·features + f], and their classes into labels[0 .. batchSize).
- */
-export function fillBatch(ds: Dataset, indices: ArrayLike<number>, start: number, batchSize: number, X: Matrix, labels: I32Buffer): void {
-  const op = "fillBatch";
-  checkInt(op, "start", start);
-  checkInt(op, "batchSize", batchSize);
-  if (start + batchSize > indices.length) throw new ShapeError(`${op}: batch [${start}, ${start + batchSize}) runs past ${indices.length} indices`);
-  if (X.rows !== ds.features) throw new ShapeError(`${op}: X has ${X.rows} rows, ${ds.name} has ${ds.features} features`);
-  if (labels.length < batchSize) throw new ShapeError(`${op}: ${labels.length} labels for a batch of ${batchSize}`);
-  X.reshape(batchSize);
-  // views only after reshape: it may allocate, and growth detaches older views
-  const out = X.data();
-  const lab = labels.view();
-  const { x, features: f } = ds;
-  for (let b = 0; b < batchSize; b++) {
-    const s = checkIndex(ds, indices[start + b]!, op);
-    const base = s * f;
-    for (let k = 0; k < f; k++) out[k * batchSize + b] = x[base + k]!;
-    lab[b] = ds.y[s]!;
-  }
-}
-
-/**
- * Walks `indices` in batches of batchSize (the last one may be smaller), filling X and labels before each
- * step; yields the size of the batch now in them.
- */
-export function* batches(ds: Dataset, indices: ArrayLike<number>, batchSize: number, X: Matrix, labels: I32Buffer): Generator<number, void, void> {
-  checkInt("batches", "batchSize", batchSize, 1);
-  for (let start = 0; start < indices.length; start += batchSize) {
-    const size = Math.min(batchSize, indices.length - start);
-    fillBatch(ds, indices, start, size, X, labels);
-    yield size;
-  }
 }
 
 function checkIndex(ds: Dataset, s: number, op: string): number {
