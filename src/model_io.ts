@@ -35,8 +35,11 @@ export interface LoadedModel {
   metadata: Record<string, string>;
 }
 
+/** What a file stores of a model: a split head, whose trunk ends at the cut, is written through the same code. */
+export type ModelParts = Pick<Model, "trunk" | "exits" | "classes" | "inputShape" | "finalWeight">;
+
 /** The architecture record of a model. */
-export function modelSpec(model: Model, extra?: Record<string, unknown>): ModelSpec {
+export function modelSpec(model: ModelParts, extra?: Record<string, unknown>): ModelSpec {
   return {
     format: "presparse",
     version: MODEL_FORMAT_VERSION,
@@ -54,7 +57,7 @@ function layerTensors(out: Record<string, SafeTensor>, prefix: string, layer: La
 }
 
 /** All tensors of a model, named `trunk.<i>.<name>` and `exit.<e>.<j>.<name>`. */
-export function modelTensors(model: Model): Record<string, SafeTensor> {
+export function modelTensors(model: ModelParts): Record<string, SafeTensor> {
   const out: Record<string, SafeTensor> = {};
   model.trunk.forEach((l, i) => layerTensors(out, `trunk.${i}`, l));
   model.exits.forEach((e, k) => e.layers.forEach((l, j) => layerTensors(out, `exit.${k}.${j}`, l)));
@@ -103,7 +106,7 @@ export function checkTensorsChecksum(file: SafetensorsFile, source: string): voi
 }
 
 /** Encodes a model as safetensors bytes; `hash` overrides the computed model hash (split halves keep the parent's). */
-export function encodeModel(model: Model, opts: { extra?: Record<string, unknown>; hash?: string } = {}): { bytes: Uint8Array; hash: string } {
+export function encodeModel(model: ModelParts, opts: { extra?: Record<string, unknown>; hash?: string } = {}): { bytes: Uint8Array; hash: string } {
   const spec = modelSpec(model, opts.extra);
   const tensors = modelTensors(model);
   const hash = opts.hash ?? hashModel(spec, tensors);

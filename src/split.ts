@@ -5,12 +5,11 @@
 import type { Engine } from "./engine.js";
 import { FormatError, ShapeError, ValidationError, checkInt } from "./errors.js";
 import { ExitGate, checkPolicy, formatPolicy, parseExitPolicy, type ExitPolicy } from "./exits.js";
-import { gatherColumns } from "./elementwise.js";
 import type { Layer, LayerSpec } from "./layers/layer.js";
 import { Model, runLayers, type Exit } from "./model.js";
-import { MODEL_FORMAT_VERSION, checkTensorsChecksum, tensorsChecksum, layerFromFile, decodeModel, encodeModel, hashModel, layerFromTensors, modelSpec, modelTensors, type ModelSpec } from "./model_io.js";
-import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "./safetensors.js";
-import { I32Buffer, Matrix } from "./tensor.js";
+import { MODEL_FORMAT_VERSION, checkTensorsChecksum, layerFromFile, decodeModel, encodeModel, hashModel, layerFromTensors, modelSpec, modelTensors, type ModelSpec } from "./model_io.js";
+import { decodeSafetensors } from "./safetensors.js";
+import type { Matrix } from "./tensor.js";
 
 const HASH_RE = /^[0-9a-f]{16}$/;
 
@@ -135,7 +134,7 @@ export class Head extends SplitHalf {
   run(X: Matrix, policy?: ExitPolicy): HeadResult {
     if (X.rows !== this.inputSize) throw new ShapeError(`Head.run: X has ${X.rows} rows, the head takes ${this.inputSize} features`);
     if (policy) checkPolicy(policy, this.exits.length);
-    const B = X.cols, C = this.info.classes;
+    const B = X.cols;
     const exit = new Int32Array(B).fill(-1), label = new Int32Array(B);
     const confidence = new Float32Array(B), entropy = new Float32Array(B);
     let alive = Int32Array.from({ length: B }, (_, i) => i);
@@ -258,23 +257,9 @@ function splitRecord(info: SplitInfo, role: SplitRole): SplitInfo {
 export function encodeHead(head: Head): Uint8Array {
   const extra: Record<string, unknown> = { split: splitRecord(head.info, "head") };
   if (head.policy) extra.policy = formatPolicy(head.policy);
-  const spec: ModelSpec = {
-    format: "presparse",
-    version: MODEL_FORMAT_VERSION,
-    classes: head.classes,
-    inputShape: head.info.inputShape,
-    finalWeight: 0,
-    trunk: head.layers.map((l) => l.spec()),
-    exits: head.exits.map((e) => ({ after: e.after, weight: e.weight, layers: e.layers.map((l) => l.spec()) })),
-    extra,
-  };
-  const tensors: Record<string, SafeTensor> = {};
-  const put = (prefix: string, l: Layer) => {
-    for (const [name, t] of Object.entries(l.tensors())) tensors[`${prefix}.${name}`] = { dtype: t.dtype, shape: t.shape, data: t.data as SafeTensor["data"] };
-  };
-  head.layers.forEach((l, i) => put(`trunk.${i}`, l));
-  head.exits.forEach((e, x) => e.layers.forEach((l, j) => put(`exit.${x}.${j}`, l)));
-  return encodeSafetensors(tensors, { presparse: JSON.stringify(spec), model_hash: head.hash, tensors_crc32: tensorsChecksum(Object.entries(tensors)) });
+  // a model record whose trunk ends at the cut; no final classifier, so its loss weight is 0
+  const parts = { trunk: head.layers, exits: head.exits, classes: head.classes, inputShape: head.info.inputShape, finalWeight: 0 };
+  return encodeModel(parts, { extra, hash: head.hash }).bytes;
 }
 
 /** The server bundle: an ordinary presparse model file (decodeModel reads it) with `extra.split` role "tail". */
