@@ -40,7 +40,7 @@ export interface Calibration {
 
 /** Runs every classifier on every sample of `data` once. */
 export function classifierStats(model: Model, data: Dataset, batchSize = 1024): ClassifierStats {
-  const K = model.exits.length + 1, C = model.classes;
+  const K = model.exits.length + 1;
   const st: ClassifierStats = {
     n: data.n, labels: data.y.slice(0, data.n),
     pred: Array.from({ length: K }, () => new Int32Array(data.n)),

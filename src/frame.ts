@@ -27,7 +27,6 @@ const DTYPE_BYTES: Record<FrameDtype, number> = { f32: 4, f16: 2, int8: 1 };
 const FIXED_HEADER = 32;
 const CRC_BYTES = 4;
 const U32_MAX = 2 ** 32 - 1;
-const F32_MAX = 3.4028234663852886e38;
 const HASH_RE = /^[0-9a-f]{16}$/i;
 
 /** A frame the decoder rejects as malformed; `field` names the part. A server answers `status` (400). */
