@@ -200,3 +200,15 @@ describe("mnist", () => {
     expect(sameBytes(loadData("mnist", { seed: 8 }).test.y, a.test.y)).toBe(false);
   });
 });
+
+describe("loadTestData", () => {
+  it("gives loadData's held-out half of the embedded digits for the same seed", async () => {
+    const { loadTestData } = await import("../src/data/load.js");
+    for (const seed of [0, 3]) {
+      const want = loadData("mnist", { seed, padTo: 800 }).test;
+      const got = loadTestData("mnist", { seed, padTo: 800 });
+      expect(got.y).toEqual(want.y);
+      expect(got.x).toEqual(want.x);
+    }
+  });
+});

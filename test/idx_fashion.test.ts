@@ -23,3 +23,15 @@ describe.skipIf(!present)("Fashion-MNIST from IDX files", () => {
     expect([lo, hi, pad]).toEqual([0, 1, 0]);
   }, 30_000);
 });
+
+describe.skipIf(!present)("loadTestData", () => {
+  it("is loadData's test half, without reading the training file", async () => {
+    const { loadTestData } = await import("../src/data/load.js");
+    const both = loadData(DIR, { padTo: 800 }).test;
+    const test = loadTestData(DIR, { padTo: 800 });
+    expect(test.n).toBe(10000);
+    const bytes = (a: Float32Array | Int32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+    expect(Buffer.compare(bytes(test.y), bytes(both.y))).toBe(0);
+    expect(Buffer.compare(bytes(test.x), bytes(both.x))).toBe(0);
+  }, 30_000);
+});

@@ -1,7 +1,7 @@
 // Shared CLI pieces: engine, data, model construction from flags, summaries.
 import { defaultEngine, type Engine } from "../engine.js";
 import { padFeatures, type Dataset } from "../data/dataset.js";
-import { loadData } from "../data/load.js";
+import { loadData, loadTestData } from "../data/load.js";
 import type { Layer } from "../layers/layer.js";
 import { Model } from "../model.js";
 import { UsageError, int } from "./args.js";
@@ -28,7 +28,7 @@ export function dataFor(cmd: string, spec: string, features: number, seed: numbe
  */
 export function heldOutFromFlags(cmd: string, v: Record<string, unknown>, features: number, defaultSeed: number): { test: Dataset; storedFeatures: number } {
   const spec = (v.data as string | undefined) ?? "mnist";
-  const { test } = loadData(spec, { seed: int(cmd, "seed", v.seed, defaultSeed) });
+  const test = loadTestData(spec, { seed: int(cmd, "seed", v.seed, defaultSeed) });
   checkFits(cmd, spec, test.features, features);
   return { test: padFeatures(test, features), storedFeatures: test.features };
 }

@@ -14,6 +14,16 @@ export interface LoadDataOptions extends IdxDatasetOptions {
 }
 
 /**
+ * The held-out half alone: the same test set {@link loadData} gives (for "mnist", the same seeded split), without
+ * reading an IDX directory's training file.
+ */
+export function loadTestData(spec: string, options: LoadDataOptions = {}): Dataset {
+  const { padTo, seed = 0, test = 2000 } = options;
+  const held = spec === "mnist" ? splitDataset(loadMnist(), { test, seed }).test : loadIdxDataset(spec, "test", options);
+  return padTo === undefined ? held : padFeatures(held, padTo);
+}
+
+/**
  * Train and test sets from `"mnist"` (the embedded 10,000 digits, split by {@link splitDataset}) or from a
  * directory of IDX files (its own train and t10k halves), padded to `padTo` features if asked.
  */

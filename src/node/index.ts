@@ -1,7 +1,7 @@
 // Node-only entry ("presparse/node"): loaders and writers that touch the file system.
 export { loadMnist, mnistDigitsDir } from "../data/mnist.js";
 export { readIdx, loadIdxDataset, type IdxArray, type IdxOptions, type IdxDatasetOptions } from "../data/idx.js";
-export { loadData, type LoadDataOptions } from "../data/load.js";
+export { loadData, loadTestData, type LoadDataOptions } from "../data/load.js";
 export { readSafetensorsFile, writeSafetensorsFile } from "./files.js";
 export { saveModel, loadModel } from "./model_files.js";
 export { startServer, runPrimary, reportListening, BatchQueue, ServerMetrics, FRAME_CONTENT_TYPE, type ServerOptions, type RunningServer, type ErrorBody, type BatchJob, type BatchQueueOptions, type PrimaryOptions } from "../server/index.js";
