@@ -9,6 +9,7 @@ import type { Dataset } from "../data/dataset.js";
 import { subset } from "../data/dataset.js";
 import type { Engine } from "../engine.js";
 import { exitMacs, parseExitPolicy } from "../exits.js";
+import { SparseLinear } from "../layers/sparse_linear.js";
 import { Model } from "../model.js";
 import { encodeModel } from "../model_io.js";
 import { Adam } from "../optim.js";
@@ -133,12 +134,11 @@ export async function runExperiment(engine: Engine, o: ExperimentOptions): Promi
     const edge = trunkMacs[o.exitAfter - 1]!;
     const policy = chosen?.policy;
     const split = o.serve ? await runSplit(engine, model, { after: o.exitAfter, policy: policy ? parseExitPolicy(policy, 1) : undefined, hash, test, log: (s) => o.log(`[${spec.name}] ${s}`) }) : undefined;
-    const layers = model.trunk as unknown as { pattern: { density: number } }[];
     const result: NetworkResult = {
       spec,
       parameters: model.parameterCount(),
       denseParameters: [...model.trunk, ...model.exits[0]!.layers].reduce((s, l) => s + (l.denseParameterCount?.() ?? 0), 0),
-      density: layers.map((l) => l.pattern.density),
+      density: model.trunk.map((l) => (l instanceof SparseLinear ? l.pattern.density : 1)),
       epochs,
       secondsPerEpoch: epochs.reduce((s, r) => s + r.seconds, 0) / epochs.length,
       accuracyFinal: acc[1]!,
