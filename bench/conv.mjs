@@ -23,8 +23,8 @@ function measureOurs(engine, pattern, budget) {
   const bias = new F32Buffer(engine, g.outC);
   const X = new Matrix(engine, Wt.inputSize, B), Y = new Matrix(engine, Wt.outputSize, B), dX = new Matrix(engine, Wt.inputSize, B);
   const dV = new F32Buffer(engine, Wt.nnz), dB = new F32Buffer(engine, g.outC);
-  fill(X.data(), rng);
-  fill(Y.data(), rng);
+  fill(X.view(), rng);
+  fill(Y.view(), rng);
   const t = {
     forward: timeCall(() => K.sparseConv2d(g.outC, Wt.outH, Wt.outW, g.H, g.W, g.kh, g.kw, g.stride, g.padding, g.padding, B,
       Wt.fwdPtr.ptr, Wt.fwdOff.ptr, Wt.fwdTap.ptr, Wt.values.ptr, X.ptr, bias.ptr, Y.ptr, 0), { budget }).median,

@@ -4,7 +4,7 @@
 // Run: npm run build && node bench/exits.mjs
 import { Adam, ExitRunner, Matrix, Model, measurePolicy, train } from "../dist/index.js";
 import { loadData } from "../dist/node/index.js";
-import { defaultEngine } from "../dist/engine.js";
+import { defaultEngine } from "../dist/engine/engine.js";
 import { isMain, machine, machineLine, markdownTable, printTable, timeCall, writeResults } from "./common.mjs";
 
 const THRESHOLDS = [0.5, 0.8, 0.9, 0.95, 0.99, 0.999];

@@ -1,4 +1,4 @@
-// Kernel benchmark: csrSpmm / csrSpmmT / csrSddmm on a 1024×1024 layer at 1–100% density and on the paper's
+// Kernel benchmark: csrSpmm / csrSpmmBackward / csrSpmmBackwardWeights on a 1024×1024 layer at 1–100% density and on the paper's
 // 800→40 layer, against our dense kernels and tfjs-backend-wasm's dense matMul on the same shapes, same run.
 // Run: npm run bench:kernels   (builds first; times the release build through dist/index.js)
 import {
@@ -8,12 +8,12 @@ import { fmt, isMain, machine, machineLine, markdownTable, printTable, timeCall,
 
 const DENSITIES = [0.01, 0.05, 0.1, 0.25, 0.5, 1];
 const BATCHES = [256, 1];
-const OPS = ["csrSpmm", "csrSpmmT", "csrSddmm"];
+const OPS = ["csrSpmm", "csrSpmmBackward", "csrSpmmBackwardWeights"];
 // the dense twin of each sparse op: forward, transposed product, weight gradient
-const DENSE_TWIN = { csrSpmm: "Y = W·X", csrSpmmT: "dX = Wᵀ·dY", csrSddmm: "dW = dY·Xᵀ" };
+const DENSE_TWIN = { csrSpmm: "Y = W·X", csrSpmmBackward: "dX = Wᵀ·dY", csrSpmmBackwardWeights: "dW = dY·Xᵀ" };
 
 function fill(buf, rng, scale = 1) {
-  const v = buf.view ? buf.view() : buf.data();
+  const v = buf.view();
   for (let i = 0; i < v.length; i++) v[i] = (rng.next() * 2 - 1) * scale;
 }
 
@@ -59,16 +59,16 @@ function measureCase(engine, tf, p, B, rounds, budget) {
     csrSpmm: () => K.csrSpmm(m, B, A.rowPtr.ptr, A.colIdx.ptr, A.values.ptr, X.ptr, 0, Y.ptr, 0),
     denseSpmm: () => K.denseMatmul(m, k, B, W.ptr, k, 1, X.ptr, 0, Y.ptr, 0),
     tfjsSpmm: () => tf.matMul(a, x).dispose(),
-    csrSpmmT: () => K.csrSpmmT(k, B, A.colPtr.ptr, A.rowIdx.ptr, A.perm.ptr, A.values.ptr, Y.ptr, dX.ptr),
+    csrSpmmBackward: () => K.csrSpmmT(k, B, A.colPtr.ptr, A.rowIdx.ptr, A.perm.ptr, A.values.ptr, Y.ptr, dX.ptr),
     denseSpmmT: () => K.denseMatmul(k, m, B, W.ptr, 1, k, Y.ptr, 0, dX.ptr, 0),
     tfjsSpmmT: faster(() => tf.matMul(a, dy, true, false).dispose(), () => tf.tidy(() => tf.matMul(tf.transpose(a), dy)).dispose()),
-    csrSddmm: () => K.csrSddmm(m, B, A.rowPtr.ptr, A.colIdx.ptr, Y.ptr, X.ptr, dV.ptr, 0),
+    csrSpmmBackwardWeights: () => K.csrSddmm(m, B, A.rowPtr.ptr, A.colIdx.ptr, Y.ptr, X.ptr, dV.ptr, 0),
     denseSddmm: () => K.denseGradW(m, k, B, Y.ptr, X.ptr, dW.ptr, 0),
     tfjsSddmm: faster(() => tf.matMul(dy, x, false, true).dispose(), () => tf.tidy(() => tf.matMul(dy, tf.transpose(x))).dispose()),
   }, rounds, budget);
   for (const b of [A, X, Y, dX, dV, W, dW]) b.dispose();
   for (const v of [a, x, dy]) v.dispose();
-  const pick = (prefix) => ({ csrSpmm: t[`${prefix}Spmm`], csrSpmmT: t[`${prefix}SpmmT`], csrSddmm: t[`${prefix}Sddmm`] });
+  const pick = (prefix) => ({ csrSpmm: t[`${prefix}Spmm`], csrSpmmBackward: t[`${prefix}SpmmT`], csrSpmmBackwardWeights: t[`${prefix}Sddmm`] });
   return { sparse: pick("csr"), ours: pick("dense"), tfjs: pick("tfjs") };
 }
 

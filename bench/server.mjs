@@ -44,7 +44,7 @@ function tailCompute(tail, batches) {
     const X = new Matrix(tail.model.engine, tail.activationWidth, B);
     const input = Float32Array.from({ length: tail.activationWidth * B }, (_, i) => Math.abs(Math.sin(i)));
     const t = timeCall(() => {
-      X.data().set(input);
+      X.view().set(input);
       tail.forward(X).toArray();
     }, { budget: 0.3 });
     X.dispose();

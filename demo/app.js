@@ -59,7 +59,7 @@ function rebuildClient() {
 /** The first exit's answer for a sample whatever the threshold, for the gauge (the client only reports the winner). */
 function probeExit(input) {
   if (head.exits.length === 0) return null;
-  probeX.data().set(input);
+  probeX.view().set(input);
   const r = head.run(probeX, { kind: "maxprob", thresholds: head.exits.map(() => 0) });
   return { label: r.label[0], confidence: r.confidence[0], entropy: r.entropy[0] };
 }

@@ -125,7 +125,7 @@ export function builtinImporters(dir) {
   return out;
 }
 
-/** One line per violation: `node:fs  via src/index.ts → src/engine.ts`. */
+/** One line per violation: `node:fs  via src/index.ts → src/engine/engine.ts`. */
 export function formatHits(hits) {
   return hits.map((h) => `${h.specifier}  via ${h.chain.join(" → ")}`).join("\n");
 }

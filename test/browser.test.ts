@@ -124,7 +124,7 @@ describe.skipIf(!executable)("presparse in headless Chromium", () => {
         expect(served(wasm).length, `${wasm} was never fetched`).toBeGreaterThan(0);
         expect(served(wasm).map((r) => r.contentType)).toEqual(served(wasm).map(() => "application/wasm"));
       }
-      for (const js of ["/dist/index.js", "/dist/engine.js", "/node_modules/fast-check/lib/fast-check.js"]) {
+      for (const js of ["/dist/index.js", "/dist/engine/engine.js", "/node_modules/fast-check/lib/fast-check.js"]) {
         expect(served(js)[0]?.contentType, `${js} was not served`).toMatch(/^text\/javascript/);
       }
       // the only failed request is the 404 the page asks for on purpose

@@ -30,7 +30,7 @@ describe("browser entry", () => {
   it("src/index.ts reaches no Node built-in and no unresolvable module", () => {
     const r = scan([join(ROOT, "src/index.ts")]);
     // the walk really covers the engine path, so an empty result means something
-    for (const f of ["src/engine.ts", "src/csr_spmm.ts", "src/tensor.ts", "src/pattern.ts", "src/frame.ts"]) expect(r.files).toContain(f);
+    for (const f of ["src/engine/engine.ts", "src/ops/csr_spmm.ts", "src/engine/buffers.ts", "src/sparsity/pattern.ts", "src/split/frame.ts"]) expect(r.files).toContain(f);
     expect(format(r.builtins)).toBe("");
     expect(format(r.unresolved)).toBe("");
   });
@@ -40,7 +40,7 @@ describe("browser entry", () => {
     const entry = join(ROOT, pkg.exports["."]!.default);
     expect(existsSync(entry), `${entry} missing: run \`npm run build\``).toBe(true);
     const r = scan([entry]);
-    expect(r.files).toContain("dist/engine.js");
+    expect(r.files).toContain("dist/engine/engine.js");
     expect(format(r.builtins)).toBe("");
     expect(format(r.unresolved)).toBe("");
     // a page loads dist/index.js with no import map for presparse's dependencies

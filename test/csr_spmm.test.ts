@@ -1,8 +1,8 @@
-// csrSpmm / csrSpmmT / csrSddmm against the dense reference on pattern-masked weights, a finite-difference
+// csrSpmm / csrSpmmBackward / csrSpmmBackwardWeights against the dense reference on pattern-masked weights, a finite-difference
 // check of a two-layer sparse network's gradients, and the shape checks at the TypeScript boundary.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Engine, Matrix, Pattern, ShapeError, csrSddmm, csrSpmm, csrSpmmT, reluBackward, softmaxCrossEntropy } from "../src/index.js";
+import { Engine, Matrix, Pattern, ShapeError, csrSpmmBackwardWeights, csrSpmm, csrSpmmBackward, reluBackward, softmaxCrossEntropy } from "../src/index.js";
 import { batchArb, buildPattern, expectClose, getEngine, guardedOutput, patternSpecArb, scoped, values } from "./helpers/engine.js";
 import * as ref from "./helpers/reference.js";
 
@@ -23,15 +23,15 @@ describe.each([false, true])("csr kernels (debug build: %s)", (debug) => {
           csrSpmm(A, X, Y.m, { bias: b, relu: withRelu });
           const W = ref.maskedDense(p, v);
           const want = ref.matmul(W, p.outputs, p.inputs, x, B, withBias ? bias : undefined, withRelu);
-          expectClose("Y", Y.m.data(), want, ref.matmulScale(W, p.outputs, p.inputs, x, B, withBias ? bias : undefined));
+          expectClose("Y", Y.m.view(), want, ref.matmulScale(W, p.outputs, p.inputs, x, B, withBias ? bias : undefined));
           Y.intact();
-          expect(X.data()).toEqual(x);
+          expect(X.view()).toEqual(x);
         })),
       { numRuns: RUNS },
     );
   });
 
-  it("csrSpmmT = Wᵀ·dY through the CSC view", async () => {
+  it("csrSpmmBackward = Wᵀ·dY through the CSC view", async () => {
     const engine = await getEngine(debug);
     fc.assert(
       fc.property(patternSpecArb(), batchArb, fc.integer(), (spec, B, seed) =>
@@ -41,16 +41,16 @@ describe.each([false, true])("csr kernels (debug build: %s)", (debug) => {
           const A = s.csr(p, v);
           const dY = s.matrix(p.outputs, B, dy);
           const dX = guardedOutput(s, p.inputs, B);
-          csrSpmmT(A, dY, dX.m);
+          csrSpmmBackward(A, dY, dX.m);
           const Wt = ref.transpose(ref.maskedDense(p, v), p.outputs, p.inputs);
-          expectClose("dX", dX.m.data(), ref.matmulT(ref.maskedDense(p, v), p.outputs, p.inputs, dy, B), ref.matmulScale(Wt, p.inputs, p.outputs, dy, B));
+          expectClose("dX", dX.m.view(), ref.matmulT(ref.maskedDense(p, v), p.outputs, p.inputs, dy, B), ref.matmulScale(Wt, p.inputs, p.outputs, dy, B));
           dX.intact();
         })),
       { numRuns: RUNS },
     );
   });
 
-  it("csrSddmm = (dY·Xᵀ) at the stored positions, and dBias = row sums of dY", async () => {
+  it("csrSpmmBackwardWeights = (dY·Xᵀ) at the stored positions, and dBias = row sums of dY", async () => {
     const engine = await getEngine(debug);
     fc.assert(
       fc.property(patternSpecArb(), batchArb, fc.boolean(), fc.integer(), (spec, B, withBias, seed) =>
@@ -64,7 +64,7 @@ describe.each([false, true])("csr kernels (debug build: %s)", (debug) => {
           dV.view().fill(NaN);
           const dBias = withBias ? s.f32(p.outputs) : undefined;
           dBias?.view().fill(NaN);
-          csrSddmm(A, dY, X, dV, dBias);
+          csrSpmmBackwardWeights(A, dY, X, dV, dBias);
           const absDy = Float64Array.from(dy, Math.abs), absX = Float64Array.from(x, Math.abs);
           expectClose("dValues", dV.view(), ref.gatherPattern(p, ref.gradW(dy, p.outputs, x, p.inputs, B)),
             ref.gatherPattern(p, ref.gradW(absDy, p.outputs, absX, p.inputs, B)));
@@ -85,7 +85,7 @@ describe("non-finite inputs", () => {
         const x = Float32Array.from({ length: 3 * B }, (_, i) => (i === 0 ? NaN : 1));
         const Y = s.matrix(2, B);
         csrSpmm(s.csr(p, [1, -1, 2]), s.matrix(3, B, x), Y, { relu: true });
-        const y = Y.data();
+        const y = Y.view();
         expect(Number.isNaN(y[0]!), `B = ${B}`).toBe(true);
         expect(Array.from(y.subarray(1, B))).toEqual(new Array(B - 1).fill(0));
         expect(Array.from(y.subarray(B))).toEqual(new Array(B).fill(2));
@@ -130,11 +130,11 @@ describe("gradients of a two-layer sparse network", () => {
             const dZ = s.matrix(C, B), dH = s.matrix(hidden, B), dX = s.matrix(p1.inputs, B);
             const dV1 = s.f32(p1.nnz), dV2 = s.f32(p2.nnz), db1 = s.f32(hidden), db2 = s.f32(C);
             const loss = softmaxCrossEntropy(Z, s.i32(net.labels), dZ);
-            csrSddmm(A2, dZ, H, dV2, db2);
-            csrSpmmT(A2, dZ, dH);
+            csrSpmmBackwardWeights(A2, dZ, H, dV2, db2);
+            csrSpmmBackward(A2, dZ, dH);
             reluBackward(H, dH, dH);
-            csrSddmm(A1, dH, X, dV1, db1);
-            csrSpmmT(A1, dH, dX);
+            csrSpmmBackwardWeights(A1, dH, X, dV1, db1);
+            csrSpmmBackward(A1, dH, dX);
             expect(loss).toBeCloseTo(twoLayerLoss(net).loss, 4);
 
             const grads = { v1: dV1.toArray(), b1: db1.toArray(), v2: dV2.toArray(), b2: db2.toArray(), x: dX.toArray() };
@@ -174,14 +174,14 @@ describe("shape checks", () => {
         [/csrSpmm: Y has 3 rows/, () => csrSpmm(A, X, s.matrix(3, 5))],
         [/csrSpmm: Y has 4 columns \(batch\), X has 5/, () => csrSpmm(A, X, s.matrix(4, 4))],
         [/csrSpmm: bias has 5 entries/, () => csrSpmm(A, X, Y, { bias: s.f32(5) })],
-        [/csrSpmmT: dY has 6 rows/, () => csrSpmmT(A, s.matrix(6, 5), X)],
-        [/csrSpmmT: dX has 4 rows/, () => csrSpmmT(A, Y, s.matrix(4, 5))],
-        [/csrSpmmT: dX has 6 columns/, () => csrSpmmT(A, Y, s.matrix(6, 6))],
-        [/csrSddmm: dY has 5 rows/, () => csrSddmm(A, s.matrix(5, 5), X, s.f32(p.nnz))],
-        [/csrSddmm: X has 4 rows/, () => csrSddmm(A, Y, s.matrix(4, 5), s.f32(p.nnz))],
-        [/csrSddmm: X has 4 columns/, () => csrSddmm(A, Y, s.matrix(6, 4), s.f32(p.nnz))],
-        [/csrSddmm: dValues has/, () => csrSddmm(A, Y, X, s.f32(p.nnz + 1))],
-        [/csrSddmm: dBias has 3 entries/, () => csrSddmm(A, Y, X, s.f32(p.nnz), s.f32(3))],
+        [/csrSpmmBackward: dY has 6 rows/, () => csrSpmmBackward(A, s.matrix(6, 5), X)],
+        [/csrSpmmBackward: dX has 4 rows/, () => csrSpmmBackward(A, Y, s.matrix(4, 5))],
+        [/csrSpmmBackward: dX has 6 columns/, () => csrSpmmBackward(A, Y, s.matrix(6, 6))],
+        [/csrSpmmBackwardWeights: dY has 5 rows/, () => csrSpmmBackwardWeights(A, s.matrix(5, 5), X, s.f32(p.nnz))],
+        [/csrSpmmBackwardWeights: X has 4 rows/, () => csrSpmmBackwardWeights(A, Y, s.matrix(4, 5), s.f32(p.nnz))],
+        [/csrSpmmBackwardWeights: X has 4 columns/, () => csrSpmmBackwardWeights(A, Y, s.matrix(6, 4), s.f32(p.nnz))],
+        [/csrSpmmBackwardWeights: dValues has/, () => csrSpmmBackwardWeights(A, Y, X, s.f32(p.nnz + 1))],
+        [/csrSpmmBackwardWeights: dBias has 3 entries/, () => csrSpmmBackwardWeights(A, Y, X, s.f32(p.nnz), s.f32(3))],
         [/CsrWeights: .* values for a pattern with nnz/, () => s.csr(p, new Float32Array(p.nnz + 2))],
       ];
       for (const [msg, call] of cases) {

@@ -150,7 +150,7 @@ describe("Batcher (the one path from a dataset to a feature-major batch)", () =>
     const order = Int32Array.from({ length: ds.n }, (_, i) => ds.n - 1 - i);
     const X = batcher.load(order, 0, ds.n);
     expect(engine.stats().grows).toBeGreaterThan(grows);
-    const out = X.data();
+    const out = X.view();
     expect(out[0]).toBe(ds.x[(ds.n - 1) * ds.features]);
     expect(out[199 * ds.n + 5]).toBe(ds.x[(ds.n - 6) * ds.features + 199]);
     expect(batcher.labels.view()[7]).toBe(ds.y[ds.n - 8]);

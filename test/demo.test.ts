@@ -120,7 +120,7 @@ describe("demo routes", () => {
     expect(Buffer.from(await wasm.arrayBuffer()).equals(readFileSync(join(REPO_ROOT, "build/presparse.wasm")))).toBe(true);
     const head = await fetch(`${server.url}/demo/head.safetensors`);
     expect(new Uint8Array(await head.arrayBuffer())).toEqual(headBytes);
-    for (const f of ["index.js", "engine.js", "client.js", "split.js", "layers/sparse_linear.js"]) {
+    for (const f of ["index.js", "engine/engine.js", "split/client.js", "split/split.js", "nn/layers/sparse_linear.js"]) {
       const r = await fetch(`${server.url}/demo/dist/${f}`);
       expect(r.status, f).toBe(200);
       expect(r.headers.get("content-type")).toMatch(/^text\/javascript/);
@@ -349,7 +349,7 @@ describe.skipIf(!executable)("the demo page in headless Chromium", () => {
     const got = await hook<PageResult[]>("classifyDigits", Array.from({ length: B }, (_, i) => i));
     // the full model's early-exit system on the same inputs, as one batch
     const X = new Matrix(engine, 800, B);
-    const x = X.data();
+    const x = X.view();
     digits.slice(0, B).forEach((d, b) => inputOf(d.pixels).forEach((v, f) => (x[f * B + b] = v)));
     const runner = new ExitRunner(model, { kind: "maxprob", thresholds: [t] });
     const want = runner.run(X);

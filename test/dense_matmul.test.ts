@@ -1,8 +1,8 @@
-// denseMatmul (Y = W·X), denseMatmulT (dX = Wᵀ·dY) and denseGradW (dW = dY·Xᵀ) against the dense reference,
+// denseMatmul (Y = W·X), denseMatmulBackward (dX = Wᵀ·dY) and denseMatmulBackwardWeights (dW = dY·Xᵀ) against the dense reference,
 // a finite-difference check, agreement with the CSR kernels on a full pattern, and the shape checks.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Pattern, ShapeError, ValidationError, csrSddmm, csrSpmm, denseGradW, denseMatmul, denseMatmulT } from "../src/index.js";
+import { Pattern, ShapeError, ValidationError, csrSpmmBackwardWeights, csrSpmm, denseMatmulBackwardWeights, denseMatmul, denseMatmulBackward } from "../src/index.js";
 import { batchArb, expectClose, getEngine, scoped, values } from "./helpers/engine.js";
 import * as ref from "./helpers/reference.js";
 
@@ -17,31 +17,31 @@ describe.each([false, true])("dense kernels (debug build: %s)", (debug) => {
         scoped(engine, (s) => {
           const w = values(seed, m * k), x = values(seed + 1, k * B), bias = values(seed + 2, m);
           const Y = s.matrix(m, B);
-          Y.data().fill(NaN);
+          Y.view().fill(NaN);
           denseMatmul(s.dense(m, k, w), s.matrix(k, B, x), Y, { bias: withBias ? s.f32(bias) : undefined, relu: withRelu });
           const b = withBias ? bias : undefined;
-          expectClose("Y", Y.data(), ref.matmul(w, m, k, x, B, b, withRelu), ref.matmulScale(w, m, k, x, B, b));
+          expectClose("Y", Y.view(), ref.matmul(w, m, k, x, B, b, withRelu), ref.matmulScale(w, m, k, x, B, b));
         })),
       { numRuns: RUNS },
     );
   });
 
-  it("denseMatmulT = Wᵀ·dY", async () => {
+  it("denseMatmulBackward = Wᵀ·dY", async () => {
     const engine = await getEngine(debug);
     fc.assert(
       fc.property(dim, dim, batchArb, fc.integer(), (m, k, B, seed) =>
         scoped(engine, (s) => {
           const w = values(seed, m * k), dy = values(seed + 1, m * B);
           const dX = s.matrix(k, B);
-          dX.data().fill(NaN);
-          denseMatmulT(s.dense(m, k, w), s.matrix(m, B, dy), dX);
-          expectClose("dX", dX.data(), ref.matmulT(w, m, k, dy, B), ref.matmulScale(ref.transpose(w, m, k), k, m, dy, B));
+          dX.view().fill(NaN);
+          denseMatmulBackward(s.dense(m, k, w), s.matrix(m, B, dy), dX);
+          expectClose("dX", dX.view(), ref.matmulT(w, m, k, dy, B), ref.matmulScale(ref.transpose(w, m, k), k, m, dy, B));
         })),
       { numRuns: RUNS },
     );
   });
 
-  it("denseGradW = dY·Xᵀ and dBias = row sums of dY", async () => {
+  it("denseMatmulBackwardWeights = dY·Xᵀ and dBias = row sums of dY", async () => {
     const engine = await getEngine(debug);
     fc.assert(
       fc.property(dim, dim, batchArb, fc.boolean(), fc.integer(), (m, k, B, withBias, seed) =>
@@ -50,7 +50,7 @@ describe.each([false, true])("dense kernels (debug build: %s)", (debug) => {
           const dW = s.f32(m * k);
           dW.view().fill(NaN);
           const dBias = withBias ? s.f32(m) : undefined;
-          denseGradW(s.dense(m, k, values(seed + 2, m * k)), s.matrix(m, B, dy), s.matrix(k, B, x), dW, dBias);
+          denseMatmulBackwardWeights(s.dense(m, k, values(seed + 2, m * k)), s.matrix(m, B, dy), s.matrix(k, B, x), dW, dBias);
           const absDy = Float64Array.from(dy, Math.abs), absX = Float64Array.from(x, Math.abs);
           expectClose("dW", dW.view(), ref.gradW(dy, m, x, k, B), ref.gradW(absDy, m, absX, k, B));
           if (dBias) expectClose("dBias", dBias.view(), ref.rowSums(dy, m, B), ref.rowSums(absDy, m, B));
@@ -70,21 +70,21 @@ describe("dense and sparse agree", () => {
           const X = s.matrix(k, B, x), Yd = s.matrix(m, B), Ys = s.matrix(m, B);
           denseMatmul(s.dense(m, k, w), X, Yd, { bias, relu: true });
           csrSpmm(s.csr(Pattern.dense(k, m), w), X, Ys, { bias, relu: true });
-          expectClose("Y", Ys.data(), Yd.data(), ref.matmulScale(w, m, k, x, B));
+          expectClose("Y", Ys.view(), Yd.view(), ref.matmulScale(w, m, k, x, B));
         })),
       { numRuns: 30 },
     );
   });
 
-  it("denseGradW's bias gradient is csrSddmm's on Pattern.dense, bit for bit (one row-sum kernel)", async () => {
+  it("denseMatmulBackwardWeights's bias gradient is csrSpmmBackwardWeights's on Pattern.dense, bit for bit (one row-sum kernel)", async () => {
     const engine = await getEngine();
     fc.assert(
       fc.property(dim, dim, batchArb, fc.integer(), (m, k, B, seed) =>
         scoped(engine, (s) => {
           const w = values(seed, m * k), X = s.matrix(k, B, values(seed + 1, k * B)), dY = s.matrix(m, B, values(seed + 2, m * B));
           const dBd = s.f32(m), dBs = s.f32(m);
-          denseGradW(s.dense(m, k, w), dY, X, s.f32(m * k), dBd);
-          csrSddmm(s.csr(Pattern.dense(k, m), w), dY, X, s.f32(m * k), dBs);
+          denseMatmulBackwardWeights(s.dense(m, k, w), dY, X, s.f32(m * k), dBd);
+          csrSpmmBackwardWeights(s.csr(Pattern.dense(k, m), w), dY, X, s.f32(m * k), dBs);
           expect(Array.from(dBd.view())).toEqual(Array.from(dBs.view()));
         })),
       { numRuns: 30 },
@@ -107,10 +107,10 @@ describe("finite differences", () => {
           const W = s.dense(m, k, w), X = s.matrix(k, B, x), b = s.f32(bias), Y = s.matrix(m, B);
           denseMatmul(W, X, Y, { bias: b, relu: true });
           // dPre = G ⊙ [Y > 0]
-          const dPre = s.matrix(m, B, Float32Array.from(g, (gi, i) => (Y.data()[i]! > 0 ? gi : 0)));
+          const dPre = s.matrix(m, B, Float32Array.from(g, (gi, i) => (Y.view()[i]! > 0 ? gi : 0)));
           const dW = s.f32(m * k), dBias = s.f32(m), dX = s.matrix(k, B);
-          denseGradW(W, dPre, X, dW, dBias);
-          denseMatmulT(W, dPre, dX);
+          denseMatmulBackwardWeights(W, dPre, X, dW, dBias);
+          denseMatmulBackward(W, dPre, dX);
           const grads = { w: dW.toArray(), x: dX.toArray(), b: dBias.toArray() };
           const h = 1e-3;
           for (const [name, theta] of [["w", w], ["x", x], ["b", bias]] as const) {
@@ -148,14 +148,14 @@ describe("shape checks", () => {
         [/denseMatmul: Y has 3 rows/, () => denseMatmul(W, X, s.matrix(3, 5))],
         [/denseMatmul: Y has 4 columns \(batch\), X has 5/, () => denseMatmul(W, X, s.matrix(4, 4))],
         [/denseMatmul: bias has 3 entries/, () => denseMatmul(W, X, Y, { bias: s.f32(3) })],
-        [/denseMatmulT: dY has 6 rows/, () => denseMatmulT(W, s.matrix(6, 5), X)],
-        [/denseMatmulT: dX has 4 rows/, () => denseMatmulT(W, Y, s.matrix(4, 5))],
-        [/denseMatmulT: dX has 6 columns/, () => denseMatmulT(W, Y, s.matrix(6, 6))],
-        [/denseGradW: dY has 5 rows/, () => denseGradW(W, s.matrix(5, 5), X, s.f32(24))],
-        [/denseGradW: X has 4 rows/, () => denseGradW(W, Y, s.matrix(4, 5), s.f32(24))],
-        [/denseGradW: X has 4 columns/, () => denseGradW(W, Y, s.matrix(6, 4), s.f32(24))],
-        [/denseGradW: dW has 25 entries/, () => denseGradW(W, Y, X, s.f32(25))],
-        [/denseGradW: dBias has 5 entries/, () => denseGradW(W, Y, X, s.f32(24), s.f32(5))],
+        [/denseMatmulBackward: dY has 6 rows/, () => denseMatmulBackward(W, s.matrix(6, 5), X)],
+        [/denseMatmulBackward: dX has 4 rows/, () => denseMatmulBackward(W, Y, s.matrix(4, 5))],
+        [/denseMatmulBackward: dX has 6 columns/, () => denseMatmulBackward(W, Y, s.matrix(6, 6))],
+        [/denseMatmulBackwardWeights: dY has 5 rows/, () => denseMatmulBackwardWeights(W, s.matrix(5, 5), X, s.f32(24))],
+        [/denseMatmulBackwardWeights: X has 4 rows/, () => denseMatmulBackwardWeights(W, Y, s.matrix(4, 5), s.f32(24))],
+        [/denseMatmulBackwardWeights: X has 4 columns/, () => denseMatmulBackwardWeights(W, Y, s.matrix(6, 4), s.f32(24))],
+        [/denseMatmulBackwardWeights: dW has 25 entries/, () => denseMatmulBackwardWeights(W, Y, X, s.f32(25))],
+        [/denseMatmulBackwardWeights: dBias has 5 entries/, () => denseMatmulBackwardWeights(W, Y, X, s.f32(24), s.f32(5))],
       ];
       for (const [msg, call] of cases) {
         expect(call).toThrow(ShapeError);

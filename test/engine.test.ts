@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import {
   Batcher, ConvWeights, CsrWeights, Engine, F32Buffer, I32Buffer, Matrix, Pattern, ShapeError, ValidationError, WasmLoadError,
-  addInPlace, avgPool2d, csrSddmm, csrSpmm, csrSpmmT, defaultWasmUrl, denseGradW, denseMatmul, gatherColumns, makeDataset,
+  addInPlace, avgPool2d, csrSpmmBackwardWeights, csrSpmm, csrSpmmBackward, defaultWasmUrl, denseMatmulBackwardWeights, denseMatmul, gatherColumns, makeDataset,
   maxPool2dBackward, pool2dShape, reluBackward, reluForward, scaleInPlace, softmax, softmaxCrossEntropy, sparseConv2d,
 } from "../src/index.js";
 import { expectClose, getEngine, scoped, values } from "./helpers/engine.js";
@@ -19,7 +19,7 @@ function works(engine: Engine): void {
     const p = Pattern.random(9, 5, 0.5, 3), v = values(1, p.nnz), x = values(2, 9 * 6);
     const Y = s.matrix(5, 6);
     csrSpmm(s.csr(p, v), s.matrix(9, 6, x), Y);
-    expectClose("Y", Y.data(), ref.matmul(ref.maskedDense(p, v), 5, 9, x, 6));
+    expectClose("Y", Y.view(), ref.matmul(ref.maskedDense(p, v), 5, 9, x, 6));
   });
 }
 
@@ -168,7 +168,7 @@ describe("allocator", () => {
     const p = Pattern.fixedDegree(64, 32, 8, 7), v = values(3, p.nnz), x = values(4, 64 * 19);
     const A = new CsrWeights(e, p, v);
     const X = Matrix.from(e, 64, 19, x);
-    const oldView = X.data();
+    const oldView = X.view();
     const before = e.stats();
     // more than the whole initial memory in one block
     const big = new F32Buffer(e, before.memoryBytes / 2);
@@ -176,18 +176,18 @@ describe("allocator", () => {
     expect(after.grows).toBeGreaterThan(before.grows);
     expect(after.memoryBytes).toBeGreaterThan(before.memoryBytes * 1.5);
     expect(oldView.length).toBe(0); // growth detached the old buffer: views must be made fresh
-    expect(Array.from(X.data())).toEqual(Array.from(x));
+    expect(Array.from(X.view())).toEqual(Array.from(x));
     expect(Array.from(A.values.view())).toEqual(Array.from(v));
     expect(big.view().every((f) => f === 0)).toBe(true);
     big.view().fill(-7);
     const Y = new Matrix(e, 32, 19), dX = new Matrix(e, 64, 19), dV = new F32Buffer(e, p.nnz);
     csrSpmm(A, X, Y);
     const W = ref.maskedDense(p, v);
-    expectClose("Y after growth", Y.data(), ref.matmul(W, 32, 64, x, 19), ref.matmulScale(W, 32, 64, x, 19));
-    csrSpmmT(A, Y, dX);
-    expectClose("dX after growth", dX.data(), ref.matmulT(W, 32, 64, Y.data(), 19), ref.matmulScale(ref.transpose(W, 32, 64), 64, 32, Float64Array.from(Y.data(), Math.abs), 19));
-    csrSddmm(A, Y, X, dV);
-    expectClose("dValues after growth", dV.view(), ref.gatherPattern(p, ref.gradW(Y.data(), 32, x, 64, 19)), 1e3);
+    expectClose("Y after growth", Y.view(), ref.matmul(W, 32, 64, x, 19), ref.matmulScale(W, 32, 64, x, 19));
+    csrSpmmBackward(A, Y, dX);
+    expectClose("dX after growth", dX.view(), ref.matmulT(W, 32, 64, Y.view(), 19), ref.matmulScale(ref.transpose(W, 32, 64), 64, 32, Float64Array.from(Y.view(), Math.abs), 19));
+    csrSpmmBackwardWeights(A, Y, X, dV);
+    expectClose("dValues after growth", dV.view(), ref.gatherPattern(p, ref.gradW(Y.view(), 32, x, 64, 19)), 1e3);
     expect(big.view().every((f) => f === -7)).toBe(true);
   });
 
@@ -204,8 +204,8 @@ describe("allocator", () => {
       denseMatmul(W, X, H, { bias });
       softmaxCrossEntropy(H, labels, dH);
       reluBackward(H, dH, dH);
-      csrSddmm(A, dH, X, dV, dB);
-      csrSpmmT(A, dH, dX);
+      csrSpmmBackwardWeights(A, dH, X, dV, dB);
+      csrSpmmBackward(A, dH, dX);
       H.reshape(B);
     };
     step();
@@ -242,10 +242,10 @@ describe("allocator", () => {
       const labels = s.i32([0, 1, 2]);
       const calls: [string, (x: Matrix) => unknown][] = [
         ["csrSpmm", (x) => csrSpmm(A, x, M())],
-        ["csrSpmmT", (x) => csrSpmmT(A, M(), x)],
-        ["csrSddmm", (x) => csrSddmm(A, M(), x, s.f32(16))],
+        ["csrSpmmBackward", (x) => csrSpmmBackward(A, M(), x)],
+        ["csrSpmmBackwardWeights", (x) => csrSpmmBackwardWeights(A, M(), x, s.f32(16))],
         ["denseMatmul", (x) => denseMatmul(W, x, M())],
-        ["denseGradW", (x) => denseGradW(W, x, M(), s.f32(16))],
+        ["denseMatmulBackwardWeights", (x) => denseMatmulBackwardWeights(W, x, M(), s.f32(16))],
         ["reluForward", (x) => reluForward(x)],
         ["reluBackward", (x) => reluBackward(M(), x, M())],
         ["softmax", (x) => softmax(M(), x)],
@@ -288,7 +288,7 @@ describe("Batcher", () => {
     const batcher = new Batcher(e, ds, 4);
     // 1.5 would gather sample 1 (Int32 truncation) but label it y[1.5] = undefined → 0
     expect(() => batcher.load([0, 1.5], 0, 2)).toThrow(/Batcher.load: sample index 1.5 outside \[0, 4\)/);
-    expect(Array.from(batcher.load([3, 1], 0, 2).data())).toEqual([6, 2, 7, 3]);
+    expect(Array.from(batcher.load([3, 1], 0, 2).view())).toEqual([6, 2, 7, 3]);
     batcher.dispose();
     expect(() => batcher.load([0], 0, 1)).toThrow(/Batcher.load: an operand was disposed/);
     expect(() => new Batcher(e, { ...ds, n: 5 }, 4)).toThrow(ShapeError);

@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { classifierStats, measurePolicy, simulatePolicy, sweep } from "../src/calibrate.js";
-import { makeDataset } from "../src/data/dataset.js";
-import { ExitGate, ExitRunner, columnStats, exitMacs, parseExitPolicy, passes, type ExitPolicy } from "../src/exits.js";
+import { classifierStats, measurePolicy, simulatePolicy, sweep } from "../src/exits/calibrate.js";
+import { makeDataset } from "../src/nn/dataset.js";
+import { ExitGate, ExitRunner, columnStats, exitMacs, parseExitPolicy, passes, type ExitPolicy } from "../src/exits/runner.js";
 import { Matrix, Model, PresparseError, ValidationError, feasibleOutDegrees } from "../src/index.js";
 import { getEngine } from "./helpers/engine.js";
 
@@ -146,7 +146,7 @@ describe("accounting and calibration", () => {
         let right = 0, spent = 0, early = 0;
         for (let i = 0; i < data.n; i++) {
           const X = Matrix.from(model.engine, 10, 1, data.x.subarray(i * 10, i * 10 + 10));
-          const [ze, zf] = model.forwardAll(X).map((z) => Array.from(z.data()));
+          const [ze, zf] = model.forwardAll(X).map((z) => Array.from(z.view()));
           const sm = (z: number[]) => { const m = Math.max(...z); const e = z.map((v) => Math.exp(v - m)); const s = e.reduce((a, b) => a + b); return e.map((v) => v / s); };
           const pe = sm(ze!);
           const exit = Math.max(...pe) >= q;
@@ -188,7 +188,7 @@ describe("softmax statistics", () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 40 }), fc.integer(), (C, n, seed) => {
         const Z = Matrix.from(engine, C, n, randomInput(C, n, seed).map((v, i) => (i % 7 === 0 ? v * 40 : v)));
-        const d = Z.data();
+        const d = Z.view();
         const s = gate.statsOf(Z);
         for (let j = 0; j < n; j++) {
           const c = columnStats(d, C, n, j);

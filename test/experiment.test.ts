@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { subset } from "../src/data/dataset.js";
+import { subset } from "../src/nn/dataset.js";
 import { loadData } from "../src/data/load.js";
 import { runExperiment, type ExperimentOptions } from "../src/node/experiment.js";
 import { getEngine } from "./helpers/engine.js";

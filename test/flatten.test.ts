@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { ArchError, buildModel, planArch } from "../src/arch.js";
+import { ArchError, buildModel, planArch } from "../src/nn/arch.js";
 import { Adam, I32Buffer, Matrix, decodeModel, encodeModel } from "../src/index.js";
-import { Flatten } from "../src/layers/flatten.js";
-import { encodeHead, loadHead, split } from "../src/split.js";
+import { Flatten } from "../src/nn/layers/flatten.js";
+import { encodeHead, loadHead, split } from "../src/split/split.js";
 import { getEngine } from "./helpers/engine.js";
 
 const engine = await getEngine();

@@ -179,7 +179,7 @@ describe("Model training equals the masked dense method", () => {
           const ref = referenceOf(model, c.opt);
           for (const [k, s] of c.steps.entries()) {
             const { x, labels: y } = batch(c.sizes[0]!, model.classes, s.B, s.seed);
-            X.reshape(s.B).data().set(x);
+            X.reshape(s.B).view().set(x);
             labels.view().set(y);
             const got = model.trainStep(X, labels, opt);
             const want = ref.step(x, s.B, y);
@@ -234,7 +234,7 @@ function paperModel(engine: Engine, seed = 1): Model {
 
 function fill(X: Matrix, labels: I32Buffer, B: number, seed: number): void {
   const { x, labels: y } = batch(X.rows, 10, B, seed);
-  X.reshape(B).data().set(x);
+  X.reshape(B).view().set(x);
   labels.view().set(y);
 }
 
@@ -273,7 +273,7 @@ describe("Model state stays on the pattern", () => {
         try {
           for (const s of c.steps) {
             const { x, labels: y } = batch(c.sizes[0]!, model.classes, s.B, s.seed);
-            X.reshape(s.B).data().set(x);
+            X.reshape(s.B).view().set(x);
             labels.view().set(y);
             model.trainStep(X, labels, opt);
           }

@@ -222,7 +222,7 @@ beforeAll(async () => {
   engine = await getEngine();
   paper = Model.mlp(engine, { sizes: [800, 40, 40, 10], outDegrees: [2, 9, 10], seed: 3, exits: [{ after: 0, weight: 1 }], finalWeight: 0.3 });
   const X = new Matrix(engine, 800, 16), labels = I32Buffer.from(engine, Array.from({ length: 16 }, (_, i) => i % 10));
-  X.data().forEach((_, i, d) => (d[i] = (i % 7) / 7));
+  X.view().forEach((_, i, d) => (d[i] = (i % 7) / 7));
   const opt = new Sgd({ lr: 0.05 });
   for (let s = 0; s < 3; s++) paper.trainStep(X, labels, opt);
   X.dispose();

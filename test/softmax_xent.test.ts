@@ -24,7 +24,7 @@ describe("softmax", () => {
           const Z = s.matrix(C, B, z);
           const P = inPlace ? Z : s.matrix(C, B);
           softmax(Z, P);
-          const p = P.data();
+          const p = P.view();
           expectClose("P", p, ref.softmax(z, C, B), 1, 1e-5, 1e-6);
           for (let b = 0; b < B; b++) {
             let sum = 0;
@@ -46,11 +46,11 @@ describe("softmaxCrossEntropy", () => {
           const z = values(seed, C * B, scale);
           const labels = labelsFor(seed, C, B);
           const dZ = withGrad ? s.matrix(C, B) : undefined;
-          dZ?.data().fill(NaN);
+          dZ?.view().fill(NaN);
           const loss = softmaxCrossEntropy(s.matrix(C, B, z), s.i32(labels), dZ);
           const want = ref.softmaxCrossEntropy(z, C, B, labels);
           expect(Math.abs(loss - want.loss)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(want.loss)) + 1e-4 * Math.log(C + 1));
-          if (dZ) expectClose("dZ", dZ.data(), want.dZ, 1 / B, 1e-5, 1e-7);
+          if (dZ) expectClose("dZ", dZ.view(), want.dZ, 1 / B, 1e-5, 1e-7);
         })),
       { numRuns: 50 },
     );
@@ -74,7 +74,7 @@ describe("softmaxCrossEntropy", () => {
             t[j] = z[j]! - h;
             const down = ref.softmaxCrossEntropy(t, C, B, labels).loss;
             const fd = (up - down) / (2 * h);
-            const g = dZ.data()[j]!;
+            const g = dZ.view()[j]!;
             if (!(Math.abs(g - fd) <= 1e-2 * Math.abs(fd) + 1e-5)) throw new Error(`dL/dZ[${j}]: WASM ${g}, finite difference ${fd}`);
           }
         })),

@@ -1,10 +1,10 @@
-// sparseConv2d / sparseConv2dBackwardInput / sparseConv2dBackwardWeights against the dense float64 convolution on
+// sparseConv2d / sparseConv2dBackward / sparseConv2dBackwardWeights against the dense float64 convolution on
 // pattern- and tap-masked weights, finite differences through the SparseConv2d layer, and the typed errors.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   ConvWeights, FormatError, Pattern, PatternError, ShapeError, SparseConv2d, ValidationError,
-  sparseConv2d, sparseConv2dBackwardInput, sparseConv2dBackwardWeights,
+  sparseConv2d, sparseConv2dBackward, sparseConv2dBackwardWeights,
 } from "../src/index.js";
 import * as ref from "./helpers/conv_reference.js";
 import { abs, expectClose, fixedDegrees, getEngine, guardedOutput, scoped, values } from "./helpers/engine.js";
@@ -70,9 +70,9 @@ describe.each([false, true])("sparse conv2d kernels (debug build: %s)", (debug) 
             sparseConv2d(Wt, X, Y.m, { bias: b, relu });
             const w = ref.denseWeights(g, index, v);
             const want = ref.conv2d(g, w, x, B, withBias ? bias : undefined, relu);
-            expectClose("Y", Y.m.data(), want, ref.conv2d(g, abs(w), abs(x), B, withBias ? abs(bias) : undefined));
+            expectClose("Y", Y.m.view(), want, ref.conv2d(g, abs(w), abs(x), B, withBias ? abs(bias) : undefined));
             Y.intact();
-            expect(X.data()).toEqual(x);
+            expect(X.view()).toEqual(x);
           } finally {
             Wt.dispose();
           }
@@ -93,9 +93,9 @@ describe.each([false, true])("sparse conv2d kernels (debug build: %s)", (debug) 
           const dY = s.matrix(Wt.outputSize, B, dy);
           const dX = guardedOutput(s, Wt.inputSize, B);
           try {
-            sparseConv2dBackwardInput(Wt, dY, dX.m);
+            sparseConv2dBackward(Wt, dY, dX.m);
             const w = ref.denseWeights(g, ref.storedIndex(g, pattern, taps), v);
-            expectClose("dX", dX.m.data(), ref.conv2dBackwardInput(g, w, dy, B), ref.conv2dBackwardInput(g, abs(w), abs(dy), B));
+            expectClose("dX", dX.m.view(), ref.conv2dBackwardInput(g, w, dy, B), ref.conv2dBackwardInput(g, abs(w), abs(dy), B));
             dX.intact();
           } finally {
             Wt.dispose();
@@ -165,7 +165,7 @@ describe("ConvWeights", () => {
       try {
         expect(() => sparseConv2d(Wt, s.matrix(99, 2), s.matrix(200, 2))).toThrow(/sparseConv2d: X has 99 rows, expected 100/);
         expect(() => sparseConv2d(Wt, s.matrix(100, 2), s.matrix(200, 3))).toThrow(ShapeError);
-        expect(() => sparseConv2dBackwardInput(Wt, s.matrix(200, 2), s.matrix(100, 1))).toThrow(/dX has 1 columns/);
+        expect(() => sparseConv2dBackward(Wt, s.matrix(200, 2), s.matrix(100, 1))).toThrow(/dX has 1 columns/);
         expect(() => sparseConv2dBackwardWeights(Wt, s.matrix(200, 2), s.matrix(100, 2), s.f32(5))).toThrow(/dValues has 5 entries, layer stores 288 taps/);
       } finally {
         Wt.dispose();
@@ -244,7 +244,7 @@ describe("SparseConv2d spec and tensors", () => {
         expect(b.spec()).toEqual(a.spec());
         scoped(engine, (s) => {
           const X = s.matrix(a.inputSize, 3, values(1, a.inputSize * 3));
-          expect(Array.from(b.forward(X).data())).toEqual(Array.from(a.forward(X).data()));
+          expect(Array.from(b.forward(X).view())).toEqual(Array.from(a.forward(X).view()));
         });
         expect(() => SparseConv2d.fromTensors(engine, spec, { ...t, values: { ...t.values!, data: new Float32Array(3) } }, "trunk.0")).toThrow(/trunk\.0\.values: 3 values for/);
         expect(() => SparseConv2d.fromTensors(engine, { ...spec, patternHash: "0" }, t, "trunk.0")).toThrow(/patternHash/);

@@ -1,15 +1,15 @@
 // Head then tail is the model: bit-for-bit on f32 activations, within the propagated quantization bound on f16
 // and int8 frames; exits on the edge answer exactly as the full model's exits would; bundles round-trip and
 // refuse the wrong half, a plain model and a forged split record.
-import { SparseLinear } from "../src/layers/sparse_linear.js";
+import { SparseLinear } from "../src/nn/layers/sparse_linear.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   FormatError, Matrix, Model, ValidationError, columnStats, decodeFrame, decodeModel, encodeFrame, encodeModel,
   feasibleOutDegrees, frameErrorBound, passes, type ExitPolicy, type FrameDtype, type Layer,
 } from "../src/index.js";
-import { Head, Tail, encodeHead, encodeTail, loadHead, loadTail, readSplitInfo, split } from "../src/split.js";
-import { encodeSafetensors, decodeSafetensors } from "../src/safetensors.js";
+import { Head, Tail, encodeHead, encodeTail, loadHead, loadTail, readSplitInfo, split } from "../src/split/split.js";
+import { encodeSafetensors, decodeSafetensors } from "../src/io/safetensors.js";
 import { getEngine } from "./helpers/engine.js";
 
 const engine = await getEngine();

@@ -1,12 +1,12 @@
 // A sparse CNN cut after a pooling layer: the activation crosses as a rank-4 frame [C, H, W, batch].
 import { afterAll, describe, expect, it } from "vitest";
-import { buildModel } from "../src/arch.js";
-import { SplitClient } from "../src/client.js";
-import { columnStats } from "../src/exits.js";
-import { decodeFrame, encodeFrame } from "../src/frame.js";
+import { buildModel } from "../src/nn/arch.js";
+import { SplitClient } from "../src/split/client.js";
+import { columnStats } from "../src/exits/runner.js";
+import { decodeFrame, encodeFrame } from "../src/split/frame.js";
 import { Matrix } from "../src/index.js";
 import { startServer } from "../src/server/http.js";
-import { encodeHead, encodeTail, loadHead, split } from "../src/split.js";
+import { encodeHead, encodeTail, loadHead, split } from "../src/split/split.js";
 import { getEngine } from "./helpers/engine.js";
 
 const engine = await getEngine();

@@ -223,7 +223,7 @@ describe("Batcher", () => {
             const size = Math.min(maxBatch, n - start);
             const X = batcher.load(order, start, size);
             expect(X.cols).toBe(size);
-            const x = X.data(), y = batcher.labels.view();
+            const x = X.view(), y = batcher.labels.view();
             for (let b = 0; b < size; b++) {
               const s = order[start + b]!;
               expect(y[b]).toBe(data.y[s]);

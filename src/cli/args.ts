@@ -1,6 +1,6 @@
 // Flag parsing for the CLI on node:util parseArgs: strict, one-line errors, typed conversions.
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { PresparseError } from "../errors.js";
+import { PresparseError } from "../engine/errors.js";
 
 /** A usage error: printed as one line, exit status 2. */
 export class UsageError extends PresparseError {}

@@ -1,8 +1,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { classifierStats, measurePolicy, pickForAccuracy, pickKnee, sweep, type Calibration, type SweepPoint } from "../calibrate.js";
-import { subset } from "../data/dataset.js";
-import { parseExitPolicy } from "../exits.js";
+import { classifierStats, measurePolicy, pickForAccuracy, pickKnee, sweep, type Calibration, type SweepPoint } from "../exits/calibrate.js";
+import { subset } from "../nn/dataset.js";
+import { parseExitPolicy } from "../exits/runner.js";
 import { loadModel, saveModel } from "../node/model_files.js";
 import { lineChart } from "../report/svg.js";
 import { type Command, UsageError, num, required } from "./args.js";

@@ -1,9 +1,9 @@
 // Shared CLI pieces: engine, data, model construction from flags, summaries.
-import { defaultEngine, type Engine } from "../engine.js";
-import { padFeatures, type Dataset } from "../data/dataset.js";
+import { defaultEngine, type Engine } from "../engine/engine.js";
+import { padFeatures, type Dataset } from "../nn/dataset.js";
 import { loadData, loadTestData } from "../data/load.js";
-import type { Layer } from "../layers/layer.js";
-import { Model } from "../model.js";
+import type { Layer } from "../nn/layers/layer.js";
+import { Model } from "../nn/model.js";
 import { UsageError, int } from "./args.js";
 
 export function engine(): Promise<Engine> {

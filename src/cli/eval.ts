@@ -1,7 +1,7 @@
-import { measurePolicy } from "../calibrate.js";
-import { exitMacs, parseExitPolicy } from "../exits.js";
+import { measurePolicy } from "../exits/calibrate.js";
+import { exitMacs, parseExitPolicy } from "../exits/runner.js";
 import { loadModel } from "../node/model_files.js";
-import { evaluate } from "../train.js";
+import { evaluate } from "../nn/train.js";
 import { type Command, UsageError, int, required } from "./args.js";
 import { engine, heldOutFromFlags, pct, trainedSeed } from "./common.js";
 

@@ -1,11 +1,11 @@
 import { readFile } from "node:fs/promises";
-import { Batcher } from "../batcher.js";
-import { SplitClient } from "../client.js";
-import { ValidationError } from "../errors.js";
-import { parseExitPolicy } from "../exits.js";
-import type { FrameDtype } from "../frame.js";
+import { Batcher } from "../nn/batcher.js";
+import { SplitClient } from "../split/client.js";
+import { ValidationError } from "../engine/errors.js";
+import { parseExitPolicy } from "../exits/runner.js";
+import type { FrameDtype } from "../split/frame.js";
 import { percentiles } from "../node/experiment_split.js";
-import { loadHead } from "../split.js";
+import { loadHead } from "../split/split.js";
 import { type Command, UsageError, int, required } from "./args.js";
 import { engine, heldOutFromFlags, pct } from "./common.js";
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // presparse command line: one subcommand per file, flags parsed strictly, one-line errors.
 import { readFileSync } from "node:fs";
-import { PresparseError } from "../errors.js";
+import { PresparseError } from "../engine/errors.js";
 import { type Command, UsageError, helpText, parse } from "./args.js";
 import { calibrateCommand } from "./calibrate.js";
 import { evalCommand } from "./eval.js";

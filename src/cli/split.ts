@@ -1,9 +1,9 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { frameBytesPerSample, frameHeaderBytes } from "../frame.js";
+import { frameBytesPerSample, frameHeaderBytes } from "../split/frame.js";
 import { writeFileAtomic } from "../node/files.js";
 import { loadModel } from "../node/model_files.js";
-import { encodeHead, encodeTail, split } from "../split.js";
+import { encodeHead, encodeTail, split } from "../split/split.js";
 import { type Command, UsageError, int, required } from "./args.js";
 import { engine, fmtBytes, trainedSeed } from "./common.js";
 

@@ -1,8 +1,8 @@
-import { buildModel, parseShape } from "../arch.js";
-import { Model } from "../model.js";
-import { Adam, Sgd, type Optimizer } from "../optim.js";
+import { buildModel, parseShape } from "../nn/arch.js";
+import { Model } from "../nn/model.js";
+import { Adam, Sgd, type Optimizer } from "../nn/optimizers.js";
 import { saveModel } from "../node/model_files.js";
-import { train } from "../train.js";
+import { train } from "../nn/train.js";
 import { type Command, UsageError, int, intList, num, numList } from "./args.js";
 import { dataFor, engine, fmtBytes, pct, sizeSummary } from "./common.js";
 import { Progress } from "./progress.js";

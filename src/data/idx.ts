@@ -3,8 +3,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { FormatError, ValidationError } from "../errors.js";
-import { makeDataset, type Dataset } from "./dataset.js";
+import { FormatError, ValidationError } from "../engine/errors.js";
+import { makeDataset, type Dataset } from "../nn/dataset.js";
 
 const U8 = 0x08;
 

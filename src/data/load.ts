@@ -1,5 +1,5 @@
 // Node-only: one entry point from a data spec to train/test datasets shaped for a network's input.
-import { padFeatures, splitDataset, type Dataset } from "./dataset.js";
+import { padFeatures, splitDataset, type Dataset } from "../nn/dataset.js";
 import { loadIdxDataset, type IdxDatasetOptions } from "./idx.js";
 import { loadMnist } from "./mnist.js";
 

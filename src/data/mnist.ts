@@ -2,8 +2,8 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { FormatError } from "../errors.js";
-import { makeDataset, type Dataset } from "./dataset.js";
+import { FormatError } from "../engine/errors.js";
+import { makeDataset, type Dataset } from "../nn/dataset.js";
 
 const PIXELS = 784;
 const CLASSES = 10;

@@ -4,17 +4,17 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, platform, release } from "node:os";
 import { join } from "node:path";
-import { classifierStats, pickForAccuracy, sweep, type Calibration, type SweepPoint } from "../calibrate.js";
-import type { Dataset } from "../data/dataset.js";
-import { subset } from "../data/dataset.js";
-import type { Engine } from "../engine.js";
-import { exitMacs, parseExitPolicy } from "../exits.js";
-import { SparseLinear } from "../layers/sparse_linear.js";
-import { Model } from "../model.js";
-import { encodeModel } from "../model_io.js";
-import { Adam } from "../optim.js";
+import { classifierStats, pickForAccuracy, sweep, type Calibration, type SweepPoint } from "../exits/calibrate.js";
+import type { Dataset } from "../nn/dataset.js";
+import { subset } from "../nn/dataset.js";
+import type { Engine } from "../engine/engine.js";
+import { exitMacs, parseExitPolicy } from "../exits/runner.js";
+import { SparseLinear } from "../nn/layers/sparse_linear.js";
+import { Model } from "../nn/model.js";
+import { encodeModel } from "../io/model_io.js";
+import { Adam } from "../nn/optimizers.js";
 import { lineChart } from "../report/svg.js";
-import { evaluate, train, type EpochReport } from "../train.js";
+import { evaluate, train, type EpochReport } from "../nn/train.js";
 import { runSplit, type SplitRun } from "./experiment_split.js";
 
 /** One network of the study. */

@@ -1,13 +1,13 @@
 // The split phase of the experiment: cut after hidden layer k, serve the tail on loopback, run every test
 // sample through the edge client one at a time (batch 1, as an edge device sees them), and measure.
-import type { Dataset } from "../data/dataset.js";
-import type { Engine } from "../engine.js";
-import { SplitClient } from "../client.js";
-import { exitMacs, type ExitPolicy } from "../exits.js";
-import { frameBytes, type FrameDtype } from "../frame.js";
-import type { Model } from "../model.js";
+import type { Dataset } from "../nn/dataset.js";
+import type { Engine } from "../engine/engine.js";
+import { SplitClient } from "../split/client.js";
+import { exitMacs, type ExitPolicy } from "../exits/runner.js";
+import { frameBytes, type FrameDtype } from "../split/frame.js";
+import type { Model } from "../nn/model.js";
 import { startServer } from "../server/http.js";
-import { encodeHead, encodeTail, split } from "../split.js";
+import { encodeHead, encodeTail, split } from "../split/split.js";
 
 export interface Percentiles {
   p50: number;

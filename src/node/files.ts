@@ -1,6 +1,6 @@
 // Node-only: safetensors files on disk. Errors name the file.
 import { readFile, rename, rm, writeFile } from "node:fs/promises";
-import { decodeSafetensors, encodeSafetensors, type DecodeOptions, type SafeTensor, type SafetensorsFile } from "../safetensors.js";
+import { decodeSafetensors, encodeSafetensors, type DecodeOptions, type SafeTensor, type SafetensorsFile } from "../io/safetensors.js";
 
 /** Reads and decodes a safetensors file; a malformed file throws FormatError naming it. */
 export async function readSafetensorsFile(path: string, options: Omit<DecodeOptions, "source"> = {}): Promise<SafetensorsFile> {

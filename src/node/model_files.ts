@@ -1,9 +1,9 @@
 // Node-only: model files on disk.
 import { readFile, stat } from "node:fs/promises";
-import type { Engine } from "../engine.js";
-import { ValidationError } from "../errors.js";
-import type { Model } from "../model.js";
-import { decodeModel, encodeModel, type LoadedModel } from "../model_io.js";
+import type { Engine } from "../engine/engine.js";
+import { ValidationError } from "../engine/errors.js";
+import type { Model } from "../nn/model.js";
+import { decodeModel, encodeModel, type LoadedModel } from "../io/model_io.js";
 import { writeFileAtomic } from "./files.js";
 
 /** Writes a model as safetensors (atomically, via a temporary file); returns its size and hash. */

@@ -7,9 +7,9 @@ import { readFile } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadData } from "../data/load.js";
-import type { Engine } from "../engine.js";
-import { ValidationError, checkInt } from "../errors.js";
-import { loadHead, type Tail } from "../split.js";
+import type { Engine } from "../engine/engine.js";
+import { ValidationError, checkInt } from "../engine/errors.js";
+import { loadHead, type Tail } from "../split/split.js";
 
 /** Where the page lives; every demo resource is under it. */
 export const DEMO_PREFIX = "/demo/";

@@ -1,10 +1,10 @@
 // Dynamic batching: requests that arrive together run through the tail as one batch. A batch is dispatched when
 // the waiting samples reach maxBatch or the oldest request has waited maxDelayMs; the queue is bounded in samples.
 import { performance } from "node:perf_hooks";
-import { ValidationError, checkInt } from "../errors.js";
-import type { Tail } from "../split.js";
-import { softmax } from "../softmax_xent.js";
-import { Matrix } from "../tensor.js";
+import { ValidationError, checkInt } from "../engine/errors.js";
+import type { Tail } from "../split/split.js";
+import { softmax } from "../ops/softmax_xent.js";
+import { Matrix } from "../engine/buffers.js";
 
 /** One request's share of a batch: its activation in, its logits (and probabilities if asked) out. */
 export interface BatchJob {
@@ -147,7 +147,7 @@ export class BatchQueue {
   private compute(jobs: BatchJob[], N: number): { logits: Float32Array; probabilities?: Float32Array }[] {
     const W = this.tail.activationWidth, C = this.tail.classes;
     const X = this.X.reshape(N);
-    const x = X.data();
+    const x = X.view();
     let off = 0;
     for (const j of jobs) {
       const d = j.data, n = j.n;
@@ -162,7 +162,7 @@ export class BatchQueue {
       this.P ??= new Matrix(this.tail.model.engine, C, N);
       P = softmax(Z, this.P.reshape(N));
     }
-    const z = Z.data(), p = P?.data();
+    const z = Z.view(), p = P?.view();
     off = 0;
     return jobs.map((j) => {
       const cols = (src: Float32Array) => {

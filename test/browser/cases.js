@@ -19,11 +19,11 @@ export const REJECT_SOURCES = ["a 404", "an HTML page served as WASM", "truncate
 /** Kernel properties, each run on every engine of PROPERTY_ENGINES. */
 export const PROPERTIES = [
   "csrSpmm = W·X (+ bias) (ReLU)",
-  "csrSpmmT = Wᵀ·dY",
-  "csrSddmm = dY·Xᵀ on the pattern, dBias = row sums of dY",
+  "csrSpmmBackward = Wᵀ·dY",
+  "csrSpmmBackwardWeights = dY·Xᵀ on the pattern, dBias = row sums of dY",
   "denseMatmul = W·X (+ bias) (ReLU)",
-  "denseMatmulT = Wᵀ·dY",
-  "denseGradW = dY·Xᵀ, dBias = row sums of dY",
+  "denseMatmulBackward = Wᵀ·dY",
+  "denseMatmulBackwardWeights = dY·Xᵀ, dBias = row sums of dY",
   "softmaxCrossEntropy: loss and dZ = (softmax − onehot)/B",
 ];
 

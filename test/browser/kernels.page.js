@@ -6,7 +6,7 @@
 import fc from "fast-check";
 import {
   CsrWeights, Engine, F32Buffer, I32Buffer, Matrix, Pattern, WasmLoadError,
-  csrSddmm, csrSpmm, csrSpmmT, denseGradW, denseMatmul, denseMatmulT, softmaxCrossEntropy,
+  csrSpmmBackwardWeights, csrSpmm, csrSpmmBackward, denseMatmulBackwardWeights, denseMatmul, denseMatmulBackward, softmaxCrossEntropy,
 } from "presparse";
 import { LOAD_SOURCES, MEMORY_GROWTH, PROPERTIES, PROPERTY_ENGINES, REJECT_SOURCES } from "./cases.js";
 import * as ref from "./reference.js";
@@ -45,7 +45,7 @@ class Scope {
   // an output prefilled with NaN and followed by a canary block: a kernel that skips an entry or writes past the end shows
   output(rows, cols) {
     const m = this.matrix(rows, cols);
-    m.data().fill(NaN);
+    m.view().fill(NaN);
     const canary = this.f32(8);
     canary.view().fill(CANARY);
     m.intact = () => ref.expectEqual("canary after the output", canary.view(), new Float32Array(8).fill(CANARY));
@@ -123,24 +123,24 @@ const properties = {
         csrSpmm(s.csr(p, v), X, Y, { bias: withBias ? s.f32(bias) : undefined, relu });
         const W = ref.maskedDense(p, v);
         const b = withBias ? bias : undefined;
-        ref.expectClose("Y", Y.data(), ref.matmul(W, p.outputs, p.inputs, x, B, b, relu), ref.matmulScale(W, p.outputs, p.inputs, x, B, b));
+        ref.expectClose("Y", Y.view(), ref.matmul(W, p.outputs, p.inputs, x, B, b, relu), ref.matmulScale(W, p.outputs, p.inputs, x, B, b));
         Y.intact();
-        ref.expectEqual("X after csrSpmm", X.data(), x);
+        ref.expectEqual("X after csrSpmm", X.view(), x);
       })),
 
-  "csrSpmmT = Wᵀ·dY": (engine) =>
+  "csrSpmmBackward = Wᵀ·dY": (engine) =>
     fc.property(patternArb, batchArb, fc.integer(), (spec, B, sd) =>
       scoped(engine, (s) => {
         const p = buildPattern(spec);
         const v = ref.values(sd, p.nnz), dy = ref.values(sd + 1, p.outputs * B);
         const dX = s.output(p.inputs, B);
-        csrSpmmT(s.csr(p, v), s.matrix(p.outputs, B, dy), dX);
+        csrSpmmBackward(s.csr(p, v), s.matrix(p.outputs, B, dy), dX);
         const Wt = ref.transpose(ref.maskedDense(p, v), p.outputs, p.inputs);
-        ref.expectClose("dX", dX.data(), ref.matmul(Wt, p.inputs, p.outputs, dy, B), ref.matmulScale(Wt, p.inputs, p.outputs, dy, B));
+        ref.expectClose("dX", dX.view(), ref.matmul(Wt, p.inputs, p.outputs, dy, B), ref.matmulScale(Wt, p.inputs, p.outputs, dy, B));
         dX.intact();
       })),
 
-  "csrSddmm = dY·Xᵀ on the pattern, dBias = row sums of dY": (engine) =>
+  "csrSpmmBackwardWeights = dY·Xᵀ on the pattern, dBias = row sums of dY": (engine) =>
     fc.property(patternArb, batchArb, fc.boolean(), fc.integer(), (spec, B, withBias, sd) =>
       scoped(engine, (s) => {
         const p = buildPattern(spec);
@@ -149,7 +149,7 @@ const properties = {
         dV.view().fill(NaN);
         const dBias = withBias ? s.f32(p.outputs) : undefined;
         dBias?.view().fill(NaN);
-        csrSddmm(s.csr(p, ref.values(sd + 2, p.nnz)), s.matrix(p.outputs, B, dy), s.matrix(p.inputs, B, x), dV, dBias);
+        csrSpmmBackwardWeights(s.csr(p, ref.values(sd + 2, p.nnz)), s.matrix(p.outputs, B, dy), s.matrix(p.inputs, B, x), dV, dBias);
         ref.expectClose("dValues", dV.view(), ref.gatherPattern(p, ref.gradW(dy, p.outputs, x, p.inputs, B)),
           ref.gatherPattern(p, ref.gradW(absOf(dy), p.outputs, absOf(x), p.inputs, B)));
         if (dBias) ref.expectClose("dBias", dBias.view(), ref.rowSums(dy, p.outputs, B), ref.rowSums(absOf(dy), p.outputs, B));
@@ -162,22 +162,22 @@ const properties = {
         const Y = s.output(m, B);
         const b = withBias ? bias : undefined;
         denseMatmul(s.dense(m, k, w), s.matrix(k, B, x), Y, { bias: withBias ? s.f32(bias) : undefined, relu });
-        ref.expectClose("Y", Y.data(), ref.matmul(w, m, k, x, B, b, relu), ref.matmulScale(w, m, k, x, B, b));
+        ref.expectClose("Y", Y.view(), ref.matmul(w, m, k, x, B, b, relu), ref.matmulScale(w, m, k, x, B, b));
         Y.intact();
       })),
 
-  "denseMatmulT = Wᵀ·dY": (engine) =>
+  "denseMatmulBackward = Wᵀ·dY": (engine) =>
     fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 40 }), batchArb, fc.integer(), (m, k, B, sd) =>
       scoped(engine, (s) => {
         const w = ref.values(sd, m * k), dy = ref.values(sd + 1, m * B);
         const dX = s.output(k, B);
-        denseMatmulT(s.dense(m, k, w), s.matrix(m, B, dy), dX);
+        denseMatmulBackward(s.dense(m, k, w), s.matrix(m, B, dy), dX);
         const Wt = ref.transpose(w, m, k);
-        ref.expectClose("dX", dX.data(), ref.matmul(Wt, k, m, dy, B), ref.matmulScale(Wt, k, m, dy, B));
+        ref.expectClose("dX", dX.view(), ref.matmul(Wt, k, m, dy, B), ref.matmulScale(Wt, k, m, dy, B));
         dX.intact();
       })),
 
-  "denseGradW = dY·Xᵀ, dBias = row sums of dY": (engine) =>
+  "denseMatmulBackwardWeights = dY·Xᵀ, dBias = row sums of dY": (engine) =>
     fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 40 }), batchArb, fc.boolean(), fc.integer(), (m, k, B, withBias, sd) =>
       scoped(engine, (s) => {
         const dy = ref.values(sd, m * B), x = ref.values(sd + 1, k * B);
@@ -185,7 +185,7 @@ const properties = {
         dW.view().fill(NaN);
         const dBias = withBias ? s.f32(m) : undefined;
         dBias?.view().fill(NaN);
-        denseGradW(s.dense(m, k, ref.values(sd + 2, m * k)), s.matrix(m, B, dy), s.matrix(k, B, x), dW, dBias);
+        denseMatmulBackwardWeights(s.dense(m, k, ref.values(sd + 2, m * k)), s.matrix(m, B, dy), s.matrix(k, B, x), dW, dBias);
         ref.expectClose("dW", dW.view(), ref.gradW(dy, m, x, k, B), ref.gradW(absOf(dy), m, absOf(x), k, B));
         if (dBias) ref.expectClose("dBias", dBias.view(), ref.rowSums(dy, m, B), ref.rowSums(absOf(dy), m, B));
       })),
@@ -202,7 +202,7 @@ const properties = {
         const tol = 1e-5 * (1 + Math.abs(want.loss)) + 1e-4 * Math.log(C + 1);
         if (!(Math.abs(loss - want.loss) <= tol)) throw new Error(`loss = ${loss}, expected ${want.loss} (tolerance ${tol.toExponential(2)})`);
         if (dZ) {
-          ref.expectClose("dZ", dZ.data(), want.dZ, 1 / B, 1e-5, 1e-7);
+          ref.expectClose("dZ", dZ.view(), want.dZ, 1 / B, 1e-5, 1e-7);
           dZ.intact();
         }
       })),
@@ -232,7 +232,7 @@ const memoryGrowth = (module) =>
         const b = F32Buffer.from(engine, bias);
         const grown = engine.stats();
         if (grown.grows < 1) throw new Error(`building the operands into ${slack} free bytes did not grow memory`);
-        const before = X.data();
+        const before = X.view();
         engine.alloc(grown.memoryBytes + pages * PAGE); // longer than all memory so far: it must grow wherever it goes
         const after = engine.stats();
         if (after.grows <= grown.grows) throw new Error(`memory did not grow again: ${after.memoryBytes} bytes, ${after.grows} grows`);
@@ -243,15 +243,15 @@ const memoryGrowth = (module) =>
         const dX = new Matrix(engine, p.inputs, B);
         if (Y.ptr < initial) throw new Error(`Y at ${Y.ptr} lies inside the initial ${initial} bytes`);
         csrSpmm(A, X, Y, { bias: b, relu });
-        csrSpmmT(A, dY, dX);
-        ref.expectEqual("X after growth", X.data(), x);
+        csrSpmmBackward(A, dY, dX);
+        ref.expectEqual("X after growth", X.view(), x);
         ref.expectEqual("weights after growth", A.values.view(), v);
         ref.expectEqual("rowPtr after growth", A.rowPtr.view(), p.rowPtr);
         ref.expectEqual("perm after growth", A.perm.view(), p.perm);
         const W = ref.maskedDense(p, v);
-        ref.expectClose("Y", Y.data(), ref.matmul(W, p.outputs, p.inputs, x, B, bias, relu), ref.matmulScale(W, p.outputs, p.inputs, x, B, bias));
+        ref.expectClose("Y", Y.view(), ref.matmul(W, p.outputs, p.inputs, x, B, bias, relu), ref.matmulScale(W, p.outputs, p.inputs, x, B, bias));
         const Wt = ref.transpose(W, p.outputs, p.inputs);
-        ref.expectClose("dX", dX.data(), ref.matmul(Wt, p.inputs, p.outputs, dy, B), ref.matmulScale(Wt, p.inputs, p.outputs, dy, B));
+        ref.expectClose("dX", dX.view(), ref.matmul(Wt, p.inputs, p.outputs, dy, B), ref.matmulScale(Wt, p.inputs, p.outputs, dy, B));
       } finally {
         engine.dispose();
       }
@@ -276,7 +276,7 @@ function smoke(engine) {
     const Y = s.matrix(5, 6);
     csrSpmm(s.csr(p, v), s.matrix(7, 6, x), Y, { relu: true });
     const W = ref.maskedDense(p, v);
-    ref.expectClose("smoke Y", Y.data(), ref.matmul(W, 5, 7, x, 6, undefined, true), ref.matmulScale(W, 5, 7, x, 6));
+    ref.expectClose("smoke Y", Y.view(), ref.matmul(W, 5, 7, x, 6, undefined, true), ref.matmulScale(W, 5, 7, x, 6));
   });
 }
 

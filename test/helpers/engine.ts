@@ -66,7 +66,7 @@ const CANARY = 1234.5;
  */
 export function guardedOutput(s: Scope, rows: number, cols: number): { m: Matrix; intact(): void } {
   const m = s.matrix(rows, cols);
-  m.data().fill(NaN);
+  m.view().fill(NaN);
   const canary = s.f32(8);
   canary.view().fill(CANARY);
   return { m, intact: () => expect(Array.from(canary.view())).toEqual(new Array(8).fill(CANARY)) };

@@ -1,5 +1,5 @@
 // Byte-level edits of encoded frames for fuzzing the decoder. Offsets follow docs/frame-format.md.
-import { crc32 } from "../../src/crc32.js";
+import { crc32 } from "../../src/io/crc32.js";
 
 /** Header offsets of version-1 fields; dims start at `dims` and take 4 bytes each. */
 export const OFFSET = {

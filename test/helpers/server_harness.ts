@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "vitest";
 import { Matrix, Model, encodeFrame, type Engine, type FrameDtype } from "../../src/index.js";
-import { encodeHead, encodeTail, loadTail, split, type Head, type Tail } from "../../src/split.js";
+import { encodeHead, encodeTail, loadTail, split, type Head, type Tail } from "../../src/split/split.js";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
 // PRESPARSE_TEST_CLI (a path) runs another build of the CLI, as PRESPARSE_TEST_WASM does for the kernels

@@ -1,0 +1,165 @@
+import type { Engine } from "./engine.js";
+import { ShapeError, ValidationError, checkInt } from "./errors.js";
+
+/** Anything an op hands to a kernel: it lives in one engine's memory and may have been freed. */
+export interface Operand {
+  readonly engine: Engine;
+  readonly disposed: boolean;
+}
+
+/**
+ * Throws unless every operand lives in the same engine, that engine is live and no operand was disposed: a kernel
+ * given a pointer from another engine's memory, or a freed block that may belong to someone else by now, would
+ * read and write the wrong floats without a sound. Optional operands may be passed as undefined.
+ */
+export function checkOperands(op: string, first: Operand, ...rest: (Operand | undefined)[]): void {
+  const engine = first.engine;
+  if (engine.isDisposed) throw new ValidationError(`${op}: the engine was disposed`);
+  if (first.disposed) throw new ValidationError(`${op}: an operand was disposed`);
+  for (const x of rest) {
+    if (x === undefined) continue;
+    if (x.engine !== engine) throw new ShapeError(`${op}: operands live in different engines`);
+    if (x.disposed) throw new ValidationError(`${op}: an operand was disposed`);
+  }
+}
+
+/** A Float32 array living in WASM memory. `view()` is fresh on every call (memory growth detaches views). */
+export class F32Buffer {
+  readonly ptr: number;
+  private alive = true;
+  constructor(
+    readonly engine: Engine,
+    readonly length: number,
+  ) {
+    checkInt("F32Buffer", "length", length);
+    this.ptr = engine.alloc(length * 4);
+  }
+  static from(engine: Engine, data: ArrayLike<number>): F32Buffer {
+    const b = new F32Buffer(engine, data.length);
+    b.view().set(data);
+    return b;
+  }
+  view(): Float32Array {
+    return this.engine.f32(this.ptr, this.length);
+  }
+  /** A copy out of WASM memory. */
+  toArray(): Float32Array {
+    return this.view().slice();
+  }
+  /** True after dispose(): the block may belong to another buffer by now. */
+  get disposed(): boolean {
+    return !this.alive;
+  }
+  dispose(): void {
+    if (this.alive) this.engine.free(this.ptr);
+    this.alive = false;
+  }
+}
+
+/** An Int32 array living in WASM memory. */
+export class I32Buffer {
+  readonly ptr: number;
+  private alive = true;
+  constructor(
+    readonly engine: Engine,
+    readonly length: number,
+  ) {
+    checkInt("I32Buffer", "length", length);
+    this.ptr = engine.alloc(length * 4);
+  }
+  static from(engine: Engine, data: ArrayLike<number>): I32Buffer {
+    const b = new I32Buffer(engine, data.length);
+    b.view().set(data);
+    return b;
+  }
+  view(): Int32Array {
+    return this.engine.i32(this.ptr, this.length);
+  }
+  toArray(): Int32Array {
+    return this.view().slice();
+  }
+  /** True after dispose(): the block may belong to another buffer by now. */
+  get disposed(): boolean {
+    return !this.alive;
+  }
+  dispose(): void {
+    if (this.alive) this.engine.free(this.ptr);
+    this.alive = false;
+  }
+}
+
+/**
+ * A feature-major activation matrix [rows = features, cols = batch] in WASM memory, batch contiguous.
+ * `cols` may change within the allocated capacity (scratch reused across batch sizes); growing past it
+ * reallocates, so steady-state training at a fixed batch size allocates nothing.
+ */
+export class Matrix {
+  private ptr_: number;
+  private capacity: number;
+  private cols_: number;
+  constructor(
+    readonly engine: Engine,
+    readonly rows: number,
+    cols: number,
+  ) {
+    checkInt("Matrix", "rows", rows);
+    checkInt("Matrix", "cols", cols);
+    this.capacity = rows * cols;
+    this.cols_ = cols;
+    this.ptr_ = engine.alloc(this.capacity * 4);
+  }
+  /** A matrix holding a copy of `data` (row-major [rows, cols]). */
+  static from(engine: Engine, rows: number, cols: number, data: ArrayLike<number>): Matrix {
+    if (data.length !== rows * cols) throw new ShapeError(`Matrix.from: expected ${rows}×${cols} = ${rows * cols} values, got ${data.length}`);
+    const m = new Matrix(engine, rows, cols);
+    m.view().set(data);
+    return m;
+  }
+  /** A feature-major [features, n] matrix from n samples stored one after another (sample-major, as datasets hold them). */
+  static fromSamples(engine: Engine, features: number, samples: ArrayLike<number>): Matrix {
+    checkInt("Matrix.fromSamples", "features", features, 1);
+    if (samples.length % features !== 0 || samples.length === 0) {
+      throw new ShapeError(`Matrix.fromSamples: ${samples.length} values are not a whole number (≥ 1) of ${features}-feature samples`);
+    }
+    const n = samples.length / features;
+    const m = new Matrix(engine, features, n);
+    const d = m.view();
+    for (let b = 0; b < n; b++) for (let f = 0; f < features; f++) d[f * n + b] = samples[b * features + f]!;
+    return m;
+  }
+  get ptr(): number {
+    return this.ptr_;
+  }
+  get cols(): number {
+    return this.cols_;
+  }
+  get size(): number {
+    return this.rows * this.cols_;
+  }
+  /** Sets the batch size; contents are undefined afterwards. Reallocates only past the capacity. */
+  reshape(cols: number): this {
+    checkInt("Matrix.reshape", "cols", cols);
+    if (this.rows * cols > this.capacity) {
+      this.engine.free(this.ptr_);
+      this.capacity = this.rows * cols;
+      this.ptr_ = this.engine.alloc(this.capacity * 4);
+    }
+    this.cols_ = cols;
+    return this;
+  }
+  /** Fresh view of the [rows, cols] values, row-major (feature-major activations). */
+  view(): Float32Array {
+    return this.engine.f32(this.ptr_, this.rows * this.cols_);
+  }
+  toArray(): Float32Array {
+    return this.view().slice();
+  }
+  /** True after dispose(). */
+  get disposed(): boolean {
+    return this.ptr_ < 0;
+  }
+  dispose(): void {
+    if (this.ptr_ >= 0) this.engine.free(this.ptr_);
+    this.ptr_ = -1;
+  }
+}

@@ -1,0 +1,278 @@
+import { WasmLoadError, ValidationError, checkInt } from "./errors.js";
+
+/** The kernels exported by presparse.wasm: pointers (byte offsets) and counts in, nothing allocated. */
+export interface Kernels {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  csrSpmm(m: number, B: number, rowPtr: number, colIdx: number, values: number, x: number, bias: number, y: number, relu: number): void;
+  csrSpmmT(k: number, B: number, colPtr: number, rowIdx: number, perm: number, values: number, dy: number, dx: number): void;
+  csrSddmm(m: number, B: number, rowPtr: number, colIdx: number, dy: number, x: number, dValues: number, dBias: number): void;
+  rowSums(m: number, B: number, y: number, out: number): void;
+  denseMatmul(m: number, k: number, B: number, a: number, rs: number, cs: number, x: number, bias: number, y: number, relu: number): void;
+  denseGradW(m: number, k: number, B: number, dy: number, x: number, dw: number, dBias: number): void;
+  reluForward(n: number, y: number): void;
+  reluBackward(n: number, y: number, dy: number, dx: number): void;
+  softmax(C: number, B: number, z: number, p: number): void;
+  softmaxCrossEntropy(C: number, B: number, z: number, labels: number, dz: number): number;
+  adamStep(n: number, w: number, g: number, m: number, v: number, lrT: number, b1: number, b2: number, eps: number, l2: number): void;
+  sgdStep(n: number, w: number, g: number, u: number, lr: number, mu: number, l2: number): void;
+  addInPlace(n: number, y: number, x: number): void;
+  scaleInPlace(n: number, x: number, s: number): void;
+  gatherColumns(rows: number, B: number, src: number, cols: number, n: number, dst: number): void;
+  gatherSamples(F: number, src: number, idx: number, B: number, dst: number): void;
+  sparseConv2d(O: number, OH: number, OW: number, H: number, W: number, kh: number, kw: number, s: number, py: number, px: number, B: number, ptr: number, off: number, tap: number, values: number, x: number, bias: number, y: number, relu: number): void;
+  sparseConv2dBackwardInput(C: number, H: number, W: number, OH: number, OW: number, kh: number, kw: number, s: number, py: number, px: number, B: number, ptr: number, off: number, tap: number, perm: number, values: number, dy: number, dx: number): void;
+  sparseConv2dBackwardWeights(O: number, OH: number, OW: number, H: number, W: number, s: number, py: number, px: number, B: number, ptr: number, off: number, tap: number, dy: number, x: number, dValues: number, dBias: number): void;
+  maxPool2d(C: number, H: number, W: number, OH: number, OW: number, k: number, s: number, B: number, x: number, y: number): void;
+  maxPool2dBackward(C: number, H: number, W: number, OH: number, OW: number, k: number, s: number, B: number, x: number, y: number, dy: number, dx: number): void;
+  avgPool2d(C: number, H: number, W: number, OH: number, OW: number, k: number, s: number, B: number, x: number, y: number): void;
+  avgPool2dBackward(C: number, H: number, W: number, OH: number, OW: number, k: number, s: number, B: number, dy: number, dx: number): void;
+  [kernel: string]: unknown;
+}
+
+/** Where the module comes from: bytes, a compiled module, a URL / path, or a fetch Response. */
+export type WasmSource = BufferSource | WebAssembly.Module | URL | string | Response | Promise<Response>;
+
+export interface LoadOptions {
+  /** Module bytes, compiled module, URL or fetch Response; default: the `.wasm` shipped next to this package. */
+  wasm?: WasmSource;
+  /** Load the debug build (assertions on, names kept) instead of the release build. */
+  debug?: boolean;
+}
+
+// (module (func (result v128) i32.const 0 i8x16.splat i8x16.popcnt)): validates only where fixed SIMD exists.
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
+// every export Kernels names: a stale build that lacks one fails at load, not with a TypeError mid-training
+const REQUIRED = [
+  "memory", "heapBase", "csrSpmm", "csrSpmmT", "csrSddmm", "rowSums", "denseMatmul", "denseGradW", "reluForward", "reluBackward",
+  "softmax", "softmaxCrossEntropy", "adamStep", "sgdStep", "addInPlace", "scaleInPlace", "gatherColumns", "gatherSamples",
+  "sparseConv2d", "sparseConv2dBackwardInput", "sparseConv2dBackwardWeights", "maxPool2d", "maxPool2dBackward", "avgPool2d", "avgPool2dBackward",
+] as const satisfies readonly (keyof Kernels)[];
+const ALIGN = 16;
+const PAGE = 65536;
+
+function isNode(): boolean {
+  return typeof process !== "undefined" && typeof process.versions?.node === "string";
+}
+
+/** The URL of the shipped module (release or debug build). */
+export function defaultWasmUrl(debug = false): URL {
+  return new URL(debug ? "../../build/presparse.debug.wasm" : "../../build/presparse.wasm", import.meta.url);
+}
+
+async function readBytes(input: WasmSource): Promise<Uint8Array> {
+  const source: unknown = input instanceof Promise ? await input : input;
+  if (typeof Response !== "undefined" && source instanceof Response) {
+    if (!source.ok) throw new WasmLoadError(`presparse.wasm: HTTP ${source.status} from ${source.url || "response"}`);
+    return new Uint8Array(await source.arrayBuffer());
+  }
+  if (typeof source === "string" || source instanceof URL) {
+    const url = source instanceof URL ? source : new URL(source, isNode() ? `file://${process.cwd()}/` : globalThis.location?.href);
+    if (url.protocol === "file:" && isNode()) {
+      const fs = "node:fs/promises";
+      const { readFile } = (await import(/* @vite-ignore */ fs)) as typeof import("node:fs/promises");
+      try {
+        return new Uint8Array(await readFile(url));
+      } catch (e) {
+        throw new WasmLoadError(`presparse.wasm: cannot read ${url.pathname}: ${(e as Error).message} (was \`npm install\` run? it builds the module)`);
+      }
+    }
+    const res = await fetch(url);
+    if (!res.ok) throw new WasmLoadError(`presparse.wasm: HTTP ${res.status} fetching ${url.href}`);
+    return new Uint8Array(await res.arrayBuffer());
+  }
+  if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+  if (source instanceof ArrayBuffer) return new Uint8Array(source);
+  throw new WasmLoadError(`presparse.wasm: unsupported source ${Object.prototype.toString.call(source)}`);
+}
+
+function checkBytes(bytes: Uint8Array): void {
+  const magic = [0x00, 0x61, 0x73, 0x6d];
+  if (bytes.length < 8 || magic.some((b, i) => bytes[i] !== b)) {
+    const got = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, "0")).join(" ");
+    throw new WasmLoadError(`presparse.wasm: expected magic word 00 61 73 6d, found ${got || "nothing"} (a 404 page served as WASM?)`);
+  }
+  if (!WebAssembly.validate(SIMD_PROBE)) {
+    throw new WasmLoadError("presparse.wasm: this runtime lacks WebAssembly fixed-width SIMD (Node ≥ 16.4, Chrome ≥ 91, Firefox ≥ 89, Safari ≥ 16.4 have it)");
+  }
+  if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) throw new WasmLoadError("presparse.wasm: module does not validate (truncated or corrupted file)");
+}
+
+interface Block {
+  ptr: number;
+  bytes: number;
+}
+
+/** Live-memory counters; `allocations` counts every alloc() ever made, so a steady state shows no growth. */
+export interface MemoryStats {
+  allocations: number;
+  liveBlocks: number;
+  liveBytes: number;
+  memoryBytes: number;
+  grows: number;
+}
+
+/**
+ * Owns one instance of the kernel module and its linear memory. Long-lived buffers (weights, CSR arrays,
+ * optimizer state) and scratch are carved out of memory above the module's heap base by a first-fit
+ * allocator with coalescing; memory grows on demand, which detaches old ArrayBuffers, so every typed view
+ * is made fresh from `memory.buffer` by {@link f32}/{@link i32} and must not be kept across allocations.
+ */
+export class Engine {
+  readonly kernels: Kernels;
+  private readonly memory: WebAssembly.Memory;
+  private readonly base: number;
+  private top: number;
+  private free_: Block[] = [];
+  private live = new Map<number, number>();
+  private stats_ = { allocations: 0, grows: 0 };
+  private disposed = false;
+
+  private constructor(instance: WebAssembly.Instance) {
+    const ex = instance.exports as Record<string, unknown>;
+    for (const name of REQUIRED) {
+      if (!(name in ex)) throw new WasmLoadError(`presparse.wasm: export ${name} missing (not a presparse module, or a stale build)`);
+    }
+    this.kernels = ex as unknown as Kernels;
+    this.memory = this.kernels.memory;
+    this.base = align(this.kernels.heapBase());
+    this.top = this.base;
+  }
+
+  /** Loads and instantiates the module (release build by default). */
+  static async load(options: LoadOptions = {}): Promise<Engine> {
+    const src = options.wasm ?? defaultWasmUrl(options.debug);
+    let module: WebAssembly.Module;
+    if (src instanceof WebAssembly.Module) module = src;
+    else {
+      const bytes = await readBytes(src);
+      checkBytes(bytes);
+      try {
+        module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+      } catch (e) {
+        const msg = (e as Error).message;
+        const csp = /unsafe-eval|Content Security Policy|CSP/i.test(msg);
+        throw new WasmLoadError(`presparse.wasm: compile failed: ${msg}${csp ? " (the page's Content-Security-Policy must allow 'wasm-unsafe-eval')" : ""}`);
+      }
+    }
+    return Engine.fromModule(module);
+  }
+
+  /** Instantiates a compiled module synchronously. */
+  static fromModule(module: WebAssembly.Module): Engine {
+    const instance = new WebAssembly.Instance(module, {
+      env: {
+        abort(_msg: number, _file: number, line: number, col: number) {
+          throw new WasmLoadError(`presparse.wasm: kernel assertion failed at ${line}:${col}`);
+        },
+      },
+    });
+    return new Engine(instance);
+  }
+
+  /** Reserves `bytes` (16-byte aligned) and returns the pointer; the memory is zeroed. */
+  alloc(bytes: number): number {
+    this.checkLive();
+    checkInt("alloc", "bytes", bytes, 0, 2 ** 31);
+    const size = Math.max(ALIGN, align(bytes));
+    this.stats_.allocations++;
+    for (let i = 0; i < this.free_.length; i++) {
+      const b = this.free_[i]!;
+      if (b.bytes >= size) {
+        const ptr = b.ptr;
+        if (b.bytes === size) this.free_.splice(i, 1);
+        else { b.ptr += size; b.bytes -= size; }
+        this.live.set(ptr, size);
+        new Uint8Array(this.memory.buffer, ptr, size).fill(0);
+        return ptr;
+      }
+    }
+    const ptr = this.top;
+    const end = ptr + size;
+    if (end > this.memory.buffer.byteLength) {
+      const pages = Math.ceil((end - this.memory.buffer.byteLength) / PAGE);
+      try {
+        this.memory.grow(pages);
+      } catch {
+        throw new ValidationError(`alloc: cannot grow WASM memory by ${pages} pages to ${end} bytes (4 GiB is the limit)`);
+      }
+      this.stats_.grows++;
+    }
+    this.top = end;
+    this.live.set(ptr, size);
+    // memory above the top may hold a block freed earlier (free() lowers the top), so zero it too
+    new Uint8Array(this.memory.buffer, ptr, size).fill(0);
+    return ptr;
+  }
+
+  /** Returns a block from {@link alloc} to the allocator. */
+  free(ptr: number): void {
+    if (this.disposed) return;
+    const size = this.live.get(ptr);
+    if (size === undefined) throw new ValidationError(`free: ${ptr} is not a live allocation`);
+    this.live.delete(ptr);
+    if (ptr + size === this.top) {
+      this.top = ptr;
+      // the block below the top may now touch it
+      const last = this.free_[this.free_.length - 1];
+      if (last && last.ptr + last.bytes === this.top) { this.top = last.ptr; this.free_.pop(); }
+      return;
+    }
+    let i = 0;
+    while (i < this.free_.length && this.free_[i]!.ptr < ptr) i++;
+    this.free_.splice(i, 0, { ptr, bytes: size });
+    const next = this.free_[i + 1];
+    if (next && ptr + size === next.ptr) { this.free_[i]!.bytes += next.bytes; this.free_.splice(i + 1, 1); }
+    const prev = this.free_[i - 1];
+    if (prev && prev.ptr + prev.bytes === ptr) { prev.bytes += this.free_[i]!.bytes; this.free_.splice(i, 1); }
+  }
+
+  /** A fresh Float32Array view of n floats at ptr (stale after the next allocation that grows memory). */
+  f32(ptr: number, n: number): Float32Array {
+    return new Float32Array(this.memory.buffer, ptr, n);
+  }
+
+  /** A fresh Int32Array view of n ints at ptr. */
+  i32(ptr: number, n: number): Int32Array {
+    return new Int32Array(this.memory.buffer, ptr, n);
+  }
+
+  /** A fresh byte view. */
+  u8(ptr: number, n: number): Uint8Array {
+    return new Uint8Array(this.memory.buffer, ptr, n);
+  }
+
+  stats(): MemoryStats {
+    let liveBytes = 0;
+    for (const s of this.live.values()) liveBytes += s;
+    return { ...this.stats_, liveBlocks: this.live.size, liveBytes, memoryBytes: this.memory.buffer.byteLength };
+  }
+
+  /** Forgets every allocation; the engine may not be used afterwards. */
+  dispose(): void {
+    this.live.clear();
+    this.free_ = [];
+    this.top = this.base;
+    this.disposed = true;
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  private checkLive(): void {
+    if (this.disposed) throw new ValidationError("engine: used after dispose()");
+  }
+}
+
+function align(n: number): number {
+  return Math.ceil(n / ALIGN) * ALIGN;
+}
+
+let shared: Promise<Engine> | undefined;
+
+/** The process-wide engine, loaded once on first use (release build from the shipped file). */
+export function defaultEngine(options?: LoadOptions): Promise<Engine> {
+  if (!shared) shared = Engine.load(options).catch((e) => { shared = undefined; throw e; });
+  return shared;
+}

@@ -1,0 +1,219 @@
+import { PatternError, ValidationError, checkInt } from "../engine/errors.js";
+import { Rng } from "../engine/random.js";
+
+const MAX_DIM = 1 << 24;
+
+/**
+ * A fixed connectivity pattern between `inputs` and `outputs` neurons: CSR with rows = outputs (column
+ * indices strictly increasing within each row) and a CSC view (colPtr, rowIdx, perm → position in the CSR
+ * arrays) for the transposed product. Immutable once built; validated on construction.
+ */
+export class Pattern {
+  readonly nnz: number;
+  readonly density: number;
+  readonly colPtr: Int32Array;
+  readonly rowIdx: Int32Array;
+  readonly perm: Int32Array;
+  /** 16 hex digits identifying sizes and connections; equal patterns have equal hashes on every machine. */
+  readonly hash: string;
+
+  private constructor(
+    readonly inputs: number,
+    readonly outputs: number,
+    readonly rowPtr: Int32Array,
+    readonly colIdx: Int32Array,
+    readonly kind: string,
+  ) {
+    this.nnz = colIdx.length;
+    this.density = inputs * outputs === 0 ? 0 : this.nnz / (inputs * outputs);
+    // CSC view by counting sort over columns; rows come out increasing within each column
+    const colPtr = new Int32Array(inputs + 1);
+    for (let p = 0; p < this.nnz; p++) colPtr[colIdx[p]! + 1]!++;
+    for (let c = 0; c < inputs; c++) colPtr[c + 1]! += colPtr[c]!;
+    const next = colPtr.slice(0, inputs);
+    const rowIdx = new Int32Array(this.nnz);
+    const perm = new Int32Array(this.nnz);
+    for (let r = 0; r < outputs; r++) {
+      for (let p = rowPtr[r]!; p < rowPtr[r + 1]!; p++) {
+        const q = next[colIdx[p]!]!++;
+        rowIdx[q] = r;
+        perm[q] = p;
+      }
+    }
+    this.colPtr = colPtr;
+    this.rowIdx = rowIdx;
+    this.perm = perm;
+    this.hash = hashPattern(inputs, outputs, rowPtr, colIdx);
+  }
+
+  /**
+   * Dey et al.'s fixed-degree ("basic") pattern: every input has exactly `outDegree` connections and every
+   * output exactly inputs·outDegree/outputs. Built from a cyclic tiling (always valid) then randomized by
+   * seeded degree-preserving edge swaps.
+   */
+  static fixedDegree(inputs: number, outputs: number, outDegree: number, seed = 0): Pattern {
+    checkDims("Pattern.fixedDegree", inputs, outputs);
+    checkInt("Pattern.fixedDegree", "outDegree", outDegree, 0, outputs);
+    if ((inputs * outDegree) % outputs !== 0) {
+      throw new PatternError(
+        `Pattern.fixedDegree: out-degree ${outDegree} infeasible for ${inputs}→${outputs}: inputs·outDegree must be divisible by outputs; ` +
+          `feasible out-degrees: ${feasibleOutDegrees(inputs, outputs).join(", ")} (densities k/${gcd(inputs, outputs)})`,
+      );
+    }
+    const inDegree = (inputs * outDegree) / outputs;
+    const rng = new Rng(seed);
+    const inPerm = rng.shuffle(Int32Array.from({ length: inputs }, (_, i) => i));
+    const outPerm = rng.shuffle(Int32Array.from({ length: outputs }, (_, i) => i));
+    // edges as (output, input) pairs; output o takes inputs (o·inDegree + t) mod inputs, t < inDegree
+    const nnz = outputs * inDegree;
+    const eOut = new Int32Array(nnz);
+    const eIn = new Int32Array(nnz);
+    const has = new Set<number>();
+    for (let o = 0, e = 0; o < outputs; o++) {
+      for (let t = 0; t < inDegree; t++, e++) {
+        eOut[e] = outPerm[o]!;
+        eIn[e] = inPerm[(o * inDegree + t) % inputs]!;
+        has.add(eOut[e]! * inputs + eIn[e]!);
+      }
+    }
+    // degree-preserving double-edge swaps: (a→x),(b→y) → (a→y),(b→x) when neither exists yet
+    if (nnz > 1 && inDegree < inputs) {
+      for (let s = 0; s < 4 * nnz; s++) {
+        const i = rng.int(nnz), j = rng.int(nnz);
+        const a = eOut[i]!, x = eIn[i]!, b = eOut[j]!, y = eIn[j]!;
+        if (a === b || x === y || has.has(a * inputs + y) || has.has(b * inputs + x)) continue;
+        has.delete(a * inputs + x);
+        has.delete(b * inputs + y);
+        has.add(a * inputs + y);
+        has.add(b * inputs + x);
+        eIn[i] = y;
+        eIn[j] = x;
+      }
+    }
+    return Pattern.fromEdges(inputs, outputs, eOut, eIn, `fixed-degree:${outDegree}`);
+  }
+
+  /** Each connection present independently with probability `density` (degrees not fixed). */
+  static random(inputs: number, outputs: number, density: number, seed = 0): Pattern {
+    checkDims("Pattern.random", inputs, outputs);
+    if (!(density >= 0 && density <= 1)) throw new ValidationError(`Pattern.random: density must be in [0, 1], got ${density}`);
+    const rng = new Rng(seed);
+    const rowPtr = new Int32Array(outputs + 1);
+    const cols: number[] = [];
+    for (let r = 0; r < outputs; r++) {
+      for (let c = 0; c < inputs; c++) if (rng.next() < density) cols.push(c);
+      rowPtr[r + 1] = cols.length;
+    }
+    return new Pattern(inputs, outputs, rowPtr, Int32Array.from(cols), `random:${density}`);
+  }
+
+  /** Every connection (100% density). */
+  static dense(inputs: number, outputs: number): Pattern {
+    checkDims("Pattern.dense", inputs, outputs);
+    const rowPtr = Int32Array.from({ length: outputs + 1 }, (_, r) => r * inputs);
+    const colIdx = Int32Array.from({ length: inputs * outputs }, (_, p) => p % inputs);
+    return new Pattern(inputs, outputs, rowPtr, colIdx, "dense");
+  }
+
+  /** From a row-major 0/1 mask [outputs, inputs] (any non-zero counts as a connection). */
+  static fromMask(inputs: number, outputs: number, mask: ArrayLike<number | boolean>): Pattern {
+    checkDims("Pattern.fromMask", inputs, outputs);
+    if (mask.length !== inputs * outputs) {
+      throw new PatternError(`Pattern.fromMask: mask has ${mask.length} entries, expected outputs·inputs = ${outputs}·${inputs} = ${inputs * outputs}`);
+    }
+    const rowPtr = new Int32Array(outputs + 1);
+    const cols: number[] = [];
+    for (let r = 0; r < outputs; r++) {
+      for (let c = 0; c < inputs; c++) if (mask[r * inputs + c]) cols.push(c);
+      rowPtr[r + 1] = cols.length;
+    }
+    return new Pattern(inputs, outputs, rowPtr, Int32Array.from(cols), "mask");
+  }
+
+  /** From CSR index arrays (copied), after checking every invariant the kernels rely on. */
+  static fromCsr(inputs: number, outputs: number, rowPtr: ArrayLike<number>, colIdx: ArrayLike<number>, kind = "csr"): Pattern {
+    checkDims("Pattern.fromCsr", inputs, outputs);
+    validateCsr("Pattern.fromCsr", inputs, outputs, rowPtr, colIdx);
+    return new Pattern(inputs, outputs, Int32Array.from(rowPtr), Int32Array.from(colIdx), kind);
+  }
+
+  private static fromEdges(inputs: number, outputs: number, eOut: Int32Array, eIn: Int32Array, kind: string): Pattern {
+    const rowPtr = new Int32Array(outputs + 1);
+    for (let e = 0; e < eOut.length; e++) rowPtr[eOut[e]! + 1]!++;
+    for (let r = 0; r < outputs; r++) rowPtr[r + 1]! += rowPtr[r]!;
+    const next = rowPtr.slice(0, outputs);
+    const colIdx = new Int32Array(eOut.length);
+    for (let e = 0; e < eOut.length; e++) colIdx[next[eOut[e]!]!++] = eIn[e]!;
+    for (let r = 0; r < outputs; r++) colIdx.subarray(rowPtr[r], rowPtr[r + 1]).sort();
+    return new Pattern(inputs, outputs, rowPtr, colIdx, kind);
+  }
+
+  /** Number of connections into output r. */
+  inDegree(r: number): number {
+    return this.rowPtr[r + 1]! - this.rowPtr[r]!;
+  }
+
+  /** Number of connections out of input c. */
+  outDegree(c: number): number {
+    return this.colPtr[c + 1]! - this.colPtr[c]!;
+  }
+
+  /** Row-major 0/1 mask [outputs, inputs] (dense: for tests and small reports only). */
+  toMask(): Uint8Array {
+    const m = new Uint8Array(this.inputs * this.outputs);
+    for (let r = 0; r < this.outputs; r++) for (let p = this.rowPtr[r]!; p < this.rowPtr[r + 1]!; p++) m[r * this.inputs + this.colIdx[p]!] = 1;
+    return m;
+  }
+}
+
+/** Out-degrees d ≤ outputs with inputs·d divisible by outputs: the multiples of outputs/gcd(inputs, outputs). */
+export function feasibleOutDegrees(inputs: number, outputs: number): number[] {
+  const step = outputs / gcd(inputs, outputs);
+  const out: number[] = [];
+  for (let d = step; d <= outputs; d += step) out.push(d);
+  return out;
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+function checkDims(op: string, inputs: number, outputs: number): void {
+  checkInt(op, "inputs", inputs, 1, MAX_DIM);
+  checkInt(op, "outputs", outputs, 1, MAX_DIM);
+  if (inputs * outputs > 2 ** 31 - 1) throw new ValidationError(`${op}: ${inputs}×${outputs} connections exceed 2^31 − 1`);
+}
+
+/** Throws PatternError unless rowPtr/colIdx form a CSR matrix with sorted, unique, in-range column indices. */
+export function validateCsr(op: string, inputs: number, outputs: number, rowPtr: ArrayLike<number>, colIdx: ArrayLike<number>): void {
+  if (rowPtr.length !== outputs + 1) throw new PatternError(`${op}: rowPtr has ${rowPtr.length} entries, expected outputs + 1 = ${outputs + 1}`);
+  if (rowPtr[0] !== 0) throw new PatternError(`${op}: rowPtr[0] must be 0, got ${rowPtr[0]}`);
+  if (rowPtr[outputs] !== colIdx.length) throw new PatternError(`${op}: rowPtr[${outputs}] = ${rowPtr[outputs]} but colIdx has ${colIdx.length} entries`);
+  for (let r = 0; r < outputs; r++) {
+    const a = rowPtr[r]!, b = rowPtr[r + 1]!;
+    if (!Number.isInteger(b) || b < a) throw new PatternError(`${op}: rowPtr not monotone at row ${r}: ${a} then ${b}`);
+    if (b > colIdx.length) throw new PatternError(`${op}: rowPtr not monotone: rowPtr[${r + 1}] = ${b} exceeds rowPtr[${outputs}] = ${colIdx.length}`);
+    for (let p = a; p < b; p++) {
+      const c = colIdx[p]!;
+      if (!Number.isInteger(c) || c < 0 || c >= inputs) throw new PatternError(`${op}: colIdx[${p}] = ${c} out of range [0, ${inputs})`);
+      if (p > a && c <= colIdx[p - 1]!) throw new PatternError(`${op}: colIdx not strictly increasing in row ${r} at position ${p} (${colIdx[p - 1]} then ${c})`);
+    }
+  }
+}
+
+function hashPattern(inputs: number, outputs: number, rowPtr: Int32Array, colIdx: Int32Array): string {
+  // two independent 32-bit multiplicative hashes (FNV-1a and a murmur-style mix) → 64 bits
+  let h1 = 0x811c9dc5, h2 = 0x9747b28c;
+  const mix = (v: number) => {
+    h1 = Math.imul(h1 ^ v, 0x01000193);
+    let k = Math.imul(v, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h2 = Math.imul(h2 ^ Math.imul(k, 0x1b873593), 5) + 0xe6546b64;
+  };
+  mix(inputs);
+  mix(outputs);
+  for (let i = 0; i < rowPtr.length; i++) mix(rowPtr[i]!);
+  for (let i = 0; i < colIdx.length; i++) mix(colIdx[i]!);
+  return (h1 >>> 0).toString(16).padStart(8, "0") + (h2 >>> 0).toString(16).padStart(8, "0");
+}

@@ -1,0 +1,238 @@
+// The edge side of split computing: run the head locally, let confident samples exit there, send the rest in one
+// activation frame to the tail server, and report per sample where it was answered, what it cost on the wire and
+// how long it took. Browser-safe: fetch, performance and typed arrays only, no Node modules.
+import { PresparseError, ShapeError, ValidationError, checkInt } from "../engine/errors.js";
+import { checkPolicy, columnStats, type ExitPolicy } from "../exits/runner.js";
+import { FrameError, decodeFrame, encodeFrame, type FrameDtype } from "./frame.js";
+import type { Head } from "./split.js";
+import { Matrix } from "../engine/buffers.js";
+
+/** The media type of a frame body. */
+export const FRAME_MEDIA_TYPE = "application/x-presparse-frame";
+
+/** A non-200 answer of the tail server (after retries, for 503), with the fields of its JSON error body. */
+export class SplitServerError extends PresparseError {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(`server answered ${status} ${code}${field ? ` (${field})` : ""}: ${message}`);
+  }
+}
+
+/** Options of {@link SplitClient}. */
+export interface SplitClientOptions {
+  head: Head;
+  /** The tail server's base URL, e.g. `http://127.0.0.1:8080` (requests go to `<serverUrl>/v1/infer`). */
+  serverUrl: string;
+  /** Exit policy for the head's exits (default: the one stored with the head; `null`: no sample exits on the edge). */
+  policy?: ExitPolicy | null;
+  /** Dtype of the activation frame (default f32; int8 is 4× smaller, f16 2×). The answer comes back in the same. */
+  dtype?: FrameDtype;
+  /** What the server answers; the client reports the same class and confidence either way (default logits). */
+  output?: "logits" | "probabilities";
+  /** The fetch to use (default globalThis.fetch). */
+  fetch?: typeof fetch;
+  /** Retries of a 503 answer (default 3). */
+  retries?: number;
+  /** First retry delay; doubles each retry; a longer Retry-After wins (default 50 ms). */
+  backoffMs?: number;
+  /** Cap on any one retry delay, whatever Retry-After says (default 5000 ms). */
+  maxBackoffMs?: number;
+  /** Abort an attempt not answered within this (default 30,000 ms). */
+  timeoutMs?: number;
+}
+
+/** Where and how one sample was answered. */
+export interface SampleResult {
+  where: "exit" | "server";
+  /** The classifier that answered: an edge exit 0…e−1, or the full model's final classifier (its exit count). */
+  exit: number;
+  label: number;
+  /** Max softmax probability of the answering classifier. */
+  confidence: number;
+  /** This sample's share of the frame sent (frame bytes / samples in it); 0 when it exited on the edge. */
+  bytesSent: number;
+  /** From the call to its answer: the head's time for an exited sample, head plus round trip for a sent one. */
+  latencyMs: number;
+}
+
+/** Per-call totals. */
+export interface InferTotals {
+  samples: number;
+  exited: number;
+  sent: number;
+  /** Bytes of the activation frame (0 when every sample exited); a retry resends it but is not counted again. */
+  bytesSent: number;
+  bytesReceived: number;
+  /** HTTP attempts made (0 when every sample exited) and how many of them were retries after a 503. */
+  requests: number;
+  retries: number;
+  headMs: number;
+  /** Round trip(s) to the server including retry waits. */
+  serverMs: number;
+  latencyMs: number;
+}
+
+/** What {@link SplitClient.infer} returns. */
+export interface InferResult {
+  samples: SampleResult[];
+  totals: InferTotals;
+}
+
+/** Runs the head on the edge and the tail over HTTP, one frame per call. The client keeps no state between calls. */
+export class SplitClient {
+  readonly head: Head;
+  readonly url: string;
+  readonly policy: ExitPolicy | undefined;
+  readonly dtype: FrameDtype;
+  readonly output: "logits" | "probabilities";
+  private readonly fetch_: typeof fetch;
+  private readonly retries: number;
+  private readonly backoffMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly timeoutMs: number;
+  private X: Matrix | undefined;
+
+  constructor(o: SplitClientOptions) {
+    this.head = o.head;
+    if (typeof o.serverUrl !== "string" || !/^https?:\/\//.test(o.serverUrl)) throw new ValidationError(`SplitClient: serverUrl must be an http(s) URL, got ${JSON.stringify(o.serverUrl)}`);
+    this.url = `${o.serverUrl.replace(/\/+$/, "")}/v1/infer`;
+    const policy = o.policy === undefined ? o.head.policy : o.policy ?? undefined;
+    this.policy = policy ? checkPolicy(policy, o.head.exits.length) : undefined;
+    this.dtype = o.dtype ?? "f32";
+    if (!["f32", "f16", "int8"].includes(this.dtype)) throw new ValidationError(`SplitClient: dtype must be f32, f16 or int8, got ${String(this.dtype)}`);
+    this.output = o.output ?? "logits";
+    if (this.output !== "logits" && this.output !== "probabilities") throw new ValidationError(`SplitClient: output must be logits or probabilities, got ${String(this.output)}`);
+    const f = o.fetch ?? globalThis.fetch;
+    if (typeof f !== "function") throw new ValidationError("SplitClient: no fetch available; pass options.fetch");
+    this.fetch_ = o.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.retries = checkInt("SplitClient", "retries", o.retries ?? 3, 0, 100);
+    this.backoffMs = checkInt("SplitClient", "backoffMs", o.backoffMs ?? 50, 0, 3_600_000);
+    this.maxBackoffMs = checkInt("SplitClient", "maxBackoffMs", o.maxBackoffMs ?? 5000, 0, 3_600_000);
+    this.timeoutMs = checkInt("SplitClient", "timeoutMs", o.timeoutMs ?? 30_000, 1, 2 ** 31 - 1);
+  }
+
+  /**
+   * Classifies a batch: X [inputSize, B] feature-major, or an array of samples of inputSize values each. Samples
+   * answered by an edge exit cost no traffic; the others go to the server in one frame.
+   */
+  async infer(input: Matrix | ArrayLike<number>[]): Promise<InferResult> {
+    const t0 = performance.now();
+    const X = input instanceof Matrix ? input : this.load(input);
+    const head = this.head;
+    const r = head.run(X, this.policy);
+    const tHead = performance.now();
+    const B = r.n, m = r.indices.length;
+    const samples: SampleResult[] = new Array(B);
+    for (let b = 0; b < B; b++) {
+      if (r.exit[b]! >= 0) samples[b] = { where: "exit", exit: r.exit[b]!, label: r.label[b]!, confidence: r.confidence[b]!, bytesSent: 0, latencyMs: tHead - t0 };
+    }
+    const totals: InferTotals = {
+      samples: B, exited: B - m, sent: m, bytesSent: 0, bytesReceived: 0, requests: 0, retries: 0,
+      headMs: tHead - t0, serverMs: 0, latencyMs: 0,
+    };
+    if (m > 0) {
+      const frame = encodeFrame({ data: r.activation, shape: [...head.info.activationShape, m], dtype: this.dtype, kind: "activation", splitId: head.splitId, modelHash: head.hash });
+      totals.bytesSent = frame.length;
+      const answer = await this.post(frame, totals);
+      totals.bytesReceived = answer.length;
+      const kind = this.output;
+      let f: ReturnType<typeof decodeFrame>;
+      try {
+        f = decodeFrame(answer, {}, { modelHash: head.hash, splitId: head.splitId, kind });
+      } catch (e) {
+        // a 200 whose frame does not decode (e.g. non-finite logits) is the server's fault: say so as such
+        if (e instanceof FrameError) throw new SplitServerError(200, "bad_answer", e.message, e.field);
+        throw e;
+      }
+      const C = head.classes;
+      if (f.shape.length !== 2 || f.shape[0] !== C || f.shape[1] !== m) throw new SplitServerError(200, "bad_answer", `expected a [${C}, ${m}] ${kind} frame, got [${f.shape.join(", ")}]`, "dims");
+      const done = performance.now();
+      totals.serverMs = done - tHead;
+      const exitIndex = head.info.totalExits;
+      for (let j = 0; j < m; j++) {
+        const s = kind === "logits" ? columnStats(f.data, C, m, j) : maxColumn(f.data, C, m, j);
+        samples[r.indices[j]!] = { where: "server", exit: exitIndex, label: s.label, confidence: s.confidence, bytesSent: frame.length / m, latencyMs: done - t0 };
+      }
+    }
+    totals.latencyMs = performance.now() - t0;
+    return { samples, totals };
+  }
+
+  private load(samples: ArrayLike<number>[]): Matrix {
+    const F = this.head.inputSize, B = samples.length;
+    if (B < 1) throw new ShapeError("SplitClient.infer: no samples");
+    samples.forEach((s, b) => {
+      if (s.length !== F) throw new ShapeError(`SplitClient.infer: sample ${b} has ${s.length} values, the head takes ${F}`);
+    });
+    this.X ??= new Matrix(this.head.engine, F, B);
+    const x = this.X.reshape(B).view();
+    for (let b = 0; b < B; b++) {
+      const s = samples[b]!;
+      for (let f = 0; f < F; f++) x[f * B + b] = s[f]!;
+    }
+    return this.X;
+  }
+
+  private async post(frame: Uint8Array, totals: InferTotals): Promise<Uint8Array> {
+    const query = this.output === "probabilities" ? "?output=probabilities" : "";
+    for (let attempt = 0; ; attempt++) {
+      totals.requests++;
+      const ctl = new AbortController();
+      const timer = setTimeout(() => ctl.abort(), this.timeoutMs);
+      let res: Response;
+      let body: Uint8Array;
+      try {
+        res = await this.fetch_(this.url + query, { method: "POST", headers: { "Content-Type": FRAME_MEDIA_TYPE }, body: frame as Uint8Array<ArrayBuffer>, signal: ctl.signal });
+        body = new Uint8Array(await res.arrayBuffer());
+      } catch (e) {
+        if (ctl.signal.aborted) throw new SplitServerError(0, "timeout", `no answer from ${this.url} within ${this.timeoutMs} ms`);
+        throw e;
+      } finally {
+        clearTimeout(timer);
+      }
+      if (res.status === 200) return body;
+      if (res.status === 503 && attempt < this.retries) {
+        totals.retries++;
+        const wait = Math.min(this.maxBackoffMs, Math.max(this.backoffMs * 2 ** attempt, retryAfterMs(res.headers.get("retry-after"))));
+        await new Promise((r) => setTimeout(r, wait));
+        continue;
+      }
+      throw errorFrom(res.status, body);
+    }
+  }
+
+  /** Frees the client's input scratch (the head is the caller's). */
+  dispose(): void {
+    this.X?.dispose();
+    this.X = undefined;
+  }
+}
+
+/** Retry-After as milliseconds: delta-seconds or an HTTP date; 0 when absent or unreadable. */
+export function retryAfterMs(v: string | null): number {
+  if (v === null) return 0;
+  if (/^\s*\d+\s*$/.test(v)) return Number(v) * 1000;
+  const t = Date.parse(v);
+  return Number.isFinite(t) ? Math.max(0, t - Date.now()) : 0;
+}
+
+function errorFrom(status: number, body: Uint8Array): SplitServerError {
+  try {
+    const j = JSON.parse(new TextDecoder().decode(body)) as { error?: { code?: unknown; message?: unknown; field?: unknown } };
+    const e = j.error;
+    if (e && typeof e.code === "string" && typeof e.message === "string") return new SplitServerError(status, e.code, e.message, typeof e.field === "string" ? e.field : undefined);
+  } catch {
+    // not our JSON (a proxy's error page): fall through
+  }
+  return new SplitServerError(status, "http_error", `${new TextDecoder().decode(body.subarray(0, 200))}`);
+}
+
+function maxColumn(p: Float32Array, C: number, n: number, b: number): { label: number; confidence: number } {
+  let label = 0;
+  for (let c = 1; c < C; c++) if (p[c * n + b]! > p[label * n + b]!) label = c;
+  return { label, confidence: p[label * n + b]! };
+}
