@@ -32,3 +32,4 @@ export { ArchError, buildModel, parseArch, parseShape, planArch, type ArchStep, 
 export { Head, Tail, split, encodeHead, encodeTail, loadHead, loadTail, readSplitInfo, type SplitInfo, type SplitModelOptions, type SplitRole, type HeadResult } from "./split/split.js";
 export { SplitClient, SplitServerError, FRAME_MEDIA_TYPE, retryAfterMs, type SplitClientOptions, type SampleResult, type InferResult, type InferTotals } from "./split/client.js";
 export { LINK_PRESETS, LinkSpecError, checkLink, formatLink, linkPreset, parseLink, withUplinkRate, type LinkPreset, type LinkSpec, type RadioClass } from "./split/links.js";
+export { DEFAULT_ENERGY, MEMORY_LEVELS, computeEnergy, csrBytesMoved, energyKeys, energyTable, formatEnergyTable, memoryPjPerByte, overrideEnergy, periodicRadioEnergy, radioEnergy, transferTiming, type ComputeEnergy, type ComputeWork, type EnergyModel, type PowerStage, type RadioEnergy, type RadioPower, type TransferTiming } from "./split/energy.js";
