@@ -1,8 +1,10 @@
 // Link specs: `RATE[/RATE],RTT[,JITTER]` and preset names parse to the numbers they say; a bad spec is a
 // LinkSpecError naming the part, what was expected and what was found; formatLink writes what parseLink reads.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { LINK_PRESETS, LinkSpecError, ValidationError, checkLink, formatLink, linkPreset, parseLink, withUplinkRate } from "../src/index.js";
+import { LINK_PRESETS, LinkSpecError, ValidationError, checkLink, energyTable, formatLink, linkPreset, parseLink, withUplinkRate } from "../src/index.js";
 
 describe("parseLink", () => {
   it("reads rates in bit/kbit/mbit/gbit (SI), times in us/ms/s, an optional jitter and up/down rates", () => {
@@ -98,5 +100,24 @@ describe("presets", () => {
     expect(l.upBitsPerS).toBe(1e6);
     expect(l.downBitsPerS).toBeCloseTo(1e6 * (12.74 / 5.64), 6);
     expect(l).toMatchObject({ rttMs: 69.5, radio: "lte", name: undefined });
+  });
+});
+
+describe("docs/links.md", () => {
+  const doc = readFileSync(join(import.meta.dirname, "..", "docs", "links.md"), "utf8");
+  const rate = (b: number) => (b >= 5e5 ? `${b / 1e6} Mbit/s` : b >= 1e4 ? `${b / 1e3} kbit/s` : `${b} bit/s`);
+  const ms = (v: number) => (v === 0 ? "0" : `${v} ms`);
+
+  it("prints the presets table the code holds", () => {
+    for (const p of LINK_PRESETS) {
+      const row = doc.split("\n").find((l) => l.startsWith(`| \`${p.name}\` |`));
+      expect(row, p.name).toBeDefined();
+      const cells = row!.split("|").map((c) => c.trim());
+      expect(cells.slice(1, 7)).toEqual([`\`${p.name}\``, p.radio, rate(p.upBitsPerS), rate(p.downBitsPerS), ms(p.rttMs), ms(p.jitterMs)]);
+    }
+  });
+
+  it("states every energy constant the code uses", () => {
+    for (const [what, value] of energyTable()) expect(doc, what).toContain(value);
   });
 });
