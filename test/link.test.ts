@@ -9,7 +9,7 @@ import { performance } from "node:perf_hooks";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Rng } from "../src/index.js";
-import { LaneSchedule, startLink, type LinkOptions, type RunningLink } from "../src/node/link.js";
+import { LaneSchedule, linkConfig, startLink, type LinkOptions, type RunningLink } from "../src/node/link.js";
 // @ts-expect-error -- a plain .mjs helper (it also runs as a script inside a network namespace)
 import { ping, startSink, timeDownload, timeUpload, warmConnection } from "./helpers/transfer.mjs";
 
@@ -219,6 +219,23 @@ describe("link emulator: timing", () => {
     // the upper bound is the schedule's (tested above): a loaded machine only adds to it
     expect(Math.min(...rtts)).toBeGreaterThanOrEqual(10 - 0.5);
     expect(Math.max(...rtts) - Math.min(...rtts)).toBeGreaterThan(3);
+  });
+});
+
+describe("link emulator: options", () => {
+  it("resolves a spec or preset into rates and a one-way delay of half the RTT, explicit options winning", () => {
+    expect(linkConfig({ link: "1mbit/4mbit,60ms,10ms" })).toMatchObject({ upBitsPerS: 1e6, downBitsPerS: 4e6, delayMs: 30, jitterMs: 10, burstBytes: 0, segmentBytes: 1448, handshake: true });
+    expect(linkConfig({ link: "lte", up: 1e5, delayMs: 5, jitterMs: 0 })).toMatchObject({ upBitsPerS: 1e5, downBitsPerS: 12.74e6, delayMs: 5, jitterMs: 0 });
+    expect(linkConfig({ up: 1e6, down: 2e6 })).toMatchObject({ delayMs: 0, jitterMs: 0 });
+  });
+
+  it("refuses what would not make a link, saying why", async () => {
+    expect(() => linkConfig({})).toThrow(/no up rate: pass options.link or options.up/);
+    expect(() => linkConfig({ link: "5mbit,40ms", jitterMs: 50 })).toThrow(/jitterMs must be at most twice delayMs \(40\), got 50/);
+    expect(() => linkConfig({ link: "5mbps,40ms" })).toThrow(/megabytes per second/);
+    expect(() => linkConfig({ up: 0, down: 1 })).toThrow(/up must be a rate ≥ 1 bit\/s, got 0/);
+    expect(() => linkConfig({ up: 1, down: 1, segmentBytes: 0 })).toThrow(/segmentBytes must be an integer in \[1,/);
+    await expect(startLink({ target: "nowhere", link: "lte" })).rejects.toThrow(/target must be http:\/\/host:port or host:port, got "nowhere"/);
   });
 });
 
