@@ -74,6 +74,14 @@ describe("plan: latency", () => {
     expect(p.edgeSlowdown).toBe(5);
   });
 
+  it("the answer can cost a different size per dtype (it comes back in the dtype sent; offload takes f32's)", () => {
+    const r = byKey(plan({ ...BASE, answerBytes: { f32: 50, int8: 25 } }).rows);
+    expect(r["split@1:int8"]!.latencyMs).toBeCloseTo(2 + 0.8 + 20 + 0.5 + 0.2, 12);
+    expect(r["split@1:f32"]!.latencyMs).toBeCloseTo(24.9, 12);
+    expect(r["offload"]!.downBytes).toBe(50);
+    expect(() => plan({ ...BASE, answerBytes: { int8: 25 } })).toThrow(/answerBytes per dtype needs an f32 figure/);
+  });
+
   it("protocol overhead is added to every request and answer", () => {
     const r = byKey(plan({ ...BASE, overheadUpBytes: 150, overheadDownBytes: 100 }).rows);
     expect(r["split@1:int8"]!.latencyMs).toBeCloseTo(2 + 2 + 20 + 0.5 + 1.2, 12); // 250 B up, 150 B down

@@ -65,8 +65,11 @@ export interface PlanInput {
   full: FullCost;
   /** Bytes of one raw input sample as full offload sends it. */
   inputBytes: number;
-  /** Bytes of the server's answer for one sample. */
-  answerBytes: number;
+  /**
+   * Bytes of the server's answer for one sample: one figure, or one per dtype (the split client gets its answer in
+   * the dtype it sent; full offload takes the f32 figure).
+   */
+  answerBytes: number | Partial<Record<FrameDtype, number>>;
   cuts: CutCost[];
   link: LinkSpec;
   /** Protocol bytes per request on top of the payload (e.g. HTTP headers), up and down (default 0). */
@@ -143,7 +146,11 @@ function validate(p: PlanInput): void {
   for (const k of ["edgeMs", "serverMs", "macs", "bytesMoved", "workingSetBytes"] as const) check(op, `full.${k}`, p.full[k]);
   check(op, "full.accuracy", p.full.accuracy, 1);
   check(op, "inputBytes", p.inputBytes);
-  check(op, "answerBytes", p.answerBytes);
+  if (typeof p.answerBytes === "number") check(op, "answerBytes", p.answerBytes);
+  else {
+    if (p.answerBytes.f32 === undefined) throw new ValidationError("plan: answerBytes per dtype needs an f32 figure (full offload's answer)");
+    for (const [d, b] of Object.entries(p.answerBytes)) check(op, `answerBytes.${d}`, b!);
+  }
   check(op, "overheadUpBytes", p.overheadUpBytes ?? 0);
   check(op, "overheadDownBytes", p.overheadDownBytes ?? 0);
   check(op, "periodMs", p.periodMs ?? 1000);
@@ -180,8 +187,9 @@ export function plan(p: PlanInput, objective: Objective = { minimize: "latency" 
   const rows: PlanRow[] = [];
 
   /** A row for a strategy whose edge part runs for every sample and whose transfer happens for a share `send`. */
+  const answer = (d: FrameDtype) => (typeof p.answerBytes === "number" ? p.answerBytes : p.answerBytes[d] ?? p.answerBytes.f32!);
   const row = (base: Pick<PlanRow, "strategy" | "key" | "cut" | "dtype" | "policy" | "accuracy">, edge: { ms: number; macs: number; bytesMoved: number; workingSetBytes: number }, send: number, payloadUp: number, serverMs: number, serverMacs: number) => {
-    const up = payloadUp + ovUp, down = p.answerBytes + ovDown;
+    const up = payloadUp + ovUp, down = answer(base.dtype ?? "f32") + ovDown;
     const edgeLatencyMs = s * edge.ms;
     const t = transferTiming(p.link, up, down, serverMs);
     const serverLatencyMs = edgeLatencyMs + t.activeMs;
