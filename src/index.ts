@@ -31,3 +31,6 @@ export { Flatten } from "./nn/layers/flatten.js";
 export { ArchError, buildModel, parseArch, parseShape, planArch, type ArchStep, type ArchToken, type BuildOptions } from "./nn/arch.js";
 export { Head, Tail, split, encodeHead, encodeTail, loadHead, loadTail, readSplitInfo, type SplitInfo, type SplitModelOptions, type SplitRole, type HeadResult } from "./split/split.js";
 export { SplitClient, SplitServerError, FRAME_MEDIA_TYPE, retryAfterMs, type SplitClientOptions, type SampleResult, type InferResult, type InferTotals } from "./split/client.js";
+export { LINK_PRESETS, LinkSpecError, checkLink, formatLink, linkPreset, parseLink, withUplinkRate, type LinkPreset, type LinkSpec, type RadioClass } from "./split/links.js";
+export { DEFAULT_ENERGY, MEMORY_LEVELS, computeEnergy, csrBytesMoved, energyKeys, energyTable, formatEnergyTable, memoryPjPerByte, overrideEnergy, periodicRadioEnergy, radioEnergy, transferTiming, type ComputeEnergy, type ComputeWork, type EnergyModel, type PowerStage, type RadioEnergy, type RadioPower, type TransferTiming } from "./split/energy.js";
+export { crossovers, formatPlan, plan, planSweep, type CutCost, type ExitOption, type FullCost, type Objective, type Plan, type PlanInput, type PlanRow } from "./split/plan.js";
