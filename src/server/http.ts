@@ -8,7 +8,7 @@ import { performance } from "node:perf_hooks";
 import { FRAME_MEDIA_TYPE } from "../split/client.js";
 import { defaultEngine, type Engine } from "../engine/engine.js";
 import { ValidationError, checkInt } from "../engine/errors.js";
-import { FrameError, decodeFrame, encodeFrame, type FrameDtype, type FrameKind } from "../split/frame.js";
+import { FRAME_DTYPES, FrameError, decodeFrame, encodeFrame, type FrameDtype, type FrameKind } from "../split/frame.js";
 import type { Tail } from "../split/split.js";
 import { decodeModel } from "../io/model_io.js";
 import { DEMO_PREFIX, loadDemo, type DemoOptions } from "./demo.js";
@@ -64,7 +64,6 @@ export interface ErrorBody {
 }
 
 const OUTPUTS: readonly FrameKind[] = ["logits", "probabilities"];
-const DTYPES: readonly FrameDtype[] = ["f32", "f16", "int8"];
 
 class HttpError extends Error {
   constructor(readonly status: number, readonly code: string, message: string, readonly field?: string, readonly headers: Record<string, string> = {}) {
@@ -247,7 +246,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const output = url.searchParams.get("output") ?? "logits";
     if (!OUTPUTS.includes(output as FrameKind)) return cx.fail(new HttpError(400, "bad_query", `output must be logits or probabilities, got ${JSON.stringify(output)}`, "output"));
     const dtypeParam = url.searchParams.get("dtype");
-    if (dtypeParam !== null && !DTYPES.includes(dtypeParam as FrameDtype)) return cx.fail(new HttpError(400, "bad_query", `dtype must be f32, f16 or int8, got ${JSON.stringify(dtypeParam)}`, "dtype"));
+    if (dtypeParam !== null && !FRAME_DTYPES.includes(dtypeParam as FrameDtype)) return cx.fail(new HttpError(400, "bad_query", `dtype must be f32, f16 or int8, got ${JSON.stringify(dtypeParam)}`, "dtype"));
     const declared = req.headers["content-length"];
     if (declared !== undefined && Number(declared) > o.maxBodyBytes) {
       return cx.fail(new HttpError(413, "too_large", `Content-Length ${declared} exceeds the limit of ${o.maxBodyBytes} bytes`, "length"));
