@@ -393,6 +393,7 @@ describe("split bundles", () => {
     expect(() => new Model(engine, head.trunk, [], { split: head.split, finalWeight: 1 })).toThrow(/finalWeight/);
     const X = new Matrix(engine, 20, 1);
     expect(() => head.trainStep(X, undefined as never, undefined as never)).toThrow(/no final classifier/);
+    expect(() => head.forwardAll(X)).toThrow(/no final classifier/);
     X.dispose();
     for (const x of [model, one, head, tail]) x.dispose();
   });

@@ -189,17 +189,16 @@ export class Model {
     return h;
   }
 
-  /** Runs the trunk and every exit head: exit logits first, then the trunk's output (a head's: the cut). */
+  /** Runs the trunk and every exit head; exit logits first, final last. Training and evaluation go through here. */
   forwardAll(X: Matrix): Matrix[] {
+    // a head ends at the cut, not in logits: an ExitRunner runs it there
+    if (this.split?.role === "head") throw new ValidationError("Model: a split head has no final classifier; use the full model");
     const final = this.forward(X);
     return [...this.exits.map((e) => runLayers(e.layers, this.acts[e.after]!)), final];
   }
 
   /** One training step (forward, weighted cross-entropy over all classifiers, backward, optimizer update). */
   trainStep(X: Matrix, labels: I32Buffer, optimizer: Optimizer): StepLoss {
-    if (this.split?.role === "head") {
-      throw new ValidationError("Model.trainStep: a split head has no final classifier; train the full model");
-    }
     const logits = this.forwardAll(X);
     const B = X.cols;
     const weights = [...this.exits.map((e) => e.weight), this.finalWeight];

@@ -49,15 +49,13 @@ export class SparseConv2d implements Layer {
   ) {
     this.activation = opts.activation ?? "relu";
     if (this.activation !== "relu" && this.activation !== "linear") throw new ValidationError(`SparseConv2d: activation must be relu or linear, got ${String(this.activation)}`);
+    // checked before anything is allocated in WASM memory: a refused layer leaves nothing behind
+    if (opts.bias && opts.bias.length !== opts.outC) {
+      throw new ShapeError(`SparseConv2d: bias has ${opts.bias.length} entries, layer has ${opts.outC} output channels`);
+    }
     this.pattern = opts.pattern ?? Pattern.dense(opts.inC, opts.outC);
     this.weights = new ConvWeights(engine, opts, this.pattern, { taps: opts.taps, values: opts.values });
-    try {
-      if (!opts.values) this.weights.values.view().set(heNormalConv(this.weights, opts.seed ?? 0));
-      if (opts.bias && opts.bias.length !== opts.outC) throw new ShapeError(`SparseConv2d: bias has ${opts.bias.length} entries, layer has ${opts.outC} output channels`);
-    } catch (e) {
-      this.weights.dispose();
-      throw e;
-    }
+    if (!opts.values) this.weights.values.view().set(heNormalConv(this.weights, opts.seed ?? 0));
     this.bias = F32Buffer.from(engine, opts.bias ?? new Float32Array(opts.outC).fill(opts.biasInit ?? 0.1));
     this.dValues = new F32Buffer(engine, this.weights.nnz);
     this.dBias = new F32Buffer(engine, opts.outC);
