@@ -84,7 +84,7 @@ describe("SplitClient", () => {
     expect(rec.bodies.length).toBe(1);
     const f = decodeFrame(rec.bodies[0]!);
     expect(f.shape).toEqual([width, sent]);
-    const toCut = new ExitRunner(head, undefined);
+    const toCut = new ExitRunner(head);
     const a = toCut.run(X).activation; // every sample's activation at the cut
     toCut.dispose();
     const sentIdx = want.flatMap((w, b) => (w.exit === SERVER ? [b] : []));
@@ -137,7 +137,7 @@ describe("SplitClient", () => {
     const B = 5, F = head.inputSize;
     const x = randomValues(F * B, 13);
     const X = Matrix.from(engine, F, B, x);
-    const toCut = new ExitRunner(head, undefined);
+    const toCut = new ExitRunner(head);
     const act = toCut.run(X).activation;
     toCut.dispose();
     // a fake server: 503 `fails` times (with the given Retry-After), then the tail's real answer

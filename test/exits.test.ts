@@ -152,7 +152,7 @@ describe("ExitRunner until a cut", () => {
     const forward = head.forward.bind(head);
     head.forward = (h) => (ran++, forward(h));
     const final = model.forward(X).toArray();
-    const all = new ExitRunner(model, undefined).run(X);
+    const all = new ExitRunner(model).run(X);
     expect(ran).toBe(0);
     expect(Array.from(all.exit)).toEqual(new Array(9).fill(1));
     for (let b = 0; b < 9; b++) for (let c = 0; c < 3; c++) expect(all.logits[b * 3 + c]).toBe(final[c * 9 + b]);

@@ -74,7 +74,7 @@ export class ExitRunner {
 
   constructor(
     readonly model: Model,
-    policy: ExitPolicy | undefined,
+    policy?: ExitPolicy,
     opts: ExitRunnerOptions = {},
   ) {
     this.policy = policy && checkPolicy(policy, model.exits.length);

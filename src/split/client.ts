@@ -130,13 +130,13 @@ export class SplitClient {
   async infer(input: Matrix | ArrayLike<number>[]): Promise<InferResult> {
     const t0 = performance.now();
     const X = input instanceof Matrix ? input : this.load(input);
-    const head = this.head, cut = head.split;
+    const head = this.head, split = head.split;
     const r = this.runner.run(X);
     const tHead = performance.now();
     const B = r.exit.length, m = r.indices.length;
     const samples: SampleResult[] = new Array(B);
     for (let b = 0; b < B; b++) {
-      if (r.exit[b]! === cut.totalExits) continue;
+      if (r.exit[b]! === split.totalExits) continue;
       const exited = { exit: r.exit[b]!, label: r.label[b]!, confidence: r.confidence[b]! };
       samples[b] = { ...exited, bytesSent: 0, latencyMs: tHead - t0 };
     }
@@ -145,9 +145,9 @@ export class SplitClient {
       headMs: tHead - t0, serverMs: 0, latencyMs: 0,
     };
     if (m > 0) {
-      const shape = [...cut.activationShape, m];
+      const shape = [...split.activationShape, m];
       const frame = encodeFrame({
-        data: r.activation, shape, dtype: this.dtype, kind: "activation", splitId: cut.cut, modelHash: cut.hash,
+        data: r.activation, shape, dtype: this.dtype, kind: "activation", splitId: split.cut, modelHash: split.hash,
       });
       totals.bytesSent = frame.length;
       const answer = await this.post(frame, totals);
@@ -155,7 +155,7 @@ export class SplitClient {
       const kind = this.output;
       let f: ReturnType<typeof decodeFrame>;
       try {
-        f = decodeFrame(answer, {}, { modelHash: cut.hash, splitId: cut.cut, kind });
+        f = decodeFrame(answer, {}, { modelHash: split.hash, splitId: split.cut, kind });
       } catch (e) {
         // a 200 whose frame does not decode (e.g. non-finite logits) is the server's fault: say so as such
         if (e instanceof FrameError) throw new SplitServerError(200, "bad_answer", e.message, e.field);
@@ -170,8 +170,8 @@ export class SplitClient {
       for (let j = 0; j < m; j++) {
         const confidence = kind === "logits" ? s.confidence[j]! : f.data[s.label[j]! * m + j]!;
         const share = frame.length / m;
-        const answer = { exit: cut.totalExits, label: s.label[j]!, confidence };
-        samples[r.indices[j]!] = { ...answer, bytesSent: share, latencyMs: done - t0 };
+        const got = { exit: split.totalExits, label: s.label[j]!, confidence };
+        samples[r.indices[j]!] = { ...got, bytesSent: share, latencyMs: done - t0 };
       }
     }
     totals.latencyMs = performance.now() - t0;
