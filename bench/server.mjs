@@ -9,7 +9,7 @@
 import { spawn } from "node:child_process";
 import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
-import { Engine, Matrix, Model, encodeFrame, frameBytes, frameBytesPerSample, split } from "../dist/index.js";
+import { Engine, FRAME_DTYPES, Matrix, Model, encodeFrame, frameBytes, frameBytesPerSample, split } from "../dist/index.js";
 import { startServer } from "../dist/node/index.js";
 import { isMain, machine, machineLine, markdownTable, printTable, timeCall, writeResults } from "./common.mjs";
 
@@ -25,13 +25,13 @@ function paperSplit(engine, heavy = false) {
   const model = heavy
     ? Model.mlp(engine, { sizes: [800, 1024, 1024, 10], outDegrees: [96, 102, 10], seed: 0 })
     : Model.mlp(engine, { sizes: [800, 40, 40, 10], outDegrees: [2, 9, 10], seed: 0, exits: [{ after: 0, weight: 1 }], finalWeight: 0.3 });
-  const { head, tail } = split(model, { after: 1 });
+  const { head, tail } = split(model, { cut: 1 });
   return { model, head, tail };
 }
 
 /** Frame bytes per sample at batch 1 and batch 256 for each dtype, against the raw 784-byte image. */
 function frameSizes(width) {
-  return ["f32", "f16", "int8"].map((dtype) => {
+  return FRAME_DTYPES.map((dtype) => {
     const one = frameBytes([width, 1], dtype);
     const b256 = frameBytes([width, 256], dtype) / 256;
     return { dtype, payload: frameBytesPerSample(width, dtype), batch1: one, batch256: b256, vsRaw: RAW_BYTES / one };
@@ -41,8 +41,8 @@ function frameSizes(width) {
 /** The tail alone, in process (copy in, forward, copy out): microseconds per sample at each batch size. */
 function tailCompute(tail, batches) {
   return batches.map((B) => {
-    const X = new Matrix(tail.model.engine, tail.activationWidth, B);
-    const input = Float32Array.from({ length: tail.activationWidth * B }, (_, i) => Math.abs(Math.sin(i)));
+    const X = new Matrix(tail.engine, tail.inputSize, B);
+    const input = Float32Array.from({ length: tail.inputSize * B }, (_, i) => Math.abs(Math.sin(i)));
     const t = timeCall(() => {
       X.view().set(input);
       tail.forward(X).toArray();
@@ -131,9 +131,10 @@ function loadFromChild(cfg) {
 
 /** Throughput of one tail with batching on and off, `rounds` alternating runs each. */
 async function measureModes(engine, head, tail, { windows, windowMs, warmupMs, rounds }) {
+  const { cut, hash } = head.split, width = tail.inputSize;
   const frames = Array.from({ length: 8 }, (_, i) => {
-    const data = Float32Array.from({ length: head.activationWidth }, (_, k) => Math.abs(Math.sin(i * 41 + k)));
-    return Buffer.from(encodeFrame({ data, shape: [head.activationWidth, 1], dtype: "f32", kind: "activation", splitId: head.splitId, modelHash: head.hash })).toString("base64");
+    const data = Float32Array.from({ length: width }, (_, k) => Math.abs(Math.sin(i * 41 + k)));
+    return Buffer.from(encodeFrame({ data, shape: [width, 1], dtype: "f32", kind: "activation", splitId: cut, modelHash: hash })).toString("base64");
   });
   const modes = {
     batching: { maxBatch: 64, maxDelayMs: 1 },
@@ -177,7 +178,7 @@ export async function run({ windows = 3, windowMs = 2000, warmupMs = 1000, round
   const started = performance.now();
   const engine = await Engine.load();
   const paper = paperSplit(engine);
-  const sizes = frameSizes(paper.head.activationWidth);
+  const sizes = frameSizes(paper.tail.inputSize);
   const compute = tailCompute(paper.tail, [1, 8, 64]);
   const main = await measureModes(engine, paper.head, paper.tail, { windows, windowMs, warmupMs, rounds });
   // contrast: a tail whose compute is not negligible next to the cost of an HTTP request

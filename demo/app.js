@@ -1,7 +1,7 @@
 // The live split-computing page: the head runs here in WebAssembly, a confident early exit answers on the spot,
 // every other sample's activation crosses to the tail on this page's own origin as one frame. Plain ES modules, no
 // bundler, nothing from another origin. `window.presparseDemo` lets a test drive the page as a visitor would.
-import { Engine, Matrix, SplitClient, frameBytes, loadHead } from "./dist/index.js";
+import { Engine, ExitRunner, Matrix, SplitClient, decodeModel, frameBytes } from "./dist/index.js";
 
 const SIDE = 28;
 const PIXELS = SIDE * SIDE;
@@ -13,7 +13,7 @@ const CHART_WINDOW = 240;
 
 const $ = (id) => document.getElementById(id);
 
-let engine, head, client, probeX;
+let engine, head, client, probe, probeX;
 let digits = [];
 let kind = "maxprob";
 let storedThreshold = 0.9;
@@ -47,9 +47,12 @@ const fmtPct = (v) => (v === null || v === undefined ? "–" : `${Math.round(100
 function policy() {
   if (head.exits.length === 0) return null;
   // the stored policy as it is (per-exit thresholds included) until the slider moves
-  if (!thresholdTouched && head.policy) return head.policy;
+  if (!thresholdTouched && head.split.policy) return head.split.policy;
   return { kind, thresholds: head.exits.map(() => threshold) };
 }
+
+/** Values per sample at the cut: what crosses the network. */
+const cutWidth = () => head.trunk[head.trunk.length - 1].outputSize;
 
 function rebuildClient() {
   client?.dispose();
@@ -60,7 +63,7 @@ function rebuildClient() {
 function probeExit(input) {
   if (head.exits.length === 0) return null;
   probeX.view().set(input);
-  const r = head.run(probeX, { kind: "maxprob", thresholds: head.exits.map(() => 0) });
+  const r = probe.run(probeX);
   return { label: r.label[0], confidence: r.confidence[0], entropy: r.entropy[0] };
 }
 
@@ -75,7 +78,7 @@ async function classify(pixels, meta) {
     index: meta.index ?? null,
     truth: meta.label ?? null,
     source: meta.source,
-    where: s.where,
+    where: s.exit < head.exits.length ? "exit" : "server",
     exit: s.exit,
     label: s.label,
     confidence: s.confidence,
@@ -84,7 +87,7 @@ async function classify(pixels, meta) {
     exitEntropy: p ? p.entropy : null,
     bytesSent: s.bytesSent,
     edgeMs: totals.headMs,
-    roundTripMs: s.where === "server" ? totals.serverMs : null,
+    roundTripMs: s.exit < head.exits.length ? null : totals.serverMs,
     latencyMs: s.latencyMs,
     dtype: client.dtype,
     kind: client.policy?.kind ?? kind,
@@ -447,7 +450,7 @@ function niceMax(v) {
 
 function setupControls() {
   const slider = $("threshold");
-  const stored = head.policy;
+  const stored = head.split.policy;
   kind = stored?.kind ?? "maxprob";
   storedThreshold = stored?.thresholds[0] ?? 0.9;
   threshold = storedThreshold;
@@ -481,7 +484,7 @@ function setupControls() {
     });
   }
   const select = $("dtype");
-  const w = head.activationWidth;
+  const w = cutWidth();
   for (const o of select.options) o.textContent = `${o.value === "int8" ? "int8 + scale" : o.value} · ${frameBytes([w, 1], o.value)} B per sample`;
   select.value = dtype;
   select.addEventListener("change", () => {
@@ -511,10 +514,10 @@ function setupControls() {
 }
 
 function edgeNote() {
-  const w = head.activationWidth;
-  const trunk = head.layers.reduce((a, l) => a + l.macsPerSample(), 0);
-  const exits = head.macs().sent - trunk;
-  const layers = `${head.layers.length} sparse layer${head.layers.length > 1 ? "s" : ""}`;
+  const w = cutWidth();
+  const trunk = head.trunkMacs().at(-1);
+  const exits = head.exitHeadMacs().reduce((a, b) => a + b, 0);
+  const layers = `${head.trunk.length} sparse layer${head.trunk.length > 1 ? "s" : ""}`;
   const exitPart = head.exits.length > 0 ? ` and ${head.exits.length > 1 ? `${head.exits.length} exits` : "the exit"} (${exits.toLocaleString("en")})` : "";
   $("edge-note").textContent = `On this page: ${layers} (${trunk.toLocaleString("en")} multiply-adds to the cut)${exitPart}. ` +
     `${w} values cross the cut: ${frameBytes([w, 1], dtype)} B per ${dtype} frame against ${RAW_BYTES} B for the image.`;
@@ -536,10 +539,12 @@ async function boot() {
     fetchOk("./digits.json").then((r) => r.json()),
   ]);
   engine = eng;
-  head = loadHead(engine, new Uint8Array(headBytes), "head.safetensors");
+  head = decodeModel(engine, new Uint8Array(headBytes), { source: "head.safetensors", role: "head" }).model;
   if (head.inputSize < PIXELS) throw new Error(`the head takes ${head.inputSize} features, fewer than a ${SIDE}×${SIDE} digit`);
   digits = set.digits;
   probeX = new Matrix(engine, head.inputSize, 1);
+  // every exit at threshold 0: the first exit answers whatever its confidence, so the gauge can show it
+  probe = new ExitRunner(head, { kind: "maxprob", thresholds: head.exits.map(() => 0) }, { logits: false });
   setupControls();
   renderThumbs();
   setupPad();
@@ -548,16 +553,17 @@ async function boot() {
   drawChart();
   const s = $("status");
   s.className = "status ready";
-  s.textContent = `ready · model ${head.hash.slice(0, 8)} · cut after layer ${head.splitId} · tail at ${location.host}`;
+  const { hash, cut } = head.split;
+  s.textContent = `ready · model ${hash.slice(0, 8)} · cut after layer ${cut} · tail at ${location.host}`;
   return info();
 }
 
 function info() {
   return {
-    hash: head.hash,
-    splitId: head.splitId,
+    hash: head.split.hash,
+    splitId: head.split.cut,
     inputSize: head.inputSize,
-    activationWidth: head.activationWidth,
+    activationWidth: cutWidth(),
     classes: head.classes,
     exits: head.exits.length,
     policy: policy(),

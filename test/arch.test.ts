@@ -2,7 +2,11 @@
 // errors that name the bad token, and a model built from a string that learns a small problem.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Adam, ArchError, I32Buffer, Matrix, MaxPool2d, SparseConv2d, SparseLinear, ValidationError, buildModel, parseArch, parseShape, planArch, type ArchToken } from "../src/index.js";
+import {
+  Adam, ArchError, I32Buffer, Matrix, MaxPool2d, Model, SparseConv2d, SparseLinear, ValidationError, buildModel, encodeModel, parseArch, parseShape,
+  planArch, type ArchToken,
+} from "../src/index.js";
+import { encodeLayer } from "../src/io/model_io.js";
 import { getEngine } from "./helpers/engine.js";
 
 type Tok =
@@ -166,6 +170,24 @@ describe("planArch", () => {
 });
 
 describe("buildModel", () => {
+  it("builds from an fc-only string, for the same seed, the network Model.mlp builds: exits included, byte for byte", async () => {
+    const engine = await getEngine();
+    for (const seed of [0, 3]) {
+      const mlp = Model.mlp(engine, {
+        sizes: [800, 40, 40, 10], outDegrees: [2, 9, 10], seed, finalWeight: 0.3,
+        exits: [{ after: 0, weight: 1 }, { after: 1, weight: 0.5, outDegree: 5 }],
+      });
+      const arch = buildModel(engine, "fc:40:deg2,fc:40:deg9,fc:10", {
+        inputShape: [800], seed, finalWeight: 0.3, exits: [{ after: 0 }, { after: 1, weight: 0.5, arch: "fc:10:deg5" }],
+      });
+      const [a, b] = [encodeModel(mlp), encodeModel(arch)];
+      expect(b.hash).toBe(a.hash);
+      expect(Buffer.from(b.bytes).equals(Buffer.from(a.bytes))).toBe(true);
+      mlp.dispose();
+      arch.dispose();
+    }
+  });
+
   it("builds the layers the string names, with exits, and their shapes chain", async () => {
     const engine = await getEngine();
     const before = engine.stats().liveBytes;
@@ -175,7 +197,7 @@ describe("buildModel", () => {
       expect(m.trunk.map((l) => l.outputSize)).toEqual([8 * 28 * 28, 8 * 14 * 14, 16 * 12 * 12, 16 * 6 * 6, 10]);
       const c2 = m.trunk[2] as SparseConv2d;
       expect(c2.pattern.nnz).toBe(8 * 4);
-      expect(c2.spec()).toMatchObject({ inC: 8, outC: 16, H: 14, W: 14, kh: 3, kw: 3, stride: 1, padding: 0, outH: 12, outW: 12, activation: "relu" });
+      expect(encodeLayer(c2).spec).toMatchObject({ inC: 8, outC: 16, H: 14, W: 14, kh: 3, kw: 3, stride: 1, padding: 0, outH: 12, outW: 12, activation: "relu" });
       expect((m.trunk[4] as SparseLinear).activation).toBe("linear");
       expect((m.trunk[1] as MaxPool2d).outputShape).toEqual([8, 14, 14]);
       expect(m.exits.map((e) => e.layers.map((l) => l.outputSize))).toEqual([[10], [20, 10]]);

@@ -9,8 +9,8 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadData } from "../src/data/load.js";
 import {
-  Adam, ExitRunner, Matrix, Model, SplitClient, ValidationError, encodeHead, encodeTail, frameBytes, loadHead, split, train,
-  type SampleResult,
+  Adam, ExitRunner, Matrix, Model, SplitClient, ValidationError, decodeModel, encodeModel, frameBytes, split, train,
+  type Head, type SampleResult,
 } from "../src/index.js";
 import { startServer, type RunningServer } from "../src/server/index.js";
 import { chromiumPath, launchChromium, screenshot, watchPage, type PageLog } from "./helpers/chromium.js";
@@ -60,8 +60,10 @@ const model = Model.mlp(engine, { sizes: [800, 40, 40, 10], outDegrees: [2, 9, 1
 const optimizer = new Adam({ lr: 1e-3, decay: 1e-5 });
 train(model, data.train, { epochs: 25, batchSize: 256, optimizer, seed: 0, trainAccuracy: false });
 optimizer.dispose();
-const halves = split(model, { after: 1, policy: POLICY });
-const headBytes = encodeHead(halves.head), tailBytes = encodeTail(halves.tail);
+const halves = split(model, { cut: 1, policy: POLICY });
+const headBytes = encodeModel(halves.head).bytes, tailBytes = encodeModel(halves.tail).bytes;
+/** Where the page says a sample was answered: by an edge exit, or (the final classifier) by the server. */
+const whereOf = (s: Pick<SampleResult, "exit">): "exit" | "server" => (s.exit < halves.head.split.totalExits ? "exit" : "server");
 halves.head.dispose();
 halves.tail.dispose();
 
@@ -73,11 +75,11 @@ function inputOf(pixels: number[], size = 800): Float32Array {
 }
 
 let server: RunningServer;
-let nodeHead: ReturnType<typeof loadHead>;
+let nodeHead: Head;
 
 beforeAll(async () => {
   server = await startServer({ model: tailBytes, engine, port: 0, demo: { head: headBytes } });
-  nodeHead = loadHead(engine, headBytes, "node head");
+  nodeHead = decodeModel(engine, headBytes, { source: "node head", role: "head" }).model;
 });
 
 afterAll(async () => {
@@ -100,8 +102,8 @@ async function nodeAnswers(inputs: Float32Array[], dtype: "int8" | "f32", thresh
  * The page's answer is the Node client's: same place, classifier, class and bytes. Confidences are compared to 1e-12:
  * they are computed from identical logits, but Chromium's Math.exp and Node's may differ in the last bit.
  */
-function expectSame(r: PageResult, w: Pick<SampleResult, "where" | "exit" | "label" | "confidence" | "bytesSent">, what: string): void {
-  expect([r.where, r.exit, r.label, r.bytesSent], what).toEqual([w.where, w.exit, w.label, w.bytesSent]);
+function expectSame(r: PageResult, w: Pick<SampleResult, "exit" | "label" | "confidence" | "bytesSent">, what: string): void {
+  expect([r.where, r.exit, r.label, r.bytesSent], what).toEqual([whereOf(w), w.exit, w.label, w.bytesSent]);
   expect(Math.abs(r.confidence - w.confidence), `${what}: confidence ${r.confidence} vs ${w.confidence}`).toBeLessThanOrEqual(1e-12);
 }
 
@@ -159,16 +161,16 @@ describe("demo routes", () => {
 
   it("refuse at startup a head of another model, or of another cut, naming both", async () => {
     const other = Model.mlp(engine, { sizes: [800, 40, 40, 10], outDegrees: [2, 9, 10], seed: 4, exits: [{ after: 0, weight: 1 }] });
-    const h = split(other, { after: 1 });
-    const foreign = encodeHead(h.head);
+    const h = split(other, { cut: 1 });
+    const foreign = encodeModel(h.head).bytes;
     h.head.dispose();
     h.tail.dispose();
     other.dispose();
     const err = await startServer({ model: tailBytes, engine, port: 0, demo: { head: foreign } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ValidationError);
     expect((err as Error).message).toMatch(/demo: .*head of model [0-9a-f]{16} cut after layer 1; the served tail is model [0-9a-f]{16}/);
-    const deeper = split(model, { after: 2 });
-    const head2 = encodeHead(deeper.head);
+    const deeper = split(model, { cut: 2 });
+    const head2 = encodeModel(deeper.head).bytes;
     deeper.head.dispose();
     deeper.tail.dispose();
     await expect(startServer({ model: tailBytes, engine, port: 0, demo: { head: head2 } })).rejects.toThrow(/cut after layer 2; the served tail is .* cut after layer 1/);
@@ -176,8 +178,8 @@ describe("demo routes", () => {
 
   it("presparse serve --demo mounts the page with the head next to the tail; --head elsewhere; a foreign head fails", async () => {
     const other = Model.mlp(engine, { sizes: [800, 40, 40, 10], outDegrees: [2, 9, 10], seed: 5, exits: [{ after: 0, weight: 1 }] });
-    const h = split(other, { after: 1 });
-    const files = tempFiles({ "tail.safetensors": tailBytes, "head.safetensors": headBytes, "foreign.safetensors": encodeHead(h.head) });
+    const h = split(other, { cut: 1 });
+    const files = tempFiles({ "tail.safetensors": tailBytes, "head.safetensors": headBytes, "foreign.safetensors": encodeModel(h.head).bytes });
     h.head.dispose();
     h.tail.dispose();
     other.dispose();
@@ -239,10 +241,10 @@ describe.skipIf(!executable)("the demo page in headless Chromium", () => {
 
   it("starts with the head's stored policy, int8 frames, and every test digit as a thumbnail", async () => {
     const info = await hook<{ inputSize: number; activationWidth: number; policy: unknown; dtype: string; digits: number; hash: string }>("info");
-    expect(info).toMatchObject({ inputSize: 800, activationWidth: 40, dtype: "int8", digits: DIGITS, hash: nodeHead.hash, policy: { kind: "maxprob", thresholds: [0.9] } });
+    expect(info).toMatchObject({ inputSize: 800, activationWidth: 40, dtype: "int8", digits: DIGITS, hash: nodeHead.split.hash, policy: { kind: "maxprob", thresholds: [0.9] } });
     expect(await page.locator(".thumb").count()).toBe(DIGITS);
     expect(await page.locator("#thr-value").textContent()).toBe("0.900");
-    expect(await page.locator("#status").textContent()).toContain(`model ${nodeHead.hash.slice(0, 8)}`);
+    expect(await page.locator("#status").textContent()).toContain(`model ${nodeHead.split.hash.slice(0, 8)}`);
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
   });
 
@@ -255,8 +257,8 @@ describe.skipIf(!executable)("the demo page in headless Chromium", () => {
     expect([r.index, r.truth]).toEqual([i, digits[i]!.label]);
     expectSame(r, want!, `digit ${i}`);
     expect(await page.locator("#pred").textContent()).toBe(String(want!.label));
-    expect(await page.locator("#where").textContent()).toMatch(want!.where === "exit" ? /answered on the edge/ : /sent to the server/);
-    expect(await page.locator(`.thumb[data-index="${i}"]`).getAttribute("class")).toContain(want!.where === "exit" ? "edge" : "server");
+    expect(await page.locator("#where").textContent()).toMatch(whereOf(want!) === "exit" ? /answered on the edge/ : /sent to the server/);
+    expect(await page.locator(`.thumb[data-index="${i}"]`).getAttribute("class")).toContain(whereOf(want!) === "exit" ? "edge" : "server");
   });
 
   it("a stroke drawn with the mouse is scaled to 20 px, centred in 28×28, and answered as the Node client answers it", async () => {
@@ -297,7 +299,7 @@ describe.skipIf(!executable)("the demo page in headless Chromium", () => {
     const before = await hook<PageStats>("stats");
     const got = await hook<PageResult[]>("classifyDigits", indices);
     const want = await nodeAnswers(digits.map((d) => inputOf(d.pixels)), "int8");
-    const exited = want.filter((w) => w.where === "exit").length;
+    const exited = want.filter((w) => whereOf(w) === "exit").length;
     expect(exited, "the policy should let some digits exit").toBeGreaterThan(0);
     expect(exited, "the policy should send some digits").toBeLessThan(DIGITS);
     got.forEach((r, b) => {
@@ -327,7 +329,7 @@ describe.skipIf(!executable)("the demo page in headless Chromium", () => {
     expect(await page.locator("#chart svg polyline").count()).toBe(2);
     expect(await page.locator("#chart svg rect.bar").count()).toBe(s.sent);
     // the picture for the docs: the panel after the run, showing a digit the tail answered (rightly)
-    const sent = want.findIndex((w, b) => w.where === "server" && w.label === digits[b]!.label);
+    const sent = want.findIndex((w, b) => whereOf(w) === "server" && w.label === digits[b]!.label);
     await page.locator(`.thumb[data-index="${sent}"]`).click();
     await idle();
     expect(await page.locator("#where").textContent()).toBe("sent to the server · the tail answered");
@@ -362,7 +364,7 @@ describe.skipIf(!executable)("the demo page in headless Chromium", () => {
       expect([r.threshold, r.dtype]).toEqual([t, "f32"]);
       // the runner keeps confidences as float32
       expectSame({ ...r, confidence: Math.fround(r.confidence) }, {
-        where: exit ? "exit" : "server", exit: want.exit[b]!, label: want.label[b]!, confidence: want.confidence[b]!,
+        exit: want.exit[b]!, label: want.label[b]!, confidence: want.confidence[b]!,
         bytesSent: exit ? 0 : frameBytes([40, 1], "f32"),
       }, `digit ${b}`);
     });

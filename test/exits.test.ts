@@ -2,9 +2,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { classifierStats, measurePolicy, simulatePolicy, sweep } from "../src/exits/calibrate.js";
 import { makeDataset } from "../src/nn/dataset.js";
-import { ExitGate, ExitRunner, columnStats, exitMacs, parseExitPolicy, passes, type ExitPolicy } from "../src/exits/runner.js";
+import { ExitRunner, exitMacs, parseExitPolicy, passes, type ExitPolicy } from "../src/exits/runner.js";
 import { Matrix, Model, PresparseError, ValidationError, feasibleOutDegrees } from "../src/index.js";
-import { getEngine } from "./helpers/engine.js";
+import { columnStats, getEngine } from "./helpers/engine.js";
 
 const engine = await getEngine();
 
@@ -106,6 +106,64 @@ describe("ExitRunner", () => {
   });
 });
 
+describe("ExitRunner until a cut", () => {
+  it("answers the exited samples as the whole run does and hands back the others' activation at the cut, bit for bit", () => {
+    fc.assert(
+      fc.property(modelArb, fc.integer({ min: 1, max: 37 }), fc.integer(), fc.double({ min: 0, max: 1, noNaN: true }), (spec, B, seed, q) => {
+        const model = build(spec);
+        const X = Matrix.from(engine, model.inputSize, B, randomInput(model.inputSize, B, seed));
+        const policy: ExitPolicy = { kind: "maxprob", thresholds: model.exits.map(() => q) };
+        const whole = new ExitRunner(model, policy).run(X);
+        const cut = 1 + (seed >>> 0) % (model.trunk.length - 1);
+        const runner = new ExitRunner(model, policy, { until: cut });
+        const r = runner.run(X);
+        const E = model.exits.length, edge = model.exits.filter((e) => e.after < cut).length;
+        // the trunk's activation at the cut for every sample, from a plain forward pass
+        let h = X;
+        for (const l of model.trunk.slice(0, cut)) h = l.forward(h);
+        const act = h.toArray(), width = h.rows;
+        const sent: number[] = [];
+        for (let b = 0; b < B; b++) {
+          if (whole.exit[b]! < edge) {
+            expect([r.exit[b], r.label[b], r.confidence[b]]).toEqual([whole.exit[b], whole.label[b], whole.confidence[b]]);
+          } else {
+            expect(r.exit[b], `sample ${b} goes on`).toBe(E);
+            sent.push(b);
+          }
+        }
+        expect(Array.from(r.indices)).toEqual(sent);
+        expect(r.activation.length).toBe(width * sent.length);
+        sent.forEach((b, j) => {
+          for (let f = 0; f < width; f++) expect(r.activation[f * sent.length + j]).toBe(act[f * B + b]);
+        });
+        runner.dispose();
+        X.dispose();
+        model.dispose();
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("without a policy no exit head runs and every sample goes on; until must name a cut inside the trunk", () => {
+    const model = build({ sizes: [8, 6, 6, 3], outDegrees: [3, 6, 3], seed: 4, exits: [{ after: 0 }] });
+    const X = Matrix.from(engine, 8, 9, randomInput(8, 9, 2));
+    const head = model.exits[0]!.layers[0]!;
+    let ran = 0;
+    const forward = head.forward.bind(head);
+    head.forward = (h) => (ran++, forward(h));
+    const final = model.forward(X).toArray();
+    const all = new ExitRunner(model).run(X);
+    expect(ran).toBe(0);
+    expect(Array.from(all.exit)).toEqual(new Array(9).fill(1));
+    for (let b = 0; b < 9; b++) for (let c = 0; c < 3; c++) expect(all.logits[b * 3 + c]).toBe(final[c * 9 + b]);
+    const cut = new ExitRunner(model, undefined, { until: 2 }).run(X);
+    expect([cut.indices.length, cut.activation.length]).toEqual([9, 6 * 9]);
+    for (const until of [0, 4, 1.5]) expect(() => new ExitRunner(model, undefined, { until })).toThrow(ValidationError);
+    X.dispose();
+    model.dispose();
+  });
+});
+
 describe("accounting and calibration", () => {
   const mk = (seed: number) => {
     const model = build({ sizes: [10, 8, 8, 4], outDegrees: [4, 4, 4], seed, exits: [{ after: 0 }] });
@@ -167,6 +225,19 @@ describe("accounting and calibration", () => {
     );
   });
 
+  it("the simulation decides as the runner does even at a threshold equal to a sample's confidence", () => {
+    const { model, data } = mk(7);
+    const st = classifierStats(model, data, 5);
+    // thresholds exactly at (and at the float32 rounding of) confidences the runner computes
+    const qs = Array.from(st.confidence[0]!.slice(0, 12)).flatMap((c) => [c, Math.fround(c)]);
+    for (const q of qs) {
+      const policy: ExitPolicy = { kind: "maxprob", thresholds: [q] };
+      const sim = simulatePolicy(model, st, policy), real = measurePolicy(model, data, policy, 16);
+      expect([sim.exitRates, sim.accuracy], `q = ${q}`).toEqual([real.exitRates, real.accuracy]);
+    }
+    model.dispose();
+  });
+
   it("exit rate is monotone in the threshold", () => {
     const { model, data } = mk(5);
     const st = classifierStats(model, data);
@@ -179,26 +250,6 @@ describe("accounting and calibration", () => {
       }
     }
     model.dispose();
-  });
-});
-
-describe("softmax statistics", () => {
-  it("ExitGate.statsOf equals columnStats on every column, bit for bit", () => {
-    const gate = new ExitGate(engine);
-    fc.assert(
-      fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 40 }), fc.integer(), (C, n, seed) => {
-        const Z = Matrix.from(engine, C, n, randomInput(C, n, seed).map((v, i) => (i % 7 === 0 ? v * 40 : v)));
-        const d = Z.view();
-        const s = gate.statsOf(Z);
-        for (let j = 0; j < n; j++) {
-          const c = columnStats(d, C, n, j);
-          expect([s.label[j], s.confidence[j], s.entropy[j]]).toEqual([c.label, c.confidence, c.entropy]);
-        }
-        Z.dispose();
-      }),
-      { numRuns: 60 },
-    );
-    gate.dispose();
   });
 });
 

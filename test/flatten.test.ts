@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ArchError, buildModel, planArch } from "../src/nn/arch.js";
 import { Adam, I32Buffer, Matrix, decodeModel, encodeModel } from "../src/index.js";
 import { Flatten } from "../src/nn/layers/flatten.js";
-import { encodeHead, loadHead, split } from "../src/split/split.js";
+import { split } from "../src/split/split.js";
 import { getEngine } from "./helpers/engine.js";
 
 const engine = await getEngine();
@@ -40,10 +40,11 @@ describe("flatten", () => {
     const loaded = decodeModel(engine, encodeModel(model).bytes).model;
     expect(loaded.trunk[2]!.kind).toBe("flatten");
     expect(Array.from(loaded.forward(X).toArray())).toEqual(Array.from(model.forward(X).toArray()));
-    const { head, tail } = split(model, { after: 3 });
-    expect(head.info.activationShape).toEqual([64]);
-    expect(loadHead(engine, encodeHead(head)).info.activationShape).toEqual([64]);
-    for (const x of [head, tail, loaded, model]) x.dispose();
+    const { head, tail } = split(model, { cut: 3 });
+    expect(head.split.activationShape).toEqual([64]);
+    const reloaded = decodeModel(engine, encodeModel(head).bytes, { role: "head" }).model;
+    expect(reloaded.split.activationShape).toEqual([64]);
+    for (const x of [head, tail, reloaded, loaded, model]) x.dispose();
     X.dispose();
     labels.dispose();
     opt.dispose();

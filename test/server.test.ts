@@ -71,7 +71,7 @@ describe("tail server", () => {
       const j = jobs[i]!;
       expect(r.status, r.body.toString()).toBe(200);
       expect(r.headers["content-type"]).toBe(FRAME_TYPE);
-      const f = decodeFrame(new Uint8Array(r.body), {}, { modelHash: tail.hash, splitId: tail.splitId });
+      const f = decodeFrame(new Uint8Array(r.body), {}, { modelHash: tail.split.hash, splitId: tail.split.cut });
       expect(f.kind).toBe(j.probs ? "probabilities" : "logits");
       expect(f.dtype).toBe(j.dtype);
       expect(f.shape).toEqual([C, j.n]);
@@ -108,8 +108,8 @@ describe("tail server", () => {
     const f = decodeFrame(new Uint8Array(r.body));
     expect(f.dtype).toBe("f32");
     expect(sameBits(f.data, localLogits(ref, decodeFrame(bytes).data, 3))).toBe(true);
-    expect(data.length).toBe(tail.activationWidth * 3);
-    const huge = encodeFrame({ data: new Float32Array(tail.activationWidth).fill(1e7), shape: [tail.activationWidth, 1], dtype: "f32", kind: "activation", splitId: tail.splitId, modelHash: tail.hash });
+    expect(data.length).toBe(tail.inputSize * 3);
+    const huge = encodeFrame({ data: new Float32Array(tail.inputSize).fill(1e7), shape: [tail.inputSize, 1], dtype: "f32", kind: "activation", splitId: tail.split.cut, modelHash: tail.split.hash });
     const want = localLogits(ref, decodeFrame(huge).data, 1);
     expect(Math.max(...want.map(Math.abs))).toBeGreaterThan(65520);
     const r2 = await postFrame(s.url, huge, "?dtype=f16");
@@ -125,9 +125,9 @@ describe("tail server", () => {
       ["garbage", () => postFrame(s.url, Uint8Array.from({ length: 80 }, (_, i) => i)), 400, "bad_frame", "magic"],
       ["flipped byte", () => { const b = good.slice(); b[50]! ^= 1; return postFrame(s.url, b); }, 400, "bad_frame", "checksum"],
       ["empty body", () => postFrame(s.url, new Uint8Array(0)), 400, "bad_frame", "length"],
-      ["wrong width", () => postFrame(s.url, encodeFrame({ data: new Float32Array(6), shape: [3, 2], dtype: "f32", kind: "activation", splitId: tail.splitId, modelHash: tail.hash })), 400, "bad_frame", "dims"],
-      ["rank 1", () => postFrame(s.url, encodeFrame({ data: new Float32Array(tail.activationWidth), shape: [tail.activationWidth], dtype: "f32", kind: "activation", splitId: tail.splitId, modelHash: tail.hash })), 400, "bad_frame", "dims"],
-      ["a NaN activation", () => postFrame(s.url, encodeFrame({ data: new Float32Array(tail.activationWidth * 2).fill(NaN, 3, 4), shape: [tail.activationWidth, 2], dtype: "f32", kind: "activation", splitId: tail.splitId, modelHash: tail.hash, nonFinite: "allow" })), 400, "bad_frame", "payload"],
+      ["wrong width", () => postFrame(s.url, encodeFrame({ data: new Float32Array(6), shape: [3, 2], dtype: "f32", kind: "activation", splitId: tail.split.cut, modelHash: tail.split.hash })), 400, "bad_frame", "dims"],
+      ["rank 1", () => postFrame(s.url, encodeFrame({ data: new Float32Array(tail.inputSize), shape: [tail.inputSize], dtype: "f32", kind: "activation", splitId: tail.split.cut, modelHash: tail.split.hash })), 400, "bad_frame", "dims"],
+      ["a NaN activation", () => postFrame(s.url, encodeFrame({ data: new Float32Array(tail.inputSize * 2).fill(NaN, 3, 4), shape: [tail.inputSize, 2], dtype: "f32", kind: "activation", splitId: tail.split.cut, modelHash: tail.split.hash, nonFinite: "allow" })), 400, "bad_frame", "payload"],
       ["other model", () => postFrame(s.url, activationFrame(tail, 2, 9, "f32", { modelHash: "0123456789abcdef" }).bytes), 409, "frame_mismatch", "modelHash"],
       ["other split", () => postFrame(s.url, activationFrame(tail, 2, 9, "f32", { splitId: 2 }).bytes), 409, "frame_mismatch", "splitId"],
       ["logits sent as input", () => postFrame(s.url, activationFrame(tail, 2, 9, "f32", { kind: "logits" }).bytes), 409, "frame_mismatch", "kind"],
@@ -199,7 +199,7 @@ describe("tail server", () => {
     const h = await raw(s.url, { method: "GET", path: "/healthz" });
     expect(h.status).toBe(200);
     const body = JSON.parse(h.body.toString());
-    expect(body).toMatchObject({ ok: true, modelHash: tail.hash, split: { after: 1, splitId: 1, activationWidth: tail.activationWidth, classes: tail.classes }, queue: { requests: 0, samples: 0 } });
+    expect(body).toMatchObject({ ok: true, modelHash: tail.split.hash, split: { after: 1, splitId: 1, activationWidth: tail.inputSize, classes: tail.classes }, queue: { requests: 0, samples: 0 } });
     const frames = Array.from({ length: 25 }, (_, i) => activationFrame(tail, 2, 300 + i));
     const pending = Promise.all(frames.map((f) => postFrame(s.url, f.bytes)));
     await until(() => s.queueDepth().requests === 25, "25 queued requests");

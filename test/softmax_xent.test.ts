@@ -1,8 +1,8 @@
 // softmax and softmaxCrossEntropy (loss and dZ) against the reference, a finite-difference check of dZ,
-// and the checks on shapes and labels at the TypeScript boundary.
+// softmaxStats (argmax, max probability, entropy, the NaN rule), and the checks at the TypeScript boundary.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ShapeError, ValidationError, softmax, softmaxCrossEntropy } from "../src/index.js";
+import { ShapeError, ValidationError, passes, softmax, softmaxCrossEntropy, softmaxStats } from "../src/index.js";
 import { batchArb, expectClose, getEngine, scoped, values } from "./helpers/engine.js";
 import * as ref from "./helpers/reference.js";
 
@@ -104,5 +104,62 @@ describe("softmaxCrossEntropy", () => {
       expect(() => softmaxCrossEntropy(Z, s.i32([0, 1, 2]), s.matrix(4, 2))).toThrow(/softmaxCrossEntropy: dZ is 4×2, Z is 4×3/);
       expect(() => softmax(Z, s.matrix(3, 3))).toThrow(ShapeError);
     });
+  });
+});
+
+describe("softmaxStats", () => {
+  it("per column: the first largest logit, the reference's largest probability and entropy", () => {
+    fc.assert(
+      fc.property(classes, batchArb, logitScale, fc.integer(), fc.boolean(), (C, B, scale, seed, ties) => {
+        // ties: integer logits, so equal maxima are common and the first must win
+        const z = ties ? values(seed, C * B, scale).map(Math.round) : values(seed, C * B, scale);
+        const s = softmaxStats(z, C, B);
+        const p = ref.softmax(z, C, B);
+        for (let b = 0; b < B; b++) {
+          let first = 0;
+          for (let c = 1; c < C; c++) if (z[c * B + b]! > z[first * B + b]!) first = c;
+          let pmax = 0, h = 0;
+          for (let c = 0; c < C; c++) {
+            const q = p[c * B + b]!;
+            pmax = Math.max(pmax, q);
+            if (q > 0) h -= q * Math.log(q);
+          }
+          expect(s.label[b], `column ${b}`).toBe(first);
+          expect(Math.abs(s.confidence[b]! - pmax)).toBeLessThanOrEqual(1e-12);
+          expect(Math.abs(s.entropy[b]! - h)).toBeLessThanOrEqual(1e-12 * (1 + Math.log(C)));
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("the NaN rule: argmax skips NaN unless class 0 is NaN; NaN or +∞ passes no threshold, −∞ no entropy threshold", () => {
+    const C = 4;
+    const cols = [
+      [1, NaN, 3, 2], [NaN, 5, 1, 0], [0, Infinity, 1, 2], [-Infinity, 0, 1, 2], [1, 2, 3, -Infinity], [NaN, NaN, NaN, NaN],
+    ];
+    const n = cols.length;
+    const z = new Float32Array(C * n);
+    cols.forEach((col, b) => col.forEach((v, c) => (z[c * n + b] = v)));
+    const s = softmaxStats(z, C, n);
+    expect(Array.from(s.label)).toEqual([2, 0, 1, 3, 2, 0]);
+    // −∞ (columns 3 and 4) is a class of probability 0: the confidence of the other three, but entropy 0·∞ = NaN
+    const finite = 1 / (1 + Math.exp(-1) + Math.exp(-2));
+    expect(Math.abs(s.confidence[3]! - finite)).toBeLessThan(1e-15);
+    expect(s.confidence[4]).toBe(s.confidence[3]);
+    for (let b = 0; b < n; b++) {
+      expect(s.entropy[b], `column ${b}`).toBeNaN();
+      if (b !== 3 && b !== 4) expect(s.confidence[b], `column ${b}`).toBeNaN();
+      for (const t of [0, 0.5, 1]) {
+        if (b !== 3 && b !== 4) expect(passes({ kind: "maxprob", thresholds: [t] }, 0, s.confidence[b]!, s.entropy[b]!)).toBe(false);
+        expect(passes({ kind: "entropy", thresholds: [t * 10] }, 0, s.confidence[b]!, s.entropy[b]!)).toBe(false);
+      }
+    }
+  });
+
+  it("rejects logits that are not classes × columns", () => {
+    expect(() => softmaxStats(new Float32Array(7), 2, 4)).toThrow(ShapeError);
+    expect(() => softmaxStats(new Float32Array(0), 0, 4)).toThrow(ValidationError);
+    expect(softmaxStats(new Float32Array(0), 3, 0).label.length).toBe(0);
   });
 });

@@ -6,6 +6,7 @@ import {
   ConvWeights, FormatError, Pattern, PatternError, ShapeError, SparseConv2d, ValidationError,
   sparseConv2d, sparseConv2dBackward, sparseConv2dBackwardWeights,
 } from "../src/index.js";
+import { decodeLayer, encodeLayer } from "../src/io/model_io.js";
 import * as ref from "./helpers/conv_reference.js";
 import { abs, expectClose, fixedDegrees, getEngine, guardedOutput, scoped, values } from "./helpers/engine.js";
 
@@ -230,30 +231,36 @@ describe("SparseConv2d layer gradients", () => {
   });
 });
 
-describe("SparseConv2d spec and tensors", () => {
-  it("rebuild the same layer (with and without a tap mask), and bad tensors give FormatErrors", async () => {
+describe("SparseConv2d in a model file", () => {
+  it("its record and tensors rebuild the same layer (with and without a tap mask), a clone too; bad ones are FormatErrors", async () => {
     const engine = await getEngine();
     for (const taps of [undefined, [1, 0, 1, 1, 1, 0]]) {
       const g = { inC: 4, outC: 6, H: 5, W: 6, kh: 2, kw: 3, stride: 2, padding: 1 };
       const a = new SparseConv2d(engine, { ...g, pattern: Pattern.fixedDegree(4, 6, 3, 9), taps, activation: "linear", seed: 4 });
-      const spec = JSON.parse(JSON.stringify(a.spec())) as Record<string, unknown> & { kind: string };
-      const t = a.tensors();
-      const b = SparseConv2d.fromTensors(engine, spec, t, "trunk.0");
+      const encoded = encodeLayer(a);
+      const spec = JSON.parse(JSON.stringify(encoded.spec)) as Record<string, unknown> & { kind: string };
+      const t = encoded.tensors;
+      const b = decodeLayer(engine, spec, t, "trunk.0") as SparseConv2d;
+      const c = a.clone();
       try {
         expect(spec).toMatchObject({ kind: "conv2d", ...g, outH: 3, outW: 3, activation: "linear", taps: taps ? "mask" : "all" });
-        expect(b.spec()).toEqual(a.spec());
+        expect(encodeLayer(b).spec).toEqual(encoded.spec);
+        expect(encodeLayer(c)).toEqual(encoded);
         scoped(engine, (s) => {
           const X = s.matrix(a.inputSize, 3, values(1, a.inputSize * 3));
-          expect(Array.from(b.forward(X).view())).toEqual(Array.from(a.forward(X).view()));
+          const want = Array.from(a.forward(X).view());
+          expect(Array.from(b.forward(X).view())).toEqual(want);
+          expect(Array.from(c.forward(X).view())).toEqual(want);
         });
-        expect(() => SparseConv2d.fromTensors(engine, spec, { ...t, values: { ...t.values!, data: new Float32Array(3) } }, "trunk.0")).toThrow(/trunk\.0\.values: 3 values for/);
-        expect(() => SparseConv2d.fromTensors(engine, { ...spec, patternHash: "0" }, t, "trunk.0")).toThrow(/patternHash/);
-        expect(() => SparseConv2d.fromTensors(engine, { ...spec, kh: 1.5 }, t, "trunk.0")).toThrow(/trunk\.0\.kh: expected an integer/);
-        expect(() => SparseConv2d.fromTensors(engine, spec, { ...t, bias: undefined }, "trunk.0")).toThrow(/trunk\.0\.bias: tensor missing/);
-        expect(() => SparseConv2d.fromTensors(engine, { ...spec, activation: "tanh" }, t, "trunk.0")).toThrow(FormatError);
+        expect(() => decodeLayer(engine, spec, { ...t, values: { ...t.values!, data: new Float32Array(3) } }, "trunk.0")).toThrow(/trunk\.0\.values: 3 values for/);
+        expect(() => decodeLayer(engine, { ...spec, patternHash: "0" }, t, "trunk.0")).toThrow(/patternHash/);
+        expect(() => decodeLayer(engine, { ...spec, kh: 1.5 }, t, "trunk.0")).toThrow(/trunk\.0\.kh: expected an integer/);
+        expect(() => decodeLayer(engine, spec, { ...t, bias: undefined }, "trunk.0")).toThrow(/trunk\.0\.bias: tensor missing/);
+        expect(() => decodeLayer(engine, { ...spec, activation: "tanh" }, t, "trunk.0")).toThrow(FormatError);
       } finally {
         a.dispose();
         b.dispose();
+        c.dispose();
       }
     }
   });

@@ -5,7 +5,8 @@ import { ValidationError } from "../engine/errors.js";
 import { parseExitPolicy } from "../exits/runner.js";
 import type { FrameDtype } from "../split/frame.js";
 import { percentiles } from "../node/experiment_split.js";
-import { loadHead } from "../split/split.js";
+import { decodeModel } from "../io/model_io.js";
+import { FRAME_DTYPES } from "../split/frame.js";
 import { type Command, UsageError, int, required } from "./args.js";
 import { engine, heldOutFromFlags, pct } from "./common.js";
 
@@ -47,7 +48,9 @@ bytes sent per sample (against the raw 1-byte-per-pixel input) and latency perce
     const serverUrl = required("infer", "server", v.server);
     if (!/^https?:\/\/[^/]/.test(serverUrl)) throw new UsageError(`infer: --server expects an http(s) URL, got ${JSON.stringify(serverUrl)}`);
     const dtype = ((v.dtype as string | undefined) ?? "f32") as FrameDtype;
-    if (!["f32", "f16", "int8"].includes(dtype)) throw new UsageError(`infer: --dtype expects f32, f16 or int8, got ${JSON.stringify(v.dtype)}`);
+    if (!FRAME_DTYPES.includes(dtype)) {
+      throw new UsageError(`infer: --dtype expects ${FRAME_DTYPES.join(", ")}, got ${JSON.stringify(v.dtype)}`);
+    }
     const batch = int("infer", "batch", v.batch, 1, 1, 65536);
     const eng = await engine();
     let bytes: Uint8Array;
@@ -56,10 +59,10 @@ bytes sent per sample (against the raw 1-byte-per-pixel input) and latency perce
     } catch (e) {
       throw new ValidationError(`cannot read head ${headPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
-    const head = loadHead(eng, bytes, headPath);
+    const head = decodeModel(eng, bytes, { source: headPath, role: "head" }).model;
     const policyText = v["exit-policy"] as string | undefined;
     const policy = policyText === "none" ? null : policyText !== undefined ? parseExitPolicy(policyText, head.exits.length) : undefined;
-    const { test, storedFeatures: rawBytes } = heldOutFromFlags("infer", v, head.inputSize, head.info.dataSeed ?? 0);
+    const { test, storedFeatures: rawBytes } = heldOutFromFlags("infer", v, head.inputSize, head.split.dataSeed ?? 0);
     const n = Math.min(test.n, int("infer", "limit", v.limit, test.n, 1));
     const client = new SplitClient({ head, serverUrl, policy, dtype });
     const batcher = new Batcher(eng, test, Math.min(batch, n));
@@ -73,7 +76,7 @@ bytes sent per sample (against the raw 1-byte-per-pixel input) and latency perce
         const r = await client.infer(batcher.load(order, s, size));
         r.samples.forEach((x, j) => {
           if (x.label === test.y[s + j]) right++;
-          if (x.where === "exit") exited++;
+          if (x.exit < head.split.totalExits) exited++;
           latencies.push(x.latencyMs);
         });
         bytesSent += r.totals.bytesSent;
@@ -91,7 +94,7 @@ bytes sent per sample (against the raw 1-byte-per-pixel input) and latency perce
     const out = {
       head: headPath,
       server: serverUrl,
-      hash: head.hash,
+      hash: head.split.hash,
       n,
       batch,
       dtype,

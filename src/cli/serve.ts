@@ -86,7 +86,7 @@ answers every accepted request, then exits 0.
       reportListening(server.url);
     } else {
       process.stdout.write(`${server.url}\n`);
-      log(`model ${server.tail.hash} split after layer ${server.tail.info.after}; max-batch ${options.maxBatch}, max-delay ${options.maxDelayMs} ms, max-queue ${options.maxQueue} samples`);
+      log(`model ${server.tail.split.hash} split after layer ${server.tail.split.cut}; max-batch ${options.maxBatch}, max-delay ${options.maxDelayMs} ms, max-queue ${options.maxQueue} samples`);
       if (demo) log(`demo page at ${server.url}/demo/ (head ${demo.head})`);
     }
     // the command returns while the server keeps the process alive; signals end it

@@ -1,9 +1,11 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { frameBytesPerSample, frameHeaderBytes } from "../split/frame.js";
+import { FRAME_DTYPES, frameBytesPerSample, frameHeaderBytes } from "../split/frame.js";
+import { exitMacs } from "../exits/runner.js";
+import { encodeModel } from "../io/model_io.js";
 import { writeFileAtomic } from "../node/files.js";
 import { loadModel } from "../node/model_files.js";
-import { encodeHead, encodeTail, split } from "../split/split.js";
+import { split } from "../split/split.js";
 import { type Command, UsageError, int, required } from "./args.js";
 import { engine, fmtBytes, trainedSeed } from "./common.js";
 
@@ -40,29 +42,37 @@ the server refuses frames from any other head.
     if (L < 2) throw new UsageError(`split: ${path} has ${L} trunk layer; a split needs at least 2`);
     const after = int("split", "after", required("split", "after", v.after), 1, 1, L - 1);
     const policy = (v["exit-policy"] as string | undefined) ?? (loaded.spec.extra?.policy as string | undefined);
-    const { head, tail } = split(model, { after, hash: loaded.hash, policy, dataSeed: trainedSeed(loaded.spec.extra) });
+    const dataSeed = trainedSeed(loaded.spec.extra);
+    const { head, tail } = split(model, { cut: after, hash: loaded.hash, policy, dataSeed });
     try {
-      const headBytes = encodeHead(head), tailBytes = encodeTail(tail);
+      const headBytes = encodeModel(head).bytes, tailBytes = encodeModel(tail).bytes;
       await mkdir(outDir, { recursive: true });
       const headPath = join(outDir, "head.safetensors"), tailPath = join(outDir, "tail.safetensors");
       await writeFileAtomic(headPath, headBytes);
       await writeFileAtomic(tailPath, tailBytes);
-      const w = head.activationWidth;
-      const perSample = Object.fromEntries((["f32", "f16", "int8"] as const).map((d) => [d, frameBytesPerSample(w, d)]));
+      const w = tail.inputSize;
+      const perSample = Object.fromEntries(FRAME_DTYPES.map((d) => [d, frameBytesPerSample(w, d)]));
+      const headMacs = exitMacs(head), tailMacs = tail.trunkMacs().at(-1)!;
       const out = {
         hash: loaded.hash,
         after,
         activationWidth: w,
         policy: policy ?? null,
-        head: { path: headPath, bytes: headBytes.length, layers: head.layers.length, exits: head.exits.length, macsPerSample: head.macs() },
-        tail: { path: tailPath, bytes: tailBytes.length, layers: tail.model.trunk.length, exits: tail.model.exits.length, macsPerSample: tail.model.trunkMacs().at(-1)! },
+        head: {
+          path: headPath, bytes: headBytes.length, layers: head.trunk.length, exits: head.exits.length,
+          macsPerSample: { perExit: headMacs.perExit, sent: headMacs.final },
+        },
+        tail: {
+          path: tailPath, bytes: tailBytes.length, layers: tail.trunk.length, exits: tail.exits.length,
+          macsPerSample: tailMacs,
+        },
         frame: { payloadBytesPerSample: perSample, overheadBytes: frameHeaderBytes(2) + 4 },
       };
       if (v.json) process.stdout.write(JSON.stringify(out) + "\n");
       else {
         process.stdout.write(`${path} (hash ${loaded.hash}) split after hidden layer ${after}: ${w} activations cross the network\n`);
-        process.stdout.write(`  ${headPath}  ${fmtBytes(headBytes.length)}  ${head.layers.length} layer(s), ${head.exits.length} exit(s), ${head.macs().sent} MACs for a sample it sends${policy ? `, policy ${policy}` : ""}\n`);
-        process.stdout.write(`  ${tailPath}  ${fmtBytes(tailBytes.length)}  ${tail.model.trunk.length} layer(s), ${tail.model.exits.length} exit(s), ${out.tail.macsPerSample} MACs/sample\n`);
+        process.stdout.write(`  ${headPath}  ${fmtBytes(headBytes.length)}  ${head.trunk.length} layer(s), ${head.exits.length} exit(s), ${headMacs.final} MACs for a sample it sends${policy ? `, policy ${policy}` : ""}\n`);
+        process.stdout.write(`  ${tailPath}  ${fmtBytes(tailBytes.length)}  ${tail.trunk.length} layer(s), ${tail.exits.length} exit(s), ${tailMacs} MACs/sample\n`);
         process.stdout.write(`  frame payload per sample: ${perSample.f32} B f32, ${perSample.f16} B f16, ${perSample.int8} B int8 (+${out.frame.overheadBytes} B per frame)\n`);
       }
     } finally {

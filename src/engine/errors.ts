@@ -36,3 +36,11 @@ export function checkInt(op: string, name: string, n: unknown, min = 0, max = 2 
   }
   return n;
 }
+
+/** The one form of every hash presparse writes (a pattern's, a model's): 64 bits as 16 lowercase hex digits. */
+export const HASH_FORMAT = /^[0-9a-f]{16}$/;
+
+/** Two 32-bit halves as a hash in {@link HASH_FORMAT}. */
+export function hashHex(h1: number, h2: number): string {
+  return (h1 >>> 0).toString(16).padStart(8, "0") + (h2 >>> 0).toString(16).padStart(8, "0");
+}

@@ -3,16 +3,21 @@
 import { Batcher } from "../nn/batcher.js";
 import type { Dataset } from "../nn/dataset.js";
 import { ValidationError } from "../engine/errors.js";
-import { ExitGate, ExitRunner, exitMacs, formatPolicy, passes, type ExitPolicy } from "./runner.js";
+import { ExitRunner, exitMacs, formatPolicy, passes, type ExitPolicy } from "./runner.js";
 import type { Model } from "../nn/model.js";
+import { softmaxStats } from "../ops/softmax_xent.js";
+import { Scope } from "../engine/scope.js";
 
-/** Per classifier (exits first, final last) and sample: predicted class, max probability, entropy. */
+/**
+ * Per classifier (exits first, final last) and sample: predicted class, max probability, entropy — in float64, the
+ * values the early-exit runner decides on, so a simulated decision is the real one.
+ */
 export interface ClassifierStats {
   n: number;
   labels: Int32Array;
   pred: Int32Array[];
-  confidence: Float32Array[];
-  entropy: Float32Array[];
+  confidence: Float64Array[];
+  entropy: Float64Array[];
 }
 
 /** One point of a sweep. */
@@ -44,25 +49,23 @@ export function classifierStats(model: Model, data: Dataset, batchSize = 1024): 
   const st: ClassifierStats = {
     n: data.n, labels: data.y.slice(0, data.n),
     pred: Array.from({ length: K }, () => new Int32Array(data.n)),
-    confidence: Array.from({ length: K }, () => new Float32Array(data.n)),
-    entropy: Array.from({ length: K }, () => new Float32Array(data.n)),
+    confidence: Array.from({ length: K }, () => new Float64Array(data.n)),
+    entropy: Array.from({ length: K }, () => new Float64Array(data.n)),
   };
   const batcher = new Batcher(model.engine, data, Math.min(batchSize, Math.max(1, data.n)));
-  const gate = new ExitGate(model.engine);
   const order = Int32Array.from({ length: data.n }, (_, i) => i);
   try {
     for (let s = 0; s < data.n; s += batcher.maxBatch) {
       const size = Math.min(batcher.maxBatch, data.n - s);
-      // the same kernel as the early-exit runner, so simulated and real decisions agree exactly
+      // the statistics the early-exit runner decides on, so simulated and real decisions agree exactly
       model.forwardAll(batcher.load(order, s, size)).forEach((z, k) => {
-        const c = gate.statsOf(z);
+        const c = softmaxStats(z.view(), z.rows, z.cols);
         st.pred[k]!.set(c.label, s);
         st.confidence[k]!.set(c.confidence, s);
         st.entropy[k]!.set(c.entropy, s);
       });
     }
   } finally {
-    gate.dispose();
     batcher.dispose();
   }
   return st;
@@ -162,19 +165,16 @@ export function pickKnee(c: Calibration): SweepPoint {
 
 /** Runs the real early-exit system (with compaction) and reports the same figures as a sweep point. */
 export function measurePolicy(model: Model, data: Dataset, policy: ExitPolicy, batchSize = 1024): SweepPoint {
-  const runner = new ExitRunner(model, policy);
-  const batcher = new Batcher(model.engine, data, Math.min(batchSize, Math.max(1, data.n)));
   const t = tally(model);
   const order = Int32Array.from({ length: data.n }, (_, i) => i);
-  try {
+  Scope.run(model.engine, (scope) => {
+    const runner = scope.keep(new ExitRunner(model, policy));
+    const batcher = scope.keep(new Batcher(model.engine, data, Math.min(batchSize, Math.max(1, data.n))));
     for (let s = 0; s < data.n; s += batcher.maxBatch) {
       const size = Math.min(batcher.maxBatch, data.n - s);
       const r = runner.run(batcher.load(order, s, size));
       for (let j = 0; j < size; j++) t.add(r.exit[j]!, r.label[j] === data.y[s + j]);
     }
-  } finally {
-    runner.dispose();
-    batcher.dispose();
-  }
+  });
   return t.point(policy, data.n);
 }

@@ -6,7 +6,8 @@ import { AvgPool2d, MaxPool2d } from "./layers/pool2d.js";
 import { SparseConv2d } from "./layers/sparse_conv2d.js";
 import { Flatten } from "./layers/flatten.js";
 import { SparseLinear, type Activation } from "./layers/sparse_linear.js";
-import { Model, type Exit } from "./model.js";
+import { Model, layerSeeds, type Exit, type Seeds } from "./model.js";
+import { buildOrRollBack, type Scope } from "../engine/scope.js";
 import { Pattern } from "../sparsity/pattern.js";
 import { convOutputSize } from "../ops/sparse_conv2d.js";
 
@@ -221,7 +222,8 @@ function gcd(a: number, b: number): number {
 export interface BuildOptions {
   /** Per-sample input shape: [C, H, W] for images (e.g. [1, 28, 28]) or [features]. */
   inputShape: number[];
-  /** Seeds patterns and weights (default 0); the same string, shape and seed give the same model. */
+  /** Seeds patterns and weights (default 0) by the rule Model.mlp follows (see layerSeeds): the same string, shape
+   * and seed give the same model, and an fc-only string the network Model.mlp builds for the same seed. */
   seed?: number;
   /** Initial bias of every layer (default 0.1). */
   biasInit?: number;
@@ -230,9 +232,14 @@ export interface BuildOptions {
   finalWeight?: number;
 }
 
-function buildLayers(engine: Engine, arch: string, steps: ArchStep[], seed: number, biasInit: number | undefined, built: Layer[]): Layer[] {
+/** The layers of a plan; layer i is seeded by `seeds(i)` (see layerSeeds) and kept in the scope. */
+function buildLayers(
+  engine: Engine, arch: string, steps: ArchStep[], seeds: (i: number) => Seeds,
+  biasInit: number | undefined, s: Scope,
+): Layer[] {
   return steps.map((st, i) => {
     let layer: Layer;
+    const seed = seeds(i);
     const fail = (e: unknown): never => {
       throw new ArchError(arch, st.token, st.position, st.column, (e as Error).message);
     };
@@ -240,10 +247,11 @@ function buildLayers(engine: Engine, arch: string, steps: ArchStep[], seed: numb
       switch (st.kind) {
         case "conv": {
           const [C, H, W] = st.inShape as [number, number, number];
-          const pattern = st.degree === undefined || st.degree === st.outC ? Pattern.dense(C, st.outC) : Pattern.fixedDegree(C, st.outC, st.degree, seed * 1000 + i);
+          const dense = st.degree === undefined || st.degree === st.outC;
+          const pattern = dense ? Pattern.dense(C, st.outC) : Pattern.fixedDegree(C, st.outC, st.degree!, seed.pattern);
           layer = new SparseConv2d(engine, {
             inC: C, outC: st.outC, H, W, kh: st.kh, kw: st.kw, stride: st.stride, padding: st.padding,
-            pattern, activation: st.activationResolved, seed: seed * 1000 + 100 + i, biasInit,
+            pattern, activation: st.activationResolved, seed: seed.weights, biasInit,
           });
           break;
         }
@@ -259,16 +267,19 @@ function buildLayers(engine: Engine, arch: string, steps: ArchStep[], seed: numb
           break;
         case "fc": {
           const n = st.inShape.reduce((a, b) => a * b, 1);
-          const pattern = st.degree === undefined || st.degree === st.outputs ? Pattern.dense(n, st.outputs) : Pattern.fixedDegree(n, st.outputs, st.degree, seed * 1000 + i);
-          layer = new SparseLinear(engine, pattern, { activation: st.activationResolved, seed: seed * 1000 + 100 + i, biasInit });
+          const dense = st.degree === undefined || st.degree === st.outputs;
+          const pattern = dense
+            ? Pattern.dense(n, st.outputs)
+            : Pattern.fixedDegree(n, st.outputs, st.degree!, seed.pattern);
+          const opts = { activation: st.activationResolved, seed: seed.weights, biasInit };
+          layer = new SparseLinear(engine, pattern, opts);
           break;
         }
       }
     } catch (e) {
       return fail(e);
     }
-    built.push(layer);
-    return layer;
+    return s.keep(layer);
   });
 }
 
@@ -289,13 +300,12 @@ export function buildModel(engine: Engine, arch: string, o: BuildOptions): Model
     const plan = planArch(headArch, steps[e.after]!.outShape);
     return { after: e.after, weight: e.weight ?? 1, arch: headArch, plan };
   });
-  const built: Layer[] = [];
-  try {
-    const trunk = buildLayers(engine, arch, steps, seed, o.biasInit, built);
-    const exits: Exit[] = heads.map((h, k) => ({ after: h.after, weight: h.weight, layers: buildLayers(engine, h.arch, h.plan, seed + 7919 * (k + 1), o.biasInit, built) }));
+  return buildOrRollBack(engine, (s) => {
+    const trunk = buildLayers(engine, arch, steps, (i) => layerSeeds(seed, i), o.biasInit, s);
+    const exits: Exit[] = heads.map((h, k) => {
+      const layers = buildLayers(engine, h.arch, h.plan, (i) => layerSeeds(seed, i, k), o.biasInit, s);
+      return { after: h.after, weight: h.weight, layers };
+    });
     return new Model(engine, trunk, exits, { inputShape: [...o.inputShape], finalWeight: o.finalWeight });
-  } catch (e) {
-    for (const l of built) l.dispose();
-    throw e;
-  }
+  });
 }

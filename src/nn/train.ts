@@ -6,8 +6,7 @@ import { ShapeError, ValidationError, checkInt } from "../engine/errors.js";
 import type { Model } from "./model.js";
 import type { Optimizer } from "./optimizers.js";
 import { Rng } from "../engine/random.js";
-import { softmaxCrossEntropy } from "../ops/softmax_xent.js";
-import type { Matrix } from "../engine/buffers.js";
+import { softmaxCrossEntropy, softmaxStats } from "../ops/softmax_xent.js";
 
 export interface TrainOptions {
   epochs: number;
@@ -106,7 +105,7 @@ export function evaluate(model: Model, data: Dataset, o: { batchSize?: number; b
       const y = labels.view();
       outs.forEach((z, c) => {
         loss[c]! += softmaxCrossEntropy(z, labels) * size;
-        const pred = argmaxColumns(z);
+        const pred = softmaxStats(z.view(), z.rows, z.cols).label;
         for (let b = 0; b < size; b++) if (pred[b] === y[b]) correct[c]!++;
       });
     }
@@ -114,19 +113,4 @@ export function evaluate(model: Model, data: Dataset, o: { batchSize?: number; b
     if (!o.batcher) batcher.dispose();
   }
   return { accuracy: correct.map((c) => c / Math.max(1, data.n)), loss: loss.map((l) => l / Math.max(1, data.n)), n: data.n };
-}
-
-/** Index of the largest row in each column of a [C, B] matrix. */
-export function argmaxColumns(z: Matrix): Int32Array {
-  const C = z.rows, B = z.cols, d = z.view();
-  const out = new Int32Array(B);
-  for (let b = 0; b < B; b++) {
-    let best = 0, bv = d[b]!;
-    for (let c = 1; c < C; c++) {
-      const v = d[c * B + b]!;
-      if (v > bv) { bv = v; best = c; }
-    }
-    out[b] = best;
-  }
-  return out;
 }

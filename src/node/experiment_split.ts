@@ -4,10 +4,11 @@ import type { Dataset } from "../nn/dataset.js";
 import type { Engine } from "../engine/engine.js";
 import { SplitClient } from "../split/client.js";
 import { exitMacs, type ExitPolicy } from "../exits/runner.js";
-import { frameBytes, type FrameDtype } from "../split/frame.js";
+import { FRAME_DTYPES, frameBytes, type FrameDtype } from "../split/frame.js";
 import type { Model } from "../nn/model.js";
 import { startServer } from "../server/http.js";
-import { encodeHead, encodeTail, split } from "../split/split.js";
+import { split } from "../split/split.js";
+import { encodeModel } from "../io/model_io.js";
 
 export interface Percentiles {
   p50: number;
@@ -57,8 +58,9 @@ export async function runSplit(
   o: { after: number; policy?: ExitPolicy; hash: string; test: Dataset; dtype?: FrameDtype; log: (s: string) => void },
 ): Promise<SplitRun> {
   const dtype = o.dtype ?? "int8";
-  const { head, tail } = split(model, { after: o.after, hash: o.hash, policy: o.policy });
-  const headBytes = encodeHead(head), tailBytes = encodeTail(tail);
+  const { head, tail } = split(model, { cut: o.after, hash: o.hash, policy: o.policy });
+  const headBytes = encodeModel(head).bytes, tailBytes = encodeModel(tail).bytes;
+  const width = tail.inputSize;
   tail.dispose();
   // one client sending one sample at a time: the server has nothing to wait for, so no batching delay
   const server = await startServer({ model: tailBytes, port: 0, host: "127.0.0.1", engine, maxBatch: 64, maxDelayMs: 0 });
@@ -78,8 +80,9 @@ export async function runSplit(
       e2e.push(s.latencyMs);
       requests += r.totals.requests;
       retries += r.totals.retries;
-      if (s.where === "exit") { exited++; spent += macs.perExit[s.exit]!; }
-      else { offload.push(s.latencyMs); spent += macs.final; }
+      spent += [...macs.perExit, macs.final][s.exit]!;
+      if (s.exit < macs.perExit.length) exited++;
+      else offload.push(s.latencyMs);
     }
   } finally {
     client.dispose();
@@ -88,8 +91,8 @@ export async function runSplit(
   }
   const n = Math.max(1, test.n);
   const run: SplitRun = {
-    after: o.after, dtype, headBytes: headBytes.length, tailBytes: tailBytes.length, activationWidth: head.activationWidth,
-    frameBytes: { f32: frameBytes([head.activationWidth, 1], "f32"), f16: frameBytes([head.activationWidth, 1], "f16"), int8: frameBytes([head.activationWidth, 1], "int8") },
+    after: o.after, dtype, headBytes: headBytes.length, tailBytes: tailBytes.length, activationWidth: width,
+    frameBytes: Object.fromEntries(FRAME_DTYPES.map((d) => [d, frameBytes([width, 1], d)])) as SplitRun["frameBytes"],
     n: test.n, accuracy: right / n, exitRate: exited / n, bytesPerSample: bytes / n, meanMacs: spent / n,
     edgeLatency: percentiles(edge), e2eLatency: percentiles(e2e), offloadLatency: offload.length ? percentiles(offload) : undefined,
     requests, retries,

@@ -24,5 +24,5 @@ export async function loadModel(engine: Engine, path: string): Promise<LoadedMod
     if (e instanceof ValidationError) throw e;
     throw new ValidationError(`cannot read model ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  return decodeModel(engine, bytes, path);
+  return decodeModel(engine, bytes, { source: path });
 }

@@ -9,7 +9,8 @@ import { fileURLToPath } from "node:url";
 import { loadData } from "../data/load.js";
 import type { Engine } from "../engine/engine.js";
 import { ValidationError, checkInt } from "../engine/errors.js";
-import { loadHead, type Tail } from "../split/split.js";
+import type { Tail } from "../split/split.js";
+import { decodeModel } from "../io/model_io.js";
 
 /** Where the page lives; every demo resource is under it. */
 export const DEMO_PREFIX = "/demo/";
@@ -117,10 +118,11 @@ export async function loadDemo(engine: Engine, tail: Tail, o: DemoOptions): Prom
     }
   } else headBytes = o.head;
   const source = typeof o.head === "string" ? o.head : "demo head";
-  const head = loadHead(engine, headBytes, source);
+  const head = decodeModel(engine, headBytes, { source, role: "head" }).model;
   try {
-    if (head.hash !== tail.hash || head.splitId !== tail.splitId) {
-      throw new ValidationError(`demo: ${source} is the head of model ${head.hash} cut after layer ${head.splitId}; the served tail is model ${tail.hash} cut after layer ${tail.splitId}`);
+    const h = head.split, t = tail.split;
+    if (h.hash !== t.hash || h.cut !== t.cut) {
+      throw new ValidationError(`demo: ${source} is the head of model ${h.hash} cut after layer ${h.cut}; the served tail is model ${t.hash} cut after layer ${t.cut}`);
     }
     if (head.inputSize < PIXELS) throw new ValidationError(`demo: ${source} takes ${head.inputSize} features; the page feeds 28×28 digits (${PIXELS} values, zero-padded to the head's input)`);
   } finally {

@@ -8,8 +8,9 @@ import { performance } from "node:perf_hooks";
 import { FRAME_MEDIA_TYPE } from "../split/client.js";
 import { defaultEngine, type Engine } from "../engine/engine.js";
 import { ValidationError, checkInt } from "../engine/errors.js";
-import { FrameError, decodeFrame, encodeFrame, type FrameDtype, type FrameKind } from "../split/frame.js";
-import { loadTail, type Tail } from "../split/split.js";
+import { FRAME_DTYPES, FrameError, decodeFrame, encodeFrame, type FrameDtype, type FrameKind } from "../split/frame.js";
+import type { Tail } from "../split/split.js";
+import { decodeModel } from "../io/model_io.js";
 import { DEMO_PREFIX, loadDemo, type DemoOptions } from "./demo.js";
 import { ServerMetrics } from "./metrics.js";
 import { BatchQueue, type BatchJob } from "./queue.js";
@@ -63,7 +64,6 @@ export interface ErrorBody {
 }
 
 const OUTPUTS: readonly FrameKind[] = ["logits", "probabilities"];
-const DTYPES: readonly FrameDtype[] = ["f32", "f16", "int8"];
 
 class HttpError extends Error {
   constructor(readonly status: number, readonly code: string, message: string, readonly field?: string, readonly headers: Record<string, string> = {}) {
@@ -102,9 +102,9 @@ async function tailFrom(model: ServerOptions["model"], engine: Engine): Promise<
     } catch (e) {
       throw new ValidationError(`startServer: cannot read ${model}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
-    return { tail: loadTail(engine, bytes, model), owned: true };
+    return { tail: decodeModel(engine, bytes, { source: model, role: "tail" }).model, owned: true };
   }
-  if (model instanceof Uint8Array) return { tail: loadTail(engine, model, "model"), owned: true };
+  if (model instanceof Uint8Array) return { tail: decodeModel(engine, model, { role: "tail" }).model, owned: true };
   return { tail: model, owned: false };
 }
 
@@ -192,8 +192,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const body = {
         ok: !closing,
         status: closing ? "draining" : "serving",
-        modelHash: tail.hash,
-        split: { after: tail.info.after, splitId: tail.splitId, activationWidth: tail.activationWidth, classes: tail.classes },
+        modelHash: tail.split.hash,
+        split: { after: tail.split.cut, splitId: tail.split.cut, activationWidth: tail.inputSize, classes: tail.classes },
         queue: queue.depth,
         inflight: inflight - 1,
         pid: process.pid,
@@ -246,7 +246,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const output = url.searchParams.get("output") ?? "logits";
     if (!OUTPUTS.includes(output as FrameKind)) return cx.fail(new HttpError(400, "bad_query", `output must be logits or probabilities, got ${JSON.stringify(output)}`, "output"));
     const dtypeParam = url.searchParams.get("dtype");
-    if (dtypeParam !== null && !DTYPES.includes(dtypeParam as FrameDtype)) return cx.fail(new HttpError(400, "bad_query", `dtype must be f32, f16 or int8, got ${JSON.stringify(dtypeParam)}`, "dtype"));
+    if (dtypeParam !== null && !FRAME_DTYPES.includes(dtypeParam as FrameDtype)) return cx.fail(new HttpError(400, "bad_query", `dtype must be f32, f16 or int8, got ${JSON.stringify(dtypeParam)}`, "dtype"));
     const declared = req.headers["content-length"];
     if (declared !== undefined && Number(declared) > o.maxBodyBytes) {
       return cx.fail(new HttpError(413, "too_large", `Content-Length ${declared} exceeds the limit of ${o.maxBodyBytes} bytes`, "length"));
@@ -271,7 +271,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
       let frame;
       try {
-        frame = decodeFrame(new Uint8Array(body.buffer, body.byteOffset, body.byteLength), { maxBytes: o.maxBodyBytes }, { modelHash: tail.hash, splitId: tail.splitId, kind: "activation" });
+        frame = decodeFrame(new Uint8Array(body.buffer, body.byteOffset, body.byteLength), { maxBytes: o.maxBodyBytes }, { modelHash: tail.split.hash, splitId: tail.split.cut, kind: "activation" });
       } catch (e) {
         if (e instanceof FrameError) {
           const code = e.status === 409 ? "frame_mismatch" : e.status === 413 ? "too_large" : "bad_frame";
@@ -281,12 +281,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }
       const n = frame.shape[frame.shape.length - 1]!;
       // [features, batch], or the cut's own per-sample shape then the batch (e.g. [C, H, W, batch])
-      const per = frame.shape.slice(0, -1), want = tail.info.activationShape;
-      const flat = per.length === 1 && per[0] === tail.activationWidth;
+      const per = frame.shape.slice(0, -1), want = tail.split.activationShape;
+      const flat = per.length === 1 && per[0] === tail.inputSize;
       const shaped = per.length === want.length && per.every((d, i) => d === want[i]);
       if (frame.shape.length < 2 || !(flat || shaped)) {
         const alt = want.length > 1 ? ` or [${want.join(", ")}, batch]` : "";
-        return cx.fail(new HttpError(400, "bad_frame", `frame: dims: expected [${tail.activationWidth}, batch]${alt} (features first, batch last), got [${frame.shape.join(", ")}]`, "dims"));
+        return cx.fail(new HttpError(400, "bad_frame", `frame: dims: expected [${tail.inputSize}, batch]${alt} (features first, batch last), got [${frame.shape.join(", ")}]`, "dims"));
       }
       if (n > o.maxQueue) return cx.fail(new HttpError(413, "too_large", `${n} samples in one frame; the queue holds at most ${o.maxQueue}`, "dims"));
       const dtype: FrameDtype = (dtypeParam as FrameDtype | null) ?? frame.dtype;
@@ -298,7 +298,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         done: (out) => {
           if (cx.finished()) return;
           const values = kind === "probabilities" ? out.probabilities! : out.logits;
-          const base = { data: values, shape: [tail.classes, n], kind, splitId: tail.splitId, modelHash: tail.hash };
+          const base = { data: values, shape: [tail.classes, n], kind, splitId: tail.split.cut, modelHash: tail.split.hash };
           let bytes: Uint8Array, sent: FrameDtype = dtype;
           try {
             bytes = encodeFrame({ ...base, dtype });

@@ -51,7 +51,7 @@ export class BatchQueue {
     checkInt("BatchQueue", "maxBatch", options.maxBatch, 1, 1 << 24);
     checkInt("BatchQueue", "maxQueue", options.maxQueue, 1, 1 << 30);
     if (!(options.maxDelayMs >= 0 && Number.isFinite(options.maxDelayMs))) throw new ValidationError(`BatchQueue: maxDelayMs must be a finite number ≥ 0, got ${options.maxDelayMs}`);
-    this.X = new Matrix(tail.model.engine, tail.activationWidth, 1);
+    this.X = new Matrix(tail.engine, tail.inputSize, 1);
   }
 
   /** Waiting requests and samples. */
@@ -61,7 +61,7 @@ export class BatchQueue {
 
   /** Queues a job; false (and nothing queued) when its samples would take the queue past maxQueue. */
   submit(job: BatchJob): boolean {
-    if (job.data.length !== job.n * this.tail.activationWidth) throw new ValidationError(`BatchQueue.submit: ${job.data.length} values for ${job.n} samples of ${this.tail.activationWidth}`);
+    if (job.data.length !== job.n * this.tail.inputSize) throw new ValidationError(`BatchQueue.submit: ${job.data.length} values for ${job.n} samples of ${this.tail.inputSize}`);
     if (this.samples_ + job.n > this.options.maxQueue) return false;
     this.waiting.push({ job, at: performance.now() });
     this.samples_ += job.n;
@@ -145,7 +145,7 @@ export class BatchQueue {
   // Each sample's column is computed independently of its position in the batch, so splitting the batch's
   // output back by column offsets gives every request exactly what it would get alone.
   private compute(jobs: BatchJob[], N: number): { logits: Float32Array; probabilities?: Float32Array }[] {
-    const W = this.tail.activationWidth, C = this.tail.classes;
+    const W = this.tail.inputSize, C = this.tail.classes;
     const X = this.X.reshape(N);
     const x = X.view();
     let off = 0;
@@ -159,7 +159,7 @@ export class BatchQueue {
     const Z = this.tail.forward(X);
     let P: Matrix | undefined;
     if (jobs.some((j) => j.wantProbabilities)) {
-      this.P ??= new Matrix(this.tail.model.engine, C, N);
+      this.P ??= new Matrix(this.tail.engine, C, N);
       P = softmax(Z, this.P.reshape(N));
     }
     const z = Z.view(), p = P?.view();

@@ -1,4 +1,4 @@
-import { PatternError, ValidationError, checkInt } from "../engine/errors.js";
+import { PatternError, ValidationError, checkInt, hashHex } from "../engine/errors.js";
 import { Rng } from "../engine/random.js";
 
 const MAX_DIM = 1 << 24;
@@ -215,5 +215,5 @@ function hashPattern(inputs: number, outputs: number, rowPtr: Int32Array, colIdx
   mix(outputs);
   for (let i = 0; i < rowPtr.length; i++) mix(rowPtr[i]!);
   for (let i = 0; i < colIdx.length; i++) mix(colIdx[i]!);
-  return (h1 >>> 0).toString(16).padStart(8, "0") + (h2 >>> 0).toString(16).padStart(8, "0");
+  return hashHex(h1, h2);
 }

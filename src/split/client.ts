@@ -2,9 +2,10 @@
 // activation frame to the tail server, and report per sample where it was answered, what it cost on the wire and
 // how long it took. Browser-safe: fetch, performance and typed arrays only, no Node modules.
 import { PresparseError, ShapeError, ValidationError, checkInt } from "../engine/errors.js";
-import { checkPolicy, columnStats, type ExitPolicy } from "../exits/runner.js";
-import { FrameError, decodeFrame, encodeFrame, type FrameDtype } from "./frame.js";
-import type { Head } from "./split.js";
+import { ExitRunner, type ExitPolicy } from "../exits/runner.js";
+import { softmaxStats } from "../ops/softmax_xent.js";
+import { FRAME_DTYPES, FrameError, decodeFrame, encodeFrame, type FrameDtype } from "./frame.js";
+import type { Head } from "../nn/model.js";
 import { Matrix } from "../engine/buffers.js";
 
 /** The media type of a frame body. */
@@ -27,7 +28,7 @@ export interface SplitClientOptions {
   head: Head;
   /** The tail server's base URL, e.g. `http://127.0.0.1:8080` (requests go to `<serverUrl>/v1/infer`). */
   serverUrl: string;
-  /** Exit policy for the head's exits (default: the one stored with the head; `null`: no sample exits on the edge). */
+  /** Exit policy for the head's exits (default: the head's share, `head.split.policy`; `null`: no edge exit). */
   policy?: ExitPolicy | null;
   /** Dtype of the activation frame (default f32; int8 is 4× smaller, f16 2×). The answer comes back in the same. */
   dtype?: FrameDtype;
@@ -47,8 +48,10 @@ export interface SplitClientOptions {
 
 /** Where and how one sample was answered. */
 export interface SampleResult {
-  where: "exit" | "server";
-  /** The classifier that answered: an edge exit 0…e−1, or the full model's final classifier (its exit count). */
+  /**
+   * Who answered, as in ExitResult: an edge exit k (k < the head's exit count), or the full model's final
+   * classifier (`head.split.totalExits`), which the server runs.
+   */
   exit: number;
   label: number;
   /** Max softmax probability of the answering classifier. */
@@ -87,6 +90,7 @@ export class SplitClient {
   readonly head: Head;
   readonly url: string;
   readonly policy: ExitPolicy | undefined;
+  private readonly runner: ExitRunner;
   readonly dtype: FrameDtype;
   readonly output: "logits" | "probabilities";
   private readonly fetch_: typeof fetch;
@@ -100,10 +104,11 @@ export class SplitClient {
     this.head = o.head;
     if (typeof o.serverUrl !== "string" || !/^https?:\/\//.test(o.serverUrl)) throw new ValidationError(`SplitClient: serverUrl must be an http(s) URL, got ${JSON.stringify(o.serverUrl)}`);
     this.url = `${o.serverUrl.replace(/\/+$/, "")}/v1/infer`;
-    const policy = o.policy === undefined ? o.head.policy : o.policy ?? undefined;
-    this.policy = policy ? checkPolicy(policy, o.head.exits.length) : undefined;
+    if (o.head?.split?.role !== "head") throw new ValidationError("SplitClient: head must be the head of a split");
     this.dtype = o.dtype ?? "f32";
-    if (!["f32", "f16", "int8"].includes(this.dtype)) throw new ValidationError(`SplitClient: dtype must be f32, f16 or int8, got ${String(this.dtype)}`);
+    if (!FRAME_DTYPES.includes(this.dtype)) {
+      throw new ValidationError(`SplitClient: dtype must be ${FRAME_DTYPES.join(", ")}, got ${String(this.dtype)}`);
+    }
     this.output = o.output ?? "logits";
     if (this.output !== "logits" && this.output !== "probabilities") throw new ValidationError(`SplitClient: output must be logits or probabilities, got ${String(this.output)}`);
     const f = o.fetch ?? globalThis.fetch;
@@ -113,6 +118,9 @@ export class SplitClient {
     this.backoffMs = checkInt("SplitClient", "backoffMs", o.backoffMs ?? 50, 0, 3_600_000);
     this.maxBackoffMs = checkInt("SplitClient", "maxBackoffMs", o.maxBackoffMs ?? 5000, 0, 3_600_000);
     this.timeoutMs = checkInt("SplitClient", "timeoutMs", o.timeoutMs ?? 30_000, 1, 2 ** 31 - 1);
+    const policy = o.policy === undefined ? o.head.split.policy : o.policy ?? undefined;
+    this.runner = new ExitRunner(o.head, policy, { logits: false });
+    this.policy = this.runner.policy;
   }
 
   /**
@@ -122,27 +130,32 @@ export class SplitClient {
   async infer(input: Matrix | ArrayLike<number>[]): Promise<InferResult> {
     const t0 = performance.now();
     const X = input instanceof Matrix ? input : this.load(input);
-    const head = this.head;
-    const r = head.run(X, this.policy);
+    const head = this.head, split = head.split;
+    const r = this.runner.run(X);
     const tHead = performance.now();
-    const B = r.n, m = r.indices.length;
+    const B = r.exit.length, m = r.indices.length;
     const samples: SampleResult[] = new Array(B);
     for (let b = 0; b < B; b++) {
-      if (r.exit[b]! >= 0) samples[b] = { where: "exit", exit: r.exit[b]!, label: r.label[b]!, confidence: r.confidence[b]!, bytesSent: 0, latencyMs: tHead - t0 };
+      if (r.exit[b]! === split.totalExits) continue;
+      const exited = { exit: r.exit[b]!, label: r.label[b]!, confidence: r.confidence[b]! };
+      samples[b] = { ...exited, bytesSent: 0, latencyMs: tHead - t0 };
     }
     const totals: InferTotals = {
       samples: B, exited: B - m, sent: m, bytesSent: 0, bytesReceived: 0, requests: 0, retries: 0,
       headMs: tHead - t0, serverMs: 0, latencyMs: 0,
     };
     if (m > 0) {
-      const frame = encodeFrame({ data: r.activation, shape: [...head.info.activationShape, m], dtype: this.dtype, kind: "activation", splitId: head.splitId, modelHash: head.hash });
+      const shape = [...split.activationShape, m];
+      const frame = encodeFrame({
+        data: r.activation, shape, dtype: this.dtype, kind: "activation", splitId: split.cut, modelHash: split.hash,
+      });
       totals.bytesSent = frame.length;
       const answer = await this.post(frame, totals);
       totals.bytesReceived = answer.length;
       const kind = this.output;
       let f: ReturnType<typeof decodeFrame>;
       try {
-        f = decodeFrame(answer, {}, { modelHash: head.hash, splitId: head.splitId, kind });
+        f = decodeFrame(answer, {}, { modelHash: split.hash, splitId: split.cut, kind });
       } catch (e) {
         // a 200 whose frame does not decode (e.g. non-finite logits) is the server's fault: say so as such
         if (e instanceof FrameError) throw new SplitServerError(200, "bad_answer", e.message, e.field);
@@ -152,10 +165,13 @@ export class SplitClient {
       if (f.shape.length !== 2 || f.shape[0] !== C || f.shape[1] !== m) throw new SplitServerError(200, "bad_answer", `expected a [${C}, ${m}] ${kind} frame, got [${f.shape.join(", ")}]`, "dims");
       const done = performance.now();
       totals.serverMs = done - tHead;
-      const exitIndex = head.info.totalExits;
+      // the class from the one softmax-statistics function; probabilities already are the confidence
+      const s = softmaxStats(f.data, C, m);
       for (let j = 0; j < m; j++) {
-        const s = kind === "logits" ? columnStats(f.data, C, m, j) : maxColumn(f.data, C, m, j);
-        samples[r.indices[j]!] = { where: "server", exit: exitIndex, label: s.label, confidence: s.confidence, bytesSent: frame.length / m, latencyMs: done - t0 };
+        const confidence = kind === "logits" ? s.confidence[j]! : f.data[s.label[j]! * m + j]!;
+        const share = frame.length / m;
+        const got = { exit: split.totalExits, label: s.label[j]!, confidence };
+        samples[r.indices[j]!] = { ...got, bytesSent: share, latencyMs: done - t0 };
       }
     }
     totals.latencyMs = performance.now() - t0;
@@ -205,8 +221,9 @@ export class SplitClient {
     }
   }
 
-  /** Frees the client's input scratch (the head is the caller's). */
+  /** Frees the client's scratch (the head is the caller's). */
   dispose(): void {
+    this.runner.dispose();
     this.X?.dispose();
     this.X = undefined;
   }
@@ -229,10 +246,4 @@ function errorFrom(status: number, body: Uint8Array): SplitServerError {
     // not our JSON (a proxy's error page): fall through
   }
   return new SplitServerError(status, "http_error", `${new TextDecoder().decode(body.subarray(0, 200))}`);
-}
-
-function maxColumn(p: Float32Array, C: number, n: number, b: number): { label: number; confidence: number } {
-  let label = 0;
-  for (let c = 1; c < C; c++) if (p[c * n + b]! > p[label * n + b]!) label = c;
-  return { label, confidence: p[label * n + b]! };
 }

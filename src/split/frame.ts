@@ -4,7 +4,7 @@
 //  32+4·rank payload | CRC-32 u32 over everything before it.
 // No Node modules: the edge half runs in browsers, so this file uses DataView and typed arrays only.
 
-import { FormatError, ShapeError, ValidationError, checkInt } from "../engine/errors.js";
+import { FormatError, HASH_FORMAT, ShapeError, ValidationError, checkInt } from "../engine/errors.js";
 import { crc32 } from "../io/crc32.js";
 import { F16_MIN_NORMAL, f16BitsToF32, f16IsFinite, f32ToF16Bits } from "../io/f16.js";
 
@@ -21,13 +21,13 @@ export const FRAME_VERSION = 1;
 /** Largest rank a frame carries (feature dims first, batch last). */
 export const FRAME_MAX_RANK = 4;
 
-const DTYPES: readonly FrameDtype[] = ["f32", "f16", "int8"];
+/** Every payload dtype, in the order of their codes (byte 5 of the header). */
+export const FRAME_DTYPES: readonly FrameDtype[] = ["f32", "f16", "int8"];
 const KINDS: readonly FrameKind[] = ["activation", "logits", "probabilities"];
 const DTYPE_BYTES: Record<FrameDtype, number> = { f32: 4, f16: 2, int8: 1 };
 const FIXED_HEADER = 32;
 const CRC_BYTES = 4;
 const U32_MAX = 2 ** 32 - 1;
-const HASH_RE = /^[0-9a-f]{16}$/i;
 
 /** A frame the decoder rejects as malformed; `field` names the part. A server answers `status` (400). */
 export class FrameError extends FormatError {
@@ -143,7 +143,8 @@ export function encodeFrame(input: FrameInput): Uint8Array {
   const kindCode = KINDS.indexOf(kind);
   if (kindCode < 0) throw new ValidationError(`${op}: kind must be one of ${KINDS.join(", ")}, got ${String(kind)}`);
   checkInt(op, "splitId", splitId, 0, U32_MAX);
-  if (typeof modelHash !== "string" || !HASH_RE.test(modelHash)) {
+  // any case on the way in; the frame holds the bytes, and decodes as lowercase
+  if (typeof modelHash !== "string" || !HASH_FORMAT.test(modelHash.toLowerCase())) {
     throw new ValidationError(`${op}: modelHash must be 16 hex digits, got ${JSON.stringify(modelHash)}`);
   }
   const allowNonFinite = input.nonFinite === "allow" && dtype !== "int8";
@@ -161,7 +162,7 @@ export function encodeFrame(input: FrameInput): Uint8Array {
   const scale = dtype === "int8" ? int8Scale(op, data) : 0;
   out.set(MAGIC, 0);
   dv.setUint8(4, FRAME_VERSION);
-  dv.setUint8(5, DTYPES.indexOf(dtype));
+  dv.setUint8(5, FRAME_DTYPES.indexOf(dtype));
   dv.setUint8(6, kindCode);
   dv.setUint8(7, shape.length);
   dv.setUint32(8, headerLength, true);
@@ -210,7 +211,7 @@ export function decodeFrame(bytes: Uint8Array, limits: FrameLimits = {}, expect:
   }
   const version = dv.getUint8(4);
   if (version !== FRAME_VERSION) throw new FrameError("version", `expected ${FRAME_VERSION}, got ${version}`);
-  const dtype = DTYPES[dv.getUint8(5)];
+  const dtype = FRAME_DTYPES[dv.getUint8(5)];
   if (dtype === undefined) throw new FrameError("dtype", `expected 0 (f32), 1 (f16) or 2 (int8), got ${dv.getUint8(5)}`);
   const kind = KINDS[dv.getUint8(6)];
   if (kind === undefined) throw new FrameError("kind", `expected 0 (activation), 1 (logits) or 2 (probabilities), got ${dv.getUint8(6)}`);
@@ -336,7 +337,9 @@ function shapeElements(op: string, shape: readonly number[]): number {
 }
 
 function dtypeBytes(op: string, dtype: FrameDtype): number {
-  if (!DTYPES.includes(dtype)) throw new ValidationError(`${op}: dtype must be one of ${DTYPES.join(", ")}, got ${String(dtype)}`);
+  if (!FRAME_DTYPES.includes(dtype)) {
+    throw new ValidationError(`${op}: dtype must be one of ${FRAME_DTYPES.join(", ")}, got ${String(dtype)}`);
+  }
   return DTYPE_BYTES[dtype];
 }
 

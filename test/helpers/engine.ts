@@ -1,7 +1,8 @@
 // One engine per test process, plus a scope that frees every buffer a property run allocates.
 import fc from "fast-check";
 import { expect } from "vitest";
-import { CsrWeights, Engine, F32Buffer, I32Buffer, Matrix, Pattern, Rng, type DenseWeights } from "../../src/index.js";
+import { CsrWeights, Engine, Pattern, Rng, softmaxStats, type DenseWeights, type Matrix } from "../../src/index.js";
+import { Scope as LibraryScope } from "../../src/engine/scope.js";
 
 const engines = new Map<boolean, Promise<Engine>>();
 
@@ -19,44 +20,18 @@ export function getEngine(debug = false): Promise<Engine> {
   return e;
 }
 
-/** Allocates engine buffers and frees them all at once, so a property's runs leave the allocator as they found it. */
-export class Scope {
-  private readonly owned: { dispose(): void }[] = [];
-  constructor(readonly engine: Engine) {}
-
-  private keep<T extends { dispose(): void }>(x: T): T {
-    this.owned.push(x);
-    return x;
-  }
-  matrix(rows: number, cols: number, data?: ArrayLike<number>): Matrix {
-    return this.keep(data ? Matrix.from(this.engine, rows, cols, data) : new Matrix(this.engine, rows, cols));
-  }
-  f32(data: ArrayLike<number> | number): F32Buffer {
-    return this.keep(typeof data === "number" ? new F32Buffer(this.engine, data) : F32Buffer.from(this.engine, data));
-  }
-  i32(data: ArrayLike<number>): I32Buffer {
-    return this.keep(I32Buffer.from(this.engine, data));
-  }
+/** The library's scope (frees everything a property run allocates) plus the ops' weight holders. */
+export class Scope extends LibraryScope {
   csr(p: Pattern, values: ArrayLike<number>): CsrWeights {
     return this.keep(new CsrWeights(this.engine, p, values));
   }
   dense(outputs: number, inputs: number, values: ArrayLike<number>): DenseWeights {
     return { engine: this.engine, outputs, inputs, values: this.f32(values) };
   }
-  dispose(): void {
-    for (const x of this.owned.splice(0).reverse()) x.dispose();
-  }
 }
 
 /** Runs fn with a fresh scope and frees the scope afterwards, whatever happens. */
-export function scoped<T>(engine: Engine, fn: (s: Scope) => T): T {
-  const s = new Scope(engine);
-  try {
-    return fn(s);
-  } finally {
-    s.dispose();
-  }
-}
+export const scoped = <T>(engine: Engine, fn: (s: Scope) => T): T => Scope.run(engine, fn);
 
 const CANARY = 1234.5;
 
@@ -175,4 +150,10 @@ export function expectClose(
     const g = got[i]!, w = want[i]!;
     if (!(Math.abs(g - w) <= tol)) throw new Error(`${what}[${i}] = ${g}, expected ${w} (tolerance ${tol.toExponential(2)})`);
   }
+}
+
+/** Column b's softmax statistics of logits z [C, n] (the library's softmaxStats, one column picked). */
+export function columnStats(z: Float32Array, C: number, n: number, b: number): { label: number; confidence: number; entropy: number } {
+  const s = softmaxStats(z, C, n);
+  return { label: s.label[b]!, confidence: s.confidence[b]!, entropy: s.entropy[b]! };
 }

@@ -6,8 +6,8 @@ import { Agent, request, type IncomingHttpHeaders } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "vitest";
-import { Matrix, Model, encodeFrame, type Engine, type FrameDtype } from "../../src/index.js";
-import { encodeHead, encodeTail, loadTail, split, type Head, type Tail } from "../../src/split/split.js";
+import { Matrix, Model, decodeModel, encodeFrame, encodeModel, type Engine, type FrameDtype } from "../../src/index.js";
+import { split, type Head, type Tail } from "../../src/split/split.js";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
 // PRESPARSE_TEST_CLI (a path) runs another build of the CLI, as PRESPARSE_TEST_WASM does for the kernels
@@ -17,8 +17,8 @@ export const FRAME_TYPE = "application/x-presparse-frame";
 /** A small paper-shaped model cut after its first hidden layer, with an exit there; bundles as bytes. */
 export function splitModel(engine: Engine, seed = 1, sizes = [24, 12, 10, 4], outDegrees = [2, 5, 4]) {
   const model = Model.mlp(engine, { sizes, outDegrees, seed, exits: [{ after: 0, weight: 1 }], finalWeight: 0.3 });
-  const { head, tail } = split(model, { after: 1 });
-  const headBytes = encodeHead(head), tailBytes = encodeTail(tail);
+  const { head, tail } = split(model, { cut: 1 });
+  const headBytes = encodeModel(head).bytes, tailBytes = encodeModel(tail).bytes;
   return { model, head, tail, headBytes, tailBytes };
 }
 
@@ -32,15 +32,16 @@ export function randomValues(n: number, seed: number, scale = 2): Float32Array {
 }
 
 /** An activation frame for a tail: n samples of deterministic values. */
-export function activationFrame(tail: Tail | Head, n: number, seed: number, dtype: FrameDtype = "f32", over: Partial<{ modelHash: string; splitId: number; kind: "activation" | "logits" }> = {}) {
-  const data = randomValues(tail.activationWidth * n, seed);
-  const bytes = encodeFrame({ data, shape: [tail.activationWidth, n], dtype, kind: over.kind ?? "activation", splitId: over.splitId ?? tail.splitId, modelHash: over.modelHash ?? tail.hash });
+export function activationFrame(half: Tail | Head, n: number, seed: number, dtype: FrameDtype = "f32", over: Partial<{ modelHash: string; splitId: number; kind: "activation" | "logits" }> = {}) {
+  const width = half.split.activationShape.reduce((a, b) => a * b, 1);
+  const data = randomValues(width * n, seed);
+  const bytes = encodeFrame({ data, shape: [width, n], dtype, kind: over.kind ?? "activation", splitId: over.splitId ?? half.split.cut, modelHash: over.modelHash ?? half.split.hash });
   return { data, bytes };
 }
 
 /** The tail's logits for an activation, computed locally. */
 export function localLogits(tail: Tail, act: Float32Array, n: number): Float32Array {
-  const X = Matrix.from(tail.model.engine, tail.activationWidth, n, act);
+  const X = Matrix.from(tail.engine, tail.inputSize, n, act);
   const z = tail.forward(X).toArray();
   X.dispose();
   return z;
@@ -48,7 +49,7 @@ export function localLogits(tail: Tail, act: Float32Array, n: number): Float32Ar
 
 /** A second, independent tail from the same bundle (the reference a test compares the server with). */
 export function referenceTail(engine: Engine, tailBytes: Uint8Array): Tail {
-  return loadTail(engine, tailBytes, "reference");
+  return decodeModel(engine, tailBytes, { source: "reference", role: "tail" }).model;
 }
 
 export interface RawResponse {

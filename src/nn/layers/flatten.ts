@@ -1,9 +1,9 @@
 // [C, H, W] per sample → C·H·W features: in the feature-major layout the rows already lie in that order, so
 // forward and backward pass their matrix through unchanged. The layer records the shape change for
 // architectures, files and split points (a cut after it sends [C·H·W, batch] frames).
-import { FormatError, ShapeError, ValidationError, checkInt } from "../../engine/errors.js";
+import { ShapeError, ValidationError, checkInt } from "../../engine/errors.js";
 import type { Matrix } from "../../engine/buffers.js";
-import type { Layer, LayerSpec, Param, StoredTensor } from "./layer.js";
+import type { Layer, Param } from "./layer.js";
 
 export class Flatten implements Layer {
   readonly kind = "flatten";
@@ -43,21 +43,8 @@ export class Flatten implements Layer {
   denseParameterCount(): number {
     return 0;
   }
-  spec(): LayerSpec {
-    return { kind: this.kind, inputShape: [...this.inputShape] };
-  }
-  tensors(): Record<string, StoredTensor> {
-    return {};
-  }
-
-  static fromTensors(spec: LayerSpec, where: string): Flatten {
-    const s = spec.inputShape;
-    if (!Array.isArray(s) || !s.every((d) => Number.isSafeInteger(d) && d > 0)) throw new FormatError("model", `${where}.inputShape`, `expected positive integers, got ${JSON.stringify(s)}`);
-    try {
-      return new Flatten(s as number[]);
-    } catch (e) {
-      throw new FormatError("model", `${where}.inputShape`, (e as Error).message);
-    }
+  clone(): Flatten {
+    return new Flatten(this.inputShape);
   }
 
   dispose(): void {}

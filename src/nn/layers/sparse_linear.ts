@@ -3,11 +3,11 @@ import { CsrWeights, csrSpmmBackwardWeights, csrSpmm, csrSpmmBackward } from "..
 import { denseMatmulBackwardWeights, denseMatmul, denseMatmulBackward } from "../../ops/dense_matmul.js";
 import { reluBackward } from "../../ops/activations.js";
 import type { Engine } from "../../engine/engine.js";
-import { FormatError, ShapeError, ValidationError } from "../../engine/errors.js";
+import { ShapeError, ValidationError } from "../../engine/errors.js";
 import { Pattern } from "../../sparsity/pattern.js";
 import { Rng } from "../../engine/random.js";
 import { F32Buffer, Matrix } from "../../engine/buffers.js";
-import type { Layer, LayerSpec, Param, StoredTensor } from "./layer.js";
+import type { Layer, Param } from "./layer.js";
 
 export type Activation = "relu" | "linear";
 
@@ -109,64 +109,9 @@ export class SparseLinear implements Layer {
     return this.pattern.inputs * this.pattern.outputs + this.pattern.outputs;
   }
 
-  spec(): LayerSpec {
-    return {
-      kind: this.kind,
-      inputs: this.pattern.inputs,
-      outputs: this.pattern.outputs,
-      activation: this.activation,
-      pattern: this.pattern.kind,
-      patternHash: this.pattern.hash,
-      nnz: this.pattern.nnz,
-    };
-  }
-
-  /** A full pattern stores no index arrays: its values are the row-major dense matrix. */
-  tensors(): Record<string, StoredTensor> {
-    const t: Record<string, StoredTensor> = {
-      values: { dtype: "F32", shape: [this.pattern.nnz], data: this.weights.values.toArray() },
-      bias: { dtype: "F32", shape: [this.pattern.outputs], data: this.bias.toArray() },
-    };
-    if (!this.dense) {
-      t.row_ptr = { dtype: "I32", shape: [this.pattern.outputs + 1], data: this.pattern.rowPtr };
-      // column indices fit 16 bits for up to 65,536 inputs: half the index storage
-      t.col_idx = this.pattern.inputs <= 65536
-        ? { dtype: "U16", shape: [this.pattern.nnz], data: Uint16Array.from(this.pattern.colIdx) }
-        : { dtype: "I32", shape: [this.pattern.nnz], data: this.pattern.colIdx };
-    }
-    return t;
-  }
-
-  /** Rebuilds a layer from its spec and stored tensors, checking CSR invariants and the pattern hash. */
-  static fromTensors(engine: Engine, spec: LayerSpec, t: Record<string, StoredTensor | undefined>, where: string): SparseLinear {
-    const need = (name: string, ...dtypes: string[]): StoredTensor => {
-      const x = t[name];
-      if (!x) throw new FormatError("model", `${where}.${name}`, "tensor missing");
-      if (!dtypes.includes(x.dtype)) throw new FormatError("model", `${where}.${name}`, `dtype ${x.dtype}, expected ${dtypes.join(" or ")}`);
-      return x;
-    };
-    const inputs = spec.inputs as number, outputs = spec.outputs as number;
-    const values = need("values", "F32"), bias = need("bias", "F32");
-    // a full pattern is stored without index arrays (see tensors()); its size comes from the metadata alone, so
-    // the stored values must vouch for it before inputs·outputs indices are built
-    const full = spec.nnz === inputs * outputs && !t.row_ptr && !t.col_idx;
-    if (full && values.data.length !== spec.nnz) throw new FormatError("model", `${where}.values`, `${values.data.length} values for ${inputs}×${outputs} connections`);
-    const rowPtr = full ? undefined : need("row_ptr", "I32").data, colIdx = full ? undefined : need("col_idx", "U16", "I32").data;
-    let pattern: Pattern;
-    try {
-      const d = full ? Pattern.dense(inputs, outputs) : undefined;
-      pattern = Pattern.fromCsr(inputs, outputs, d?.rowPtr ?? rowPtr!, d?.colIdx ?? colIdx!, String(spec.pattern ?? "csr"));
-    } catch (e) {
-      throw new FormatError("model", `${where}.pattern`, (e as Error).message);
-    }
-    if (spec.patternHash !== undefined && spec.patternHash !== pattern.hash) {
-      throw new FormatError("model", `${where}.patternHash`, `metadata says ${String(spec.patternHash)}, tensors hash to ${pattern.hash}`);
-    }
-    if (values.data.length !== pattern.nnz) throw new FormatError("model", `${where}.values`, `${values.data.length} values for nnz ${pattern.nnz}`);
-    if (bias.data.length !== outputs) throw new FormatError("model", `${where}.bias`, `${bias.data.length} entries for ${outputs} outputs`);
-    const activation = spec.activation as Activation;
-    if (activation !== "relu" && activation !== "linear") throw new FormatError("model", `${where}.activation`, `unknown activation ${String(activation)}`);
-    return new SparseLinear(engine, pattern, { activation, values: values.data, bias: bias.data });
+  clone(): SparseLinear {
+    const state = { activation: this.activation, values: this.weights.values.toArray(), bias: this.bias.toArray() };
+    return new SparseLinear(this.engine, this.pattern, state);
   }
 
   dispose(): void {
