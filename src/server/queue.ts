@@ -2,9 +2,9 @@
 // the waiting samples reach maxBatch or the oldest request has waited maxDelayMs; the queue is bounded in samples.
 import { performance } from "node:perf_hooks";
 import { ValidationError, checkInt } from "../engine/errors.js";
-import type { Tail } from "../split/split.js";
 import { softmax } from "../ops/softmax_xent.js";
 import { Matrix } from "../engine/buffers.js";
+import type { ServedTail } from "./served_tail.js";
 
 /** One request's share of a batch: its activation in, its logits (and probabilities if asked) out. */
 export interface BatchJob {
@@ -44,14 +44,14 @@ export class BatchQueue {
   private P: Matrix | undefined;
 
   constructor(
-    readonly tail: Tail,
+    readonly tail: ServedTail,
     readonly options: BatchQueueOptions,
     private readonly onBatch: (samples: number, requests: number) => void = () => {},
   ) {
     checkInt("BatchQueue", "maxBatch", options.maxBatch, 1, 1 << 24);
     checkInt("BatchQueue", "maxQueue", options.maxQueue, 1, 1 << 30);
     if (!(options.maxDelayMs >= 0 && Number.isFinite(options.maxDelayMs))) throw new ValidationError(`BatchQueue: maxDelayMs must be a finite number ≥ 0, got ${options.maxDelayMs}`);
-    this.X = new Matrix(tail.model.engine, tail.activationWidth, 1);
+    this.X = new Matrix(tail.engine, tail.activationWidth, 1);
   }
 
   /** Waiting requests and samples. */
@@ -159,7 +159,7 @@ export class BatchQueue {
     const Z = this.tail.forward(X);
     let P: Matrix | undefined;
     if (jobs.some((j) => j.wantProbabilities)) {
-      this.P ??= new Matrix(this.tail.model.engine, C, N);
+      this.P ??= new Matrix(this.tail.engine, C, N);
       P = softmax(Z, this.P.reshape(N));
     }
     const z = Z.view(), p = P?.view();

@@ -3,12 +3,9 @@
 // how long it took. Browser-safe: fetch, performance and typed arrays only, no Node modules.
 import { PresparseError, ShapeError, ValidationError, checkInt } from "../engine/errors.js";
 import { checkPolicy, columnStats, type ExitPolicy } from "../exits/runner.js";
-import { FrameError, decodeFrame, encodeFrame, type FrameDtype } from "./frame.js";
+import { FRAME_MEDIA_TYPE, FrameError, decodeFrame, encodeFrame, type FrameDtype } from "./frame.js";
 import type { Head } from "./split.js";
 import { Matrix } from "../engine/buffers.js";
-
-/** The media type of a frame body. */
-export const FRAME_MEDIA_TYPE = "application/x-presparse-frame";
 
 /** A non-200 answer of the tail server (after retries, for 503), with the fields of its JSON error body. */
 export class SplitServerError extends PresparseError {

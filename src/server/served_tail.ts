@@ -1,0 +1,82 @@
+// The one place the server touches the split API. Everything else in src/server/ sees a ServedTail: what the
+// wire needs to know of the tail (its identity and shapes) and its forward pass. A change to how a tail is
+// represented or loaded lands here.
+import { readFile } from "node:fs/promises";
+import type { Matrix } from "../engine/buffers.js";
+import type { Engine } from "../engine/engine.js";
+import { ValidationError } from "../engine/errors.js";
+import { loadHead, loadTail, type Tail } from "../split/split.js";
+
+export type { Tail };
+
+/** The tail as the server serves it. */
+export interface ServedTail {
+  /** The full model's hash (16 hex digits): frames carry it. */
+  readonly hash: string;
+  /** The split's id on the wire: frames carry it. */
+  readonly splitId: number;
+  /** Trunk layers on the edge (the 1-based cut), as /healthz reports it. */
+  readonly after: number;
+  /** One sample's shape at the cut: [width], or [C, H, W] after a convolution or pooling layer. */
+  readonly activationShape: readonly number[];
+  /** Features per sample at the cut: the product of `activationShape`. */
+  readonly activationWidth: number;
+  readonly classes: number;
+  readonly engine: Engine;
+  /** Final logits [classes, B] of X [activationWidth, B]; the tail owns the result until its next call. */
+  forward(X: Matrix): Matrix;
+}
+
+/** A Tail seen through {@link ServedTail}. */
+export function servedTail(tail: Tail): ServedTail {
+  return {
+    hash: tail.hash,
+    splitId: tail.splitId,
+    after: tail.info.after,
+    activationShape: tail.info.activationShape,
+    activationWidth: tail.activationWidth,
+    classes: tail.classes,
+    engine: tail.model.engine,
+    forward: (X) => tail.forward(X),
+  };
+}
+
+/** A tail the server serves, and how to let go of it. */
+export interface OpenTail {
+  tail: Tail;
+  dispose(): void;
+}
+
+/**
+ * The server's model from what the caller gave: a bundle's bytes or path (loaded here; `dispose` frees it) or a
+ * loaded Tail (the caller keeps it; `dispose` leaves it alone).
+ */
+export async function openTail(model: Uint8Array | string | Tail, engine: Engine): Promise<OpenTail> {
+  if (typeof model !== "string" && !(model instanceof Uint8Array)) return { tail: model, dispose: () => {} };
+  let bytes = model as Uint8Array;
+  if (typeof model === "string") {
+    try {
+      bytes = await readFile(model);
+    } catch (e) {
+      const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      throw new ValidationError(`startServer: cannot read ${model}: ${why}`);
+    }
+  }
+  const tail = loadTail(engine, bytes, typeof model === "string" ? model : "model");
+  return { tail, dispose: () => tail.dispose() };
+}
+
+/** Whose head an edge bundle is (model hash, cut) and the features it takes. */
+export interface HeadIdentity {
+  hash: string;
+  splitId: number;
+  inputSize: number;
+}
+
+/** What the demo checks of an edge bundle before serving it: whose head it is, and what it takes. */
+export function headIdentity(engine: Engine, bytes: Uint8Array, source: string): HeadIdentity {
+  const head = loadHead(engine, bytes, source);
+  const id = { hash: head.hash, splitId: head.splitId, inputSize: head.inputSize };
+  head.dispose();
+  return id;
+}
