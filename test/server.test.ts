@@ -165,14 +165,15 @@ describe("tail server", () => {
   });
 
   it("a full queue answers 503 with Retry-After, and every accepted request is still answered", async () => {
-    const s = await serve({ maxQueue: 12, maxBatch: 64, maxDelayMs: 150, retryAfterSeconds: 2 });
+    const s = await serve({ maxQueue: 12, maxBatch: 64, maxDelayMs: 1000, retryAfterSeconds: 2 });
     const frames = Array.from({ length: 40 }, (_, i) => activationFrame(tail, 1 + (i % 3), 50 + i));
     const rs = await Promise.all(frames.map((f) => postFrame(s.url, f.bytes)));
     const ok = rs.filter((r) => r.status === 200), busy = rs.filter((r) => r.status === 503);
     expect(ok.length + busy.length).toBe(40);
     expect(ok.length).toBeGreaterThan(0);
     expect(busy.length).toBeGreaterThan(0);
-    // accepted samples never exceed the queue bound (all arrive within the 150 ms delay, so one batch holds them)
+    // accepted samples never exceed the queue bound (all arrive within the 1 s delay, on a busy machine too, so one
+    // batch holds them)
     const acceptedSamples = rs.reduce((a, r, i) => a + (r.status === 200 ? 1 + (i % 3) : 0), 0);
     expect(acceptedSamples).toBeLessThanOrEqual(12);
     for (const r of busy) {
