@@ -286,7 +286,8 @@ describe("frame decoder rejects", () => {
       const e = rejection(bytes, limits);
       expect(e).toBeInstanceOf(cls);
       expect(e.constructor).toBe(cls);
-      expect([e.format, e.field, e.reason]).toEqual(["frame", field, cls === FrameTooLargeError ? "too_large" : "malformed"]);
+      const reason = cls === FrameTooLargeError ? "too_large" : "malformed";
+      expect([e.format, e.field, e.reason]).toEqual(["frame", field, reason]);
       expect(e.message).toMatch(new RegExp(`^frame: ${field}: `));
     });
   }

@@ -107,7 +107,11 @@ export function demoDigits(count = 100): DemoDigits {
  * Builds the demo routes for a served tail: checks that the head belongs to it (same model hash and cut) and can
  * take a 28×28 digit, and reads every file the page may ask for.
  */
-export async function loadDemo(engine: Engine, tail: Pick<ServedTail, "hash" | "splitId">, o: DemoOptions): Promise<DemoSite> {
+export async function loadDemo(
+  engine: Engine,
+  tail: Pick<ServedTail, "hash" | "splitId">,
+  o: DemoOptions,
+): Promise<DemoSite> {
   const root = o.root ?? packageRoot();
   let headBytes: Uint8Array;
   if (typeof o.head === "string") {
@@ -120,9 +124,13 @@ export async function loadDemo(engine: Engine, tail: Pick<ServedTail, "hash" | "
   const source = typeof o.head === "string" ? o.head : "demo head";
   const head = headIdentity(engine, headBytes, source);
   if (head.hash !== tail.hash || head.splitId !== tail.splitId) {
-    throw new ValidationError(`demo: ${source} is the head of model ${head.hash} cut after layer ${head.splitId}; the served tail is model ${tail.hash} cut after layer ${tail.splitId}`);
+    const served = `the served tail is model ${tail.hash} cut after layer ${tail.splitId}`;
+    throw new ValidationError(`demo: ${source} is the head of model ${head.hash} cut after layer ${head.splitId}; ${served}`);
   }
-  if (head.inputSize < PIXELS) throw new ValidationError(`demo: ${source} takes ${head.inputSize} features; the page feeds 28×28 digits (${PIXELS} values, zero-padded to the head's input)`);
+  if (head.inputSize < PIXELS) {
+    const page = `the page feeds 28×28 digits (${PIXELS} values, zero-padded to the head's input)`;
+    throw new ValidationError(`demo: ${source} takes ${head.inputSize} features; ${page}`);
+  }
 
   const table = new Map<string, DemoResource>();
   const file = (path: string, body: Uint8Array, type: string) =>

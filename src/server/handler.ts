@@ -89,11 +89,12 @@ export function createHandler(routes: RouteTable): Handler {
         return answerFor(e);
       }
     },
-    async handle(req) {
+    async handle(request) {
+      const req = request.arrived === undefined ? { ...request, arrived: performance.now() } : request;
       try {
         const e = endpoint(req);
         e.admit?.(req);
-        return await e.answer(req.arrived === undefined ? { ...req, arrived: performance.now() } : req);
+        return await e.answer(req);
       } catch (e) {
         return answerFor(e);
       }

@@ -39,7 +39,7 @@ export function inferEndpoint(d: InferDeps): Endpoint {
         const message = "the server is shutting down; retry on another instance";
         throw unavailable("shutting_down", message, limits.retryAfterSeconds);
       }
-      const type = header(head, "content-type");
+      const given = head.headers["content-type"], type = typeof given === "string" ? given : "";
       if (type.split(";")[0]!.trim().toLowerCase() !== FRAME_MEDIA_TYPE) {
         const message = `Content-Type must be ${FRAME_MEDIA_TYPE}, got ${JSON.stringify(type)}`;
         throw new HttpError(415, "unsupported_media_type", message, "content-type");
@@ -57,11 +57,6 @@ export function inferEndpoint(d: InferDeps): Endpoint {
       return answerFrame(tail, out, kind, dtype ?? frameDtype, n);
     },
   };
-}
-
-function header(head: RequestHead, name: string): string {
-  const v = head.headers[name];
-  return typeof v === "string" ? v : "";
 }
 
 /** `output` and `dtype` of the query; `dtype` undefined means the request frame's own. */

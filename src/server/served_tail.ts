@@ -53,17 +53,18 @@ export interface OpenTail {
  */
 export async function openTail(model: Uint8Array | string | Tail, engine: Engine): Promise<OpenTail> {
   if (typeof model !== "string" && !(model instanceof Uint8Array)) return { tail: model, dispose: () => {} };
-  let bytes = model as Uint8Array;
-  if (typeof model === "string") {
-    try {
-      bytes = await readFile(model);
-    } catch (e) {
-      const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-      throw new ValidationError(`startServer: cannot read ${model}: ${why}`);
-    }
-  }
+  const bytes = typeof model === "string" ? await readBundle(model) : model;
   const tail = loadTail(engine, bytes, typeof model === "string" ? model : "model");
   return { tail, dispose: () => tail.dispose() };
+}
+
+async function readBundle(path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new ValidationError(`startServer: cannot read ${path}: ${why}`);
+  }
 }
 
 /** Whose head an edge bundle is (model hash, cut) and the features it takes. */
