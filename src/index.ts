@@ -10,7 +10,7 @@ export { softmax, softmaxCrossEntropy, softmaxStats, type SoftmaxStats } from ".
 export { encodeSafetensors, decodeSafetensors, SAFETENSORS_DTYPES, type DecodeOptions, type Dtype, type SafeTensor, type SafetensorsFile, type TensorData } from "./io/safetensors.js";
 export { crc32 } from "./io/crc32.js";
 export { F16_MAX, F16_MIN_NORMAL, f16BitsToF32, f16IsFinite, f32ToF16Bits } from "./io/f16.js";
-export { DEFAULT_FRAME_LIMITS, FRAME_DTYPES, FRAME_MAGIC, FRAME_MAX_RANK, FRAME_VERSION, FrameError, FrameMismatchError, FrameTooLargeError, decodeFrame, encodeFrame, frameBytes, frameBytesPerSample, frameErrorBound, frameHeaderBytes, type Frame, type FrameDtype, type FrameExpect, type FrameInput, type FrameKind, type FrameLimits } from "./split/frame.js";
+export { DEFAULT_FRAME_LIMITS, FRAME_DTYPES, FRAME_MAGIC, FRAME_MEDIA_TYPE, FRAME_MAX_RANK, FRAME_VERSION, FrameError, FrameMismatchError, FrameTooLargeError, decodeFrame, encodeFrame, frameBytes, frameBytesPerSample, frameErrorBound, frameHeaderBytes, type Frame, type FrameDtype, type FrameErrorReason, type FrameExpect, type FrameInput, type FrameKind, type FrameLimits } from "./split/frame.js";
 export { makeDataset, subset, padFeatures, shuffledIndices, splitDataset, type Dataset, type SplitOptions } from "./nn/dataset.js";
 export { addInPlace, scaleInPlace, gatherColumns } from "./ops/elementwise.js";
 export type { Layer, Param } from "./nn/layers/layer.js";
@@ -30,7 +30,7 @@ export { MaxPool2d, AvgPool2d } from "./nn/layers/pool2d.js";
 export { Flatten } from "./nn/layers/flatten.js";
 export { ArchError, buildModel, parseArch, parseShape, planArch, type ArchStep, type ArchToken, type BuildOptions } from "./nn/arch.js";
 export { split, type Head, type SplitModelOptions, type SplitRecord, type Tail } from "./split/split.js";
-export { SplitClient, SplitServerError, FRAME_MEDIA_TYPE, retryAfterMs, type SplitClientOptions, type SampleResult, type InferResult, type InferTotals } from "./split/client.js";
+export { SplitClient, SplitServerError, retryAfterMs, type SplitClientOptions, type SampleResult, type InferResult, type InferTotals } from "./split/client.js";
 export { LINK_PRESETS, LinkSpecError, checkLink, formatLink, linkPreset, parseLink, withUplinkRate, type LinkPreset, type LinkSpec, type RadioClass } from "./split/links.js";
 export { DEFAULT_ENERGY, MEMORY_LEVELS, computeEnergy, csrBytesMoved, energyKeys, energyTable, formatEnergyTable, memoryPjPerByte, overrideEnergy, periodicRadioEnergy, radioEnergy, transferTiming, type ComputeEnergy, type ComputeWork, type EnergyModel, type PowerStage, type RadioEnergy, type RadioPower, type TransferTiming } from "./split/energy.js";
 export { crossovers, formatPlan, plan, planSweep, type CutCost, type ExitOption, type FullCost, type Objective, type Plan, type PlanInput, type PlanRow } from "./split/plan.js";

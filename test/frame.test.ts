@@ -286,11 +286,12 @@ describe("frame decoder rejects", () => {
       const e = rejection(bytes, limits);
       expect(e).toBeInstanceOf(cls);
       expect(e.constructor).toBe(cls);
-      expect([e.format, e.field, e.status]).toEqual(["frame", field, cls === FrameTooLargeError ? 413 : 400]);
+      const reason = cls === FrameTooLargeError ? "too_large" : "malformed";
+      expect([e.format, e.field, e.reason]).toEqual(["frame", field, reason]);
       expect(e.message).toMatch(new RegExp(`^frame: ${field}: `));
     });
   }
-  it("a frame for another model, split or kind with FrameMismatchError (409)", () => {
+  it("a frame for another model, split or kind with FrameMismatchError (reason mismatch)", () => {
     expect(decodeFrame(i8, {}, { modelHash: HASH.toUpperCase(), splitId: 1, kind: "activation" }).shape).toEqual([40, 3]);
     for (const [exp, field] of [
       [{ modelHash: "fedcba9876543210" }, "modelHash"],
@@ -299,7 +300,7 @@ describe("frame decoder rejects", () => {
     ] as const) {
       const e = rejection(i8, {}, exp);
       expect(e).toBeInstanceOf(FrameMismatchError);
-      expect([e.field, e.status]).toEqual([field, 409]);
+      expect([e.field, e.reason]).toEqual([field, "mismatch"]);
     }
     // A corrupt frame is malformed first, whatever it claims to be.
     expect(rejection(withBitFlipped(i8, 8 * 17), {}, { modelHash: HASH }).field).toBe("checksum");

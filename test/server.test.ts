@@ -1,6 +1,7 @@
 // The tail server on loopback: hundreds of concurrent requests each get their own answer, bit-exact against a local
 // tail; every refusal has its status and a JSON body and the server keeps serving; a full queue answers 503 with
 // Retry-After while every accepted request is still answered; timeouts give 504; close and SIGTERM drain; metrics.
+import { connect } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { decodeFrame, encodeFrame, frameErrorBound, softmax, Matrix } from "../src/index.js";
 import { startServer, type RunningServer } from "../src/server/index.js";
@@ -38,6 +39,11 @@ function localProbabilities(z: Float32Array, C: number, n: number): Float32Array
   Z.dispose();
   P.dispose();
   return p;
+}
+
+/** The head of a frame POST as raw bytes, for a socket that sends the body itself. */
+function postHead(length: number): string {
+  return `POST /v1/infer HTTP/1.1\r\nHost: x\r\nContent-Type: ${FRAME_TYPE}\r\nContent-Length: ${length}\r\n\r\n`;
 }
 
 /** Prometheus text → sample name{labels} → value. */
@@ -159,14 +165,15 @@ describe("tail server", () => {
   });
 
   it("a full queue answers 503 with Retry-After, and every accepted request is still answered", async () => {
-    const s = await serve({ maxQueue: 12, maxBatch: 64, maxDelayMs: 150, retryAfterSeconds: 2 });
+    const s = await serve({ maxQueue: 12, maxBatch: 64, maxDelayMs: 1000, retryAfterSeconds: 2 });
     const frames = Array.from({ length: 40 }, (_, i) => activationFrame(tail, 1 + (i % 3), 50 + i));
     const rs = await Promise.all(frames.map((f) => postFrame(s.url, f.bytes)));
     const ok = rs.filter((r) => r.status === 200), busy = rs.filter((r) => r.status === 503);
     expect(ok.length + busy.length).toBe(40);
     expect(ok.length).toBeGreaterThan(0);
     expect(busy.length).toBeGreaterThan(0);
-    // accepted samples never exceed the queue bound (all arrive within the 150 ms delay, so one batch holds them)
+    // accepted samples never exceed the queue bound (all arrive within the 1 s delay, on a busy machine too, so one
+    // batch holds them)
     const acceptedSamples = rs.reduce((a, r, i) => a + (r.status === 200 ? 1 + (i % 3) : 0), 0);
     expect(acceptedSamples).toBeLessThanOrEqual(12);
     for (const r of busy) {
@@ -213,6 +220,54 @@ describe("tail server", () => {
       expect(sameBits(decodeFrame(new Uint8Array(r.body)).data, localLogits(ref, frames[i]!.data, 2))).toBe(true);
     });
     await expect(raw(s.url, { method: "GET", path: "/healthz", agent: false })).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it("counts a client that leaves before its answer as 499 and takes its request out of the queue", async () => {
+    const s = await serve({ maxDelayMs: 10_000 });
+    const frame = activationFrame(tail, 2, 21).bytes;
+    const sock = connect(s.port, "127.0.0.1");
+    sock.on("error", () => {});
+    sock.write(postHead(frame.length));
+    sock.write(frame);
+    await until(() => s.queueDepth().requests === 1, "a queued request");
+    sock.destroy();
+    await until(() => s.metrics.requests.get({ path: "/v1/infer", code: "499" }) === 1, "a 499");
+    expect(s.queueDepth()).toEqual({ requests: 0, samples: 0 });
+    expect(s.metrics.render()).toMatch(/^presparse_inflight_requests 0$/m);
+  });
+
+  it("answers unparseable HTTP with 400 bad_request and Connection: close", async () => {
+    const s = await serve();
+    const text = await new Promise<string>((resolve) => {
+      let out = "";
+      const sock = connect(s.port, "127.0.0.1", () => sock.write("NOT HTTP AT ALL\r\n\r\n"));
+      sock.on("data", (c: Buffer) => (out += c.toString()));
+      sock.on("close", () => resolve(out));
+    });
+    expect(text).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(text).toMatch(/\r\nConnection: close\r\n/);
+    const error = JSON.parse(text.slice(text.indexOf("\r\n\r\n") + 4)).error;
+    expect(error).toMatchObject({ status: 400, code: "bad_request" });
+  });
+
+  it("close() still answers a request whose body was arriving when the drain began", async () => {
+    const s = await serve({ maxDelayMs: 10_000 });
+    const f = activationFrame(tail, 1, 22);
+    const sock = connect(s.port, "127.0.0.1");
+    let out = "";
+    sock.on("data", (c: Buffer) => (out += c.toString("latin1")));
+    const ended = new Promise((r) => sock.on("close", r));
+    sock.write(postHead(f.bytes.length));
+    sock.write(f.bytes.subarray(0, 10));
+    await until(() => /^presparse_inflight_requests 1$/m.test(s.metrics.render()), "a request in flight");
+    const closed = s.close();
+    await new Promise((r) => setTimeout(r, 20));
+    sock.write(f.bytes.subarray(10));
+    await Promise.all([closed, ended]);
+    expect(out).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(out).toMatch(/\r\nConnection: close\r\n/);
+    const body = Buffer.from(out.slice(out.indexOf("\r\n\r\n") + 4), "latin1");
+    expect(sameBits(decodeFrame(new Uint8Array(body)).data, localLogits(ref, f.data, 1))).toBe(true);
   });
 
   it("rejects a head bundle as the server's model, and a port already in use", async () => {

@@ -9,8 +9,8 @@ import { fileURLToPath } from "node:url";
 import { loadData } from "../data/load.js";
 import type { Engine } from "../engine/engine.js";
 import { ValidationError, checkInt } from "../engine/errors.js";
-import type { Tail } from "../split/split.js";
-import { decodeModel } from "../io/model_io.js";
+import type { Endpoint, RouteTable } from "./handler.js";
+import { headIdentity, type ServedTail } from "./served_tail.js";
 
 /** Where the page lives; every demo resource is under it. */
 export const DEMO_PREFIX = "/demo/";
@@ -107,7 +107,11 @@ export function demoDigits(count = 100): DemoDigits {
  * Builds the demo routes for a served tail: checks that the head belongs to it (same model hash and cut) and can
  * take a 28×28 digit, and reads every file the page may ask for.
  */
-export async function loadDemo(engine: Engine, tail: Tail, o: DemoOptions): Promise<DemoSite> {
+export async function loadDemo(
+  engine: Engine,
+  tail: Pick<ServedTail, "hash" | "splitId">,
+  o: DemoOptions,
+): Promise<DemoSite> {
   const root = o.root ?? packageRoot();
   let headBytes: Uint8Array;
   if (typeof o.head === "string") {
@@ -118,15 +122,14 @@ export async function loadDemo(engine: Engine, tail: Tail, o: DemoOptions): Prom
     }
   } else headBytes = o.head;
   const source = typeof o.head === "string" ? o.head : "demo head";
-  const head = decodeModel(engine, headBytes, { source, role: "head" }).model;
-  try {
-    const h = head.split, t = tail.split;
-    if (h.hash !== t.hash || h.cut !== t.cut) {
-      throw new ValidationError(`demo: ${source} is the head of model ${h.hash} cut after layer ${h.cut}; the served tail is model ${t.hash} cut after layer ${t.cut}`);
-    }
-    if (head.inputSize < PIXELS) throw new ValidationError(`demo: ${source} takes ${head.inputSize} features; the page feeds 28×28 digits (${PIXELS} values, zero-padded to the head's input)`);
-  } finally {
-    head.dispose();
+  const head = headIdentity(engine, headBytes, source);
+  if (head.hash !== tail.hash || head.splitId !== tail.splitId) {
+    const served = `the served tail is model ${tail.hash} cut after layer ${tail.splitId}`;
+    throw new ValidationError(`demo: ${source} is the head of model ${head.hash} cut after layer ${head.splitId}; ${served}`);
+  }
+  if (head.inputSize < PIXELS) {
+    const page = `the page feeds 28×28 digits (${PIXELS} values, zero-padded to the head's input)`;
+    throw new ValidationError(`demo: ${source} takes ${head.inputSize} features; ${page}`);
   }
 
   const table = new Map<string, DemoResource>();
@@ -155,4 +158,15 @@ export async function loadDemo(engine: Engine, tail: Tail, o: DemoOptions): Prom
   table.set("/", redirect);
   table.set("/demo", redirect);
   return { paths: [...table.keys()], resource: (path) => table.get(path) };
+}
+
+/** The demo's paths as routes of the server: GET and HEAD, counted under {@link DEMO_PREFIX}. */
+export function demoRoutes(site: DemoSite): RouteTable {
+  const page: Endpoint = {
+    answer: (req) => {
+      const r = site.resource(req.path)!;
+      return { status: r.status, headers: { ...r.headers }, body: r.body };
+    },
+  };
+  return new Map(site.paths.map((path) => [path, { label: DEMO_PREFIX, methods: { GET: page, HEAD: page } }]));
 }

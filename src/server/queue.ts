@@ -2,9 +2,9 @@
 // the waiting samples reach maxBatch or the oldest request has waited maxDelayMs; the queue is bounded in samples.
 import { performance } from "node:perf_hooks";
 import { ValidationError, checkInt } from "../engine/errors.js";
-import type { Tail } from "../split/split.js";
 import { softmax } from "../ops/softmax_xent.js";
 import { Matrix } from "../engine/buffers.js";
+import type { ServedTail } from "./served_tail.js";
 
 /** One request's share of a batch: its activation in, its logits (and probabilities if asked) out. */
 export interface BatchJob {
@@ -44,14 +44,14 @@ export class BatchQueue {
   private P: Matrix | undefined;
 
   constructor(
-    readonly tail: Tail,
+    readonly tail: ServedTail,
     readonly options: BatchQueueOptions,
     private readonly onBatch: (samples: number, requests: number) => void = () => {},
   ) {
     checkInt("BatchQueue", "maxBatch", options.maxBatch, 1, 1 << 24);
     checkInt("BatchQueue", "maxQueue", options.maxQueue, 1, 1 << 30);
     if (!(options.maxDelayMs >= 0 && Number.isFinite(options.maxDelayMs))) throw new ValidationError(`BatchQueue: maxDelayMs must be a finite number ≥ 0, got ${options.maxDelayMs}`);
-    this.X = new Matrix(tail.engine, tail.inputSize, 1);
+    this.X = new Matrix(tail.engine, tail.activationWidth, 1);
   }
 
   /** Waiting requests and samples. */
@@ -61,7 +61,7 @@ export class BatchQueue {
 
   /** Queues a job; false (and nothing queued) when its samples would take the queue past maxQueue. */
   submit(job: BatchJob): boolean {
-    if (job.data.length !== job.n * this.tail.inputSize) throw new ValidationError(`BatchQueue.submit: ${job.data.length} values for ${job.n} samples of ${this.tail.inputSize}`);
+    if (job.data.length !== job.n * this.tail.activationWidth) throw new ValidationError(`BatchQueue.submit: ${job.data.length} values for ${job.n} samples of ${this.tail.activationWidth}`);
     if (this.samples_ + job.n > this.options.maxQueue) return false;
     this.waiting.push({ job, at: performance.now() });
     this.samples_ += job.n;
@@ -145,7 +145,7 @@ export class BatchQueue {
   // Each sample's column is computed independently of its position in the batch, so splitting the batch's
   // output back by column offsets gives every request exactly what it would get alone.
   private compute(jobs: BatchJob[], N: number): { logits: Float32Array; probabilities?: Float32Array }[] {
-    const W = this.tail.inputSize, C = this.tail.classes;
+    const W = this.tail.activationWidth, C = this.tail.classes;
     const X = this.X.reshape(N);
     const x = X.view();
     let off = 0;

@@ -4,12 +4,9 @@
 import { PresparseError, ShapeError, ValidationError, checkInt } from "../engine/errors.js";
 import { ExitRunner, type ExitPolicy } from "../exits/runner.js";
 import { softmaxStats } from "../ops/softmax_xent.js";
-import { FRAME_DTYPES, FrameError, decodeFrame, encodeFrame, type FrameDtype } from "./frame.js";
+import { FRAME_DTYPES, FRAME_MEDIA_TYPE, FrameError, decodeFrame, encodeFrame, type FrameDtype } from "./frame.js";
 import type { Head } from "../nn/model.js";
 import { Matrix } from "../engine/buffers.js";
-
-/** The media type of a frame body. */
-export const FRAME_MEDIA_TYPE = "application/x-presparse-frame";
 
 /** A non-200 answer of the tail server (after retries, for 503), with the fields of its JSON error body. */
 export class SplitServerError extends PresparseError {

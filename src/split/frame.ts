@@ -29,23 +29,31 @@ const FIXED_HEADER = 32;
 const CRC_BYTES = 4;
 const U32_MAX = 2 ** 32 - 1;
 
-/** A frame the decoder rejects as malformed; `field` names the part. A server answers `status` (400). */
+/** The media type of a frame on the wire (an HTTP body, a download), both ways. */
+export const FRAME_MEDIA_TYPE = "application/x-presparse-frame";
+
+/**
+ * Why a frame was refused: its bytes are not a valid frame, it exceeds the decoder's limits, or it is a valid
+ * frame for another model, cut or kind. A receiver maps the reason to its own answer (the tail server to a status).
+ */
+export type FrameErrorReason = "malformed" | "too_large" | "mismatch";
+
+/** A frame the decoder rejects as malformed; `field` names the part. */
 export class FrameError extends FormatError {
-  /** The HTTP status this rejection maps to: 400 malformed, 409 wrong model/split/kind, 413 too large. */
-  readonly status: number = 400;
+  readonly reason: FrameErrorReason = "malformed";
   constructor(field: string, detail: string) {
     super("frame", field, detail);
   }
 }
 
-/** The frame (its length, a dimension or its element count) exceeds the decoder's limits (413). */
+/** The frame (its length, a dimension or its element count) exceeds the decoder's limits. */
 export class FrameTooLargeError extends FrameError {
-  override readonly status: number = 413;
+  override readonly reason: FrameErrorReason = "too_large";
 }
 
-/** A well-formed frame for another model, split point or kind than the receiver expects (409). */
+/** A well-formed frame for another model, split point or kind than the receiver expects. */
 export class FrameMismatchError extends FrameError {
-  override readonly status: number = 409;
+  override readonly reason: FrameErrorReason = "mismatch";
 }
 
 /** What `encodeFrame` writes. `data` is feature-major, its length is the product of `shape`. */
@@ -194,8 +202,8 @@ export function encodeFrame(input: FrameInput): Uint8Array {
 /**
  * Parses a frame, trusting nothing: every length, count and code is checked against the buffer and
  * `limits` before any allocation, so the output is at most 4× the input's size. Throws FrameError
- * (400) for a malformed frame, FrameTooLargeError (413) past the limits, FrameMismatchError (409) when
- * `expect` disagrees.
+ * (reason `malformed`) for a malformed frame, FrameTooLargeError (`too_large`) past the limits,
+ * FrameMismatchError (`mismatch`) when `expect` disagrees.
  */
 export function decodeFrame(bytes: Uint8Array, limits: FrameLimits = {}, expect: FrameExpect = {}): Frame {
   const lim = resolveLimits(limits);
