@@ -8,6 +8,7 @@ import {
   addInPlace, avgPool2d, csrSpmmBackwardWeights, csrSpmm, csrSpmmBackward, defaultWasmUrl, denseMatmulBackwardWeights, denseMatmul, gatherColumns, makeDataset,
   maxPool2dBackward, pool2dShape, reluBackward, reluForward, scaleInPlace, softmax, softmaxCrossEntropy, sparseConv2d,
 } from "../src/index.js";
+import { KERNEL_ARITY } from "../src/engine/kernels.generated.js";
 import { expectClose, getEngine, scoped, values } from "./helpers/engine.js";
 import * as ref from "./helpers/reference.js";
 
@@ -94,6 +95,25 @@ describe("loading", () => {
     for (const missing of ["gatherSamples", "sparseConv2dBackwardWeights", "avgPool2dBackward"]) {
       const e = await loadError({ wasm: exportsOnly(names.filter((n) => n !== missing)) });
       expect(e.message).toMatch(new RegExp(`export ${missing} missing`));
+    }
+  });
+
+  it("rejects a module whose kernel takes other arguments than the generated list says (a stale build)", async () => {
+    const names = Object.keys(KERNEL_ARITY);
+    // every name present, each a () → () function: the first kernel that takes arguments is named
+    const e = await loadError({ wasm: exportsOnly(names) });
+    expect(e.message).toMatch(/presparse\.wasm: \w+ takes 0 arguments, expected [1-9]\d* \(a stale build\)/);
+  });
+
+  it("the generated kernel list is exactly what each build exports, with each function's parameter count", async () => {
+    for (const debug of [false, true]) {
+      const module = await WebAssembly.compile(new Uint8Array(await readFile(defaultWasmUrl(debug))));
+      const exported = WebAssembly.Module.exports(module);
+      expect(exported.filter((x) => x.kind !== "function").map((x) => x.name)).toEqual(["memory"]);
+      const functions = exported.filter((x) => x.kind === "function").map((x) => x.name);
+      expect(functions.sort()).toEqual(Object.keys(KERNEL_ARITY).sort());
+      const kernels = (await Engine.load({ wasm: module })).kernels as unknown as Record<string, (...a: number[]) => unknown>;
+      for (const [name, n] of Object.entries(KERNEL_ARITY)) expect(kernels[name]!.length, name).toBe(n);
     }
   });
 
