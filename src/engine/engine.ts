@@ -1,5 +1,6 @@
-import { WasmLoadError, ValidationError, checkInt } from "./errors.js";
+import { KernelAssertionError, WasmLoadError, ValidationError, checkInt } from "./errors.js";
 import { KERNEL_ARITY, type Kernels } from "./kernels.generated.js";
+import { instantiateSync } from "./loader.js";
 
 export type { Kernels };
 
@@ -85,7 +86,9 @@ function checkExports(module: WebAssembly.Module): void {
 function checkArity(exports: Record<string, unknown>): void {
   for (const [name, n] of Object.entries(KERNEL_ARITY)) {
     const got = (exports[name] as (...args: number[]) => unknown).length;
-    if (got !== n) throw new WasmLoadError(`presparse.wasm: ${name} takes ${got} arguments, expected ${n} (a stale build)`);
+    if (got !== n) {
+      throw new WasmLoadError(`presparse.wasm: ${name} takes ${got} arguments, expected ${n} (a stale build)`);
+    }
   }
 }
 
@@ -147,16 +150,23 @@ export class Engine {
     return Engine.fromModule(module);
   }
 
-  /** Instantiates a compiled module synchronously. */
+  /**
+   * Instantiates a compiled module synchronously, through AssemblyScript's loader: a failed assertion of the debug
+   * build calls `abort` with pointers to its message and file name, which the loader reads out of memory, and the
+   * call throws a {@link KernelAssertionError}. The kernels are the instance's own exports (the loader's wrapped
+   * copies would add a call to every kernel call).
+   */
   static fromModule(module: WebAssembly.Module): Engine {
     checkExports(module);
-    const instance = new WebAssembly.Instance(module, {
+    let text = (ptr: number): string => `string at ${ptr}`;
+    const { instance, exports } = instantiateSync(module, {
       env: {
-        abort(_msg: number, _file: number, line: number, col: number) {
-          throw new WasmLoadError(`presparse.wasm: kernel assertion failed at ${line}:${col}`);
+        abort(msg: number, file: number, line: number, column: number) {
+          throw new KernelAssertionError(text(msg), text(file), line, column);
         },
       },
     });
+    text = (ptr) => exports.__getString(ptr);
     return new Engine(instance);
   }
 
