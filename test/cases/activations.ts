@@ -27,6 +27,7 @@ export const reluForwardCase: KernelCase<{ rows: number; B: number; seed: number
       },
     };
   },
+  perf: () => [{ label: "1024×256", params: { rows: 1024, B: 256, seed: 1 } }],
 };
 
 export const reluBackwardCase: KernelCase<{ rows: number; B: number; inPlace: boolean; seed: number }> = {
@@ -47,6 +48,7 @@ export const reluBackwardCase: KernelCase<{ rows: number; B: number; inPlace: bo
       check: () => expectEqual("dX", dX.view(), ref.reluBackward(y, dy)),
     };
   },
+  perf: () => [{ label: "1024×256", params: { rows: 1024, B: 256, inPlace: false, seed: 1 } }],
 };
 
 export const ACTIVATIONS_CASES = [reluForwardCase, reluBackwardCase];

@@ -35,21 +35,27 @@ export interface KernelCase<P = never> {
   readonly debugRuns?: number;
   /** Makes the operands in the scope's engine. */
   setup(s: Scope, p: P): Trial;
+  /** Parameters at benchmark size, each with a label: bench/kernels.mjs times every case at these. */
+  perf(): { label: string; params: P }[];
 }
 
 /** Any kernel case, whatever its parameters. */
 export type AnyCase = KernelCase<any>;
 
-/** The property of a case on an engine: set up, then run and check, for every generated parameter set. */
+/** One property run of a case: set up in a fresh scope, then run and check (each round), then free everything. */
+export function runCase<P>(c: KernelCase<P>, engine: Engine, p: P): void {
+  scoped(engine, (s) => {
+    const t = c.setup(s, p);
+    for (let i = 0; i < (t.rounds ?? 1); i++) {
+      t.run();
+      t.check();
+    }
+  });
+}
+
+/** The property of a case on an engine: {@link runCase} for every generated parameter set. */
 export function property<P>(c: KernelCase<P>, engine: Engine): fc.IPropertyWithHooks<[P]> {
-  return fc.property(c.arb, (p) =>
-    scoped(engine, (s) => {
-      const t = c.setup(s, p);
-      for (let i = 0; i < (t.rounds ?? 1); i++) {
-        t.run();
-        t.check();
-      }
-    }));
+  return fc.property(c.arb, (p) => runCase(c, engine, p));
 }
 
 /** Allocates engine buffers and frees them all at once, so a property's runs leave the allocator as they found it. */

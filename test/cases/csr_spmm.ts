@@ -1,7 +1,7 @@
 // Cases of csrSpmm / csrSpmmBackward / csrSpmmBackwardWeights (and the rowSums kernel) against the dense reference
 // on pattern-masked weights: every pattern kind (nnz = 0, empty rows, dense), batches across the SIMD tails.
 import fc from "fast-check";
-import { csrSpmm, csrSpmmBackward, csrSpmmBackwardWeights } from "../../src/index.js";
+import { Pattern, csrSpmm, csrSpmmBackward, csrSpmmBackwardWeights } from "../../src/index.js";
 import * as ref from "../helpers/reference.js";
 import {
   abs, batchArb, expectClose, expectEqual, guardedOutput, patternOf, patternSpecArb, values,
@@ -15,6 +15,9 @@ export interface CsrParams {
   relu: boolean;
   seed: number;
 }
+
+// The paper's first layer, 800 → 40 at out-degree 2 (5%), at the training batch.
+const paperLayer = () => ({ label: "800→40 (deg 2), batch 256", pattern: Pattern.fixedDegree(800, 40, 2, 1), B: 256 });
 
 const csrArb: fc.Arbitrary<CsrParams> = fc.record({
   pattern: patternSpecArb(), B: batchArb, bias: fc.boolean(), relu: fc.boolean(), seed: fc.integer(),
@@ -45,6 +48,10 @@ export const csrSpmmCase: KernelCase<CsrParams> = {
       },
     };
   },
+  perf() {
+    const { label, pattern, B } = paperLayer();
+    return [{ label: `${label}, bias, ReLU`, params: { pattern, B, bias: true, relu: true, seed: 1 } }];
+  },
 };
 
 export const csrSpmmBackwardCase: KernelCase<Omit<CsrParams, "bias" | "relu">> = {
@@ -69,6 +76,10 @@ export const csrSpmmBackwardCase: KernelCase<Omit<CsrParams, "bias" | "relu">> =
         dX.intact();
       },
     };
+  },
+  perf() {
+    const { label, pattern, B } = paperLayer();
+    return [{ label, params: { pattern, B, seed: 1 } }];
   },
 };
 
@@ -100,6 +111,10 @@ export const csrSpmmBackwardWeightsCase: KernelCase<Omit<CsrParams, "relu">> = {
       },
     };
   },
+  perf() {
+    const { label, pattern, B } = paperLayer();
+    return [{ label: `${label}, bias`, params: { pattern, B, bias: true, seed: 1 } }];
+  },
 };
 
 export const rowSumsCase: KernelCase<{ m: number; B: number; seed: number }> = {
@@ -120,6 +135,7 @@ export const rowSumsCase: KernelCase<{ m: number; B: number; seed: number }> = {
       },
     };
   },
+  perf: () => [{ label: "40×256", params: { m: 40, B: 256, seed: 1 } }],
 };
 
 export const CSR_SPMM_CASES = [csrSpmmCase, csrSpmmBackwardCase, csrSpmmBackwardWeightsCase, rowSumsCase];

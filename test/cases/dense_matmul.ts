@@ -37,6 +37,9 @@ export const denseMatmulCase: KernelCase<DenseParams> = {
       },
     };
   },
+  perf: () => [
+    { label: "40×800, batch 256, bias, ReLU", params: { m: 40, k: 800, B: 256, bias: true, relu: true, seed: 1 } },
+  ],
 };
 
 export const denseMatmulBackwardCase: KernelCase<Omit<DenseParams, "bias" | "relu">> = {
@@ -59,6 +62,7 @@ export const denseMatmulBackwardCase: KernelCase<Omit<DenseParams, "bias" | "rel
       },
     };
   },
+  perf: () => [{ label: "40×800, batch 256", params: { m: 40, k: 800, B: 256, seed: 1 } }],
 };
 
 export const denseMatmulBackwardWeightsCase: KernelCase<Omit<DenseParams, "relu">> = {
@@ -83,6 +87,7 @@ export const denseMatmulBackwardWeightsCase: KernelCase<Omit<DenseParams, "relu"
       },
     };
   },
+  perf: () => [{ label: "40×800, batch 256, bias", params: { m: 40, k: 800, B: 256, bias: true, seed: 1 } }],
 };
 
 export const DENSE_MATMUL_CASES = [denseMatmulCase, denseMatmulBackwardCase, denseMatmulBackwardWeightsCase];

@@ -24,6 +24,7 @@ export const addInPlaceCase: KernelCase<{ rows: number; B: number; seed: number 
       },
     };
   },
+  perf: () => [{ label: "40×256", params: { rows: 40, B: 256, seed: 1 } }],
 };
 
 export const scaleInPlaceCase: KernelCase<{ rows: number; B: number; scale: number; seed: number }> = {
@@ -41,6 +42,7 @@ export const scaleInPlaceCase: KernelCase<{ rows: number; B: number; scale: numb
       check: () => expectEqual("X", X.view(), Array.from(x, (v) => Math.fround(v * Math.fround(scale)))),
     };
   },
+  perf: () => [{ label: "10×256", params: { rows: 10, B: 256, scale: 0.3, seed: 1 } }],
 };
 
 export const gatherColumnsCase: KernelCase<{ rows: number; B: number; cols: number[]; seed: number }> = {
@@ -65,6 +67,10 @@ export const gatherColumnsCase: KernelCase<{ rows: number; B: number; cols: numb
       },
     };
   },
+  perf: () => {
+    const cols = Array.from({ length: 128 }, (_, i) => 2 * i);
+    return [{ label: "40×256 → 128 columns", params: { rows: 40, B: 256, cols, seed: 1 } }];
+  },
 };
 
 export const gatherSamplesCase: KernelCase<{ F: number; N: number; idx: number[]; seed: number }> = {
@@ -88,6 +94,10 @@ export const gatherSamplesCase: KernelCase<{ F: number; N: number; idx: number[]
         Dst.intact();
       },
     };
+  },
+  perf: () => {
+    const idx = Array.from({ length: 256 }, (_, i) => (i * 389) % 1000);
+    return [{ label: "256 of 1000 samples of 800", params: { F: 800, N: 1000, idx, seed: 1 } }];
   },
 };
 

@@ -42,6 +42,7 @@ export const adamStepCase: KernelCase<{ n: number; steps: number; l2: number; lr
       },
     };
   },
+  perf: () => [{ label: "105,172 values (1024²·10%)", params: { n: 105172, steps: 1, l2: 0, lr: 1e-3, seed: 1 } }],
 };
 
 export const sgdStepCase: KernelCase<{ n: number; steps: number; l2: number; mu: number; seed: number }> = {
@@ -70,6 +71,7 @@ export const sgdStepCase: KernelCase<{ n: number; steps: number; l2: number; mu:
       },
     };
   },
+  perf: () => [{ label: "105,172 values (1024²·10%)", params: { n: 105172, steps: 1, l2: 0, mu: 0.9, seed: 1 } }],
 };
 
 export const OPTIM_CASES = [adamStepCase, sgdStepCase];

@@ -25,6 +25,9 @@ export const poolArb: fc.Arbitrary<PoolParams> = fc.record({
   seed: fc.integer({ min: 0, max: 2 ** 30 }),
 });
 
+// The first pooling of the sparse CNN the README trains, at batch 64.
+const cnnPool: PoolParams = { C: 16, H: 28, W: 28, k: 2, stride: 2, B: 64, seed: 1 };
+
 // The geometry, X and dY (values() repeats small integers and zeros, so windows with tied maxima are common), Y, dX.
 function operands(s: Scope, { B, seed, ...geo }: PoolParams) {
   const g = pool2dShape("test", geo);
@@ -51,6 +54,7 @@ export const maxPool2dCase: KernelCase<PoolParams> = {
       check: () => expectEqual("Y", Y.view(), ref.pool2d("max", r, x, B).y),
     };
   },
+  perf: () => [{ label: "16×28×28, 2×2, batch 64", params: cnnPool }],
 };
 
 export const maxPool2dBackwardCase: KernelCase<PoolParams> = {
@@ -72,6 +76,7 @@ export const maxPool2dBackwardCase: KernelCase<PoolParams> = {
       },
     };
   },
+  perf: () => [{ label: "16×28×28, 2×2, batch 64", params: cnnPool }],
 };
 
 export const avgPool2dCase: KernelCase<PoolParams> = {
@@ -89,6 +94,7 @@ export const avgPool2dCase: KernelCase<PoolParams> = {
       check: () => expectClose("Y", Y.view(), ref.pool2d("avg", r, x, B).y, ref.pool2d("avg", r, abs(x), B).y),
     };
   },
+  perf: () => [{ label: "16×28×28, 2×2, batch 64", params: cnnPool }],
 };
 
 export const avgPool2dBackwardCase: KernelCase<PoolParams> = {
@@ -109,6 +115,7 @@ export const avgPool2dBackwardCase: KernelCase<PoolParams> = {
       },
     };
   },
+  perf: () => [{ label: "16×28×28, 2×2, batch 64", params: cnnPool }],
 };
 
 export const POOL2D_CASES = [maxPool2dCase, maxPool2dBackwardCase, avgPool2dCase, avgPool2dBackwardCase];

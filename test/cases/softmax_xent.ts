@@ -45,6 +45,7 @@ export const softmaxCase: KernelCase<{ C: number; B: number; scale: number; inPl
       },
     };
   },
+  perf: () => [{ label: "10 classes, batch 256", params: { C: 10, B: 256, scale: 10, inPlace: false, seed: 1 } }],
 };
 
 export const softmaxCrossEntropyCase: KernelCase<XentParams> = {
@@ -72,6 +73,7 @@ export const softmaxCrossEntropyCase: KernelCase<XentParams> = {
       },
     };
   },
+  perf: () => [{ label: "10 classes, batch 256, dZ", params: { C: 10, B: 256, scale: 10, grad: true, seed: 1 } }],
 };
 
 export const SOFTMAX_XENT_CASES = [softmaxCase, softmaxCrossEntropyCase];

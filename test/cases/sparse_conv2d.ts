@@ -50,6 +50,12 @@ export const convArb: fc.Arbitrary<ConvParams> = fc
     return { g, B: r.B, pattern, taps, seed: r.seed };
   });
 
+/** bench/conv.mjs's layer: 32 → 64 channels, 3×3, padding 1, 14×14, batch 64; here at 25% channel density. */
+export const CONV_BENCH_GEOMETRY = { inC: 32, outC: 64, H: 14, W: 14, kh: 3, kw: 3, stride: 1, padding: 1 };
+const CONV_BENCH_LABEL = "32→64 ch (25%), 3×3, 14×14, batch 64";
+const convBench = (): ConvParams =>
+  ({ g: CONV_BENCH_GEOMETRY, B: 64, pattern: Pattern.fixedDegree(32, 64, 16, 1), seed: 1 });
+
 // The layer's weights, freed with the scope, and the stored values' places in the dense [outC, inC, kh, kw] tensor.
 function weights(s: Scope, { g, pattern, taps }: ConvParams): { Wt: ConvWeights; index: number[] } {
   const Wt = s.keep(new ConvWeights(s.engine, g, pattern, { taps }));
@@ -86,6 +92,7 @@ export const sparseConv2dCase: KernelCase<ConvParams & { bias: boolean; relu: bo
       },
     };
   },
+  perf: () => [{ label: CONV_BENCH_LABEL, params: { ...convBench(), bias: true, relu: true } }],
 };
 
 export const sparseConv2dBackwardCase: KernelCase<ConvParams> = {
@@ -114,6 +121,7 @@ export const sparseConv2dBackwardCase: KernelCase<ConvParams> = {
       },
     };
   },
+  perf: () => [{ label: CONV_BENCH_LABEL, params: convBench() }],
 };
 
 export const sparseConv2dBackwardWeightsCase: KernelCase<ConvParams & { bias: boolean }> = {
@@ -146,6 +154,7 @@ export const sparseConv2dBackwardWeightsCase: KernelCase<ConvParams & { bias: bo
       },
     };
   },
+  perf: () => [{ label: CONV_BENCH_LABEL, params: { ...convBench(), bias: true } }],
 };
 
 export const SPARSE_CONV2D_CASES = [sparseConv2dCase, sparseConv2dBackwardCase, sparseConv2dBackwardWeightsCase];
