@@ -158,15 +158,16 @@ export class Engine {
    */
   static fromModule(module: WebAssembly.Module): Engine {
     checkExports(module);
-    let text = (ptr: number): string => `string at ${ptr}`;
+    // abort runs only after instantiation, when the loader's reader of strings in the module's memory exists
+    let read = (ptr: number): string => `the string at ${ptr}`;
     const { instance, exports } = instantiateSync(module, {
       env: {
         abort(msg: number, file: number, line: number, column: number) {
-          throw new KernelAssertionError(text(msg), text(file), line, column);
+          throw new KernelAssertionError(read(msg), read(file), line, column);
         },
       },
     });
-    text = (ptr) => exports.__getString(ptr);
+    read = (ptr) => exports.__getString(ptr);
     return new Engine(instance);
   }
 
