@@ -1,79 +1,10 @@
-// csrSpmm / csrSpmmBackward / csrSpmmBackwardWeights against the dense reference on pattern-masked weights, a finite-difference
-// check of a two-layer sparse network's gradients, and the shape checks at the TypeScript boundary.
+// The csr ops beyond their kernel cases (test/cases/csr_spmm.ts, run by test/kernels.test.ts): NaN propagation, a
+// finite-difference check of a two-layer sparse network's gradients, and the shape checks at the TypeScript boundary.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Engine, Matrix, Pattern, ShapeError, csrSpmmBackwardWeights, csrSpmm, csrSpmmBackward, reluBackward, softmaxCrossEntropy } from "../src/index.js";
-import { batchArb, buildPattern, expectClose, getEngine, guardedOutput, patternSpecArb, scoped, values } from "./helpers/engine.js";
+import { buildPattern, getEngine, patternSpecArb, scoped, values } from "./helpers/engine.js";
 import * as ref from "./helpers/reference.js";
-
-const RUNS = 50;
-
-describe.each([false, true])("csr kernels (debug build: %s)", (debug) => {
-  it("csrSpmm = W·X (+ bias) (ReLU) with W the pattern-masked dense matrix", async () => {
-    const engine = await getEngine(debug);
-    fc.assert(
-      fc.property(patternSpecArb(), batchArb, fc.boolean(), fc.boolean(), fc.integer(), (spec, B, withBias, withRelu, seed) =>
-        scoped(engine, (s) => {
-          const p = buildPattern(spec);
-          const v = values(seed, p.nnz), x = values(seed + 1, p.inputs * B), bias = values(seed + 2, p.outputs);
-          const A = s.csr(p, v);
-          const X = s.matrix(p.inputs, B, x);
-          const b = withBias ? s.f32(bias) : undefined;
-          const Y = guardedOutput(s, p.outputs, B);
-          csrSpmm(A, X, Y.m, { bias: b, relu: withRelu });
-          const W = ref.maskedDense(p, v);
-          const want = ref.matmul(W, p.outputs, p.inputs, x, B, withBias ? bias : undefined, withRelu);
-          expectClose("Y", Y.m.view(), want, ref.matmulScale(W, p.outputs, p.inputs, x, B, withBias ? bias : undefined));
-          Y.intact();
-          expect(X.view()).toEqual(x);
-        })),
-      { numRuns: RUNS },
-    );
-  });
-
-  it("csrSpmmBackward = Wᵀ·dY through the CSC view", async () => {
-    const engine = await getEngine(debug);
-    fc.assert(
-      fc.property(patternSpecArb(), batchArb, fc.integer(), (spec, B, seed) =>
-        scoped(engine, (s) => {
-          const p = buildPattern(spec);
-          const v = values(seed, p.nnz), dy = values(seed + 1, p.outputs * B);
-          const A = s.csr(p, v);
-          const dY = s.matrix(p.outputs, B, dy);
-          const dX = guardedOutput(s, p.inputs, B);
-          csrSpmmBackward(A, dY, dX.m);
-          const Wt = ref.transpose(ref.maskedDense(p, v), p.outputs, p.inputs);
-          expectClose("dX", dX.m.view(), ref.matmulT(ref.maskedDense(p, v), p.outputs, p.inputs, dy, B), ref.matmulScale(Wt, p.inputs, p.outputs, dy, B));
-          dX.intact();
-        })),
-      { numRuns: RUNS },
-    );
-  });
-
-  it("csrSpmmBackwardWeights = (dY·Xᵀ) at the stored positions, and dBias = row sums of dY", async () => {
-    const engine = await getEngine(debug);
-    fc.assert(
-      fc.property(patternSpecArb(), batchArb, fc.boolean(), fc.integer(), (spec, B, withBias, seed) =>
-        scoped(engine, (s) => {
-          const p = buildPattern(spec);
-          const dy = values(seed, p.outputs * B), x = values(seed + 1, p.inputs * B);
-          const A = s.csr(p, values(seed + 2, p.nnz));
-          const dY = s.matrix(p.outputs, B, dy);
-          const X = s.matrix(p.inputs, B, x);
-          const dV = s.f32(p.nnz);
-          dV.view().fill(NaN);
-          const dBias = withBias ? s.f32(p.outputs) : undefined;
-          dBias?.view().fill(NaN);
-          csrSpmmBackwardWeights(A, dY, X, dV, dBias);
-          const absDy = Float64Array.from(dy, Math.abs), absX = Float64Array.from(x, Math.abs);
-          expectClose("dValues", dV.view(), ref.gatherPattern(p, ref.gradW(dy, p.outputs, x, p.inputs, B)),
-            ref.gatherPattern(p, ref.gradW(absDy, p.outputs, absX, p.inputs, B)));
-          if (dBias) expectClose("dBias", dBias.view(), ref.rowSums(dy, p.outputs, B), ref.rowSums(absDy, p.outputs, B));
-        })),
-      { numRuns: RUNS },
-    );
-  });
-});
 
 describe("non-finite inputs", () => {
   it("a NaN input reaches every output it feeds, through the ReLU too, at every batch width", async () => {

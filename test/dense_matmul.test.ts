@@ -1,64 +1,11 @@
-// denseMatmul (Y = W·X), denseMatmulBackward (dX = Wᵀ·dY) and denseMatmulBackwardWeights (dW = dY·Xᵀ) against the dense reference,
-// a finite-difference check, agreement with the CSR kernels on a full pattern, and the shape checks.
+// The dense ops beyond their kernel cases (test/cases/dense_matmul.ts, run by test/kernels.test.ts): agreement with
+// the CSR kernels on a full pattern, a finite-difference check, and the shape checks.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Pattern, ShapeError, ValidationError, csrSpmmBackwardWeights, csrSpmm, denseMatmulBackwardWeights, denseMatmul, denseMatmulBackward } from "../src/index.js";
 import { batchArb, expectClose, getEngine, scoped, values } from "./helpers/engine.js";
 import * as ref from "./helpers/reference.js";
-
-const RUNS = 50;
-const dim = fc.oneof(fc.integer({ min: 1, max: 70 }), fc.constantFrom(1, 2, 3, 4, 5, 7, 8, 9));
-
-describe.each([false, true])("dense kernels (debug build: %s)", (debug) => {
-  it("denseMatmul = W·X (+ bias) (ReLU)", async () => {
-    const engine = await getEngine(debug);
-    fc.assert(
-      fc.property(dim, dim, batchArb, fc.boolean(), fc.boolean(), fc.integer(), (m, k, B, withBias, withRelu, seed) =>
-        scoped(engine, (s) => {
-          const w = values(seed, m * k), x = values(seed + 1, k * B), bias = values(seed + 2, m);
-          const Y = s.matrix(m, B);
-          Y.view().fill(NaN);
-          denseMatmul(s.dense(m, k, w), s.matrix(k, B, x), Y, { bias: withBias ? s.f32(bias) : undefined, relu: withRelu });
-          const b = withBias ? bias : undefined;
-          expectClose("Y", Y.view(), ref.matmul(w, m, k, x, B, b, withRelu), ref.matmulScale(w, m, k, x, B, b));
-        })),
-      { numRuns: RUNS },
-    );
-  });
-
-  it("denseMatmulBackward = Wᵀ·dY", async () => {
-    const engine = await getEngine(debug);
-    fc.assert(
-      fc.property(dim, dim, batchArb, fc.integer(), (m, k, B, seed) =>
-        scoped(engine, (s) => {
-          const w = values(seed, m * k), dy = values(seed + 1, m * B);
-          const dX = s.matrix(k, B);
-          dX.view().fill(NaN);
-          denseMatmulBackward(s.dense(m, k, w), s.matrix(m, B, dy), dX);
-          expectClose("dX", dX.view(), ref.matmulT(w, m, k, dy, B), ref.matmulScale(ref.transpose(w, m, k), k, m, dy, B));
-        })),
-      { numRuns: RUNS },
-    );
-  });
-
-  it("denseMatmulBackwardWeights = dY·Xᵀ and dBias = row sums of dY", async () => {
-    const engine = await getEngine(debug);
-    fc.assert(
-      fc.property(dim, dim, batchArb, fc.boolean(), fc.integer(), (m, k, B, withBias, seed) =>
-        scoped(engine, (s) => {
-          const dy = values(seed, m * B), x = values(seed + 1, k * B);
-          const dW = s.f32(m * k);
-          dW.view().fill(NaN);
-          const dBias = withBias ? s.f32(m) : undefined;
-          denseMatmulBackwardWeights(s.dense(m, k, values(seed + 2, m * k)), s.matrix(m, B, dy), s.matrix(k, B, x), dW, dBias);
-          const absDy = Float64Array.from(dy, Math.abs), absX = Float64Array.from(x, Math.abs);
-          expectClose("dW", dW.view(), ref.gradW(dy, m, x, k, B), ref.gradW(absDy, m, absX, k, B));
-          if (dBias) expectClose("dBias", dBias.view(), ref.rowSums(dy, m, B), ref.rowSums(absDy, m, B));
-        })),
-      { numRuns: RUNS },
-    );
-  });
-});
+import { dim } from "./cases/dense_matmul.js";
 
 describe("dense and sparse agree", () => {
   it("denseMatmul on W equals csrSpmm on Pattern.dense with the same row-major values", async () => {

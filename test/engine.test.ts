@@ -1,14 +1,17 @@
-// Loading the module from every kind of source, rejecting what is not a presparse module, and the allocator:
-// reuse, coalescing, zeroing, growth (with fresh views and correct kernels afterwards), steady state, dispose.
+// Loading the module from every kind of source, rejecting what is not a presparse module (or a stale build), the
+// debug build's assertions reaching a typed error, and the allocator: reuse, coalescing, zeroing, growth (with fresh
+// views and correct kernels afterwards), steady state, dispose.
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import {
-  Batcher, ConvWeights, CsrWeights, Engine, F32Buffer, I32Buffer, Matrix, Pattern, ShapeError, ValidationError, WasmLoadError,
+  Batcher, ConvWeights, CsrWeights, Engine, F32Buffer, I32Buffer, KernelAssertionError, Matrix, Pattern, ShapeError,
+  ValidationError, WasmLoadError,
   addInPlace, avgPool2d, csrSpmmBackwardWeights, csrSpmm, csrSpmmBackward, defaultWasmUrl, denseMatmulBackwardWeights, denseMatmul, gatherColumns, makeDataset,
   maxPool2dBackward, pool2dShape, reluBackward, reluForward, scaleInPlace, softmax, softmaxCrossEntropy, sparseConv2d,
 } from "../src/index.js";
-import { expectClose, getEngine, scoped, values } from "./helpers/engine.js";
+import { KERNEL_ARITY } from "../src/engine/kernels.generated.js";
+import { Scope, expectClose, getEngine, scoped, values } from "./helpers/engine.js";
 import * as ref from "./helpers/reference.js";
 
 const wasmUrl = defaultWasmUrl();
@@ -97,9 +100,82 @@ describe("loading", () => {
     }
   });
 
+  it("rejects a module whose kernel takes other arguments than the generated list says (a stale build)", async () => {
+    const names = Object.keys(KERNEL_ARITY);
+    // every name present, each a () → () function: the first kernel that takes arguments is named
+    const e = await loadError({ wasm: exportsOnly(names) });
+    expect(e.message).toMatch(/presparse\.wasm: \w+ takes 0 arguments, expected [1-9]\d* \(a stale build\)/);
+  });
+
+  it("the generated kernel list is exactly what each build exports, with each function's parameter count", async () => {
+    for (const debug of [false, true]) {
+      const module = await WebAssembly.compile(new Uint8Array(await readFile(defaultWasmUrl(debug))));
+      const exported = WebAssembly.Module.exports(module);
+      expect(exported.filter((x) => x.kind !== "function").map((x) => x.name)).toEqual(["memory"]);
+      const functions = exported.filter((x) => x.kind === "function").map((x) => x.name);
+      expect(functions.sort()).toEqual(Object.keys(KERNEL_ARITY).sort());
+      const kernels = (await Engine.load({ wasm: module })).kernels as unknown as Record<string, () => unknown>;
+      for (const [name, n] of Object.entries(KERNEL_ARITY)) expect(kernels[name]!.length, name).toBe(n);
+    }
+  });
+
   it("rejects an HTTP error response and a missing file", async () => {
     expect((await loadError({ wasm: new Response("nope", { status: 404 }) })).message).toMatch(/HTTP 404/);
     expect((await loadError({ wasm: "/nonexistent/presparse.wasm" })).message).toMatch(/cannot read \/nonexistent\/presparse\.wasm/);
+  });
+});
+
+describe("debug build", () => {
+  // Each call breaks one precondition the kernel asserts; the ops would refuse most of them before any kernel ran.
+  const violations: [string, string, (e: Engine, s: Scope) => unknown][] = [
+    ["csrSpmm: Y overlaps X", "csr_spmm", (e, s) => {
+      // the one the op itself lets through: a square layer's output written over its input
+      const X = s.matrix(4, 5, values(1, 20));
+      return csrSpmm(s.csr(Pattern.dense(4, 4), values(2, 16)), X, X);
+    }],
+    ["csrSpmm: rowPtr must lie in memory, start at 0 and never decrease", "csr_spmm", (e, s) =>
+      e.kernels.csrSpmm(2, 3, s.i32([0, 2, 1]).ptr, s.i32([0, 1]).ptr, s.f32(2).ptr, s.f32(6).ptr, 0, s.f32(6).ptr, 0)],
+    ["denseMatmul: Y outside memory", "dense_matmul", (e, s) =>
+      e.kernels.denseMatmul(2, 2, 2, s.f32(4).ptr, 2, 1, s.f32(4).ptr, 0, e.stats().memoryBytes - 8, 0)],
+    ["softmaxCrossEntropy: labels must lie in memory and hold classes in [0, C)", "softmax_xent", (e, s) =>
+      e.kernels.softmaxCrossEntropy(3, 2, s.f32(6).ptr, s.i32([0, 3]).ptr, 0)],
+    ["maxPool2d: OH×OW must be the k×k windows at stride s in H×W", "pool2d", (e, s) =>
+      e.kernels.maxPool2d(1, 4, 4, 3, 3, 2, 2, 1, s.f32(16).ptr, s.f32(9).ptr)],
+    ["adamStep: m overlaps w", "optim", (e, s) => {
+      const w = s.f32(8);
+      return e.kernels.adamStep(8, w.ptr, s.f32(8).ptr, w.ptr + 16, s.f32(8).ptr, 1e-3, 0.9, 0.999, 1e-7, 0);
+    }],
+  ];
+
+  it.each(violations)("a broken precondition throws KernelAssertionError with the kernel's message: %s", async (
+    msg, file, call,
+  ) => {
+    const e = await getEngine(true);
+    scoped(e, (s) => {
+      let thrown: unknown;
+      try {
+        call(e, s);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(KernelAssertionError);
+      const k = thrown as KernelAssertionError;
+      expect(k.assertion).toBe(msg);
+      expect(k.file).toBe(`assembly/${file}.ts`);
+      expect(k.line).toBeGreaterThan(0);
+      expect(k.message).toBe(`${msg} (assembly/${file}.ts:${k.line}:${k.column})`);
+    });
+    // the instance is still usable after the abort
+    works(e);
+  });
+
+  it("the release build runs the same call unchecked", async () => {
+    const e = await getEngine();
+    scoped(e, (s) => {
+      const X = s.matrix(4, 5, values(1, 20));
+      expect(() => csrSpmm(s.csr(Pattern.dense(4, 4), values(2, 16)), X, X)).not.toThrow();
+      expect(() => e.kernels.softmaxCrossEntropy(3, 2, s.f32(6).ptr, s.i32([0, 1]).ptr, 0)).not.toThrow();
+    });
   });
 });
 

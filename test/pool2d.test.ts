@@ -1,60 +1,19 @@
-// maxPool2d / avgPool2d and their backward passes against the float64 reference (ties: first maximum wins),
-// finite differences through the layers, and the typed errors.
+// The pooling ops beyond their kernel cases (test/cases/pool2d.ts, run by test/kernels.test.ts): finite differences
+// through the layers, and the typed errors.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { AvgPool2d, MaxPool2d, ShapeError, ValidationError, avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward, pool2dShape } from "../src/index.js";
+import {
+  AvgPool2d, MaxPool2d, ShapeError, ValidationError, avgPool2d, avgPool2dBackward, maxPool2d, pool2dShape,
+} from "../src/index.js";
 import * as ref from "./helpers/conv_reference.js";
-import { abs, expectClose, getEngine, scoped, values } from "./helpers/engine.js";
-
-// Windows 1–3 at strides 1–3 (overlapping, tiling and gapped), images 3–8, batches across the SIMD tail.
-const geomArb = fc
-  .record({
-    C: fc.integer({ min: 1, max: 6 }),
-    H: fc.integer({ min: 3, max: 8 }),
-    W: fc.integer({ min: 3, max: 8 }),
-    k: fc.integer({ min: 1, max: 3 }),
-    stride: fc.integer({ min: 1, max: 3 }),
-    B: fc.oneof(fc.integer({ min: 1, max: 9 }), fc.constantFrom(15, 16, 17, 33)),
-    seed: fc.integer({ min: 0, max: 2 ** 30 }),
-  });
-
-describe.each([false, true])("pooling kernels (debug build: %s)", (debug) => {
-  const runs = debug ? 25 : 80;
-
-  it.each(["max", "avg"] as const)("%s pool forward and backward = the reference", async (kind) => {
-    const engine = await getEngine(debug);
-    fc.assert(
-      fc.property(geomArb, ({ B, seed, ...geo }) =>
-        scoped(engine, (s) => {
-          const g = pool2dShape("test", geo);
-          // values() repeats small integers and zeros, so windows with tied maxima are common
-          const x = values(seed, g.C * g.H * g.W * B), dy = values(seed + 1, g.C * g.outH * g.outW * B);
-          const X = s.matrix(g.C * g.H * g.W, B, x), Y = s.matrix(g.C * g.outH * g.outW, B);
-          const dY = s.matrix(Y.rows, B, dy), dX = s.matrix(X.rows, B);
-          dX.view().fill(NaN);
-          const r = { ...g };
-          const want = ref.pool2d(kind, r, x, B).y;
-          if (kind === "max") {
-            maxPool2d(g, X, Y);
-            expect(Array.from(Y.view())).toEqual(Array.from(want));
-            maxPool2dBackward(g, X, Y, dY, dX);
-          } else {
-            avgPool2d(g, X, Y);
-            expectClose("Y", Y.view(), want, ref.pool2d("avg", r, abs(x), B).y);
-            avgPool2dBackward(g, dY, dX);
-          }
-          expectClose("dX", dX.view(), ref.pool2dBackward(kind, r, x, dy, B), ref.pool2dBackward(kind, r, x, abs(dy), B));
-        })),
-      { numRuns: runs },
-    );
-  });
-});
+import { poolArb } from "./cases/pool2d.js";
+import { getEngine, scoped, values } from "./helpers/engine.js";
 
 describe("pooling layers", () => {
   it.each([["max", MaxPool2d], ["avg", AvgPool2d]] as const)("%s pool gradients match finite differences", async (kind, Cls) => {
     const engine = await getEngine();
     fc.assert(
-      fc.property(geomArb, fc.nat(), ({ B: B0, seed, ...geo }, pick) =>
+      fc.property(poolArb, fc.nat(), ({ B: B0, seed, ...geo }, pick) =>
         scoped(engine, (s) => {
           const B = Math.min(B0, 4);
           const layer = new Cls(engine, geo);

@@ -1,61 +1,18 @@
-// softmax and softmaxCrossEntropy (loss and dZ) against the reference, a finite-difference check of dZ,
-// softmaxStats (argmax, max probability, entropy, the NaN rule), and the checks at the TypeScript boundary.
+// softmax and softmaxCrossEntropy beyond their kernel cases (test/cases/softmax_xent.ts, run by test/kernels.test.ts):
+// a finite-difference check of dZ, a confident example, softmaxStats (argmax, max probability, entropy, the NaN
+// rule), and the checks on shapes and labels at the TypeScript boundary.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ShapeError, ValidationError, passes, softmax, softmaxCrossEntropy, softmaxStats } from "../src/index.js";
+import { labelsFor } from "./cases/softmax_xent.js";
 import { batchArb, expectClose, getEngine, scoped, values } from "./helpers/engine.js";
 import * as ref from "./helpers/reference.js";
 
 const classes = fc.integer({ min: 1, max: 40 });
-// logits spread over a wide range: softmax must subtract the column max to stay finite
+// logits spread over a wide range: the statistics must subtract the column max to stay finite
 const logitScale = fc.constantFrom(1, 10, 80);
 
-function labelsFor(seed: number, C: number, B: number): Int32Array {
-  return Int32Array.from({ length: B }, (_, b) => (seed + 13 * b) % C);
-}
-
-describe("softmax", () => {
-  it("matches the reference, columns sum to 1, and P may alias Z", async () => {
-    const engine = await getEngine();
-    fc.assert(
-      fc.property(classes, batchArb, logitScale, fc.boolean(), fc.integer(), (C, B, scale, inPlace, seed) =>
-        scoped(engine, (s) => {
-          const z = values(seed, C * B, scale);
-          const Z = s.matrix(C, B, z);
-          const P = inPlace ? Z : s.matrix(C, B);
-          softmax(Z, P);
-          const p = P.view();
-          expectClose("P", p, ref.softmax(z, C, B), 1, 1e-5, 1e-6);
-          for (let b = 0; b < B; b++) {
-            let sum = 0;
-            for (let c = 0; c < C; c++) sum += p[c * B + b]!;
-            expect(sum).toBeCloseTo(1, 5);
-          }
-        })),
-      { numRuns: 50 },
-    );
-  });
-});
-
 describe("softmaxCrossEntropy", () => {
-  it("loss and dZ = (softmax − onehot)/B match the reference", async () => {
-    const engine = await getEngine();
-    fc.assert(
-      fc.property(classes, batchArb, logitScale, fc.boolean(), fc.nat(), (C, B, scale, withGrad, seed) =>
-        scoped(engine, (s) => {
-          const z = values(seed, C * B, scale);
-          const labels = labelsFor(seed, C, B);
-          const dZ = withGrad ? s.matrix(C, B) : undefined;
-          dZ?.view().fill(NaN);
-          const loss = softmaxCrossEntropy(s.matrix(C, B, z), s.i32(labels), dZ);
-          const want = ref.softmaxCrossEntropy(z, C, B, labels);
-          expect(Math.abs(loss - want.loss)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(want.loss)) + 1e-4 * Math.log(C + 1));
-          if (dZ) expectClose("dZ", dZ.view(), want.dZ, 1 / B, 1e-5, 1e-7);
-        })),
-      { numRuns: 50 },
-    );
-  });
-
   it("dZ matches central finite differences of the float64 loss", async () => {
     const engine = await getEngine();
     fc.assert(

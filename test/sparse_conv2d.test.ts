@@ -1,5 +1,5 @@
-// sparseConv2d / sparseConv2dBackward / sparseConv2dBackwardWeights against the dense float64 convolution on
-// pattern- and tap-masked weights, finite differences through the SparseConv2d layer, and the typed errors.
+// The conv ops beyond their kernel cases (test/cases/sparse_conv2d.ts, run by test/kernels.test.ts): MAC counts,
+// finite differences through the SparseConv2d layer, its spec and tensors, and the typed errors.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -8,137 +8,14 @@ import {
 } from "../src/index.js";
 import { decodeLayer, encodeLayer } from "../src/io/model_io.js";
 import * as ref from "./helpers/conv_reference.js";
-import { abs, expectClose, fixedDegrees, getEngine, guardedOutput, scoped, values } from "./helpers/engine.js";
-
-interface Case {
-  g: ref.ConvGeom;
-  B: number;
-  pattern: Pattern;
-  taps?: number[];
-  seed: number;
-}
-
-// Channel counts 1–6, every pattern kind (fixed-degree at a feasible degree, dense, random with empty rows),
-// kernels 1–3 (non-square too), stride 1–2, padding 0–1, images 3–8, batches that end every SIMD tile.
-const caseArb: fc.Arbitrary<Case> = fc
-  .record({
-    inC: fc.integer({ min: 1, max: 6 }),
-    outC: fc.integer({ min: 1, max: 6 }),
-    H: fc.integer({ min: 3, max: 8 }),
-    W: fc.integer({ min: 3, max: 8 }),
-    kh: fc.integer({ min: 1, max: 3 }),
-    kw: fc.integer({ min: 1, max: 3 }),
-    stride: fc.integer({ min: 1, max: 2 }),
-    padding: fc.integer({ min: 0, max: 1 }),
-    B: fc.oneof(fc.integer({ min: 1, max: 9 }), fc.constantFrom(15, 16, 17, 23, 24, 25, 40, 41, 47, 48, 49, 67)),
-    kind: fc.constantFrom("fixedDegree", "dense", "random"),
-    tapKind: fc.constantFrom("all", "all", "shared", "perConnection"),
-    pick: fc.nat(),
-    seed: fc.integer({ min: 0, max: 2 ** 30 }),
-  })
-  .map((r) => {
-    const g = { inC: r.inC, outC: r.outC, H: r.H, W: r.W, kh: r.kh, kw: r.kw, stride: r.stride, padding: r.padding };
-    const degrees = fixedDegrees(r.inC, r.outC);
-    const pattern =
-      r.kind === "dense" ? Pattern.dense(r.inC, r.outC)
-      : r.kind === "random" ? Pattern.random(r.inC, r.outC, 0.5, r.seed)
-      : Pattern.fixedDegree(r.inC, r.outC, degrees[r.pick % degrees.length]!, r.seed);
-    const K = r.kh * r.kw;
-    const bits = values(r.seed + 9, pattern.nnz * K, 1);
-    const taps = r.tapKind === "all" ? undefined
-      : r.tapKind === "shared" ? Array.from({ length: K }, (_, t) => (bits[t]! > 0 || t === 0 ? 1 : 0))
-      : Array.from(bits, (v) => (v > 0 ? 1 : 0));
-    return { g, B: r.B, pattern, taps, seed: r.seed };
-  });
-
-describe.each([false, true])("sparse conv2d kernels (debug build: %s)", (debug) => {
-  const runs = debug ? 25 : 80;
-
-  it("forward = dense convolution of the masked weights (+ bias) (ReLU)", async () => {
-    const engine = await getEngine(debug);
-    fc.assert(
-      fc.property(caseArb, fc.boolean(), fc.boolean(), ({ g, B, pattern, taps, seed }, withBias, relu) =>
-        scoped(engine, (s) => {
-          const Wt = new ConvWeights(engine, g, pattern, { taps });
-          const index = ref.storedIndex(g, pattern, taps);
-          expect(Wt.nnz).toBe(index.length);
-          const v = values(seed, Wt.nnz), x = values(seed + 1, g.inC * g.H * g.W * B), bias = values(seed + 2, g.outC);
-          Wt.values.view().set(v);
-          const X = s.matrix(g.inC * g.H * g.W, B, x);
-          const b = withBias ? s.f32(bias) : undefined;
-          const Y = guardedOutput(s, Wt.outputSize, B);
-          try {
-            sparseConv2d(Wt, X, Y.m, { bias: b, relu });
-            const w = ref.denseWeights(g, index, v);
-            const want = ref.conv2d(g, w, x, B, withBias ? bias : undefined, relu);
-            expectClose("Y", Y.m.view(), want, ref.conv2d(g, abs(w), abs(x), B, withBias ? abs(bias) : undefined));
-            Y.intact();
-            expect(X.view()).toEqual(x);
-          } finally {
-            Wt.dispose();
-          }
-        })),
-      { numRuns: runs },
-    );
-  });
-
-  it("input gradient = transposed dense convolution, any stride", async () => {
-    const engine = await getEngine(debug);
-    fc.assert(
-      fc.property(caseArb, ({ g, B, pattern, taps, seed }) =>
-        scoped(engine, (s) => {
-          const Wt = new ConvWeights(engine, g, pattern, { taps });
-          const v = values(seed, Wt.nnz);
-          Wt.values.view().set(v);
-          const dy = values(seed + 1, Wt.outputSize * B);
-          const dY = s.matrix(Wt.outputSize, B, dy);
-          const dX = guardedOutput(s, Wt.inputSize, B);
-          try {
-            sparseConv2dBackward(Wt, dY, dX.m);
-            const w = ref.denseWeights(g, ref.storedIndex(g, pattern, taps), v);
-            expectClose("dX", dX.m.view(), ref.conv2dBackwardInput(g, w, dy, B), ref.conv2dBackwardInput(g, abs(w), abs(dy), B));
-            dX.intact();
-          } finally {
-            Wt.dispose();
-          }
-        })),
-      { numRuns: runs },
-    );
-  });
-
-  it("weight gradient at the stored taps only, and the bias gradient", async () => {
-    const engine = await getEngine(debug);
-    fc.assert(
-      fc.property(caseArb, fc.boolean(), ({ g, B, pattern, taps, seed }, withBias) =>
-        scoped(engine, (s) => {
-          const Wt = new ConvWeights(engine, g, pattern, { taps });
-          const dy = values(seed, Wt.outputSize * B), x = values(seed + 1, Wt.inputSize * B);
-          const dY = s.matrix(Wt.outputSize, B, dy), X = s.matrix(Wt.inputSize, B, x);
-          const dV = s.f32(Wt.nnz);
-          dV.view().fill(NaN);
-          const dB = withBias ? s.f32(g.outC) : undefined;
-          dB?.view().fill(NaN);
-          try {
-            sparseConv2dBackwardWeights(Wt, dY, X, dV, dB);
-            const index = ref.storedIndex(g, pattern, taps);
-            const dw = ref.conv2dBackwardWeights(g, dy, x, B), scale = ref.conv2dBackwardWeights(g, abs(dy), abs(x), B);
-            expectClose("dValues", dV.view(), index.map((d) => dw[d]!), index.map((d) => scale[d]!));
-            const positions = Wt.outH * Wt.outW;
-            if (dB) expectClose("dBias", dB.view(), ref.conv2dBackwardBias(g.outC, positions, dy, B), ref.conv2dBackwardBias(g.outC, positions, abs(dy), B));
-          } finally {
-            Wt.dispose();
-          }
-        })),
-      { numRuns: runs },
-    );
-  });
-});
+import { convArb } from "./cases/sparse_conv2d.js";
+import { getEngine, scoped, values } from "./helpers/engine.js";
 
 describe("ConvWeights", () => {
   it("counts MACs as stored taps × output positions where the tap lands in the image", async () => {
     const engine = await getEngine();
     fc.assert(
-      fc.property(caseArb, ({ g, pattern, taps }) => {
+      fc.property(convArb, ({ g, pattern, taps }) => {
         const Wt = new ConvWeights(engine, g, pattern, { taps });
         try {
           // one sample of ones through the masked dense reference with unit weights counts exactly those products
@@ -181,7 +58,7 @@ describe("SparseConv2d layer gradients", () => {
     const engine = await getEngine();
     let checked = 0;
     fc.assert(
-      fc.property(caseArb, fc.nat(), ({ g, B: B0, pattern, taps, seed }, pick) =>
+      fc.property(convArb, fc.nat(), ({ g, B: B0, pattern, taps, seed }, pick) =>
         scoped(engine, (s) => {
           const B = Math.min(B0, 5);
           const layer = new SparseConv2d(engine, { ...g, pattern, taps, activation: "relu", seed, biasInit: 0.05 });
