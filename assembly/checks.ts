@@ -26,9 +26,12 @@
   return a == b || apart(a, n, b, m);
 }
 
-/** ptr[0..n] lies in memory, starts at 0 and never decreases (then ptr[n] is the number of entries). */
+/**
+ * ptr[0..n] lies in memory, starts at 0 or above and never decreases: then ptr[n] bounds the entries. A slice of a
+ * CSR matrix's rows (how a thread gets its share of a call) keeps its offsets into the whole matrix's entries.
+ */
 @inline export function offsets(ptr: usize, n: i32): bool {
-  if (n < 0 || !inside(ptr, <i64>n + 1) || load<i32>(ptr) != 0) return false;
+  if (n < 0 || !inside(ptr, <i64>n + 1) || load<i32>(ptr) < 0) return false;
   for (let i = 1; i <= n; i++) {
     if (load<i32>(ptr + (<usize>i << 2)) < load<i32>(ptr + (<usize>(i - 1) << 2))) return false;
   }

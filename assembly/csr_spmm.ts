@@ -162,7 +162,7 @@ export function csrSpmm(
 ): void {
   if (!ASC_NO_ASSERT) {
     assert(m >= 0 && B >= 0, "csrSpmm: m and B must be ≥ 0");
-    assert(offsets(rowPtr, m), "csrSpmm: rowPtr must lie in memory, start at 0 and never decrease");
+    assert(offsets(rowPtr, m), "csrSpmm: rowPtr must lie in memory, hold offsets ≥ 0 and never decrease");
     const nnz = load<i32>(rowPtr + (<usize>m << 2));
     assert(indices(colIdx, nnz, -1), "csrSpmm: colIdx must lie in memory and hold column indices ≥ 0");
     const k = reach(colIdx, nnz);
@@ -182,12 +182,13 @@ export function csrSpmmT(
 ): void {
   if (!ASC_NO_ASSERT) {
     assert(k >= 0 && B >= 0, "csrSpmmT: k and B must be ≥ 0");
-    assert(offsets(colPtr, k), "csrSpmmT: colPtr must lie in memory, start at 0 and never decrease");
+    assert(offsets(colPtr, k), "csrSpmmT: colPtr must lie in memory, hold offsets ≥ 0 and never decrease");
     const nnz = load<i32>(colPtr + (<usize>k << 2));
     assert(indices(rowIdx, nnz, -1), "csrSpmmT: rowIdx must lie in memory and hold row indices ≥ 0");
     const m = reach(rowIdx, nnz);
-    assert(indices(perm, nnz, nnz), "csrSpmmT: perm must lie in memory and hold positions in [0, nnz)");
-    assert(inside(values, nnz), "csrSpmmT: values outside memory");
+    // a slice of the columns (a thread's share) reads values anywhere in the matrix: values must hold what perm reaches
+    assert(indices(perm, nnz, -1), "csrSpmmT: perm must lie in memory and hold positions ≥ 0");
+    assert(inside(values, reach(perm, nnz)), "csrSpmmT: values (as many as perm reaches) outside memory");
     assert(inside(dy, <i64>m * B), "csrSpmmT: dY (as many rows as rowIdx reaches) outside memory");
     assert(inside(dx, <i64>k * B), "csrSpmmT: dX outside memory");
     assert(apart(dx, <i64>k * B, dy, <i64>m * B), "csrSpmmT: dX overlaps dY");
@@ -240,7 +241,7 @@ export function csrSddmm(
 ): void {
   if (!ASC_NO_ASSERT) {
     assert(m >= 0 && B >= 0, "csrSddmm: m and B must be ≥ 0");
-    assert(offsets(rowPtr, m), "csrSddmm: rowPtr must lie in memory, start at 0 and never decrease");
+    assert(offsets(rowPtr, m), "csrSddmm: rowPtr must lie in memory, hold offsets ≥ 0 and never decrease");
     const nnz = load<i32>(rowPtr + (<usize>m << 2));
     assert(indices(colIdx, nnz, -1), "csrSddmm: colIdx must lie in memory and hold column indices ≥ 0");
     const k = reach(colIdx, nnz);

@@ -5,7 +5,7 @@
 // offset off[j] (source plane + tap shift), its tap packed as ky<<16 | kx (for bounds checks), and a value.
 // Loops run position → batch tile → channel → entries: the accumulators of one tile stay in registers over all
 // entries and one position's input window (C·kh·kw rows of one tile) stays in L1 across output channels.
-import { apart, indices, inside, insideIf, offsets } from "./checks";
+import { apart, indices, inside, insideIf, offsets, reach } from "./checks";
 import { rowSums } from "./csr_spmm";
 
 // Debug-build predicates (checks.ts). The geometry: OH×OW is what kh×kw windows at stride s leave of padded H×W.
@@ -189,7 +189,7 @@ export function sparseConv2d(
 ): void {
   if (!ASC_NO_ASSERT) {
     assert(geometry(H, W, OH, OW, kh, kw, s, py, px, B), "sparseConv2d: OH×OW must follow from H×W, kh×kw, s, py, px");
-    assert(offsets(ptr, O), "sparseConv2d: ptr must lie in memory, start at 0 and never decrease");
+    assert(offsets(ptr, O), "sparseConv2d: ptr must lie in memory, hold offsets ≥ 0 and never decrease");
     const nnz = load<i32>(ptr + (<usize>O << 2));
     assert(entries(nnz, off, tap, kh, kw, W, 1, H * W),
       "sparseConv2d: off and tap must lie in memory, taps in kh×kw, off[j] = c·H·W + ky·W + kx");
@@ -229,13 +229,13 @@ export function sparseConv2dBackwardInput(
   if (!ASC_NO_ASSERT) {
     assert(geometry(H, W, OH, OW, kh, kw, s, py, px, B),
       "sparseConv2dBackwardInput: OH×OW must follow from H×W, kh×kw, s, py, px");
-    assert(offsets(ptr, C), "sparseConv2dBackwardInput: ptr must lie in memory, start at 0 and never decrease");
+    assert(offsets(ptr, C), "sparseConv2dBackwardInput: ptr must lie in memory, hold offsets ≥ 0 and never decrease");
     const nnz = load<i32>(ptr + (<usize>C << 2));
     assert(entries(nnz, off, tap, kh, kw, OW, -1, OH * OW),
       "sparseConv2dBackwardInput: off and tap must lie in memory, taps in kh×kw, off[j] = o·OH·OW − ky·OW − kx");
     const O = planes(nnz, off, tap, OW, -1, OH * OW);
-    assert(indices(perm, nnz, nnz), "sparseConv2dBackwardInput: perm must lie in memory, its entries in [0, nnz)");
-    assert(inside(values, nnz), "sparseConv2dBackwardInput: values outside memory");
+    assert(indices(perm, nnz, -1), "sparseConv2dBackwardInput: perm must lie in memory, its entries ≥ 0");
+    assert(inside(values, reach(perm, nnz)), "sparseConv2dBackwardInput: values (as many as perm reaches) outside memory");
     assert(inside(dy, O * OH * OW * B), "sparseConv2dBackwardInput: dY (the channels off reaches) outside memory");
     assert(inside(dx, <i64>C * H * W * B), "sparseConv2dBackwardInput: dX outside memory");
     assert(apart(dx, <i64>C * H * W * B, dy, O * OH * OW * B), "sparseConv2dBackwardInput: dX overlaps dY");
@@ -346,7 +346,7 @@ export function sparseConv2dBackwardWeights(
   if (!ASC_NO_ASSERT) {
     assert(O >= 0 && OH >= 0 && OW >= 0 && H >= 1 && W >= 1 && s >= 1 && py >= 0 && px >= 0 && B >= 0,
       "sparseConv2dBackwardWeights: sizes must be ≥ 0, H, W and s ≥ 1");
-    assert(offsets(ptr, O), "sparseConv2dBackwardWeights: ptr must lie in memory, start at 0 and never decrease");
+    assert(offsets(ptr, O), "sparseConv2dBackwardWeights: ptr must lie in memory, hold offsets ≥ 0 and never decrease");
     const nnz = load<i32>(ptr + (<usize>O << 2));
     assert(entries(nnz, off, tap, 0, 0, W, 1, H * W),
       "sparseConv2dBackwardWeights: off and tap must lie in memory, off[j] = c·H·W + ky·W + kx");

@@ -10,7 +10,9 @@ import ts from "typescript";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const DTS = join(ROOT, "build/presparse.debug.d.ts");
-const MODULES = ["build/presparse.wasm", "build/presparse.debug.wasm"];
+const MODULES = [
+  "build/presparse.wasm", "build/presparse.debug.wasm", "build/presparse.threads.wasm", "build/presparse.threads.debug.wasm",
+];
 const OUT = join(ROOT, "src/engine/kernels.generated.ts");
 const WIDTH = 120;
 

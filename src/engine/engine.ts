@@ -1,6 +1,9 @@
 import { KernelAssertionError, WasmLoadError, ValidationError, checkInt } from "./errors.js";
 import { KERNEL_ARITY, type Kernels } from "./kernels.generated.js";
 import { instantiateSync } from "./loader.js";
+import { ThreadPool, ThreadPoolError } from "./pool.js";
+import { importedMemory, withoutData } from "./wasm_sections.js";
+import { threadedKernels, type ThresholdOption } from "./work_split.js";
 
 export type { Kernels };
 
@@ -12,6 +15,45 @@ export interface LoadOptions {
   wasm?: WasmSource;
   /** Load the debug build (assertions on, names kept) instead of the release build. */
   debug?: boolean;
+  /**
+   * Threads the kernels run on, the calling thread included. Default: in Node the cores, at most
+   * {@link MAX_DEFAULT_THREADS}; in a page the cores (same cap) when it is cross-origin isolated, else 1 with a
+   * one-line notice naming the headers that enable more. 1 is the single-thread engine exactly. Asked for and
+   * impossible, it throws a ThreadPoolError; defaulted and impossible, it falls back to 1 with a notice.
+   */
+  threads?: number;
+  /** Work below which a call stays on the calling thread (default: the measured table; 0 splits every call). */
+  thresholds?: ThresholdOption;
+}
+
+/**
+ * The cap on the default thread count. The sparse kernels are bound by loads, not arithmetic, so past a few cores
+ * a shared memory bus gains little, while every call pays to wake each thread; 4 is where onnxruntime-web caps too
+ * (tfjs-wasm at 8), and it leaves cores to a server's other processes. More can always be asked for.
+ */
+export const MAX_DEFAULT_THREADS = 4;
+
+let noticed = false;
+function notice(line: string): void {
+  if (noticed) return;
+  noticed = true;
+  if (isNode()) console.warn(line);
+  else console.info(line);
+}
+
+/** The default thread count here (see {@link LoadOptions.threads}), with the notice a page gets when isolation is missing. */
+export async function defaultThreads(): Promise<number> {
+  if (isNode()) {
+    const name = "node:os";
+    const os = (await import(/* @vite-ignore */ name)) as typeof import("node:os");
+    return Math.max(1, Math.min(MAX_DEFAULT_THREADS, os.availableParallelism?.() ?? os.cpus().length));
+  }
+  const cores = Math.max(1, Math.min(MAX_DEFAULT_THREADS, globalThis.navigator?.hardwareConcurrency ?? 1));
+  if ((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true) return cores;
+  if (cores > 1) {
+    notice(`presparse: 1 thread (${cores} with cross-origin isolation: serve the page with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)`);
+  }
+  return 1;
 }
 
 // (module (func (result v128) i32.const 0 i8x16.splat i8x16.popcnt)): validates only where fixed SIMD exists.
@@ -26,6 +68,11 @@ function isNode(): boolean {
 /** The URL of the shipped module (release or debug build). */
 export function defaultWasmUrl(debug = false): URL {
   return new URL(debug ? "../../build/presparse.debug.wasm" : "../../build/presparse.wasm", import.meta.url);
+}
+
+/** The URL of the shipped threaded module (release or debug build): shared, imported memory, the same code. */
+export function defaultThreadedWasmUrl(debug = false): URL {
+  return new URL(debug ? "../../build/presparse.threads.debug.wasm" : "../../build/presparse.threads.wasm", import.meta.url);
 }
 
 async function readBytes(input: WasmSource): Promise<Uint8Array> {
@@ -122,32 +169,86 @@ export class Engine {
   private stats_ = { allocations: 0, grows: 0 };
   private disposed = false;
 
-  private constructor(instance: WebAssembly.Instance) {
+  /** Threads the kernels run on (the calling thread included): 1 for the single-thread engine. */
+  readonly threads: number;
+  /** The pool of a threaded engine (undefined on one thread). */
+  readonly pool: ThreadPool | undefined;
+
+  private constructor(instance: WebAssembly.Instance, memory?: WebAssembly.Memory) {
     const ex = instance.exports as Record<string, unknown>;
     checkArity(ex);
     this.kernels = ex as unknown as Kernels;
-    this.memory = this.kernels.memory;
+    // a module that imports its memory exports it too; the imported one is the one to trust
+    this.memory = memory ?? this.kernels.memory;
     this.base = align(this.kernels.heapBase());
     this.top = this.base;
+    this.threads = 1;
+    this.pool = undefined;
   }
 
-  /** Loads and instantiates the module (release build by default). */
+  /**
+   * Loads and instantiates the module (release build by default) on `threads` threads: more than one loads the
+   * threaded build (or takes `wasm` as one), puts its memory in a SharedArrayBuffer and starts a worker pool.
+   */
   static async load(options: LoadOptions = {}): Promise<Engine> {
-    const src = options.wasm ?? defaultWasmUrl(options.debug);
-    let module: WebAssembly.Module;
-    if (src instanceof WebAssembly.Module) module = src;
-    else {
-      const bytes = await readBytes(src);
-      checkBytes(bytes);
-      try {
-        module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
-      } catch (e) {
-        const msg = (e as Error).message;
-        const csp = /unsafe-eval|Content Security Policy|CSP/i.test(msg);
-        throw new WasmLoadError(`presparse.wasm: compile failed: ${msg}${csp ? " (the page's Content-Security-Policy must allow 'wasm-unsafe-eval')" : ""}`);
-      }
+    const asked = options.threads === undefined ? undefined : checkInt("Engine.load", "threads", options.threads, 1, 64);
+    const given = options.wasm;
+    if (given instanceof WebAssembly.Module) {
+      if ((asked ?? 1) > 1) throw new ThreadPoolError("Engine.load: threads need the module's bytes (workers instantiate its code without its data), not a compiled module");
+      return Engine.fromModule(given);
     }
-    return Engine.fromModule(module);
+    if (given === undefined) {
+      const threads = asked ?? (await defaultThreads());
+      if (threads > 1) {
+        try {
+          const bytes = await readBytes(defaultThreadedWasmUrl(options.debug));
+          checkBytes(bytes);
+          return await Engine.threaded(bytes, threads, options);
+        } catch (e) {
+          if (asked !== undefined || !(e instanceof ThreadPoolError)) throw e;
+          notice(`presparse: ${e.message}; running on 1 thread`);
+        }
+      }
+      const bytes = await readBytes(defaultWasmUrl(options.debug));
+      checkBytes(bytes);
+      return Engine.fromModule(await compile(bytes));
+    }
+    // bytes, a URL or a response: the module decides whether threads are possible, the options how many
+    const bytes = await readBytes(given);
+    checkBytes(bytes);
+    if (importedMemory(bytes)) return Engine.threaded(bytes, asked ?? (await defaultThreads()), options);
+    if ((asked ?? 1) > 1) throw new ThreadPoolError("Engine.load: the module was built without threads (it does not import a shared memory)");
+    return Engine.fromModule(await compile(bytes));
+  }
+
+  // The threaded engine: the module instantiated over a shared memory, a pool of threads − 1 workers over it.
+  private static async threaded(bytes: Uint8Array, threads: number, options: LoadOptions): Promise<Engine> {
+    const limits = importedMemory(bytes);
+    if (!limits?.shared || limits.maximum === undefined) {
+      throw new ThreadPoolError("Engine.load: the module imports a memory that is not shared (not a threaded build)");
+    }
+    if (typeof SharedArrayBuffer === "undefined") {
+      throw new ThreadPoolError("Engine.load: SharedArrayBuffer is missing (a page must be cross-origin isolated: COOP same-origin, COEP require-corp)");
+    }
+    let memory: WebAssembly.Memory;
+    try {
+      memory = new WebAssembly.Memory({ initial: limits.initial, maximum: limits.maximum, shared: true });
+    } catch (e) {
+      throw new ThreadPoolError(`Engine.load: cannot make a shared memory of ${limits.maximum} pages at most: ${(e as Error).message}`);
+    }
+    const module = await compile(bytes);
+    const engine = Engine.fromModule(module, memory);
+    if (threads === 1) return engine;
+    const kernels = Object.keys(KERNEL_ARITY);
+    const pool = await ThreadPool.start({
+      module: await compile(withoutData(bytes)), memory, threads, kernels,
+      report: (msg, file, line, column) => new KernelAssertionError(engine.readString(msg), engine.readString(file), line, column),
+    });
+    const e = engine as { -readonly [K in "kernels" | "threads" | "pool"]: Engine[K] };
+    e.kernels = threadedKernels(engine.kernels, pool, kernels, options.thresholds);
+    e.threads = threads;
+    e.pool = pool;
+    return engine;
   }
 
   /**
@@ -156,20 +257,30 @@ export class Engine {
    * call throws a {@link KernelAssertionError}. The kernels are the instance's own exports (the loader's wrapped
    * copies would add a call to every kernel call).
    */
-  static fromModule(module: WebAssembly.Module): Engine {
+  static fromModule(module: WebAssembly.Module, memory?: WebAssembly.Memory): Engine {
     checkExports(module);
+    const imports = WebAssembly.Module.imports(module);
+    if (!memory && imports.some((i) => i.kind === "memory")) {
+      throw new WasmLoadError("presparse.wasm: this build imports its memory (the threaded build): load it with Engine.load");
+    }
     // abort runs only after instantiation, when the loader's reader of strings in the module's memory exists
     let read = (ptr: number): string => `the string at ${ptr}`;
     const { instance, exports } = instantiateSync(module, {
       env: {
+        ...(memory ? { memory } : {}),
         abort(msg: number, file: number, line: number, column: number) {
           throw new KernelAssertionError(read(msg), read(file), line, column);
         },
       },
     });
     read = (ptr) => exports.__getString(ptr);
-    return new Engine(instance);
+    const engine = new Engine(instance, memory);
+    engine.readString = read;
+    return engine;
   }
+
+  /** Reads a string the module wrote into memory (an assertion's message), through AssemblyScript's loader. */
+  private readString: (ptr: number) => string = (ptr) => `the string at ${ptr}`;
 
   /** Reserves `bytes` (16-byte aligned) and returns the pointer; the memory is zeroed. */
   alloc(bytes: number): number {
@@ -251,6 +362,7 @@ export class Engine {
 
   /** Forgets every allocation; the engine may not be used afterwards. */
   dispose(): void {
+    this.pool?.close();
     this.live.clear();
     this.free_ = [];
     this.top = this.base;
@@ -263,6 +375,16 @@ export class Engine {
 
   private checkLive(): void {
     if (this.disposed) throw new ValidationError("engine: used after dispose()");
+  }
+}
+
+async function compile(bytes: Uint8Array): Promise<WebAssembly.Module> {
+  try {
+    return await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+  } catch (e) {
+    const msg = (e as Error).message;
+    const csp = /unsafe-eval|Content Security Policy|CSP/i.test(msg);
+    throw new WasmLoadError(`presparse.wasm: compile failed: ${msg}${csp ? " (the page's Content-Security-Policy must allow 'wasm-unsafe-eval')" : ""}`);
   }
 }
 

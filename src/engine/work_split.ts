@@ -1,0 +1,252 @@
+// How each kernel's work splits over threads: by its outputs (rows of Y for the forward product, rows of dX through the
+// CSC view for the transposed one, rows of dY for the weight gradient, output channels for convolutions and pools,
+// index ranges for elementwise kernels and optimizers, rows for the column gather). A chunk is the same kernel called
+// on a slice of its outputs — pointers moved to the slice, a CSR row slice keeps its absolute offsets — so every output
+// element is computed by one thread with the instructions and in the order of the single-thread call: any thread
+// count gives the same bits. Elementwise slices start at multiples of 4, so each element takes the same SIMD or scalar
+// path as in one call; dense row slices at multiples of the kernel's row blocking.
+import type { Kernels } from "./kernels.generated.js";
+import { MAX_CHUNKS } from "./pool_protocol.js";
+import type { ThreadPool } from "./pool.js";
+
+type Args = number[];
+type KernelName = Exclude<keyof Kernels, "memory">;
+
+interface Rule {
+  /** Output units (rows, channels, elements) the call splits into. */
+  units(a: Args): number;
+  /** Slices start at multiples of this many units. */
+  quantum?: number;
+  /** Work of the whole call, in the units of its threshold. */
+  work(a: Args, i32: Int32Array): number;
+  /** Cumulative cost of units [0, u), to balance chunks (default: u); ptr: index of the CSR offsets argument. */
+  ptr?: number;
+  /** The arguments of the call on units [lo, hi). */
+  part(a: Args, lo: number, hi: number): Args;
+}
+
+const F = 4;
+const nnzOf = (a: Args, i32: Int32Array, ptr: number, rows: number): number => i32[(a[ptr]! >>> 2) + a[rows]!]! - i32[a[ptr]! >>> 2]!;
+const opt = (p: number, offset: number): number => (p === 0 ? 0 : p + offset);
+
+/** Every kernel that splits, and how. Kernels not listed (softmax, softmaxCrossEntropy, gatherSamples) run on the calling thread. */
+export const SPLIT_RULES: Partial<Record<KernelName, Rule>> = {
+  // (m, B, rowPtr, colIdx, values, x, bias, y, relu)
+  csrSpmm: {
+    units: (a) => a[0]!, ptr: 2,
+    work: (a, m) => (nnzOf(a, m, 2, 0) + a[0]!) * a[1]!,
+    part: (a, lo, hi) => [hi - lo, a[1]!, a[2]! + lo * F, a[3]!, a[4]!, a[5]!, opt(a[6]!, lo * F), a[7]! + lo * a[1]! * F, a[8]!],
+  },
+  // (k, B, colPtr, rowIdx, perm, values, dy, dx)
+  csrSpmmT: {
+    units: (a) => a[0]!, ptr: 2,
+    work: (a, m) => (nnzOf(a, m, 2, 0) + a[0]!) * a[1]!,
+    part: (a, lo, hi) => [hi - lo, a[1]!, a[2]! + lo * F, a[3]!, a[4]!, a[5]!, a[6]!, a[7]! + lo * a[1]! * F],
+  },
+  // (m, B, rowPtr, colIdx, dy, x, dValues, dBias)
+  csrSddmm: {
+    units: (a) => a[0]!, ptr: 2,
+    work: (a, m) => (nnzOf(a, m, 2, 0) + a[0]!) * a[1]!,
+    part: (a, lo, hi) => [hi - lo, a[1]!, a[2]! + lo * F, a[3]!, a[4]! + lo * a[1]! * F, a[5]!, a[6]!, opt(a[7]!, lo * F)],
+  },
+  // (m, B, y, out)
+  rowSums: {
+    units: (a) => a[0]!,
+    work: (a) => a[0]! * a[1]!,
+    part: (a, lo, hi) => [hi - lo, a[1]!, a[2]! + lo * a[1]! * F, a[3]! + lo * F],
+  },
+  // (m, k, B, a, rs, cs, x, bias, y, relu): blocks of 4 rows
+  denseMatmul: {
+    units: (a) => a[0]!, quantum: 4,
+    work: (a) => a[0]! * a[1]! * a[2]!,
+    part: (a, lo, hi) => [hi - lo, a[1]!, a[2]!, a[3]! + lo * a[4]! * F, a[4]!, a[5]!, a[6]!, opt(a[7]!, lo * F), a[8]! + lo * a[2]! * F, a[9]!],
+  },
+  // (m, k, B, dy, x, dw, dBias): blocks of 2 rows
+  denseGradW: {
+    units: (a) => a[0]!, quantum: 2,
+    work: (a) => a[0]! * a[1]! * a[2]!,
+    part: (a, lo, hi) => [hi - lo, a[1]!, a[2]!, a[3]! + lo * a[2]! * F, a[4]!, a[5]! + lo * a[1]! * F, opt(a[6]!, lo * F)],
+  },
+  // (n, y)
+  reluForward: { units: (a) => a[0]!, quantum: 4, work: (a) => a[0]!, part: (a, lo, hi) => [hi - lo, a[1]! + lo * F] },
+  // (n, y, dy, dx)
+  reluBackward: {
+    units: (a) => a[0]!, quantum: 4, work: (a) => a[0]!,
+    part: (a, lo, hi) => [hi - lo, a[1]! + lo * F, a[2]! + lo * F, a[3]! + lo * F],
+  },
+  // (n, y, x)
+  addInPlace: { units: (a) => a[0]!, quantum: 4, work: (a) => a[0]!, part: (a, lo, hi) => [hi - lo, a[1]! + lo * F, a[2]! + lo * F] },
+  // (n, x, s)
+  scaleInPlace: { units: (a) => a[0]!, quantum: 4, work: (a) => a[0]!, part: (a, lo, hi) => [hi - lo, a[1]! + lo * F, a[2]!] },
+  // (n, w, g, m, v, lrT, b1, b2, eps, l2)
+  adamStep: {
+    units: (a) => a[0]!, quantum: 4, work: (a) => a[0]!,
+    part: (a, lo, hi) => [hi - lo, a[1]! + lo * F, a[2]! + lo * F, a[3]! + lo * F, a[4]! + lo * F, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!],
+  },
+  // (n, w, g, u, lr, mu, l2)
+  sgdStep: {
+    units: (a) => a[0]!, quantum: 4, work: (a) => a[0]!,
+    part: (a, lo, hi) => [hi - lo, a[1]! + lo * F, a[2]! + lo * F, a[3]! + lo * F, a[4]!, a[5]!, a[6]!],
+  },
+  // (rows, B, src, cols, n, dst)
+  gatherColumns: {
+    units: (a) => a[0]!, work: (a) => a[0]! * a[4]!,
+    part: (a, lo, hi) => [hi - lo, a[1]!, a[2]! + lo * a[1]! * F, a[3]!, a[4]!, a[5]! + lo * a[4]! * F],
+  },
+  // (O, OH, OW, H, W, kh, kw, s, py, px, B, ptr, off, tap, values, x, bias, y, relu)
+  sparseConv2d: {
+    units: (a) => a[0]!, ptr: 11,
+    work: (a, m) => (nnzOf(a, m, 11, 0) + a[0]!) * a[1]! * a[2]! * a[10]!,
+    part: (a, lo, hi) => {
+      const r = a.slice();
+      r[0] = hi - lo;
+      r[11] = a[11]! + lo * F;
+      r[16] = opt(a[16]!, lo * F);
+      r[17] = a[17]! + lo * a[1]! * a[2]! * a[10]! * F;
+      return r;
+    },
+  },
+  // (C, H, W, OH, OW, kh, kw, s, py, px, B, ptr, off, tap, perm, values, dy, dx)
+  sparseConv2dBackwardInput: {
+    units: (a) => a[0]!, ptr: 11,
+    work: (a, m) => (nnzOf(a, m, 11, 0) + a[0]!) * a[1]! * a[2]! * a[10]!,
+    part: (a, lo, hi) => {
+      const r = a.slice();
+      r[0] = hi - lo;
+      r[11] = a[11]! + lo * F;
+      r[17] = a[17]! + lo * a[1]! * a[2]! * a[10]! * F;
+      return r;
+    },
+  },
+  // (O, OH, OW, H, W, s, py, px, B, ptr, off, tap, dy, x, dValues, dBias)
+  sparseConv2dBackwardWeights: {
+    units: (a) => a[0]!, ptr: 9,
+    work: (a, m) => (nnzOf(a, m, 9, 0) + a[0]!) * a[1]! * a[2]! * a[8]!,
+    part: (a, lo, hi) => {
+      const r = a.slice();
+      r[0] = hi - lo;
+      r[9] = a[9]! + lo * F;
+      r[12] = a[12]! + lo * a[1]! * a[2]! * a[8]! * F;
+      r[15] = opt(a[15]!, lo * F);
+      return r;
+    },
+  },
+  // (C, H, W, OH, OW, k, s, B, x, y)
+  maxPool2d: poolRule(false),
+  avgPool2d: poolRule(false),
+  // (C, H, W, OH, OW, k, s, B, x, y, dy, dx)
+  maxPool2dBackward: {
+    units: (a) => a[0]!,
+    work: (a) => a[0]! * a[3]! * a[4]! * a[5]! * a[5]! * a[7]!,
+    part: (a, lo, hi) => {
+      const inC = a[1]! * a[2]! * a[7]! * F, outC = a[3]! * a[4]! * a[7]! * F;
+      return [hi - lo, ...a.slice(1, 8), a[8]! + lo * inC, a[9]! + lo * outC, a[10]! + lo * outC, a[11]! + lo * inC];
+    },
+  },
+  // (C, H, W, OH, OW, k, s, B, dy, dx)
+  avgPool2dBackward: poolRule(true),
+};
+
+// Pools over channels: (C, H, W, OH, OW, k, s, B, p, q), p the input and q the output (swapped for the backward).
+function poolRule(backward: boolean): Rule {
+  return {
+    units: (a) => a[0]!,
+    work: (a) => a[0]! * a[3]! * a[4]! * a[5]! * a[5]! * a[7]!,
+    part: (a, lo, hi) => {
+      const inC = a[1]! * a[2]! * a[7]! * F, outC = a[3]! * a[4]! * a[7]! * F;
+      const [p, q] = backward ? [outC, inC] : [inC, outC];
+      return [hi - lo, ...a.slice(1, 8), a[8]! + lo * p, a[9]! + lo * q];
+    },
+  };
+}
+
+/**
+ * Work below which a call runs on the calling thread alone: the measured crossover, where splitting over 2 threads
+ * stops losing to one (see `node bench/thresholds.mjs`, whose figures are kept in bench/README.threads.md). The unit is
+ * each rule's `work`: (nnz + rows)·batch for the CSR kernels, multiply-adds for dense, elements for elementwise ones.
+ */
+export const THRESHOLDS: Record<string, number> = {
+  csrSpmm: 200_000,
+  csrSpmmT: 200_000,
+  csrSddmm: 200_000,
+  rowSums: 400_000,
+  denseMatmul: 200_000,
+  denseGradW: 200_000,
+  reluForward: 400_000,
+  reluBackward: 400_000,
+  addInPlace: 400_000,
+  scaleInPlace: 400_000,
+  adamStep: 100_000,
+  sgdStep: 200_000,
+  gatherColumns: 400_000,
+  sparseConv2d: 200_000,
+  sparseConv2dBackwardInput: 200_000,
+  sparseConv2dBackwardWeights: 200_000,
+  maxPool2d: 400_000,
+  avgPool2d: 400_000,
+  maxPool2dBackward: 400_000,
+  avgPool2dBackward: 400_000,
+};
+
+/** Thresholds as an option: a number for every kernel (0 splits every call), or some kernels' own. */
+export type ThresholdOption = number | Partial<Record<string, number>>;
+
+/** Chunk boundaries over [0, units): `count` slices of about equal cost, starting at multiples of `q`. */
+export function boundaries(units: number, count: number, q: number, cost: (u: number) => number): number[] {
+  const total = cost(units);
+  const cuts = [0];
+  for (let j = 1; j < count; j++) {
+    const target = (total * j) / count;
+    let lo = 0, hi = units;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cost(mid) < target) lo = mid + 1;
+      else hi = mid;
+    }
+    const u = Math.min(units, Math.round(lo / q) * q);
+    if (u > cuts.at(-1)! && u < units) cuts.push(u);
+  }
+  cuts.push(units);
+  return cuts;
+}
+
+/**
+ * The engine's kernels with every splittable one dispatching over the pool: below its threshold, or when it would
+ * make one chunk, a call goes straight to the kernel; otherwise it is cut into chunks of its outputs, and the pool
+ * runs them (the calling thread takes its share).
+ */
+export function threadedKernels(raw: Kernels, pool: ThreadPool, kernelNames: readonly string[], thresholds?: ThresholdOption): Kernels {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(raw) as (keyof Kernels)[]) out[key] = raw[key];
+  const memory = raw.memory;
+  let i32 = new Int32Array(memory.buffer);
+  const view = (): Int32Array => {
+    if (i32.byteLength !== memory.buffer.byteLength) i32 = new Int32Array(memory.buffer);
+    return i32;
+  };
+  for (const [name, rule] of Object.entries(SPLIT_RULES) as [KernelName, Rule][]) {
+    const fn = raw[name] as (...a: number[]) => unknown;
+    const k = kernelNames.indexOf(name);
+    if (k < 0) continue;
+    const limit = typeof thresholds === "number" ? thresholds : thresholds?.[name] ?? THRESHOLDS[name] ?? 0;
+    const q = rule.quantum ?? 1;
+    out[name] = (...a: number[]) => {
+      if (!pool.usable) return fn(...a);
+      const m = view();
+      const work = rule.work(a, m);
+      if (work < limit) return fn(...a);
+      const units = rule.units(a);
+      const count = Math.min(MAX_CHUNKS, pool.threads * (work >= 8 * limit && limit > 0 ? 4 : 1), Math.ceil(units / q));
+      if (count < 2) return fn(...a);
+      const base = rule.ptr === undefined ? 0 : a[rule.ptr]! >>> 2;
+      const cost = rule.ptr === undefined ? (u: number) => u : (u: number) => m[base + u]! - m[base]! + u;
+      const cuts = boundaries(units, count, q, cost);
+      if (cuts.length < 3) return fn(...a);
+      const parts: Args[] = [];
+      for (let c = 0; c + 1 < cuts.length; c++) parts.push(rule.part(a, cuts[c]!, cuts[c + 1]!));
+      pool.run(k, fn, parts);
+      return undefined;
+    };
+  }
+  return out as unknown as Kernels;
+}

@@ -1,0 +1,305 @@
+// Threads never change a result: every kernel case of test/cases, split over 2 and 3 threads (every call split, however
+// small), leaves exactly the bits the single-thread build leaves — outputs, gradients, optimizer state — and so do k
+// training steps of generated networks and their evaluation and early-exit runs. The threaded build runs the very code
+// of the single-thread one, its workers write nothing into memory when they instantiate, and faults are typed: threads
+// asked for and impossible, an assertion in a worker's chunk, a worker terminated while it holds part of a call.
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "@fast-check/vitest";
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  Adam, ConvWeights, CsrWeights, Engine, ExitRunner, F32Buffer, I32Buffer, KernelAssertionError, Matrix, Model, Pattern,
+  Sgd, buildModel, csrSpmm, evaluate, makeDataset, train,
+} from "../src/index.js";
+import { ThreadPoolError, WorkerDiedError } from "../src/engine/pool.js";
+import type { Disposable } from "../src/engine/scope.js";
+import { codeSection, withoutData } from "../src/engine/wasm_sections.js";
+import { Scope, fixedDegrees, values, type AnyCase } from "./cases/case.js";
+import { KERNEL_CASES } from "./cases/index.js";
+
+const ROOT = join(import.meta.dirname, "..");
+const wasm = (name: string) => new Uint8Array(readFileSync(join(ROOT, "build", name)));
+
+/** A case's scope that remembers what it made, so every array a run leaves can be compared across engines. */
+class Recording extends Scope {
+  readonly made: Disposable[] = [];
+  override keep<T extends Disposable>(x: T): T {
+    this.made.push(x);
+    return super.keep(x);
+  }
+}
+
+// Every array the run left in WASM memory: operands, outputs, canaries, weights.
+function snapshot(made: Disposable[]): Float32Array[] {
+  const out: Float32Array[] = [];
+  for (const x of made) {
+    if (x instanceof Matrix || x instanceof F32Buffer) out.push(x.toArray());
+    else if (x instanceof I32Buffer) out.push(new Float32Array(x.toArray().buffer));
+    else if (x instanceof CsrWeights || x instanceof ConvWeights) out.push(x.values.toArray());
+  }
+  return out;
+}
+
+function runOn<P>(c: AnyCase, engine: Engine, p: P): Float32Array[] {
+  return Recording.run(engine, (s) => {
+    const t = c.setup(s, p);
+    for (let i = 0; i < (t.rounds ?? 1); i++) {
+      t.run();
+      t.check();
+    }
+    return snapshot((s as Recording).made);
+  });
+}
+
+function expectSameBits(what: string, got: ArrayLike<number>[], want: ArrayLike<number>[]): void {
+  expect(got.length, `${what}: arrays`).toBe(want.length);
+  for (let a = 0; a < want.length; a++) {
+    const g = got[a]!, w = want[a]!;
+    expect(g.length, `${what}: array ${a} length`).toBe(w.length);
+    for (let i = 0; i < w.length; i++) {
+      if (!Object.is(g[i], w[i])) expect(`${what}: array ${a}[${i}] = ${g[i]}`).toBe(`${what}: array ${a}[${i}] = ${w[i]}`);
+    }
+  }
+}
+
+const engines: Record<string, Engine> = {};
+beforeAll(async () => {
+  engines.single = await Engine.load({ threads: 1 });
+  engines.singleDebug = await Engine.load({ threads: 1, debug: true });
+  // thresholds 0: every call splits, even a 1×2 product, so the generated shapes exercise the split
+  engines.two = await Engine.load({ threads: 2, thresholds: 0 });
+  engines.three = await Engine.load({ threads: 3, thresholds: 0 });
+  engines.twoDebug = await Engine.load({ threads: 2, thresholds: 0, debug: true });
+});
+afterAll(() => {
+  for (const e of Object.values(engines)) e.dispose();
+});
+
+describe("the threaded build", () => {
+  it("runs the same code as the single-thread build, release and debug (only the memory's declaration differs)", () => {
+    expect(Buffer.from(codeSection(wasm("presparse.threads.wasm")))).toEqual(Buffer.from(codeSection(wasm("presparse.wasm"))));
+    expect(Buffer.from(codeSection(wasm("presparse.threads.debug.wasm"))))
+      .toEqual(Buffer.from(codeSection(wasm("presparse.debug.wasm"))));
+  });
+
+  it("imports a shared memory with a maximum; its worker copy writes nothing into memory when instantiated", async () => {
+    const bytes = wasm("presparse.threads.wasm");
+    const imports = WebAssembly.Module.imports(new WebAssembly.Module(bytes));
+    expect(imports).toContainEqual({ module: "env", name: "memory", kind: "memory" });
+    const fresh = () => {
+      const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: true });
+      new Uint8Array(memory.buffer).fill(0xab);
+      return memory;
+    };
+    const untouched = (m: WebAssembly.Memory) => new Uint8Array(m.buffer).every((b) => b === 0xab);
+    const full = fresh();
+    new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: full } });
+    expect(untouched(full), "the module itself writes its static data").toBe(false);
+    const worker = fresh();
+    new WebAssembly.Instance(new WebAssembly.Module(withoutData(bytes)), { env: { memory: worker } });
+    expect(untouched(worker), "the workers' copy writes nothing").toBe(true);
+    // and the debug build's (whose static data holds its assertion messages)
+    const debug = fresh();
+    new WebAssembly.Instance(new WebAssembly.Module(withoutData(wasm("presparse.threads.debug.wasm"))),
+      { env: { memory: debug, abort: () => undefined } });
+    expect(untouched(debug)).toBe(true);
+  });
+
+  it("loads on the threads asked for; threads: 1 is the single-thread module and memory", () => {
+    expect([engines.single!.threads, engines.two!.threads, engines.three!.threads]).toEqual([1, 2, 3]);
+    expect(engines.single!.pool).toBeUndefined();
+    expect(engines.single!.kernels.memory.buffer).toBeInstanceOf(ArrayBuffer);
+    expect(engines.two!.kernels.memory.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(engines.three!.pool!.alive()).toBe(2);
+  });
+
+  it("defaults in Node to the cores, at most 4", async () => {
+    const e = await Engine.load();
+    try {
+      const { availableParallelism } = await import("node:os");
+      expect(e.threads).toBe(Math.min(4, availableParallelism()));
+    } finally {
+      e.dispose();
+    }
+  });
+});
+
+describe("every kernel case gives the single-thread build's bits on 2 and 3 threads", () => {
+  for (const c of KERNEL_CASES) {
+    test.prop([c.arb], { numRuns: Math.max(10, c.runs >> 1) })(c.name, (p) => {
+      const want = runOn(c, engines.single!, p);
+      expectSameBits("2 threads", runOn(c, engines.two!, p), want);
+      expectSameBits("3 threads", runOn(c, engines.three!, p), want);
+    });
+  }
+});
+
+describe("on the debug build too: a chunk passes every kernel assertion", () => {
+  for (const c of KERNEL_CASES) {
+    test.prop([c.arb], { numRuns: 8 })(c.name, (p) => {
+      expectSameBits("2 threads, debug build", runOn(c, engines.twoDebug!, p), runOn(c, engines.singleDebug!, p));
+    });
+  }
+});
+
+// A generated network: sizes, feasible out-degrees, an exit, the optimizer, the batch, the steps.
+const netArb = fc.record({
+  sizes: fc.array(fc.integer({ min: 1, max: 48 }), { minLength: 2, maxLength: 4 }),
+  pick: fc.array(fc.nat(), { minLength: 3, maxLength: 3 }),
+  exit: fc.boolean(),
+  adam: fc.boolean(),
+  batch: fc.integer({ min: 1, max: 70 }),
+  n: fc.integer({ min: 1, max: 150 }),
+  epochs: fc.integer({ min: 1, max: 2 }),
+  seed: fc.nat(1000),
+});
+
+type Net = fc.Infer<typeof netArb>;
+
+function trainOn(engine: Engine, net: Net): Float32Array[] {
+  const { sizes, pick, seed } = net;
+  const degrees = sizes.slice(1).map((out, i) => {
+    const feasible = fixedDegrees(sizes[i]!, out);
+    return feasible[pick[i % 3]! % feasible.length]!;
+  });
+  const exits = net.exit && sizes.length > 2 ? [{ after: 0, weight: 0.5 }] : [];
+  const model = Model.mlp(engine, { sizes, outDegrees: degrees, seed, exits, finalWeight: 1 });
+  const classes = sizes.at(-1)!;
+  const x = values(seed + 7, net.n * sizes[0]!, 1);
+  const y = Int32Array.from({ length: net.n }, (_, i) => (i * 7 + seed) % classes);
+  const data = makeDataset("generated", x, y, sizes[0]!, classes);
+  const optimizer = net.adam ? new Adam({ lr: 1e-2, decay: 1e-4 }) : new Sgd({ lr: 0.05, momentum: 0.9 });
+  try {
+    const reports = train(model, data, { epochs: net.epochs, batchSize: net.batch, optimizer, seed, trainAccuracy: false });
+    const out: Float32Array[] = [Float32Array.from(reports.flatMap((r) => r.losses))];
+    const layers = [...model.trunk, ...model.exits.flatMap((e) => e.layers)];
+    for (const l of layers) {
+      for (const p of l.params()) out.push(p.values.toArray(), p.grad.toArray(), ...optimizer.state(p).map((s) => s.toArray()));
+    }
+    const ev = evaluate(model, data, { batchSize: net.batch });
+    out.push(Float32Array.from([...ev.accuracy, ...ev.loss]));
+    if (model.exits.length > 0) {
+      const X = Matrix.fromSamples(engine, sizes[0]!, x.subarray(0, Math.min(net.n, 40) * sizes[0]!));
+      const r = new ExitRunner(model, { kind: "maxprob", thresholds: [0.5] }).run(X);
+      out.push(new Float32Array(r.exit.buffer.slice(0)), r.confidence, r.logits);
+      X.dispose();
+    }
+    return out;
+  } finally {
+    model.dispose();
+    optimizer.dispose();
+  }
+}
+
+describe("training gives the single-thread build's bits on 2 and 3 threads", () => {
+  test.prop([netArb], { numRuns: 15 })("weights, gradients, optimizer state, losses, evaluation and exits after k steps", (net) => {
+    const want = trainOn(engines.single!, net);
+    expectSameBits("2 threads", trainOn(engines.two!, net), want);
+    expectSameBits("3 threads", trainOn(engines.three!, net), want);
+  });
+
+  it("a sparse CNN (conv, pool, fc) trains to the same bits", () => {
+    const run = (engine: Engine) => {
+      const model = buildModel(engine, "conv:1>4:3x3:p1,pool:2,conv:4>6:3x3:deg3,avgpool:2,fc:5", { inputShape: [1, 8, 8], seed: 3 });
+      const x = values(5, 24 * 64, 1), y = Int32Array.from({ length: 24 }, (_, i) => i % 5);
+      const optimizer = new Adam({ lr: 1e-2 });
+      try {
+        train(model, makeDataset("images", x, y, 64, 5), { epochs: 2, batchSize: 10, optimizer, seed: 1, trainAccuracy: false });
+        return model.trunk.flatMap((l) => l.params().flatMap((p) => [p.values.toArray(), p.grad.toArray()]));
+      } finally {
+        model.dispose();
+        optimizer.dispose();
+      }
+    };
+    expectSameBits("3 threads", run(engines.three!), run(engines.single!));
+  });
+});
+
+describe("faults", () => {
+  it("threads asked of a single-thread module, or of a compiled module, throw a ThreadPoolError", async () => {
+    await expect(Engine.load({ wasm: wasm("presparse.wasm"), threads: 2 })).rejects.toThrow(ThreadPoolError);
+    await expect(Engine.load({ wasm: new WebAssembly.Module(wasm("presparse.threads.wasm")), threads: 2 }))
+      .rejects.toThrow(/threads need the module's bytes/);
+  });
+
+  it("without shared memory: defaulted threads fall back to 1 with a notice, asked-for threads throw", () => {
+    const script = `
+      import { Engine } from ${JSON.stringify(join(ROOT, "dist/index.js"))};
+      const e = await Engine.load();
+      let asked;
+      try { await Engine.load({ threads: 2 }); asked = "loaded"; } catch (err) { asked = err.name + ": " + err.message; }
+      console.log(JSON.stringify({ threads: e.threads, asked }));`;
+    const out = execFileSync(process.execPath, ["--no-harmony-sharedarraybuffer", "--input-type=module", "-e", script],
+      { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    const r = JSON.parse(out.trim().split("\n").at(-1)!);
+    expect(r.threads).toBe(1);
+    expect(r.asked).toMatch(/^ThreadPoolError: .*SharedArrayBuffer/);
+  });
+
+  it("a debug-build assertion inside a worker's chunk is the same KernelAssertionError, and the engine goes on", () => {
+    const e = engines.twoDebug!;
+    Scope.run(e, (s) => {
+      const p = Pattern.dense(64, 64);
+      const A = s.csr(p, values(1, p.nnz));
+      const X = s.matrix(64, 8, values(2, 64 * 8));
+      // Y overlapping X past the op's checks: the raw kernel, called over the threads
+      const err = (() => {
+        try {
+          e.kernels.csrSpmm(64, 8, A.rowPtr.ptr, A.colIdx.ptr, A.values.ptr, X.ptr, 0, X.ptr + 4 * 8 * 40, 0);
+        } catch (x) {
+          return x;
+        }
+      })();
+      expect(err).toBeInstanceOf(KernelAssertionError);
+      expect((err as KernelAssertionError).assertion).toBe("csrSpmm: Y overlaps X");
+      const Y = s.matrix(64, 8);
+      csrSpmm(A, X, Y);
+      const Y1 = Scope.run(engines.singleDebug!, (t) => {
+        const Z = t.matrix(64, 8);
+        csrSpmm(t.csr(p, values(1, p.nnz)), t.matrix(64, 8, values(2, 64 * 8)), Z);
+        return Z.toArray();
+      });
+      expectSameBits("after the assertion", [Y.toArray()], [Y1]);
+    });
+  });
+
+  it("a worker terminated while it holds part of a call fails that call with WorkerDiedError; the engine goes on", async () => {
+    const e = await Engine.load({ threads: 2, thresholds: 0 });
+    try {
+      const p = Pattern.random(256, 256, 0.3, 2);
+      const v = values(3, p.nnz), x = values(4, 256 * 64);
+      const A = new CsrWeights(e, p, v), X = Matrix.from(e, 256, 64, x), Y = new Matrix(e, 256, 64);
+      const want = Scope.run(engines.single!, (s) => {
+        const Z = s.matrix(256, 64);
+        csrSpmm(s.csr(p, v), s.matrix(256, 64, x), Z);
+        return Z.toArray();
+      });
+      e.pool!.terminateDuringNextCall(1);
+      // the supervisor arms the hook when its message arrives; calls before that run normally
+      let failure: unknown;
+      for (let i = 0; i < 200 && failure === undefined; i++) {
+        try {
+          csrSpmm(A, X, Y);
+        } catch (err) {
+          failure = err;
+        }
+        if (failure === undefined) await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(failure).toBeInstanceOf(WorkerDiedError);
+      expect((failure as WorkerDiedError).slot).toBe(1);
+      // the engine answers at once (the caller runs what no live worker takes), and again on both threads once restarted
+      Y.view().fill(NaN);
+      csrSpmm(A, X, Y);
+      expectSameBits("right after the death", [Y.toArray()], [want]);
+      await e.pool!.whenAllAlive();
+      expect(e.pool!.deaths.length).toBe(1);
+      Y.view().fill(NaN);
+      csrSpmm(A, X, Y);
+      expectSameBits("after the restart", [Y.toArray()], [want]);
+    } finally {
+      e.dispose();
+    }
+  });
+});
