@@ -6,8 +6,20 @@ import type { Layer } from "../nn/layers/layer.js";
 import { Model } from "../nn/model.js";
 import { UsageError, int } from "./args.js";
 
-export function engine(): Promise<Engine> {
-  return defaultEngine();
+/** The process's engine, on `threads` threads when given (else the default: the cores, at most 4). */
+export function engine(threads?: number): Promise<Engine> {
+  return defaultEngine(threads === undefined ? undefined : { threads });
+}
+
+/** The --threads flag of the commands that compute (train, eval, experiment, serve). */
+export const threadsOption = { threads: { type: "string" } } as const;
+
+/** Its help line. */
+export const THREADS_HELP = "  --threads N          threads the kernels run on (default: the cores, at most 4; 1: the single-thread engine)";
+
+/** Its value: undefined (the default) or an integer in [1, 64]. */
+export function threadsFlag(cmd: string, v: Record<string, unknown>): number | undefined {
+  return v.threads === undefined ? undefined : int(cmd, "threads", v.threads, 1, 1, 64);
 }
 
 function checkFits(cmd: string, spec: string, dataFeatures: number, features: number): void {

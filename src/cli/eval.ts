@@ -3,7 +3,7 @@ import { exitMacs, parseExitPolicy } from "../exits/runner.js";
 import { loadModel } from "../node/model_files.js";
 import { evaluate } from "../nn/train.js";
 import { type Command, UsageError, int, required } from "./args.js";
-import { engine, heldOutFromFlags, pct, trainedSeed } from "./common.js";
+import { engine, heldOutFromFlags, pct, trainedSeed, THREADS_HELP, threadsFlag, threadsOption } from "./common.js";
 
 export const evalCommand: Command = {
   name: "eval",
@@ -18,6 +18,7 @@ Usage: presparse eval --model FILE [--data mnist|DIR] [--exit-policy maxprob:Q|e
                         comma-separated per exit; default: the policy stored by calibrate, if any
   --batch B             evaluation batch size (default 1024)
   --json                print the result as JSON
+${THREADS_HELP}
 `,
   options: {
     model: { type: "string" },
@@ -26,9 +27,10 @@ Usage: presparse eval --model FILE [--data mnist|DIR] [--exit-policy maxprob:Q|e
     "exit-policy": { type: "string" },
     batch: { type: "string" },
     json: { type: "boolean" },
+    ...threadsOption,
   },
   async run(v) {
-    const eng = await engine();
+    const eng = await engine(threadsFlag("eval", v));
     const loaded = await loadModel(eng, required("eval", "model", v.model));
     const model = loaded.model;
     const batch = int("eval", "batch", v.batch, 1024, 1, 65536);

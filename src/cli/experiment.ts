@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { loadData } from "../data/load.js";
 import { reductionLine, runExperiment, resultsTable, type NetworkSpec } from "../node/experiment.js";
 import { type Command, UsageError, int, intList, num, numList } from "./args.js";
-import { engine } from "./common.js";
+import { engine, THREADS_HELP, threadsFlag, threadsOption } from "./common.js";
 
 export const experimentCommand: Command = {
   name: "experiment",
@@ -30,8 +30,10 @@ and runs the test set through the edge client. Writes results/<name>/report.md, 
   --sweep-degrees D    the out-degrees of the sweep (default 1,2,4,8,16,40)
   --no-serve           skip the split/server phase
   -q, --quiet          no progress on stderr
+${THREADS_HELP}
 `,
   options: {
+    ...threadsOption,
     name: { type: "string" },
     out: { type: "string" },
     data: { type: "string" },
@@ -74,7 +76,7 @@ and runs the test set through the edge client. Writes results/<name>/report.md, 
       { name: "narrow", description: "equal-budget dense network from the paper's code", sizes: narrow, outDegrees: narrow.slice(1) },
     ];
     const outDir = join((v.out as string | undefined) ?? "results", name);
-    const eng = await engine();
+    const eng = await engine(threadsFlag("experiment", v));
     const result = await runExperiment(eng, {
       outDir,
       data: { ...data, name: dataSpec === "mnist" ? "embedded MNIST digits (mnist package), stratified split" : dataSpec },

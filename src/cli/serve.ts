@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import { reportListening, runPrimary } from "../server/cluster.js";
 import { startServer, type RunningServer } from "../server/http.js";
 import { type Command, UsageError, int, num, required } from "./args.js";
-import { engine } from "./common.js";
+import { engine, THREADS_HELP, threadsFlag, threadsOption } from "./common.js";
 
 export const serveCommand: Command = {
   name: "serve",
@@ -28,6 +28,7 @@ answers every accepted request, then exits 0.
   --demo                also serve the live demo page at /demo/ (and / redirects there): the head runs in the
                         visitor's browser, draws or picks a digit, and sends what does not exit to this server
   --head FILE           the edge bundle the demo page runs (default: head.safetensors next to --model)
+${THREADS_HELP}
 `,
   options: {
     model: { type: "string" },
@@ -42,6 +43,7 @@ answers every accepted request, then exits 0.
     workers: { type: "string" },
     demo: { type: "boolean" },
     head: { type: "string" },
+    ...threadsOption,
   },
   async run(v) {
     const model = required("serve", "model", v.model);
@@ -66,7 +68,7 @@ answers every accepted request, then exits 0.
     }
     let server: RunningServer;
     try {
-      server = await startServer({ ...options, engine: await engine() });
+      server = await startServer({ ...options, engine: await engine(threadsFlag("serve", v)) });
     } catch (e) {
       // a worker's IPC channel would keep it alive after the error is printed; letting go of it lets it exit
       cluster.worker?.disconnect();

@@ -4,7 +4,7 @@ import { Adam, Sgd, type Optimizer } from "../nn/optimizers.js";
 import { saveModel } from "../node/model_files.js";
 import { train } from "../nn/train.js";
 import { type Command, UsageError, int, intList, num, numList } from "./args.js";
-import { dataFor, engine, fmtBytes, pct, sizeSummary } from "./common.js";
+import { dataFor, engine, fmtBytes, pct, sizeSummary, THREADS_HELP, threadsFlag, threadsOption } from "./common.js";
 import { Progress } from "./progress.js";
 
 export const trainOptions = {
@@ -28,6 +28,7 @@ export const trainOptions = {
   save: { type: "string" },
   json: { type: "boolean" },
   quiet: { type: "boolean", short: "q" },
+  ...threadsOption,
 } as const;
 
 /** Model and optimizer from the shared training flags (defaults: the paper's network and recipe). */
@@ -91,10 +92,11 @@ Trains a network whose connections are fixed before training (defaults: the pape
   --save FILE          write the trained model (safetensors)
   --json               one JSON object per epoch on stdout
   -q, --quiet          no progress on stderr
+${THREADS_HELP}
 `,
   options: trainOptions,
   async run(v) {
-    const eng = await engine();
+    const eng = await engine(threadsFlag("train", v));
     const { model, optimizer, seed } = modelFromFlags("train", v, eng);
     const epochs = int("train", "epochs", v.epochs, 50, 1);
     const batch = int("train", "batch", v.batch, 256, 1, 65536);

@@ -99,12 +99,13 @@ export class ThreadPool {
         const name = "node:worker_threads";
         const { Worker } = (await import(/* @vite-ignore */ name)) as typeof import("node:worker_threads");
         const w = new Worker(new URL(url));
-        w.unref();
         supervisor = { post: (m) => w.postMessage(m), terminate: () => void w.terminate() };
         listen = (fn, fail) => {
           w.on("message", fn);
           w.on("error", (e) => fail(`${e.name}: ${e.message}`));
           w.on("exit", (code) => fail(`the supervisor exited with code ${code}`));
+          // after the listeners (a 'message' listener refs the port again): the pool never keeps a process alive
+          w.unref();
         };
       } else {
         if (typeof Worker === "undefined") throw new ThreadPoolError("threads need Web Workers, which this context lacks");
