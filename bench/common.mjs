@@ -135,6 +135,15 @@ export function isMain(url) {
   return process.argv[1] !== undefined && url === pathToFileURL(process.argv[1]).href;
 }
 
+/** The value of `--threads N` on the command line (the threaded side of a 1-vs-N comparison), else `def`. */
+export function threadsArg(def) {
+  const i = process.argv.indexOf("--threads");
+  if (i < 0) return def;
+  const n = Number(process.argv[i + 1]);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`--threads expects an integer in [1, 64], got ${process.argv[i + 1]}`);
+  return n;
+}
+
 /** Fixed-point formatting helpers for the tables. */
 export const fmt = {
   us: (s) => (s * 1e6 >= 100 ? (s * 1e6).toFixed(0) : (s * 1e6).toFixed(2)),

@@ -248,6 +248,32 @@ describe.skipIf(!executable)("the demo page in headless Chromium", () => {
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
   });
 
+  it("in the cross-origin isolated page, a head on 2 threads (every call split) answers every digit with the single-thread head's bits", async () => {
+    // a string, not a function: vitest would rewrite the function's import() into its own loader
+    const r = await page.evaluate<{ isolated: boolean; one: { threads: number; bits: number[][] }; two: { threads: number; bits: number[][] } }>(`(async () => {
+      const lib = await import(new URL("./dist/index.js", location.href).href);
+      const head = new Uint8Array(await (await fetch("head.safetensors")).arrayBuffer());
+      const { digits } = await (await fetch("digits.json")).json();
+      const x = new Float32Array(digits.length * 800);
+      digits.forEach((d, j) => d.pixels.forEach((p, i) => (x[j * 800 + i] = p / 255)));
+      const answer = async (options) => {
+        const engine = await lib.Engine.load(options);
+        const { model } = lib.decodeModel(engine, head);
+        const out = new lib.ExitRunner(model, model.split.policy).run(lib.Matrix.fromSamples(engine, 800, x));
+        const bits = [out.exit, out.label, out.confidence, out.entropy, out.logits, out.indices, out.activation].map((a) => Array.from(a));
+        return { threads: engine.threads, bits };
+      };
+      const one = await answer({ wasm: new URL("./build/presparse.wasm", location.href) });
+      const two = await answer({ wasm: new URL("./build/presparse.threads.wasm", location.href), threads: 2, thresholds: 0 });
+      return { isolated: crossOriginIsolated, one, two };
+    })()`);
+    expect(r.isolated).toBe(true);
+    expect([r.one.threads, r.two.threads]).toEqual([1, 2]);
+    expect(r.one.bits[5]!.length, "some digits go on to the server").toBeGreaterThan(0);
+    expect(r.two.bits).toEqual(r.one.bits);
+    expect(log.errors).toEqual([]);
+  });
+
   it("a clicked thumbnail is answered as the Node client answers it", async () => {
     const i = 7;
     await page.locator(`.thumb[data-index="${i}"]`).click();

@@ -148,10 +148,15 @@ export async function loadDemo(
     if (name === "index.html") Object.assign(table.get(DEMO_PREFIX)!.headers, { "Content-Security-Policy": CSP, "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" });
   }
   const dist = join(root, "dist");
-  for (const f of moduleGraph(join(dist, "index.js"), dist)) {
+  // the engine's pool worker is loaded by URL, not imported: its module graph is served too (a threaded engine in the page)
+  const modules = new Set([...moduleGraph(join(dist, "index.js"), dist), ...moduleGraph(join(dist, "engine/pool_worker.js"), dist)]);
+  for (const f of modules) {
     file(`${DEMO_PREFIX}dist/${relative(dist, f).split(sep).join("/")}`, readFileSync(f), MIME[".js"]!);
   }
+  // a worker's script carries its own embedder policy: without it an isolated page may not start the worker
+  Object.assign(table.get(`${DEMO_PREFIX}dist/engine/pool_worker.js`)!.headers, { "Cross-Origin-Embedder-Policy": "require-corp" });
   file(`${DEMO_PREFIX}build/presparse.wasm`, read("build/presparse.wasm"), MIME[".wasm"]!);
+  file(`${DEMO_PREFIX}build/presparse.threads.wasm`, read("build/presparse.threads.wasm"), MIME[".wasm"]!);
   file(`${DEMO_PREFIX}head.safetensors`, headBytes, MIME[".safetensors"]!);
   file(`${DEMO_PREFIX}digits.json`, new TextEncoder().encode(JSON.stringify(demoDigits(o.digits ?? 100))), MIME[".json"]!);
   const redirect: DemoResource = { status: 302, headers: { Location: DEMO_PREFIX, "Cache-Control": "no-cache" }, body: new Uint8Array(0) };
