@@ -4,7 +4,7 @@
 import { parseArgs } from "node:util";
 import { Adam, Engine, buildModel, splitDataset, train } from "../dist/index.js";
 import { loadMnist } from "../dist/node/index.js";
-import { isMain, machine, machineLine, writeResults } from "./common.mjs";
+import { isMain, machine, machineLine, writeResults, threadsArg } from "./common.mjs";
 
 export const DEFAULTS = { arch: "conv:1>16:5x5:p2,pool:2,conv:16>32:5x5:deg8:p2,pool:2,fc:10", epochs: 10, batch: 64, lr: 2e-3, decay: 1e-3, seed: 1 };
 
@@ -42,7 +42,7 @@ function trainOne(engine, arch, data, o) {
 /** Trains the sparse CNN (and its dense twin unless twin is false), prints a summary, writes bench/results/cnn_mnist.json. */
 export async function run(opts = {}) {
   const o = { ...DEFAULTS, twin: true, ...opts };
-  const engine = await Engine.load();
+  const engine = await Engine.load({ threads: threadsArg(1) });
   const data = splitDataset(loadMnist(), { test: 2000, seed: o.seed });
   const m = machine();
   console.log(`\ncnn_mnist — ${machineLine(m)}\n${data.train.n} train / ${data.test.n} test digits, Adam lr ${o.lr} (decay ${o.decay}/step), batch ${o.batch}, ${o.epochs} epochs, seed ${o.seed}`);

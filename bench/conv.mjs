@@ -5,7 +5,7 @@
 // Run: npm run build && node bench/conv.mjs [--check]   (--check also checks each timed output against the reference)
 import { Engine, Pattern } from "../dist/index.js";
 import {
-  bennyRounds, fmt, isMain, loadCases, loadTfjsWasm, machine, machineLine, markdownTable, printTable, writeResults,
+  bennyRounds, fmt, isMain, loadCases, loadTfjsWasm, machine, machineLine, markdownTable, printTable, writeResults, threadsArg
 } from "./common.mjs";
 
 const BATCH = 64;
@@ -32,7 +32,7 @@ function tfjsFns(tf, g) {
 /** Runs the suite, prints the table and writes bench/results/conv.json (and benny's JSON). */
 export async function run({ rounds = 3, maxTime = 0.25, check = process.argv.includes("--check") } = {}) {
   const started = process.hrtime.bigint();
-  const engine = await Engine.load();
+  const engine = await Engine.load({ threads: threadsArg(1) });
   const { KERNEL_CASES, Scope, CONV_BENCH_GEOMETRY: g } = await loadCases();
   const cases = Object.fromEntries(KERNEL_CASES.map((c) => [c.op, c]));
   const { tf, info: tfjs } = await loadTfjsWasm();

@@ -5,7 +5,7 @@
 import { Adam, ExitRunner, Matrix, Model, measurePolicy, train } from "../dist/index.js";
 import { loadData } from "../dist/node/index.js";
 import { defaultEngine } from "../dist/engine/engine.js";
-import { isMain, machine, machineLine, markdownTable, printTable, timeCall, writeResults } from "./common.mjs";
+import { isMain, machine, machineLine, markdownTable, printTable, timeCall, writeResults, threadsArg } from "./common.mjs";
 
 const THRESHOLDS = [0.5, 0.8, 0.9, 0.95, 0.99, 0.999];
 
@@ -41,7 +41,7 @@ async function case_(engine, name, spec, data, epochs) {
 }
 
 export async function run() {
-  const engine = await defaultEngine();
+  const engine = await defaultEngine({ threads: threadsArg(1) });
   const data = loadData("mnist", { seed: 0, padTo: 800 });
   const rows = [
     ...(await case_(engine, "paper [800,40,40,10] (2,9,10)", { sizes: [800, 40, 40, 10], outDegrees: [2, 9, 10] }, data, 50)),

@@ -11,7 +11,7 @@ import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
 import { Engine, FRAME_DTYPES, Matrix, Model, encodeFrame, frameBytes, frameBytesPerSample, split } from "../dist/index.js";
 import { startServer } from "../dist/node/index.js";
-import { isMain, machine, machineLine, markdownTable, printTable, timeCall, writeResults } from "./common.mjs";
+import { isMain, machine, machineLine, markdownTable, printTable, timeCall, writeResults, threadsArg } from "./common.mjs";
 
 const CLIENTS = 64;
 const RAW_BYTES = 784;
@@ -118,7 +118,7 @@ async function loadMain(cfg) {
 }
 
 /** Runs the load generator in a child process against a port; resolves with its summary. */
-function loadFromChild(cfg) {
+export function loadFromChild(cfg) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "--load", JSON.stringify(cfg)], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
@@ -176,7 +176,7 @@ async function measureModes(engine, head, tail, { windows, windowMs, warmupMs, r
 
 export async function run({ windows = 3, windowMs = 2000, warmupMs = 1000, rounds = 2 } = {}) {
   const started = performance.now();
-  const engine = await Engine.load();
+  const engine = await Engine.load({ threads: threadsArg(1) });
   const paper = paperSplit(engine);
   const sizes = frameSizes(paper.tail.inputSize);
   const compute = tailCompute(paper.tail, [1, 8, 64]);
