@@ -52,18 +52,22 @@ export function gatherColumns(rows: i32, B: i32, src: usize, cols: usize, n: i32
   }
 }
 
-/** dst[f, j] = src[idx[j]·F + f] for j < B: sample-major rows (a dataset) → a feature-major batch [F, B]. */
-export function gatherSamples(F: i32, src: usize, idx: usize, B: i32, dst: usize): void {
+/**
+ * dst[f, j] = src[idx[j]·F + f] for j < B: sample-major rows (a dataset) → a feature-major batch [F, B] whose rows are
+ * ld ≥ B floats apart (a thread fills columns [j0, j1) of a batch as B = j1 − j0 columns at dst + 4·j0).
+ */
+export function gatherSamples(F: i32, src: usize, idx: usize, B: i32, dst: usize, ld: i32): void {
   if (!ASC_NO_ASSERT) {
-    assert(F >= 0 && B >= 0, "gatherSamples: F and B must be ≥ 0");
+    const span: i64 = F == 0 || B == 0 ? 0 : <i64>(F - 1) * ld + B;
+    assert(F >= 0 && B >= 0 && ld >= B, "gatherSamples: F and B must be ≥ 0, ld ≥ B");
     assert(indices(idx, B, -1), "gatherSamples: idx must lie in memory and hold sample indices ≥ 0");
     const n = reach(idx, B);
     assert(inside(src, <i64>n * F), "gatherSamples: src (as many samples as idx reaches) outside memory");
-    assert(inside(dst, <i64>F * B), "gatherSamples: dst outside memory");
-    assert(apart(dst, <i64>F * B, src, <i64>n * F), "gatherSamples: dst overlaps src");
+    assert(inside(dst, span), "gatherSamples: dst outside memory");
+    assert(apart(dst, span, src, <i64>n * F), "gatherSamples: dst overlaps src");
   }
   const rowBytes = <usize>F << 2;
-  const stride = <usize>B << 2;
+  const stride = <usize>ld << 2;
   let j = 0;
   for (; j + 4 <= B; j += 4) {
     const s0 = src + <usize>load<i32>(idx + (<usize>j << 2)) * rowBytes;

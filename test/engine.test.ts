@@ -138,7 +138,7 @@ describe("debug build", () => {
     ["denseMatmul: Y outside memory", "dense_matmul", (e, s) =>
       e.kernels.denseMatmul(2, 2, 2, s.f32(4).ptr, 2, 1, s.f32(4).ptr, 0, e.stats().memoryBytes - 8, 0)],
     ["softmaxCrossEntropy: labels must lie in memory and hold classes in [0, C)", "softmax_xent", (e, s) =>
-      e.kernels.softmaxCrossEntropy(3, 2, s.f32(6).ptr, s.i32([0, 3]).ptr, 0)],
+      e.kernels.softmaxCrossEntropy(3, 2, s.f32(6).ptr, s.i32([0, 3]).ptr, 0, 2, 2, 0)],
     ["maxPool2d: OH×OW must be the k×k windows at stride s in H×W", "pool2d", (e, s) =>
       e.kernels.maxPool2d(1, 4, 4, 3, 3, 2, 2, 1, s.f32(16).ptr, s.f32(9).ptr)],
     ["adamStep: m overlaps w", "optim", (e, s) => {
@@ -174,7 +174,7 @@ describe("debug build", () => {
     scoped(e, (s) => {
       const X = s.matrix(4, 5, values(1, 20));
       expect(() => csrSpmm(s.csr(Pattern.dense(4, 4), values(2, 16)), X, X)).not.toThrow();
-      expect(() => e.kernels.softmaxCrossEntropy(3, 2, s.f32(6).ptr, s.i32([0, 1]).ptr, 0)).not.toThrow();
+      expect(() => e.kernels.softmaxCrossEntropy(3, 2, s.f32(6).ptr, s.i32([0, 1]).ptr, 0, 2, 2, 0)).not.toThrow();
     });
   });
 });

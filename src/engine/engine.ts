@@ -245,7 +245,7 @@ export class Engine {
       report: (msg, file, line, column) => new KernelAssertionError(engine.readString(msg), engine.readString(file), line, column),
     });
     const e = engine as { -readonly [K in "kernels" | "threads" | "pool"]: Engine[K] };
-    e.kernels = threadedKernels(engine.kernels, pool, kernels, options.thresholds);
+    e.kernels = threadedKernels(engine.kernels, pool, kernels, (bytes) => engine.scratch(bytes), options.thresholds);
     e.threads = threads;
     e.pool = pool;
     return engine;
@@ -277,6 +277,17 @@ export class Engine {
     const engine = new Engine(instance, memory);
     engine.readString = read;
     return engine;
+  }
+
+  private scratch_ = { ptr: 0, bytes: 0 };
+  // One block the thread split keeps for kernels whose chunks leave partial results (the cross-entropy's loss terms),
+  // reallocated only when a call needs more than any before.
+  private scratch(bytes: number): number {
+    if (bytes > this.scratch_.bytes) {
+      if (this.scratch_.bytes > 0) this.free(this.scratch_.ptr);
+      this.scratch_ = { ptr: this.alloc(bytes), bytes };
+    }
+    return this.scratch_.ptr;
   }
 
   /** Reads a string the module wrote into memory (an assertion's message), through AssemblyScript's loader. */

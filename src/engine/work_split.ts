@@ -21,16 +21,43 @@ interface Rule {
   work(a: Args, i32: Int32Array): number;
   /** Cumulative cost of units [0, u), to balance chunks (default: u); ptr: index of the CSR offsets argument. */
   ptr?: number;
-  /** The arguments of the call on units [lo, hi). */
-  part(a: Args, lo: number, hi: number): Args;
+  /** The arguments of the call on units [lo, hi); `scratch` is the block asked for by `scratch`, if any. */
+  part(a: Args, lo: number, hi: number, scratch: number): Args;
+  /** Bytes of scratch the split call needs (in WASM memory, the engine's). */
+  scratch?(a: Args): number;
+  /** The call's return value, from the scratch the chunks filled (f64 view of memory). */
+  finish?(a: Args, scratch: number, f64: Float64Array): number;
 }
 
 const F = 4;
 const nnzOf = (a: Args, i32: Int32Array, ptr: number, rows: number): number => i32[(a[ptr]! >>> 2) + a[rows]!]! - i32[a[ptr]! >>> 2]!;
 const opt = (p: number, offset: number): number => (p === 0 ? 0 : p + offset);
 
-/** Every kernel that splits, and how. Kernels not listed (softmax, softmaxCrossEntropy, gatherSamples) run on the calling thread. */
+/** Every kernel that splits, and how (heapBase is the only export that does not). */
 export const SPLIT_RULES: Partial<Record<KernelName, Rule>> = {
+  // (C, B, z, p, ld): columns
+  softmax: {
+    units: (a) => a[1]!, work: (a) => a[0]! * a[1]!,
+    part: (a, lo, hi) => [a[0]!, hi - lo, a[2]! + lo * F, a[3]! + lo * F, a[4]!],
+  },
+  // (C, B, z, labels, dz, ld, n, losses): columns; each column's loss term lands in scratch (or the caller's losses),
+  // and the mean is their sum in column order over n — the single call's float64 sum, term for term
+  softmaxCrossEntropy: {
+    units: (a) => a[1]!, work: (a) => 2 * a[0]! * a[1]!,
+    scratch: (a) => (a[7] === 0 ? 8 * a[1]! : 0),
+    part: (a, lo, hi, scratch) => [a[0]!, hi - lo, a[2]! + lo * F, a[3]! + lo * F, opt(a[4]!, lo * F), a[5]!, a[6]!, (a[7] || scratch) + lo * 8],
+    finish: (a, scratch, f64) => {
+      const at = (a[7] || scratch) >>> 3;
+      let total = 0;
+      for (let b = 0; b < a[1]!; b++) total += f64[at + b]!;
+      return total / a[6]!;
+    },
+  },
+  // (F, src, idx, B, dst, ld): columns of the batch
+  gatherSamples: {
+    units: (a) => a[3]!, quantum: 4, work: (a) => a[0]! * a[3]!,
+    part: (a, lo, hi) => [a[0]!, a[1]!, a[2]! + lo * F, hi - lo, a[4]! + lo * F, a[5]!],
+  },
   // (m, B, rowPtr, colIdx, values, x, bias, y, relu)
   csrSpmm: {
     units: (a) => a[0]!, ptr: 2,
@@ -166,6 +193,9 @@ function poolRule(backward: boolean): Rule {
  * each rule's `work`: (nnz + rows)·batch for the CSR kernels, multiply-adds for dense, elements for elementwise ones.
  */
 export const THRESHOLDS: Record<string, number> = {
+  softmax: 100_000,
+  softmaxCrossEntropy: 100_000,
+  gatherSamples: 100_000,
   csrSpmm: 200_000,
   csrSpmmT: 200_000,
   csrSddmm: 200_000,
@@ -215,7 +245,9 @@ export function boundaries(units: number, count: number, q: number, cost: (u: nu
  * make one chunk, a call goes straight to the kernel; otherwise it is cut into chunks of its outputs, and the pool
  * runs them (the calling thread takes its share).
  */
-export function threadedKernels(raw: Kernels, pool: ThreadPool, kernelNames: readonly string[], thresholds?: ThresholdOption): Kernels {
+export function threadedKernels(
+  raw: Kernels, pool: ThreadPool, kernelNames: readonly string[], scratch: (bytes: number) => number, thresholds?: ThresholdOption,
+): Kernels {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(raw) as (keyof Kernels)[]) out[key] = raw[key];
   const memory = raw.memory;
@@ -242,10 +274,12 @@ export function threadedKernels(raw: Kernels, pool: ThreadPool, kernelNames: rea
       const cost = rule.ptr === undefined ? (u: number) => u : (u: number) => m[base + u]! - m[base]! + u;
       const cuts = boundaries(units, count, q, cost);
       if (cuts.length < 3) return fn(...a);
+      const bytes = rule.scratch?.(a) ?? 0;
+      const block = bytes > 0 ? scratch(bytes) : 0;
       const parts: Args[] = [];
-      for (let c = 0; c + 1 < cuts.length; c++) parts.push(rule.part(a, cuts[c]!, cuts[c + 1]!));
+      for (let c = 0; c + 1 < cuts.length; c++) parts.push(rule.part(a, cuts[c]!, cuts[c + 1]!, block));
       pool.run(k, fn, parts);
-      return undefined;
+      return rule.finish?.(a, block, new Float64Array(memory.buffer));
     };
   }
   return out as unknown as Kernels;

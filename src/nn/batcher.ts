@@ -45,7 +45,7 @@ export class Batcher {
       lab[j] = y[s]!;
     }
     this.X.reshape(size);
-    this.engine.kernels.gatherSamples(this.dataset.features, this.data.ptr, this.idx.ptr, size, this.X.ptr);
+    this.engine.kernels.gatherSamples(this.dataset.features, this.data.ptr, this.idx.ptr, size, this.X.ptr, size);
     return this.X;
   }
 

@@ -6,7 +6,7 @@ import { checkOperands, type I32Buffer, type Matrix } from "../engine/buffers.js
 export function softmax(Z: Matrix, P: Matrix): Matrix {
   checkOperands("softmax", Z, P);
   if (P.rows !== Z.rows || P.cols !== Z.cols) throw new ShapeError(`softmax: P is ${P.rows}×${P.cols}, Z is ${Z.rows}×${Z.cols}`);
-  Z.engine.kernels.softmax(Z.rows, Z.cols, Z.ptr, P.ptr);
+  Z.engine.kernels.softmax(Z.rows, Z.cols, Z.ptr, P.ptr, Z.cols);
   return P;
 }
 
@@ -23,7 +23,7 @@ export function softmaxCrossEntropy(Z: Matrix, labels: I32Buffer, dZ?: Matrix): 
   for (let b = 0; b < Z.cols; b++) {
     if (!(l[b]! >= 0 && l[b]! < Z.rows)) throw new ValidationError(`${op}: label ${l[b]} of sample ${b} outside [0, ${Z.rows})`);
   }
-  return Z.engine.kernels.softmaxCrossEntropy(Z.rows, Z.cols, Z.ptr, labels.ptr, dZ?.ptr ?? 0);
+  return Z.engine.kernels.softmaxCrossEntropy(Z.rows, Z.cols, Z.ptr, labels.ptr, dZ?.ptr ?? 0, Z.cols, Z.cols, 0);
 }
 
 

@@ -73,23 +73,24 @@ export const gatherColumnsCase: KernelCase<{ rows: number; B: number; cols: numb
   },
 };
 
-export const gatherSamplesCase: KernelCase<{ F: number; N: number; idx: number[]; seed: number }> = {
-  name: "gatherSamples kernel: dst[f, j] = src[idx[j]·F + f], a feature-major batch of the listed samples",
+export const gatherSamplesCase: KernelCase<{ F: number; N: number; idx: number[]; pad?: number; seed: number }> = {
+  name: "gatherSamples kernel: dst[f, j] = src[idx[j]·F + f], a feature-major batch of the listed samples, rows ld ≥ B apart",
   op: "gatherSamples",
   kernels: ["gatherSamples"],
-  arb: fc.record({ F: fc.integer({ min: 1, max: 40 }), N: fc.integer({ min: 1, max: 40 }), seed: fc.integer() })
+  arb: fc.record({ F: fc.integer({ min: 1, max: 40 }), N: fc.integer({ min: 1, max: 40 }), pad: fc.constantFrom(0, 0, 1, 5), seed: fc.integer() })
     .chain((r) => fc.array(fc.nat({ max: r.N - 1 }), { maxLength: 67 }).map((idx) => ({ ...r, idx }))),
   runs: 50,
-  setup(s, { F, N, idx, seed }) {
+  setup(s, { F, N, idx, pad = 0, seed }) {
     const src = values(seed, N * F);
     const Src = s.f32(src), I = s.i32(idx);
-    const B = idx.length;
-    const Dst = guardedOutput(s, F, B);
+    const B = idx.length, ld = B + pad;
+    // the padding columns past B must keep the NaN they start with
+    const Dst = guardedOutput(s, F, ld);
     return {
       flops: F * B,
-      run: () => s.engine.kernels.gatherSamples(F, Src.ptr, I.ptr, B, Dst.m.ptr),
+      run: () => s.engine.kernels.gatherSamples(F, Src.ptr, I.ptr, B, Dst.m.ptr, ld),
       check() {
-        const want = Array.from({ length: F * B }, (_, i) => src[idx[i % B]! * F + Math.floor(i / B)]!);
+        const want = Array.from({ length: F * ld }, (_, i) => (i % ld < B ? src[idx[i % ld]! * F + Math.floor(i / ld)]! : NaN));
         expectEqual("dst", Dst.m.view(), want);
         Dst.intact();
       },
