@@ -1,9 +1,17 @@
 import cluster from "node:cluster";
+import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
+import { MAX_DEFAULT_THREADS } from "../engine/engine.js";
 import { reportListening, runPrimary } from "../server/cluster.js";
 import { startServer, type RunningServer } from "../server/http.js";
 import { type Command, UsageError, int, num, required } from "./args.js";
 import { engine, THREADS_HELP, threadsFlag, threadsOption } from "./common.js";
+
+/** Threads per server process when --threads is not given: the default split among the processes, at least 1. */
+function serveThreads(workers: number): number | undefined {
+  if (workers === 1) return undefined;
+  return Math.max(1, Math.floor(Math.min(availableParallelism(), MAX_DEFAULT_THREADS) / workers));
+}
 
 export const serveCommand: Command = {
   name: "serve",
@@ -24,7 +32,8 @@ answers every accepted request, then exits 0.
   --timeout-ms T        a request not answered this long after it arrived gets 504 (default 10000)
   --max-body-bytes N    largest request body, else 413 (default 4194304)
   --retry-after S       seconds in the Retry-After of a 503 (default 1)
-  --workers N           processes sharing the port (node:cluster; default 1)
+  --workers N           processes sharing the port (node:cluster; default 1); without --threads each process
+                        gets its share of the cores (the cores, at most 4, divided by N)
   --demo                also serve the live demo page at /demo/ (and / redirects there): the head runs in the
                         visitor's browser, draws or picks a digit, and sends what does not exit to this server
   --head FILE           the edge bundle the demo page runs (default: head.safetensors next to --model)
@@ -68,7 +77,7 @@ ${THREADS_HELP}
     }
     let server: RunningServer;
     try {
-      server = await startServer({ ...options, engine: await engine(threadsFlag("serve", v)) });
+      server = await startServer({ ...options, engine: await engine(threadsFlag("serve", v) ?? serveThreads(workers)) });
     } catch (e) {
       // a worker's IPC channel would keep it alive after the error is printed; letting go of it lets it exit
       cluster.worker?.disconnect();

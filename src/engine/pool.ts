@@ -23,8 +23,14 @@ export class WorkerDiedError extends ThreadPoolError {
 /** Where a debug-build assertion of a worker pointed: message and file (pointers into memory), line, column. */
 export type AssertionReport = (msg: number, file: number, line: number, column: number) => Error;
 
-/** Loads of a word a thread makes before it sleeps on it: about 20–40 µs here, less than a futex wake-up and sleep. */
-const SPIN = 4000;
+/**
+ * Microseconds a worker keeps polling for the next job before it sleeps. A futex wake-up on the 2-core VM this was
+ * measured on takes tens of µs — as long as a whole split call of the paper's layers — while the kernels of a training
+ * step follow each other a few µs apart: a worker that polls for 100 µs catches them, and sleeps when work pauses.
+ */
+const WORKER_SPIN_US = 100;
+/** Milliseconds the engine's thread polls for the workers' chunks before it sleeps on them (Node, Web Workers). */
+const CALLER_SPIN_MS = 2;
 /** Longest the engine's thread sleeps between checks of a worker's state while it waits (deaths also wake it). */
 const WAIT_MS = 100;
 
@@ -82,7 +88,7 @@ export class ThreadPool {
     const control = new SharedArrayBuffer(CONTROL_BYTES);
     const ctl = new Int32Array(control);
     Atomics.store(ctl, W.KILL, -1);
-    Atomics.store(ctl, W.SPIN, SPIN);
+    Atomics.store(ctl, W.SPIN, WORKER_SPIN_US);
     for (let s = 1; s < o.threads; s++) Atomics.store(ctl, STATE + s, 0);
     Atomics.store(ctl, STATE, ALIVE);
     // run from the TypeScript sources (the tests do), the workers run the built copy of this folder
@@ -212,7 +218,8 @@ export class ThreadPool {
   // Waits until every chunk is done or held by a dead worker; returns the slot of such a worker, if any.
   private wait(seq: number, n: number): number | undefined {
     const ctl = this.ctl, tag = posted(seq);
-    for (let spins = 0; ; spins++) {
+    const deadline = performance.now() + CALLER_SPIN_MS;
+    for (;;) {
       const progress = Atomics.load(ctl, W.PROGRESS);
       let pending = 0, dead: number | undefined;
       for (let c = 0; c < n; c++) {
@@ -223,7 +230,7 @@ export class ThreadPool {
         else pending++;
       }
       if (pending === 0) return dead;
-      if (this.blocking && spins >= SPIN) Atomics.wait(ctl, W.PROGRESS, progress, WAIT_MS);
+      if (this.blocking && performance.now() > deadline) Atomics.wait(ctl, W.PROGRESS, progress, WAIT_MS);
     }
   }
 

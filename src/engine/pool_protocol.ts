@@ -35,7 +35,7 @@ export const W = {
   ERR_LEN: 12,
   /** Test hook: the slot of a worker to be terminated while it holds its next chunk, −1 for none. */
   KILL: 13,
-  /** Loads of SEQ a worker makes before it sleeps on it (a job that follows soon finds it awake). */
+  /** Microseconds a worker polls SEQ before it sleeps on it (a job that follows soon finds it awake). */
   SPIN: 14,
 } as const;
 

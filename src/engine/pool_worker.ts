@@ -68,8 +68,11 @@ function work(init: WorkerInit, port: Port): void {
   for (;;) {
     let seq = Atomics.load(ctl, W.SEQ);
     if (seq === last) {
-      const spin = Atomics.load(ctl, W.SPIN);
-      for (let i = 0; i < spin && seq === last; i++) seq = Atomics.load(ctl, W.SEQ);
+      const until = performance.now() + Atomics.load(ctl, W.SPIN) / 1000;
+      for (let i = 1; seq === last; i++) {
+        seq = Atomics.load(ctl, W.SEQ);
+        if ((i & 63) === 0 && performance.now() > until) break;
+      }
       if (seq === last) {
         Atomics.wait(ctl, W.SEQ, last);
         continue;

@@ -188,34 +188,43 @@ function poolRule(backward: boolean): Rule {
 }
 
 /**
- * Work below which a call runs on the calling thread alone: the measured crossover, where splitting over 2 threads
- * stops losing to one (see `node bench/thresholds.mjs`, whose figures are kept in bench/README.threads.md). The unit is
- * each rule's `work`: (nnz + rows)·batch for the CSR kernels, multiply-adds for dense, elements for elementwise ones.
+ * Work below which a call runs on the calling thread alone, in the unit of each rule's `work`: (nnz + rows)·batch for
+ * the CSR kernels, multiply-adds for dense, (entries + channels)·positions·batch for convolutions, taps·batch for
+ * pools, elements for element-wise kernels and optimizers, classes·columns for softmax, features·samples for the
+ * gather. From `node bench/thresholds.mjs` (2 threads; the fastest of many calls, split and not split, each call after
+ * a 1 ms pause so that it pays to wake a worker, as a call that follows other work does): about the work from which
+ * the split won by ≥ 5% at two sizes in a row, rounded up; on the 2-core VM measured, a worker's wake-up costs tens of
+ * µs, so that is 50–100 µs of single-thread work (csrSpmm: 0.87× at 839,680, 1.13× at 1,679,360; denseMatmul 1.11× at
+ * 1,024,000). Calls that follow split calls at once find the workers awake and would pay from about a tenth of this
+ * (csrSpmm 1.52× at 104,960 with no pause): the table keeps the cold figure, so the paper's network — every layer,
+ * its gather and its optimizer steps — runs on the calling thread as it did before threads.
+ * The optimizers use the warm figure (a step follows the backward pass at once): adamStep 1.76×, sgdStep 1.82× at
+ * 105,172 values with no pause, 0.96× and 0.93× after a pause.
  */
 export const THRESHOLDS: Record<string, number> = {
-  softmax: 100_000,
-  softmaxCrossEntropy: 100_000,
-  gatherSamples: 100_000,
-  csrSpmm: 200_000,
-  csrSpmmT: 200_000,
-  csrSddmm: 200_000,
-  rowSums: 400_000,
-  denseMatmul: 200_000,
-  denseGradW: 200_000,
-  reluForward: 400_000,
-  reluBackward: 400_000,
-  addInPlace: 400_000,
-  scaleInPlace: 400_000,
+  csrSpmm: 1_000_000,
+  csrSpmmT: 1_000_000,
+  csrSddmm: 1_000_000,
+  rowSums: 1_000_000,
+  denseMatmul: 1_000_000,
+  denseGradW: 1_000_000,
+  sparseConv2d: 2_000_000,
+  sparseConv2dBackwardInput: 2_000_000,
+  sparseConv2dBackwardWeights: 2_000_000,
+  maxPool2d: 1_000_000,
+  avgPool2d: 1_000_000,
+  maxPool2dBackward: 1_000_000,
+  avgPool2dBackward: 1_000_000,
+  reluForward: 500_000,
+  reluBackward: 500_000,
+  addInPlace: 500_000,
+  scaleInPlace: 500_000,
+  softmax: 200_000,
+  softmaxCrossEntropy: 200_000,
   adamStep: 100_000,
-  sgdStep: 200_000,
-  gatherColumns: 400_000,
-  sparseConv2d: 200_000,
-  sparseConv2dBackwardInput: 200_000,
-  sparseConv2dBackwardWeights: 200_000,
-  maxPool2d: 400_000,
-  avgPool2d: 400_000,
-  maxPool2dBackward: 400_000,
-  avgPool2dBackward: 400_000,
+  sgdStep: 100_000,
+  gatherColumns: 200_000,
+  gatherSamples: 250_000,
 };
 
 /** Thresholds as an option: a number for every kernel (0 splits every call), or some kernels' own. */
