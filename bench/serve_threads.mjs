@@ -1,6 +1,7 @@
 // Threads or processes for the tail server: `presparse serve --threads T --workers W` as a user starts it, on loopback,
 // for (a) the paper's tail under many small requests (64 keep-alive clients, batch-1 frames: the cost is HTTP, the
-// compute 0.6 µs) and (b) a large tail (1024→1024 at 10% then 1024→10, batched up to 64) where compute dominates;
+// compute 0.6 µs) and (b) a large tail (1024→1024 at 10% then 1024→10) sent frames of 16 samples (a gateway's
+// batches, about 3.7 MFLOP each), batched up to 64 samples, where compute dominates;
 // each at 1 thread × 1 process, T threads × 1 process, 1 thread × W processes. Clients run in a child process
 // (bench/server.mjs --load), so on 2 cores they compete with the server as real clients on the same box would.
 // Run: npm run build && node bench/serve_threads.mjs [--threads N]   (N threads against N processes; default 2)
@@ -44,8 +45,8 @@ export async function run({ threads = threadsArg(2), windows = 3, windowMs = 200
   const engine = await Engine.load({ threads: 1 });
   const dir = mkdtempSync(join(tmpdir(), "presparse-serve-"));
   const tails = [
-    { name: "paper tail (40→40→10), batch-1 requests", model: Model.mlp(engine, { sizes: [800, 40, 40, 10], outDegrees: [2, 9, 10], seed: 0 }), maxBatch: 64 },
-    { name: "large tail (1024→1024 at 10%, →10), batched to 64", model: Model.mlp(engine, { sizes: [800, 1024, 1024, 10], outDegrees: [96, 102, 10], seed: 0 }), maxBatch: 64 },
+    { name: "paper tail (40→40→10), 1 sample per request", model: Model.mlp(engine, { sizes: [800, 40, 40, 10], outDegrees: [2, 9, 10], seed: 0 }), maxBatch: 64, samples: 1 },
+    { name: "large tail (1024→1024 at 10%, →10), 16 per request", model: Model.mlp(engine, { sizes: [800, 1024, 1024, 10], outDegrees: [96, 102, 10], seed: 0 }), maxBatch: 64, samples: 16 },
   ];
   const configs = [
     { threads: 1, workers: 1 },
@@ -59,8 +60,9 @@ export async function run({ threads = threadsArg(2), windows = 3, windowMs = 200
       const file = join(dir, `${rows.length}.safetensors`);
       writeFileSync(file, encodeModel(tail).bytes);
       const width = tail.inputSize;
-      const frames = Array.from({ length: 8 }, (_, i) => Buffer.from(encodeFrame({
-        data: Float32Array.from({ length: width }, (_, k) => Math.abs(Math.sin(i * 41 + k))), shape: [width, 1], dtype: "f32",
+      // the load generator takes its frames on the command line (an argument holds at most 128 KiB): one large frame
+      const frames = Array.from({ length: t.samples > 1 ? 1 : 8 }, (_, i) => Buffer.from(encodeFrame({
+        data: Float32Array.from({ length: width * t.samples }, (_, k) => Math.abs(Math.sin(i * 41 + k))), shape: [width, t.samples], dtype: "f32",
         kind: "activation", splitId: tail.split.cut, modelHash: tail.split.hash,
       })).toString("base64"));
       for (const cfg of configs) {
@@ -71,6 +73,7 @@ export async function run({ threads = threadsArg(2), windows = 3, windowMs = 200
           rows.push({
             tail: t.name, config: `--threads ${cfg.threads} --workers ${cfg.workers}`,
             requestsPerSecond: perSecond.sort((a, b) => a - b)[perSecond.length >> 1], p50: r.p50, p99: r.p99,
+            samplesPerSecond: perSecond[perSecond.length >> 1] * t.samples,
             errors: Object.values(r.errors).reduce((a, b) => a + b, 0),
           });
           console.log(`  ${t.name}, ${rows.at(-1).config}: ${rows.at(-1).requestsPerSecond.toFixed(0)} requests/s, p99 ${r.p99.toFixed(2)} ms`);
@@ -91,11 +94,12 @@ export async function run({ threads = threadsArg(2), windows = 3, windowMs = 200
   }
   const columns = [
     ["tail", "tail"], ["config", "server"], ["requestsPerSecond", "requests/s", (v) => v.toFixed(0)],
+    ["samplesPerSecond", "samples/s", (v) => v.toFixed(0)],
     ["vsOne", "vs 1 thread, 1 process", (v) => `${v.toFixed(2)}×`], ["p50", "p50 ms", (v) => v.toFixed(2)],
     ["p99", "p99 ms", (v) => v.toFixed(2)], ["errors", "non-200"],
   ];
   console.log(`\nserve: threads or processes — ${machineLine(m)}; ${clients} keep-alive clients in a child process, ` +
-    `batch-1 f32 frames; median of ${windows} windows of ${windowMs} ms after ${warmupMs} ms\n`);
+    `f32 frames; median of ${windows} windows of ${windowMs} ms after ${warmupMs} ms\n`);
   printTable(rows, columns);
   const path = writeResults("serve_threads", { suite: "serve_threads", machine: m, threads, rows, markdown: markdownTable(rows, columns) });
   console.log(`wrote ${path}`);

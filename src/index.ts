@@ -1,5 +1,8 @@
 export * from "./engine/errors.js";
 export { Engine, defaultEngine, defaultWasmUrl, type Kernels, type LoadOptions, type MemoryStats, type WasmSource } from "./engine/engine.js";
+export { MAX_DEFAULT_THREADS, defaultThreadedWasmUrl, defaultThreads } from "./engine/engine.js";
+export type { ThreadPool } from "./engine/pool.js";
+export { SPLIT_RULES, THRESHOLDS, type ThresholdOption } from "./engine/work_split.js";
 export { F32Buffer, I32Buffer, Matrix } from "./engine/buffers.js";
 export { Rng } from "./engine/random.js";
 export { Pattern, feasibleOutDegrees, validateCsr } from "./sparsity/pattern.js";

@@ -3,7 +3,7 @@
 // training steps of generated networks and their evaluation and early-exit runs. The threaded build runs the very code
 // of the single-thread one, its workers write nothing into memory when they instantiate, and faults are typed: threads
 // asked for and impossible, an assertion in a worker's chunk, a worker terminated while it holds part of a call.
-import { execFileSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "@fast-check/vitest";
@@ -13,7 +13,7 @@ import {
   Adam, ConvWeights, CsrWeights, Engine, ExitRunner, F32Buffer, I32Buffer, KernelAssertionError, Matrix, Model, Pattern,
   Sgd, buildModel, csrSpmm, evaluate, makeDataset, train,
 } from "../src/index.js";
-import { ThreadPoolError, WorkerDiedError } from "../src/engine/pool.js";
+import { ThreadPoolError, WorkerDiedError } from "../src/index.js";
 import type { Disposable } from "../src/engine/scope.js";
 import { codeSection, withoutData } from "../src/engine/wasm_sections.js";
 import { Scope, fixedDegrees, values, type AnyCase } from "./cases/case.js";
@@ -113,6 +113,27 @@ describe("the threaded build", () => {
     expect(engines.single!.kernels.memory.buffer).toBeInstanceOf(ArrayBuffer);
     expect(engines.two!.kernels.memory.buffer).toBeInstanceOf(SharedArrayBuffer);
     expect(engines.three!.pool!.alive()).toBe(2);
+  });
+
+  it("workers write into memory the engine's thread grew after they started", () => {
+    const e = engines.three!;
+    const p = Pattern.random(200, 300, 0.2, 9), v = values(1, p.nnz), x = values(2, 200 * 33);
+    const want = Scope.run(engines.single!, (s) => {
+      const Y = s.matrix(300, 33);
+      csrSpmm(s.csr(p, v), s.matrix(200, 33, x), Y, { relu: true });
+      return Y.toArray();
+    });
+    Scope.run(e, (s) => {
+      const A = s.csr(p, v), X = s.matrix(200, 33, x);
+      const before = e.stats().memoryBytes;
+      s.f32(before / 4); // longer than all memory so far: it grows, and what follows lies above the old end
+      const Y = s.matrix(300, 33);
+      expect(e.stats().memoryBytes).toBeGreaterThan(before);
+      expect(Y.ptr).toBeGreaterThanOrEqual(before);
+      Y.view().fill(NaN);
+      csrSpmm(A, X, Y, { relu: true });
+      expectSameBits("Y above the old end of memory", [Y.toArray()], [want]);
+    });
   });
 
   it("defaults in Node to the cores, at most 4", async () => {
@@ -224,17 +245,18 @@ describe("faults", () => {
       .rejects.toThrow(/threads need the module's bytes/);
   });
 
-  it("without shared memory: defaulted threads fall back to 1 with a notice, asked-for threads throw", () => {
+  it("without SharedArrayBuffer (as in a page that is not isolated): defaulted threads fall back to 1 with a notice, asked-for threads throw", () => {
     const script = `
-      import { Engine } from ${JSON.stringify(join(ROOT, "dist/index.js"))};
+      delete globalThis.SharedArrayBuffer;
+      const { Engine } = await import(${JSON.stringify(join(ROOT, "dist/index.js"))});
       const e = await Engine.load();
       let asked;
       try { await Engine.load({ threads: 2 }); asked = "loaded"; } catch (err) { asked = err.name + ": " + err.message; }
       console.log(JSON.stringify({ threads: e.threads, asked }));`;
-    const out = execFileSync(process.execPath, ["--no-harmony-sharedarraybuffer", "--input-type=module", "-e", script],
-      { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-    const r = JSON.parse(out.trim().split("\n").at(-1)!);
+    const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
+    const r = JSON.parse(run.stdout.trim().split("\n").at(-1)!);
     expect(r.threads).toBe(1);
+    expect(run.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^presparse: .*SharedArrayBuffer.*; running on 1 thread$/)]);
     expect(r.asked).toMatch(/^ThreadPoolError: .*SharedArrayBuffer/);
   });
 

@@ -1,7 +1,7 @@
-import { KernelAssertionError, WasmLoadError, ValidationError, checkInt } from "./errors.js";
+import { KernelAssertionError, ThreadPoolError, WasmLoadError, ValidationError, checkInt } from "./errors.js";
 import { KERNEL_ARITY, type Kernels } from "./kernels.generated.js";
 import { instantiateSync } from "./loader.js";
-import { ThreadPool, ThreadPoolError } from "./pool.js";
+import { ThreadPool } from "./pool.js";
 import { importedMemory, withoutData } from "./wasm_sections.js";
 import { threadedKernels, type ThresholdOption } from "./work_split.js";
 

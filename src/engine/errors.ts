@@ -34,6 +34,19 @@ export class KernelAssertionError extends PresparseError {
   }
 }
 
+/** A thread pool could not start: no workers, memory that cannot be shared, a worker script that does not load. */
+export class ThreadPoolError extends PresparseError {}
+
+/** A worker died while it held part of the pending call: the call's outputs are unfinished; the engine goes on. */
+export class WorkerDiedError extends ThreadPoolError {
+  constructor(
+    readonly slot: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** A file or wire format is malformed; `field` names the part that was rejected. */
 export class FormatError extends PresparseError {
   constructor(

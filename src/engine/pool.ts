@@ -1,24 +1,11 @@
 // The engine's side of a thread pool: starts the supervisor (pool_worker.ts), posts each job's chunks into the shared
 // control block, runs chunks itself and waits for the ones workers claimed. Calls stay synchronous: the engine's thread
 // blocks with Atomics.wait where it may (Node, a Web Worker) and spins where it may not (a page's main thread).
-import { PresparseError } from "./errors.js";
+import { ThreadPoolError, WorkerDiedError } from "./errors.js";
 import {
   ALIVE, ARGS_OFFSET, CLAIM, CONTROL_BYTES, DEAD, DONE, MAX_ARGS, MAX_CHUNKS, MAX_THREADS, SEQ_LIMIT, STATE, TEXT_BYTES,
   TEXT_OFFSET, W, posted, type SupervisorMessage, type WorkerInit,
 } from "./pool_protocol.js";
-
-/** A thread pool could not start: no worker support, memory that cannot be shared, a worker that failed to load. */
-export class ThreadPoolError extends PresparseError {}
-
-/** A worker died while it held part of the pending call; the call's outputs are unfinished, the engine goes on. */
-export class WorkerDiedError extends ThreadPoolError {
-  constructor(
-    readonly slot: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /** Where a debug-build assertion of a worker pointed: message and file (pointers into memory), line, column. */
 export type AssertionReport = (msg: number, file: number, line: number, column: number) => Error;
