@@ -205,7 +205,9 @@ export class Engine {
           checkBytes(bytes);
           return await Engine.threaded(bytes, threads, options);
         } catch (e) {
-          if (asked !== undefined || !(e instanceof ThreadPoolError)) throw e;
+          // defaulted threads never cost a working engine: a pool that cannot start, or a threaded module that is not
+          // served next to the single-thread one, leaves one thread and a notice
+          if (asked !== undefined || !(e instanceof ThreadPoolError || e instanceof WasmLoadError)) throw e;
           notice(`presparse: ${e.message}; running on 1 thread`);
         }
       }

@@ -137,7 +137,14 @@ function supervise(init: WorkerInit, port: Port, spawn: Spawn): void {
       // a worker that dies soon after every start is not restarted for ever
       const n = (restarts.get(slot) ?? 0) + 1;
       restarts.set(slot, n);
-      if (alive && n <= 8) start(slot);
+      if (!alive || n > 8) return;
+      // restarted once the call it may have held a chunk of is over (the sequence moves on): until then its slot
+      // stays DEAD, which is how that call learns its chunk will never be finished
+      const seq = Atomics.load(ctl, W.SEQ);
+      const moved = (Atomics as unknown as AtomicsWaitAsync).waitAsync(ctl, W.SEQ, seq);
+      void (moved.async ? moved.value : Promise.resolve()).then(() => {
+        if (!stopping && Atomics.load(ctl, W.STOP) === 0) start(slot);
+      });
     });
     children.set(slot, child);
     child.post({ ...init, role: "worker", slot });
