@@ -82,7 +82,7 @@ export class ThreadPool {
     const url = (/\.ts$/.test(new URL(import.meta.url).pathname)
       ? new URL("../../dist/engine/pool_worker.js", import.meta.url)
       : new URL("./pool_worker.js", import.meta.url)).href;
-    const init: WorkerInit = { role: "supervisor", module: o.module, memory: o.memory, control, kernels: o.kernels, threads: o.threads, url };
+    const init: WorkerInit = { role: "supervisor", module: o.module, memory: o.memory, control, kernels: o.kernels, threads: o.threads };
     let supervisor: Supervisor;
     let listen: (fn: (m: SupervisorMessage) => void, fail: (e: string) => void) => void;
     const isNode = typeof process !== "undefined" && typeof process.versions?.node === "string" &&

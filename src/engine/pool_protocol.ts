@@ -73,8 +73,6 @@ export interface WorkerInit {
   threads: number;
   /** For a worker: its slot (1…threads−1). */
   slot?: number;
-  /** This script's URL, for the supervisor to start workers from. */
-  url: string;
 }
 
 /** Messages a supervisor posts to the engine's thread. */

@@ -17,7 +17,7 @@ interface Child {
   terminate(): void;
 }
 
-type Spawn = (url: string, onMessage: (msg: any) => void, onDeath: (why: string) => void) => Child;
+type Spawn = (onMessage: (msg: any) => void, onDeath: (why: string) => void) => Child;
 
 /** Atomics.waitAsync (ES2024; in Node ≥ 16 and every current browser), which the ES2022 lib does not declare. */
 interface AtomicsWaitAsync {
@@ -115,7 +115,7 @@ function supervise(init: WorkerInit, port: Port, spawn: Spawn): void {
   const tell = (m: SupervisorMessage) => port.post(m);
   const start = (slot: number) => {
     let alive = false;
-    const child = spawn(init.url, (m) => {
+    const child = spawn((m) => {
       if (m?.type !== "alive") return;
       alive = true;
       if (!ready && [...children.keys()].every((s) => Atomics.load(ctl, STATE + s) === ALIVE)) {
@@ -181,8 +181,9 @@ async function main(): Promise<void> {
     const wt = (await import(/* @vite-ignore */ name)) as typeof import("node:worker_threads");
     const parent = wt.parentPort!;
     port = { post: (m) => parent.postMessage(m), onMessage: (fn) => parent.on("message", fn) };
-    spawn = (url, onMessage, onDeath) => {
-      const w = new wt.Worker(new URL(url));
+    // a worker is this very script (wherever a bundler put it)
+    spawn = (onMessage, onDeath) => {
+      const w = new wt.Worker(new URL(import.meta.url));
       w.on("message", onMessage);
       w.on("error", (e) => onDeath(`${e.name}: ${e.message}`));
       w.on("exit", (code) => onDeath(`exited with code ${code}`));
@@ -194,8 +195,8 @@ async function main(): Promise<void> {
       addEventListener(t: "message", fn: (e: MessageEvent) => void): void;
     };
     port = { post: (m) => self_.postMessage(m), onMessage: (fn) => self_.addEventListener("message", (e) => fn(e.data)) };
-    spawn = (url, onMessage, onDeath) => {
-      const w = new Worker(url, { type: "module" });
+    spawn = (onMessage, onDeath) => {
+      const w = new Worker(new URL(import.meta.url), { type: "module" });
       w.addEventListener("message", (e) => onMessage(e.data));
       w.addEventListener("error", (e) => onDeath(e.message || "error"));
       return { post: (m) => w.postMessage(m), terminate: () => { w.terminate(); onDeath("terminated"); } };
