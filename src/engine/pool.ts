@@ -3,7 +3,7 @@
 // blocks with Atomics.wait where it may (Node, a Web Worker) and spins where it may not (a page's main thread).
 import { ThreadPoolError, WorkerDiedError } from "./errors.js";
 import {
-  ALIVE, ARGS_OFFSET, CLAIM, CONTROL_BYTES, DEAD, DONE, MAX_ARGS, MAX_CHUNKS, MAX_THREADS, SEQ_LIMIT, STATE, TEXT_BYTES,
+  ALIVE, ARGS_OFFSET, CLAIM, CONTROL_BYTES, DONE, GEN, MAX_ARGS, MAX_CHUNKS, MAX_THREADS, SEQ_LIMIT, STATE, TEXT_BYTES,
   TEXT_OFFSET, W, posted, type SupervisorMessage, type WorkerInit,
 } from "./pool_protocol.js";
 
@@ -44,6 +44,8 @@ export class ThreadPool {
   private readonly blocking: boolean;
   private seq = 0;
   private closed = false;
+  /** Each slot's deaths when the current call was posted. */
+  private readonly gens: Int32Array;
   /** Messages of workers that died (read for a notice; the control block is what calls rely on). */
   readonly deaths: string[] = [];
 
@@ -57,6 +59,7 @@ export class ThreadPool {
     this.ctl = new Int32Array(control);
     this.args = new Float64Array(control, ARGS_OFFSET);
     this.blocking = canBlock(this.ctl);
+    this.gens = new Int32Array(threads);
   }
 
   /**
@@ -172,6 +175,7 @@ export class ThreadPool {
     const ctl = this.ctl;
     this.seq = this.seq + 1 >= SEQ_LIMIT ? 1 : this.seq + 1;
     const seq = this.seq, tag = posted(seq);
+    for (let s = 1; s < this.threads; s++) this.gens[s] = Atomics.load(ctl, GEN + s);
     for (let c = 0; c < n; c++) {
       const a = chunks[c]!;
       this.args.set(a, c * MAX_ARGS);
@@ -212,8 +216,10 @@ export class ThreadPool {
       for (let c = 0; c < n; c++) {
         const v = Atomics.load(ctl, CLAIM + c);
         if (v === (tag | DONE)) continue;
+        // a chunk is pending while its holder is the worker that claimed it: one that died since the call was
+        // posted (its slot's death count moved) will never finish it
         const holder = (v & 0xff) - 1;
-        if (v !== tag && Atomics.load(ctl, STATE + holder) === DEAD) dead = holder;
+        if (holder >= 1 && Atomics.load(ctl, GEN + holder) !== this.gens[holder]) dead = holder;
         else pending++;
       }
       if (pending === 0) return dead;

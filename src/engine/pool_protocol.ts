@@ -48,7 +48,9 @@ export const DEAD = 2;
 export const BUSY = STATE + MAX_THREADS;
 /** Per-chunk claim words: CLAIM + chunk. */
 export const CLAIM = BUSY + MAX_THREADS;
-const INTS = CLAIM + MAX_CHUNKS;
+/** Per-slot deaths so far: a call that saw GEN + slot change while a chunk of it was held there lost that chunk. */
+export const GEN = CLAIM + MAX_CHUNKS;
+const INTS = GEN + MAX_THREADS;
 
 export const TEXT_OFFSET = INTS * 4;
 export const TEXT_BYTES = 1024;

@@ -2,7 +2,7 @@
 // loop is free while the engine's thread is blocked in a call), and the workers, which instantiate the module's code
 // over the shared memory and run the chunks they claim. Runs as a Node worker_threads worker or a module Web Worker.
 import {
-  ALIVE, BUSY, CLAIM, DEAD, DONE, MAX_ARGS, STATE, TEXT_BYTES, TEXT_OFFSET, W, ARGS_OFFSET, posted,
+  ALIVE, BUSY, CLAIM, DEAD, DONE, GEN, MAX_ARGS, STATE, TEXT_BYTES, TEXT_OFFSET, W, ARGS_OFFSET, posted,
   type SupervisorMessage, type WorkerInit,
 } from "./pool_protocol.js";
 
@@ -125,6 +125,7 @@ function supervise(init: WorkerInit, port: Port, spawn: Spawn): void {
     }, (why) => {
       if (stopping || children.get(slot) !== child) return;
       children.delete(slot);
+      Atomics.add(ctl, GEN + slot, 1);
       Atomics.store(ctl, STATE + slot, DEAD);
       Atomics.add(ctl, W.DEATHS, 1);
       Atomics.add(ctl, W.PROGRESS, 1);
@@ -137,14 +138,9 @@ function supervise(init: WorkerInit, port: Port, spawn: Spawn): void {
       // a worker that dies soon after every start is not restarted for ever
       const n = (restarts.get(slot) ?? 0) + 1;
       restarts.set(slot, n);
-      if (!alive || n > 8) return;
-      // restarted once the call it may have held a chunk of is over (the sequence moves on): until then its slot
-      // stays DEAD, which is how that call learns its chunk will never be finished
-      const seq = Atomics.load(ctl, W.SEQ);
-      const moved = (Atomics as unknown as AtomicsWaitAsync).waitAsync(ctl, W.SEQ, seq);
-      void (moved.async ? moved.value : Promise.resolve()).then(() => {
-        if (!stopping && Atomics.load(ctl, W.STOP) === 0) start(slot);
-      });
+      // a pending call learns of the death from GEN, so the slot can be filled again at once (the new worker joins
+      // only jobs posted after it started)
+      if (alive && n <= 8) start(slot);
     });
     children.set(slot, child);
     child.post({ ...init, role: "worker", slot });
