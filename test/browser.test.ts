@@ -1,8 +1,9 @@
 // The package in a real headless Chromium: dist/index.js loads in a page with no bundler, Engine.load works from
 // every kind of source and rejects bad ones with WasmLoadError, every kernel case of test/cases (the Node suite's,
 // bundled from the same TypeScript) passes under fast-check inside the page on engines loaded by URL, from bytes and
-// from the debug build, memory growth keeps operands intact, a debug-build assertion reaches a typed error, and a
-// page's CSP must allow 'wasm-unsafe-eval'. The page is test/browser/kernels.page.ts, bundled by
+// from the debug build, and again on 2 threads (every call split, on the page's main thread) against one, bit for
+// bit, in a cross-origin isolated page; memory growth keeps operands intact, a debug-build assertion reaches a typed
+// error, and a page's CSP must allow 'wasm-unsafe-eval'. The page is test/browser/kernels.page.ts, bundled by
 // scripts/bundle-tests.mjs into build/test/; this file bundles it, serves it and reads its results.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error -- a plain .mjs script with no type declarations
 import { bundleTests } from "../scripts/bundle-tests.mjs";
 import { Pattern } from "../src/index.js";
-import { DEBUG_ASSERTION, LOAD_SOURCES, MEMORY_GROWTH, PROPERTY_ENGINES, REJECT_SOURCES } from "./browser/sources.js";
+import { DEBUG_ASSERTION, LOAD_SOURCES, MEMORY_GROWTH, PROPERTY_ENGINES, REJECT_SOURCES, THREAD_BITS } from "./browser/sources.js";
 import { KERNEL_CASES } from "./cases/index.js";
 import { chromiumPath, launchChromium, pageResults, screenshot, watchPage } from "./helpers/chromium.js";
 import * as ref from "./helpers/reference.js";
@@ -59,9 +60,12 @@ describe.skipIf(!executable)("presparse in headless Chromium", () => {
     await (bundleTests as () => Promise<string[]>)();
     server = await startStaticServer({
       importMap: packageImportMap(["presparse", "fast-check"]),
+      // every response cross-origin isolates its page (the workers' script too): the pages get SharedArrayBuffer, and
+      // Engine.load() its threads
       headers: (_path, query) => {
         const csp = query.get("csp");
-        return csp ? { "Content-Security-Policy": csp } : undefined;
+        const isolation = { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" };
+        return csp ? { ...isolation, "Content-Security-Policy": csp } : isolation;
       },
       // the docs' import map points into node_modules/presparse, as installed
       aliases: { "/node_modules/presparse/": "/" },
@@ -114,8 +118,12 @@ describe.skipIf(!executable)("presparse in headless Chromium", () => {
       expect(o?.ok, explain(o, source)).toBe(true);
     });
 
+    it("the page is cross-origin isolated (its engines have threads)", () => {
+      expect((ran() as KernelResults & { isolated?: boolean }).isolated).toBe(true);
+    });
+
     const cases: [string, string][] = [
-      ...KERNEL_CASES.flatMap((c) => PROPERTY_ENGINES.map((e): [string, string] => [c.name, e])),
+      ...KERNEL_CASES.flatMap((c) => [...PROPERTY_ENGINES, THREAD_BITS].map((e): [string, string] => [c.name, e])),
       [MEMORY_GROWTH, "fresh instances"],
     ];
     it.each(cases)("%s (engine: %s)", (name, engine) => {
@@ -132,12 +140,13 @@ describe.skipIf(!executable)("presparse in headless Chromium", () => {
     it("fetched the modules as application/wasm and the ES modules as JavaScript", () => {
       ran();
       const served = (path: string) => server!.requests.filter((r) => r.path === path && r.status === 200);
-      for (const wasm of ["/build/presparse.wasm", "/build/presparse.debug.wasm"]) {
+      // the isolated page's default engines are threaded: the threaded builds by default URL, the single-thread one as bytes
+      for (const wasm of ["/build/presparse.wasm", "/build/presparse.threads.wasm", "/build/presparse.threads.debug.wasm"]) {
         expect(served(wasm).length, `${wasm} was never fetched`).toBeGreaterThan(0);
         expect(served(wasm).map((r) => r.contentType)).toEqual(served(wasm).map(() => "application/wasm"));
       }
       const modules = [
-        "/dist/index.js", "/dist/engine/engine.js", "/dist/engine/loader.js", "/build/test/kernels.page.js",
+        "/dist/index.js", "/dist/engine/engine.js", "/dist/engine/loader.js", "/dist/engine/pool_worker.js", "/build/test/kernels.page.js",
       ];
       for (const js of [...modules, "/node_modules/fast-check/lib/fast-check.js"]) {
         expect(served(js)[0]?.contentType, `${js} was not served`).toMatch(/^text\/javascript/);

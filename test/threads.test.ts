@@ -10,59 +10,18 @@ import { test } from "@fast-check/vitest";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  Adam, ConvWeights, CsrWeights, Engine, ExitRunner, F32Buffer, I32Buffer, KernelAssertionError, Matrix, Model, Pattern,
-  Sgd, buildModel, csrSpmm, evaluate, makeDataset, train,
+  Adam, CsrWeights, Engine, ExitRunner, KernelAssertionError, Matrix, Model, Pattern, Sgd, buildModel, csrSpmm, evaluate,
+  makeDataset, train,
 } from "../src/index.js";
 import { ThreadPoolError, WorkerDiedError } from "../src/index.js";
-import type { Disposable } from "../src/engine/scope.js";
 import { codeSection, withoutData } from "../src/engine/wasm_sections.js";
-import { Scope, fixedDegrees, values, type AnyCase } from "./cases/case.js";
+import { Scope, expectSameBits, fixedDegrees, runAndKeep, values } from "./cases/case.js";
 import { KERNEL_CASES } from "./cases/index.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const wasm = (name: string) => new Uint8Array(readFileSync(join(ROOT, "build", name)));
 
-/** A case's scope that remembers what it made, so every array a run leaves can be compared across engines. */
-class Recording extends Scope {
-  readonly made: Disposable[] = [];
-  override keep<T extends Disposable>(x: T): T {
-    this.made.push(x);
-    return super.keep(x);
-  }
-}
-
-// Every array the run left in WASM memory: operands, outputs, canaries, weights.
-function snapshot(made: Disposable[]): Float32Array[] {
-  const out: Float32Array[] = [];
-  for (const x of made) {
-    if (x instanceof Matrix || x instanceof F32Buffer) out.push(x.toArray());
-    else if (x instanceof I32Buffer) out.push(new Float32Array(x.toArray().buffer));
-    else if (x instanceof CsrWeights || x instanceof ConvWeights) out.push(x.values.toArray());
-  }
-  return out;
-}
-
-function runOn<P>(c: AnyCase, engine: Engine, p: P): Float32Array[] {
-  return Recording.run(engine, (s) => {
-    const t = c.setup(s, p);
-    for (let i = 0; i < (t.rounds ?? 1); i++) {
-      t.run();
-      t.check();
-    }
-    return snapshot((s as Recording).made);
-  });
-}
-
-function expectSameBits(what: string, got: ArrayLike<number>[], want: ArrayLike<number>[]): void {
-  expect(got.length, `${what}: arrays`).toBe(want.length);
-  for (let a = 0; a < want.length; a++) {
-    const g = got[a]!, w = want[a]!;
-    expect(g.length, `${what}: array ${a} length`).toBe(w.length);
-    for (let i = 0; i < w.length; i++) {
-      if (!Object.is(g[i], w[i])) expect(`${what}: array ${a}[${i}] = ${g[i]}`).toBe(`${what}: array ${a}[${i}] = ${w[i]}`);
-    }
-  }
-}
+const runOn = runAndKeep;
 
 const engines: Record<string, Engine> = {};
 beforeAll(async () => {

@@ -24,3 +24,6 @@ export const MEMORY_GROWTH = "memory growth: operands before, outputs after, vie
 
 /** A broken precondition on the debug build, through the loader bundled into the package. */
 export const DEBUG_ASSERTION = "the debug build's assertion reaches a KernelAssertionError with the kernel's message";
+
+/** The property every kernel case also runs in the (cross-origin isolated) page: 2 threads against 1, bit for bit. */
+export const THREAD_BITS = "2 threads, every call split, leave the single-thread engine's bits";

@@ -4,7 +4,8 @@
 // (bench/kernels.mjs, bench/conv.mjs). So nothing here imports Node or vitest: a failed check throws an Error
 // that names the entry and the tolerance. Also the operand helpers every kernel test uses.
 import fc from "fast-check";
-import { CsrWeights, type DenseWeights, type Engine, type Matrix, Pattern, Rng } from "../../src/index.js";
+import { ConvWeights, CsrWeights, type DenseWeights, type Engine, F32Buffer, I32Buffer, Matrix, Pattern, Rng } from "../../src/index.js";
+import type { Disposable } from "../../src/engine/scope.js";
 import { Scope as LibraryScope } from "../../src/engine/scope.js";
 
 /** One call of an op on operands in WASM memory, and its check against the dense reference. */
@@ -70,6 +71,42 @@ export class Scope extends LibraryScope {
 
 /** Runs fn with a fresh scope and frees the scope afterwards, whatever happens. */
 export const scoped = <T>(engine: Engine, fn: (s: Scope) => T): T => Scope.run(engine, fn);
+
+/** A case's scope that remembers what it made, so every array a run leaves can be compared across engines. */
+class Recording extends Scope {
+  readonly made: Disposable[] = [];
+  override keep<T extends Disposable>(x: T): T {
+    this.made.push(x);
+    return super.keep(x);
+  }
+}
+
+/**
+ * One property run of a case (set up, then run and check each round), returning every array it left in WASM memory —
+ * operands, outputs, canaries, weights — so two engines' runs can be compared bit for bit (threads never change a result).
+ */
+export function runAndKeep<P>(c: KernelCase<P>, engine: Engine, p: P): Float32Array[] {
+  return Recording.run(engine, (s) => {
+    const t = c.setup(s, p);
+    for (let i = 0; i < (t.rounds ?? 1); i++) {
+      t.run();
+      t.check();
+    }
+    const out: Float32Array[] = [];
+    for (const x of (s as Recording).made) {
+      if (x instanceof Matrix || x instanceof F32Buffer) out.push(x.toArray());
+      else if (x instanceof I32Buffer) out.push(new Float32Array(x.toArray().buffer));
+      else if (x instanceof CsrWeights || x instanceof ConvWeights) out.push(x.values.toArray());
+    }
+    return out;
+  });
+}
+
+/** Throws unless both runs left the same arrays holding the same bits (Object.is: NaN equals NaN, −0 is not 0). */
+export function expectSameBits(what: string, got: ArrayLike<number>[], want: ArrayLike<number>[]): void {
+  if (got.length !== want.length) throw new Error(`${what}: ${got.length} arrays, expected ${want.length}`);
+  want.forEach((w, a) => expectEqual(`${what}: array ${a}`, got[a]!, w));
+}
 
 const CANARY = 1234.5;
 
