@@ -52,7 +52,8 @@ bytes sent per sample (against the raw 1-byte-per-pixel input) and latency perce
       throw new UsageError(`infer: --dtype expects ${FRAME_DTYPES.join(", ")}, got ${JSON.stringify(v.dtype)}`);
     }
     const batch = int("infer", "batch", v.batch, 1, 1, 65536);
-    const eng = await engine();
+    // the edge side runs on one thread, as the edge device it stands for (and starts no pool)
+    const eng = await engine(1);
     let bytes: Uint8Array;
     try {
       bytes = await readFile(headPath);

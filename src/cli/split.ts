@@ -36,7 +36,8 @@ the server refuses frames from any other head.
   async run(v) {
     const path = required("split", "model", v.model);
     const outDir = required("split", "out-dir", v["out-dir"]);
-    const loaded = await loadModel(await engine(), path);
+    // splitting is file work: no pool to start
+    const loaded = await loadModel(await engine(1), path);
     const model = loaded.model;
     const L = model.trunk.length;
     if (L < 2) throw new UsageError(`split: ${path} has ${L} trunk layer; a split needs at least 2`);
