@@ -1,6 +1,7 @@
 // How each kernel's work splits over threads: by its outputs (rows of Y for the forward product, rows of dX through the
 // CSC view for the transposed one, rows of dY for the weight gradient, output channels for convolutions and pools,
-// index ranges for elementwise kernels and optimizers, rows for the column gather). A chunk is the same kernel called
+// columns for softmax, the cross-entropy and the batch gather, rows for the column gather, index ranges for
+// elementwise kernels and optimizers). A chunk is the same kernel called
 // on a slice of its outputs — pointers moved to the slice, a CSR row slice keeps its absolute offsets — so every output
 // element is computed by one thread with the instructions and in the order of the single-thread call: any thread
 // count gives the same bits. Elementwise slices start at multiples of 4, so each element takes the same SIMD or scalar
