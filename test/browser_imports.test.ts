@@ -47,6 +47,16 @@ describe("browser entry", () => {
     expect(format(r.packages)).toBe("");
   });
 
+  it("the thread pool's worker script, which a page starts by URL, reaches no Node built-in and no bare package", () => {
+    for (const entry of [join(ROOT, "src/engine/pool_worker.ts"), join(ROOT, "dist/engine/pool_worker.js")]) {
+      const r = scan([entry]);
+      expect(r.files.length, entry).toBeGreaterThan(1);
+      expect(format(r.builtins), entry).toBe("");
+      expect(format(r.unresolved), entry).toBe("");
+      expect(format(r.packages), entry).toBe("");
+    }
+  });
+
   it("only the CLI, server, Node helpers and file loaders import Node built-ins themselves", () => {
     const offenders = (builtinImporters(join(ROOT, "src")) as { file: string; builtins: string[] }[])
       .filter((h) => !NODE_ONLY.some((re) => re.test(h.file)))
