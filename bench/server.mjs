@@ -9,7 +9,8 @@
 import { spawn } from "node:child_process";
 import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
-import { Engine, FRAME_DTYPES, Matrix, Model, encodeFrame, frameBytes, frameBytesPerSample, split } from "../dist/index.js";
+import { Engine, Matrix, Model, encodeFrame, frameBytes, split } from "../dist/index.js";
+import { FRAME_DTYPES, frameBytesPerSample } from "../dist/ops_index.js";
 import { startServer } from "../dist/node/index.js";
 import { isMain, machine, machineLine, markdownTable, printTable, timeCall, writeResults } from "./common.mjs";
 

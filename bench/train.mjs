@@ -5,7 +5,8 @@
 // Run: npm run build && node bench/train.mjs
 import { existsSync } from "node:fs";
 import os from "node:os";
-import { Adam, Batcher, Engine, Matrix, Model, Pattern, Rng, SparseLinear, feasibleOutDegrees, makeDataset, padFeatures, subset, train } from "../dist/index.js";
+import { Adam, Engine, Matrix, Model, Pattern, SparseLinear, makeDataset, train } from "../dist/index.js";
+import { Batcher, Rng, feasibleOutDegrees, padFeatures, subset } from "../dist/ops_index.js";
 import { loadIdxDataset } from "../dist/node/index.js";
 import { fmt, isMain, machine, machineLine, markdownTable, printTable, timeCall, writeResults, loadTfjsWasm } from "./common.mjs";
 

@@ -2,10 +2,15 @@
 // errors that name the bad token, and a model built from a string that learns a small problem.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  Adam, ArchError, I32Buffer, Matrix, MaxPool2d, Model, SparseConv2d, SparseLinear, ValidationError, buildModel, encodeModel, parseArch, parseShape,
-  planArch, type ArchToken,
-} from "../src/index.js";
+import { I32Buffer, Matrix } from "../src/engine/buffers.js";
+import { ValidationError } from "../src/engine/errors.js";
+import { encodeModel } from "../src/io/model_io.js";
+import { ArchError, buildModel, parseArch, parseShape, planArch, type ArchToken } from "../src/nn/arch.js";
+import { MaxPool2d } from "../src/nn/layers/pool2d.js";
+import { SparseConv2d } from "../src/nn/layers/sparse_conv2d.js";
+import { SparseLinear } from "../src/nn/layers/sparse_linear.js";
+import { Model } from "../src/nn/model.js";
+import { Adam } from "../src/nn/optimizers.js";
 import { encodeLayer } from "../src/io/model_io.js";
 import { getEngine } from "./helpers/engine.js";
 

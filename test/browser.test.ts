@@ -10,7 +10,7 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error -- a plain .mjs script with no type declarations
 import { bundleTests } from "../scripts/bundle-tests.mjs";
-import { Pattern } from "../src/index.js";
+import { Pattern } from "../src/sparsity/pattern.js";
 import { DEBUG_ASSERTION, LOAD_SOURCES, MEMORY_GROWTH, PROPERTY_ENGINES, REJECT_SOURCES } from "./browser/sources.js";
 import { KERNEL_CASES } from "./cases/index.js";
 import { chromiumPath, launchChromium, pageResults, screenshot, watchPage } from "./helpers/chromium.js";
@@ -137,7 +137,7 @@ describe.skipIf(!executable)("presparse in headless Chromium", () => {
         expect(served(wasm).map((r) => r.contentType)).toEqual(served(wasm).map(() => "application/wasm"));
       }
       const modules = [
-        "/dist/index.js", "/dist/engine/engine.js", "/dist/engine/loader.js", "/build/test/kernels.page.js",
+        "/dist/ops/csr_spmm.js", "/dist/engine/engine.js", "/dist/engine/loader.js", "/build/test/kernels.page.js",
       ];
       for (const js of [...modules, "/node_modules/fast-check/lib/fast-check.js"]) {
         expect(served(js)[0]?.contentType, `${js} was not served`).toMatch(/^text\/javascript/);

@@ -27,17 +27,17 @@ const ROOT = join(import.meta.dirname, "..");
 const NODE_ONLY = [/^src\/node\//, /^src\/cli\//, /^src\/server\//, /^src\/data\/idx\.ts$/, /^src\/data\/mnist\.ts$/];
 
 describe("browser entry", () => {
-  it("src/index.ts reaches no Node built-in and no unresolvable module", () => {
-    const r = scan([join(ROOT, "src/index.ts")]);
+  it.each(["src/index.ts", "src/ops_index.ts"])("%s reaches no Node built-in and no unresolvable module", (entry) => {
+    const r = scan([join(ROOT, entry)]);
     // the walk really covers the engine path, so an empty result means something
     for (const f of ["src/engine/engine.ts", "src/ops/csr_spmm.ts", "src/engine/buffers.ts", "src/sparsity/pattern.ts", "src/split/frame.ts"]) expect(r.files).toContain(f);
     expect(format(r.builtins)).toBe("");
     expect(format(r.unresolved)).toBe("");
   });
 
-  it("the built package's \".\" export reaches no Node built-in and no bare package", () => {
+  it.each([".", "./ops"])("the built package's \"%s\" export reaches no Node built-in and no bare package", (name) => {
     const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { exports: Record<string, { default: string }> };
-    const entry = join(ROOT, pkg.exports["."]!.default);
+    const entry = join(ROOT, pkg.exports[name]!.default);
     expect(existsSync(entry), `${entry} missing: run \`npm run build\``).toBe(true);
     const r = scan([entry]);
     expect(r.files).toContain("dist/engine/engine.js");

@@ -2,7 +2,13 @@
 // finite-difference check of a two-layer sparse network's gradients, and the shape checks at the TypeScript boundary.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Engine, Matrix, Pattern, ShapeError, csrSpmmBackwardWeights, csrSpmm, csrSpmmBackward, reluBackward, softmaxCrossEntropy } from "../src/index.js";
+import { Matrix } from "../src/engine/buffers.js";
+import { Engine } from "../src/engine/engine.js";
+import { ShapeError } from "../src/engine/errors.js";
+import { reluBackward } from "../src/ops/activations.js";
+import { csrSpmmBackwardWeights, csrSpmm, csrSpmmBackward } from "../src/ops/csr_spmm.js";
+import { softmaxCrossEntropy } from "../src/ops/softmax_xent.js";
+import { Pattern } from "../src/sparsity/pattern.js";
 import { buildPattern, getEngine, patternSpecArb, scoped, values } from "./helpers/engine.js";
 import * as ref from "./helpers/reference.js";
 

@@ -2,18 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  Batcher,
-  Engine,
-  Rng,
-  ShapeError,
-  ValidationError,
-  makeDataset,
-  padFeatures,
-  shuffledIndices,
-  splitDataset,
-  type Dataset,
-} from "../src/index.js";
+import { Engine } from "../src/engine/engine.js";
+import { ShapeError, ValidationError } from "../src/engine/errors.js";
+import { Rng } from "../src/engine/random.js";
+import { Batcher } from "../src/nn/batcher.js";
+import { makeDataset, padFeatures, shuffledIndices, splitDataset, type Dataset } from "../src/nn/dataset.js";
 import { loadData, loadMnist, mnistDigitsDir } from "../src/node/index.js";
 
 /** A dataset whose sample i has features i + f/1000 for f < features (so samples can be told apart). */

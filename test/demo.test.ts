@@ -8,10 +8,16 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadData } from "../src/data/load.js";
-import {
-  Adam, ExitRunner, Matrix, Model, SplitClient, ValidationError, decodeModel, encodeModel, frameBytes, split, train,
-  type Head, type SampleResult,
-} from "../src/index.js";
+import { Matrix } from "../src/engine/buffers.js";
+import { ValidationError } from "../src/engine/errors.js";
+import { ExitRunner } from "../src/exits/runner.js";
+import { decodeModel, encodeModel } from "../src/io/model_io.js";
+import { Model } from "../src/nn/model.js";
+import { Adam } from "../src/nn/optimizers.js";
+import { train } from "../src/nn/train.js";
+import { SplitClient, type SampleResult } from "../src/split/client.js";
+import { frameBytes } from "../src/split/frame.js";
+import { split, type Head } from "../src/split/split.js";
 import { startServer, type RunningServer } from "../src/server/index.js";
 import { chromiumPath, launchChromium, screenshot, watchPage, type PageLog } from "./helpers/chromium.js";
 import { getEngine } from "./helpers/engine.js";

@@ -2,7 +2,10 @@
 // the CSR kernels on a full pattern, a finite-difference check, and the shape checks.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Pattern, ShapeError, ValidationError, csrSpmmBackwardWeights, csrSpmm, denseMatmulBackwardWeights, denseMatmul, denseMatmulBackward } from "../src/index.js";
+import { ShapeError, ValidationError } from "../src/engine/errors.js";
+import { csrSpmmBackwardWeights, csrSpmm } from "../src/ops/csr_spmm.js";
+import { denseMatmulBackwardWeights, denseMatmul, denseMatmulBackward } from "../src/ops/dense_matmul.js";
+import { Pattern } from "../src/sparsity/pattern.js";
 import { batchArb, expectClose, getEngine, scoped, values } from "./helpers/engine.js";
 import * as ref from "./helpers/reference.js";
 import { dim } from "./cases/dense_matmul.js";

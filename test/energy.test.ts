@@ -1,10 +1,12 @@
 // The energy model's arithmetic, case by case against numbers worked out by hand; its constants are the cited
 // ones; overrides replace exactly what they name and nothing else.
 import { describe, expect, it } from "vitest";
+import { ValidationError } from "../src/engine/errors.js";
 import {
-  DEFAULT_ENERGY, LINK_PRESETS, ValidationError, computeEnergy, csrBytesMoved, energyKeys, energyTable, formatEnergyTable, memoryPjPerByte,
+  DEFAULT_ENERGY, computeEnergy, csrBytesMoved, energyKeys, energyTable, formatEnergyTable, memoryPjPerByte,
   overrideEnergy, periodicRadioEnergy, radioEnergy, transferTiming, type RadioPower,
-} from "../src/index.js";
+} from "../src/split/energy.js";
+import { LINK_PRESETS } from "../src/split/links.js";
 
 /** A radio with round numbers so every product is easy to check. */
 const ROUND: RadioPower = {

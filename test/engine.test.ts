@@ -4,12 +4,19 @@
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import {
-  Batcher, ConvWeights, CsrWeights, Engine, F32Buffer, I32Buffer, KernelAssertionError, Matrix, Pattern, ShapeError,
-  ValidationError, WasmLoadError,
-  addInPlace, avgPool2d, csrSpmmBackwardWeights, csrSpmm, csrSpmmBackward, defaultWasmUrl, denseMatmulBackwardWeights, denseMatmul, gatherColumns, makeDataset,
-  maxPool2dBackward, pool2dShape, reluBackward, reluForward, scaleInPlace, softmax, softmaxCrossEntropy, sparseConv2d,
-} from "../src/index.js";
+import { F32Buffer, I32Buffer, Matrix } from "../src/engine/buffers.js";
+import { Engine, defaultWasmUrl } from "../src/engine/engine.js";
+import { KernelAssertionError, ShapeError, ValidationError, WasmLoadError } from "../src/engine/errors.js";
+import { Batcher } from "../src/nn/batcher.js";
+import { makeDataset } from "../src/nn/dataset.js";
+import { reluBackward, reluForward } from "../src/ops/activations.js";
+import { CsrWeights, csrSpmmBackwardWeights, csrSpmm, csrSpmmBackward } from "../src/ops/csr_spmm.js";
+import { denseMatmulBackwardWeights, denseMatmul } from "../src/ops/dense_matmul.js";
+import { addInPlace, gatherColumns, scaleInPlace } from "../src/ops/elementwise.js";
+import { avgPool2d, maxPool2dBackward, pool2dShape } from "../src/ops/pool2d.js";
+import { softmax, softmaxCrossEntropy } from "../src/ops/softmax_xent.js";
+import { ConvWeights, sparseConv2d } from "../src/ops/sparse_conv2d.js";
+import { Pattern } from "../src/sparsity/pattern.js";
 import { KERNEL_ARITY } from "../src/engine/kernels.generated.js";
 import { Scope, expectClose, getEngine, scoped, values } from "./helpers/engine.js";
 import * as ref from "./helpers/reference.js";

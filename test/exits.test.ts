@@ -3,7 +3,10 @@ import { describe, expect, it } from "vitest";
 import { classifierStats, measurePolicy, simulatePolicy, sweep } from "../src/exits/calibrate.js";
 import { makeDataset } from "../src/nn/dataset.js";
 import { ExitRunner, exitMacs, parseExitPolicy, passes, type ExitPolicy } from "../src/exits/runner.js";
-import { Matrix, Model, PresparseError, ValidationError, feasibleOutDegrees } from "../src/index.js";
+import { Matrix } from "../src/engine/buffers.js";
+import { PresparseError, ValidationError } from "../src/engine/errors.js";
+import { Model } from "../src/nn/model.js";
+import { feasibleOutDegrees } from "../src/sparsity/pattern.js";
 import { columnStats, getEngine } from "./helpers/engine.js";
 
 const engine = await getEngine();

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { ArchError, buildModel, planArch } from "../src/nn/arch.js";
-import { Adam, I32Buffer, Matrix, decodeModel, encodeModel } from "../src/index.js";
+import { I32Buffer, Matrix } from "../src/engine/buffers.js";
+import { decodeModel, encodeModel } from "../src/io/model_io.js";
+import { Adam } from "../src/nn/optimizers.js";
 import { Flatten } from "../src/nn/layers/flatten.js";
 import { split } from "../src/split/split.js";
 import { getEngine } from "./helpers/engine.js";

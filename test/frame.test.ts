@@ -1,27 +1,14 @@
 import { crc32 as zlibCrc32 } from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { ShapeError, ValidationError } from "../src/engine/errors.js";
+import { crc32 } from "../src/io/crc32.js";
+import { f16BitsToF32, f32ToF16Bits } from "../src/io/f16.js";
 import {
-  FRAME_MAGIC,
-  FrameError,
-  FrameMismatchError,
-  FrameTooLargeError,
-  ShapeError,
-  ValidationError,
-  crc32,
-  decodeFrame,
-  encodeFrame,
-  f16BitsToF32,
-  f32ToF16Bits,
-  frameBytes,
-  frameBytesPerSample,
-  frameErrorBound,
-  frameHeaderBytes,
-  type FrameDtype,
-  type FrameInput,
-  type FrameKind,
+  FRAME_MAGIC, FrameError, FrameMismatchError, FrameTooLargeError, decodeFrame, encodeFrame, frameBytes,
+  frameBytesPerSample, frameErrorBound, frameHeaderBytes, type FrameDtype, type FrameInput, type FrameKind,
   type FrameLimits,
-} from "../src/index.js";
+} from "../src/split/frame.js";
 import { OFFSET, extended, largestAllocation, resealed, withBitFlipped, withF32, withU32, withU8 } from "./helpers/frame_mutations.js";
 
 const HASH = "0123456789abcdef";

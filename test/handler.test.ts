@@ -3,8 +3,9 @@
 // departed clients take work out of the queue, draining refuses only what arrived after it, and the demo's files
 // are routes of the same table.
 import { afterAll, describe, expect, it } from "vitest";
-import { FRAME_MEDIA_TYPE, FrameError, FrameMismatchError, FrameTooLargeError, Matrix } from "../src/index.js";
-import { ValidationError } from "../src/index.js";
+import { Matrix } from "../src/engine/buffers.js";
+import { FRAME_MEDIA_TYPE, FrameError, FrameMismatchError, FrameTooLargeError } from "../src/split/frame.js";
+import { ValidationError } from "../src/engine/errors.js";
 import { decodeFrame, encodeFrame } from "../src/split/frame.js";
 import { demoRoutes, type DemoResource, type DemoSite } from "../src/server/demo.js";
 import { FRAME_REFUSALS, frameRefusal, type ErrorBody } from "../src/server/errors.js";

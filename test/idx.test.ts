@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { FormatError, ValidationError } from "../src/index.js";
+import { FormatError, ValidationError } from "../src/engine/errors.js";
 import { loadData, loadIdxDataset, readIdx } from "../src/node/index.js";
 
 const root = mkdtempSync(join(tmpdir(), "presparse-idx-"));

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Rng } from "../src/index.js";
+import { Rng } from "../src/engine/random.js";
 import { LaneSchedule, linkConfig, startLink, type LinkOptions, type RunningLink } from "../src/node/link.js";
 // @ts-expect-error -- a plain .mjs helper (it also runs as a script inside a network namespace)
 import { ping, startSink, timeDownload, timeUpload, warmConnection } from "./helpers/transfer.mjs";

@@ -4,7 +4,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { LINK_PRESETS, LinkSpecError, ValidationError, checkLink, energyTable, formatLink, linkPreset, parseLink, withUplinkRate } from "../src/index.js";
+import { ValidationError } from "../src/engine/errors.js";
+import { energyTable } from "../src/split/energy.js";
+import {
+  LINK_PRESETS, LinkSpecError, checkLink, formatLink, linkPreset, parseLink, withUplinkRate,
+} from "../src/split/links.js";
 
 describe("parseLink", () => {
   it("reads rates in bit/kbit/mbit/gbit (SI), times in us/ms/s, an optional jitter and up/down rates", () => {

@@ -1,10 +1,14 @@
 // Training over stored connections equals the paper's method: dense weights masked after every batch.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  Adam, I32Buffer, Matrix, Model, Pattern, PatternError, Sgd, ShapeError, SparseLinear, ValidationError,
-  type Engine, type Exit, type Layer, type Optimizer,
-} from "../src/index.js";
+import { I32Buffer, Matrix } from "../src/engine/buffers.js";
+import type { Engine } from "../src/engine/engine.js";
+import { PatternError, ShapeError, ValidationError } from "../src/engine/errors.js";
+import type { Layer } from "../src/nn/layers/layer.js";
+import { SparseLinear } from "../src/nn/layers/sparse_linear.js";
+import { Model, type Exit } from "../src/nn/model.js";
+import { Adam, Sgd, type Optimizer } from "../src/nn/optimizers.js";
+import { Pattern } from "../src/sparsity/pattern.js";
 import { fixedDegrees, getEngine, values } from "./helpers/engine.js";
 import { MaskedReference, denseLayer, type DenseLayer, type OptimizerSpec } from "./helpers/masked_reference.js";
 import { gatherPattern } from "./helpers/reference.js";

@@ -5,11 +5,18 @@ import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  FormatError, I32Buffer, Matrix, Model, Pattern, PresparseError, Rng, Sgd, SparseLinear, ValidationError,
-  buildModel as buildArch, decodeModel, decodeSafetensors, encodeModel, encodeSafetensors, hashModel, modelSpec, modelTensors,
-  type Engine, type Exit, type Layer, type SafeTensor,
-} from "../src/index.js";
+import { I32Buffer, Matrix } from "../src/engine/buffers.js";
+import type { Engine } from "../src/engine/engine.js";
+import { FormatError, PresparseError, ValidationError } from "../src/engine/errors.js";
+import { Rng } from "../src/engine/random.js";
+import { decodeModel, encodeModel, hashModel, modelSpec, modelTensors } from "../src/io/model_io.js";
+import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "../src/io/safetensors.js";
+import { buildModel as buildArch } from "../src/nn/arch.js";
+import type { Layer } from "../src/nn/layers/layer.js";
+import { SparseLinear } from "../src/nn/layers/sparse_linear.js";
+import { Model, type Exit } from "../src/nn/model.js";
+import { Sgd } from "../src/nn/optimizers.js";
+import { Pattern } from "../src/sparsity/pattern.js";
 import { loadModel, saveModel } from "../src/node/index.js";
 import { encodeLayer } from "../src/io/model_io.js";
 import { fixedDegrees, getEngine } from "./helpers/engine.js";

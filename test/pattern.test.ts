@@ -2,7 +2,8 @@
 // mask round trips, the paper's layer sizes, and the validation of hand-made CSR arrays.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Pattern, PatternError, ValidationError, feasibleOutDegrees } from "../src/index.js";
+import { PatternError, ValidationError } from "../src/engine/errors.js";
+import { Pattern, feasibleOutDegrees } from "../src/sparsity/pattern.js";
 import { buildPattern, fixedDegrees, patternSpecArb } from "./helpers/engine.js";
 
 const dim = fc.integer({ min: 1, max: 70 });

@@ -2,10 +2,9 @@
 // objective and accuracy floor; the edge slowdown; and the crossovers (the rate at which split beats local, at
 // which offload beats split) solved in closed form.
 import { describe, expect, it } from "vitest";
-import {
-  DEFAULT_ENERGY, ValidationError, crossovers, formatPlan, periodicRadioEnergy, plan, planSweep, transferTiming,
-  type EnergyModel, type PlanInput, type PlanRow,
-} from "../src/index.js";
+import { ValidationError } from "../src/engine/errors.js";
+import { DEFAULT_ENERGY, periodicRadioEnergy, transferTiming, type EnergyModel } from "../src/split/energy.js";
+import { crossovers, formatPlan, plan, planSweep, type PlanInput, type PlanRow } from "../src/split/plan.js";
 
 /** Round numbers: 1 pJ per MAC and per byte; a radio with 100 nJ/bit up, 10 down, 1 W while active, no tail. */
 const FLAT: EnergyModel = {

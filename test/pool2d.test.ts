@@ -2,9 +2,9 @@
 // through the layers, and the typed errors.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  AvgPool2d, MaxPool2d, ShapeError, ValidationError, avgPool2d, avgPool2dBackward, maxPool2d, pool2dShape,
-} from "../src/index.js";
+import { ShapeError, ValidationError } from "../src/engine/errors.js";
+import { AvgPool2d, MaxPool2d } from "../src/nn/layers/pool2d.js";
+import { avgPool2d, avgPool2dBackward, maxPool2d, pool2dShape } from "../src/ops/pool2d.js";
 import * as ref from "./helpers/conv_reference.js";
 import { poolArb } from "./cases/pool2d.js";
 import { getEngine, scoped, values } from "./helpers/engine.js";

@@ -3,15 +3,10 @@ import fc from "fast-check";
 import { mkdtemp, readdir, rm, truncate } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { FormatError, ValidationError } from "../src/engine/errors.js";
 import {
-  FormatError,
-  ValidationError,
-  SAFETENSORS_DTYPES,
-  decodeSafetensors,
-  encodeSafetensors,
-  type Dtype,
-  type SafeTensor,
-} from "../src/index.js";
+  SAFETENSORS_DTYPES, decodeSafetensors, encodeSafetensors, type Dtype, type SafeTensor,
+} from "../src/io/safetensors.js";
 import { readSafetensorsFile, writeSafetensorsFile } from "../src/node/index.js";
 
 const SIZE: Record<Dtype, number> = {

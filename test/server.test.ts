@@ -3,7 +3,9 @@
 // Retry-After while every accepted request is still answered; timeouts give 504; close and SIGTERM drain; metrics.
 import { connect } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
-import { decodeFrame, encodeFrame, frameErrorBound, softmax, Matrix } from "../src/index.js";
+import { Matrix } from "../src/engine/buffers.js";
+import { softmax } from "../src/ops/softmax_xent.js";
+import { decodeFrame, encodeFrame, frameErrorBound } from "../src/split/frame.js";
 import { startServer, type RunningServer } from "../src/server/index.js";
 import { getEngine } from "./helpers/engine.js";
 import {

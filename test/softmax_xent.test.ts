@@ -3,7 +3,9 @@
 // rule), and the checks on shapes and labels at the TypeScript boundary.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ShapeError, ValidationError, passes, softmax, softmaxCrossEntropy, softmaxStats } from "../src/index.js";
+import { ShapeError, ValidationError } from "../src/engine/errors.js";
+import { passes } from "../src/exits/runner.js";
+import { softmax, softmaxCrossEntropy, softmaxStats } from "../src/ops/softmax_xent.js";
 import { labelsFor } from "./cases/softmax_xent.js";
 import { batchArb, expectClose, getEngine, scoped, values } from "./helpers/engine.js";
 import * as ref from "./helpers/reference.js";

@@ -2,10 +2,12 @@
 // finite differences through the SparseConv2d layer, its spec and tensors, and the typed errors.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { FormatError, PatternError, ShapeError, ValidationError } from "../src/engine/errors.js";
+import { SparseConv2d } from "../src/nn/layers/sparse_conv2d.js";
 import {
-  ConvWeights, FormatError, Pattern, PatternError, ShapeError, SparseConv2d, ValidationError,
-  sparseConv2d, sparseConv2dBackward, sparseConv2dBackwardWeights,
-} from "../src/index.js";
+  ConvWeights, sparseConv2d, sparseConv2dBackward, sparseConv2dBackwardWeights,
+} from "../src/ops/sparse_conv2d.js";
+import { Pattern } from "../src/sparsity/pattern.js";
 import { decodeLayer, encodeLayer } from "../src/io/model_io.js";
 import * as ref from "./helpers/conv_reference.js";
 import { convArb } from "./cases/sparse_conv2d.js";

@@ -4,10 +4,14 @@
 import { SparseLinear } from "../src/nn/layers/sparse_linear.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  ExitRunner, FormatError, Matrix, Model, ValidationError, decodeFrame, decodeModel, encodeFrame, encodeModel,
-  feasibleOutDegrees, frameErrorBound, passes, type ExitPolicy, type FrameDtype, type Layer,
-} from "../src/index.js";
+import { Matrix } from "../src/engine/buffers.js";
+import { FormatError, ValidationError } from "../src/engine/errors.js";
+import { ExitRunner, passes, type ExitPolicy } from "../src/exits/runner.js";
+import { decodeModel, encodeModel } from "../src/io/model_io.js";
+import type { Layer } from "../src/nn/layers/layer.js";
+import { Model } from "../src/nn/model.js";
+import { feasibleOutDegrees } from "../src/sparsity/pattern.js";
+import { decodeFrame, encodeFrame, frameErrorBound, type FrameDtype } from "../src/split/frame.js";
 import { split, type Head, type Tail } from "../src/split/split.js";
 import { encodeSafetensors, decodeSafetensors } from "../src/io/safetensors.js";
 import { columnStats, getEngine } from "./helpers/engine.js";

@@ -2,10 +2,17 @@
 // determinism, accuracies against a dense reference forward, and the paper's network learning MNIST digits.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  Adam, Batcher, Model, Pattern, Rng, Sgd, ShapeError, SparseLinear, ValidationError, evaluate, makeDataset,
-  padFeatures, splitDataset, train, type Dataset, type Engine, type Exit, type Layer,
-} from "../src/index.js";
+import type { Engine } from "../src/engine/engine.js";
+import { ShapeError, ValidationError } from "../src/engine/errors.js";
+import { Rng } from "../src/engine/random.js";
+import { Batcher } from "../src/nn/batcher.js";
+import { makeDataset, padFeatures, splitDataset, type Dataset } from "../src/nn/dataset.js";
+import type { Layer } from "../src/nn/layers/layer.js";
+import { SparseLinear } from "../src/nn/layers/sparse_linear.js";
+import { Model, type Exit } from "../src/nn/model.js";
+import { Adam, Sgd } from "../src/nn/optimizers.js";
+import { evaluate, train } from "../src/nn/train.js";
+import { Pattern } from "../src/sparsity/pattern.js";
 import { loadMnist } from "../src/node/index.js";
 import { getEngine, values } from "./helpers/engine.js";
 import { MaskedReference, denseLayer, type DenseLayer } from "./helpers/masked_reference.js";

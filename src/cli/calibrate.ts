@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { classifierStats, measurePolicy, pickForAccuracy, pickKnee, sweep, type Calibration, type SweepPoint } from "../exits/calibrate.js";
+import { calibrate, measurePolicy, pickForAccuracy, pickKnee, type Calibration, type SweepPoint } from "../exits/calibrate.js";
 import { subset } from "../nn/dataset.js";
 import { parseExitPolicy } from "../exits/runner.js";
 import { loadModel, saveModel } from "../node/model_files.js";
@@ -75,12 +75,12 @@ real early-exit runner.
     const { test } = heldOutFromFlags("calibrate", v, model.inputSize, trainedSeed(loaded.spec.extra));
     const even = subset(test, Int32Array.from({ length: Math.ceil(test.n / 2) }, (_, i) => 2 * i), `${test.name} (calibration half)`);
     const odd = subset(test, Int32Array.from({ length: Math.floor(test.n / 2) }, (_, i) => 2 * i + 1), `${test.name} (verification half)`);
-    const cal = sweep(model, classifierStats(model, even), kind);
+    const cal = calibrate(model, even, kind);
     const z = num("calibrate", "z", v.z, 1, 0, 10);
     const chosen = v.pick === "knee" ? pickKnee(cal) : pickForAccuracy(cal, target, z);
-    const whole = sweep(model, classifierStats(model, test), kind);
+    const whole = calibrate(model, test, kind);
     const verified = chosen ? measurePolicy(model, odd, parseExitPolicy(chosen.policy, model.exits.length)) : undefined;
-    const verifiedFinal = sweep(model, classifierStats(model, odd), kind).finalAccuracy;
+    const verifiedFinal = calibrate(model, odd, kind).finalAccuracy;
     const outDir = (v["out-dir"] as string | undefined) ?? ".";
     mkdirSync(outDir, { recursive: true });
     const charts = calibrationCharts(whole, chosen && whole.points.find((p) => p.policy === chosen.policy));

@@ -127,6 +127,11 @@ export function sweep(model: Model, st: ClassifierStats, kind: ExitPolicy["kind"
   return { kind, finalAccuracy, fullMacs: exitMacs(model).trunk, points };
 }
 
+/** Every classifier run once over `data`, then one shared threshold swept over all exits (see {@link sweep}). */
+export function calibrate(model: Model, data: Dataset, kind: ExitPolicy["kind"] = "maxprob", grid?: number[]): Calibration {
+  return sweep(model, classifierStats(model, data), kind, grid);
+}
+
 function accuracyOf(st: ClassifierStats, k: number): number {
   let r = 0;
   for (let i = 0; i < st.n; i++) if (st.pred[k]![i] === st.labels[i]) r++;

@@ -4,7 +4,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, platform, release } from "node:os";
 import { join } from "node:path";
-import { classifierStats, pickForAccuracy, sweep, type Calibration, type SweepPoint } from "../exits/calibrate.js";
+import { calibrate, pickForAccuracy, type Calibration, type SweepPoint } from "../exits/calibrate.js";
 import type { Dataset } from "../nn/dataset.js";
 import { subset } from "../nn/dataset.js";
 import type { Engine } from "../engine/engine.js";
@@ -124,9 +124,9 @@ export async function runExperiment(engine: Engine, o: ExperimentOptions): Promi
     // the last epoch's evaluation on the test set is of the final weights
     const acc = epochs[epochs.length - 1]!.testAccuracy!;
     // the threshold is chosen on the even half of the test set; the split run measures the whole set
-    const calibration = sweep(model, classifierStats(model, even), "maxprob");
+    const calibration = calibrate(model, even);
     const chosen = pickForAccuracy(calibration, o.targetLoss);
-    const fullCurve = sweep(model, classifierStats(model, test), "maxprob");
+    const fullCurve = calibrate(model, test);
     const { bytes, hash } = encodeModel(model);
     const trunkMacs = model.trunkMacs();
     const m = exitMacs(model);

@@ -4,9 +4,11 @@
 // source — under fast-check on the engines of PROPERTY_ENGINES, checks memory growth and a debug-build assertion.
 // Posts { done, seed, runs, loads, rejects, properties, assertion } to window.__results. Query: ?seed=<int>&runs=<int>.
 import fc from "fast-check";
-import {
-  CsrWeights, Engine, F32Buffer, KernelAssertionError, Matrix, Pattern, WasmLoadError, csrSpmm, csrSpmmBackward,
-} from "../../src/index.js";
+import { F32Buffer, Matrix } from "../../src/engine/buffers.js";
+import { Engine } from "../../src/engine/engine.js";
+import { KernelAssertionError, WasmLoadError } from "../../src/engine/errors.js";
+import { CsrWeights, csrSpmm, csrSpmmBackward } from "../../src/ops/csr_spmm.js";
+import { Pattern } from "../../src/sparsity/pattern.js";
 import {
   buildPattern, batchArb, expectClose, expectEqual, patternSpecArb, property, scoped, values, type AnyCase,
 } from "../cases/case.js";

@@ -1,6 +1,7 @@
 // Cases of reluForward / reluBackward against the reference, over sizes that straddle the 4-wide SIMD loop.
 import fc from "fast-check";
-import { reluBackward, reluForward, type Matrix } from "../../src/index.js";
+import type { Matrix } from "../../src/engine/buffers.js";
+import { reluBackward, reluForward } from "../../src/ops/activations.js";
 import * as ref from "../helpers/reference.js";
 import { batchArb, expectEqual, values, type KernelCase } from "./case.js";
 

@@ -4,7 +4,12 @@
 // (bench/kernels.mjs, bench/conv.mjs). So nothing here imports Node or vitest: a failed check throws an Error
 // that names the entry and the tolerance. Also the operand helpers every kernel test uses.
 import fc from "fast-check";
-import { CsrWeights, type DenseWeights, type Engine, type Matrix, Pattern, Rng } from "../../src/index.js";
+import type { Matrix } from "../../src/engine/buffers.js";
+import type { Engine } from "../../src/engine/engine.js";
+import { Rng } from "../../src/engine/random.js";
+import { CsrWeights } from "../../src/ops/csr_spmm.js";
+import type { DenseWeights } from "../../src/ops/dense_matmul.js";
+import { Pattern } from "../../src/sparsity/pattern.js";
 import { Scope as LibraryScope } from "../../src/engine/scope.js";
 
 /** One call of an op on operands in WASM memory, and its check against the dense reference. */

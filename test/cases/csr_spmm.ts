@@ -1,7 +1,8 @@
 // Cases of csrSpmm / csrSpmmBackward / csrSpmmBackwardWeights (and the rowSums kernel) against the dense reference
 // on pattern-masked weights: every pattern kind (nnz = 0, empty rows, dense), batches across the SIMD tails.
 import fc from "fast-check";
-import { Pattern, csrSpmm, csrSpmmBackward, csrSpmmBackwardWeights } from "../../src/index.js";
+import { csrSpmm, csrSpmmBackward, csrSpmmBackwardWeights } from "../../src/ops/csr_spmm.js";
+import { Pattern } from "../../src/sparsity/pattern.js";
 import * as ref from "../helpers/reference.js";
 import {
   abs, batchArb, expectClose, expectEqual, guardedOutput, patternOf, patternSpecArb, values,

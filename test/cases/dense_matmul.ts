@@ -1,7 +1,7 @@
 // Cases of denseMatmul (Y = W·X), denseMatmulBackward (dX = Wᵀ·dY) and denseMatmulBackwardWeights (dW = dY·Xᵀ)
 // against the dense reference, over sizes that straddle the 4-row and 8-column register blocks.
 import fc from "fast-check";
-import { denseMatmul, denseMatmulBackward, denseMatmulBackwardWeights } from "../../src/index.js";
+import { denseMatmul, denseMatmulBackward, denseMatmulBackwardWeights } from "../../src/ops/dense_matmul.js";
 import * as ref from "../helpers/reference.js";
 import { abs, batchArb, expectClose, guardedOutput, values, type KernelCase } from "./case.js";
 

@@ -1,7 +1,7 @@
 // Cases of addInPlace, scaleInPlace, gatherColumns and the gatherSamples kernel (called by src/nn/batcher.ts):
 // float32 arithmetic and copies, so every result is checked exactly.
 import fc from "fast-check";
-import { addInPlace, gatherColumns, scaleInPlace } from "../../src/index.js";
+import { addInPlace, gatherColumns, scaleInPlace } from "../../src/ops/elementwise.js";
 import { batchArb, expectEqual, guardedOutput, values, type KernelCase } from "./case.js";
 
 const rows = fc.integer({ min: 1, max: 70 });

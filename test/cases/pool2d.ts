@@ -1,6 +1,6 @@
 // Cases of maxPool2d / avgPool2d and their backward passes against the float64 reference (ties: first maximum wins).
 import fc from "fast-check";
-import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward, pool2dShape } from "../../src/index.js";
+import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward, pool2dShape } from "../../src/ops/pool2d.js";
 import * as ref from "../helpers/conv_reference.js";
 import { abs, expectClose, expectEqual, values, type KernelCase, type Scope } from "./case.js";
 

@@ -2,8 +2,9 @@
 // on pattern- and tap-masked weights.
 import fc from "fast-check";
 import {
-  ConvWeights, Pattern, sparseConv2d, sparseConv2dBackward, sparseConv2dBackwardWeights,
-} from "../../src/index.js";
+  ConvWeights, sparseConv2d, sparseConv2dBackward, sparseConv2dBackwardWeights,
+} from "../../src/ops/sparse_conv2d.js";
+import { Pattern } from "../../src/sparsity/pattern.js";
 import * as ref from "../helpers/conv_reference.js";
 import {
   abs, expectClose, expectEqual, fixedDegrees, guardedOutput, values, type KernelCase, type Scope,

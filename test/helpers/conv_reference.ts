@@ -1,6 +1,8 @@
 // The spec: plain float64 dense convolution and pooling over feature-major [C·H·W, B] activations, written
 // straight from the definitions with every bounds check spelled out, and their hand-written gradients.
-import type { Conv2dGeometry, Pattern, Pool2dGeometry } from "../../src/index.js";
+import type { Pool2dGeometry } from "../../src/ops/pool2d.js";
+import type { Conv2dGeometry } from "../../src/ops/sparse_conv2d.js";
+import type { Pattern } from "../../src/sparsity/pattern.js";
 
 /** The geometry the reference reads; the same fields as the layer's, with stride and padding spelled out. */
 export type ConvGeom = Required<Conv2dGeometry>;

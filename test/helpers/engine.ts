@@ -1,6 +1,7 @@
 // One engine per test process, and (from test/cases/case.ts, where the kernel cases share them with the page and
 // the benchmark) the scope that frees every buffer a property run allocates and the generated operands.
-import { Engine, softmaxStats } from "../../src/index.js";
+import { Engine } from "../../src/engine/engine.js";
+import { softmaxStats } from "../../src/ops/softmax_xent.js";
 
 export {
   Scope, abs, batchArb, buildPattern, expectClose, fixedDegrees, guardedOutput, patternSpecArb, scoped, values,

@@ -8,7 +8,7 @@
 // forward pass, the loss, the backward pass and the optimizer. Adam divides by √v + ε, so where gradients cancel
 // to ~0 a rounding-level gradient error moves a weight by a real part of a step, and that drift then reaches
 // every later step; the bounds say how much, so the comparison can stay tight everywhere else.
-import type { Pattern } from "../../src/index.js";
+import type { Pattern } from "../../src/sparsity/pattern.js";
 import { adamStep, gradW, kerasAdamLr, maskedDense, matmul, matmulT, rowSums, sgdStep, softmax, softmaxCrossEntropy } from "./reference.js";
 
 /**

@@ -1,6 +1,6 @@
 // The spec: plain dense float64 implementations of every kernel, written for obviousness, not speed.
 // Matrices are row-major Float64Arrays; activations are feature-major [features, batch] like the engine's.
-import type { Pattern } from "../../src/index.js";
+import type { Pattern } from "../../src/sparsity/pattern.js";
 
 /** W[outputs, inputs] with values at the pattern's stored positions and zeros elsewhere. */
 export function maskedDense(p: Pattern, values: ArrayLike<number>): Float64Array {

@@ -6,7 +6,11 @@ import { Agent, request, type IncomingHttpHeaders } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "vitest";
-import { Matrix, Model, decodeModel, encodeFrame, encodeModel, type Engine, type FrameDtype } from "../../src/index.js";
+import { Matrix } from "../../src/engine/buffers.js";
+import type { Engine } from "../../src/engine/engine.js";
+import { decodeModel, encodeModel } from "../../src/io/model_io.js";
+import { Model } from "../../src/nn/model.js";
+import { encodeFrame, type FrameDtype } from "../../src/split/frame.js";
 import { split, type Head, type Tail } from "../../src/split/split.js";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
