@@ -82,7 +82,14 @@ export function render({ functions, values }) {
   for (const f of functions) {
     const as = f.params.map((p) => `${p.name}: ${p.as ?? "?"}`);
     lines.push("  /**", ...wrapped(`   * ${f.origin || f.name}`, as, `: ${f.returnsAs}`, "   *   "), "   */");
-    lines.push(...wrapped(`  ${f.name}`, f.params.map((p) => `${p.name}: ${p.type}`), `: ${f.returns};`, "    "));
+    lines.push(
+      ...wrapped(
+        `  ${f.name}`,
+        f.params.map((p) => `${p.name}: ${p.type}`),
+        `: ${f.returns};`,
+        "    ",
+      ),
+    );
   }
   lines.push(
     "}",
@@ -90,7 +97,7 @@ export function render({ functions, values }) {
     "/** Each function export and its parameter count: Engine refuses a module that lacks one or differs in one. */",
     "export const KERNEL_ARITY = {",
     ...functions.map((f) => `  ${f.name}: ${f.params.length},`),
-    "} as const satisfies Record<Exclude<keyof Kernels, \"memory\">, number>;",
+    '} as const satisfies Record<Exclude<keyof Kernels, "memory">, number>;',
     "",
   );
   return lines.join("\n");
@@ -105,8 +112,10 @@ export function checkAgainstModules(decl, modules) {
     const missing = [...declared].filter(([n, k]) => exported.get(n) !== k).map(([n, k]) => `${n} (${k})`);
     if (extra.length || missing.length) {
       const only = (xs) => xs.join(", ") || "nothing";
-      throw new Error(`${path} and the declarations disagree: only the module exports ${only(extra)}, ` +
-        `only the declarations name ${only(missing)} (is build/ from one build?)`);
+      throw new Error(
+        `${path} and the declarations disagree: only the module exports ${only(extra)}, ` +
+          `only the declarations name ${only(missing)} (is build/ from one build?)`,
+      );
     }
   }
 }
@@ -114,7 +123,10 @@ export function checkAgainstModules(decl, modules) {
 function main() {
   if (!existsSync(DTS)) throw new Error(`${relative(ROOT, DTS)} missing: asc writes it with the debug build`);
   const decl = readDeclarations(readFileSync(DTS, "utf8"), DTS);
-  checkAgainstModules(decl, MODULES.map((p) => [p, readFileSync(join(ROOT, p))]));
+  checkAgainstModules(
+    decl,
+    MODULES.map((p) => [p, readFileSync(join(ROOT, p))]),
+  );
   const text = render(decl);
   const current = existsSync(OUT) ? readFileSync(OUT, "utf8") : undefined;
   if (current !== text) writeFileSync(OUT, text);

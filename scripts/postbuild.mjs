@@ -5,8 +5,14 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const loader = fileURLToPath(new URL("../dist/engine/loader.js", import.meta.url));
-await build({ entryPoints: [loader], outfile: loader, allowOverwrite: true, bundle: true, format: "esm",
-  logLevel: "warning" });
+await build({
+  entryPoints: [loader],
+  outfile: loader,
+  allowOverwrite: true,
+  bundle: true,
+  format: "esm",
+  logLevel: "warning",
+});
 
 const cli = new URL("../dist/cli/main.js", import.meta.url);
 if (existsSync(cli)) chmodSync(cli, 0o755);

@@ -1,7 +1,13 @@
 // presparse: the nouns a user needs, in Node and in browsers. Kernels and helpers: "presparse/ops"; file system,
 // datasets on disk, the tail server and the link emulator: "presparse/node".
 export {
-  PresparseError, ShapeError, PatternError, ValidationError, WasmLoadError, KernelAssertionError, FormatError,
+  PresparseError,
+  ShapeError,
+  PatternError,
+  ValidationError,
+  WasmLoadError,
+  KernelAssertionError,
+  FormatError,
 } from "./engine/errors.js";
 export { Engine, type LoadOptions, type MemoryStats, type WasmSource } from "./engine/engine.js";
 export { Matrix } from "./engine/buffers.js";
@@ -12,7 +18,14 @@ export { MaxPool2d, AvgPool2d } from "./nn/layers/pool2d.js";
 export { Flatten } from "./nn/layers/flatten.js";
 export type { Layer, Param } from "./nn/layers/layer.js";
 export {
-  Model, type Exit, type ExitPolicy, type Head, type MlpOptions, type ModelOptions, type SplitRecord, type StepLoss,
+  Model,
+  type Exit,
+  type ExitPolicy,
+  type Head,
+  type MlpOptions,
+  type ModelOptions,
+  type SplitRecord,
+  type StepLoss,
   type Tail,
 } from "./nn/model.js";
 export { ArchError, buildModel, type BuildOptions } from "./nn/arch.js";
@@ -21,18 +34,43 @@ export { makeDataset, splitDataset, type Dataset, type SplitOptions } from "./nn
 export { train, evaluate, type EpochReport, type EvalReport, type TrainOptions } from "./nn/train.js";
 export { ExitRunner, parseExitPolicy, type ExitResult, type ExitRunnerOptions } from "./exits/runner.js";
 export {
-  calibrate, measurePolicy, pickForAccuracy, pickKnee, type Calibration, type SweepPoint,
+  calibrate,
+  measurePolicy,
+  pickForAccuracy,
+  pickKnee,
+  type Calibration,
+  type SweepPoint,
 } from "./exits/calibrate.js";
 export {
-  encodeModel, decodeModel, type DecodeModelOptions, type LoadedModel, type ModelSpec,
+  encodeModel,
+  decodeModel,
+  type DecodeModelOptions,
+  type LoadedModel,
+  type ModelSpec,
 } from "./io/model_io.js";
 export { split, type SplitModelOptions } from "./split/split.js";
 export {
-  FrameError, FrameMismatchError, FrameTooLargeError, decodeFrame, encodeFrame, frameBytes, type Frame, type FrameDtype,
-  type FrameErrorReason, type FrameExpect, type FrameInput, type FrameKind, type FrameLimits,
+  FrameError,
+  FrameMismatchError,
+  FrameTooLargeError,
+  decodeFrame,
+  encodeFrame,
+  frameBytes,
+  type Frame,
+  type FrameDtype,
+  type FrameErrorReason,
+  type FrameExpect,
+  type FrameInput,
+  type FrameKind,
+  type FrameLimits,
 } from "./split/frame.js";
 export {
-  SplitClient, SplitServerError, type InferResult, type InferTotals, type SampleResult, type SplitClientOptions,
+  SplitClient,
+  SplitServerError,
+  type InferResult,
+  type InferTotals,
+  type SampleResult,
+  type SplitClientOptions,
 } from "./split/client.js";
 export { LinkSpecError, parseLink, type LinkSpec } from "./split/links.js";
 export { plan, type Objective, type Plan, type PlanInput, type PlanRow } from "./split/plan.js";

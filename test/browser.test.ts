@@ -53,7 +53,8 @@ describe.skipIf(!executable)("presparse in headless Chromium", () => {
 
   beforeAll(async () => {
     for (const f of ["dist/index.js", "build/presparse.wasm", "build/presparse.debug.wasm"]) {
-      if (!existsSync(join(REPO_ROOT, f))) throw new Error(`${f} missing: run \`npm run build\` first (\`npm test\` does)`);
+      if (!existsSync(join(REPO_ROOT, f)))
+        throw new Error(`${f} missing: run \`npm run build\` first (\`npm test\` does)`);
     }
     // the page runs the kernel cases as they are now, whether or not `npm run build` ran since they changed
     await (bundleTests as () => Promise<string[]>)();
@@ -102,7 +103,9 @@ describe.skipIf(!executable)("presparse in headless Chromium", () => {
       return results;
     };
     const explain = (o: Outcome | undefined, what: string) =>
-      o === undefined ? `${what}: the page posted no result` : `${what}: ${o.message ?? "failed"} (seed ${SEED}; PRESPARSE_BROWSER_SEED=${SEED} reruns it)`;
+      o === undefined
+        ? `${what}: the page posted no result`
+        : `${what}: ${o.message ?? "failed"} (seed ${SEED}; PRESPARSE_BROWSER_SEED=${SEED} reruns it)`;
 
     it.each(LOAD_SOURCES)("Engine.load works from: %s", (source) => {
       const o = ran().loads.find((l) => l.source === source);
@@ -137,7 +140,10 @@ describe.skipIf(!executable)("presparse in headless Chromium", () => {
         expect(served(wasm).map((r) => r.contentType)).toEqual(served(wasm).map(() => "application/wasm"));
       }
       const modules = [
-        "/dist/ops/csr_spmm.js", "/dist/engine/engine.js", "/dist/engine/loader.js", "/build/test/kernels.page.js",
+        "/dist/ops/csr_spmm.js",
+        "/dist/engine/engine.js",
+        "/dist/engine/loader.js",
+        "/build/test/kernels.page.js",
       ];
       for (const js of [...modules, "/node_modules/fast-check/lib/fast-check.js"]) {
         expect(served(js)[0]?.contentType, `${js} was not served`).toMatch(/^text\/javascript/);
@@ -180,17 +186,28 @@ describe.skipIf(!executable)("presparse in headless Chromium", () => {
       try {
         await page.goto(`${server!.origin}${DOCS_EXAMPLE}`);
         const out = page.locator("#out");
-        await page.waitForFunction(() => document.getElementById("out")?.textContent !== "loading…", undefined, { timeout: 10_000 })
-          .catch((e: Error) => { throw new Error(`${e.message}\n${log.text()}`); });
+        await page
+          .waitForFunction(() => document.getElementById("out")?.textContent !== "loading…", undefined, {
+            timeout: 10_000,
+          })
+          .catch((e: Error) => {
+            throw new Error(`${e.message}\n${log.text()}`);
+          });
         const got = JSON.parse((await out.textContent()) ?? "null") as number[];
         // the example's inputs, restated: the fixed-degree pattern from seed 1, weights 0.1·(i+1), X = i − 8
         const p = Pattern.fixedDegree(8, 4, 2, 1);
-        const W = ref.maskedDense(p, Array.from({ length: p.nnz }, (_, i) => Math.fround(0.1 * (i + 1))));
+        const W = ref.maskedDense(
+          p,
+          Array.from({ length: p.nnz }, (_, i) => Math.fround(0.1 * (i + 1))),
+        );
         const X = Array.from({ length: 24 }, (_, i) => i - 8);
         const want = ref.matmul(W, 4, 8, X, 3, undefined, true);
         expect(got).toHaveLength(want.length);
         got.forEach((g, i) => expect(g, `Y[${i}]`).toBeCloseTo(want[i]!, 4));
-        expect(want.some((v) => v > 0) && want.some((v) => v === 0), "the example should show both signs through ReLU").toBe(true);
+        expect(
+          want.some((v) => v > 0) && want.some((v) => v === 0),
+          "the example should show both signs through ReLU",
+        ).toBe(true);
         expect(log.errors).toEqual([]);
       } finally {
         await page.close();

@@ -3,7 +3,7 @@
 // departed clients take work out of the queue, draining refuses only what arrived after it, and the demo's files
 // are routes of the same table.
 import { afterAll, describe, expect, it } from "vitest";
-import { Matrix } from "../src/engine/buffers.js";
+import type { Matrix } from "../src/engine/buffers.js";
 import { FRAME_MEDIA_TYPE, FrameError, FrameMismatchError, FrameTooLargeError } from "../src/split/frame.js";
 import { ValidationError } from "../src/engine/errors.js";
 import { decodeFrame, encodeFrame } from "../src/split/frame.js";
@@ -22,7 +22,12 @@ const served = servedTail(tail);
 const services: TailService[] = [];
 
 const LIMITS: ServiceLimits = {
-  maxBatch: 64, maxDelayMs: 1, maxQueue: 4096, timeoutMs: 10_000, maxBodyBytes: 4096, retryAfterSeconds: 1,
+  maxBatch: 64,
+  maxDelayMs: 1,
+  maxQueue: 4096,
+  timeoutMs: 10_000,
+  maxBodyBytes: 4096,
+  retryAfterSeconds: 1,
 };
 
 function service(o: Partial<ServiceLimits> = {}, t: ServedTail = served, extra?: Parameters<typeof createService>[2]) {
@@ -62,7 +67,8 @@ const [UNSUPPORTED, TOO_LARGE, NOT_ALLOWED] = ["unsupported_media_type", "too_la
 /** An f32 activation frame for this tail, but for its data and shape. */
 const OWN = { dtype: "f32", kind: "activation", splitId: tail.split.cut, modelHash: tail.split.hash } as const;
 
-const frameOf = (a: Answer) => decodeFrame(a.body as Uint8Array, {}, { modelHash: tail.split.hash, splitId: tail.split.cut });
+const frameOf = (a: Answer) =>
+  decodeFrame(a.body as Uint8Array, {}, { modelHash: tail.split.hash, splitId: tail.split.cut });
 
 describe("POST /v1/infer as a function", () => {
   it("answers requests handled together with their own logits, bit-exact, and the batch they shared", async () => {
@@ -158,7 +164,9 @@ describe("POST /v1/infer as a function", () => {
       new FrameMismatchError("kind", ""),
     ];
     expect(refusals.map((e) => [e.reason, frameRefusal(e).status, frameRefusal(e).field])).toEqual([
-      ["malformed", 400, "magic"], ["too_large", 413, "dims"], ["mismatch", 409, "kind"],
+      ["malformed", 400, "magic"],
+      ["too_large", 413, "dims"],
+      ["mismatch", 409, "kind"],
     ]);
   });
 
@@ -227,7 +235,13 @@ describe("health, metrics and draining as functions", () => {
     const split = { after: 1, splitId: 1, activationWidth: tail.inputSize, classes: tail.classes };
     const queue = { requests: 0, samples: 0 };
     expect(JSON.parse(h.body as string)).toEqual({
-      ok: true, status: "serving", modelHash: tail.split.hash, split, queue, inflight: 0, pid: process.pid,
+      ok: true,
+      status: "serving",
+      modelHash: tail.split.hash,
+      split,
+      queue,
+      inflight: 0,
+      pid: process.pid,
     });
     expect(await s.handler.handle(request("HEAD", "/healthz"))).toEqual(h);
     const m = await s.handler.handle(request("GET", "/metrics"));
@@ -281,9 +295,10 @@ describe("the demo's routes in the same table", () => {
   const body = new TextEncoder().encode("<!doctype html>");
   const site: DemoSite = {
     paths: ["/", "/demo/", "/demo/app.js"],
-    resource: (path): DemoResource => path === "/"
-      ? { status: 302, headers: { Location: "/demo/" }, body: new Uint8Array(0) }
-      : { status: 200, headers: { "Content-Type": "text/html; charset=utf-8" }, body },
+    resource: (path): DemoResource =>
+      path === "/"
+        ? { status: 302, headers: { Location: "/demo/" }, body: new Uint8Array(0) }
+        : { status: 200, headers: { "Content-Type": "text/html; charset=utf-8" }, body },
   };
 
   it("answer GET and HEAD with the page's resources, 405 otherwise, counted under /demo/", async () => {

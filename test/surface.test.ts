@@ -6,14 +6,51 @@ import * as api from "../src/index.js";
 import * as ops from "../src/ops_index.js";
 
 const NOUNS = [
-  "Adam", "AvgPool2d", "Engine", "ExitRunner", "Flatten", "Matrix", "MaxPool2d", "Model", "Pattern", "Sgd",
-  "SparseConv2d", "SparseLinear", "SplitClient", "buildModel", "calibrate", "decodeFrame", "decodeModel",
-  "encodeFrame", "encodeModel", "evaluate", "frameBytes", "makeDataset", "measurePolicy", "parseExitPolicy",
-  "parseLink", "pickForAccuracy", "pickKnee", "plan", "split", "splitDataset", "train",
+  "Adam",
+  "AvgPool2d",
+  "Engine",
+  "ExitRunner",
+  "Flatten",
+  "Matrix",
+  "MaxPool2d",
+  "Model",
+  "Pattern",
+  "Sgd",
+  "SparseConv2d",
+  "SparseLinear",
+  "SplitClient",
+  "buildModel",
+  "calibrate",
+  "decodeFrame",
+  "decodeModel",
+  "encodeFrame",
+  "encodeModel",
+  "evaluate",
+  "frameBytes",
+  "makeDataset",
+  "measurePolicy",
+  "parseExitPolicy",
+  "parseLink",
+  "pickForAccuracy",
+  "pickKnee",
+  "plan",
+  "split",
+  "splitDataset",
+  "train",
 ];
 const ERRORS = [
-  "ArchError", "FormatError", "FrameError", "FrameMismatchError", "FrameTooLargeError", "KernelAssertionError",
-  "LinkSpecError", "PatternError", "PresparseError", "ShapeError", "SplitServerError", "ValidationError",
+  "ArchError",
+  "FormatError",
+  "FrameError",
+  "FrameMismatchError",
+  "FrameTooLargeError",
+  "KernelAssertionError",
+  "LinkSpecError",
+  "PatternError",
+  "PresparseError",
+  "ShapeError",
+  "SplitServerError",
+  "ValidationError",
   "WasmLoadError",
 ];
 
@@ -26,12 +63,22 @@ describe("the public surface", () => {
     const exported = api as unknown as Record<string, { prototype: object }>;
     expect(Object.prototype.isPrototypeOf.call(Error.prototype, api.PresparseError.prototype)).toBe(true);
     for (const name of ERRORS.filter((n) => n !== "PresparseError")) {
-      expect(Object.prototype.isPrototypeOf.call(api.PresparseError.prototype, exported[name]!.prototype), name).toBe(true);
+      expect(Object.prototype.isPrototypeOf.call(api.PresparseError.prototype, exported[name]!.prototype), name).toBe(
+        true,
+      );
     }
   });
 
   it("presparse/ops holds the kernels and helpers, none of them a main-entry name", () => {
-    for (const k of ["csrSpmm", "csrSpmmBackward", "csrSpmmBackwardWeights", "denseMatmul", "sparseConv2d", "F32Buffer", "Rng"]) {
+    for (const k of [
+      "csrSpmm",
+      "csrSpmmBackward",
+      "csrSpmmBackwardWeights",
+      "denseMatmul",
+      "sparseConv2d",
+      "F32Buffer",
+      "Rng",
+    ]) {
       expect(Object.keys(ops), k).toContain(k);
     }
     expect(Object.keys(ops).filter((k) => k in api)).toEqual([]);

@@ -3,7 +3,7 @@ import { defaultEngine, type Engine } from "../engine/engine.js";
 import { padFeatures, type Dataset } from "../nn/dataset.js";
 import { loadData, loadTestData } from "../data/load.js";
 import type { Layer } from "../nn/layers/layer.js";
-import { Model } from "../nn/model.js";
+import type { Model } from "../nn/model.js";
 import { UsageError, int } from "./args.js";
 
 export function engine(): Promise<Engine> {
@@ -11,7 +11,8 @@ export function engine(): Promise<Engine> {
 }
 
 function checkFits(cmd: string, spec: string, dataFeatures: number, features: number): void {
-  if (dataFeatures > features) throw new UsageError(`${cmd}: data ${spec} has ${dataFeatures} features, the model takes ${features}`);
+  if (dataFeatures > features)
+    throw new UsageError(`${cmd}: data ${spec} has ${dataFeatures} features, the model takes ${features}`);
 }
 
 /** Train/test data for a model input of `features` (MNIST-like 784 samples are zero-padded up to it). */
@@ -26,7 +27,12 @@ export function dataFor(cmd: string, spec: string, features: number, seed: numbe
  * trained on), zero-padded to `features`; the training half is left as loaded. `storedFeatures` is the width before
  * padding (one byte per pixel in the files).
  */
-export function heldOutFromFlags(cmd: string, v: Record<string, unknown>, features: number, defaultSeed: number): { test: Dataset; storedFeatures: number } {
+export function heldOutFromFlags(
+  cmd: string,
+  v: Record<string, unknown>,
+  features: number,
+  defaultSeed: number,
+): { test: Dataset; storedFeatures: number } {
   const spec = (v.data as string | undefined) ?? "mnist";
   const test = loadTestData(spec, { seed: int(cmd, "seed", v.seed, defaultSeed) });
   checkFits(cmd, spec, test.features, features);
@@ -37,7 +43,10 @@ export function heldOutFromFlags(cmd: string, v: Record<string, unknown>, featur
 export function sizeSummary(model: Model): { parameters: number; denseParameters: number; macs: number } {
   const layers: Layer[] = [...model.trunk, ...model.exits.flatMap((e) => e.layers)];
   const parameters = model.parameterCount();
-  const denseParameters = layers.reduce((s, l) => s + (l.denseParameterCount?.() ?? l.params().reduce((n, p) => n + p.values.length, 0)), 0);
+  const denseParameters = layers.reduce(
+    (s, l) => s + (l.denseParameterCount?.() ?? l.params().reduce((n, p) => n + p.values.length, 0)),
+    0,
+  );
   return { parameters, denseParameters, macs: model.trunkMacs().at(-1)! };
 }
 

@@ -47,7 +47,9 @@ answers every accepted request, then exits 0.
     const model = required("serve", "model", v.model);
     const workers = int("serve", "workers", v.workers, 1, 1, 256);
     if (v.head !== undefined && !v.demo) throw new UsageError("serve: --head goes with --demo");
-    const demo = v.demo ? { head: (v.head as string | undefined) ?? join(dirname(model), "head.safetensors") } : undefined;
+    const demo = v.demo
+      ? { head: (v.head as string | undefined) ?? join(dirname(model), "head.safetensors") }
+      : undefined;
     const options = {
       model,
       port: int("serve", "port", v.port, 8080, 0, 65535),
@@ -74,10 +76,13 @@ answers every accepted request, then exits 0.
     }
     const stop = (why: string) => {
       log(`${why}: draining ${server.queueDepth().requests} queued requests`);
-      server.close().then(() => process.exit(0), (e) => {
-        log(`shutdown failed: ${(e as Error).message}`);
-        process.exit(1);
-      });
+      server.close().then(
+        () => process.exit(0),
+        (e) => {
+          log(`shutdown failed: ${(e as Error).message}`);
+          process.exit(1);
+        },
+      );
     };
     for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => stop(sig));
     if (cluster.isWorker) {
@@ -86,7 +91,9 @@ answers every accepted request, then exits 0.
       reportListening(server.url);
     } else {
       process.stdout.write(`${server.url}\n`);
-      log(`model ${server.tail.split.hash} split after layer ${server.tail.split.cut}; max-batch ${options.maxBatch}, max-delay ${options.maxDelayMs} ms, max-queue ${options.maxQueue} samples`);
+      log(
+        `model ${server.tail.split.hash} split after layer ${server.tail.split.cut}; max-batch ${options.maxBatch}, max-delay ${options.maxDelayMs} ms, max-queue ${options.maxQueue} samples`,
+      );
       if (demo) log(`demo page at ${server.url}/demo/ (head ${demo.head})`);
     }
     // the command returns while the server keeps the process alive; signals end it

@@ -45,35 +45,52 @@ the server refuses frames from any other head.
     const dataSeed = trainedSeed(loaded.spec.extra);
     const { head, tail } = split(model, { cut: after, hash: loaded.hash, policy, dataSeed });
     try {
-      const headBytes = encodeModel(head).bytes, tailBytes = encodeModel(tail).bytes;
+      const headBytes = encodeModel(head).bytes,
+        tailBytes = encodeModel(tail).bytes;
       await mkdir(outDir, { recursive: true });
-      const headPath = join(outDir, "head.safetensors"), tailPath = join(outDir, "tail.safetensors");
+      const headPath = join(outDir, "head.safetensors"),
+        tailPath = join(outDir, "tail.safetensors");
       await writeFileAtomic(headPath, headBytes);
       await writeFileAtomic(tailPath, tailBytes);
       const w = tail.inputSize;
       const perSample = Object.fromEntries(FRAME_DTYPES.map((d) => [d, frameBytesPerSample(w, d)]));
-      const headMacs = exitMacs(head), tailMacs = tail.trunkMacs().at(-1)!;
+      const headMacs = exitMacs(head),
+        tailMacs = tail.trunkMacs().at(-1)!;
       const out = {
         hash: loaded.hash,
         after,
         activationWidth: w,
         policy: policy ?? null,
         head: {
-          path: headPath, bytes: headBytes.length, layers: head.trunk.length, exits: head.exits.length,
+          path: headPath,
+          bytes: headBytes.length,
+          layers: head.trunk.length,
+          exits: head.exits.length,
           macsPerSample: { perExit: headMacs.perExit, sent: headMacs.final },
         },
         tail: {
-          path: tailPath, bytes: tailBytes.length, layers: tail.trunk.length, exits: tail.exits.length,
+          path: tailPath,
+          bytes: tailBytes.length,
+          layers: tail.trunk.length,
+          exits: tail.exits.length,
           macsPerSample: tailMacs,
         },
         frame: { payloadBytesPerSample: perSample, overheadBytes: frameHeaderBytes(2) + 4 },
       };
-      if (v.json) process.stdout.write(JSON.stringify(out) + "\n");
+      if (v.json) process.stdout.write(`${JSON.stringify(out)}\n`);
       else {
-        process.stdout.write(`${path} (hash ${loaded.hash}) split after hidden layer ${after}: ${w} activations cross the network\n`);
-        process.stdout.write(`  ${headPath}  ${fmtBytes(headBytes.length)}  ${head.trunk.length} layer(s), ${head.exits.length} exit(s), ${headMacs.final} MACs for a sample it sends${policy ? `, policy ${policy}` : ""}\n`);
-        process.stdout.write(`  ${tailPath}  ${fmtBytes(tailBytes.length)}  ${tail.trunk.length} layer(s), ${tail.exits.length} exit(s), ${tailMacs} MACs/sample\n`);
-        process.stdout.write(`  frame payload per sample: ${perSample.f32} B f32, ${perSample.f16} B f16, ${perSample.int8} B int8 (+${out.frame.overheadBytes} B per frame)\n`);
+        process.stdout.write(
+          `${path} (hash ${loaded.hash}) split after hidden layer ${after}: ${w} activations cross the network\n`,
+        );
+        process.stdout.write(
+          `  ${headPath}  ${fmtBytes(headBytes.length)}  ${head.trunk.length} layer(s), ${head.exits.length} exit(s), ${headMacs.final} MACs for a sample it sends${policy ? `, policy ${policy}` : ""}\n`,
+        );
+        process.stdout.write(
+          `  ${tailPath}  ${fmtBytes(tailBytes.length)}  ${tail.trunk.length} layer(s), ${tail.exits.length} exit(s), ${tailMacs} MACs/sample\n`,
+        );
+        process.stdout.write(
+          `  frame payload per sample: ${perSample.f32} B f32, ${perSample.f16} B f16, ${perSample.int8} B int8 (+${out.frame.overheadBytes} B per frame)\n`,
+        );
       }
     } finally {
       head.dispose();

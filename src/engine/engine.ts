@@ -15,7 +15,9 @@ export interface LoadOptions {
 }
 
 // (module (func (result v128) i32.const 0 i8x16.splat i8x16.popcnt)): validates only where fixed SIMD exists.
-const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+]);
 const ALIGN = 16;
 const PAGE = 65536;
 
@@ -35,14 +37,19 @@ async function readBytes(input: WasmSource): Promise<Uint8Array> {
     return new Uint8Array(await source.arrayBuffer());
   }
   if (typeof source === "string" || source instanceof URL) {
-    const url = source instanceof URL ? source : new URL(source, isNode() ? `file://${process.cwd()}/` : globalThis.location?.href);
+    const url =
+      source instanceof URL
+        ? source
+        : new URL(source, isNode() ? `file://${process.cwd()}/` : globalThis.location?.href);
     if (url.protocol === "file:" && isNode()) {
       const fs = "node:fs/promises";
       const { readFile } = (await import(/* @vite-ignore */ fs)) as typeof import("node:fs/promises");
       try {
         return new Uint8Array(await readFile(url));
       } catch (e) {
-        throw new WasmLoadError(`presparse.wasm: cannot read ${url.pathname}: ${(e as Error).message} (was \`npm install\` run? it builds the module)`);
+        throw new WasmLoadError(
+          `presparse.wasm: cannot read ${url.pathname}: ${(e as Error).message} (was \`npm install\` run? it builds the module)`,
+        );
       }
     }
     const res = await fetch(url);
@@ -58,12 +65,17 @@ function checkBytes(bytes: Uint8Array): void {
   const magic = [0x00, 0x61, 0x73, 0x6d];
   if (bytes.length < 8 || magic.some((b, i) => bytes[i] !== b)) {
     const got = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, "0")).join(" ");
-    throw new WasmLoadError(`presparse.wasm: expected magic word 00 61 73 6d, found ${got || "nothing"} (a 404 page served as WASM?)`);
+    throw new WasmLoadError(
+      `presparse.wasm: expected magic word 00 61 73 6d, found ${got || "nothing"} (a 404 page served as WASM?)`,
+    );
   }
   if (!WebAssembly.validate(SIMD_PROBE)) {
-    throw new WasmLoadError("presparse.wasm: this runtime lacks WebAssembly fixed-width SIMD (Node ≥ 16.4, Chrome ≥ 91, Firefox ≥ 89, Safari ≥ 16.4 have it)");
+    throw new WasmLoadError(
+      "presparse.wasm: this runtime lacks WebAssembly fixed-width SIMD (Node ≥ 16.4, Chrome ≥ 91, Firefox ≥ 89, Safari ≥ 16.4 have it)",
+    );
   }
-  if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) throw new WasmLoadError("presparse.wasm: module does not validate (truncated or corrupted file)");
+  if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>))
+    throw new WasmLoadError("presparse.wasm: module does not validate (truncated or corrupted file)");
 }
 
 // Every export the generated list names, of the right kind: a stale build fails at load, not with a TypeError
@@ -144,7 +156,9 @@ export class Engine {
       } catch (e) {
         const msg = (e as Error).message;
         const csp = /unsafe-eval|Content Security Policy|CSP/i.test(msg);
-        throw new WasmLoadError(`presparse.wasm: compile failed: ${msg}${csp ? " (the page's Content-Security-Policy must allow 'wasm-unsafe-eval')" : ""}`);
+        throw new WasmLoadError(
+          `presparse.wasm: compile failed: ${msg}${csp ? " (the page's Content-Security-Policy must allow 'wasm-unsafe-eval')" : ""}`,
+        );
       }
     }
     return Engine.fromModule(module);
@@ -182,7 +196,10 @@ export class Engine {
       if (b.bytes >= size) {
         const ptr = b.ptr;
         if (b.bytes === size) this.free_.splice(i, 1);
-        else { b.ptr += size; b.bytes -= size; }
+        else {
+          b.ptr += size;
+          b.bytes -= size;
+        }
         this.live.set(ptr, size);
         new Uint8Array(this.memory.buffer, ptr, size).fill(0);
         return ptr;
@@ -195,7 +212,9 @@ export class Engine {
       try {
         this.memory.grow(pages);
       } catch {
-        throw new ValidationError(`alloc: cannot grow WASM memory by ${pages} pages to ${end} bytes (4 GiB is the limit)`);
+        throw new ValidationError(
+          `alloc: cannot grow WASM memory by ${pages} pages to ${end} bytes (4 GiB is the limit)`,
+        );
       }
       this.stats_.grows++;
     }
@@ -216,16 +235,25 @@ export class Engine {
       this.top = ptr;
       // the block below the top may now touch it
       const last = this.free_[this.free_.length - 1];
-      if (last && last.ptr + last.bytes === this.top) { this.top = last.ptr; this.free_.pop(); }
+      if (last && last.ptr + last.bytes === this.top) {
+        this.top = last.ptr;
+        this.free_.pop();
+      }
       return;
     }
     let i = 0;
     while (i < this.free_.length && this.free_[i]!.ptr < ptr) i++;
     this.free_.splice(i, 0, { ptr, bytes: size });
     const next = this.free_[i + 1];
-    if (next && ptr + size === next.ptr) { this.free_[i]!.bytes += next.bytes; this.free_.splice(i + 1, 1); }
+    if (next && ptr + size === next.ptr) {
+      this.free_[i]!.bytes += next.bytes;
+      this.free_.splice(i + 1, 1);
+    }
     const prev = this.free_[i - 1];
-    if (prev && prev.ptr + prev.bytes === ptr) { prev.bytes += this.free_[i]!.bytes; this.free_.splice(i, 1); }
+    if (prev && prev.ptr + prev.bytes === ptr) {
+      prev.bytes += this.free_[i]!.bytes;
+      this.free_.splice(i, 1);
+    }
   }
 
   /** A fresh Float32Array view of n floats at ptr (stale after the next allocation that grows memory). */
@@ -274,6 +302,10 @@ let shared: Promise<Engine> | undefined;
 
 /** The process-wide engine, loaded once on first use (release build from the shipped file). */
 export function defaultEngine(options?: LoadOptions): Promise<Engine> {
-  if (!shared) shared = Engine.load(options).catch((e) => { shared = undefined; throw e; });
+  if (!shared)
+    shared = Engine.load(options).catch((e) => {
+      shared = undefined;
+      throw e;
+    });
   return shared;
 }

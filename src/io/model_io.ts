@@ -78,10 +78,16 @@ interface LayerCodec {
 const CODECS: Record<string, LayerCodec> = {
   linear: {
     encode(layer) {
-      const l = layer as SparseLinear, p = l.pattern;
+      const l = layer as SparseLinear,
+        p = l.pattern;
       const spec = {
-        kind: l.kind, inputs: p.inputs, outputs: p.outputs, activation: l.activation,
-        pattern: p.kind, patternHash: p.hash, nnz: p.nnz,
+        kind: l.kind,
+        inputs: p.inputs,
+        outputs: p.outputs,
+        activation: l.activation,
+        pattern: p.kind,
+        patternHash: p.hash,
+        nnz: p.nnz,
       };
       const tensors: Record<string, StoredTensor> = {
         values: { dtype: "F32", shape: [p.nnz], data: l.weights.values.toArray() },
@@ -91,15 +97,18 @@ const CODECS: Record<string, LayerCodec> = {
       if (p.nnz !== p.inputs * p.outputs) {
         tensors.row_ptr = { dtype: "I32", shape: [p.outputs + 1], data: p.rowPtr };
         // column indices fit 16 bits for up to 65,536 inputs: half the index storage
-        tensors.col_idx = p.inputs <= 65536
-          ? { dtype: "U16", shape: [p.nnz], data: Uint16Array.from(p.colIdx) }
-          : { dtype: "I32", shape: [p.nnz], data: p.colIdx };
+        tensors.col_idx =
+          p.inputs <= 65536
+            ? { dtype: "U16", shape: [p.nnz], data: Uint16Array.from(p.colIdx) }
+            : { dtype: "I32", shape: [p.nnz], data: p.colIdx };
       }
       return { spec, tensors };
     },
     decode(engine, r) {
-      const inputs = r.spec.inputs as number, outputs = r.spec.outputs as number;
-      const values = r.tensor("values", "F32").data, bias = r.tensor("bias", "F32").data;
+      const inputs = r.spec.inputs as number,
+        outputs = r.spec.outputs as number;
+      const values = r.tensor("values", "F32").data,
+        bias = r.tensor("bias", "F32").data;
       // a full pattern is stored without index arrays; its size comes from the metadata alone, so the stored values
       // must vouch for it before inputs·outputs indices are built
       const full = r.spec.nnz === inputs * outputs && !r.has("row_ptr") && !r.has("col_idx");
@@ -117,12 +126,28 @@ const CODECS: Record<string, LayerCodec> = {
   },
   conv2d: {
     encode(layer) {
-      const l = layer as SparseConv2d, p = l.pattern, w = l.weights;
+      const l = layer as SparseConv2d,
+        p = l.pattern,
+        w = l.weights;
       const spec = {
-        kind: l.kind, inC: w.inC, outC: w.outC, H: w.H, W: w.W, kh: w.kh, kw: w.kw,
-        stride: w.stride, padding: w.padding, outH: w.outH, outW: w.outW,
-        inputs: l.inputSize, outputs: l.outputSize, activation: l.activation,
-        pattern: p.kind, patternHash: p.hash, taps: w.tapMask ? "mask" : "all", nnz: w.nnz,
+        kind: l.kind,
+        inC: w.inC,
+        outC: w.outC,
+        H: w.H,
+        W: w.W,
+        kh: w.kh,
+        kw: w.kw,
+        stride: w.stride,
+        padding: w.padding,
+        outH: w.outH,
+        outW: w.outW,
+        inputs: l.inputSize,
+        outputs: l.outputSize,
+        activation: l.activation,
+        pattern: p.kind,
+        patternHash: p.hash,
+        taps: w.tapMask ? "mask" : "all",
+        nnz: w.nnz,
       };
       const tensors: Record<string, StoredTensor> = {
         row_ptr: { dtype: "I32", shape: [p.outputs + 1], data: p.rowPtr },
@@ -135,8 +160,14 @@ const CODECS: Record<string, LayerCodec> = {
     },
     decode(engine, r) {
       const g = {
-        inC: r.int("inC"), outC: r.int("outC"), H: r.int("H"), W: r.int("W"), kh: r.int("kh"), kw: r.int("kw"),
-        stride: r.int("stride"), padding: r.int("padding"),
+        inC: r.int("inC"),
+        outC: r.int("outC"),
+        H: r.int("H"),
+        W: r.int("W"),
+        kh: r.int("kh"),
+        kw: r.int("kw"),
+        stride: r.int("stride"),
+        padding: r.int("padding"),
       };
       const pattern = r.pattern(g.inC, g.outC, r.tensor("row_ptr", "I32").data, r.tensor("col_idx", "I32").data);
       const activation = r.activation();
@@ -145,7 +176,8 @@ const CODECS: Record<string, LayerCodec> = {
       if (mask && mask.length !== pattern.nnz * K) {
         throw r.fail("tap_mask", `${mask.length} entries for ${pattern.nnz} connections × ${K} taps`);
       }
-      const values = r.tensor("values", "F32").data, bias = r.tensor("bias", "F32").data;
+      const values = r.tensor("values", "F32").data,
+        bias = r.tensor("bias", "F32").data;
       let stored = pattern.nnz * K;
       if (mask) {
         stored = 0;
@@ -179,8 +211,16 @@ function pool(make: (engine: Engine, g: Required<Pool2dGeometry>) => MaxPool2d |
     encode(layer) {
       const s = (layer as MaxPool2d | AvgPool2d).shape;
       const spec = {
-        kind: layer.kind, C: s.C, H: s.H, W: s.W, k: s.k, stride: s.stride, outH: s.outH, outW: s.outW,
-        inputs: layer.inputSize, outputs: layer.outputSize,
+        kind: layer.kind,
+        C: s.C,
+        H: s.H,
+        W: s.W,
+        k: s.k,
+        stride: s.stride,
+        outH: s.outH,
+        outW: s.outW,
+        inputs: layer.inputSize,
+        outputs: layer.outputSize,
       };
       return { spec, tensors: {} };
     },
@@ -271,8 +311,14 @@ export function decodeLayer(engine: Engine, spec: LayerSpec, tensors: Tensors, w
 function fileSplitRecord(r: SplitRecord): Record<string, unknown> {
   const activationWidth = r.activationShape.reduce((a, b) => a * b, 1);
   return {
-    role: r.role, after: r.cut, splitId: r.cut, activationWidth, activationShape: r.activationShape,
-    classes: r.classes, totalExits: r.totalExits, ...(r.dataSeed !== undefined ? { dataSeed: r.dataSeed } : {}),
+    role: r.role,
+    after: r.cut,
+    splitId: r.cut,
+    activationWidth,
+    activationShape: r.activationShape,
+    classes: r.classes,
+    totalExits: r.totalExits,
+    ...(r.dataSeed !== undefined ? { dataSeed: r.dataSeed } : {}),
   };
 }
 
@@ -288,7 +334,9 @@ export function modelSpec(model: Model, extra?: Record<string, unknown>): ModelS
     finalWeight: model.finalWeight,
     trunk: model.trunk.map((l) => encodeLayer(l).spec),
     exits: model.exits.map((e) => ({
-      after: e.after, weight: e.weight, layers: e.layers.map((l) => encodeLayer(l).spec),
+      after: e.after,
+      weight: e.weight,
+      layers: e.layers.map((l) => encodeLayer(l).spec),
     })),
     ...(all ? { extra: all } : {}),
   };
@@ -309,7 +357,8 @@ export function modelTensors(model: Model): Record<string, SafeTensor> {
 
 /** 64-bit hash (16 hex digits) of the architecture JSON and every tensor's bytes in name order. */
 export function hashModel(spec: ModelSpec, tensors: Record<string, SafeTensor>): string {
-  let h1 = 0x811c9dc5, h2 = 0x2545f491;
+  let h1 = 0x811c9dc5,
+    h2 = 0x2545f491;
   const byte = (b: number) => {
     h1 = Math.imul(h1 ^ b, 0x01000193);
     h2 = Math.imul(h2 ^ b, 0x5bd1e995);
@@ -345,7 +394,12 @@ function checkTensorsChecksum(file: SafetensorsFile, source: string): void {
   const want = file.metadata.tensors_crc32;
   if (want === undefined) return;
   const got = tensorsChecksum(file.tensors);
-  if (want !== got) throw new FormatError("model", "__metadata__.tensors_crc32", `${source}: tensors checksum ${got}, the file says ${want} (corrupted weights?)`);
+  if (want !== got)
+    throw new FormatError(
+      "model",
+      "__metadata__.tensors_crc32",
+      `${source}: tensors checksum ${got}, the file says ${want} (corrupted weights?)`,
+    );
 }
 
 /**
@@ -360,7 +414,9 @@ export function encodeModel(
   const tensors = modelTensors(model);
   const hash = opts.hash ?? model.split?.hash ?? hashModel(spec, tensors);
   const metadata = {
-    presparse: JSON.stringify(spec), model_hash: hash, tensors_crc32: tensorsChecksum(Object.entries(tensors)),
+    presparse: JSON.stringify(spec),
+    model_hash: hash,
+    tensors_crc32: tensorsChecksum(Object.entries(tensors)),
   };
   return { bytes: encodeSafetensors(tensors, metadata), hash };
 }
@@ -370,12 +426,19 @@ function checkSpec(x: unknown): ModelSpec {
   if (typeof x !== "object" || x === null) throw f("presparse", "not a JSON object");
   const s = x as Partial<ModelSpec>;
   if (s.format !== "presparse") throw f("presparse.format", `expected "presparse", got ${JSON.stringify(s.format)}`);
-  if (s.version !== MODEL_FORMAT_VERSION) throw f("presparse.version", `expected ${MODEL_FORMAT_VERSION}, got ${JSON.stringify(s.version)}`);
-  if (!Array.isArray(s.trunk) || s.trunk.length === 0) throw f("presparse.trunk", "expected a non-empty array of layers");
+  if (s.version !== MODEL_FORMAT_VERSION)
+    throw f("presparse.version", `expected ${MODEL_FORMAT_VERSION}, got ${JSON.stringify(s.version)}`);
+  if (!Array.isArray(s.trunk) || s.trunk.length === 0)
+    throw f("presparse.trunk", "expected a non-empty array of layers");
   if (!Array.isArray(s.exits)) throw f("presparse.exits", "expected an array");
-  if (!Array.isArray(s.inputShape) || !s.inputShape.every((d) => Number.isSafeInteger(d) && d > 0)) throw f("presparse.inputShape", "expected positive integers");
-  for (const [i, l] of [...s.trunk, ...s.exits.flatMap((e) => (Array.isArray(e?.layers) ? e.layers : [null]))].entries()) {
-    if (typeof l !== "object" || l === null || typeof l.kind !== "string") throw f(`presparse.layers[${i}]`, "expected an object with a kind");
+  if (!Array.isArray(s.inputShape) || !s.inputShape.every((d) => Number.isSafeInteger(d) && d > 0))
+    throw f("presparse.inputShape", "expected positive integers");
+  for (const [i, l] of [
+    ...s.trunk,
+    ...s.exits.flatMap((e) => (Array.isArray(e?.layers) ? e.layers : [null])),
+  ].entries()) {
+    if (typeof l !== "object" || l === null || typeof l.kind !== "string")
+      throw f(`presparse.layers[${i}]`, "expected an object with a kind");
   }
   return s as ModelSpec;
 }
@@ -385,7 +448,10 @@ function checkSpec(x: unknown): ModelSpec {
  * `activationShape`: their cut is flat.
  */
 function splitRecordOf(
-  spec: ModelSpec, hash: string | undefined, source: string, role?: SplitRecord["role"],
+  spec: ModelSpec,
+  hash: string | undefined,
+  source: string,
+  role?: SplitRecord["role"],
 ): SplitRecord | undefined {
   const f = (field: string, detail: string) => new FormatError("split", field, `${source}: ${detail}`);
   const x = typeof spec.extra === "object" && spec.extra !== null ? spec.extra.split : undefined;
@@ -417,7 +483,9 @@ function splitRecordOf(
   if (hash === undefined || !HASH_FORMAT.test(hash)) {
     throw f("model_hash", `expected 16 lowercase hex digits, got ${JSON.stringify(hash)}`);
   }
-  const cut = s.after as number, totalExits = s.totalExits as number, exits = spec.exits.length;
+  const cut = s.after as number,
+    totalExits = s.totalExits as number,
+    exits = spec.exits.length;
   if (s.role === "head" && spec.trunk.length !== cut) {
     throw f("presparse.trunk", `expected ${cut} layers (the cut), got ${spec.trunk.length}`);
   }
@@ -435,8 +503,14 @@ function splitRecordOf(
     }
   }
   return {
-    role: s.role as SplitRecord["role"], cut, activationShape: [...(shape as number[])], classes: s.classes as number,
-    totalExits, hash, ...(policy && { policy }), ...(seed !== undefined && { dataSeed: seed as number }),
+    role: s.role as SplitRecord["role"],
+    cut,
+    activationShape: [...(shape as number[])],
+    classes: s.classes as number,
+    totalExits,
+    hash,
+    ...(policy && { policy }),
+    ...(seed !== undefined && { dataSeed: seed as number }),
   };
 }
 
@@ -445,12 +519,16 @@ function splitRecordOf(
  * stores, so a foreign tensor in its namespace is caught by the caller's unused-tensor check.
  */
 function layerFromFile(
-  engine: Engine, file: SafetensorsFile, spec: LayerSpec, prefix: string, used: Set<string>,
+  engine: Engine,
+  file: SafetensorsFile,
+  spec: LayerSpec,
+  prefix: string,
+  used: Set<string>,
 ): Layer {
   // no prototype: a tensor named `<prefix>.__proto__` must stay an ordinary (and unused) entry
   const given = Object.create(null) as Tensors;
   for (const [name, t] of file.tensors) {
-    if (!name.startsWith(prefix + ".")) continue;
+    if (!name.startsWith(`${prefix}.`)) continue;
     const short = name.slice(prefix.length + 1);
     if (short.includes(".")) continue;
     if (!(STORED_DTYPES as readonly string[]).includes(t.dtype)) {
@@ -477,7 +555,12 @@ export function decodeModel(engine: Engine, bytes: Uint8Array, o: DecodeModelOpt
   const source = o.source ?? "model";
   const file = decodeSafetensors(bytes, { source, copy: true });
   const raw = file.metadata.presparse;
-  if (raw === undefined) throw new FormatError("model", "__metadata__.presparse", `${source}: not a presparse model (no architecture record)`);
+  if (raw === undefined)
+    throw new FormatError(
+      "model",
+      "__metadata__.presparse",
+      `${source}: not a presparse model (no architecture record)`,
+    );
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
@@ -492,7 +575,9 @@ export function decodeModel(engine: Engine, bytes: Uint8Array, o: DecodeModelOpt
     const build = (l: LayerSpec, prefix: string) => s.keep(layerFromFile(engine, file, l, prefix, used));
     const trunk = spec.trunk.map((l, i) => build(l, `trunk.${i}`));
     const exits = spec.exits.map((e, k) => ({
-      after: e.after, weight: e.weight, layers: e.layers.map((l, j) => build(l, `exit.${k}.${j}`)),
+      after: e.after,
+      weight: e.weight,
+      layers: e.layers.map((l, j) => build(l, `exit.${k}.${j}`)),
     }));
     for (const name of file.tensors.keys()) {
       if (!used.has(name)) throw new FormatError("model", name, "tensor not used by the architecture");

@@ -20,7 +20,10 @@ interface Metric {
 /** A monotone count per label set. */
 export class Counter implements Metric {
   private readonly values = new Map<string, { labels: Labels; value: number }>();
-  constructor(readonly name: string, readonly help: string) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
   inc(labels: Labels = {}, by = 1): void {
     const key = labelText(labels);
     const v = this.values.get(key);
@@ -46,12 +49,18 @@ export class Counter implements Metric {
 
 /** A value read when scraped. */
 export class Gauge implements Metric {
-  constructor(readonly name: string, readonly help: string, private readonly read: () => number) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly read: () => number,
+  ) {}
   get(): number {
     return this.read();
   }
   render(): string {
-    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${num(this.read())}`].join("\n");
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${num(this.read())}`].join(
+      "\n",
+    );
   }
 }
 
@@ -61,7 +70,11 @@ export class Histogram implements Metric {
   private readonly counts: number[];
   private sum_ = 0;
   private count_ = 0;
-  constructor(readonly name: string, readonly help: string, bounds: number[]) {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    bounds: number[],
+  ) {
     this.bounds = [...new Set(bounds)].sort((a, b) => a - b);
     this.counts = new Array(this.bounds.length).fill(0);
   }
@@ -69,7 +82,10 @@ export class Histogram implements Metric {
     this.sum_ += x;
     this.count_++;
     for (let i = 0; i < this.bounds.length; i++) {
-      if (x <= this.bounds[i]!) { this.counts[i]!++; break; }
+      if (x <= this.bounds[i]!) {
+        this.counts[i]!++;
+        break;
+      }
     }
   }
   get count(): number {
@@ -81,7 +97,10 @@ export class Histogram implements Metric {
   /** Cumulative count of observations ≤ each bound, then +Inf. */
   cumulative(): { le: number; count: number }[] {
     let c = 0;
-    return [...this.bounds.map((le, i) => ({ le, count: (c += this.counts[i]!) })), { le: Infinity, count: this.count_ }];
+    return [
+      ...this.bounds.map((le, i) => ({ le, count: (c += this.counts[i]!) })),
+      { le: Infinity, count: this.count_ },
+    ];
   }
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
@@ -107,12 +126,24 @@ export class ServerMetrics {
   readonly samples = new Counter("presparse_samples_total", "Samples answered with 200 by POST /v1/infer.");
   readonly batchSize: Histogram;
   readonly batchRequests: Histogram;
-  readonly latency = new Histogram("presparse_request_duration_seconds", "Time from the request's arrival to its answer, POST /v1/infer answered 200.", LATENCY_BUCKETS);
+  readonly latency = new Histogram(
+    "presparse_request_duration_seconds",
+    "Time from the request's arrival to its answer, POST /v1/infer answered 200.",
+    LATENCY_BUCKETS,
+  );
   private readonly gauges: Gauge[];
 
   constructor(maxBatch: number, queue: () => { requests: number; samples: number }, inflight: () => number) {
-    this.batchSize = new Histogram("presparse_batch_size", "Samples per batch run through the tail.", powerOfTwoBuckets(maxBatch));
-    this.batchRequests = new Histogram("presparse_batch_requests", "Requests per batch run through the tail.", powerOfTwoBuckets(maxBatch));
+    this.batchSize = new Histogram(
+      "presparse_batch_size",
+      "Samples per batch run through the tail.",
+      powerOfTwoBuckets(maxBatch),
+    );
+    this.batchRequests = new Histogram(
+      "presparse_batch_requests",
+      "Requests per batch run through the tail.",
+      powerOfTwoBuckets(maxBatch),
+    );
     this.gauges = [
       new Gauge("presparse_queue_depth", "Samples waiting for a batch.", () => queue().samples),
       new Gauge("presparse_queue_requests", "Requests waiting for a batch.", () => queue().requests),
@@ -121,7 +152,14 @@ export class ServerMetrics {
   }
 
   render(): string {
-    const all: Metric[] = [this.requests, this.samples, this.batchSize, this.batchRequests, this.latency, ...this.gauges];
-    return all.map((m) => m.render()).join("\n") + "\n";
+    const all: Metric[] = [
+      this.requests,
+      this.samples,
+      this.batchSize,
+      this.batchRequests,
+      this.latency,
+      ...this.gauges,
+    ];
+    return `${all.map((m) => m.render()).join("\n")}\n`;
   }
 }

@@ -72,7 +72,11 @@ const NO_STORE = { "Cache-Control": "no-store" };
 export function createService(tail: ServedTail, limits: ServiceLimits, extra: RouteTable = new Map()): TailService {
   // the gauges read the queue and the traffic when scraped, after both exist
   let q: BatchQueue;
-  const metrics: ServerMetrics = new ServerMetrics(limits.maxBatch, () => q.depth, () => traffic.inflight);
+  const metrics: ServerMetrics = new ServerMetrics(
+    limits.maxBatch,
+    () => q.depth,
+    () => traffic.inflight,
+  );
   const traffic = new Traffic(metrics);
   q = new BatchQueue(tail, limits, (samples, requests) => {
     metrics.batchSize.observe(samples);
@@ -93,7 +97,7 @@ export function createService(tail: ServedTail, limits: ServiceLimits, extra: Ro
         pid: process.pid,
       };
       const headers = { "Content-Type": "application/json; charset=utf-8", ...NO_STORE };
-      return { status: traffic.draining ? 503 : 200, headers, body: JSON.stringify(body) + "\n" };
+      return { status: traffic.draining ? 503 : 200, headers, body: `${JSON.stringify(body)}\n` };
     },
   };
   const prometheus = { "Content-Type": "text/plain; version=0.0.4; charset=utf-8", ...NO_STORE };

@@ -99,7 +99,8 @@ export class SplitClient {
 
   constructor(o: SplitClientOptions) {
     this.head = o.head;
-    if (typeof o.serverUrl !== "string" || !/^https?:\/\//.test(o.serverUrl)) throw new ValidationError(`SplitClient: serverUrl must be an http(s) URL, got ${JSON.stringify(o.serverUrl)}`);
+    if (typeof o.serverUrl !== "string" || !/^https?:\/\//.test(o.serverUrl))
+      throw new ValidationError(`SplitClient: serverUrl must be an http(s) URL, got ${JSON.stringify(o.serverUrl)}`);
     this.url = `${o.serverUrl.replace(/\/+$/, "")}/v1/infer`;
     if (o.head?.split?.role !== "head") throw new ValidationError("SplitClient: head must be the head of a split");
     this.dtype = o.dtype ?? "f32";
@@ -107,7 +108,8 @@ export class SplitClient {
       throw new ValidationError(`SplitClient: dtype must be ${FRAME_DTYPES.join(", ")}, got ${String(this.dtype)}`);
     }
     this.output = o.output ?? "logits";
-    if (this.output !== "logits" && this.output !== "probabilities") throw new ValidationError(`SplitClient: output must be logits or probabilities, got ${String(this.output)}`);
+    if (this.output !== "logits" && this.output !== "probabilities")
+      throw new ValidationError(`SplitClient: output must be logits or probabilities, got ${String(this.output)}`);
     const f = o.fetch ?? globalThis.fetch;
     if (typeof f !== "function") throw new ValidationError("SplitClient: no fetch available; pass options.fetch");
     this.fetch_ = o.fetch ?? ((input, init) => globalThis.fetch(input, init));
@@ -115,7 +117,7 @@ export class SplitClient {
     this.backoffMs = checkInt("SplitClient", "backoffMs", o.backoffMs ?? 50, 0, 3_600_000);
     this.maxBackoffMs = checkInt("SplitClient", "maxBackoffMs", o.maxBackoffMs ?? 5000, 0, 3_600_000);
     this.timeoutMs = checkInt("SplitClient", "timeoutMs", o.timeoutMs ?? 30_000, 1, 2 ** 31 - 1);
-    const policy = o.policy === undefined ? o.head.split.policy : o.policy ?? undefined;
+    const policy = o.policy === undefined ? o.head.split.policy : (o.policy ?? undefined);
     this.runner = new ExitRunner(o.head, policy, { logits: false });
     this.policy = this.runner.policy;
   }
@@ -127,10 +129,12 @@ export class SplitClient {
   async infer(input: Matrix | ArrayLike<number>[]): Promise<InferResult> {
     const t0 = performance.now();
     const X = input instanceof Matrix ? input : this.load(input);
-    const head = this.head, split = head.split;
+    const head = this.head,
+      split = head.split;
     const r = this.runner.run(X);
     const tHead = performance.now();
-    const B = r.exit.length, m = r.indices.length;
+    const B = r.exit.length,
+      m = r.indices.length;
     const samples: SampleResult[] = new Array(B);
     for (let b = 0; b < B; b++) {
       if (r.exit[b]! === split.totalExits) continue;
@@ -138,13 +142,26 @@ export class SplitClient {
       samples[b] = { ...exited, bytesSent: 0, latencyMs: tHead - t0 };
     }
     const totals: InferTotals = {
-      samples: B, exited: B - m, sent: m, bytesSent: 0, bytesReceived: 0, requests: 0, retries: 0,
-      headMs: tHead - t0, serverMs: 0, latencyMs: 0,
+      samples: B,
+      exited: B - m,
+      sent: m,
+      bytesSent: 0,
+      bytesReceived: 0,
+      requests: 0,
+      retries: 0,
+      headMs: tHead - t0,
+      serverMs: 0,
+      latencyMs: 0,
     };
     if (m > 0) {
       const shape = [...split.activationShape, m];
       const frame = encodeFrame({
-        data: r.activation, shape, dtype: this.dtype, kind: "activation", splitId: split.cut, modelHash: split.hash,
+        data: r.activation,
+        shape,
+        dtype: this.dtype,
+        kind: "activation",
+        splitId: split.cut,
+        modelHash: split.hash,
       });
       totals.bytesSent = frame.length;
       const answer = await this.post(frame, totals);
@@ -159,7 +176,13 @@ export class SplitClient {
         throw e;
       }
       const C = head.classes;
-      if (f.shape.length !== 2 || f.shape[0] !== C || f.shape[1] !== m) throw new SplitServerError(200, "bad_answer", `expected a [${C}, ${m}] ${kind} frame, got [${f.shape.join(", ")}]`, "dims");
+      if (f.shape.length !== 2 || f.shape[0] !== C || f.shape[1] !== m)
+        throw new SplitServerError(
+          200,
+          "bad_answer",
+          `expected a [${C}, ${m}] ${kind} frame, got [${f.shape.join(", ")}]`,
+          "dims",
+        );
       const done = performance.now();
       totals.serverMs = done - tHead;
       // the class from the one softmax-statistics function; probabilities already are the confidence
@@ -176,10 +199,12 @@ export class SplitClient {
   }
 
   private load(samples: ArrayLike<number>[]): Matrix {
-    const F = this.head.inputSize, B = samples.length;
+    const F = this.head.inputSize,
+      B = samples.length;
     if (B < 1) throw new ShapeError("SplitClient.infer: no samples");
     samples.forEach((s, b) => {
-      if (s.length !== F) throw new ShapeError(`SplitClient.infer: sample ${b} has ${s.length} values, the head takes ${F}`);
+      if (s.length !== F)
+        throw new ShapeError(`SplitClient.infer: sample ${b} has ${s.length} values, the head takes ${F}`);
     });
     this.X ??= new Matrix(this.head.engine, F, B);
     const x = this.X.reshape(B).view();
@@ -199,10 +224,16 @@ export class SplitClient {
       let res: Response;
       let body: Uint8Array;
       try {
-        res = await this.fetch_(this.url + query, { method: "POST", headers: { "Content-Type": FRAME_MEDIA_TYPE }, body: frame as Uint8Array<ArrayBuffer>, signal: ctl.signal });
+        res = await this.fetch_(this.url + query, {
+          method: "POST",
+          headers: { "Content-Type": FRAME_MEDIA_TYPE },
+          body: frame as Uint8Array<ArrayBuffer>,
+          signal: ctl.signal,
+        });
         body = new Uint8Array(await res.arrayBuffer());
       } catch (e) {
-        if (ctl.signal.aborted) throw new SplitServerError(0, "timeout", `no answer from ${this.url} within ${this.timeoutMs} ms`);
+        if (ctl.signal.aborted)
+          throw new SplitServerError(0, "timeout", `no answer from ${this.url} within ${this.timeoutMs} ms`);
         throw e;
       } finally {
         clearTimeout(timer);
@@ -210,7 +241,10 @@ export class SplitClient {
       if (res.status === 200) return body;
       if (res.status === 503 && attempt < this.retries) {
         totals.retries++;
-        const wait = Math.min(this.maxBackoffMs, Math.max(this.backoffMs * 2 ** attempt, retryAfterMs(res.headers.get("retry-after"))));
+        const wait = Math.min(
+          this.maxBackoffMs,
+          Math.max(this.backoffMs * 2 ** attempt, retryAfterMs(res.headers.get("retry-after"))),
+        );
         await new Promise((r) => setTimeout(r, wait));
         continue;
       }
@@ -236,9 +270,12 @@ export function retryAfterMs(v: string | null): number {
 
 function errorFrom(status: number, body: Uint8Array): SplitServerError {
   try {
-    const j = JSON.parse(new TextDecoder().decode(body)) as { error?: { code?: unknown; message?: unknown; field?: unknown } };
+    const j = JSON.parse(new TextDecoder().decode(body)) as {
+      error?: { code?: unknown; message?: unknown; field?: unknown };
+    };
     const e = j.error;
-    if (e && typeof e.code === "string" && typeof e.message === "string") return new SplitServerError(status, e.code, e.message, typeof e.field === "string" ? e.field : undefined);
+    if (e && typeof e.code === "string" && typeof e.message === "string")
+      return new SplitServerError(status, e.code, e.message, typeof e.field === "string" ? e.field : undefined);
   } catch {
     // not our JSON (a proxy's error page): fall through
   }

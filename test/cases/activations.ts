@@ -40,7 +40,8 @@ export const reluBackwardCase: KernelCase<{ rows: number; B: number; inPlace: bo
   setup(s, { rows: r, B, inPlace, seed }) {
     const y = ref.relu(values(seed, r * B));
     const dy = values(seed + 1, r * B);
-    const Y = s.matrix(r, B, y), dY = s.matrix(r, B, dy);
+    const Y = s.matrix(r, B, y),
+      dY = s.matrix(r, B, dy);
     const dX = inPlace ? dY : s.matrix(r, B);
     if (!inPlace) dX.view().fill(NaN);
     return {

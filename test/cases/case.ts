@@ -145,8 +145,14 @@ export function buildPattern(s: PatternSpec): Pattern {
     case "empty":
       return Pattern.fromCsr(inputs, outputs, new Int32Array(outputs + 1), []);
     case "single": {
-      const r = s.pick % outputs, c = Math.floor(s.pick / outputs) % inputs;
-      return Pattern.fromCsr(inputs, outputs, Array.from({ length: outputs + 1 }, (_, i) => (i > r ? 1 : 0)), [c]);
+      const r = s.pick % outputs,
+        c = Math.floor(s.pick / outputs) % inputs;
+      return Pattern.fromCsr(
+        inputs,
+        outputs,
+        Array.from({ length: outputs + 1 }, (_, i) => (i > r ? 1 : 0)),
+        [c],
+      );
     }
     case "dense":
       return Pattern.dense(inputs, outputs);
@@ -165,7 +171,8 @@ export function buildPattern(s: PatternSpec): Pattern {
       const deadRow = Array.from({ length: outputs }, () => rng.next() < 0.4);
       const deadCol = Array.from({ length: inputs }, () => rng.next() < 0.4);
       const mask = Array.from({ length: inputs * outputs }, (_, i) =>
-        !deadRow[Math.floor(i / inputs)] && !deadCol[i % inputs] && rng.next() < Math.max(s.density, 0.5) ? 1 : 0);
+        !deadRow[Math.floor(i / inputs)] && !deadCol[i % inputs] && rng.next() < Math.max(s.density, 0.5) ? 1 : 0,
+      );
       return Pattern.fromMask(inputs, outputs, mask);
     }
   }
@@ -188,14 +195,19 @@ export function fixedDegrees(inputs: number, outputs: number): number[] {
  * which bounds float32 accumulation error; default |want|); names the first offending index.
  */
 export function expectClose(
-  what: string, got: ArrayLike<number>, want: ArrayLike<number>,
-  scale?: ArrayLike<number> | number, rtol = 1e-4, atol = 1e-5,
+  what: string,
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  scale?: ArrayLike<number> | number,
+  rtol = 1e-4,
+  atol = 1e-5,
 ): void {
   if (got.length !== want.length) throw new Error(`${what}: length ${got.length}, expected ${want.length}`);
   for (let i = 0; i < want.length; i++) {
     const s = scale === undefined ? Math.abs(want[i]!) : typeof scale === "number" ? scale : scale[i]!;
     const tol = atol + rtol * s;
-    const g = got[i]!, w = want[i]!;
+    const g = got[i]!,
+      w = want[i]!;
     if (!(Math.abs(g - w) <= tol)) {
       throw new Error(`${what}[${i}] = ${g}, expected ${w} (tolerance ${tol.toExponential(2)})`);
     }

@@ -13,13 +13,19 @@ export const addInPlaceCase: KernelCase<{ rows: number; B: number; seed: number 
   arb: fc.record({ rows, B: batchArb, seed: fc.integer() }),
   runs: 50,
   setup(s, { rows: r, B, seed }) {
-    const y = values(seed, r * B), x = values(seed + 1, r * B);
-    const Y = s.matrix(r, B, y), X = s.matrix(r, B, x);
+    const y = values(seed, r * B),
+      x = values(seed + 1, r * B);
+    const Y = s.matrix(r, B, y),
+      X = s.matrix(r, B, x);
     return {
       flops: r * B,
       run: () => addInPlace(Y, X),
       check() {
-        expectEqual("Y", Y.view(), Array.from(y, (v, i) => Math.fround(v + x[i]!)));
+        expectEqual(
+          "Y",
+          Y.view(),
+          Array.from(y, (v, i) => Math.fround(v + x[i]!)),
+        );
         expectEqual("X", X.view(), x);
       },
     };
@@ -39,7 +45,12 @@ export const scaleInPlaceCase: KernelCase<{ rows: number; B: number; scale: numb
     return {
       flops: r * B,
       run: () => scaleInPlace(X, scale),
-      check: () => expectEqual("X", X.view(), Array.from(x, (v) => Math.fround(v * Math.fround(scale)))),
+      check: () =>
+        expectEqual(
+          "X",
+          X.view(),
+          Array.from(x, (v) => Math.fround(v * Math.fround(scale))),
+        ),
     };
   },
   perf: () => [{ label: "10×256", params: { rows: 10, B: 256, scale: 0.3, seed: 1 } }],
@@ -49,12 +60,14 @@ export const gatherColumnsCase: KernelCase<{ rows: number; B: number; cols: numb
   name: "gatherColumns: Dst = Src[:, cols], any columns in any order, repeats allowed",
   op: "gatherColumns",
   kernels: ["gatherColumns"],
-  arb: fc.record({ rows, B: batchArb, seed: fc.integer() }).chain((r) =>
-    fc.array(fc.nat({ max: r.B - 1 }), { maxLength: 70 }).map((cols) => ({ ...r, cols }))),
+  arb: fc
+    .record({ rows, B: batchArb, seed: fc.integer() })
+    .chain((r) => fc.array(fc.nat({ max: r.B - 1 }), { maxLength: 70 }).map((cols) => ({ ...r, cols }))),
   runs: 50,
   setup(s, { rows: r, B, cols, seed }) {
     const src = values(seed, r * B);
-    const Src = s.matrix(r, B, src), C = s.i32(cols);
+    const Src = s.matrix(r, B, src),
+      C = s.i32(cols);
     const Dst = guardedOutput(s, r, cols.length);
     return {
       flops: r * cols.length,
@@ -77,12 +90,14 @@ export const gatherSamplesCase: KernelCase<{ F: number; N: number; idx: number[]
   name: "gatherSamples kernel: dst[f, j] = src[idx[j]·F + f], a feature-major batch of the listed samples",
   op: "gatherSamples",
   kernels: ["gatherSamples"],
-  arb: fc.record({ F: fc.integer({ min: 1, max: 40 }), N: fc.integer({ min: 1, max: 40 }), seed: fc.integer() })
+  arb: fc
+    .record({ F: fc.integer({ min: 1, max: 40 }), N: fc.integer({ min: 1, max: 40 }), seed: fc.integer() })
     .chain((r) => fc.array(fc.nat({ max: r.N - 1 }), { maxLength: 67 }).map((idx) => ({ ...r, idx }))),
   runs: 50,
   setup(s, { F, N, idx, seed }) {
     const src = values(seed, N * F);
-    const Src = s.f32(src), I = s.i32(idx);
+    const Src = s.f32(src),
+      I = s.i32(idx);
     const B = idx.length;
     const Dst = guardedOutput(s, F, B);
     return {

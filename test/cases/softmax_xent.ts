@@ -57,7 +57,8 @@ export const softmaxCrossEntropyCase: KernelCase<XentParams> = {
   setup(s, { C, B, scale, grad, seed }) {
     const z = values(seed, C * B, scale);
     const labels = labelsFor(seed, C, B);
-    const Z = s.matrix(C, B, z), L = s.i32(labels);
+    const Z = s.matrix(C, B, z),
+      L = s.i32(labels);
     const dZ = grad ? guardedOutput(s, C, B) : undefined;
     let loss = NaN;
     return {
