@@ -19,31 +19,8 @@ import { decodeSafetensors, encodeSafetensors, type SafeTensor, type Safetensors
 
 export const MODEL_FORMAT_VERSION = 1;
 
-/** The safetensors dtypes a model file uses: F32 values and biases, I32 indices, U16 column indices on request. */
+/** The safetensors dtypes a model file uses: F32 values and biases, I32 indices, U16 column indices. */
 export const STORED_DTYPES = ["F32", "I32", "U16"] as const;
-
-/**
- * How linear layers store column indices: "i32" (the default), which every safetensors reader loads (torch before
- * 2.3 has no uint16), or "u16", 2 bytes less per stored connection in layers of at most 65,536 inputs (wider
- * layers keep I32). Files of format version 1 written before the default changed have U16 and still load.
- */
-export const INDEX_DTYPES = ["i32", "u16"] as const;
-export type IndexDtype = (typeof INDEX_DTYPES)[number];
-
-/** Options of {@link encodeModel}. */
-export interface EncodeModelOptions {
-  /** Free-form extras kept in the architecture record (`extra`). */
-  extra?: Record<string, unknown>;
-  /** Overrides the model hash (e.g. to keep a loaded model's). */
-  hash?: string;
-  /** Column indices of linear layers (default "i32"); the hash does not depend on it. */
-  indexDtype?: IndexDtype;
-}
-
-/** Options of {@link encodeLayer} and {@link modelTensors}. */
-export interface EncodeLayerOptions {
-  indexDtype?: IndexDtype;
-}
 
 /** A tensor as stored in a model file. */
 export interface StoredTensor {
@@ -199,6 +176,29 @@ const CODECS: Record<string, LayerCodec> = {
 };
 
 // ---------------------------------------------------------------- what other readers need
+
+/**
+ * How linear layers store column indices: "i32" (the default), which every safetensors reader loads (torch before
+ * 2.3 has no uint16), or "u16", 2 bytes less per stored connection in layers of at most 65,536 inputs (wider
+ * layers keep I32). Files of format version 1 written before the default changed have U16 and still load.
+ */
+export const INDEX_DTYPES = ["i32", "u16"] as const;
+export type IndexDtype = (typeof INDEX_DTYPES)[number];
+
+/** Options of {@link encodeModel}. */
+export interface EncodeModelOptions {
+  /** Free-form extras kept in the architecture record (`extra`). */
+  extra?: Record<string, unknown>;
+  /** Overrides the model hash (e.g. to keep a loaded model's). */
+  hash?: string;
+  /** Column indices of linear layers (default "i32"); the hash does not depend on it. */
+  indexDtype?: IndexDtype;
+}
+
+/** Options of {@link encodeLayer} and {@link modelTensors}. */
+export interface EncodeLayerOptions {
+  indexDtype?: IndexDtype;
+}
 
 /**
  * How a weighted layer's tensors make its weight W, for readers that know safetensors but not presparse.
