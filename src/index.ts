@@ -45,6 +45,8 @@ export {
   encodeModel,
   decodeModel,
   type DecodeModelOptions,
+  type EncodeModelOptions,
+  type IndexDtype,
   type LoadedModel,
   type ModelSpec,
 } from "./io/model_io.js";

@@ -73,6 +73,8 @@ export {
   modelTensors,
   hashModel,
   MODEL_FORMAT_VERSION,
+  INDEX_DTYPES,
+  type EncodeLayerOptions,
   type LayerSpec,
   type StoredTensor,
 } from "./io/model_io.js";

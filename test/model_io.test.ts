@@ -218,10 +218,11 @@ function modelTensorsBytes(model: Model): Uint8Array {
   return out;
 }
 
-/** col_idx is stored as U16 when a layer has at most 65,536 inputs. */
-function withU16(bytes: Uint8Array, at: number, v: number): Uint8Array {
+/** A copy with the little-endian column index `v` (4 bytes as I32, 2 as U16) written at byte `at`. */
+function withIndex(bytes: Uint8Array, width: 2 | 4, at: number, v: number): Uint8Array {
   const out = bytes.slice();
-  new DataView(out.buffer).setUint16(at, v, true);
+  if (width === 4) new DataView(out.buffer).setInt32(at, v, true);
+  else new DataView(out.buffer).setUint16(at, v, true);
   return out;
 }
 
@@ -462,28 +463,37 @@ describe("model files are distrusted on read", () => {
     rejects(engine, out, "__metadata__.tensors_crc32", /tensors checksum [0-9a-f]{8}, the file says [0-9a-f]{8}/);
   });
 
-  it("row_ptr / col_idx bytes that break a CSR invariant are rejected", () => {
+  it("row_ptr / col_idx bytes that break a CSR invariant are rejected, with I32 or U16 column indices", () => {
     const [rp] = tensorBytes(paperBytes, "trunk.1.row_ptr");
-    const [ci, ciEnd] = tensorBytes(paperBytes, "trunk.1.col_idx");
     const cases: [Uint8Array, RegExp][] = [
       [withI32(paperBytes, rp, 1), /rowPtr\[0\] must be 0/],
       [withI32(paperBytes, rp + 4 * 5, 1), /not monotone/],
       [withI32(paperBytes, rp + 4 * 40, 359), /rowPtr\[40\] = 359/],
       [withI32(paperBytes, rp + 4 * 7, 10_000), /exceeds|monotone/],
-      [withU16(paperBytes, ci, 65535), /colIdx\[0\] = 65535 out of range/],
-      [withU16(paperBytes, ci + 2, 40), /colIdx\[1\] = 40 out of range/],
-      [withU16(paperBytes, ciEnd - 2, 0), /not strictly increasing/],
-      [withU16(paperBytes, ci + 2, new DataView(paperBytes.buffer).getUint16(ci, true)), /not strictly increasing/],
     ];
     for (const [bytes, message] of cases) rejects(engine, bytes, "trunk.1.pattern", message);
-    // a valid CSR with other connections: caught by the pattern hash in the architecture record
-    const swapped = paperBytes.slice();
-    const dv = new DataView(swapped.buffer);
-    const row0 = [0, 1, 2, 3, 4, 5, 6, 7, 8].map((k) => dv.getUint16(ci + 2 * k, true));
-    const free = Array.from({ length: 40 }, (_, c) => c).find((c) => !row0.includes(c) && c > row0[8]!)!;
-    if (free !== undefined) {
-      dv.setUint16(ci + 2 * 8, free, true);
-      rejects(engine, swapped, "trunk.1.patternHash", /tensors hash to/);
+    const u16Bytes = encodeModel(paper, { extra: { note: "test" }, indexDtype: "u16" }).bytes;
+    for (const [file, w] of [
+      [paperBytes, 4],
+      [u16Bytes, 2],
+    ] as const) {
+      const [ci, ciEnd] = tensorBytes(file, "trunk.1.col_idx");
+      const dv = new DataView(file.buffer, file.byteOffset);
+      const at = (k: number) => (w === 4 ? dv.getInt32(ci + w * k, true) : dv.getUint16(ci + w * k, true));
+      const cases: [Uint8Array, RegExp][] = [
+        [withIndex(file, w, ci, 65535), /colIdx\[0\] = 65535 out of range/],
+        [withIndex(file, w, ci + w, 40), /colIdx\[1\] = 40 out of range/],
+        [withIndex(file, w, ciEnd - w, 0), /not strictly increasing/],
+        [withIndex(file, w, ci + w, at(0)), /not strictly increasing/],
+      ];
+      if (w === 4) cases.push([withIndex(file, w, ci, -1), /colIdx\[0\] = -1 out of range/]);
+      for (const [bytes, message] of cases)
+        rejects(engine, bytes, "trunk.1.pattern", message, `${w}-byte indices: ${message}`);
+      // a valid CSR with other connections: caught by the pattern hash in the architecture record
+      const row0 = [0, 1, 2, 3, 4, 5, 6, 7, 8].map(at);
+      const free = Array.from({ length: 40 }, (_, c) => c).find((c) => !row0.includes(c) && c > row0[8]!);
+      if (free !== undefined)
+        rejects(engine, withIndex(file, w, ci + w * 8, free), "trunk.1.patternHash", /tensors hash to/);
     }
   });
 

@@ -4,10 +4,20 @@ import { padFeatures, type Dataset } from "../nn/dataset.js";
 import { loadData, loadTestData } from "../data/load.js";
 import type { Layer } from "../nn/layers/layer.js";
 import type { Model } from "../nn/model.js";
+import { INDEX_DTYPES, type IndexDtype } from "../io/model_io.js";
 import { UsageError, int } from "./args.js";
 
 export function engine(): Promise<Engine> {
   return defaultEngine();
+}
+
+/** The `--index-dtype` flag of the commands that write model files (default i32). */
+export function indexDtypeFlag(cmd: string, v: unknown): IndexDtype {
+  if (v === undefined) return "i32";
+  if (!(INDEX_DTYPES as readonly unknown[]).includes(v)) {
+    throw new UsageError(`${cmd}: --index-dtype expects ${INDEX_DTYPES.join(" or ")}, got ${JSON.stringify(v)}`);
+  }
+  return v as IndexDtype;
 }
 
 function checkFits(cmd: string, spec: string, dataFeatures: number, features: number): void {

@@ -7,13 +7,13 @@ import { writeFileAtomic } from "../node/files.js";
 import { loadModel } from "../node/model_files.js";
 import { split } from "../split/split.js";
 import { type Command, UsageError, int, required } from "./args.js";
-import { engine, fmtBytes, trainedSeed } from "./common.js";
+import { engine, fmtBytes, indexDtypeFlag, trainedSeed } from "./common.js";
 
 export const splitCommand: Command = {
   name: "split",
   summary: "cut a saved model into an edge bundle (head) and a server bundle (tail)",
   usage: `
-Usage: presparse split --model FILE --after K --out-dir DIR [--exit-policy P] [--json]
+Usage: presparse split --model FILE --after K --out-dir DIR [--exit-policy P] [--index-dtype i32|u16] [--json]
 
 Writes DIR/head.safetensors (trunk layers 1..K and the exits on them, for the edge) and DIR/tail.safetensors
 (the remaining layers and later exits, for presparse serve). Both carry the full model's hash and the cut, so
@@ -24,6 +24,7 @@ the server refuses frames from any other head.
   --out-dir DIR         where to write head.safetensors and tail.safetensors (created if missing)
   --exit-policy P       maxprob:Q or entropy:T (per exit: comma-separated), stored with each half
                         (default: the policy stored in the model, if any)
+  --index-dtype i32|u16 column indices in both files: i32 (default) or u16 (smaller; torch before 2.3 cannot load it)
   --json                print the result as JSON
 `,
   options: {
@@ -31,6 +32,7 @@ the server refuses frames from any other head.
     after: { type: "string" },
     "out-dir": { type: "string" },
     "exit-policy": { type: "string" },
+    "index-dtype": { type: "string" },
     json: { type: "boolean" },
   },
   async run(v) {
@@ -41,12 +43,13 @@ the server refuses frames from any other head.
     const L = model.trunk.length;
     if (L < 2) throw new UsageError(`split: ${path} has ${L} trunk layer; a split needs at least 2`);
     const after = int("split", "after", required("split", "after", v.after), 1, 1, L - 1);
+    const indexDtype = indexDtypeFlag("split", v["index-dtype"]);
     const policy = (v["exit-policy"] as string | undefined) ?? (loaded.spec.extra?.policy as string | undefined);
     const dataSeed = trainedSeed(loaded.spec.extra);
     const { head, tail } = split(model, { cut: after, hash: loaded.hash, policy, dataSeed });
     try {
-      const headBytes = encodeModel(head).bytes,
-        tailBytes = encodeModel(tail).bytes;
+      const headBytes = encodeModel(head, { indexDtype }).bytes,
+        tailBytes = encodeModel(tail, { indexDtype }).bytes;
       await mkdir(outDir, { recursive: true });
       const headPath = join(outDir, "head.safetensors"),
         tailPath = join(outDir, "tail.safetensors");

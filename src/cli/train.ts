@@ -4,7 +4,7 @@ import { Adam, Sgd, type Optimizer } from "../nn/optimizers.js";
 import { saveModel } from "../node/model_files.js";
 import { train } from "../nn/train.js";
 import { type Command, UsageError, int, intList, num, numList } from "./args.js";
-import { dataFor, engine, fmtBytes, pct, sizeSummary } from "./common.js";
+import { dataFor, engine, fmtBytes, indexDtypeFlag, pct, sizeSummary } from "./common.js";
 import { Progress } from "./progress.js";
 
 export const trainOptions = {
@@ -26,6 +26,7 @@ export const trainOptions = {
   seed: { type: "string" },
   data: { type: "string" },
   save: { type: "string" },
+  "index-dtype": { type: "string" },
   json: { type: "boolean" },
   quiet: { type: "boolean", short: "q" },
 } as const;
@@ -136,6 +137,8 @@ Trains a network whose connections are fixed before training (defaults: the pape
   --seed S             seed of patterns, weights and shuffling (default 0)
   --data mnist|DIR     embedded 10k MNIST digits (8,000/2,000 split) or a directory of IDX files (default mnist)
   --save FILE          write the trained model (safetensors)
+  --index-dtype i32|u16 column indices in FILE: i32 (default, read by every safetensors loader) or u16
+                       (2 B less per sparse connection; torch before 2.3 cannot load it)
   --json               one JSON object per epoch on stdout
   -q, --quiet          no progress on stderr
 `,
@@ -145,6 +148,7 @@ Trains a network whose connections are fixed before training (defaults: the pape
     const { model, optimizer, seed } = modelFromFlags("train", v, eng);
     const epochs = int("train", "epochs", v.epochs, 50, 1);
     const batch = int("train", "batch", v.batch, 256, 1, 65536);
+    const indexDtype = indexDtypeFlag("train", v["index-dtype"]);
     const data = dataFor("train", (v.data as string | undefined) ?? "mnist", model.inputSize, seed);
     const progress = new Progress(Boolean(v.quiet));
     const size = sizeSummary(model);
@@ -170,6 +174,7 @@ Trains a network whose connections are fixed before training (defaults: the pape
     if (v.save) {
       const saved = await saveModel(model, v.save as string, {
         extra: { trained: { epochs, batch, seed, data: v.data ?? "mnist", testAccuracy: last.testAccuracy } },
+        indexDtype,
       });
       const denseBytes = size.denseParameters * 4;
       progress.line(

@@ -70,16 +70,18 @@ export interface DecodeModelOptions {
 type Tensors = Record<string, StoredTensor | undefined>;
 
 interface LayerCodec {
-  encode(layer: Layer): { spec: LayerSpec; tensors: Record<string, StoredTensor> };
+  encode(layer: Layer, o: EncodeLayerOptions): { spec: LayerSpec; tensors: Record<string, StoredTensor> };
   /** Rebuilds the layer, checking every field and tensor; a rejection is a FormatError naming the layer and part. */
   decode(engine: Engine, r: LayerReader): Layer;
 }
 
 const CODECS: Record<string, LayerCodec> = {
   linear: {
-    encode(layer) {
+    encode(layer, o) {
       const l = layer as SparseLinear,
         p = l.pattern;
+      // a full pattern stores no index arrays: its values are the row-major dense matrix
+      const full = p.nnz === p.inputs * p.outputs;
       const spec = {
         kind: l.kind,
         inputs: p.inputs,
@@ -88,19 +90,16 @@ const CODECS: Record<string, LayerCodec> = {
         pattern: p.kind,
         patternHash: p.hash,
         nnz: p.nnz,
+        shape: [p.outputs, p.inputs],
+        layout: (full ? "dense" : "csr") satisfies Layout,
       };
       const tensors: Record<string, StoredTensor> = {
         values: { dtype: "F32", shape: [p.nnz], data: l.weights.values.toArray() },
         bias: { dtype: "F32", shape: [p.outputs], data: l.bias.toArray() },
       };
-      // a full pattern stores no index arrays: its values are the row-major dense matrix
-      if (p.nnz !== p.inputs * p.outputs) {
+      if (!full) {
         tensors.row_ptr = { dtype: "I32", shape: [p.outputs + 1], data: p.rowPtr };
-        // column indices fit 16 bits for up to 65,536 inputs: half the index storage
-        tensors.col_idx =
-          p.inputs <= 65536
-            ? { dtype: "U16", shape: [p.nnz], data: Uint16Array.from(p.colIdx) }
-            : { dtype: "I32", shape: [p.nnz], data: p.colIdx };
+        tensors.col_idx = colIdxTensor(p, o.indexDtype ?? "i32");
       }
       return { spec, tensors };
     },
@@ -121,6 +120,7 @@ const CODECS: Record<string, LayerCodec> = {
       const pattern = r.pattern(inputs, outputs, rowPtr, colIdx);
       if (values.length !== pattern.nnz) throw r.fail("values", `${values.length} values for nnz ${pattern.nnz}`);
       if (bias.length !== outputs) throw r.fail("bias", `${bias.length} entries for ${outputs} outputs`);
+      checkReaderRecord(r, [outputs, inputs], full ? "dense" : "csr");
       return new SparseLinear(engine, pattern, { activation: r.activation(), values, bias });
     },
   },
@@ -148,6 +148,8 @@ const CODECS: Record<string, LayerCodec> = {
         patternHash: p.hash,
         taps: w.tapMask ? "mask" : "all",
         nnz: w.nnz,
+        shape: [w.outC, w.inC, w.kh, w.kw],
+        layout: "csr-taps" satisfies Layout,
       };
       const tensors: Record<string, StoredTensor> = {
         row_ptr: { dtype: "I32", shape: [p.outputs + 1], data: p.rowPtr },
@@ -185,6 +187,7 @@ const CODECS: Record<string, LayerCodec> = {
       }
       if (values.length !== stored) throw r.fail("values", `${values.length} values for ${stored} stored taps`);
       if (bias.length !== g.outC) throw r.fail("bias", `${bias.length} entries for ${g.outC} output channels`);
+      checkReaderRecord(r, [g.outC, g.inC, g.kh, g.kw], "csr-taps");
       const state = { pattern, taps: mask, activation, values, bias };
       return r.build(undefined, () => new SparseConv2d(engine, { ...g, ...state }));
     },
@@ -204,6 +207,57 @@ const CODECS: Record<string, LayerCodec> = {
     },
   },
 };
+
+// ---------------------------------------------------------------- what other readers need
+
+/**
+ * How linear layers store column indices: "i32" (the default), which every safetensors reader loads (torch before
+ * 2.3 has no uint16), or "u16", 2 bytes less per stored connection in layers of at most 65,536 inputs (wider
+ * layers keep I32). Files of format version 1 written before the default changed have U16 and still load.
+ */
+export const INDEX_DTYPES = ["i32", "u16"] as const;
+export type IndexDtype = (typeof INDEX_DTYPES)[number];
+
+/** Options of {@link encodeModel}. */
+export interface EncodeModelOptions {
+  /** Free-form extras kept in the architecture record (`extra`). */
+  extra?: Record<string, unknown>;
+  /** Overrides the model hash (e.g. to keep a loaded model's). */
+  hash?: string;
+  /** Column indices of linear layers (default "i32"); the hash does not depend on it. */
+  indexDtype?: IndexDtype;
+}
+
+/** Options of {@link encodeLayer} and {@link modelTensors}. */
+export interface EncodeLayerOptions {
+  indexDtype?: IndexDtype;
+}
+
+/**
+ * How a weighted layer's tensors make its weight W, for readers that know safetensors but not presparse.
+ * "csr": W[outputs, inputs] (rows are outputs, y = W·x + b) is (values, col_idx, row_ptr) in CSR;
+ * "dense": values is W[outputs, inputs] row-major, with no index tensors;
+ * "csr-taps": a conv kernel W[outC, inC, kh, kw] whose (outC × inC) channel pattern is (row_ptr, col_idx) in CSR,
+ * each connection's kh·kw taps row-major in values (only those set in tap_mask when there is one).
+ */
+type Layout = "csr" | "dense" | "csr-taps";
+
+/** A file's shape and layout, when it has them (version-1 files written before them do not), must be the layer's. */
+function checkReaderRecord(r: LayerReader, shape: number[], layout: Layout): void {
+  const s = r.spec.shape,
+    l = r.spec.layout;
+  if (s !== undefined && (!Array.isArray(s) || s.length !== shape.length || s.some((d, i) => d !== shape[i]))) {
+    throw r.fail("shape", `expected [${shape.join(", ")}], got ${JSON.stringify(s)}`);
+  }
+  if (l !== undefined && l !== layout) throw r.fail("layout", `expected ${layout}, got ${JSON.stringify(l)}`);
+}
+
+/** A linear layer's column indices as I32, or as U16 on request where they fit 16 bits. */
+function colIdxTensor(p: Pattern, dtype: IndexDtype): StoredTensor {
+  return dtype === "u16" && p.inputs <= 65536
+    ? { dtype: "U16", shape: [p.nnz], data: Uint16Array.from(p.colIdx) }
+    : { dtype: "I32", shape: [p.nnz], data: p.colIdx };
+}
 
 /** The two pooling kinds share a record (geometry, no tensors) and differ in the layer built. */
 function pool(make: (engine: Engine, g: Required<Pool2dGeometry>) => MaxPool2d | AvgPool2d): LayerCodec {
@@ -289,13 +343,21 @@ function rejectedAt<T>(where: string, build: () => T, source?: string): T {
 }
 
 /** A layer's architecture record and named tensors (names relative to its prefix). */
-export function encodeLayer(layer: Layer): { spec: LayerSpec; tensors: Record<string, StoredTensor> } {
+export function encodeLayer(
+  layer: Layer,
+  opts: EncodeLayerOptions = {},
+): { spec: LayerSpec; tensors: Record<string, StoredTensor> } {
   const codec = Object.hasOwn(CODECS, layer.kind) ? CODECS[layer.kind] : undefined;
   if (!codec) {
     const kinds = Object.keys(CODECS).join(", ");
     throw new ValidationError(`encodeLayer: kind must be one of ${kinds}, got ${JSON.stringify(layer.kind)}`);
   }
-  return codec.encode(layer);
+  if (opts.indexDtype !== undefined && !(INDEX_DTYPES as readonly string[]).includes(opts.indexDtype)) {
+    throw new ValidationError(
+      `encodeLayer: indexDtype must be ${INDEX_DTYPES.join(" or ")}, got ${JSON.stringify(opts.indexDtype)}`,
+    );
+  }
+  return codec.encode(layer, opts);
 }
 
 /** Builds one layer from its record and tensors; every rejection is a FormatError naming `where` and the part. */
@@ -343,10 +405,10 @@ export function modelSpec(model: Model, extra?: Record<string, unknown>): ModelS
 }
 
 /** All tensors of a model, named `trunk.<i>.<name>` and `exit.<e>.<j>.<name>`. */
-export function modelTensors(model: Model): Record<string, SafeTensor> {
+export function modelTensors(model: Model, opts: EncodeLayerOptions = {}): Record<string, SafeTensor> {
   const out: Record<string, SafeTensor> = {};
   const add = (prefix: string, l: Layer) => {
-    for (const [name, t] of Object.entries(encodeLayer(l).tensors)) {
+    for (const [name, t] of Object.entries(encodeLayer(l, opts).tensors)) {
       out[`${prefix}.${name}`] = { ...t, data: t.data as SafeTensor["data"] };
     }
   };
@@ -406,13 +468,12 @@ function checkTensorsChecksum(file: SafetensorsFile, source: string): void {
  * Encodes a model as safetensors bytes. A split half is written with its split record and policy share and the
  * full model's hash; `hash` overrides the model hash (e.g. to keep a loaded model's).
  */
-export function encodeModel(
-  model: Model,
-  opts: { extra?: Record<string, unknown>; hash?: string } = {},
-): { bytes: Uint8Array; hash: string } {
+export function encodeModel(model: Model, opts: EncodeModelOptions = {}): { bytes: Uint8Array; hash: string } {
   const spec = modelSpec(model, opts.extra);
-  const tensors = modelTensors(model);
-  const hash = opts.hash ?? model.split?.hash ?? hashModel(spec, tensors);
+  const tensors = modelTensors(model, { indexDtype: opts.indexDtype });
+  // the hash names the model, not how its indices are stored: it is taken over the default (I32) tensors
+  const hash =
+    opts.hash ?? model.split?.hash ?? hashModel(spec, opts.indexDtype === "u16" ? modelTensors(model) : tensors);
   const metadata = {
     presparse: JSON.stringify(spec),
     model_hash: hash,

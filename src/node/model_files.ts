@@ -3,14 +3,14 @@ import { readFile, stat } from "node:fs/promises";
 import type { Engine } from "../engine/engine.js";
 import { ValidationError } from "../engine/errors.js";
 import type { Model } from "../nn/model.js";
-import { decodeModel, encodeModel, type LoadedModel } from "../io/model_io.js";
+import { decodeModel, encodeModel, type EncodeModelOptions, type LoadedModel } from "../io/model_io.js";
 import { writeFileAtomic } from "./files.js";
 
 /** Writes a model as safetensors (atomically, via a temporary file); returns its size and hash. */
 export async function saveModel(
   model: Model,
   path: string,
-  opts: { extra?: Record<string, unknown>; hash?: string } = {},
+  opts: EncodeModelOptions = {},
 ): Promise<{ bytes: number; hash: string }> {
   const { bytes, hash } = encodeModel(model, opts);
   await writeFileAtomic(path, bytes);
