@@ -12,6 +12,7 @@ import { Flatten } from "../nn/layers/flatten.js";
 import { AvgPool2d, MaxPool2d } from "../nn/layers/pool2d.js";
 import type { Pool2dGeometry } from "../ops/pool2d.js";
 import { SparseConv2d } from "../nn/layers/sparse_conv2d.js";
+import { CONV_GEOMETRY_KEYS, type Conv2dGeometry } from "../ops/sparse_conv2d.js";
 import { SparseLinear, type Activation } from "../nn/layers/sparse_linear.js";
 import { Model, type ExitPolicy, type Head, type SplitRecord, type Tail } from "../nn/model.js";
 import { crc32 } from "./crc32.js";
@@ -131,14 +132,7 @@ const CODECS: Record<string, LayerCodec> = {
         w = l.weights;
       const spec = {
         kind: l.kind,
-        inC: w.inC,
-        outC: w.outC,
-        H: w.H,
-        W: w.W,
-        kh: w.kh,
-        kw: w.kw,
-        stride: w.stride,
-        padding: w.padding,
+        ...w.geometry,
         outH: w.outH,
         outW: w.outW,
         inputs: l.inputSize,
@@ -161,16 +155,7 @@ const CODECS: Record<string, LayerCodec> = {
       return { spec, tensors };
     },
     decode(engine, r) {
-      const g = {
-        inC: r.int("inC"),
-        outC: r.int("outC"),
-        H: r.int("H"),
-        W: r.int("W"),
-        kh: r.int("kh"),
-        kw: r.int("kw"),
-        stride: r.int("stride"),
-        padding: r.int("padding"),
-      };
+      const g = Object.fromEntries(CONV_GEOMETRY_KEYS.map((k) => [k, r.int(k)])) as Required<Conv2dGeometry>;
       const pattern = r.pattern(g.inC, g.outC, r.tensor("row_ptr", "I32").data, r.tensor("col_idx", "I32").data);
       const activation = r.activation();
       const mask = r.has("tap_mask") ? r.tensor("tap_mask", "I32").data : undefined;

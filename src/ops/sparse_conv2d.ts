@@ -25,6 +25,9 @@ export interface Conv2dGeometry {
   padding?: number;
 }
 
+/** The geometry's fields, in the order a model file stores them. */
+export const CONV_GEOMETRY_KEYS = ["inC", "outC", "H", "W", "kh", "kw", "stride", "padding"] as const;
+
 export interface ConvWeightsOptions {
   /** Initial values in storage order (see {@link ConvWeights}). */
   values?: ArrayLike<number>;
@@ -68,6 +71,11 @@ export class ConvWeights {
   /** Row pointers of the values over output channels (outC + 1). */
   readonly rowPtr: Int32Array;
   private readonly macs: number;
+
+  /** The checked geometry, stride and padding filled in. */
+  get geometry(): Required<Conv2dGeometry> {
+    return Object.fromEntries(CONV_GEOMETRY_KEYS.map((k) => [k, this[k]])) as Required<Conv2dGeometry>;
+  }
 
   constructor(
     readonly engine: Engine,

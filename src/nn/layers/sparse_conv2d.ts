@@ -12,21 +12,13 @@ import {
 } from "../../ops/sparse_conv2d.js";
 import { F32Buffer, Matrix } from "../../engine/buffers.js";
 import type { Layer, Param } from "./layer.js";
-import { heNormalRows, type Activation } from "./sparse_linear.js";
+import { heNormalRows, type Activation, type WeightedLayerOptions } from "./sparse_linear.js";
 
-export interface SparseConv2dOptions extends Conv2dGeometry {
+export interface SparseConv2dOptions extends Conv2dGeometry, WeightedLayerOptions {
   /** Which input channels feed each output channel (inputs = inC, outputs = outC); default every one. */
   pattern?: Pattern;
   /** Kernel-tap mask, kh·kw or pattern.nnz·kh·kw entries (see ConvWeights); default every tap. */
   taps?: ArrayLike<number | boolean>;
-  activation?: Activation;
-  /** Initial bias (default 0.1, as the dense layers). */
-  biasInit?: number;
-  /** Seed for the He-normal weights. */
-  seed?: number;
-  /** Initial weights in storage order instead of He-normal; used when loading. */
-  values?: ArrayLike<number>;
-  bias?: ArrayLike<number>;
 }
 
 /**
@@ -121,14 +113,7 @@ export class SparseConv2d implements Layer {
   clone(): SparseConv2d {
     const w = this.weights;
     return new SparseConv2d(this.engine, {
-      inC: w.inC,
-      outC: w.outC,
-      H: w.H,
-      W: w.W,
-      kh: w.kh,
-      kw: w.kw,
-      stride: w.stride,
-      padding: w.padding,
+      ...w.geometry,
       pattern: this.pattern,
       taps: w.tapMask,
       activation: this.activation,

@@ -11,16 +11,19 @@ import type { Layer, Param } from "./layer.js";
 
 export type Activation = "relu" | "linear";
 
-export interface SparseLinearOptions {
+/** How a weighted layer starts: its activation, and He-normal weights from a seed or given values. */
+export interface WeightedLayerOptions {
   activation?: Activation;
-  /** Initial bias (the paper uses 0.1). */
+  /** Initial bias (default 0.1, as the paper). */
   biasInit?: number;
   /** Seed for the He-normal weights. */
   seed?: number;
-  /** Initial weights (nnz, CSR order) instead of He-normal; used when loading. */
+  /** Initial weights in storage order (CSR order; for a convolution see ConvWeights) instead of He-normal. */
   values?: ArrayLike<number>;
   bias?: ArrayLike<number>;
 }
+
+export type SparseLinearOptions = WeightedLayerOptions;
 
 /**
  * A linear layer over a fixed pattern: only the pattern's nnz weights exist. He-normal init over each
