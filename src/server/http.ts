@@ -4,6 +4,7 @@
 // the body is still arriving, Connection: close after an unread body or once draining, 400 for unparseable HTTP,
 // and on close an orderly drain. What a request means is the handler's; see handler.ts and service.ts.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import { defaultEngine, type Engine } from "../engine/engine.js";
@@ -13,10 +14,14 @@ import { HttpError, bodyTooLarge, errorAnswer, timeoutError } from "./errors.js"
 import type { Answer, RequestHead } from "./handler.js";
 import type { ServerMetrics } from "./metrics.js";
 import { openTail, servedTail, type Tail } from "./served_tail.js";
-import { createService, type TailService } from "./service.js";
+import { createService, type ServiceOptions, type TailService } from "./service.js";
+import { attachStream } from "./ws.js";
 
-/** Options of {@link startServer}; every limit has a default suited to the paper's network. */
-export interface ServerOptions {
+/**
+ * Options of {@link startServer}; every limit has a default suited to the paper's network. `tokens`, `corsOrigins`
+ * (access.ts) and `modelName` (the Open Inference Protocol's, oip.ts) come from ServiceOptions.
+ */
+export interface ServerOptions extends ServiceOptions {
   /** The server bundle: its bytes, a path to it, or a loaded Tail (then the caller keeps ownership). */
   model: Uint8Array | string | Tail;
   engine?: Engine;
@@ -40,11 +45,13 @@ export interface ServerOptions {
   drainTimeoutMs?: number;
   /** Also serve the live demo page at /demo/ (the head runs in the visitor's browser); see docs/demo.md. */
   demo?: DemoOptions;
+  /** Serve HTTPS (and wss://) with this PEM certificate chain and key. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 /** A listening server. */
 export interface RunningServer {
-  /** `http://host:port`, no trailing slash. */
+  /** `http://host:port` (`https://` with TLS), no trailing slash. */
   url: string;
   port: number;
   tail: Tail;
@@ -89,12 +96,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let s: TailService;
   try {
     const demo = options.demo && demoRoutes(await loadDemo(engine, tail, options.demo));
-    s = createService(tail, o, demo);
+    s = createService(tail, o, demo, options);
   } catch (e) {
     model.dispose();
     throw e;
   }
-  const server: Server = createServer(listener(s, o));
+  const server: Server = options.tls ? createTlsServer(options.tls, listener(s, o)) as unknown as Server : createServer(listener(s, o));
+  const streams = attachStream(server, s, o);
   server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable || err.code === "ECONNRESET") return void socket.destroy();
     const a = errorAnswer(new HttpError(400, "bad_request", `malformed HTTP request: ${err.code ?? err.message}`));
@@ -124,20 +132,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const close = (): Promise<void> => {
     closed ??= (async () => {
       s.drain();
+      const streamsClosed = streams.close(o.drainTimeoutMs);
       const listenerClosed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       await s.traffic.idle();
       // answered connections close on their own (Connection: close); cut any that linger
       const cut = setTimeout(() => server.closeAllConnections(), o.drainTimeoutMs);
       server.closeIdleConnections();
-      await listenerClosed;
+      await Promise.all([listenerClosed, streamsClosed]);
       clearTimeout(cut);
       s.dispose();
       model.dispose();
     })();
     return closed;
   };
-  const url = `http://${host}:${addr.port}`;
+  const url = `${options.tls ? "https" : "http"}://${host}:${addr.port}`;
   return { url, port: addr.port, tail: model.tail, metrics: s.metrics, queueDepth: () => s.queue.depth, close };
 }
 
