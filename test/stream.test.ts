@@ -142,6 +142,32 @@ describe("the stream", () => {
     expect(String(refused)).toMatch(/ECONNREFUSED/);
   });
 
+  it("/healthz reports readiness through a drain: 503 while the port stays open for drainDelayMs, requests get the retryable 503", async () => {
+    const s = await serve({ drainDelayMs: 400, retryAfterSeconds: 2 });
+    const c = await openStream(s.url);
+    const health = async () => {
+      const r = await raw(s.url, { method: "GET", path: "/healthz", agent: false });
+      return [r.status, JSON.parse(r.body.toString()).ready];
+    };
+    expect(await health()).toEqual([200, true]);
+    const t0 = performance.now();
+    const closing = s.close();
+    expect(await health()).toEqual([503, false]);
+    const ready = await raw(s.url, { method: "GET", path: "/v2/health/ready", agent: false });
+    const live = await raw(s.url, { method: "GET", path: "/v2/health/live", agent: false });
+    expect([ready.status, live.status]).toEqual([400, 200]);
+    const f = activationFrame(tail, 1, 65);
+    const r = await raw(s.url, { path: "/v1/infer", headers: { "Content-Type": "application/x-presparse-frame" }, body: f.bytes, agent: false });
+    expect([r.status, JSON.parse(r.body.toString()).error.code, r.headers["retry-after"], r.headers.connection]).toEqual([503, "shutting_down", "2", "close"]);
+    c.send(1, f.bytes);
+    const [m] = await c.received(1);
+    expect("error" in m! && [m.error.code, m.retryAfter]).toEqual(["shutting_down", 2]);
+    expect((await c.closed).code).toBe(1001);
+    await closing;
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(395);
+    await expect(raw(s.url, { method: "GET", path: "/healthz", agent: false })).rejects.toThrow(/ECONNREFUSED/);
+  });
+
   it("a client that leaves with requests in flight is counted 499 and its requests leave the queue", async () => {
     const s = await serve({ maxDelayMs: 10_000 });
     const c = await openStream(s.url);

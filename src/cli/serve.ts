@@ -29,6 +29,8 @@ answers every accepted request, then exits 0.
   --timeout-ms T        a request not answered this long after it arrived gets 504 (default 10000)
   --max-body-bytes N    largest request body, else 413 (default 4194304)
   --retry-after S       seconds in the Retry-After of a 503 (default 1)
+  --drain-delay-ms T    on SIGTERM keep listening T ms first, /healthz answering 503, so a load balancer
+                        takes this instance out before its port closes (default 0)
   --workers N           processes sharing the port (node:cluster; default 1)
   --token-file FILE     require a bearer token: one per line (# comments); every route but the health
                         checks answers 401 without one of them. Tokens are never printed or logged
@@ -52,6 +54,7 @@ answers every accepted request, then exits 0.
     "max-body-bytes": { type: "string" },
     "retry-after": { type: "string" },
     workers: { type: "string" },
+    "drain-delay-ms": { type: "string" },
     "token-file": { type: "string" },
     "cors-origin": { type: "string", multiple: true },
     "tls-cert": { type: "string" },
@@ -75,6 +78,7 @@ answers every accepted request, then exits 0.
       timeoutMs: int("serve", "timeout-ms", v["timeout-ms"], 10_000, 1, 2 ** 31 - 1),
       maxBodyBytes: int("serve", "max-body-bytes", v["max-body-bytes"], 4 * 2 ** 20, 64, 2 ** 31 - 1),
       retryAfterSeconds: int("serve", "retry-after", v["retry-after"], 1, 0, 86_400),
+      drainDelayMs: int("serve", "drain-delay-ms", v["drain-delay-ms"], 0, 0, 3_600_000),
       demo,
       tokens: v["token-file"] === undefined ? undefined : readTokenFile(v["token-file"] as string),
       corsOrigins: ((v["cors-origin"] as unknown as string[] | undefined) ?? []).flatMap((o) => o.split(",").map((x) => x.trim()).filter(Boolean)),

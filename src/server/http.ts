@@ -43,6 +43,11 @@ export interface ServerOptions extends ServiceOptions {
   retryAfterSeconds?: number;
   /** On close, connections still open this long after the last answer are cut (default 10,000 ms). */
   drainTimeoutMs?: number;
+  /**
+   * On close, keep listening this long first, answering /healthz 503 and new requests 503 shutting_down, so a load
+   * balancer's health check takes the server out before its port closes (default 0).
+   */
+  drainDelayMs?: number;
   /** Also serve the live demo page at /demo/ (the head runs in the visitor's browser); see docs/demo.md. */
   demo?: DemoOptions;
   /** Serve HTTPS (and wss://) with this PEM certificate chain and key. */
@@ -73,6 +78,7 @@ function resolveOptions(o: ServerOptions) {
     maxBodyBytes: o.maxBodyBytes ?? 4 * 2 ** 20,
     retryAfterSeconds: o.retryAfterSeconds ?? 1,
     drainTimeoutMs: o.drainTimeoutMs ?? 10_000,
+    drainDelayMs: o.drainDelayMs ?? 0,
   };
   checkInt("startServer", "port", r.port, 0, 65535);
   checkInt("startServer", "maxBatch", r.maxBatch, 1, 1 << 24);
@@ -81,6 +87,7 @@ function resolveOptions(o: ServerOptions) {
   checkInt("startServer", "maxBodyBytes", r.maxBodyBytes, 64, 2 ** 31 - 1);
   checkInt("startServer", "retryAfterSeconds", r.retryAfterSeconds, 0, 86_400);
   checkInt("startServer", "drainTimeoutMs", r.drainTimeoutMs, 0, 2 ** 31 - 1);
+  checkInt("startServer", "drainDelayMs", r.drainDelayMs, 0, 2 ** 31 - 1);
   if (!(r.maxDelayMs >= 0 && r.maxDelayMs <= 60_000)) {
     throw new ValidationError(`startServer: maxDelayMs must be in [0, 60000], got ${r.maxDelayMs}`);
   }
@@ -132,6 +139,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const close = (): Promise<void> => {
     closed ??= (async () => {
       s.drain();
+      if (o.drainDelayMs > 0) await new Promise((r) => setTimeout(r, o.drainDelayMs));
       const streamsClosed = streams.close(o.drainTimeoutMs);
       const listenerClosed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
