@@ -256,10 +256,12 @@ async function measure(engine, head, tail, { transports, windows, windowMs, warm
       const cpu = process.cpuUsage(cpu0);
       // share of one core the server used while loaded (near 1: the server is the bottleneck, not the clients)
       const serverCpu = (cpu.user + cpu.system) / 1000 / (performance.now() - t0);
+      // answers per second of the server's own CPU time: what the server's work per request costs, whatever else runs
+      const perServerCpuSecond = load.answered / ((cpu.user + cpu.system) / 1e6);
       const batches = server.metrics.batchSize;
       const answeredByServer = server.metrics.requests.get({ path: "/v1/infer", code: "200", transport });
       await server.close();
-      runs.push({ transport, mode, round: r, ...opts, ...load, answeredByServer, serverCpu, meanBatch: batches.sum / Math.max(1, batches.count) });
+      runs.push({ transport, mode, round: r, ...opts, ...load, answeredByServer, serverCpu, perServerCpuSecond, meanBatch: batches.sum / Math.max(1, batches.count) });
     }
   }
   const summarize = ({ transport, mode }) => {
@@ -273,6 +275,7 @@ async function measure(engine, head, tail, { transports, windows, windowMs, warm
       p99: Math.max(...rs.map((x) => x.p99)),
       meanBatch: rs.reduce((s, x) => s + x.meanBatch, 0) / rs.length,
       serverCpu: rs.reduce((s, x) => s + x.serverCpu, 0) / rs.length,
+      perServerCpuSecond: rs.reduce((s, x) => s + x.perServerCpuSecond, 0) / rs.length,
       clientCpu: rs.reduce((s, x) => s + x.clientCpu, 0) / rs.length,
       sent: rs.reduce((s, x) => s + x.sent, 0),
       answered: rs.reduce((s, x) => s + x.answered, 0),
@@ -296,7 +299,8 @@ export async function run({ windows = 3, windowMs = 2000, warmupMs = 1000, round
   const wide = paperSplit(engine, true);
   const wideCompute = tailCompute(wide.tail, [1, 8, 64]);
   const contrast = await measure(engine, wide.head, wide.tail, { transports, windows: 2, windowMs, warmupMs, rounds: 1, inflight, connections });
-  const ratio = (m, a, b) => m.row(...a).requestsPerSecond / m.row(...b).requestsPerSecond;
+  const ratio = (m, a, b, k = "requestsPerSecond") => m.row(...a)[k] / m.row(...b)[k];
+  const perCpu = (m, a, b) => ratio(m, a, b, "perServerCpuSecond");
   const figures = {
     streamVsHttp: ratio(main, ["ws", "batching"], ["http", "batching"]),
     streamBatching: ratio(main, ["ws", "batching"], ["ws", "no batching"]),
@@ -304,6 +308,14 @@ export async function run({ windows = 3, windowMs = 2000, warmupMs = 1000, round
     streamP99: main.row("ws", "batching").p99,
     wideHttpBatching: ratio(contrast, ["http", "batching"], ["http", "no batching"]),
     wideStreamBatching: ratio(contrast, ["ws", "batching"], ["ws", "no batching"]),
+  };
+  // the same ratios in answers per server CPU-second: steadier than requests/s when other work shares the cores
+  const perCpuFigures = {
+    streamVsHttp: perCpu(main, ["ws", "batching"], ["http", "batching"]),
+    streamBatching: perCpu(main, ["ws", "batching"], ["ws", "no batching"]),
+    httpBatching: perCpu(main, ["http", "batching"], ["http", "no batching"]),
+    wideHttpBatching: perCpu(contrast, ["http", "batching"], ["http", "no batching"]),
+    wideStreamBatching: perCpu(contrast, ["ws", "batching"], ["ws", "no batching"]),
   };
   const allRuns = [...main.runs, ...contrast.runs];
   const lost = allRuns.reduce((s, x) => s + (x.sent - x.answered), 0);
@@ -325,6 +337,7 @@ export async function run({ windows = 3, windowMs = 2000, warmupMs = 1000, round
     tailCompute: compute,
     throughput: main.rows,
     figures,
+    perCpuFigures,
     targets,
     lost,
     contrast: {
@@ -351,8 +364,8 @@ export async function run({ windows = 3, windowMs = 2000, warmupMs = 1000, round
     ["requestsPerSecond", "requests/s", (v) => v.toFixed(0)],
     ["meanBatch", "mean batch", (v) => v.toFixed(1)], ["p50", "p50 ms", (v) => v.toFixed(2)], ["p99", "p99 ms", (v) => v.toFixed(2)],
     ["windowSpread", "max/min window", (v) => v.toFixed(2)],
-    ["serverCpu", "server CPU", (v) => `${(100 * v).toFixed(0)}%`], ["clientCpu", "clients CPU", (v) => `${(100 * v).toFixed(0)}%`],
-    ["sent", "sent"], ["answered", "answered"],
+    ["serverCpu", "server CPU", (v) => `${(100 * v).toFixed(0)}%`], ["perServerCpuSecond", "answers per server CPU-s", (v) => v.toFixed(0)],
+    ["clientCpu", "clients CPU", (v) => `${(100 * v).toFixed(0)}%`], ["sent", "sent"], ["answered", "answered"],
   ];
   printTable(main.rows, tCols);
   const mark = (ok) => (ok ? "met" : "NOT met");
@@ -360,6 +373,8 @@ export async function run({ windows = 3, windowMs = 2000, warmupMs = 1000, round
   console.log(`\ncontrast, ${result.contrast.model}; tail compute alone: ${us(wideCompute)}\n`);
   printTable(contrast.rows, tCols);
   console.log(`\ncontrast: batching ${figures.wideHttpBatching.toFixed(2)}× off on HTTP (target ≥ 2×, ${mark(targets.wideHttpBatchingAtLeast2x)}), ${figures.wideStreamBatching.toFixed(2)}× on the stream (target ≥ 2×, ${mark(targets.wideStreamBatchingAtLeast2x)})`);
+  const f2 = (x) => `${x.toFixed(2)}×`;
+  console.log(`\nper server CPU-second: stream ${f2(perCpuFigures.streamVsHttp)} HTTP; batching ${f2(perCpuFigures.streamBatching)} on the stream, ${f2(perCpuFigures.httpBatching)} on HTTP; 1024 tail: batching ${f2(perCpuFigures.wideHttpBatching)} on HTTP, ${f2(perCpuFigures.wideStreamBatching)} on the stream`);
   console.log(`\nrequests sent ${allRuns.reduce((s, x) => s + x.sent, 0)}, answered ${allRuns.reduce((s, x) => s + x.answered, 0)}: ${lost === 0 ? "none lost" : `${lost} LOST`}`);
   console.log("\n" + markdownTable([...main.rows, ...contrast.rows.map((r) => ({ ...r, transport: `${r.transport} (1024 tail)` }))], tCols));
   const path = writeResults("server", result);

@@ -5,6 +5,7 @@
 import type { Server as HttpServer, IncomingMessage } from "node:http";
 import type { Server as HttpsServer } from "node:https";
 import type { Duplex } from "node:stream";
+import { setMaxListeners } from "node:events";
 import { STATUS_CODES } from "node:http";
 import { performance } from "node:perf_hooks";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
@@ -88,7 +89,7 @@ export function attachStream(server: HttpServer | HttpsServer, s: TailService, o
       return void writeRefusal(socket, a);
     }
     wss.handleUpgrade(req, socket, first, (ws) => {
-      const stream = new Stream(ws, s, head, () => {
+      const stream = new Stream(ws, socket, s, head, () => {
         streams.delete(stream);
         s.traffic.streamClosed();
       });
@@ -115,7 +116,10 @@ export function attachStream(server: HttpServer | HttpsServer, s: TailService, o
 
 /** One connection: its requests in flight by id, each answered once, in whatever order their batches finish. */
 class Stream {
-  private readonly pending = new Map<number, { gone: AbortController; arrived: number }>();
+  private readonly pending = new Map<number, number>();
+  // one signal for every request of the connection: they are all gone when it closes
+  private readonly gone = new AbortController();
+  private corked = false;
   private readonly headers: Record<string, string | string[] | undefined>;
   private readonly label: string;
   private draining = false;
@@ -124,6 +128,7 @@ class Stream {
 
   constructor(
     private readonly ws: WebSocket,
+    private readonly socket: Duplex,
     private readonly s: TailService,
     private readonly head: RequestHead,
     onClose: () => void,
@@ -132,12 +137,14 @@ class Stream {
     const { "content-length": _, "transfer-encoding": __, ...rest } = head.headers;
     this.headers = { ...rest, "content-type": FRAME_MEDIA_TYPE };
     this.label = s.handler.label("/v1/infer");
+    // every request in flight listens on the one signal
+    setMaxListeners(0, this.gone.signal);
     ws.binaryType = "nodebuffer";
     ws.on("message", (data, isBinary) => this.message(data, isBinary));
     // protocol errors (a message past the size limit: 1009) close the connection; nothing else to do here
     ws.on("error", () => {});
     this.closed = new Promise((resolve) => ws.once("close", () => {
-      this.gone();
+      this.leave();
       onClose();
       resolve();
     }));
@@ -157,13 +164,12 @@ class Stream {
       return this.refuseUnread(id, new HttpError(400, "duplicate_id", `request id ${id} is still in flight on this connection`, "id"), arrived);
     }
     const body = new Uint8Array(buf.buffer, buf.byteOffset + STREAM_ID_BYTES, buf.length - STREAM_ID_BYTES);
-    const gone = new AbortController();
-    this.pending.set(id, { gone, arrived });
+    this.pending.set(id, arrived);
     this.s.traffic.begin();
-    const req = { method: "POST", path: "/v1/infer", query: this.head.query, headers: this.headers, body, arrived, signal: gone.signal };
+    const req = { method: "POST", path: "/v1/infer", query: this.head.query, headers: this.headers, body, arrived, signal: this.gone.signal };
     void this.s.handler.handle(req).then((a) => {
       // the client left first: its request was counted (499) when it went
-      if (this.pending.get(id)?.gone !== gone) return;
+      if (this.gone.signal.aborted) return;
       this.pending.delete(id);
       this.s.traffic.end(this.label, a, arrived, "ws");
       this.send(id, a);
@@ -181,6 +187,15 @@ class Stream {
 
   private send(id: number | null, a: Answer): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
+    // the answers of one turn of the event loop (a batch's, typically) leave in one write
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     let msg: Buffer | string;
     if (a.status === 200 && id !== null) {
       const body = a.body as Uint8Array;
@@ -216,11 +231,9 @@ class Stream {
   }
 
   /** The connection closed: every request still in flight leaves the queue and is counted as 499. */
-  private gone(): void {
-    for (const [, p] of this.pending) {
-      p.gone.abort();
-      this.s.traffic.end(this.label, undefined, p.arrived, "ws");
-    }
+  private leave(): void {
+    this.gone.abort();
+    for (const arrived of this.pending.values()) this.s.traffic.end(this.label, undefined, arrived, "ws");
     this.pending.clear();
   }
 }
