@@ -11,7 +11,8 @@
 import { spawn } from "node:child_process";
 import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
-import { Engine, FRAME_DTYPES, Matrix, Model, encodeFrame, frameBytes, frameBytesPerSample, split } from "../dist/index.js";
+import { Engine, Matrix, Model, encodeFrame, frameBytes, split } from "../dist/index.js";
+import { FRAME_DTYPES, frameBytesPerSample } from "../dist/ops_index.js";
 import { startServer } from "../dist/node/index.js";
 import { isMain, machine, machineLine, markdownTable, printTable, timeCall, writeResults } from "./common.mjs";
 
@@ -28,7 +29,13 @@ function percentile(sorted, q) {
 function paperSplit(engine, heavy = false) {
   const model = heavy
     ? Model.mlp(engine, { sizes: [800, 1024, 1024, 10], outDegrees: [96, 102, 10], seed: 0 })
-    : Model.mlp(engine, { sizes: [800, 40, 40, 10], outDegrees: [2, 9, 10], seed: 0, exits: [{ after: 0, weight: 1 }], finalWeight: 0.3 });
+    : Model.mlp(engine, {
+        sizes: [800, 40, 40, 10],
+        outDegrees: [2, 9, 10],
+        seed: 0,
+        exits: [{ after: 0, weight: 1 }],
+        finalWeight: 0.3,
+      });
   const { head, tail } = split(model, { cut: 1 });
   return { model, head, tail };
 }
@@ -47,10 +54,13 @@ function tailCompute(tail, batches) {
   return batches.map((B) => {
     const X = new Matrix(tail.engine, tail.inputSize, B);
     const input = Float32Array.from({ length: tail.inputSize * B }, (_, i) => Math.abs(Math.sin(i)));
-    const t = timeCall(() => {
-      X.view().set(input);
-      tail.forward(X).toArray();
-    }, { budget: 0.3 });
+    const t = timeCall(
+      () => {
+        X.view().set(input);
+        tail.forward(X).toArray();
+      },
+      { budget: 0.3 },
+    );
     X.dispose();
     return { batch: B, usPerSample: (t.median * 1e6) / B, usPerCall: t.median * 1e6 };
   });
@@ -63,7 +73,8 @@ function httpClient(port, request, onAnswer, stopAt, counts) {
   return new Promise((resolve, reject) => {
     const sock = connect(port, "127.0.0.1");
     sock.setNoDelay(true);
-    let buf = Buffer.alloc(0), sent = 0n;
+    let buf = Buffer.alloc(0),
+      sent = 0n;
     const send = () => {
       if (performance.now() >= stopAt()) return void sock.end(resolve);
       sent = process.hrtime.bigint();
@@ -117,7 +128,10 @@ function wsClient(port, frame, depth, onAnswer, stopAt, counts) {
     const sock = connect(port, "127.0.0.1");
     sock.setNoDelay(true);
     const sentAt = new Map();
-    let buf = Buffer.alloc(0), upgraded = false, nextId = 0, stopping = false;
+    let buf = Buffer.alloc(0),
+      upgraded = false,
+      nextId = 0,
+      stopping = false;
     const send = () => {
       if (performance.now() >= stopAt()) {
         stopping = true;
@@ -130,7 +144,9 @@ function wsClient(port, frame, depth, onAnswer, stopAt, counts) {
       sock.write(wsMessage(frame, id));
     };
     sock.on("connect", () => {
-      sock.write(`GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      sock.write(
+        `GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
     });
     sock.on("error", reject);
     sock.on("data", (chunk) => {
@@ -138,7 +154,8 @@ function wsClient(port, frame, depth, onAnswer, stopAt, counts) {
       if (!upgraded) {
         const end = buf.indexOf("\r\n\r\n");
         if (end < 0) return;
-        if (!buf.toString("latin1", 0, 12).startsWith("HTTP/1.1 101")) return reject(new Error(`upgrade refused: ${buf.toString("latin1", 0, end)}`));
+        if (!buf.toString("latin1", 0, 12).startsWith("HTTP/1.1 101"))
+          return reject(new Error(`upgrade refused: ${buf.toString("latin1", 0, end)}`));
         upgraded = true;
         buf = buf.subarray(end + 4);
         sock.cork();
@@ -149,7 +166,8 @@ function wsClient(port, frame, depth, onAnswer, stopAt, counts) {
       sock.cork();
       for (;;) {
         if (buf.length < 2) break;
-        let n = buf[1] & 0x7f, off = 2;
+        let n = buf[1] & 0x7f,
+          off = 2;
         if (n === 126) {
           if (buf.length < 4) break;
           n = buf.readUInt16BE(2);
@@ -160,10 +178,12 @@ function wsClient(port, frame, depth, onAnswer, stopAt, counts) {
           off = 10;
         }
         if (buf.length < off + n) break;
-        const opcode = buf[0] & 0x0f, payload = buf.subarray(off, off + n);
+        const opcode = buf[0] & 0x0f,
+          payload = buf.subarray(off, off + n);
         buf = buf.subarray(off + n);
         if (opcode === 0x8) break; // close
-        let id, status = 200;
+        let id,
+          status = 200;
         if (opcode === 0x2) id = payload.readUInt32LE(0);
         else {
           const m = JSON.parse(payload.toString("utf8"));
@@ -186,7 +206,15 @@ function wsClient(port, frame, depth, onAnswer, stopAt, counts) {
 async function loadMain(cfg) {
   const { port, frames, windows, windowMs, warmupMs, transport } = cfg;
   const bodies = frames.map((b64) => Buffer.from(b64, "base64"));
-  const requests = bodies.map((body) => Buffer.concat([Buffer.from(`POST /v1/infer HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/x-presparse-frame\r\nContent-Length: ${body.length}\r\n\r\n`, "latin1"), body]));
+  const requests = bodies.map((body) =>
+    Buffer.concat([
+      Buffer.from(
+        `POST /v1/infer HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/x-presparse-frame\r\nContent-Length: ${body.length}\r\n\r\n`,
+        "latin1",
+      ),
+      body,
+    ]),
+  );
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   const bounds = [t0 + warmupMs];
@@ -203,27 +231,50 @@ async function loadMain(cfg) {
     while (now >= bounds[w + 1]) w++;
     if (status === 200) lat[w].push(ms);
   };
-  const clients = transport === "ws"
-    ? Array.from({ length: cfg.connections }, (_, i) => wsClient(port, bodies[i % bodies.length], cfg.inflight / cfg.connections, onAnswer, () => stopAt, counts))
-    : Array.from({ length: cfg.inflight }, (_, i) => httpClient(port, requests[i % requests.length], onAnswer, () => stopAt, counts));
+  const clients =
+    transport === "ws"
+      ? Array.from({ length: cfg.connections }, (_, i) =>
+          wsClient(port, bodies[i % bodies.length], cfg.inflight / cfg.connections, onAnswer, () => stopAt, counts),
+        )
+      : Array.from({ length: cfg.inflight }, (_, i) =>
+          httpClient(port, requests[i % requests.length], onAnswer, () => stopAt, counts),
+        );
   await Promise.all(clients);
   const summary = lat.map((l) => {
     l.sort((a, b) => a - b);
-    return { answers: l.length, perSecond: l.length / (windowMs / 1000), p50: percentile(l, 0.5), p99: percentile(l, 0.99) };
+    return {
+      answers: l.length,
+      perSecond: l.length / (windowMs / 1000),
+      p50: percentile(l, 0.5),
+      p99: percentile(l, 0.99),
+    };
   });
   const all = lat.flat().sort((a, b) => a - b);
   const cpu = process.cpuUsage(cpu0);
   const clientCpu = (cpu.user + cpu.system) / 1000 / (performance.now() - t0);
-  process.stdout.write(JSON.stringify({ windows: summary, p50: percentile(all, 0.5), p95: percentile(all, 0.95), p99: percentile(all, 0.99), errors, clientCpu, ...counts }) + "\n");
+  const summaryLine = JSON.stringify({
+    windows: summary,
+    p50: percentile(all, 0.5),
+    p95: percentile(all, 0.95),
+    p99: percentile(all, 0.99),
+    errors,
+    clientCpu,
+    ...counts,
+  });
+  process.stdout.write(`${summaryLine}\n`);
 }
 
 /** Runs the load generator in a child process against a port; resolves with its summary. */
 function loadFromChild(cfg) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "--load", JSON.stringify(cfg)], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "--load", JSON.stringify(cfg)], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     let out = "";
     child.stdout.on("data", (c) => (out += c));
-    child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load generator exited with ${code}`))));
+    child.on("exit", (code) =>
+      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load generator exited with ${code}`)),
+    );
   });
 }
 
@@ -240,10 +291,13 @@ const MODES = {
  * `connections` WebSockets with inflight / connections requests in flight on each.
  */
 async function measure(engine, head, tail, { transports, windows, windowMs, warmupMs, rounds, inflight, connections }) {
-  const { cut, hash } = head.split, width = tail.inputSize;
+  const { cut, hash } = head.split,
+    width = tail.inputSize;
   const frames = Array.from({ length: 8 }, (_, i) => {
     const data = Float32Array.from({ length: width }, (_, k) => Math.abs(Math.sin(i * 41 + k)));
-    return Buffer.from(encodeFrame({ data, shape: [width, 1], dtype: "f32", kind: "activation", splitId: cut, modelHash: hash })).toString("base64");
+    return Buffer.from(
+      encodeFrame({ data, shape: [width, 1], dtype: "f32", kind: "activation", splitId: cut, modelHash: hash }),
+    ).toString("base64");
   });
   const cases = transports.flatMap((transport) => Object.keys(MODES).map((mode) => ({ transport, mode })));
   const runs = [];
@@ -251,8 +305,18 @@ async function measure(engine, head, tail, { transports, windows, windowMs, warm
     for (const { transport, mode } of r % 2 ? [...cases].reverse() : cases) {
       const opts = MODES[mode];
       const server = await startServer({ model: tail, engine, port: 0, ...opts, maxQueue: 4096 });
-      const cpu0 = process.cpuUsage(), t0 = performance.now();
-      const load = await loadFromChild({ port: server.port, frames, transport, inflight, connections, windows, windowMs, warmupMs });
+      const cpu0 = process.cpuUsage(),
+        t0 = performance.now();
+      const load = await loadFromChild({
+        port: server.port,
+        frames,
+        transport,
+        inflight,
+        connections,
+        windows,
+        windowMs,
+        warmupMs,
+      });
       const cpu = process.cpuUsage(cpu0);
       // share of one core the server used while loaded (near 1: the server is the bottleneck, not the clients)
       const serverCpu = (cpu.user + cpu.system) / 1000 / (performance.now() - t0);
@@ -261,14 +325,26 @@ async function measure(engine, head, tail, { transports, windows, windowMs, warm
       const batches = server.metrics.batchSize;
       const answeredByServer = server.metrics.requests.get({ path: "/v1/infer", code: "200", transport });
       await server.close();
-      runs.push({ transport, mode, round: r, ...opts, ...load, answeredByServer, serverCpu, perServerCpuSecond, meanBatch: batches.sum / Math.max(1, batches.count) });
+      runs.push({
+        transport,
+        mode,
+        round: r,
+        ...opts,
+        ...load,
+        answeredByServer,
+        serverCpu,
+        perServerCpuSecond,
+        meanBatch: batches.sum / Math.max(1, batches.count),
+      });
     }
   }
   const summarize = ({ transport, mode }) => {
     const rs = runs.filter((x) => x.transport === transport && x.mode === mode);
     const per = rs.flatMap((x) => x.windows.map((w) => w.perSecond)).sort((a, b) => a - b);
     return {
-      transport, mode, ...MODES[mode],
+      transport,
+      mode,
+      ...MODES[mode],
       requestsPerSecond: percentile(per, 0.5),
       windowSpread: per.length ? per[per.length - 1] / per[0] : NaN,
       p50: Math.max(...rs.map((x) => x.p50)),
@@ -279,7 +355,7 @@ async function measure(engine, head, tail, { transports, windows, windowMs, warm
       clientCpu: rs.reduce((s, x) => s + x.clientCpu, 0) / rs.length,
       sent: rs.reduce((s, x) => s + x.sent, 0),
       answered: rs.reduce((s, x) => s + x.answered, 0),
-      errors: rs.reduce((e, x) => ({ ...e, ...x.errors }), {}),
+      errors: Object.assign({}, ...rs.map((x) => x.errors)),
     };
   };
   const rows = cases.map(summarize);
@@ -287,18 +363,41 @@ async function measure(engine, head, tail, { transports, windows, windowMs, warm
   return { rows, row, runs };
 }
 
-export async function run({ windows = 3, windowMs = 2000, warmupMs = 1000, rounds = 2, inflight = IN_FLIGHT, connections = STREAMS } = {}) {
+export async function run({
+  windows = 3,
+  windowMs = 2000,
+  warmupMs = 1000,
+  rounds = 2,
+  inflight = IN_FLIGHT,
+  connections = STREAMS,
+} = {}) {
   const started = performance.now();
   const engine = await Engine.load();
   const paper = paperSplit(engine);
   const sizes = frameSizes(paper.tail.inputSize);
   const compute = tailCompute(paper.tail, [1, 8, 64]);
   const transports = ["http", "ws"];
-  const main = await measure(engine, paper.head, paper.tail, { transports, windows, windowMs, warmupMs, rounds, inflight, connections });
+  const main = await measure(engine, paper.head, paper.tail, {
+    transports,
+    windows,
+    windowMs,
+    warmupMs,
+    rounds,
+    inflight,
+    connections,
+  });
   // a tail whose compute is not negligible next to the cost of a request
   const wide = paperSplit(engine, true);
   const wideCompute = tailCompute(wide.tail, [1, 8, 64]);
-  const contrast = await measure(engine, wide.head, wide.tail, { transports, windows: 2, windowMs, warmupMs, rounds: 1, inflight, connections });
+  const contrast = await measure(engine, wide.head, wide.tail, {
+    transports,
+    windows: 2,
+    windowMs,
+    warmupMs,
+    rounds: 1,
+    inflight,
+    connections,
+  });
   const ratio = (m, a, b, k = "requestsPerSecond") => m.row(...a)[k] / m.row(...b)[k];
   const perCpu = (m, a, b) => ratio(m, a, b, "perServerCpuSecond");
   const figures = {
@@ -331,7 +430,8 @@ export async function run({ windows = 3, windowMs = 2000, warmupMs = 1000, round
   const result = {
     suite: "server",
     machine: machine(),
-    model: "[800,40,40,10], out-degrees (2,9,10), exit after hidden layer 1, randomly initialised (seed 0); split after hidden layer 1",
+    model:
+      "[800,40,40,10], out-degrees (2,9,10), exit after hidden layer 1, randomly initialised (seed 0); split after hidden layer 1",
     load,
     frameBytes: sizes,
     tailCompute: compute,
@@ -341,7 +441,8 @@ export async function run({ windows = 3, windowMs = 2000, warmupMs = 1000, round
     targets,
     lost,
     contrast: {
-      model: "[800,1024,1024,10], out-degrees (96,102,10), randomly initialised (seed 0), split after hidden layer 1: a tail of 1024→1024 at 10% then 1024→10",
+      model:
+        "[800,1024,1024,10], out-degrees (96,102,10), randomly initialised (seed 0), split after hidden layer 1: a tail of 1024→1024 at 10% then 1024→10",
       tailCompute: wideCompute,
       throughput: contrast.rows,
     },
@@ -352,31 +453,55 @@ export async function run({ windows = 3, windowMs = 2000, warmupMs = 1000, round
   console.log(`\nserver: ${machineLine(result.machine)}`);
   console.log(`model: ${result.model}\n`);
   const frameCols = [
-    ["dtype", "dtype"], ["payload", "payload B/sample"], ["batch1", "frame B (batch 1)"],
-    ["batch256", "B/sample (batch 256)", (v) => v.toFixed(2)], ["vsRaw", "vs 784 B raw (batch 1)", (v) => `${v.toFixed(1)}× smaller`],
+    ["dtype", "dtype"],
+    ["payload", "payload B/sample"],
+    ["batch1", "frame B (batch 1)"],
+    ["batch256", "B/sample (batch 256)", (v) => v.toFixed(2)],
+    ["vsRaw", "vs 784 B raw (batch 1)", (v) => `${v.toFixed(1)}× smaller`],
   ];
   printTable(sizes, frameCols);
   const us = (c) => c.map((x) => `batch ${x.batch} ${x.usPerSample.toFixed(3)} µs/sample`).join(", ");
   console.log(`\ntail compute alone (in process, no transport): ${us(compute)}`);
   console.log(`\nload: ${load}\n`);
   const tCols = [
-    ["transport", "transport"], ["mode", "mode"], ["maxBatch", "max-batch"],
+    ["transport", "transport"],
+    ["mode", "mode"],
+    ["maxBatch", "max-batch"],
     ["requestsPerSecond", "requests/s", (v) => v.toFixed(0)],
-    ["meanBatch", "mean batch", (v) => v.toFixed(1)], ["p50", "p50 ms", (v) => v.toFixed(2)], ["p99", "p99 ms", (v) => v.toFixed(2)],
+    ["meanBatch", "mean batch", (v) => v.toFixed(1)],
+    ["p50", "p50 ms", (v) => v.toFixed(2)],
+    ["p99", "p99 ms", (v) => v.toFixed(2)],
     ["windowSpread", "max/min window", (v) => v.toFixed(2)],
-    ["serverCpu", "server CPU", (v) => `${(100 * v).toFixed(0)}%`], ["perServerCpuSecond", "answers per server CPU-s", (v) => v.toFixed(0)],
-    ["clientCpu", "clients CPU", (v) => `${(100 * v).toFixed(0)}%`], ["sent", "sent"], ["answered", "answered"],
+    ["serverCpu", "server CPU", (v) => `${(100 * v).toFixed(0)}%`],
+    ["perServerCpuSecond", "answers per server CPU-s", (v) => v.toFixed(0)],
+    ["clientCpu", "clients CPU", (v) => `${(100 * v).toFixed(0)}%`],
+    ["sent", "sent"],
+    ["answered", "answered"],
   ];
   printTable(main.rows, tCols);
   const mark = (ok) => (ok ? "met" : "NOT met");
-  console.log(`\nstream ${figures.streamVsHttp.toFixed(2)}× HTTP (target ≥ 3×, ${mark(targets.streamAtLeast3xHttp)}); on the stream batching ${figures.streamBatching.toFixed(2)}× off (target ≥ 2×, ${mark(targets.streamBatchingAtLeast2x)}), p99 ${figures.streamP99.toFixed(2)} ms (target ≤ 10 ms, ${mark(targets.streamP99AtMost10ms)}); on HTTP batching ${figures.httpBatching.toFixed(2)}× off`);
+  console.log(
+    `\nstream ${figures.streamVsHttp.toFixed(2)}× HTTP (target ≥ 3×, ${mark(targets.streamAtLeast3xHttp)}); on the stream batching ${figures.streamBatching.toFixed(2)}× off (target ≥ 2×, ${mark(targets.streamBatchingAtLeast2x)}), p99 ${figures.streamP99.toFixed(2)} ms (target ≤ 10 ms, ${mark(targets.streamP99AtMost10ms)}); on HTTP batching ${figures.httpBatching.toFixed(2)}× off`,
+  );
   console.log(`\ncontrast, ${result.contrast.model}; tail compute alone: ${us(wideCompute)}\n`);
   printTable(contrast.rows, tCols);
-  console.log(`\ncontrast: batching ${figures.wideHttpBatching.toFixed(2)}× off on HTTP (target ≥ 2×, ${mark(targets.wideHttpBatchingAtLeast2x)}), ${figures.wideStreamBatching.toFixed(2)}× on the stream (target ≥ 2×, ${mark(targets.wideStreamBatchingAtLeast2x)})`);
+  console.log(
+    `\ncontrast: batching ${figures.wideHttpBatching.toFixed(2)}× off on HTTP (target ≥ 2×, ${mark(targets.wideHttpBatchingAtLeast2x)}), ${figures.wideStreamBatching.toFixed(2)}× on the stream (target ≥ 2×, ${mark(targets.wideStreamBatchingAtLeast2x)})`,
+  );
   const f2 = (x) => `${x.toFixed(2)}×`;
-  console.log(`\nper server CPU-second: stream ${f2(perCpuFigures.streamVsHttp)} HTTP; batching ${f2(perCpuFigures.streamBatching)} on the stream, ${f2(perCpuFigures.httpBatching)} on HTTP; 1024 tail: batching ${f2(perCpuFigures.wideHttpBatching)} on HTTP, ${f2(perCpuFigures.wideStreamBatching)} on the stream`);
-  console.log(`\nrequests sent ${allRuns.reduce((s, x) => s + x.sent, 0)}, answered ${allRuns.reduce((s, x) => s + x.answered, 0)}: ${lost === 0 ? "none lost" : `${lost} LOST`}`);
-  console.log("\n" + markdownTable([...main.rows, ...contrast.rows.map((r) => ({ ...r, transport: `${r.transport} (1024 tail)` }))], tCols));
+  console.log(
+    `\nper server CPU-second: stream ${f2(perCpuFigures.streamVsHttp)} HTTP; batching ${f2(perCpuFigures.streamBatching)} on the stream, ${f2(perCpuFigures.httpBatching)} on HTTP; 1024 tail: batching ${f2(perCpuFigures.wideHttpBatching)} on HTTP, ${f2(perCpuFigures.wideStreamBatching)} on the stream`,
+  );
+  console.log(
+    `\nrequests sent ${allRuns.reduce((s, x) => s + x.sent, 0)}, answered ${allRuns.reduce((s, x) => s + x.answered, 0)}: ${lost === 0 ? "none lost" : `${lost} LOST`}`,
+  );
+  console.log(
+    "\n" +
+      markdownTable(
+        [...main.rows, ...contrast.rows.map((r) => ({ ...r, transport: `${r.transport} (1024 tail)` }))],
+        tCols,
+      ),
+  );
   const path = writeResults("server", result);
   console.log(`\nwrote ${path} (${result.seconds.toFixed(1)} s)`);
   for (const x of [paper.head, paper.tail, paper.model, wide.head, wide.tail, wide.model]) x.dispose();

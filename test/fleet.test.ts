@@ -27,21 +27,36 @@ afterAll(async () => {
 /** 200 answers of POST /v1/infer and of the stream a server reports in its metrics. */
 async function served(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  return [...text.matchAll(/^presparse_requests_total\{code="200",path="\/v1\/infer",transport="(?:http|ws)"\} (\d+)$/gm)].reduce((s, m) => s + Number(m[1]), 0);
+  return [
+    ...text.matchAll(/^presparse_requests_total\{code="200",path="\/v1\/infer",transport="(?:http|ws)"\} (\d+)$/gm),
+  ].reduce((s, m) => s + Number(m[1]), 0);
 }
 
 describe.skipIf(!nginx.path)("two tail servers behind nginx", () => {
   it("answers every request while one server is killed by its PID mid-run; both served", async () => {
-    const [a, b] = await Promise.all([0, 1].map(() => spawnCli(["serve", "--model", files.path("tail.safetensors"), "--port", "0", "--max-delay-ms", "1"])));
+    const [a, b] = await Promise.all(
+      [0, 1].map(() =>
+        spawnCli(["serve", "--model", files.path("tail.safetensors"), "--port", "0", "--max-delay-ms", "1"]),
+      ),
+    );
     const port = await freePort();
-    const lb = await startNginx(nginx.path!, files.path("nginx"), port, [a!, b!].map((s) => Number(new URL(s.url).port)));
+    const lb = await startNginx(
+      nginx.path!,
+      files.path("nginx"),
+      port,
+      [a!, b!].map((s) => Number(new URL(s.url).port)),
+    );
     try {
       const F = head.inputSize;
       const WS = WebSocket as unknown as WebSocketConstructor;
       // four edge clients over HTTP and two over the stream, each keeping 4 calls in flight; retries as shipped
       const clients = [
         ...Array.from({ length: 4 }, () => new SplitClient({ head, serverUrl: lb.url, policy: null, backoffMs: 20 })),
-        ...Array.from({ length: 2 }, () => new SplitClient({ head, serverUrl: lb.url, policy: null, transport: "ws", WebSocket: WS, backoffMs: 20 })),
+        ...Array.from(
+          { length: 2 },
+          () =>
+            new SplitClient({ head, serverUrl: lb.url, policy: null, transport: "ws", WebSocket: WS, backoffMs: 20 }),
+        ),
       ];
       const tally = { calls: 0, ok: 0, retries: 0, failed: [] as string[] };
       let stop = false;
@@ -59,7 +74,12 @@ describe.skipIf(!nginx.path)("two tail servers behind nginx", () => {
       };
       const loops = clients.flatMap((c, j) => Array.from({ length: 4 }, (_, q) => loop(c, 4 * j + q)));
       // both servers take load through nginx before one dies
-      await until(async () => (await served(a!.url)) >= 50 && (await served(b!.url)) >= 50, "both servers to serve through nginx", 20_000, 50);
+      await until(
+        async () => (await served(a!.url)) >= 50 && (await served(b!.url)) >= 50,
+        "both servers to serve through nginx",
+        20_000,
+        50,
+      );
       const servedByA = await served(a!.url);
       a!.child.kill("SIGKILL");
       expect(await a!.exited).toBeNull();
@@ -73,7 +93,10 @@ describe.skipIf(!nginx.path)("two tail servers behind nginx", () => {
       expect(tally.ok).toBe(tally.calls);
       expect(servedByA).toBeGreaterThanOrEqual(50);
       expect(servedByB).toBeGreaterThanOrEqual(50);
-      console.info(`fleet: ${tally.calls} calls, all answered 200 (${tally.retries} client retries); server A ${servedByA} before its kill, server B ${servedByB}`);
+      console.info(
+        `fleet: ${tally.calls} calls, all answered 200 (${tally.retries} client retries); ` +
+          `server A ${servedByA} before its kill, server B ${servedByB}`,
+      );
       b!.child.kill("SIGTERM");
       expect(await b!.exited).toBe(0);
     } finally {

@@ -11,7 +11,15 @@ import { serveCommand } from "./serve.js";
 import { splitCommand } from "./split.js";
 import { trainCommand } from "./train.js";
 
-const commands: Command[] = [trainCommand, evalCommand, calibrateCommand, splitCommand, serveCommand, inferCommand, experimentCommand];
+const commands: Command[] = [
+  trainCommand,
+  evalCommand,
+  calibrateCommand,
+  splitCommand,
+  serveCommand,
+  inferCommand,
+  experimentCommand,
+];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -37,12 +45,15 @@ export async function main(argv: string[]): Promise<number> {
     return name === undefined ? 2 : 0;
   }
   if (name === "--version" || name === "-v") {
-    process.stdout.write(version() + "\n");
+    process.stdout.write(`${version()}\n`);
     return 0;
   }
   const cmd = commands.find((c) => c.name === name);
   try {
-    if (!cmd) throw new UsageError(`unknown command ${JSON.stringify(name)}; commands: ${commands.map((c) => c.name).join(", ")}`);
+    if (!cmd)
+      throw new UsageError(
+        `unknown command ${JSON.stringify(name)}; commands: ${commands.map((c) => c.name).join(", ")}`,
+      );
     const { values, positionals } = parse(cmd, rest);
     if (values.help) {
       process.stdout.write(helpText(cmd));

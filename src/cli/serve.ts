@@ -67,7 +67,9 @@ answers every accepted request, then exits 0.
     const model = required("serve", "model", v.model);
     const workers = int("serve", "workers", v.workers, 1, 1, 256);
     if (v.head !== undefined && !v.demo) throw new UsageError("serve: --head goes with --demo");
-    const demo = v.demo ? { head: (v.head as string | undefined) ?? join(dirname(model), "head.safetensors") } : undefined;
+    const demo = v.demo
+      ? { head: (v.head as string | undefined) ?? join(dirname(model), "head.safetensors") }
+      : undefined;
     const options = {
       model,
       port: int("serve", "port", v.port, 8080, 0, 65535),
@@ -81,7 +83,12 @@ answers every accepted request, then exits 0.
       drainDelayMs: int("serve", "drain-delay-ms", v["drain-delay-ms"], 0, 0, 3_600_000),
       demo,
       tokens: v["token-file"] === undefined ? undefined : readTokenFile(v["token-file"] as string),
-      corsOrigins: ((v["cors-origin"] as unknown as string[] | undefined) ?? []).flatMap((o) => o.split(",").map((x) => x.trim()).filter(Boolean)),
+      corsOrigins: ((v["cors-origin"] as unknown as string[] | undefined) ?? []).flatMap((o) =>
+        o
+          .split(",")
+          .map((x) => x.trim())
+          .filter(Boolean),
+      ),
       tls: tlsFiles(v["tls-cert"] as string | undefined, v["tls-key"] as string | undefined),
       modelName: v["model-name"] as string | undefined,
     };
@@ -99,10 +106,13 @@ answers every accepted request, then exits 0.
     }
     const stop = (why: string) => {
       log(`${why}: draining ${server.queueDepth().requests} queued requests`);
-      server.close().then(() => process.exit(0), (e) => {
-        log(`shutdown failed: ${(e as Error).message}`);
-        process.exit(1);
-      });
+      server.close().then(
+        () => process.exit(0),
+        (e) => {
+          log(`shutdown failed: ${(e as Error).message}`);
+          process.exit(1);
+        },
+      );
     };
     for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => stop(sig));
     if (cluster.isWorker) {
@@ -111,9 +121,13 @@ answers every accepted request, then exits 0.
       reportListening(server.url);
     } else {
       process.stdout.write(`${server.url}\n`);
-      log(`model ${server.tail.split.hash} split after layer ${server.tail.split.cut}; max-batch ${options.maxBatch}, max-delay ${options.maxDelayMs} ms, max-queue ${options.maxQueue} samples`);
+      log(
+        `model ${server.tail.split.hash} split after layer ${server.tail.split.cut}; max-batch ${options.maxBatch}, max-delay ${options.maxDelayMs} ms, max-queue ${options.maxQueue} samples`,
+      );
       const access = [
-        options.tokens ? `bearer tokens required (${options.tokens.length} from ${v["token-file"] as string})` : "no authentication",
+        options.tokens
+          ? `bearer tokens required (${options.tokens.length} from ${v["token-file"] as string})`
+          : "no authentication",
         options.corsOrigins.length > 0 ? `CORS for ${options.corsOrigins.join(", ")}` : "no CORS",
         options.tls ? "TLS" : "no TLS",
       ];
@@ -132,7 +146,9 @@ function tlsFiles(cert: string | undefined, key: string | undefined): { cert: Bu
     try {
       return readFileSync(path);
     } catch (e) {
-      throw new ValidationError(`serve: --${flag} ${path}: cannot read it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new ValidationError(
+        `serve: --${flag} ${path}: cannot read it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
     }
   };
   return { cert: read("tls-cert", cert), key: read("tls-key", key) };

@@ -18,6 +18,22 @@ export class ValidationError extends PresparseError {}
 /** The WebAssembly module could not be loaded or is not a presparse module. */
 export class WasmLoadError extends PresparseError {}
 
+/**
+ * A kernel of the debug build found a precondition broken — an operand outside memory, an output overlapping an
+ * input, CSR offsets that decrease: `assertion` is the kernel's own message and `file:line:column` its place in
+ * assembly/. The ops validate every call first, so this is a bug below them; the release build does not check.
+ */
+export class KernelAssertionError extends PresparseError {
+  constructor(
+    readonly assertion: string,
+    readonly file: string,
+    readonly line: number,
+    readonly column: number,
+  ) {
+    super(`${assertion} (${file}:${line}:${column})`);
+  }
+}
+
 /** A file or wire format is malformed; `field` names the part that was rejected. */
 export class FormatError extends PresparseError {
   constructor(

@@ -38,14 +38,19 @@ export function readTokenFile(path: string): string[] {
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new ValidationError(`token file ${path}: cannot read it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new ValidationError(
+      `token file ${path}: cannot read it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   const tokens: string[] = [];
   text.split(/\r?\n/).forEach((line, i) => {
     const t = line.trim();
     if (t === "" || t.startsWith("#")) return;
     // the message names the line, never the text on it
-    if (!B64TOKEN.test(t)) throw new ValidationError(`token file ${path}: line ${i + 1} is not a bearer token (letters, digits, - . _ ~ + / and trailing =)`);
+    if (!B64TOKEN.test(t))
+      throw new ValidationError(
+        `token file ${path}: line ${i + 1} is not a bearer token (letters, digits, - . _ ~ + / and trailing =)`,
+      );
     tokens.push(t);
   });
   if (tokens.length === 0) throw new ValidationError(`token file ${path}: no token in it`);
@@ -55,11 +60,17 @@ export function readTokenFile(path: string): string[] {
 /** Builds the gates: CORS first (a preflight carries no credentials), then the bearer-token check. */
 export function createAccess(o: AccessOptions = {}): Access {
   const tokens = o.tokens ?? [];
-  for (const t of tokens) if (typeof t !== "string" || !B64TOKEN.test(t)) throw new ValidationError("startServer: tokens must be bearer tokens (letters, digits, - . _ ~ + / and trailing =)");
+  for (const t of tokens)
+    if (typeof t !== "string" || !B64TOKEN.test(t))
+      throw new ValidationError(
+        "startServer: tokens must be bearer tokens (letters, digits, - . _ ~ + / and trailing =)",
+      );
   const origins = (o.corsOrigins ?? []).map(checkOrigin);
   const any = origins.includes("*");
   if (any && tokens.length > 0) {
-    throw new ValidationError("startServer: corsOrigins * with tokens: a wildcard origin with credentials is refused; list the origins");
+    throw new ValidationError(
+      "startServer: corsOrigins * with tokens: a wildcard origin with credentials is refused; list the origins",
+    );
   }
   const allowed = new Set(origins);
   const originOk = (origin: string) => any || allowed.has(origin.toLowerCase());
@@ -91,7 +102,9 @@ function checkOrigin(o: string): string {
     throw new ValidationError(`startServer: CORS origin ${JSON.stringify(o)} is not an origin (scheme://host[:port])`);
   }
   if (u.origin === "null" || u.origin !== o.replace(/\/$/, "").toLowerCase()) {
-    throw new ValidationError(`startServer: CORS origin ${JSON.stringify(o)} is not an origin (scheme://host[:port], no path), e.g. ${u.origin}`);
+    throw new ValidationError(
+      `startServer: CORS origin ${JSON.stringify(o)} is not an origin (scheme://host[:port], no path): ${u.origin}?`,
+    );
   }
   return u.origin;
 }
@@ -102,7 +115,9 @@ function header(head: RequestHead, name: string): string | undefined {
 }
 
 const ALLOW_HEADERS = "Authorization, Content-Type, Inference-Header-Content-Length";
-const EXPOSE_HEADERS = "Retry-After, WWW-Authenticate, Inference-Header-Content-Length, X-Presparse-Dtype, X-Presparse-Batch-Samples, X-Presparse-Batch-Requests";
+const EXPOSE_HEADERS =
+  "Retry-After, WWW-Authenticate, Inference-Header-Content-Length, " +
+  "X-Presparse-Dtype, X-Presparse-Batch-Samples, X-Presparse-Batch-Requests";
 
 /**
  * CORS for the allowed origins: preflights answered with the route's methods, answers marked with the origin
@@ -111,14 +126,22 @@ const EXPOSE_HEADERS = "Retry-After, WWW-Authenticate, Inference-Header-Content-
  */
 function corsGate(allowed: (origin: string) => boolean, any: boolean): Gate {
   const vary = (a: Answer): Record<string, string> => {
-    const v = a.headers["Vary"];
-    return { Vary: v && !/\borigin\b/i.test(v) ? `${v}, Origin` : v ?? "Origin" };
+    const v = a.headers.Vary;
+    return { Vary: v && !/\borigin\b/i.test(v) ? `${v}, Origin` : (v ?? "Origin") };
   };
   return {
     admit(head, route) {
       const origin = header(head, "origin");
-      if (head.method !== "OPTIONS" || origin === undefined || header(head, "access-control-request-method") === undefined) return undefined;
-      if (!allowed(origin)) throw new HttpError(403, "origin_not_allowed", `pages from ${origin} may not call this server`, "origin", { Vary: "Origin" });
+      if (
+        head.method !== "OPTIONS" ||
+        origin === undefined ||
+        header(head, "access-control-request-method") === undefined
+      )
+        return undefined;
+      if (!allowed(origin))
+        throw new HttpError(403, "origin_not_allowed", `pages from ${origin} may not call this server`, "origin", {
+          Vary: "Origin",
+        });
       // an unknown path is answered 404 the usual way (with CORS headers, so the page can read why)
       if (!route) return undefined;
       const headers = {
@@ -131,7 +154,10 @@ function corsGate(allowed: (origin: string) => boolean, any: boolean): Gate {
     finish(head, a) {
       const origin = header(head, "origin");
       if (origin === undefined || !allowed(origin)) return { ...a, headers: { ...a.headers, ...vary(a) } };
-      const cors = { "Access-Control-Allow-Origin": any ? "*" : origin, "Access-Control-Expose-Headers": EXPOSE_HEADERS };
+      const cors = {
+        "Access-Control-Allow-Origin": any ? "*" : origin,
+        "Access-Control-Expose-Headers": EXPOSE_HEADERS,
+      };
       return { ...a, headers: { ...a.headers, ...cors, ...vary(a) } };
     },
   };
@@ -150,7 +176,9 @@ function bearerGate(tokens: readonly string[]): Gate {
     return ok;
   };
   const refusal = (invalid: boolean): HttpError => {
-    const message = invalid ? "the bearer token is not valid" : "this server requires a bearer token (Authorization: Bearer <token>)";
+    const message = invalid
+      ? "the bearer token is not valid"
+      : "this server requires a bearer token (Authorization: Bearer <token>)";
     const challenge = invalid ? `Bearer realm="presparse", error="invalid_token"` : `Bearer realm="presparse"`;
     return new HttpError(401, "unauthorized", message, undefined, { "WWW-Authenticate": challenge });
   };
@@ -173,7 +201,8 @@ function bearerOf(head: RequestHead): string | undefined {
   const offered = header(head, "sec-websocket-protocol");
   for (const p of offered?.split(",") ?? []) {
     const t = p.trim();
-    if (t.startsWith(BEARER_PROTOCOL_PREFIX)) return Buffer.from(t.slice(BEARER_PROTOCOL_PREFIX.length), "base64url").toString("utf8");
+    if (t.startsWith(BEARER_PROTOCOL_PREFIX))
+      return Buffer.from(t.slice(BEARER_PROTOCOL_PREFIX.length), "base64url").toString("utf8");
   }
   return undefined;
 }

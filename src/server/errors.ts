@@ -55,5 +55,5 @@ export function unavailable(code: "overloaded" | "shutting_down", message: strin
 export function errorAnswer(e: HttpError): Answer {
   const error = { status: e.status, code: e.code, ...(e.field ? { field: e.field } : {}), message: e.message };
   const headers = { "Content-Type": "application/json; charset=utf-8", ...e.headers };
-  return { status: e.status, headers, body: JSON.stringify({ error } satisfies ErrorBody) + "\n" };
+  return { status: e.status, headers, body: `${JSON.stringify({ error } satisfies ErrorBody)}\n` };
 }

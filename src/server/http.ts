@@ -108,7 +108,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     model.dispose();
     throw e;
   }
-  const server: Server = options.tls ? createTlsServer(options.tls, listener(s, o)) as unknown as Server : createServer(listener(s, o));
+  const server: Server = options.tls
+    ? (createTlsServer(options.tls, listener(s, o)) as unknown as Server)
+    : createServer(listener(s, o));
   const streams = attachStream(server, s, o);
   server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable || err.code === "ECONNRESET") return void socket.destroy();

@@ -20,7 +20,10 @@ interface Metric {
 /** A monotone count per label set. */
 export class Counter implements Metric {
   private readonly values = new Map<string, { labels: Labels; value: number }>();
-  constructor(readonly name: string, readonly help: string) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
   inc(labels: Labels = {}, by = 1): void {
     const key = labelText(labels);
     const v = this.values.get(key);
@@ -46,21 +49,32 @@ export class Counter implements Metric {
 
 /** A value read when scraped. */
 export class Gauge implements Metric {
-  constructor(readonly name: string, readonly help: string, private readonly read: () => number) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly read: () => number,
+  ) {}
   get(): number {
     return this.read();
   }
   render(): string {
-    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${num(this.read())}`].join("\n");
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${num(this.read())}`].join(
+      "\n",
+    );
   }
 }
 
-/** Observations counted into cumulative buckets (upper bounds, `le`), with their sum and count; one series per label set. */
+/** Observations counted into cumulative buckets (upper bounds, `le`), with sum and count; a series per label set. */
 export class Histogram implements Metric {
   readonly bounds: number[];
   private readonly series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
   /** `labels`: series rendered (as zeros) before any observation, e.g. one per transport. */
-  constructor(readonly name: string, readonly help: string, bounds: number[], labels: Labels[] = [{}]) {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    bounds: number[],
+    labels: Labels[] = [{}],
+  ) {
     this.bounds = [...new Set(bounds)].sort((a, b) => a - b);
     for (const l of labels) this.at(l);
   }
@@ -75,7 +89,10 @@ export class Histogram implements Metric {
     s.sum += x;
     s.count++;
     for (let i = 0; i < this.bounds.length; i++) {
-      if (x <= this.bounds[i]!) { s.counts[i]!++; break; }
+      if (x <= this.bounds[i]!) {
+        s.counts[i]!++;
+        break;
+      }
     }
   }
   /** Observations over every series. */
@@ -99,7 +116,8 @@ export class Histogram implements Metric {
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
     for (const [key, s] of [...this.series].sort()) {
-      for (const b of this.cumulative(s.labels)) lines.push(`${this.name}_bucket${labelText({ ...s.labels, le: num(b.le) })} ${b.count}`);
+      for (const b of this.cumulative(s.labels))
+        lines.push(`${this.name}_bucket${labelText({ ...s.labels, le: num(b.le) })} ${b.count}`);
       lines.push(`${this.name}_sum${key} ${num(s.sum)}`, `${this.name}_count${key} ${s.count}`);
     }
     return lines.join("\n");
@@ -123,15 +141,36 @@ export const TRANSPORTS: readonly Transport[] = ["http", "ws"];
 /** The tail server's metrics; `render()` is the body of GET /metrics. */
 export class ServerMetrics {
   readonly requests = new Counter("presparse_requests_total", "Requests answered, by path, status code and transport.");
-  readonly samples = new Counter("presparse_samples_total", "Samples answered with 200 by an inference route, by transport.");
+  readonly samples = new Counter(
+    "presparse_samples_total",
+    "Samples answered with 200 by an inference route, by transport.",
+  );
   readonly batchSize: Histogram;
   readonly batchRequests: Histogram;
-  readonly latency = new Histogram("presparse_request_duration_seconds", "Time from the request's arrival to its answer, inference answered 200, by transport.", LATENCY_BUCKETS, TRANSPORTS.map((transport) => ({ transport })));
+  readonly latency = new Histogram(
+    "presparse_request_duration_seconds",
+    "Time from the request's arrival to its answer, inference answered 200, by transport.",
+    LATENCY_BUCKETS,
+    TRANSPORTS.map((transport) => ({ transport })),
+  );
   private readonly gauges: Gauge[];
 
-  constructor(maxBatch: number, queue: () => { requests: number; samples: number }, inflight: () => number, streams: () => number = () => 0) {
-    this.batchSize = new Histogram("presparse_batch_size", "Samples per batch run through the tail.", powerOfTwoBuckets(maxBatch));
-    this.batchRequests = new Histogram("presparse_batch_requests", "Requests per batch run through the tail.", powerOfTwoBuckets(maxBatch));
+  constructor(
+    maxBatch: number,
+    queue: () => { requests: number; samples: number },
+    inflight: () => number,
+    streams: () => number = () => 0,
+  ) {
+    this.batchSize = new Histogram(
+      "presparse_batch_size",
+      "Samples per batch run through the tail.",
+      powerOfTwoBuckets(maxBatch),
+    );
+    this.batchRequests = new Histogram(
+      "presparse_batch_requests",
+      "Requests per batch run through the tail.",
+      powerOfTwoBuckets(maxBatch),
+    );
     for (const transport of TRANSPORTS) this.samples.inc({ transport }, 0);
     this.gauges = [
       new Gauge("presparse_queue_depth", "Samples waiting for a batch.", () => queue().samples),
@@ -142,7 +181,14 @@ export class ServerMetrics {
   }
 
   render(): string {
-    const all: Metric[] = [this.requests, this.samples, this.batchSize, this.batchRequests, this.latency, ...this.gauges];
-    return all.map((m) => m.render()).join("\n") + "\n";
+    const all: Metric[] = [
+      this.requests,
+      this.samples,
+      this.batchSize,
+      this.batchRequests,
+      this.latency,
+      ...this.gauges,
+    ];
+    return `${all.map((m) => m.render()).join("\n")}\n`;
   }
 }

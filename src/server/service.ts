@@ -94,11 +94,21 @@ const NO_STORE = { "Cache-Control": "no-store" };
  * Builds the service: POST /v1/infer, GET /v1/stream (the WebSocket's upgrade, ws.ts), GET /healthz, GET /metrics,
  * the Open Inference Protocol's /v2 routes (oip.ts), and any `extra` routes (the demo's), behind the access gates.
  */
-export function createService(tail: ServedTail, limits: ServiceLimits, extra: RouteTable = new Map(), options: ServiceOptions = {}): TailService {
+export function createService(
+  tail: ServedTail,
+  limits: ServiceLimits,
+  extra: RouteTable = new Map(),
+  options: ServiceOptions = {},
+): TailService {
   const access = createAccess(options);
   // the gauges read the queue and the traffic when scraped, after both exist
   let q: BatchQueue;
-  const metrics: ServerMetrics = new ServerMetrics(limits.maxBatch, () => q.depth, () => traffic.inflight, () => traffic.streams);
+  const metrics: ServerMetrics = new ServerMetrics(
+    limits.maxBatch,
+    () => q.depth,
+    () => traffic.inflight,
+    () => traffic.streams,
+  );
   const traffic = new Traffic(metrics);
   q = new BatchQueue(tail, limits, (samples, requests) => {
     metrics.batchSize.observe(samples);
@@ -121,14 +131,18 @@ export function createService(tail: ServedTail, limits: ServiceLimits, extra: Ro
         pid: process.pid,
       };
       const headers = { "Content-Type": "application/json; charset=utf-8", ...NO_STORE };
-      return { status: traffic.draining ? 503 : 200, headers, body: JSON.stringify(body) + "\n" };
+      return { status: traffic.draining ? 503 : 200, headers, body: `${JSON.stringify(body)}\n` };
     },
   };
   const prometheus = { "Content-Type": "text/plain; version=0.0.4; charset=utf-8", ...NO_STORE };
   const scrape: Endpoint = { answer: () => ({ status: 200, headers: prometheus, body: metrics.render() }) };
   const draining = (t: number) => traffic.drainingAt(t);
   const infer = inferEndpoint({ tail, queue: q, limits, draining });
-  const stream = streamEndpoint({ draining, originAllowed: access.originAllowed, retryAfterSeconds: limits.retryAfterSeconds });
+  const stream = streamEndpoint({
+    draining,
+    originAllowed: access.originAllowed,
+    retryAfterSeconds: limits.retryAfterSeconds,
+  });
   let routes: Map<string, Route>;
   try {
     routes = new Map<string, Route>([

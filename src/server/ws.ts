@@ -38,10 +38,19 @@ export function streamEndpoint(d: StreamDeps): Endpoint {
   return {
     admit(head) {
       if (d.draining(head.arrived ?? performance.now())) {
-        throw unavailable("shutting_down", "the server is shutting down; connect to another instance", d.retryAfterSeconds);
+        throw unavailable(
+          "shutting_down",
+          "the server is shutting down; connect to another instance",
+          d.retryAfterSeconds,
+        );
       }
       if (!d.originAllowed(head)) {
-        throw new HttpError(403, "origin_not_allowed", `pages from ${String(head.headers["origin"])} may not open a stream here`, "origin");
+        throw new HttpError(
+          403,
+          "origin_not_allowed",
+          `pages from ${String(head.headers.origin)} may not open a stream here`,
+          "origin",
+        );
       }
       answerOptions(head);
     },
@@ -64,7 +73,11 @@ export interface StreamServer {
 }
 
 /** Serves the stream on `server`'s upgrade requests, through the service `s`. */
-export function attachStream(server: HttpServer | HttpsServer, s: TailService, o: { maxBodyBytes: number }): StreamServer {
+export function attachStream(
+  server: HttpServer | HttpsServer,
+  s: TailService,
+  o: { maxBodyBytes: number },
+): StreamServer {
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: o.maxBodyBytes + STREAM_ID_BYTES,
@@ -79,12 +92,14 @@ export function attachStream(server: HttpServer | HttpsServer, s: TailService, o
     socket.on("error", () => socket.destroy());
     const head = upgradeHead(req, arrived);
     const label = head ? s.handler.label(head.path) : "other";
-    const refused = head === undefined
-      ? errorAnswer(new HttpError(400, "bad_request", `cannot parse the request target ${JSON.stringify(req.url)}`))
-      : s.handler.admit(head);
+    const refused =
+      head === undefined
+        ? errorAnswer(new HttpError(400, "bad_request", `cannot parse the request target ${JSON.stringify(req.url)}`))
+        : s.handler.admit(head);
     if (refused || head === undefined || head.path !== STREAM_PATH) {
       s.traffic.begin();
-      const a = refused ?? errorAnswer(new HttpError(404, "not_found", `no WebSocket at ${head?.path}; use ${STREAM_PATH}`));
+      const a =
+        refused ?? errorAnswer(new HttpError(404, "not_found", `no WebSocket at ${head?.path}; use ${STREAM_PATH}`));
       s.traffic.end(label, a, arrived);
       return void writeRefusal(socket, a);
     }
@@ -143,11 +158,13 @@ class Stream {
     ws.on("message", (data, isBinary) => this.message(data, isBinary));
     // protocol errors (a message past the size limit: 1009) close the connection; nothing else to do here
     ws.on("error", () => {});
-    this.closed = new Promise((resolve) => ws.once("close", () => {
-      this.leave();
-      onClose();
-      resolve();
-    }));
+    this.closed = new Promise((resolve) =>
+      ws.once("close", () => {
+        this.leave();
+        onClose();
+        resolve();
+      }),
+    );
   }
 
   private message(data: RawData, isBinary: boolean): void {
@@ -156,17 +173,30 @@ class Stream {
     if (this.ws.readyState !== this.ws.OPEN) return;
     const buf = data as Buffer;
     if (!isBinary || buf.length < STREAM_ID_BYTES) {
-      const message = isBinary ? `a message starts with a ${STREAM_ID_BYTES}-byte request id; got ${buf.length} bytes` : "requests are binary messages: a request id, then a frame";
-      return this.refuseUnread(null, new HttpError(400, "bad_message", message), arrived);
+      const message = isBinary
+        ? `a message starts with a ${STREAM_ID_BYTES}-byte request id; got ${buf.length} bytes`
+        : "requests are binary messages: a request id, then a frame";
+      this.refuseUnread(null, new HttpError(400, "bad_message", message), arrived);
+      return;
     }
     const id = buf.readUInt32LE(0);
     if (this.pending.has(id)) {
-      return this.refuseUnread(id, new HttpError(400, "duplicate_id", `request id ${id} is still in flight on this connection`, "id"), arrived);
+      const message = `request id ${id} is still in flight on this connection`;
+      this.refuseUnread(id, new HttpError(400, "duplicate_id", message, "id"), arrived);
+      return;
     }
     const body = new Uint8Array(buf.buffer, buf.byteOffset + STREAM_ID_BYTES, buf.length - STREAM_ID_BYTES);
     this.pending.set(id, arrived);
     this.s.traffic.begin();
-    const req = { method: "POST", path: "/v1/infer", query: this.head.query, headers: this.headers, body, arrived, signal: this.gone.signal };
+    const req = {
+      method: "POST",
+      path: "/v1/infer",
+      query: this.head.query,
+      headers: this.headers,
+      body,
+      arrived,
+      signal: this.gone.signal,
+    };
     void this.s.handler.handle(req).then((a) => {
       // the client left first: its request was counted (499) when it went
       if (this.gone.signal.aborted) return;
@@ -223,7 +253,8 @@ class Stream {
   /** Shutdown: close once every accepted request is answered (now, if none is in flight). */
   drain(): void {
     this.draining = true;
-    if (this.pending.size === 0 && this.ws.readyState === this.ws.OPEN) this.ws.close(CLOSE_DRAINED, "server shutting down");
+    if (this.pending.size === 0 && this.ws.readyState === this.ws.OPEN)
+      this.ws.close(CLOSE_DRAINED, "server shutting down");
   }
 
   terminate(): void {
@@ -250,7 +281,8 @@ function upgradeHead(req: IncomingMessage, arrived: number): RequestHead | undef
 /** An HTTP answer written on a socket that will not become a WebSocket, then closed. */
 function writeRefusal(socket: Duplex, a: Answer): void {
   if (!socket.writable) return void socket.destroy();
-  const body = typeof a.body === "string" ? Buffer.from(a.body) : Buffer.from(a.body.buffer, a.body.byteOffset, a.body.byteLength);
+  const body =
+    typeof a.body === "string" ? Buffer.from(a.body) : Buffer.from(a.body.buffer, a.body.byteOffset, a.body.byteLength);
   const lines = [`HTTP/1.1 ${a.status} ${STATUS_CODES[a.status] ?? ""}`];
   for (const [k, v] of Object.entries(a.headers)) if (k.toLowerCase() !== "connection") lines.push(`${k}: ${v}`);
   lines.push(`Content-Length: ${body.length}`, "Connection: close", "", "");

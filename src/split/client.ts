@@ -7,7 +7,14 @@ import { softmaxStats } from "../ops/softmax_xent.js";
 import { FRAME_DTYPES, FRAME_MEDIA_TYPE, FrameError, decodeFrame, encodeFrame, type FrameDtype } from "./frame.js";
 import type { Head } from "../nn/model.js";
 import { Matrix } from "../engine/buffers.js";
-import { StreamClosedError, StreamConnection, StreamTimeoutError, streamProtocols, type WebSocketConstructor } from "./ws_transport.js";
+import {
+  StreamClosedError,
+  StreamConnection,
+  StreamTimeoutError,
+  streamProtocols,
+  type StreamAnswer,
+  type WebSocketConstructor,
+} from "./ws_transport.js";
 
 /** A non-200 answer of the tail server (after retries, for 503), with the fields of its JSON error body. */
 export class SplitServerError extends PresparseError {
@@ -111,7 +118,8 @@ export class SplitClient {
 
   constructor(o: SplitClientOptions) {
     this.head = o.head;
-    if (typeof o.serverUrl !== "string" || !/^https?:\/\//.test(o.serverUrl)) throw new ValidationError(`SplitClient: serverUrl must be an http(s) URL, got ${JSON.stringify(o.serverUrl)}`);
+    if (typeof o.serverUrl !== "string" || !/^https?:\/\//.test(o.serverUrl))
+      throw new ValidationError(`SplitClient: serverUrl must be an http(s) URL, got ${JSON.stringify(o.serverUrl)}`);
     this.url = `${o.serverUrl.replace(/\/+$/, "")}/v1/infer`;
     if (o.head?.split?.role !== "head") throw new ValidationError("SplitClient: head must be the head of a split");
     this.dtype = o.dtype ?? "f32";
@@ -119,7 +127,8 @@ export class SplitClient {
       throw new ValidationError(`SplitClient: dtype must be ${FRAME_DTYPES.join(", ")}, got ${String(this.dtype)}`);
     }
     this.output = o.output ?? "logits";
-    if (this.output !== "logits" && this.output !== "probabilities") throw new ValidationError(`SplitClient: output must be logits or probabilities, got ${String(this.output)}`);
+    if (this.output !== "logits" && this.output !== "probabilities")
+      throw new ValidationError(`SplitClient: output must be logits or probabilities, got ${String(this.output)}`);
     const f = o.fetch ?? globalThis.fetch;
     if (typeof f !== "function") throw new ValidationError("SplitClient: no fetch available; pass options.fetch");
     this.fetch_ = o.fetch ?? ((input, init) => globalThis.fetch(input, init));
@@ -128,12 +137,18 @@ export class SplitClient {
     this.maxBackoffMs = checkInt("SplitClient", "maxBackoffMs", o.maxBackoffMs ?? 5000, 0, 3_600_000);
     this.timeoutMs = checkInt("SplitClient", "timeoutMs", o.timeoutMs ?? 30_000, 1, 2 ** 31 - 1);
     if (o.token !== undefined && !(typeof o.token === "string" && /^[A-Za-z0-9\-._~+/]+=*$/.test(o.token))) {
-      throw new ValidationError("SplitClient: token must be a bearer token (letters, digits, - . _ ~ + / and trailing =)");
+      throw new ValidationError(
+        "SplitClient: token must be a bearer token (letters, digits, - . _ ~ + / and trailing =)",
+      );
     }
-    this.headers = { "Content-Type": FRAME_MEDIA_TYPE, ...(o.token !== undefined ? { Authorization: `Bearer ${o.token}` } : {}) };
+    this.headers = {
+      "Content-Type": FRAME_MEDIA_TYPE,
+      ...(o.token !== undefined ? { Authorization: `Bearer ${o.token}` } : {}),
+    };
     this.stream = o.transport === "ws" ? this.openStream(o) : undefined;
-    if (o.transport !== undefined && o.transport !== "http" && o.transport !== "ws") throw new ValidationError(`SplitClient: transport must be http or ws, got ${String(o.transport)}`);
-    const policy = o.policy === undefined ? o.head.split.policy : o.policy ?? undefined;
+    if (o.transport !== undefined && o.transport !== "http" && o.transport !== "ws")
+      throw new ValidationError(`SplitClient: transport must be http or ws, got ${String(o.transport)}`);
+    const policy = o.policy === undefined ? o.head.split.policy : (o.policy ?? undefined);
     this.runner = new ExitRunner(o.head, policy, { logits: false });
     this.policy = this.runner.policy;
   }
@@ -145,10 +160,12 @@ export class SplitClient {
   async infer(input: Matrix | ArrayLike<number>[]): Promise<InferResult> {
     const t0 = performance.now();
     const X = input instanceof Matrix ? input : this.load(input);
-    const head = this.head, split = head.split;
+    const head = this.head,
+      split = head.split;
     const r = this.runner.run(X);
     const tHead = performance.now();
-    const B = r.exit.length, m = r.indices.length;
+    const B = r.exit.length,
+      m = r.indices.length;
     const samples: SampleResult[] = new Array(B);
     for (let b = 0; b < B; b++) {
       if (r.exit[b]! === split.totalExits) continue;
@@ -156,13 +173,26 @@ export class SplitClient {
       samples[b] = { ...exited, bytesSent: 0, latencyMs: tHead - t0 };
     }
     const totals: InferTotals = {
-      samples: B, exited: B - m, sent: m, bytesSent: 0, bytesReceived: 0, requests: 0, retries: 0,
-      headMs: tHead - t0, serverMs: 0, latencyMs: 0,
+      samples: B,
+      exited: B - m,
+      sent: m,
+      bytesSent: 0,
+      bytesReceived: 0,
+      requests: 0,
+      retries: 0,
+      headMs: tHead - t0,
+      serverMs: 0,
+      latencyMs: 0,
     };
     if (m > 0) {
       const shape = [...split.activationShape, m];
       const frame = encodeFrame({
-        data: r.activation, shape, dtype: this.dtype, kind: "activation", splitId: split.cut, modelHash: split.hash,
+        data: r.activation,
+        shape,
+        dtype: this.dtype,
+        kind: "activation",
+        splitId: split.cut,
+        modelHash: split.hash,
       });
       totals.bytesSent = frame.length;
       const answer = this.stream ? await this.streamPost(this.stream, frame, totals) : await this.post(frame, totals);
@@ -177,7 +207,13 @@ export class SplitClient {
         throw e;
       }
       const C = head.classes;
-      if (f.shape.length !== 2 || f.shape[0] !== C || f.shape[1] !== m) throw new SplitServerError(200, "bad_answer", `expected a [${C}, ${m}] ${kind} frame, got [${f.shape.join(", ")}]`, "dims");
+      if (f.shape.length !== 2 || f.shape[0] !== C || f.shape[1] !== m)
+        throw new SplitServerError(
+          200,
+          "bad_answer",
+          `expected a [${C}, ${m}] ${kind} frame, got [${f.shape.join(", ")}]`,
+          "dims",
+        );
       const done = performance.now();
       totals.serverMs = done - tHead;
       // the class from the one softmax-statistics function; probabilities already are the confidence
@@ -194,10 +230,12 @@ export class SplitClient {
   }
 
   private load(samples: ArrayLike<number>[]): Matrix {
-    const F = this.head.inputSize, B = samples.length;
+    const F = this.head.inputSize,
+      B = samples.length;
     if (B < 1) throw new ShapeError("SplitClient.infer: no samples");
     samples.forEach((s, b) => {
-      if (s.length !== F) throw new ShapeError(`SplitClient.infer: sample ${b} has ${s.length} values, the head takes ${F}`);
+      if (s.length !== F)
+        throw new ShapeError(`SplitClient.infer: sample ${b} has ${s.length} values, the head takes ${F}`);
     });
     this.X ??= new Matrix(this.head.engine, F, B);
     const x = this.X.reshape(B).view();
@@ -217,10 +255,16 @@ export class SplitClient {
       let res: Response;
       let body: Uint8Array;
       try {
-        res = await this.fetch_(this.url + query, { method: "POST", headers: this.headers, body: frame as Uint8Array<ArrayBuffer>, signal: ctl.signal });
+        res = await this.fetch_(this.url + query, {
+          method: "POST",
+          headers: this.headers,
+          body: frame as Uint8Array<ArrayBuffer>,
+          signal: ctl.signal,
+        });
         body = new Uint8Array(await res.arrayBuffer());
       } catch (e) {
-        if (ctl.signal.aborted) throw new SplitServerError(0, "timeout", `no answer from ${this.url} within ${this.timeoutMs} ms`);
+        if (ctl.signal.aborted)
+          throw new SplitServerError(0, "timeout", `no answer from ${this.url} within ${this.timeoutMs} ms`);
         // the connection failed: an answer is a function of the frame alone, so sending it again is safe
         if (!(e instanceof SplitServerError) && attempt < this.retries) {
           await this.retryWait(attempt, 0, totals);
@@ -239,7 +283,7 @@ export class SplitClient {
     }
   }
 
-  /** The retry rules of both transports: a 503 or a failed connection, `retries` times, backoff doubling from `backoffMs`. */
+  /** Both transports' retry rule: a 503 or a failed connection, `retries` times, backoff doubling from `backoffMs`. */
   private async retryWait(attempt: number, retryAfter: number, totals: InferTotals): Promise<void> {
     totals.retries++;
     const wait = Math.min(this.maxBackoffMs, Math.max(this.backoffMs * 2 ** attempt, retryAfter));
@@ -248,7 +292,11 @@ export class SplitClient {
 
   private openStream(o: SplitClientOptions): StreamConnection {
     const WS = o.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (typeof WS !== "function") throw new ValidationError('SplitClient: no WebSocket available (Node 20 has none built in); pass options.WebSocket, e.g. WebSocket from the "ws" package');
+    if (typeof WS !== "function")
+      throw new ValidationError(
+        "SplitClient: no WebSocket available (Node 20 has none built in); " +
+          'pass options.WebSocket, e.g. WebSocket from the "ws" package',
+      );
     const query = this.output === "probabilities" ? "?output=probabilities" : "";
     const url = this.url.replace(/^http/, "ws").replace(/\/v1\/infer$/, "/v1/stream") + query;
     return new StreamConnection(url, streamProtocols(o.token), WS);
@@ -257,7 +305,7 @@ export class SplitClient {
   private async streamPost(stream: StreamConnection, frame: Uint8Array, totals: InferTotals): Promise<Uint8Array> {
     for (let attempt = 0; ; attempt++) {
       totals.requests++;
-      let a;
+      let a: StreamAnswer;
       try {
         a = await stream.request(frame, this.timeoutMs);
       } catch (e) {
@@ -297,9 +345,12 @@ export function retryAfterMs(v: string | null): number {
 
 function errorFrom(status: number, body: Uint8Array): SplitServerError {
   try {
-    const j = JSON.parse(new TextDecoder().decode(body)) as { error?: { code?: unknown; message?: unknown; field?: unknown } };
+    const j = JSON.parse(new TextDecoder().decode(body)) as {
+      error?: { code?: unknown; message?: unknown; field?: unknown };
+    };
     const e = j.error;
-    if (e && typeof e.code === "string" && typeof e.message === "string") return new SplitServerError(status, e.code, e.message, typeof e.field === "string" ? e.field : undefined);
+    if (e && typeof e.code === "string" && typeof e.message === "string")
+      return new SplitServerError(status, e.code, e.message, typeof e.field === "string" ? e.field : undefined);
   } catch {
     // not our JSON (a proxy's error page): fall through
   }

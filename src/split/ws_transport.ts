@@ -20,9 +20,13 @@ export interface WebSocketLike {
 /** A WebSocket constructor: `globalThis.WebSocket`, or `WebSocket` from the `ws` package. */
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
-/** The connection failed or closed before the request's answer came: nothing says whether it ran, so it may be resent. */
+/** The connection failed or closed before the answer came: nothing says whether the request ran; it may be resent. */
 export class StreamClosedError extends PresparseError {
-  constructor(readonly url: string, readonly closeCode: number | undefined, why: string) {
+  constructor(
+    readonly url: string,
+    readonly closeCode: number | undefined,
+    why: string,
+  ) {
     super(`stream ${url}: ${why}`);
   }
 }
@@ -135,7 +139,8 @@ export class StreamConnection {
         return reject(new StreamClosedError(this.url, undefined, `cannot open: ${(e as Error).message}`));
       }
       ws.binaryType = "arraybuffer";
-      let opened = false, why = "";
+      let opened = false,
+        why = "";
       ws.addEventListener("open", () => {
         opened = true;
         this.ws = ws;
@@ -150,7 +155,10 @@ export class StreamConnection {
           this.opening = undefined;
           return reject(new StreamClosedError(this.url, e.code, `could not connect${why ? `: ${why}` : ""}`));
         }
-        const reason = e.code === 1001 ? "the server is shutting down (1001)" : `closed with ${e.code}${e.reason ? ` (${e.reason})` : ""}`;
+        const reason =
+          e.code === 1001
+            ? "the server is shutting down (1001)"
+            : `closed with ${e.code}${e.reason ? ` (${e.reason})` : ""}`;
         this.fail(new StreamClosedError(this.url, e.code, `${reason} before answering`));
       });
       ws.addEventListener("message", (e: { data: ArrayBuffer | string }) => this.message(e.data));
@@ -165,7 +173,11 @@ export class StreamConnection {
       this.settle(id)?.resolve({ status: 200, body: new Uint8Array(data, ID_BYTES) });
       return;
     }
-    let m: { id?: unknown; error?: { status?: unknown; code?: unknown; message?: unknown; field?: unknown }; retryAfter?: unknown };
+    let m: {
+      id?: unknown;
+      error?: { status?: unknown; code?: unknown; message?: unknown; field?: unknown };
+      retryAfter?: unknown;
+    };
     try {
       m = JSON.parse(data) as typeof m;
     } catch {
@@ -186,7 +198,10 @@ export class StreamConnection {
 
 /** No answer within the attempt's time; the request may still be answered (and is then dropped). */
 export class StreamTimeoutError extends PresparseError {
-  constructor(readonly url: string, readonly timeoutMs: number) {
+  constructor(
+    readonly url: string,
+    readonly timeoutMs: number,
+  ) {
     super(`no answer from ${url} within ${timeoutMs} ms`);
   }
 }

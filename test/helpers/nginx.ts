@@ -35,7 +35,9 @@ export function freePort(): Promise<number> {
 
 /** The configuration of the scale-out test: the fleet's nginx.conf of docs/serving.md, on loopback. */
 export function nginxConfig(dir: string, port: number, upstreams: number[]): string {
-  const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `  ${t}_temp_path ${join(dir, t)};`).join("\n");
+  const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
+    .map((t) => `  ${t}_temp_path ${join(dir, t)};`)
+    .join("\n");
   return `
 # written by test/helpers/nginx.ts
 daemon off;
@@ -81,12 +83,19 @@ ${upstreams.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=10s;`
 }
 
 /** nginx running in the foreground with that configuration; `stop()` ends it by its PID. */
-export async function startNginx(bin: string, dir: string, port: number, upstreams: number[]): Promise<{ child: ChildProcess; url: string; errorLog(): string; stop(): Promise<void> }> {
+export async function startNginx(
+  bin: string,
+  dir: string,
+  port: number,
+  upstreams: number[],
+): Promise<{ child: ChildProcess; url: string; errorLog(): string; stop(): Promise<void> }> {
   for (const t of ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]) mkdirSync(join(dir, t), { recursive: true });
   const conf = join(dir, "nginx.conf");
   writeFileSync(conf, nginxConfig(dir, port, upstreams));
   let stderr = "";
-  const child = spawn(bin, ["-p", dir, "-c", conf, "-e", join(dir, "error.log")], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(bin, ["-p", dir, "-c", conf, "-e", join(dir, "error.log")], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   const url = `http://127.0.0.1:${port}`;

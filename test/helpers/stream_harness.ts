@@ -26,7 +26,10 @@ export function streamUrl(url: string, query = ""): string {
 }
 
 /** Opens a stream and resolves once it is open (rejects with the server's status when the upgrade is refused). */
-export async function openStream(url: string, o: { query?: string; protocols?: string[]; headers?: Record<string, string>; ca?: string | Buffer } = {}): Promise<TestStream> {
+export async function openStream(
+  url: string,
+  o: { query?: string; protocols?: string[]; headers?: Record<string, string>; ca?: string | Buffer } = {},
+): Promise<TestStream> {
   const ws = new WebSocket(streamUrl(url, o.query), o.protocols ?? [], { headers: o.headers, ca: o.ca });
   const messages: StreamMessage[] = [];
   const waiters: (() => void)[] = [];
@@ -35,13 +38,23 @@ export async function openStream(url: string, o: { query?: string; protocols?: s
     else messages.push(JSON.parse(data.toString("utf8")) as StreamMessage);
     for (const w of waiters.splice(0)) w();
   });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on("close", (code, reason) => resolve({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on("close", (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
   await new Promise<void>((resolve, reject) => {
     ws.once("open", () => resolve());
     ws.once("unexpected-response", (_req, res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() })));
+      res.on("end", () =>
+        reject(
+          Object.assign(new Error(`upgrade refused: ${res.statusCode}`), {
+            status: res.statusCode,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString(),
+          }),
+        ),
+      );
     });
     ws.once("error", reject);
   });
