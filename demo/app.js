@@ -20,6 +20,9 @@ let storedThreshold = 0.9;
 let threshold = 0.9;
 let thresholdTouched = false;
 let dtype = "int8";
+let transport = "http";
+// a bearer token for a server started with --token-file: in the page's fragment (#token=…), which is never sent
+const token = new URLSearchParams(location.hash.slice(1)).get("token") ?? undefined;
 let results = [];
 let last = null;
 let shownOnPad = false;
@@ -65,7 +68,7 @@ const cutWidth = () => head.trunk[head.trunk.length - 1].outputSize;
 
 function rebuildClient() {
   client?.dispose();
-  client = new SplitClient({ head, serverUrl: location.origin, policy: policy(), dtype });
+  client = new SplitClient({ head, serverUrl: location.origin, policy: policy(), dtype, transport, token });
 }
 
 /** The first exit's answer for a sample whatever the threshold, for the gauge (the client only reports the winner). */
@@ -99,6 +102,7 @@ async function classify(pixels, meta) {
     roundTripMs: s.exit < head.exits.length ? null : totals.serverMs,
     latencyMs: s.latencyMs,
     dtype: client.dtype,
+    transport,
     kind: client.policy?.kind ?? kind,
     threshold: client.policy?.thresholds[0] ?? null,
   };
@@ -541,6 +545,12 @@ function setupControls() {
     edgeNote();
     serial(rebuildClient);
   });
+  const wire = $("transport");
+  wire.value = transport;
+  wire.addEventListener("change", () => {
+    transport = wire.value;
+    serial(rebuildClient);
+  });
   edgeNote();
   $("run-all").addEventListener("click", async () => {
     const b = $("run-all");
@@ -624,6 +634,7 @@ function info() {
     exits: head.exits.length,
     policy: policy(),
     dtype,
+    transport,
     digits: digits.length,
   };
 }

@@ -364,11 +364,14 @@ describe("presparse split, serve and infer", () => {
 
       const srv = await spawnCli(["serve", "--model", files.path("out/tail.safetensors"), "--port", "0"]);
       try {
-        for (const [dtype, batch] of [
-          ["f32", "1"],
-          ["f32", "7"],
-          ["int8", "60"],
-        ] as const) {
+        const runs = [
+          ["f32", "1", "http"],
+          ["f32", "7", "http"],
+          ["int8", "60", "http"],
+          ["f32", "7", "ws"],
+          ["int8", "60", "ws"],
+        ] as const;
+        for (const [dtype, batch, transport] of runs) {
           const r = await run([
             "infer",
             "--head",
@@ -385,11 +388,13 @@ describe("presparse split, serve and infer", () => {
             dtype,
             "--exit-policy",
             `maxprob:${q}`,
+            "--transport",
+            transport,
             "--json",
           ]);
           expect(r.code, r.stderr).toBe(0);
           const o = JSON.parse(r.stdout);
-          expect(o).toMatchObject({ n, hash, rawBytesPerSample: 784 });
+          expect(o).toMatchObject({ n, hash, rawBytesPerSample: 784, transport });
           expect(o.exitRate).toBe(early / n);
           if (dtype === "f32") expect(o.accuracy).toBe(right / n);
           else expect(Math.abs(o.accuracy - right / n)).toBeLessThanOrEqual(2 / n);

@@ -40,6 +40,7 @@ interface PageResult {
   edgeMs: number;
   roundTripMs: number | null;
   dtype: string;
+  transport: string;
   threshold: number | null;
   input?: number[];
 }
@@ -511,6 +512,34 @@ describe.skipIf(!executable)("the demo page in headless Chromium", () => {
     });
     expect(exits).toBeGreaterThan(0);
     expect(exits).toBeLessThan(B);
+  });
+
+  it("over the WebSocket transport answers the test digits as the Node client does, on one stream to its own origin", async () => {
+    const sockets: string[] = [];
+    page.on("websocket", (ws) => sockets.push(ws.url()));
+    await page.locator("#transport").selectOption("ws");
+    const info = await hook<{ transport: string; dtype: string; policy: { thresholds: number[] } }>("info");
+    expect([info.transport, info.dtype]).toEqual(["ws", "f32"]);
+    const t = info.policy.thresholds[0]!;
+    const B = 30;
+    const got = await hook<PageResult[]>(
+      "classifyDigits",
+      Array.from({ length: B }, (_, i) => i),
+    );
+    const want = await nodeAnswers(
+      digits.slice(0, B).map((d) => inputOf(d.pixels)),
+      "f32",
+      t,
+    );
+    got.forEach((r, b) => {
+      expectSame(r, want[b]!, `digit ${b}`);
+      expect(r.transport).toBe("ws");
+    });
+    expect(got.some((r) => r.where === "server")).toBe(true);
+    expect(sockets).toEqual([`${server.url.replace("http", "ws")}/v1/stream`]);
+    expect(server.metrics.requests.get({ path: "/v1/infer", code: "200", transport: "ws" })).toBe(
+      got.filter((r) => r.where === "server").length,
+    );
   });
 
   it("loaded everything from its own origin with no error", async () => {

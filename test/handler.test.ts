@@ -147,7 +147,9 @@ describe("POST /v1/infer as a function", () => {
       if (status === 405) expect(a.headers.Allow, what).toMatch(/^(POST|GET, HEAD)$/);
     }
     const notFound = errorOf(await s.handler.handle(request("GET", "/nope"))).message;
-    expect(notFound).toMatch(/endpoints: POST \/v1\/infer, GET \/healthz, GET \/metrics$/);
+    expect(notFound).toMatch(
+      /endpoints: POST \/v1\/infer, GET \/v1\/stream, GET \/healthz, GET \/metrics, GET \/v2, .*infer$/,
+    );
     expect(s.queue.depth).toEqual({ requests: 0, samples: 0 });
     expect((await s.handler.handle(infer(good))).status).toBe(200);
   });
@@ -236,11 +238,13 @@ describe("health, metrics and draining as functions", () => {
     const queue = { requests: 0, samples: 0 };
     expect(JSON.parse(h.body as string)).toEqual({
       ok: true,
+      ready: true,
       status: "serving",
       modelHash: tail.split.hash,
       split,
       queue,
       inflight: 0,
+      streams: 0,
       pid: process.pid,
     });
     expect(await s.handler.handle(request("HEAD", "/healthz"))).toEqual(h);
@@ -284,10 +288,19 @@ describe("health, metrics and draining as functions", () => {
     s.traffic.end(s.handler.label("/nope"), await s.handler.handle(request("GET", "/nope")), t);
     await Promise.resolve();
     expect(idle).toBe(true);
-    expect(s.metrics.requests.get({ path: "/v1/infer", code: "200" })).toBe(1);
-    expect(s.metrics.requests.get({ path: "/healthz", code: "499" })).toBe(1);
-    expect(s.metrics.requests.get({ path: "other", code: "404" })).toBe(1);
-    expect([metric("presparse_samples_total"), metric("presparse_request_duration_seconds_count")]).toEqual([3, 1]);
+    const http = { transport: "http" };
+    expect(s.metrics.requests.get({ path: "/v1/infer", code: "200", ...http })).toBe(1);
+    expect(s.metrics.requests.get({ path: "/healthz", code: "499", ...http })).toBe(1);
+    expect(s.metrics.requests.get({ path: "other", code: "404", ...http })).toBe(1);
+    const [samples, seconds] = ["presparse_samples_total", "presparse_request_duration_seconds_count"].map((m) =>
+      metric(`${m}\\{transport="http"\\}`),
+    );
+    expect([samples, seconds]).toEqual([3, 1]);
+    // a transport that says which it is is counted under its own label
+    s.traffic.begin();
+    s.traffic.end(s.handler.label("/v1/infer"), ok, t, "ws");
+    expect(s.metrics.requests.get({ path: "/v1/infer", code: "200", transport: "ws" })).toBe(1);
+    expect(metric('presparse_samples_total\\{transport="ws"\\}')).toBe(3);
   });
 });
 
@@ -312,7 +325,9 @@ describe("the demo's routes in the same table", () => {
     const labels = ["/", "/demo/app.js", "/healthz", "/demo/index.html"].map((p) => s.handler.label(p));
     expect(labels).toEqual(["/demo/", "/demo/", "/healthz", "other"]);
     expect((await s.handler.handle(request("GET", "/demo/index.html"))).status).toBe(404);
-    expect(errorOf(await s.handler.handle(request("GET", "/x"))).message).toMatch(/GET \/metrics, GET \/demo\/$/);
+    expect(errorOf(await s.handler.handle(request("GET", "/x"))).message).toMatch(
+      /POST \/v2\/models\/presparse\/infer, GET \/demo\/$/,
+    );
   });
 
   it("may not take a path of the tail's own", () => {

@@ -111,13 +111,14 @@ describe("tail server", () => {
     });
     expect(batched).toBeGreaterThan(0);
     const m = parseMetrics((await raw(s.url, { method: "GET", path: "/metrics" })).body.toString());
-    expect(m.get('presparse_requests_total{code="200",path="/v1/infer"}')).toBe(300);
-    expect(m.get("presparse_samples_total")).toBe(jobs.reduce((a, j) => a + j.n, 0));
+    expect(m.get('presparse_requests_total{code="200",path="/v1/infer",transport="http"}')).toBe(300);
+    expect(m.get('presparse_samples_total{transport="http"}')).toBe(jobs.reduce((a, j) => a + j.n, 0));
     expect(m.get("presparse_batch_size_sum")).toBe(jobs.reduce((a, j) => a + j.n, 0));
     expect(m.get("presparse_batch_requests_sum")).toBe(300);
     expect(m.get("presparse_batch_size_count")).toBeLessThan(300);
-    expect(m.get("presparse_request_duration_seconds_count")).toBe(300);
-    expect(m.get('presparse_request_duration_seconds_bucket{le="+Inf"}')).toBe(300);
+    expect(m.get('presparse_request_duration_seconds_count{transport="http"}')).toBe(300);
+    expect(m.get('presparse_request_duration_seconds_bucket{le="+Inf",transport="http"}')).toBe(300);
+    expect(m.get('presparse_request_duration_seconds_count{transport="ws"}')).toBe(0);
     expect(m.get("presparse_queue_depth")).toBe(0);
     // cumulative buckets never decrease
     const buckets = [...m].filter(([k]) => k.startsWith("presparse_batch_size_bucket")).map(([, v]) => v);
@@ -296,9 +297,9 @@ describe("tail server", () => {
       expect(ok.status, `after ${what}`).toBe(200);
     }
     const m = parseMetrics((await raw(s.url, { method: "GET", path: "/metrics" })).body.toString());
-    expect(m.get('presparse_requests_total{code="409",path="/v1/infer"}')).toBe(3);
-    expect(m.get('presparse_requests_total{code="404",path="other"}')).toBe(1);
-    expect(m.get('presparse_requests_total{code="200",path="/v1/infer"}')).toBe(cases.length);
+    expect(m.get('presparse_requests_total{code="409",path="/v1/infer",transport="http"}')).toBe(3);
+    expect(m.get('presparse_requests_total{code="404",path="other",transport="http"}')).toBe(1);
+    expect(m.get('presparse_requests_total{code="200",path="/v1/infer",transport="http"}')).toBe(cases.length);
   });
 
   it("a full queue answers 503 with Retry-After, and every accepted request is still answered", async () => {
@@ -377,7 +378,7 @@ describe("tail server", () => {
     sock.write(frame);
     await until(() => s.queueDepth().requests === 1, "a queued request");
     sock.destroy();
-    await until(() => s.metrics.requests.get({ path: "/v1/infer", code: "499" }) === 1, "a 499");
+    await until(() => s.metrics.requests.get({ path: "/v1/infer", code: "499", transport: "http" }) === 1, "a 499");
     expect(s.queueDepth()).toEqual({ requests: 0, samples: 0 });
     expect(s.metrics.render()).toMatch(/^presparse_inflight_requests 0$/m);
   });

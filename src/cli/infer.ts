@@ -1,4 +1,7 @@
 import { readFile } from "node:fs/promises";
+import WebSocket from "ws";
+import { readTokenFile } from "../server/access.js";
+import type { WebSocketConstructor } from "../split/ws_transport.js";
 import { Batcher } from "../nn/batcher.js";
 import { SplitClient } from "../split/client.js";
 import { ValidationError } from "../engine/errors.js";
@@ -15,7 +18,8 @@ export const inferCommand: Command = {
   summary: "run a split model: the head here, the tail on a presparse server",
   usage: `
 Usage: presparse infer --head FILE --server URL [--data mnist|DIR] [--dtype f32|f16|int8]
-                       [--exit-policy P] [--batch N] [--limit N] [--json]
+                       [--exit-policy P] [--batch N] [--limit N] [--transport http|ws]
+                       [--token-file FILE] [--json]
 
 Classifies the test half of a dataset: each batch runs through the head locally, samples an edge exit is
 confident about stop there, the rest go to the server in one frame. Prints accuracy, the edge exit rate,
@@ -30,6 +34,8 @@ bytes sent per sample (against the raw 1-byte-per-pixel input) and latency perce
                         none: send every sample)
   --batch N             samples per call, one frame each (default 1)
   --limit N             classify only the first N test samples
+  --transport T         http: one POST per batch (default); ws: the server's WebSocket stream
+  --token-file FILE     send the first bearer token of FILE (one per line, # comments)
   --json                print the result as JSON
 `,
   options: {
@@ -41,6 +47,8 @@ bytes sent per sample (against the raw 1-byte-per-pixel input) and latency perce
     "exit-policy": { type: "string" },
     batch: { type: "string" },
     limit: { type: "string" },
+    transport: { type: "string" },
+    "token-file": { type: "string" },
     json: { type: "boolean" },
   },
   async run(v) {
@@ -53,6 +61,10 @@ bytes sent per sample (against the raw 1-byte-per-pixel input) and latency perce
       throw new UsageError(`infer: --dtype expects ${FRAME_DTYPES.join(", ")}, got ${JSON.stringify(v.dtype)}`);
     }
     const batch = int("infer", "batch", v.batch, 1, 1, 65536);
+    const transport = (v.transport as string | undefined) ?? "http";
+    if (transport !== "http" && transport !== "ws")
+      throw new UsageError(`infer: --transport expects http or ws, got ${JSON.stringify(transport)}`);
+    const token = v["token-file"] === undefined ? undefined : readTokenFile(v["token-file"] as string)[0];
     const eng = await engine();
     let bytes: Uint8Array;
     try {
@@ -72,7 +84,10 @@ bytes sent per sample (against the raw 1-byte-per-pixel input) and latency perce
           : undefined;
     const { test, storedFeatures: rawBytes } = heldOutFromFlags("infer", v, head.inputSize, head.split.dataSeed ?? 0);
     const n = Math.min(test.n, int("infer", "limit", v.limit, test.n, 1));
-    const client = new SplitClient({ head, serverUrl, policy, dtype });
+    // Node ≥ 22 has a WebSocket client built in; on Node 20 the ws package's serves
+    const WS =
+      (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket ?? (WebSocket as unknown as WebSocketConstructor);
+    const client = new SplitClient({ head, serverUrl, policy, dtype, transport, token, WebSocket: WS });
     const batcher = new Batcher(eng, test, Math.min(batch, n));
     const order = Int32Array.from({ length: n }, (_, i) => i);
     const latencies: number[] = [];
@@ -110,6 +125,7 @@ bytes sent per sample (against the raw 1-byte-per-pixel input) and latency perce
       n,
       batch,
       dtype,
+      transport,
       policy: client.policy ? `${client.policy.kind}:${client.policy.thresholds.join(",")}` : null,
       accuracy: right / n,
       exitRate: exited / n,
@@ -125,7 +141,7 @@ bytes sent per sample (against the raw 1-byte-per-pixel input) and latency perce
     else {
       const ms = (x: number) => `${x.toFixed(2)} ms`;
       process.stdout.write(
-        `${n} samples from ${headPath} via ${serverUrl} (batch ${batch}, ${dtype} frames${out.policy ? `, policy ${out.policy}` : ", no edge exit"})\n`,
+        `${n} samples from ${headPath} via ${serverUrl} over ${transport} (batch ${batch}, ${dtype} frames${out.policy ? `, policy ${out.policy}` : ", no edge exit"})\n`,
       );
       process.stdout.write(
         `  accuracy ${pct(out.accuracy)}, answered on the edge ${pct(out.exitRate)} (${exited}), by the server ${sent}\n`,

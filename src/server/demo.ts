@@ -194,5 +194,7 @@ export function demoRoutes(site: DemoSite): RouteTable {
       return { status: r.status, headers: { ...r.headers }, body: r.body };
     },
   };
-  return new Map(site.paths.map((path) => [path, { label: DEMO_PREFIX, methods: { GET: page, HEAD: page } }]));
+  return new Map(
+    site.paths.map((path) => [path, { label: DEMO_PREFIX, methods: { GET: page, HEAD: page }, public: true }]),
+  );
 }

@@ -61,7 +61,7 @@ export function inferEndpoint(d: InferDeps): Endpoint {
 }
 
 /** `output` and `dtype` of the query; `dtype` undefined means the request frame's own. */
-function answerOptions(head: RequestHead): { kind: FrameKind; dtype?: FrameDtype } {
+export function answerOptions(head: RequestHead): { kind: FrameKind; dtype?: FrameDtype } {
   const output = head.query.get("output") ?? "logits";
   if (!OUTPUTS.includes(output as FrameKind)) {
     const message = `output must be logits or probabilities, got ${JSON.stringify(output)}`;
@@ -105,7 +105,7 @@ function activation(body: Uint8Array, tail: ServedTail, limits: InferLimits) {
 type Work = Omit<BatchJob, "done" | "fail">;
 
 /** The job's output from its batch, or a refusal: the queue is full, the deadline passed, the client left. */
-function batched(queue: BatchQueue, work: Work, req: Request, limits: InferLimits): Promise<BatchOut> {
+export function batched(queue: BatchQueue, work: Work, req: Request, limits: InferLimits): Promise<BatchOut> {
   const deadline = (req.arrived ?? performance.now()) + limits.timeoutMs;
   return new Promise((resolve, reject) => {
     let timer: ReturnType<typeof setTimeout> | undefined;
