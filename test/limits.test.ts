@@ -9,6 +9,7 @@ import {
   FrameError,
   FrameMismatchError,
   FrameTooLargeError,
+  Pattern,
   ShapeError,
   ValidationError,
   decodeFrame,
@@ -327,5 +328,50 @@ describe("safetensors limits at their edges", () => {
     expect(field).toMatch(/expected an object of strings/);
     const nested = `{"a":${"[".repeat(50)}${"]".repeat(50)}}`;
     expect(fails(file(nested), "tensor")).toBe('safetensors: tensor: "a" is not an object');
+  });
+});
+
+describe("pattern limits at their edges", () => {
+  const empty = (inputs: number, outputs: number) => Pattern.fromCsr(inputs, outputs, new Int32Array(outputs + 1), []);
+
+  it("inputs and outputs up to 2^24 each; 2^24 + 1 is a ValidationError naming the generator and the size", () => {
+    expect(empty(2 ** 24, 1).colPtr.length).toBe(2 ** 24 + 1);
+    expect(empty(1, 2 ** 24).rowPtr.length).toBe(2 ** 24 + 1);
+    expect(() => empty(2 ** 24 + 1, 1)).toThrow(/^Pattern\.fromCsr: inputs must be an integer in \[1, 16777216\], got 16777217$/);
+    expect(() => empty(1, 2 ** 24 + 1)).toThrow(/^Pattern\.fromCsr: outputs must be an integer in \[1, 16777216\], got 16777217$/);
+  }, 30_000);
+
+  it("inputs × outputs below 2^31 is built; 2^31 connections are refused before anything is allocated", () => {
+    // 2^31 − 1 is prime, so no pair of sizes ≤ 2^24 reaches it: 2^24 · 127 is the largest product below 2^31
+    expect(empty(2 ** 24, 127).nnz).toBe(0);
+    for (const [i, o] of [[2 ** 24, 128], [128, 2 ** 24], [2 ** 16, 2 ** 15]] as const) {
+      expect(() => empty(i, o)).toThrow(ValidationError);
+      expect(() => empty(i, o)).toThrow(`Pattern.fromCsr: ${i}×${o} connections exceed 2^31 − 1`);
+      expect(() => Pattern.dense(i, o)).toThrow(`Pattern.dense: ${i}×${o} connections exceed 2^31 − 1`);
+    }
+  }, 30_000);
+
+  it("every generator names itself and the argument in its refusals", () => {
+    const cases: [() => unknown, string][] = [
+      [() => Pattern.fixedDegree(0, 3, 1), "Pattern.fixedDegree: inputs must be an integer in [1, 16777216], got 0"],
+      [() => Pattern.fixedDegree(3, 0, 1), "Pattern.fixedDegree: outputs must be an integer in [1, 16777216], got 0"],
+      [() => Pattern.fixedDegree(3, 3, 4), "Pattern.fixedDegree: outDegree must be an integer in [0, 3], got 4"],
+      [() => Pattern.random(3.5, 3, 0.5), "Pattern.random: inputs must be an integer in [1, 16777216], got 3.5"],
+      [() => Pattern.dense(3, NaN), "Pattern.dense: outputs must be an integer in [1, 16777216], got NaN"],
+      [() => Pattern.fromMask(-1, 3, []), "Pattern.fromMask: inputs must be an integer in [1, 16777216], got -1"],
+      [() => Pattern.fromCsr(3, Infinity, [], []), "Pattern.fromCsr: outputs must be an integer in [1, 16777216], got Infinity"],
+    ];
+    for (const [make, message] of cases) {
+      expect(make).toThrow(ValidationError);
+      expect(make).toThrow(message);
+    }
+  });
+
+  it("out-degree 0 and out-degree = outputs are the edges of fixedDegree: no connections, and every connection", () => {
+    const none = Pattern.fixedDegree(6, 4, 0, 3);
+    expect([none.nnz, Array.from(none.rowPtr)]).toEqual([0, [0, 0, 0, 0, 0]]);
+    const all = Pattern.fixedDegree(6, 4, 4, 3);
+    expect(all.hash).toBe(Pattern.dense(6, 4).hash);
+    expect(Pattern.fromMask(2, 2, [1, 0, 0, 1]).kind).toBe("mask");
   });
 });

@@ -1,0 +1,19 @@
+// The modules `npm run test:mutation` mutates, one at a time, each against its own tests only.
+// Adding a module is one line: the file to mutate and the test files that state its promises.
+export const MODULES = [
+  { mutate: "src/sparsity/pattern.ts", tests: ["test/pattern.test.ts", "test/golden_pattern.test.ts", "test/oracle_pattern.test.ts", "test/limits.test.ts"] },
+  { mutate: "src/split/frame.ts", tests: ["test/frame.test.ts", "test/golden_frame.test.ts", "test/oracle_frame.test.ts", "test/limits.test.ts"] },
+  { mutate: "src/io/safetensors.ts", tests: ["test/safetensors.test.ts", "test/golden_safetensors.test.ts", "test/limits.test.ts"] },
+];
+
+/** The module named by a path (`src/split/frame.ts`) or its stem (`frame`). */
+export function findModule(name) {
+  const m = MODULES.find((x) => x.mutate === name || x.mutate.endsWith(`/${name}.ts`));
+  if (!m) throw new Error(`no mutation module "${name}"; known: ${MODULES.map((x) => x.mutate).join(", ")}`);
+  return m;
+}
+
+/** The file stem a module's reports are named by. */
+export function stem(m) {
+  return m.mutate.replace(/^src\//, "").replace(/\.ts$/, "").replaceAll("/", "_");
+}
