@@ -78,15 +78,6 @@ describe("frame limits at their edges", () => {
     tooLarge(long, { maxBytes: f.length }, "length", f.length + 1, f.length);
   });
 
-  it("maxBytes default: a frame of exactly 64 MiB decodes; 64 MiB + 1 byte is 413 before anything is read", () => {
-    const n = (2 ** 26 - 40) / 4; // f32 elements that make a rank-1 frame of 2^26 bytes
-    const f = frame([n], "f32", new Float32Array(n).fill(0.5));
-    expect(f.length).toBe(2 ** 26);
-    const d = decodeFrame(f);
-    expect([d.data.length, d.data[0], d.data[n - 1]]).toEqual([n, 0.5, 0.5]);
-    tooLarge(new Uint8Array(2 ** 26 + 1), undefined, "length", 2 ** 26 + 1, 2 ** 26);
-  }, 30_000);
-
   it("length: 36 bytes (fixed header + CRC) pass the length check, 35 do not", () => {
     const f = frame([1]);
     const e35 = rejection(f.slice(0, 35));
@@ -127,28 +118,12 @@ describe("frame limits at their edges", () => {
     }
   });
 
-  it("maxDim default: [2^24] decodes; a dimension of 2^24 + 1 is 413 whatever maxElements allows", () => {
-    const n = 2 ** 24;
-    expect(decodeFrame(frame([n], "int8", new Float32Array(n))).shape).toEqual([n]);
-    tooLarge(reseal(header([n + 1])), { maxElements: 2 ** 30 }, "dims", n + 1, n);
-    expect(rejection(reseal(header([n + 1])), { maxElements: 2 ** 30 }).message).toMatch(/dims\[0\] = 16777217 exceeds the limit of 16777216/);
-  }, 30_000);
-
   it("maxElements: exactly maxElements decodes, one more is 413 (dims), checked on the running product", () => {
     expect(decodeFrame(frame([3, 5]), { maxElements: 15 }).shape).toEqual([3, 5]);
     tooLarge(frame([3, 5]), { maxElements: 14 }, "dims", 14);
     expect(decodeFrame(frame([2, 2, 2, 2]), { maxElements: 16, maxDim: 2 }).shape).toEqual([2, 2, 2, 2]);
     tooLarge(frame([2, 2, 2, 2]), { maxElements: 15, maxDim: 2 }, "dims", 15);
   });
-
-  it("maxElements default: [2^12, 2^12] decodes; [2^12, 2^12 + 1] is 413 though each dimension is far below maxDim", () => {
-    const k = 2 ** 12;
-    expect(decodeFrame(frame([k, k], "int8", new Float32Array(k * k))).shape).toEqual([k, k]);
-    tooLarge(reseal(header([k, k + 1])), undefined, "dims", 2 ** 24);
-    // the product is checked after each factor: four dims of 2^32 - 1 never overflow into an accepted size
-    tooLarge(reseal(header([2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1])), { maxDim: 2 ** 32 - 1 }, "dims");
-    tooLarge(reseal(header([2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1])), LIFTED, "dims", Number.MAX_SAFE_INTEGER);
-  }, 30_000);
 
   it("the limits themselves are checked: each at its bound is valid, one past it is a ValidationError", () => {
     const f = frame([2]);
@@ -334,22 +309,20 @@ describe("safetensors limits at their edges", () => {
 describe("pattern limits at their edges", () => {
   const empty = (inputs: number, outputs: number) => Pattern.fromCsr(inputs, outputs, new Int32Array(outputs + 1), []);
 
-  it("inputs and outputs up to 2^24 each; 2^24 + 1 is a ValidationError naming the generator and the size", () => {
-    expect(empty(2 ** 24, 1).colPtr.length).toBe(2 ** 24 + 1);
-    expect(empty(1, 2 ** 24).rowPtr.length).toBe(2 ** 24 + 1);
+  it("inputs and outputs up to 2^24 each: 2^24 + 1 is a ValidationError naming the generator and the size", () => {
     expect(() => empty(2 ** 24 + 1, 1)).toThrow(/^Pattern\.fromCsr: inputs must be an integer in \[1, 16777216\], got 16777217$/);
     expect(() => empty(1, 2 ** 24 + 1)).toThrow(/^Pattern\.fromCsr: outputs must be an integer in \[1, 16777216\], got 16777217$/);
-  }, 30_000);
+  });
 
-  it("inputs × outputs below 2^31 is built; 2^31 connections are refused before anything is allocated", () => {
-    // 2^31 − 1 is prime, so no pair of sizes ≤ 2^24 reaches it: 2^24 · 127 is the largest product below 2^31
-    expect(empty(2 ** 24, 127).nnz).toBe(0);
+  it("2^31 connections are refused before anything is allocated; 2^16 · (2^15 − 1) are built", () => {
+    // 2^31 − 1 is prime, so no pair of sizes ≤ 2^24 reaches it (limits_large.test.ts builds 2^24 · 127)
+    expect(empty(2 ** 16, 2 ** 15 - 1).nnz).toBe(0);
     for (const [i, o] of [[2 ** 24, 128], [128, 2 ** 24], [2 ** 16, 2 ** 15]] as const) {
       expect(() => empty(i, o)).toThrow(ValidationError);
       expect(() => empty(i, o)).toThrow(`Pattern.fromCsr: ${i}×${o} connections exceed 2^31 − 1`);
       expect(() => Pattern.dense(i, o)).toThrow(`Pattern.dense: ${i}×${o} connections exceed 2^31 − 1`);
     }
-  }, 30_000);
+  });
 
   it("every generator names itself and the argument in its refusals", () => {
     const cases: [() => unknown, string][] = [
