@@ -2,8 +2,8 @@
 // Adding a module is one line: the file to mutate and the test files that state its promises.
 export const MODULES = [
   { mutate: "src/sparsity/pattern.ts", tests: ["test/pattern.test.ts", "test/golden_pattern.test.ts", "test/oracle_pattern.test.ts", "test/limits.test.ts"] },
-  { mutate: "src/split/frame.ts", tests: ["test/frame.test.ts", "test/golden_frame.test.ts", "test/oracle_frame.test.ts", "test/limits.test.ts"] },
-  { mutate: "src/io/safetensors.ts", tests: ["test/safetensors.test.ts", "test/golden_safetensors.test.ts", "test/limits.test.ts"] },
+  { mutate: "src/split/frame.ts", tests: ["test/frame.test.ts", "test/golden_frame.test.ts", "test/oracle_frame.test.ts", "test/frame_errors.test.ts", "test/limits.test.ts"] },
+  { mutate: "src/io/safetensors.ts", tests: ["test/safetensors.test.ts", "test/golden_safetensors.test.ts", "test/safetensors_errors.test.ts", "test/limits.test.ts"] },
 ];
 
 /** The module named by a path (`src/split/frame.ts`) or its stem (`frame`). */

@@ -47,4 +47,10 @@ describe("golden safetensors file", () => {
     expect(toHex(other)).not.toBe(st.hex);
     expectGoldenTensors(other);
   });
+
+  it("a file without metadata has no __metadata__ entry at all", () => {
+    const bytes = encodeSafetensors({ x: { dtype: "F32", shape: [2], data: Float32Array.of(1.5, -2) }, i: { dtype: "I8", shape: [3], data: Int8Array.of(1, -1, 0) } });
+    expect(toHex(bytes)).toBe(st.noMetadataHex);
+    expect(decodeSafetensors(bytes).metadata).toEqual({});
+  });
 });

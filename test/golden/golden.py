@@ -289,8 +289,9 @@ def safetensors_golden():
     ours = safetensors_file(tensors, metadata)
     other = safetensors_file(tensors, metadata, layout="other")
     as_json = [{"name": n, "dtype": d, "shape": s, "values": v} for n, d, s, v in tensors]
+    bare = safetensors_file([("x", "F32", [2], [1.5, -2.0]), ("i", "I8", [3], [1, -1, 0])], {})
     return {"tensors": as_json, "metadata": metadata, "hex": ours.hex(), "sha256": hashlib.sha256(ours).hexdigest(),
-            "otherWriterHex": other.hex()}
+            "otherWriterHex": other.hex(), "noMetadataHex": bare.hex()}
 
 
 def main():

@@ -40,7 +40,7 @@ export interface GoldenTensor {
 export interface Golden {
   patterns: GoldenPattern[];
   frames: GoldenFrame[];
-  safetensors: { tensors: GoldenTensor[]; metadata: Record<string, string>; hex: string; sha256: string; otherWriterHex: string };
+  safetensors: { tensors: GoldenTensor[]; metadata: Record<string, string>; hex: string; sha256: string; otherWriterHex: string; noMetadataHex: string };
 }
 
 export const golden: Golden = JSON.parse(readFileSync(new URL("../golden/golden.json", import.meta.url), "utf8"));
