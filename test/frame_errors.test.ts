@@ -32,6 +32,15 @@ describe("encodeFrame refuses", () => {
   }
 });
 
+describe("encodeFrame refuses a model hash that is not a string", () => {
+  it("even one whose digits read as 16 hex digits", () => {
+    for (const h of [1234567890123456, { toString: () => HASH }]) {
+      expect(() => encodeFrame(input({ modelHash: h as unknown as string }))).toThrow(ValidationError);
+      expect(() => encodeFrame(input({ modelHash: h as unknown as string }))).toThrow(/^encodeFrame: modelHash must be 16 hex digits, got /);
+    }
+  });
+});
+
 describe("encodeFrame accepts", () => {
   it("every kind, written as its code; every dtype, written as its code and element size", () => {
     (["activation", "logits", "probabilities"] as const).forEach((kind, code) => {
@@ -70,6 +79,18 @@ describe("decodeFrame refuses", () => {
       expect(() => decodeFrame(b as unknown as Uint8Array)).toThrow(ValidationError);
       expect(() => decodeFrame(b as unknown as Uint8Array)).toThrow(/^decodeFrame: bytes must be a Uint8Array$/);
     }
+  });
+
+  it("non-finite payload values and int8 codes that do not fit the scale, naming the element", () => {
+    const f32 = encodeFrame(input({ data: Float32Array.of(1, 2, Infinity, NaN), nonFinite: "allow" }));
+    expect(() => decodeFrame(f32)).toThrow(/^frame: payload: element 2 is Infinity$/);
+    const i8 = encodeFrame(input({ data: new Float32Array(4), dtype: "int8" }));
+    i8[41] = 5;
+    new DataView(i8.buffer).setUint32(i8.length - 4, crc(i8.subarray(0, i8.length - 4)), true);
+    expect(() => decodeFrame(i8)).toThrow(/^frame: payload: element 1 is 5 with scale 0, which only an all-zero tensor has$/);
+    i8[41] = 0x80;
+    new DataView(i8.buffer).setUint32(i8.length - 4, crc(i8.subarray(0, i8.length - 4)), true);
+    expect(() => decodeFrame(i8)).toThrow(/^frame: payload: element 1 is -128, int8 codes are in \[-127, 127\]$/);
   });
 
   it("a frame whose f32 or f16 scale is -0: the docs say +0", () => {

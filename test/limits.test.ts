@@ -4,7 +4,9 @@ import { crc32 as zlibCrc32 } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import {
   DEFAULT_FRAME_LIMITS,
+  FRAME_MAGIC,
   FRAME_MAX_RANK,
+  FRAME_VERSION,
   FormatError,
   FrameError,
   FrameMismatchError,
@@ -65,7 +67,7 @@ describe("frame limits at their edges", () => {
   it("the documented defaults: 64 MiB, rank 4, 2^24 per dimension and in total, non-finite rejected", () => {
     expect(DEFAULT_FRAME_LIMITS).toEqual({ maxBytes: 64 * 2 ** 20, maxRank: 4, maxDim: 2 ** 24, maxElements: 2 ** 24, nonFinite: "reject" });
     expect(Object.isFrozen(DEFAULT_FRAME_LIMITS)).toBe(true);
-    expect(FRAME_MAX_RANK).toBe(4);
+    expect([FRAME_MAX_RANK, FRAME_MAGIC, FRAME_VERSION]).toEqual([4, "PSFR", 1]);
   });
 
   it("maxBytes: a frame of exactly maxBytes decodes, one byte less of limit is 413 (length)", () => {

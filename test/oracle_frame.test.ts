@@ -160,6 +160,13 @@ const editArb: fc.Arbitrary<Edit> = fc.oneof(
   }),
   fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })).map(([o, v]) => (b: Uint8Array) => { const c = b.slice(); c[o % c.length] = v; return c; }),
   fc.tuple(fc.nat(), fc.constantFrom(0x80, 0x7c, 0x7e, 0xff, 0x00, 0x01)).map(([o, v]) => (b: Uint8Array) => { const c = b.slice(); const p = 36 + (o % Math.max(1, c.length - 40)); if (p < c.length) c[p] = v; return c; }),
+  fc.tuple(fc.nat(), fc.constantFrom(NaN, Infinity, -Infinity), fc.boolean()).map(([k, v, half]) => (b: Uint8Array) => {
+    // a non-finite payload element at an element boundary, as float32 or binary16
+    const c = b.slice();
+    const at = 32 + 4 * (c[7] ?? 0) + (half ? 2 : 4) * k;
+    if (at + 4 <= c.length - 4) half ? new DataView(c.buffer).setUint16(at, Number.isNaN(v) ? 0x7e01 : v > 0 ? 0x7c00 : 0xfc00, true) : new DataView(c.buffer).setFloat32(at, v, true);
+    return c;
+  }),
   fc.nat().map((n) => (b: Uint8Array) => b.slice(0, n % (b.length + 1))),
   fc.uint8Array({ minLength: 1, maxLength: 6 }).map((x) => (b: Uint8Array) => { const c = new Uint8Array(b.length + x.length); c.set(b); c.set(x, b.length); return c; }),
 );
