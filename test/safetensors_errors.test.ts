@@ -103,3 +103,39 @@ describe("encodeSafetensors refusals name the tensor", () => {
     expect(decodeSafetensors(none).tensors.size).toBe(0);
   });
 });
+
+describe("more refusals that show the value", () => {
+  const m = (header: string, data = new Uint8Array(0)) => {
+    const json = new TextEncoder().encode(header);
+    const out = new Uint8Array(8 + json.length + data.length);
+    new DataView(out.buffer).setUint32(0, json.length, true);
+    out.set(json, 8);
+    out.set(data, 8 + json.length);
+    try {
+      decodeSafetensors(out);
+    } catch (e) {
+      expect(e).toBeInstanceOf(FormatError);
+      return (e as Error).message;
+    }
+    throw new Error("accepted");
+  };
+
+  it("duplicates, overflowing and misfitting shapes of rank > 1, and a dtype that is not a string", () => {
+    expect(m('{"a":{"dtype":"U8","shape":[0],"data_offsets":[0,0]},"a":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}}')).toBe('safetensors: header: duplicate key "a"');
+    expect(m('{"w":{"dtype":"F32","shape":[67108864,67108864],"data_offsets":[0,8]}}', new Uint8Array(8))).toBe('safetensors: shape: tensor "w": [67108864, 67108864] overflows');
+    expect(m('{"w":{"dtype":"F32","shape":[1,3],"data_offsets":[0,8]}}', new Uint8Array(8))).toBe('safetensors: data_offsets: tensor "w": F32 [1, 3] needs 12 bytes, range [0, 8] has 8');
+    expect(m('{"w":{"dtype":["F32"],"shape":[2],"data_offsets":[0,8]}}', new Uint8Array(8))).toBe('safetensors: dtype: tensor "w": unknown dtype ["F32"]');
+  });
+});
+
+describe("the writer's layout with many tensors of one size", () => {
+  it("puts them in name order whatever the insertion order (100 tensors, past the sort's insertion runs)", () => {
+    const names = Array.from({ length: 100 }, (_, i) => `t${String((i * 37) % 100).padStart(3, "0")}`);
+    const bytes = encodeSafetensors(Object.fromEntries(names.map((n, i) => [n, { dtype: "I32" as Dtype, shape: [1], data: Int32Array.of(i) }])));
+    const n = new DataView(bytes.buffer).getUint32(0, true);
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))) as Record<string, { data_offsets: [number, number] }>;
+    const byOffset = Object.entries(header).sort((a, b) => a[1].data_offsets[0] - b[1].data_offsets[0]).map(([k]) => k);
+    expect(byOffset).toEqual([...names].sort());
+    expect(Object.keys(header)).toEqual([...names].sort());
+  });
+});
