@@ -73,6 +73,19 @@ describe("encodeFrame accepts", () => {
   });
 });
 
+describe("decodeFrame reads exactly the payload", () => {
+  it("a frame whose CRC, read as a float32, is NaN or infinite decodes: the CRC is not a payload element", () => {
+    let found = 0;
+    for (let k = 1; found < 3 && k < 20_000; k++) {
+      const b = encodeFrame(input({ data: Float32Array.of(k, -k, k / 8, 0.25) }));
+      if (Number.isFinite(new DataView(b.buffer).getFloat32(b.length - 4, true))) continue;
+      found++;
+      expect(Array.from(decodeFrame(b).data)).toEqual([k, -k, k / 8, 0.25]);
+    }
+    expect(found).toBe(3);
+  });
+});
+
 describe("decodeFrame refuses", () => {
   it("anything but a Uint8Array, with a ValidationError", () => {
     for (const b of [[80, 83, 70, 82], new ArrayBuffer(48), "PSFR", new Int8Array(48)]) {
@@ -91,6 +104,13 @@ describe("decodeFrame refuses", () => {
     i8[41] = 0x80;
     new DataView(i8.buffer).setUint32(i8.length - 4, crc(i8.subarray(0, i8.length - 4)), true);
     expect(() => decodeFrame(i8)).toThrow(/^frame: payload: element 1 is -128, int8 codes are in \[-127, 127\]$/);
+  });
+
+  it("a payload length that disagrees with the shape, showing both", () => {
+    const b = encodeFrame(input());
+    new DataView(b.buffer).setUint32(28, 17, true);
+    new DataView(b.buffer).setUint32(b.length - 4, crc(b.subarray(0, b.length - 4)), true);
+    expect(() => decodeFrame(b)).toThrow(/^frame: payloadLength: shape \[2, 2\] of f32 needs 16 bytes, header says 17$/);
   });
 
   it("a frame whose f32 or f16 scale is -0: the docs say +0", () => {
