@@ -16,6 +16,9 @@ export default {
   htmlReporter: { fileName: `reports/mutation/${stem(module)}.html` },
   clearTextReporter: { logTests: false, reportScoreTable: true },
   concurrency: Number(process.env.PRESPARSE_MUTATION_CONCURRENCY ?? 2),
+  // a shared machine slows runs unevenly: a short timeout marks equivalent mutants "timed out" (detected)
+  timeoutMS: 15_000,
+  timeoutFactor: 2,
   ignorePatterns: ["dist", "results", "bench/results", "reports", ".ci", "test/artifacts"],
   tempDirName: ".stryker-tmp",
   cleanTempDir: true,
