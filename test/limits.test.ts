@@ -120,6 +120,15 @@ describe("frame limits at their edges", () => {
     }
   });
 
+  it("the default maxDim and maxElements refuse one past them from the header alone, before any payload is read", () => {
+    tooLarge(reseal(header([2 ** 24 + 1])), { maxElements: 2 ** 30 }, "dims", 2 ** 24 + 1, 2 ** 24);
+    tooLarge(reseal(header([2 ** 12, 2 ** 12 + 1])), undefined, "dims", 2 ** 24);
+    // the product is checked after each factor: four dims of 2^32 - 1 never overflow into an accepted size
+    const huge = reseal(header([2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1]));
+    tooLarge(huge, { maxDim: 2 ** 32 - 1 }, "dims", 2 ** 24);
+    tooLarge(huge, LIFTED, "dims", Number.MAX_SAFE_INTEGER);
+  });
+
   it("maxElements: exactly maxElements decodes, one more is 413 (dims), checked on the running product", () => {
     expect(decodeFrame(frame([3, 5]), { maxElements: 15 }).shape).toEqual([3, 5]);
     tooLarge(frame([3, 5]), { maxElements: 14 }, "dims", 14);

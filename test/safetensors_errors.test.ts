@@ -1,7 +1,7 @@
 // The safetensors codec's refusals: each a FormatError("safetensors", field) whose message shows what was found
 // (the reader) or a ValidationError naming the tensor (the writer); the reader never fails with anything else.
 import { describe, expect, it } from "vitest";
-import { FormatError, ValidationError, decodeSafetensors, encodeSafetensors, type Dtype } from "../src/index.js";
+import { FormatError, ValidationError, decodeSafetensors, encodeSafetensors, type Dtype, type SafeTensor } from "../src/index.js";
 
 function file(header: string, data = new Uint8Array(0)): Uint8Array {
   const json = new TextEncoder().encode(header);
@@ -77,7 +77,7 @@ describe("encodeSafetensors refusals name the tensor", () => {
     ["an unknown dtype", { w: { ...ok, dtype: "F17" as Dtype } }, undefined, 'encodeSafetensors: tensor "w": dtype must be one of BOOL, U8, I8, F8_E5M2, F8_E4M3, U16, I16, F16, BF16, U32, I32, F32, U64, I64, F64, got F17'],
     ["a negative dimension", { w: { ...ok, shape: [-2] } }, undefined, 'encodeSafetensors: tensor "w": shape must be non-negative integers, got [-2]'],
     ["a fractional dimension", { w: { ...ok, shape: [0.5] } }, undefined, 'encodeSafetensors: tensor "w": shape must be non-negative integers, got [0.5]'],
-    ["another array type", { w: { ...ok, data: new Int32Array(2) as unknown as Float32Array } }, undefined, 'encodeSafetensors: tensor "w": F32 data must be a Float32Array, got [object Int32Array]'],
+    ["another array type", { w: { ...ok, data: new Int32Array(2) as unknown as SafeTensor["data"] } }, undefined, 'encodeSafetensors: tensor "w": F32 data must be a Float32Array, got [object Int32Array]'],
     ["a shape that misfits the data", { w: { ...ok, shape: [3] } }, undefined, 'encodeSafetensors: tensor "w": shape [3] needs 12 bytes, data has 8'],
     ["a shape that overflows", { w: { ...ok, shape: [2 ** 30, 2 ** 30, 2 ** 30] } }, undefined, 'encodeSafetensors: tensor "w": shape [1073741824, 1073741824, 1073741824] needs too many bytes, data has 8'],
     ["a metadata value that is not a string", { w: ok }, { k: 1 as unknown as string }, 'encodeSafetensors: metadata "k" must be a string, got number'],
@@ -95,7 +95,7 @@ describe("encodeSafetensors refusals name the tensor", () => {
       U16: new Uint16Array(1), I16: new Int16Array(1), F16: new Uint16Array(1), BF16: new Uint16Array(1),
       U32: new Uint32Array(1), I32: new Int32Array(1), F32: new Float32Array(1), U64: new BigUint64Array(1), I64: new BigInt64Array(1), F64: new Float64Array(1),
     };
-    const tensors = Object.fromEntries(Object.entries(arrays).map(([d, data]) => [d.toLowerCase(), { dtype: d as Dtype, shape: [1], data: data as Float32Array }]));
+    const tensors = Object.fromEntries(Object.entries(arrays).map(([d, data]) => [d.toLowerCase(), { dtype: d as Dtype, shape: [1], data: data as SafeTensor["data"] }]));
     const back = decodeSafetensors(encodeSafetensors(tensors));
     for (const [d, data] of Object.entries(arrays)) expect(back.tensors.get(d.toLowerCase())!.data.constructor).toBe(data.constructor);
     const none = encodeSafetensors({});
