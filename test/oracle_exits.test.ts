@@ -177,6 +177,23 @@ describe("ExitRunner against a plain softmax / entropy oracle", () => {
   });
 });
 
+describe("the exit rules at exactly their thresholds", () => {
+  it("maxprob ≥ q and entropy ≤ T include the threshold; equal logits answer the first class", () => {
+    // zero inputs and zero biases: every logit is exactly 0, so max probability is 1/4 and entropy log 4, exactly
+    const model = Model.mlp(engine, { sizes: [6, 4, 4, 4, 4], outDegrees: [2, 2, 2, 2], seed: 2, biasInit: 0, exits: [{ after: 0 }, { after: 2 }] });
+    const X = Matrix.from(engine, 6, 5, new Float32Array(30));
+    const run = (text: string) => new ExitRunner(model, parseExitPolicy(text, 2)).run(X);
+    const at = run("maxprob:0.25");
+    expect([...at.exit, ...at.label, ...at.confidence]).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.25, 0.25, 0.25, 0.25, 0.25]);
+    expect(Array.from(run(`maxprob:${0.25 + 2 ** -40},0.25`).exit)).toEqual([1, 1, 1, 1, 1]);
+    expect(Array.from(run(`entropy:${Math.log(4)}`).exit)).toEqual([0, 0, 0, 0, 0]);
+    expect(Array.from(run(`entropy:${Math.log(4) - 2 ** -40}`).exit)).toEqual([2, 2, 2, 2, 2]);
+    expect(Array.from(run(`entropy:${Math.log(4) - 2 ** -40}`).entropy)).toEqual(new Array(5).fill(Math.fround(Math.log(4))));
+    X.dispose();
+    model.dispose();
+  });
+});
+
 describe("exitMacs against a count from the sizes and out-degrees", () => {
   /** MACs per sample of one layer: its stored connections (inputs · out-degree; every connection when dense). */
   const layerMacs = (inputs: number, outputs: number, d: number) => inputs * Math.min(d, outputs);
