@@ -6,7 +6,10 @@
 import type { AddressInfo } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
-import { ExitRunner, Matrix, ValidationError, decodeFrame, encodeFrame } from "../src/index.js";
+import { Matrix } from "../src/engine/buffers.js";
+import { ValidationError } from "../src/engine/errors.js";
+import { ExitRunner } from "../src/exits/runner.js";
+import { decodeFrame, encodeFrame } from "../src/split/frame.js";
 import { frameErrorBound } from "../src/split/frame.js";
 import { startServer, type RunningServer } from "../src/server/index.js";
 import { SplitClient, SplitServerError } from "../src/split/client.js";
