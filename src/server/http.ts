@@ -66,6 +66,7 @@ const OUTPUTS: readonly FrameKind[] = ["logits", "probabilities"];
 const DTYPES: readonly FrameDtype[] = ["f32", "f16", "int8"];
 
 class HttpError extends Error {
+  override readonly name: string = "HttpError";
   constructor(readonly status: number, readonly code: string, message: string, readonly field?: string, readonly headers: Record<string, string> = {}) {
     super(message);
   }

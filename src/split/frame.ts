@@ -31,6 +31,7 @@ const HASH_RE = /^[0-9a-f]{16}$/i;
 
 /** A frame the decoder rejects as malformed; `field` names the part. A server answers `status` (400). */
 export class FrameError extends FormatError {
+  override readonly name: string = "FrameError";
   /** The HTTP status this rejection maps to: 400 malformed, 409 wrong model/split/kind, 413 too large. */
   readonly status: number = 400;
   constructor(field: string, detail: string) {
@@ -40,11 +41,13 @@ export class FrameError extends FormatError {
 
 /** The frame (its length, a dimension or its element count) exceeds the decoder's limits (413). */
 export class FrameTooLargeError extends FrameError {
+  override readonly name: string = "FrameTooLargeError";
   override readonly status: number = 413;
 }
 
 /** A well-formed frame for another model, split point or kind than the receiver expects (409). */
 export class FrameMismatchError extends FrameError {
+  override readonly name: string = "FrameMismatchError";
   override readonly status: number = 409;
 }
 
