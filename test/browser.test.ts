@@ -120,7 +120,7 @@ describe.skipIf(!executable)("presparse in headless Chromium", () => {
     it("fetched the modules as application/wasm and the ES modules as JavaScript", () => {
       ran();
       const served = (path: string) => server!.requests.filter((r) => r.path === path && r.status === 200);
-      for (const wasm of ["/build/presparse.wasm", "/build/presparse.debug.wasm"]) {
+      for (const wasm of ["/dist/engine/presparse.wasm", "/dist/engine/presparse.debug.wasm"]) {
         expect(served(wasm).length, `${wasm} was never fetched`).toBeGreaterThan(0);
         expect(served(wasm).map((r) => r.contentType)).toEqual(served(wasm).map(() => "application/wasm"));
       }

@@ -2,7 +2,7 @@ import { WasmLoadError, ValidationError, checkInt } from "./errors.js";
 
 /** The kernels exported by presparse.wasm: pointers (byte offsets) and counts in, nothing allocated. */
 export interface Kernels {
-  memory: WebAssembly.Memory;
+  memory: WasmMemory;
   heapBase(): number;
   csrSpmm(m: number, B: number, rowPtr: number, colIdx: number, values: number, x: number, bias: number, y: number, relu: number): void;
   csrSpmmT(k: number, B: number, colPtr: number, rowIdx: number, perm: number, values: number, dy: number, dx: number): void;
@@ -30,8 +30,36 @@ export interface Kernels {
   [kernel: string]: unknown;
 }
 
-/** Where the module comes from: bytes, a compiled module, a URL / path, or a fetch Response. */
-export type WasmSource = BufferSource | WebAssembly.Module | URL | string | Response | Promise<Response>;
+// The WebAssembly and fetch types the public API names, declared by their shape: the declarations then compile
+// under lib es2022 alone (no DOM lib, no @types/node), and a real Memory, URL or Response fits them.
+
+/** The parts of a `WebAssembly.Memory` the engine uses. */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+
+/**
+ * A compiled `WebAssembly.Module`. The standard type has no members to tell it apart, so any object fits here (a
+ * number or `undefined` does not); {@link Engine.load} checks it is a module at run time.
+ */
+export type WasmModule = object;
+
+/** A `URL`, or anything with an absolute `href`. */
+export interface WasmUrl {
+  readonly href: string;
+}
+
+/** A fetch `Response`, as far as reading the module goes. */
+export interface WasmResponse {
+  readonly ok: boolean;
+  readonly status: number;
+  readonly url: string;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+/** Where the module comes from: bytes, a compiled module, a URL or path, or a fetch Response (or its promise). */
+export type WasmSource = ArrayBuffer | ArrayBufferView | WasmModule | WasmUrl | string | WasmResponse | PromiseLike<WasmResponse>;
 
 export interface LoadOptions {
   /** Module bytes, compiled module, URL or fetch Response; default: the `.wasm` shipped next to this package. */
@@ -55,19 +83,36 @@ function isNode(): boolean {
   return typeof process !== "undefined" && typeof process.versions?.node === "string";
 }
 
-/** The URL of the shipped module (release or debug build). */
+/**
+ * The URL of the shipped module (release or debug build): the file next to this one, `dist/engine/`. Each build is
+ * one literal `new URL("./….wasm", import.meta.url)`, the form Vite, webpack, Parcel and Rollup plugins find, emit
+ * and rewrite; esbuild leaves it as it is, so the module is looked for next to the bundle.
+ */
 export function defaultWasmUrl(debug = false): URL {
-  return new URL(debug ? "../../build/presparse.debug.wasm" : "../../build/presparse.wasm", import.meta.url);
+  try {
+    return debug ? new URL("./presparse.debug.wasm", import.meta.url) : new URL("./presparse.wasm", import.meta.url);
+  } catch {
+    // a classic-script bundle (IIFE, UMD) has no import.meta.url to resolve against
+    throw new WasmLoadError("presparse.wasm: this bundle has no import.meta.url to find the module by; pass Engine.load({ wasm: url })");
+  }
+}
+
+function isResponse(x: unknown): x is WasmResponse {
+  return typeof x === "object" && x !== null && typeof (x as WasmResponse).arrayBuffer === "function" && typeof (x as WasmResponse).ok === "boolean";
+}
+
+function isUrl(x: unknown): x is WasmUrl {
+  return typeof x === "object" && x !== null && typeof (x as WasmUrl).href === "string";
 }
 
 async function readBytes(input: WasmSource): Promise<Uint8Array> {
-  const source: unknown = input instanceof Promise ? await input : input;
-  if (typeof Response !== "undefined" && source instanceof Response) {
+  const source: unknown = await input;
+  if (isResponse(source)) {
     if (!source.ok) throw new WasmLoadError(`presparse.wasm: HTTP ${source.status} from ${source.url || "response"}`);
     return new Uint8Array(await source.arrayBuffer());
   }
-  if (typeof source === "string" || source instanceof URL) {
-    const url = source instanceof URL ? source : new URL(source, isNode() ? `file://${process.cwd()}/` : globalThis.location?.href);
+  if (typeof source === "string" || isUrl(source)) {
+    const url = typeof source === "string" ? new URL(source, isNode() ? `file://${process.cwd()}/` : globalThis.location?.href) : new URL(source.href);
     if (url.protocol === "file:" && isNode()) {
       const fs = "node:fs/promises";
       const { readFile } = (await import(/* @vite-ignore */ fs)) as typeof import("node:fs/promises");
@@ -159,7 +204,8 @@ export class Engine {
   }
 
   /** Instantiates a compiled module synchronously. */
-  static fromModule(module: WebAssembly.Module): Engine {
+  static fromModule(module: WasmModule): Engine {
+    if (!(module instanceof WebAssembly.Module)) throw new WasmLoadError(`presparse.wasm: expected a WebAssembly.Module, got ${Object.prototype.toString.call(module)}`);
     const instance = new WebAssembly.Instance(module, {
       env: {
         abort(_msg: number, _file: number, line: number, col: number) {
