@@ -120,11 +120,13 @@ describe.skipIf(!executable)("presparse in headless Chromium", () => {
     it("fetched the modules as application/wasm and the ES modules as JavaScript", () => {
       ran();
       const served = (path: string) => server!.requests.filter((r) => r.path === path && r.status === 200);
-      for (const wasm of ["/dist/engine/presparse.wasm", "/dist/engine/presparse.debug.wasm"]) {
+      for (const wasm of ["/dist/lib/presparse.wasm", "/dist/lib/presparse.debug.wasm"]) {
         expect(served(wasm).length, `${wasm} was never fetched`).toBeGreaterThan(0);
         expect(served(wasm).map((r) => r.contentType)).toEqual(served(wasm).map(() => "application/wasm"));
       }
-      for (const js of ["/dist/index.js", "/dist/engine/engine.js", "/node_modules/fast-check/lib/fast-check.js"]) {
+      const chunks = [...new Set(server!.requests.filter((r) => /^\/dist\/lib\/.*\.js$/.test(r.path)).map((r) => r.path))];
+      expect(chunks.length, "dist/index.js loads its chunks from dist/lib/").toBeGreaterThan(0);
+      for (const js of ["/dist/index.js", ...chunks, "/node_modules/fast-check/lib/fast-check.js"]) {
         expect(served(js)[0]?.contentType, `${js} was not served`).toMatch(/^text\/javascript/);
       }
       // the only failed request is the 404 the page asks for on purpose

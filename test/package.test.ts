@@ -6,7 +6,7 @@
 import { execFile } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, relative } from "node:path";
+import { dirname, join, posix, relative } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Browser } from "playwright-core";
 import ts from "typescript";
@@ -168,7 +168,7 @@ let installed: string;
 let packed: PackFile[];
 
 beforeAll(async () => {
-  for (const f of ["dist/index.js", "dist/engine/presparse.wasm"]) {
+  for (const f of ["dist/index.js", "dist/lib/presparse.wasm"]) {
     if (!existsSync(join(REPO_ROOT, f))) throw new Error(`${f} missing: run \`npm run build\` first (\`npm test\` does)`);
   }
   work = realpathSync(mkdtempSync(join(tmpdir(), "presparse-package-")));
@@ -197,16 +197,26 @@ describe("the tarball", () => {
   const paths = () => new Set(packed.map((f) => f.path));
 
   it("ships the code, both module builds next to the engine, the demo, README and LICENSE — and no tests or sources", () => {
-    for (const f of ["package.json", "README.md", "LICENSE", "dist/index.js", "dist/index.d.ts", "dist/node/index.js", "dist/cli/main.js", "dist/engine/presparse.wasm", "dist/engine/presparse.debug.wasm", "demo/index.html"]) {
+    for (const f of ["package.json", "README.md", "LICENSE", "dist/index.js", "dist/index.d.ts", "dist/node/index.js", "dist/cli/main.js", "dist/lib/presparse.wasm", "dist/lib/presparse.debug.wasm", "demo/index.html"]) {
       expect(paths(), f).toContain(f);
     }
     const stray = [...paths()].filter((p) => /^(src|test|assembly|bench|scripts|\.ci)\//.test(p) || p.endsWith(".wat") || p.endsWith(".tgz"));
     expect(stray).toEqual([]);
   });
 
-  it("holds no compiled file without a source (a stale build), and every source map carries its sources", () => {
-    const js = [...paths()].filter((p) => p.startsWith("dist/") && p.endsWith(".js"));
-    expect(js.filter((p) => !existsSync(join(REPO_ROOT, "src", p.slice("dist/".length).replace(/\.js$/, ".ts"))))).toEqual([]);
+  it("holds no stale build: every script is an entry or a chunk one loads, every declaration has its source, every map its sources", () => {
+    const js = [...paths()].filter((p) => p.endsWith(".js") && p.startsWith("dist/"));
+    const reached = new Set<string>();
+    const visit = (p: string) => {
+      if (reached.has(p)) return;
+      reached.add(p);
+      for (const m of readFileSync(join(installed, p), "utf8").matchAll(/(?:from|import)\s*\(?\s*"(\.{1,2}\/[^"]+)"/g)) visit(posix.join(posix.dirname(p), m[1]!));
+    };
+    for (const entry of ["dist/index.js", "dist/node/index.js", "dist/cli/main.js"]) visit(entry);
+    expect(js.filter((p) => !reached.has(p))).toEqual([]);
+    expect([...reached].filter((p) => !paths().has(p))).toEqual([]);
+    const dts = [...paths()].filter((p) => p.endsWith(".d.ts"));
+    expect(dts.filter((p) => !existsSync(join(REPO_ROOT, "src", p.slice("dist/".length).replace(/\.d\.ts$/, ".ts"))))).toEqual([]);
     for (const p of [...paths()].filter((f) => f.endsWith(".map"))) {
       const map = JSON.parse(readFileSync(join(installed, p), "utf8")) as { sources: string[]; sourcesContent?: (string | null)[] };
       expect(map.sourcesContent?.length, `${p} has no sourcesContent`).toBe(map.sources.length);
@@ -425,7 +435,7 @@ describe.skipIf(!chromiumPath())("bundled pages in headless Chromium load the en
       const { results, requests } = await open(`${origin}/`);
       expectLikeNode(results);
       expect(requests).toContainEqual(expect.stringMatching(/^200 \/node_modules\/\.vite\/deps\/presparse\.js$/));
-      expect(requests.filter((r) => r.endsWith(".wasm"))).toEqual([`200 /node_modules/${pkg.name}/dist/engine/presparse.wasm`]);
+      expect(requests.filter((r) => r.endsWith(".wasm"))).toEqual([`200 /node_modules/${pkg.name}/dist/lib/presparse.wasm`]);
     } finally {
       await server.close();
     }
@@ -435,7 +445,7 @@ describe.skipIf(!chromiumPath())("bundled pages in headless Chromium load the en
     const esbuild = await import("esbuild");
     const out = join(work, "esbuild-public");
     await esbuild.build({ entryPoints: [join(project, "src/main.js")], bundle: true, format: "esm", minify: true, outdir: join(out, "app"), absWorkingDir: project, logLevel: "silent" });
-    copyFileSync(join(project, "node_modules/presparse/dist/engine/presparse.wasm"), join(out, "app/presparse.wasm"));
+    copyFileSync(join(project, "node_modules/presparse/dist/lib/presparse.wasm"), join(out, "app/presparse.wasm"));
     writeFileSync(join(out, "index.html"), INDEX_HTML("/app/main.js"));
     const { results, requests } = await open(`${await serve(out)}/index.html`);
     expectLikeNode(results);

@@ -84,9 +84,10 @@ function isNode(): boolean {
 }
 
 /**
- * The URL of the shipped module (release or debug build): the file next to this one, `dist/engine/`. Each build is
- * one literal `new URL("./….wasm", import.meta.url)`, the form Vite, webpack, Parcel and Rollup plugins find, emit
- * and rewrite; esbuild leaves it as it is, so the module is looked for next to the bundle.
+ * The URL of the shipped module (release or debug build): the file next to this code, `dist/lib/` in the package
+ * (`src/engine/` links to `build/` for the sources). Each build is one literal `new URL("./….wasm",
+ * import.meta.url)`, the form Vite, webpack and Parcel find, emit and rewrite; esbuild leaves it as it is, so the
+ * module is then looked for next to the bundle.
  */
 export function defaultWasmUrl(debug = false): URL {
   try {
