@@ -18,5 +18,8 @@ describe("Rng", () => {
     expect(Pattern.fixedDegree(800, 40, 2, 0).hash).toBe("6163afe9b9be5480");
     expect(Pattern.fixedDegree(40, 40, 9, 3).hash).toBe("3a5161f7cfcfcc4d");
     expect(Pattern.random(30, 20, 0.3, 5).hash).toBe("040ec7631c84f4a5");
+    // 18M input-output pairs: past the byte map, fixedDegree keeps its edges in a set
+    expect(Pattern.fixedDegree(6000, 3000, 3, 1).hash).toBe("e6e1631ddb7b7d32");
+    expect(Pattern.fixedDegree(1024, 1024, 102, 0).hash).toBe("23601d53ce8a4069");
   });
 });
