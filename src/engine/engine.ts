@@ -98,6 +98,19 @@ export function defaultWasmUrl(debug = false): URL {
   }
 }
 
+/**
+ * Reads a file in Node without a static import of a Node module (this file runs in browsers too). Node ≥ 20.16 hands
+ * over `node:fs`, loaded at startup; importing `node:fs/promises` instead costs a cold Node 22 or 24 process about
+ * 2 ms more CPU time (the cold-start probe, 30 interleaved runs each).
+ */
+async function readFileNode(url: URL): Promise<Uint8Array> {
+  const fs = process.getBuiltinModule?.("node:fs");
+  if (fs) return fs.readFileSync(url);
+  const name = "node:fs/promises";
+  const { readFile } = (await import(/* @vite-ignore */ name)) as typeof import("node:fs/promises");
+  return readFile(url);
+}
+
 function isResponse(x: unknown): x is WasmResponse {
   return typeof x === "object" && x !== null && typeof (x as WasmResponse).arrayBuffer === "function" && typeof (x as WasmResponse).ok === "boolean";
 }
@@ -115,10 +128,8 @@ async function readBytes(input: WasmSource): Promise<Uint8Array> {
   if (typeof source === "string" || isUrl(source)) {
     const url = typeof source === "string" ? new URL(source, isNode() ? `file://${process.cwd()}/` : globalThis.location?.href) : new URL(source.href);
     if (url.protocol === "file:" && isNode()) {
-      const fs = "node:fs/promises";
-      const { readFile } = (await import(/* @vite-ignore */ fs)) as typeof import("node:fs/promises");
       try {
-        return new Uint8Array(await readFile(url));
+        return new Uint8Array(await readFileNode(url));
       } catch (e) {
         throw new WasmLoadError(`presparse.wasm: cannot read ${url.pathname}: ${(e as Error).message} (was \`npm install\` run? it builds the module)`);
       }
