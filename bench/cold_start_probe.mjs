@@ -1,10 +1,10 @@
-// The process bench/cold_start.mjs times: import presparse, load the engine, build the paper's 800→40 layer
-// (out-degree 2) and run it once on one sample. Prints when each step ended, in ms since the process started, with
+// The process bench/cold_start.mjs times: import presparse (or the entry given as the argument, another checkout's
+// dist/index.js), load the engine, build the paper's 800→40 layer (out-degree 2) and run it once on one sample. Prints when each step ended, in ms since the process started, with
 // a plain write to fd 1: process.stdout would load Node's stream machinery, which `node -e 0` never pays for.
 import { writeSync } from "node:fs";
 
 const t0 = performance.now();
-const { CsrWeights, Engine, Matrix, Pattern, csrSpmm } = await import("presparse");
+const { CsrWeights, Engine, Matrix, Pattern, csrSpmm } = await import(process.argv[2] ?? "presparse");
 const t1 = performance.now();
 const engine = await Engine.load();
 const t2 = performance.now();
