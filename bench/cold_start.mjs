@@ -21,7 +21,9 @@ const WARMUP = 5;
 const STAT = "/proc/self/stat";
 function childCpuMs() {
   if (!existsSync(STAT)) return NaN;
-  const fields = readFileSync(STAT, "utf8").replace(/^.*\) /s, "").split(" ");
+  const fields = readFileSync(STAT, "utf8")
+    .replace(/^.*\) /s, "")
+    .split(" ");
   return (Number(fields[13]) + Number(fields[14])) * 10;
 }
 
@@ -56,7 +58,13 @@ export async function run(pairs = 40, { baseline } = {}) {
   if (baseline) {
     const entry = join(resolve(baseline), "dist/index.js");
     if (!existsSync(entry)) throw new Error(`cold start: ${entry} missing (build that checkout first)`);
-    arms.push({ name: `the same on ${baseline}`, args: [PROBE, pathToFileURL(entry).href], wall: [], cpu: [], steps: [] });
+    arms.push({
+      name: `the same on ${baseline}`,
+      args: [PROBE, pathToFileURL(entry).href],
+      wall: [],
+      cpu: [],
+      steps: [],
+    });
   }
   console.log(`\n## cold start (${pairs} alternating rounds after ${WARMUP} warm-up rounds)\n${machineLine(m)}\n`);
   for (let i = 0; i < WARMUP + pairs; i++) {
@@ -71,8 +79,16 @@ export async function run(pairs = 40, { baseline } = {}) {
     }
   }
   const [empty, probe] = arms;
-  const e = median(empty.wall), ce = mean(empty.cpu);
-  const rows = arms.map((a) => ({ what: a.name, ms: median(a.wall), q: quartiles(a.wall), cpu: mean(a.cpu), ratio: median(a.wall) / e, cpuRatio: mean(a.cpu) / ce }));
+  const e = median(empty.wall),
+    ce = mean(empty.cpu);
+  const rows = arms.map((a) => ({
+    what: a.name,
+    ms: median(a.wall),
+    q: quartiles(a.wall),
+    cpu: mean(a.cpu),
+    ratio: median(a.wall) / e,
+    cpuRatio: mean(a.cpu) / ce,
+  }));
   const cpuFmt = (v) => (Number.isNaN(v) ? "–" : v.toFixed(1));
   printTable(rows, [
     ["what", "process"],
@@ -90,9 +106,15 @@ export async function run(pairs = 40, { baseline } = {}) {
     { step: "pattern, layer, one product", ms: part((s) => s.ran - s.loaded) },
   ];
   console.log("");
-  printTable(breakdown, [["step", "inside the probe (medians)"], ["ms", "ms", (v) => v.toFixed(1)]]);
+  printTable(breakdown, [
+    ["step", "inside the probe (medians)"],
+    ["ms", "ms", (v) => v.toFixed(1)],
+  ]);
   const { ms: p, ratio, cpuRatio } = rows[1];
-  console.log(`\nratio: ${ratio.toFixed(2)}× an empty node process (${p.toFixed(1)} ms vs ${e.toFixed(1)} ms)` + (Number.isNaN(cpuRatio) ? "" : `; CPU time ${cpuRatio.toFixed(2)}×`));
+  console.log(
+    `\nratio: ${ratio.toFixed(2)}× an empty node process (${p.toFixed(1)} ms vs ${e.toFixed(1)} ms)` +
+      (Number.isNaN(cpuRatio) ? "" : `; CPU time ${cpuRatio.toFixed(2)}×`),
+  );
   const path = writeResults("cold_start", { machine: m, pairs, warmup: WARMUP, baseline, arms, rows, breakdown });
   console.log(`results: ${path}`);
   return { ratio, cpuRatio, rows, breakdown };

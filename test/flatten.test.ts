@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { ArchError, buildModel, planArch } from "../src/nn/arch.js";
-import { Adam, I32Buffer, Matrix, decodeModel, encodeModel } from "../src/index.js";
+import { I32Buffer, Matrix } from "../src/engine/buffers.js";
+import { decodeModel, encodeModel } from "../src/io/model_io.js";
+import { Adam } from "../src/nn/optimizers.js";
 import { Flatten } from "../src/nn/layers/flatten.js";
-import { encodeHead, loadHead, split } from "../src/split/split.js";
+import { split } from "../src/split/split.js";
 import { getEngine } from "./helpers/engine.js";
 
 const engine = await getEngine();
@@ -19,7 +21,12 @@ describe("flatten", () => {
 
   it("passes activations and gradients through unchanged", () => {
     const f = new Flatten([2, 3, 3]);
-    const X = Matrix.from(engine, 18, 5, Float32Array.from({ length: 90 }, (_, i) => i - 40));
+    const X = Matrix.from(
+      engine,
+      18,
+      5,
+      Float32Array.from({ length: 90 }, (_, i) => i - 40),
+    );
     expect(f.forward(X)).toBe(X);
     expect(f.backward(X, true)).toBe(X);
     expect(f.backward(X, false)).toBeUndefined();
@@ -30,7 +37,12 @@ describe("flatten", () => {
 
   it("a model with a flatten trains, round-trips through its file, and splits after it with flat frames", () => {
     const model = buildModel(engine, ARCH, { inputShape: [1, 8, 8], seed: 2, exits: [{ after: 2 }] });
-    const X = Matrix.from(engine, 64, 9, Float32Array.from({ length: 576 }, (_, i) => Math.sin(i)));
+    const X = Matrix.from(
+      engine,
+      64,
+      9,
+      Float32Array.from({ length: 576 }, (_, i) => Math.sin(i)),
+    );
     const labels = I32Buffer.from(engine, [0, 1, 2, 0, 1, 2, 0, 1, 2]);
     const opt = new Adam({ lr: 1e-2 });
     const first = model.trainStep(X, labels, opt).total;
@@ -40,10 +52,11 @@ describe("flatten", () => {
     const loaded = decodeModel(engine, encodeModel(model).bytes).model;
     expect(loaded.trunk[2]!.kind).toBe("flatten");
     expect(Array.from(loaded.forward(X).toArray())).toEqual(Array.from(model.forward(X).toArray()));
-    const { head, tail } = split(model, { after: 3 });
-    expect(head.info.activationShape).toEqual([64]);
-    expect(loadHead(engine, encodeHead(head)).info.activationShape).toEqual([64]);
-    for (const x of [head, tail, loaded, model]) x.dispose();
+    const { head, tail } = split(model, { cut: 3 });
+    expect(head.split.activationShape).toEqual([64]);
+    const reloaded = decodeModel(engine, encodeModel(head).bytes, { role: "head" }).model;
+    expect(reloaded.split.activationShape).toEqual([64]);
+    for (const x of [head, tail, reloaded, loaded, model]) x.dispose();
     X.dispose();
     labels.dispose();
     opt.dispose();

@@ -1,17 +1,24 @@
 // The seeded generator is part of the file format's promise: the same seed gives the same pattern and the same
 // initial weights on every machine and in every release. These values were drawn once and must never change.
 import { describe, expect, it } from "vitest";
-import { Pattern, Rng } from "../src/index.js";
+import { Rng } from "../src/engine/random.js";
+import { Pattern } from "../src/sparsity/pattern.js";
 
 describe("Rng", () => {
   it("draws the same stream it always has: integers, uniforms, normals, shuffles", () => {
     const r = new Rng(0);
-    expect(Array.from({ length: 6 }, () => r.nextU32())).toEqual([3809008728, 1133695204, 53579671, 2891528803, 139681546, 2203266335]);
+    expect(Array.from({ length: 6 }, () => r.nextU32())).toEqual([
+      3809008728, 1133695204, 53579671, 2891528803, 139681546, 2203266335,
+    ]);
     const s = new Rng(0xdeadbeef);
     expect(Array.from({ length: 4 }, () => s.int(1000))).toEqual([537, 599, 291, 628]);
-    expect(Array.from({ length: 3 }, () => s.normal())).toEqual([-0.06084388173837228, -1.1083684340313509, 1.2142508908479235]);
+    expect(Array.from({ length: 3 }, () => s.normal())).toEqual([
+      -0.06084388173837228, -1.1083684340313509, 1.2142508908479235,
+    ]);
     expect(s.next()).toBe(0.6319221819285303);
-    expect(Array.from(new Rng(7).shuffle(Int32Array.from({ length: 10 }, (_, i) => i)))).toEqual([0, 5, 6, 8, 9, 7, 1, 3, 4, 2]);
+    expect(Array.from(new Rng(7).shuffle(Int32Array.from({ length: 10 }, (_, i) => i)))).toEqual([
+      0, 5, 6, 8, 9, 7, 1, 3, 4, 2,
+    ]);
   });
 
   it("gives the patterns it always has (the hashes model files record)", () => {

@@ -24,6 +24,7 @@ describe("README", () => {
       expect(out).toMatch(/^2860 parameters stored$/m);
       const acc = /finalAccuracy: ([\d.]+)/.exec(out);
       expect(Number(acc?.[1])).toBeGreaterThan(0.3);
+      expect(out).toMatch(/^[0-8] samples go on to the tail$/m);
       expect(out).toMatch(/bytes, hash [0-9a-f]{16} 10$/m);
     } finally {
       rmSync(file, { force: true });

@@ -12,7 +12,15 @@ import { serveCommand } from "./serve.js";
 import { splitCommand } from "./split.js";
 import { trainCommand } from "./train.js";
 
-const commands: Command[] = [trainCommand, evalCommand, calibrateCommand, splitCommand, serveCommand, inferCommand, experimentCommand];
+const commands: Command[] = [
+  trainCommand,
+  evalCommand,
+  calibrateCommand,
+  splitCommand,
+  serveCommand,
+  inferCommand,
+  experimentCommand,
+];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -38,12 +46,15 @@ export async function main(argv: string[]): Promise<number> {
     return name === undefined ? 2 : 0;
   }
   if (name === "--version" || name === "-v") {
-    process.stdout.write(version() + "\n");
+    process.stdout.write(`${version()}\n`);
     return 0;
   }
   const cmd = commands.find((c) => c.name === name);
   try {
-    if (!cmd) throw new UsageError(`unknown command ${JSON.stringify(name)}; commands: ${commands.map((c) => c.name).join(", ")}`);
+    if (!cmd)
+      throw new UsageError(
+        `unknown command ${JSON.stringify(name)}; commands: ${commands.map((c) => c.name).join(", ")}`,
+      );
     const { values, positionals } = parse(cmd, rest);
     if (values.help) {
       process.stdout.write(helpText(cmd));
@@ -63,7 +74,10 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** True when Node was started on this file: npm runs a bin through a symlink (node_modules/.bin, npx, a global install), so compare real paths. */
+/**
+ * True when Node was started on this file: npm runs a bin through a symlink (node_modules/.bin, npx, a global
+ * install), so compare real paths.
+ */
 function isEntry(argv1: string | undefined): boolean {
   if (!argv1) return false;
   try {

@@ -23,28 +23,41 @@ export function checkOperands(op: string, first: Operand, ...rest: (Operand | un
   }
 }
 
-/** A Float32 array living in WASM memory. `view()` is fresh on every call (memory growth detaches views). */
-export class F32Buffer {
+/**
+ * A typed array living in WASM memory: Float32 ({@link F32Buffer}) or Int32 ({@link I32Buffer}), the one difference
+ * being the view. `view()` is fresh on every call (memory growth detaches views).
+ */
+export abstract class WasmBuffer<T extends Float32Array | Int32Array> {
   readonly ptr: number;
   private alive = true;
   constructor(
     readonly engine: Engine,
     readonly length: number,
   ) {
-    checkInt("F32Buffer", "length", length);
+    checkInt(this.label, "length", length);
     this.ptr = engine.alloc(length * 4);
   }
-  static from(engine: Engine, data: ArrayLike<number>): F32Buffer {
-    const b = new F32Buffer(engine, data.length);
+  /** A buffer holding a copy of `data`. */
+  static from<B extends WasmBuffer<Float32Array | Int32Array>>(
+    this: new (
+      engine: Engine,
+      length: number,
+    ) => B,
+    engine: Engine,
+    data: ArrayLike<number>,
+  ): B {
+    const b = new this(engine, data.length);
     b.view().set(data);
     return b;
   }
-  view(): Float32Array {
-    return this.engine.f32(this.ptr, this.length);
+  abstract view(): T;
+  /** The class name for messages, spelled out (a minifier renames constructor.name); read in the constructor. */
+  protected get label(): string {
+    return "WasmBuffer";
   }
   /** A copy out of WASM memory. */
-  toArray(): Float32Array {
-    return this.view().slice();
+  toArray(): T {
+    return this.view().slice() as T;
   }
   /** True after dispose(): the block may belong to another buffer by now. */
   get disposed(): boolean {
@@ -56,35 +69,23 @@ export class F32Buffer {
   }
 }
 
-/** An Int32 array living in WASM memory. */
-export class I32Buffer {
-  readonly ptr: number;
-  private alive = true;
-  constructor(
-    readonly engine: Engine,
-    readonly length: number,
-  ) {
-    checkInt("I32Buffer", "length", length);
-    this.ptr = engine.alloc(length * 4);
+/** A Float32 array living in WASM memory. */
+export class F32Buffer extends WasmBuffer<Float32Array> {
+  protected override get label(): string {
+    return "F32Buffer";
   }
-  static from(engine: Engine, data: ArrayLike<number>): I32Buffer {
-    const b = new I32Buffer(engine, data.length);
-    b.view().set(data);
-    return b;
+  view(): Float32Array {
+    return this.engine.f32(this.ptr, this.length);
+  }
+}
+
+/** An Int32 array living in WASM memory. */
+export class I32Buffer extends WasmBuffer<Int32Array> {
+  protected override get label(): string {
+    return "I32Buffer";
   }
   view(): Int32Array {
     return this.engine.i32(this.ptr, this.length);
-  }
-  toArray(): Int32Array {
-    return this.view().slice();
-  }
-  /** True after dispose(): the block may belong to another buffer by now. */
-  get disposed(): boolean {
-    return !this.alive;
-  }
-  dispose(): void {
-    if (this.alive) this.engine.free(this.ptr);
-    this.alive = false;
   }
 }
 
@@ -110,7 +111,8 @@ export class Matrix {
   }
   /** A matrix holding a copy of `data` (row-major [rows, cols]). */
   static from(engine: Engine, rows: number, cols: number, data: ArrayLike<number>): Matrix {
-    if (data.length !== rows * cols) throw new ShapeError(`Matrix.from: expected ${rows}×${cols} = ${rows * cols} values, got ${data.length}`);
+    if (data.length !== rows * cols)
+      throw new ShapeError(`Matrix.from: expected ${rows}×${cols} = ${rows * cols} values, got ${data.length}`);
     const m = new Matrix(engine, rows, cols);
     m.view().set(data);
     return m;
@@ -119,7 +121,9 @@ export class Matrix {
   static fromSamples(engine: Engine, features: number, samples: ArrayLike<number>): Matrix {
     checkInt("Matrix.fromSamples", "features", features, 1);
     if (samples.length % features !== 0 || samples.length === 0) {
-      throw new ShapeError(`Matrix.fromSamples: ${samples.length} values are not a whole number (≥ 1) of ${features}-feature samples`);
+      throw new ShapeError(
+        `Matrix.fromSamples: ${samples.length} values are not a whole number (≥ 1) of ${features}-feature samples`,
+      );
     }
     const n = samples.length / features;
     const m = new Matrix(engine, features, n);

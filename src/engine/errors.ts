@@ -25,6 +25,23 @@ export class WasmLoadError extends PresparseError {
   override readonly name: string = "WasmLoadError";
 }
 
+/**
+ * A kernel of the debug build found a precondition broken — an operand outside memory, an output overlapping an
+ * input, CSR offsets that decrease: `assertion` is the kernel's own message and `file:line:column` its place in
+ * assembly/. The ops validate every call first, so this is a bug below them; the release build does not check.
+ */
+export class KernelAssertionError extends PresparseError {
+  override readonly name: string = "KernelAssertionError";
+  constructor(
+    readonly assertion: string,
+    readonly file: string,
+    readonly line: number,
+    readonly column: number,
+  ) {
+    super(`${assertion} (${file}:${line}:${column})`);
+  }
+}
+
 /** A file or wire format is malformed; `field` names the part that was rejected. */
 export class FormatError extends PresparseError {
   override readonly name: string = "FormatError";
@@ -43,4 +60,12 @@ export function checkInt(op: string, name: string, n: unknown, min = 0, max = 2 
     throw new ValidationError(`${op}: ${name} must be an integer in [${min}, ${max}], got ${String(n)}`);
   }
   return n;
+}
+
+/** The one form of every hash presparse writes (a pattern's, a model's): 64 bits as 16 lowercase hex digits. */
+export const HASH_FORMAT = /^[0-9a-f]{16}$/;
+
+/** Two 32-bit halves as a hash in {@link HASH_FORMAT}. */
+export function hashHex(h1: number, h2: number): string {
+  return (h1 >>> 0).toString(16).padStart(8, "0") + (h2 >>> 0).toString(16).padStart(8, "0");
 }

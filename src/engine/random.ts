@@ -30,7 +30,10 @@ export class Rng {
     // rotations written out and the state in locals: pattern generation draws thousands of these in a process that
     // has just started, before any of it is compiled, where each call level costs (this halves the first
     // Pattern.fixedDegree(800, 40, 2))
-    let s0 = this.s0, s1 = this.s1, s2 = this.s2, s3 = this.s3;
+    let s0 = this.s0,
+      s1 = this.s1,
+      s2 = this.s2,
+      s3 = this.s3;
     const m = Math.imul(s1, 5);
     const r = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
     const t = s1 << 9;
@@ -73,7 +76,7 @@ export class Rng {
   }
 
   /** Fisher–Yates shuffle in place. */
-  shuffle<T extends { length: number; [i: number]: any }>(a: T): T {
+  shuffle<T extends { length: number; [i: number]: unknown }>(a: T): T {
     for (let i = a.length - 1; i > 0; i--) {
       const j = this.int(i + 1);
       const t = a[i];

@@ -6,8 +6,7 @@ import { ShapeError, ValidationError, checkInt } from "../engine/errors.js";
 import type { Model } from "./model.js";
 import type { Optimizer } from "./optimizers.js";
 import { Rng } from "../engine/random.js";
-import { softmaxCrossEntropy } from "../ops/softmax_xent.js";
-import type { Matrix } from "../engine/buffers.js";
+import { softmaxCrossEntropy, softmaxStats } from "../ops/softmax_xent.js";
 
 export interface TrainOptions {
   epochs: number;
@@ -42,8 +41,10 @@ export interface EvalReport {
 }
 
 function checkData(model: Model, ds: Dataset, op: string): void {
-  if (ds.features !== model.inputSize) throw new ShapeError(`${op}: data has ${ds.features} features, model takes ${model.inputSize}`);
-  if (ds.classes > model.classes) throw new ShapeError(`${op}: data has ${ds.classes} classes, model outputs ${model.classes}`);
+  if (ds.features !== model.inputSize)
+    throw new ShapeError(`${op}: data has ${ds.features} features, model takes ${model.inputSize}`);
+  if (ds.classes > model.classes)
+    throw new ShapeError(`${op}: data has ${ds.classes} classes, model outputs ${model.classes}`);
 }
 
 /** Trains in place; returns one report per epoch. Time excludes the evaluation passes. */
@@ -73,9 +74,18 @@ export function train(model: Model, data: Dataset, o: TrainOptions): EpochReport
         o.onBatch?.(epoch, b + 1, batches);
       }
       const seconds = (performance.now() - t0) / 1000;
-      const r: EpochReport = { epoch, loss: total / data.n, losses: sums.map((s) => s / data.n), seconds, samplesPerSecond: data.n / seconds };
+      const r: EpochReport = {
+        epoch,
+        loss: total / data.n,
+        losses: sums.map((s) => s / data.n),
+        seconds,
+        samplesPerSecond: data.n / seconds,
+      };
       if (o.trainAccuracy ?? true) r.trainAccuracy = evaluate(model, data, { batcher }).accuracy;
-      if (o.test) r.testAccuracy = evaluate(model, o.test, { batcher: (testBatcher ??= new Batcher(engine, o.test, o.batchSize)) }).accuracy;
+      if (o.test)
+        r.testAccuracy = evaluate(model, o.test, {
+          batcher: (testBatcher ??= new Batcher(engine, o.test, o.batchSize)),
+        }).accuracy;
       reports.push(r);
       o.onEpoch?.(r);
     }
@@ -106,27 +116,16 @@ export function evaluate(model: Model, data: Dataset, o: { batchSize?: number; b
       const y = labels.view();
       outs.forEach((z, c) => {
         loss[c]! += softmaxCrossEntropy(z, labels) * size;
-        const pred = argmaxColumns(z);
+        const pred = softmaxStats(z.view(), z.rows, z.cols).label;
         for (let b = 0; b < size; b++) if (pred[b] === y[b]) correct[c]!++;
       });
     }
   } finally {
     if (!o.batcher) batcher.dispose();
   }
-  return { accuracy: correct.map((c) => c / Math.max(1, data.n)), loss: loss.map((l) => l / Math.max(1, data.n)), n: data.n };
-}
-
-/** Index of the largest row in each column of a [C, B] matrix. */
-export function argmaxColumns(z: Matrix): Int32Array {
-  const C = z.rows, B = z.cols, d = z.view();
-  const out = new Int32Array(B);
-  for (let b = 0; b < B; b++) {
-    let best = 0, bv = d[b]!;
-    for (let c = 1; c < C; c++) {
-      const v = d[c * B + b]!;
-      if (v > bv) { bv = v; best = c; }
-    }
-    out[b] = best;
-  }
-  return out;
+  return {
+    accuracy: correct.map((c) => c / Math.max(1, data.n)),
+    loss: loss.map((l) => l / Math.max(1, data.n)),
+    n: data.n,
+  };
 }

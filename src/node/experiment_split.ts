@@ -4,10 +4,11 @@ import type { Dataset } from "../nn/dataset.js";
 import type { Engine } from "../engine/engine.js";
 import { SplitClient } from "../split/client.js";
 import { exitMacs, type ExitPolicy } from "../exits/runner.js";
-import { frameBytes, type FrameDtype } from "../split/frame.js";
+import { FRAME_DTYPES, frameBytes, type FrameDtype } from "../split/frame.js";
 import type { Model } from "../nn/model.js";
 import { startServer } from "../server/http.js";
-import { encodeHead, encodeTail, split } from "../split/split.js";
+import { split } from "../split/split.js";
+import { encodeModel } from "../io/model_io.js";
 
 export interface Percentiles {
   p50: number;
@@ -47,7 +48,13 @@ export interface SplitRun {
 export function percentiles(xs: number[]): Percentiles {
   const s = [...xs].sort((a, b) => a - b);
   const q = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))] ?? NaN;
-  return { p50: q(0.5), p95: q(0.95), p99: q(0.99), max: s[s.length - 1] ?? NaN, mean: s.reduce((a, b) => a + b, 0) / Math.max(1, s.length) };
+  return {
+    p50: q(0.5),
+    p95: q(0.95),
+    p99: q(0.99),
+    max: s[s.length - 1] ?? NaN,
+    mean: s.reduce((a, b) => a + b, 0) / Math.max(1, s.length),
+  };
 }
 
 /** Splits, serves the tail on 127.0.0.1 (ephemeral port) and runs the test set through the edge client. */
@@ -57,17 +64,33 @@ export async function runSplit(
   o: { after: number; policy?: ExitPolicy; hash: string; test: Dataset; dtype?: FrameDtype; log: (s: string) => void },
 ): Promise<SplitRun> {
   const dtype = o.dtype ?? "int8";
-  const { head, tail } = split(model, { after: o.after, hash: o.hash, policy: o.policy });
-  const headBytes = encodeHead(head), tailBytes = encodeTail(tail);
+  const { head, tail } = split(model, { cut: o.after, hash: o.hash, policy: o.policy });
+  const headBytes = encodeModel(head).bytes,
+    tailBytes = encodeModel(tail).bytes;
+  const width = tail.inputSize;
   tail.dispose();
   // one client sending one sample at a time: the server has nothing to wait for, so no batching delay
-  const server = await startServer({ model: tailBytes, port: 0, host: "127.0.0.1", engine, maxBatch: 64, maxDelayMs: 0 });
+  const server = await startServer({
+    model: tailBytes,
+    port: 0,
+    host: "127.0.0.1",
+    engine,
+    maxBatch: 64,
+    maxDelayMs: 0,
+  });
   const client = new SplitClient({ head, serverUrl: server.url, policy: o.policy ?? null, dtype });
   const { test } = o;
   const F = test.features;
   const macs = exitMacs(model);
-  let right = 0, exited = 0, bytes = 0, spent = 0, requests = 0, retries = 0;
-  const edge: number[] = [], e2e: number[] = [], offload: number[] = [];
+  let right = 0,
+    exited = 0,
+    bytes = 0,
+    spent = 0,
+    requests = 0,
+    retries = 0;
+  const edge: number[] = [],
+    e2e: number[] = [],
+    offload: number[] = [];
   try {
     for (let i = 0; i < test.n; i++) {
       const r = await client.infer([test.x.subarray(i * F, (i + 1) * F)]);
@@ -78,8 +101,9 @@ export async function runSplit(
       e2e.push(s.latencyMs);
       requests += r.totals.requests;
       retries += r.totals.retries;
-      if (s.where === "exit") { exited++; spent += macs.perExit[s.exit]!; }
-      else { offload.push(s.latencyMs); spent += macs.final; }
+      spent += [...macs.perExit, macs.final][s.exit]!;
+      if (s.exit < macs.perExit.length) exited++;
+      else offload.push(s.latencyMs);
     }
   } finally {
     client.dispose();
@@ -88,13 +112,26 @@ export async function runSplit(
   }
   const n = Math.max(1, test.n);
   const run: SplitRun = {
-    after: o.after, dtype, headBytes: headBytes.length, tailBytes: tailBytes.length, activationWidth: head.activationWidth,
-    frameBytes: { f32: frameBytes([head.activationWidth, 1], "f32"), f16: frameBytes([head.activationWidth, 1], "f16"), int8: frameBytes([head.activationWidth, 1], "int8") },
-    n: test.n, accuracy: right / n, exitRate: exited / n, bytesPerSample: bytes / n, meanMacs: spent / n,
-    edgeLatency: percentiles(edge), e2eLatency: percentiles(e2e), offloadLatency: offload.length ? percentiles(offload) : undefined,
-    requests, retries,
+    after: o.after,
+    dtype,
+    headBytes: headBytes.length,
+    tailBytes: tailBytes.length,
+    activationWidth: width,
+    frameBytes: Object.fromEntries(FRAME_DTYPES.map((d) => [d, frameBytes([width, 1], d)])) as SplitRun["frameBytes"],
+    n: test.n,
+    accuracy: right / n,
+    exitRate: exited / n,
+    bytesPerSample: bytes / n,
+    meanMacs: spent / n,
+    edgeLatency: percentiles(edge),
+    e2eLatency: percentiles(e2e),
+    offloadLatency: offload.length ? percentiles(offload) : undefined,
+    requests,
+    retries,
   };
-  o.log(`split after ${o.after}: ${test.n} samples through the edge client (${dtype} frames): accuracy ${(100 * run.accuracy).toFixed(2)}%, exit rate ${(100 * run.exitRate).toFixed(1)}%, ` +
-    `${run.bytesPerSample.toFixed(1)} B/sample sent, end-to-end p50 ${run.e2eLatency.p50.toFixed(3)} ms p99 ${run.e2eLatency.p99.toFixed(3)} ms`);
+  o.log(
+    `split after ${o.after}: ${test.n} samples through the edge client (${dtype} frames): accuracy ${(100 * run.accuracy).toFixed(2)}%, exit rate ${(100 * run.exitRate).toFixed(1)}%, ` +
+      `${run.bytesPerSample.toFixed(1)} B/sample sent, end-to-end p50 ${run.e2eLatency.p50.toFixed(3)} ms p99 ${run.e2eLatency.p99.toFixed(3)} ms`,
+  );
   return run;
 }

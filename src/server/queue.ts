@@ -2,9 +2,9 @@
 // the waiting samples reach maxBatch or the oldest request has waited maxDelayMs; the queue is bounded in samples.
 import { performance } from "node:perf_hooks";
 import { ValidationError, checkInt } from "../engine/errors.js";
-import type { Tail } from "../split/split.js";
 import { softmax } from "../ops/softmax_xent.js";
 import { Matrix } from "../engine/buffers.js";
+import type { ServedTail } from "./served_tail.js";
 
 /** One request's share of a batch: its activation in, its logits (and probabilities if asked) out. */
 export interface BatchJob {
@@ -44,14 +44,15 @@ export class BatchQueue {
   private P: Matrix | undefined;
 
   constructor(
-    readonly tail: Tail,
+    readonly tail: ServedTail,
     readonly options: BatchQueueOptions,
     private readonly onBatch: (samples: number, requests: number) => void = () => {},
   ) {
     checkInt("BatchQueue", "maxBatch", options.maxBatch, 1, 1 << 24);
     checkInt("BatchQueue", "maxQueue", options.maxQueue, 1, 1 << 30);
-    if (!(options.maxDelayMs >= 0 && Number.isFinite(options.maxDelayMs))) throw new ValidationError(`BatchQueue: maxDelayMs must be a finite number ≥ 0, got ${options.maxDelayMs}`);
-    this.X = new Matrix(tail.model.engine, tail.activationWidth, 1);
+    if (!(options.maxDelayMs >= 0 && Number.isFinite(options.maxDelayMs)))
+      throw new ValidationError(`BatchQueue: maxDelayMs must be a finite number ≥ 0, got ${options.maxDelayMs}`);
+    this.X = new Matrix(tail.engine, tail.activationWidth, 1);
   }
 
   /** Waiting requests and samples. */
@@ -61,7 +62,10 @@ export class BatchQueue {
 
   /** Queues a job; false (and nothing queued) when its samples would take the queue past maxQueue. */
   submit(job: BatchJob): boolean {
-    if (job.data.length !== job.n * this.tail.activationWidth) throw new ValidationError(`BatchQueue.submit: ${job.data.length} values for ${job.n} samples of ${this.tail.activationWidth}`);
+    if (job.data.length !== job.n * this.tail.activationWidth)
+      throw new ValidationError(
+        `BatchQueue.submit: ${job.data.length} values for ${job.n} samples of ${this.tail.activationWidth}`,
+      );
     if (this.samples_ + job.n > this.options.maxQueue) return false;
     this.waiting.push({ job, at: performance.now() });
     this.samples_ += job.n;
@@ -93,7 +97,11 @@ export class BatchQueue {
   /** A batch is due: enough samples wait, the oldest has waited long enough, or the server is draining. */
   private due(): boolean {
     if (this.waiting.length === 0) return false;
-    return this.samples_ >= this.options.maxBatch || this.draining || performance.now() - this.waiting[0]!.at >= this.options.maxDelayMs;
+    return (
+      this.samples_ >= this.options.maxBatch ||
+      this.draining ||
+      performance.now() - this.waiting[0]!.at >= this.options.maxDelayMs
+    );
   }
 
   private schedule(): void {
@@ -125,7 +133,11 @@ export class BatchQueue {
         n += e.job.n;
       }
       this.samples_ -= n;
-      if (batch.length > 0) this.run(batch.map((e) => e.job), n);
+      if (batch.length > 0)
+        this.run(
+          batch.map((e) => e.job),
+          n,
+        );
     } while (this.due());
     this.schedule();
   }
@@ -145,12 +157,14 @@ export class BatchQueue {
   // Each sample's column is computed independently of its position in the batch, so splitting the batch's
   // output back by column offsets gives every request exactly what it would get alone.
   private compute(jobs: BatchJob[], N: number): { logits: Float32Array; probabilities?: Float32Array }[] {
-    const W = this.tail.activationWidth, C = this.tail.classes;
+    const W = this.tail.activationWidth,
+      C = this.tail.classes;
     const X = this.X.reshape(N);
     const x = X.view();
     let off = 0;
     for (const j of jobs) {
-      const d = j.data, n = j.n;
+      const d = j.data,
+        n = j.n;
       if (n === N) x.set(d);
       // element loops: a subarray per feature row costs more than the copy for the few samples of a request
       else for (let f = 0; f < W; f++) for (let k = 0, o = f * N + off, i = f * n; k < n; k++) x[o + k] = d[i + k]!;
@@ -159,10 +173,11 @@ export class BatchQueue {
     const Z = this.tail.forward(X);
     let P: Matrix | undefined;
     if (jobs.some((j) => j.wantProbabilities)) {
-      this.P ??= new Matrix(this.tail.model.engine, C, N);
+      this.P ??= new Matrix(this.tail.engine, C, N);
       P = softmax(Z, this.P.reshape(N));
     }
-    const z = Z.view(), p = P?.view();
+    const z = Z.view(),
+      p = P?.view();
     off = 0;
     return jobs.map((j) => {
       const cols = (src: Float32Array) => {

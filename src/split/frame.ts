@@ -4,7 +4,7 @@
 //  32+4·rank payload | CRC-32 u32 over everything before it.
 // No Node modules: the edge half runs in browsers, so this file uses DataView and typed arrays only.
 
-import { FormatError, ShapeError, ValidationError, checkInt } from "../engine/errors.js";
+import { FormatError, HASH_FORMAT, ShapeError, ValidationError, checkInt } from "../engine/errors.js";
 import { crc32 } from "../io/crc32.js";
 import { F16_MIN_NORMAL, f16BitsToF32, f16IsFinite, f32ToF16Bits } from "../io/f16.js";
 
@@ -21,34 +21,42 @@ export const FRAME_VERSION = 1;
 /** Largest rank a frame carries (feature dims first, batch last). */
 export const FRAME_MAX_RANK = 4;
 
-const DTYPES: readonly FrameDtype[] = ["f32", "f16", "int8"];
+/** Every payload dtype, in the order of their codes (byte 5 of the header). */
+export const FRAME_DTYPES: readonly FrameDtype[] = ["f32", "f16", "int8"];
 const KINDS: readonly FrameKind[] = ["activation", "logits", "probabilities"];
 const DTYPE_BYTES: Record<FrameDtype, number> = { f32: 4, f16: 2, int8: 1 };
 const FIXED_HEADER = 32;
 const CRC_BYTES = 4;
 const U32_MAX = 2 ** 32 - 1;
-const HASH_RE = /^[0-9a-f]{16}$/i;
 
-/** A frame the decoder rejects as malformed; `field` names the part. A server answers `status` (400). */
+/** The media type of a frame on the wire (an HTTP body, a download), both ways. */
+export const FRAME_MEDIA_TYPE = "application/x-presparse-frame";
+
+/**
+ * Why a frame was refused: its bytes are not a valid frame, it exceeds the decoder's limits, or it is a valid
+ * frame for another model, cut or kind. A receiver maps the reason to its own answer (the tail server to a status).
+ */
+export type FrameErrorReason = "malformed" | "too_large" | "mismatch";
+
+/** A frame the decoder rejects as malformed; `field` names the part. */
 export class FrameError extends FormatError {
   override readonly name: string = "FrameError";
-  /** The HTTP status this rejection maps to: 400 malformed, 409 wrong model/split/kind, 413 too large. */
-  readonly status: number = 400;
+  readonly reason: FrameErrorReason = "malformed";
   constructor(field: string, detail: string) {
     super("frame", field, detail);
   }
 }
 
-/** The frame (its length, a dimension or its element count) exceeds the decoder's limits (413). */
+/** The frame (its length, a dimension or its element count) exceeds the decoder's limits. */
 export class FrameTooLargeError extends FrameError {
   override readonly name: string = "FrameTooLargeError";
-  override readonly status: number = 413;
+  override readonly reason: FrameErrorReason = "too_large";
 }
 
-/** A well-formed frame for another model, split point or kind than the receiver expects (409). */
+/** A well-formed frame for another model, split point or kind than the receiver expects. */
 export class FrameMismatchError extends FrameError {
   override readonly name: string = "FrameMismatchError";
-  override readonly status: number = 409;
+  override readonly reason: FrameErrorReason = "mismatch";
 }
 
 /** What `encodeFrame` writes. `data` is feature-major, its length is the product of `shape`. */
@@ -146,13 +154,15 @@ export function encodeFrame(input: FrameInput): Uint8Array {
   const kindCode = KINDS.indexOf(kind);
   if (kindCode < 0) throw new ValidationError(`${op}: kind must be one of ${KINDS.join(", ")}, got ${String(kind)}`);
   checkInt(op, "splitId", splitId, 0, U32_MAX);
-  if (typeof modelHash !== "string" || !HASH_RE.test(modelHash)) {
+  // any case on the way in; the frame holds the bytes, and decodes as lowercase
+  if (typeof modelHash !== "string" || !HASH_FORMAT.test(modelHash.toLowerCase())) {
     throw new ValidationError(`${op}: modelHash must be 16 hex digits, got ${JSON.stringify(modelHash)}`);
   }
   const allowNonFinite = input.nonFinite === "allow" && dtype !== "int8";
   if (!allowNonFinite) {
     for (let i = 0; i < n; i++) {
-      if (!Number.isFinite(data[i]!)) throw new ValidationError(`${op}: data[${i}] is ${data[i]}, frames carry finite values`);
+      if (!Number.isFinite(data[i]!))
+        throw new ValidationError(`${op}: data[${i}] is ${data[i]}, frames carry finite values`);
     }
   }
   const payloadLength = n * size;
@@ -164,7 +174,7 @@ export function encodeFrame(input: FrameInput): Uint8Array {
   const scale = dtype === "int8" ? int8Scale(op, data) : 0;
   out.set(MAGIC, 0);
   dv.setUint8(4, FRAME_VERSION);
-  dv.setUint8(5, DTYPES.indexOf(dtype));
+  dv.setUint8(5, FRAME_DTYPES.indexOf(dtype));
   dv.setUint8(6, kindCode);
   dv.setUint8(7, shape.length);
   dv.setUint32(8, headerLength, true);
@@ -196,8 +206,8 @@ export function encodeFrame(input: FrameInput): Uint8Array {
 /**
  * Parses a frame, trusting nothing: every length, count and code is checked against the buffer and
  * `limits` before any allocation, so the output is at most 4× the input's size. Throws FrameError
- * (400) for a malformed frame, FrameTooLargeError (413) past the limits, FrameMismatchError (409) when
- * `expect` disagrees.
+ * (reason `malformed`) for a malformed frame, FrameTooLargeError (`too_large`) past the limits,
+ * FrameMismatchError (`mismatch`) when `expect` disagrees.
  */
 export function decodeFrame(bytes: Uint8Array, limits: FrameLimits = {}, expect: FrameExpect = {}): Frame {
   const lim = resolveLimits(limits);
@@ -209,14 +219,17 @@ export function decodeFrame(bytes: Uint8Array, limits: FrameLimits = {}, expect:
   }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, len);
   for (let i = 0; i < 4; i++) {
-    if (bytes[i] !== MAGIC[i]) throw new FrameError("magic", `expected ${hex(MAGIC)} ("${FRAME_MAGIC}"), got ${hex(bytes.subarray(0, 4))}`);
+    if (bytes[i] !== MAGIC[i])
+      throw new FrameError("magic", `expected ${hex(MAGIC)} ("${FRAME_MAGIC}"), got ${hex(bytes.subarray(0, 4))}`);
   }
   const version = dv.getUint8(4);
   if (version !== FRAME_VERSION) throw new FrameError("version", `expected ${FRAME_VERSION}, got ${version}`);
-  const dtype = DTYPES[dv.getUint8(5)];
-  if (dtype === undefined) throw new FrameError("dtype", `expected 0 (f32), 1 (f16) or 2 (int8), got ${dv.getUint8(5)}`);
+  const dtype = FRAME_DTYPES[dv.getUint8(5)];
+  if (dtype === undefined)
+    throw new FrameError("dtype", `expected 0 (f32), 1 (f16) or 2 (int8), got ${dv.getUint8(5)}`);
   const kind = KINDS[dv.getUint8(6)];
-  if (kind === undefined) throw new FrameError("kind", `expected 0 (activation), 1 (logits) or 2 (probabilities), got ${dv.getUint8(6)}`);
+  if (kind === undefined)
+    throw new FrameError("kind", `expected 0 (activation), 1 (logits) or 2 (probabilities), got ${dv.getUint8(6)}`);
   const rank = dv.getUint8(7);
   if (rank < 1 || rank > lim.maxRank) throw new FrameError("rank", `expected 1..${lim.maxRank}, got ${rank}`);
   const headerLength = dv.getUint32(8, true);
@@ -233,13 +246,17 @@ export function decodeFrame(bytes: Uint8Array, limits: FrameLimits = {}, expect:
     if (d < 1) throw new FrameError("dims", `dims[${i}] is 0`);
     if (d > lim.maxDim) throw new FrameTooLargeError("dims", `dims[${i}] = ${d} exceeds the limit of ${lim.maxDim}`);
     n *= d; // n ≤ maxElements ≤ 2^53 before, d < 2^32: a rounded product still compares correctly
-    if (n > lim.maxElements) throw new FrameTooLargeError("dims", `${rank}-d shape holds more than ${lim.maxElements} elements`);
+    if (n > lim.maxElements)
+      throw new FrameTooLargeError("dims", `${rank}-d shape holds more than ${lim.maxElements} elements`);
     shape.push(d);
   }
   const payloadLength = dv.getUint32(28, true);
   const expectedPayload = n * DTYPE_BYTES[dtype];
   if (payloadLength !== expectedPayload) {
-    throw new FrameError("payloadLength", `shape [${shape.join(", ")}] of ${dtype} needs ${expectedPayload} bytes, header says ${payloadLength}`);
+    throw new FrameError(
+      "payloadLength",
+      `shape [${shape.join(", ")}] of ${dtype} needs ${expectedPayload} bytes, header says ${payloadLength}`,
+    );
   }
   const total = headerLength + payloadLength + CRC_BYTES;
   if (len < total) throw new FrameError("length", `truncated: ${len} bytes, the frame declares ${total}`);
@@ -247,7 +264,8 @@ export function decodeFrame(bytes: Uint8Array, limits: FrameLimits = {}, expect:
   const end = headerLength + payloadLength;
   const stored = dv.getUint32(end, true);
   const actual = crc32(bytes.subarray(0, end));
-  if (stored !== actual) throw new FrameError("checksum", `CRC-32 ${hex32(actual)} of the frame, stored ${hex32(stored)}`);
+  if (stored !== actual)
+    throw new FrameError("checksum", `CRC-32 ${hex32(actual)} of the frame, stored ${hex32(stored)}`);
 
   const scale = dv.getFloat32(24, true);
   if (dtype === "int8") {
@@ -289,7 +307,8 @@ export function decodeFrame(bytes: Uint8Array, limits: FrameLimits = {}, expect:
     for (let i = 0; i < n; i++, p++) {
       const q = dv.getInt8(p);
       if (q === -128) throw new FrameError("payload", `element ${i} is -128, int8 codes are in [-127, 127]`);
-      if (scale === 0 && q !== 0) throw new FrameError("payload", `element ${i} is ${q} with scale 0, which only an all-zero tensor has`);
+      if (scale === 0 && q !== 0)
+        throw new FrameError("payload", `element ${i} is ${q} with scale 0, which only an all-zero tensor has`);
       data[i] = q * scale;
     }
   }
@@ -304,7 +323,9 @@ function int8Scale(op: string, data: Float32Array): number {
   let scale = Math.fround(maxabs / 127);
   if (scale * 127 < maxabs) scale = nextUpF32(scale);
   if (!Number.isFinite(Math.fround(scale * 127))) {
-    throw new ValidationError(`${op}: max |x| = ${maxabs} is too close to the float32 limit for an int8 scale; use f32`);
+    throw new ValidationError(
+      `${op}: max |x| = ${maxabs} is too close to the float32 limit for an int8 scale; use f32`,
+    );
   }
   return scale;
 }
@@ -339,7 +360,9 @@ function shapeElements(op: string, shape: readonly number[]): number {
 }
 
 function dtypeBytes(op: string, dtype: FrameDtype): number {
-  if (!DTYPES.includes(dtype)) throw new ValidationError(`${op}: dtype must be one of ${DTYPES.join(", ")}, got ${String(dtype)}`);
+  if (!FRAME_DTYPES.includes(dtype)) {
+    throw new ValidationError(`${op}: dtype must be one of ${FRAME_DTYPES.join(", ")}, got ${String(dtype)}`);
+  }
   return DTYPE_BYTES[dtype];
 }
 
@@ -348,5 +371,5 @@ function hex(b: Uint8Array, sep = " "): string {
 }
 
 function hex32(x: number): string {
-  return "0x" + x.toString(16).padStart(8, "0");
+  return `0x${x.toString(16).padStart(8, "0")}`;
 }

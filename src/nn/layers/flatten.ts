@@ -1,9 +1,9 @@
 // [C, H, W] per sample → C·H·W features: in the feature-major layout the rows already lie in that order, so
 // forward and backward pass their matrix through unchanged. The layer records the shape change for
 // architectures, files and split points (a cut after it sends [C·H·W, batch] frames).
-import { FormatError, ShapeError, ValidationError, checkInt } from "../../engine/errors.js";
+import { ShapeError, ValidationError, checkInt } from "../../engine/errors.js";
 import type { Matrix } from "../../engine/buffers.js";
-import type { Layer, LayerSpec, Param, StoredTensor } from "./layer.js";
+import type { Layer, Param } from "./layer.js";
 
 export class Flatten implements Layer {
   readonly kind = "flatten";
@@ -11,7 +11,8 @@ export class Flatten implements Layer {
   readonly inputSize: number;
 
   constructor(inputShape: readonly number[]) {
-    if (inputShape.length < 1 || inputShape.length > 3) throw new ValidationError(`Flatten: input shape must have 1–3 dimensions, got [${inputShape.join(", ")}]`);
+    if (inputShape.length < 1 || inputShape.length > 3)
+      throw new ValidationError(`Flatten: input shape must have 1–3 dimensions, got [${inputShape.join(", ")}]`);
     inputShape.forEach((d, i) => checkInt("Flatten", `inputShape[${i}]`, d, 1));
     this.inputShape = [...inputShape];
     this.inputSize = inputShape.reduce((a, b) => a * b, 1);
@@ -25,12 +26,16 @@ export class Flatten implements Layer {
   }
 
   forward(X: Matrix): Matrix {
-    if (X.rows !== this.inputSize) throw new ShapeError(`Flatten.forward: X has ${X.rows} rows, expected ${this.inputSize} ([${this.inputShape.join(", ")}])`);
+    if (X.rows !== this.inputSize)
+      throw new ShapeError(
+        `Flatten.forward: X has ${X.rows} rows, expected ${this.inputSize} ([${this.inputShape.join(", ")}])`,
+      );
     return X;
   }
 
   backward(dY: Matrix, needDx: boolean): Matrix | undefined {
-    if (dY.rows !== this.inputSize) throw new ShapeError(`Flatten.backward: dY has ${dY.rows} rows, expected ${this.inputSize}`);
+    if (dY.rows !== this.inputSize)
+      throw new ShapeError(`Flatten.backward: dY has ${dY.rows} rows, expected ${this.inputSize}`);
     return needDx ? dY : undefined;
   }
 
@@ -43,21 +48,8 @@ export class Flatten implements Layer {
   denseParameterCount(): number {
     return 0;
   }
-  spec(): LayerSpec {
-    return { kind: this.kind, inputShape: [...this.inputShape] };
-  }
-  tensors(): Record<string, StoredTensor> {
-    return {};
-  }
-
-  static fromTensors(spec: LayerSpec, where: string): Flatten {
-    const s = spec.inputShape;
-    if (!Array.isArray(s) || !s.every((d) => Number.isSafeInteger(d) && d > 0)) throw new FormatError("model", `${where}.inputShape`, `expected positive integers, got ${JSON.stringify(s)}`);
-    try {
-      return new Flatten(s as number[]);
-    } catch (e) {
-      throw new FormatError("model", `${where}.inputShape`, (e as Error).message);
-    }
+  clone(): Flatten {
+    return new Flatten(this.inputShape);
   }
 
   dispose(): void {}

@@ -8,19 +8,6 @@ export interface Param {
   readonly decay: boolean;
 }
 
-/** A tensor as stored in a model file (see safetensors). */
-export interface StoredTensor {
-  dtype: "F32" | "I32" | "U16";
-  shape: number[];
-  data: Float32Array | Int32Array | Uint16Array;
-}
-
-/** JSON description of a layer, enough (with its tensors) to rebuild it. */
-export interface LayerSpec {
-  kind: string;
-  [key: string]: unknown;
-}
-
 /**
  * One step of a network over feature-major activations [features, batch]. `forward` returns a matrix the
  * layer owns (valid until its next forward) and remembers its input for `backward`, which fills the
@@ -40,8 +27,7 @@ export interface Layer {
   macsPerSample(): number;
   /** Weights + biases the same layer would have at 100% density (for size comparisons). */
   denseParameterCount?(): number;
-  spec(): LayerSpec;
-  /** Named tensors to store (names relative to the layer's prefix). */
-  tensors(): Record<string, StoredTensor>;
+  /** An independent copy: the same state (pattern, geometry, weights, bias) in new memory, sharing only the pattern. */
+  clone(): Layer;
   dispose(): void;
 }

@@ -1,26 +1,24 @@
 // Y[outC·OH·OW, B] = conv(X[inC·H·W, B]) over a channel pattern (+ b) (ReLU);  dX = convᵀ(dZ);  dW = dZ ⋆ X on stored taps;  db = Σ dZ
 import { reluBackward } from "../../ops/activations.js";
 import type { Engine } from "../../engine/engine.js";
-import { FormatError, ShapeError, ValidationError } from "../../engine/errors.js";
+import { ShapeError, ValidationError } from "../../engine/errors.js";
 import { Pattern } from "../../sparsity/pattern.js";
-import { ConvWeights, sparseConv2d, sparseConv2dBackward, sparseConv2dBackwardWeights, type Conv2dGeometry } from "../../ops/sparse_conv2d.js";
+import {
+  ConvWeights,
+  sparseConv2d,
+  sparseConv2dBackward,
+  sparseConv2dBackwardWeights,
+  type Conv2dGeometry,
+} from "../../ops/sparse_conv2d.js";
 import { F32Buffer, Matrix } from "../../engine/buffers.js";
-import type { Layer, LayerSpec, Param, StoredTensor } from "./layer.js";
-import { heNormalRows, type Activation } from "./sparse_linear.js";
+import type { Layer, Param } from "./layer.js";
+import { heNormalRows, type Activation, type WeightedLayerOptions } from "./sparse_linear.js";
 
-export interface SparseConv2dOptions extends Conv2dGeometry {
+export interface SparseConv2dOptions extends Conv2dGeometry, WeightedLayerOptions {
   /** Which input channels feed each output channel (inputs = inC, outputs = outC); default every one. */
   pattern?: Pattern;
   /** Kernel-tap mask, kh·kw or pattern.nnz·kh·kw entries (see ConvWeights); default every tap. */
   taps?: ArrayLike<number | boolean>;
-  activation?: Activation;
-  /** Initial bias (default 0.1, as the dense layers). */
-  biasInit?: number;
-  /** Seed for the He-normal weights. */
-  seed?: number;
-  /** Initial weights in storage order instead of He-normal; used when loading. */
-  values?: ArrayLike<number>;
-  bias?: ArrayLike<number>;
 }
 
 /**
@@ -48,16 +46,17 @@ export class SparseConv2d implements Layer {
     opts: SparseConv2dOptions,
   ) {
     this.activation = opts.activation ?? "relu";
-    if (this.activation !== "relu" && this.activation !== "linear") throw new ValidationError(`SparseConv2d: activation must be relu or linear, got ${String(this.activation)}`);
+    if (this.activation !== "relu" && this.activation !== "linear")
+      throw new ValidationError(`SparseConv2d: activation must be relu or linear, got ${String(this.activation)}`);
+    // checked before anything is allocated in WASM memory: a refused layer leaves nothing behind
+    if (opts.bias && opts.bias.length !== opts.outC) {
+      throw new ShapeError(
+        `SparseConv2d: bias has ${opts.bias.length} entries, layer has ${opts.outC} output channels`,
+      );
+    }
     this.pattern = opts.pattern ?? Pattern.dense(opts.inC, opts.outC);
     this.weights = new ConvWeights(engine, opts, this.pattern, { taps: opts.taps, values: opts.values });
-    try {
-      if (!opts.values) this.weights.values.view().set(heNormalConv(this.weights, opts.seed ?? 0));
-      if (opts.bias && opts.bias.length !== opts.outC) throw new ShapeError(`SparseConv2d: bias has ${opts.bias.length} entries, layer has ${opts.outC} output channels`);
-    } catch (e) {
-      this.weights.dispose();
-      throw e;
-    }
+    if (!opts.values) this.weights.values.view().set(heNormalConv(this.weights, opts.seed ?? 0));
     this.bias = F32Buffer.from(engine, opts.bias ?? new Float32Array(opts.outC).fill(opts.biasInit ?? 0.1));
     this.dValues = new F32Buffer(engine, this.weights.nnz);
     this.dBias = new F32Buffer(engine, opts.outC);
@@ -76,7 +75,10 @@ export class SparseConv2d implements Layer {
   }
 
   forward(X: Matrix): Matrix {
-    if (X.rows !== this.inputSize) throw new ShapeError(`SparseConv2d.forward: X has ${X.rows} rows, layer takes ${this.inputSize} (${this.weights.inC}×${this.weights.H}×${this.weights.W})`);
+    if (X.rows !== this.inputSize)
+      throw new ShapeError(
+        `SparseConv2d.forward: X has ${X.rows} rows, layer takes ${this.inputSize} (${this.weights.inC}×${this.weights.H}×${this.weights.W})`,
+      );
     this.X = X;
     return sparseConv2d(this.weights, X, this.Y.reshape(X.cols), { bias: this.bias, relu: this.activation === "relu" });
   }
@@ -84,7 +86,8 @@ export class SparseConv2d implements Layer {
   backward(dY: Matrix, needDx: boolean): Matrix | undefined {
     const X = this.X;
     if (!X) throw new ValidationError("SparseConv2d.backward: called before forward");
-    if (dY.rows !== this.outputSize || dY.cols !== X.cols) throw new ShapeError(`SparseConv2d.backward: dY is ${dY.rows}×${dY.cols}, expected ${this.outputSize}×${X.cols}`);
+    if (dY.rows !== this.outputSize || dY.cols !== X.cols)
+      throw new ShapeError(`SparseConv2d.backward: dY is ${dY.rows}×${dY.cols}, expected ${this.outputSize}×${X.cols}`);
     let dZ = dY;
     if (this.activation === "relu") {
       this.dZ ??= new Matrix(this.engine, this.outputSize, dY.cols);
@@ -107,75 +110,16 @@ export class SparseConv2d implements Layer {
     return this.weights.macsPerSample();
   }
 
-  spec(): LayerSpec {
+  clone(): SparseConv2d {
     const w = this.weights;
-    return {
-      kind: this.kind,
-      inC: w.inC, outC: w.outC, H: w.H, W: w.W, kh: w.kh, kw: w.kw, stride: w.stride, padding: w.padding,
-      outH: w.outH, outW: w.outW,
-      inputs: this.inputSize,
-      outputs: this.outputSize,
+    return new SparseConv2d(this.engine, {
+      ...w.geometry,
+      pattern: this.pattern,
+      taps: w.tapMask,
       activation: this.activation,
-      pattern: this.pattern.kind,
-      patternHash: this.pattern.hash,
-      taps: w.tapMask ? "mask" : "all",
-      nnz: w.nnz,
-    };
-  }
-
-  tensors(): Record<string, StoredTensor> {
-    const p = this.pattern, w = this.weights;
-    const t: Record<string, StoredTensor> = {
-      row_ptr: { dtype: "I32", shape: [p.outputs + 1], data: p.rowPtr },
-      col_idx: { dtype: "I32", shape: [p.nnz], data: p.colIdx },
-      values: { dtype: "F32", shape: [w.nnz], data: w.values.toArray() },
-      bias: { dtype: "F32", shape: [w.outC], data: this.bias.toArray() },
-    };
-    if (w.tapMask) t.tap_mask = { dtype: "I32", shape: [p.nnz, w.kh, w.kw], data: Int32Array.from(w.tapMask) };
-    return t;
-  }
-
-  /** Rebuilds a layer from its spec and stored tensors, checking the CSR invariants, the pattern hash and every length. */
-  static fromTensors(engine: Engine, spec: LayerSpec, t: Record<string, StoredTensor | undefined>, where: string): SparseConv2d {
-    const need = (name: string, dtype: string): StoredTensor => {
-      const x = t[name];
-      if (!x) throw new FormatError("model", `${where}.${name}`, "tensor missing");
-      if (x.dtype !== dtype) throw new FormatError("model", `${where}.${name}`, `dtype ${x.dtype}, expected ${dtype}`);
-      return x;
-    };
-    const num = (k: string): number => {
-      const v = spec[k];
-      if (typeof v !== "number" || !Number.isInteger(v)) throw new FormatError("model", `${where}.${k}`, `expected an integer, got ${JSON.stringify(v)}`);
-      return v;
-    };
-    const g = { inC: num("inC"), outC: num("outC"), H: num("H"), W: num("W"), kh: num("kh"), kw: num("kw"), stride: num("stride"), padding: num("padding") };
-    let pattern: Pattern;
-    try {
-      pattern = Pattern.fromCsr(g.inC, g.outC, need("row_ptr", "I32").data, need("col_idx", "I32").data, String(spec.pattern ?? "csr"));
-    } catch (e) {
-      throw new FormatError("model", `${where}.pattern`, (e as Error).message);
-    }
-    if (spec.patternHash !== undefined && spec.patternHash !== pattern.hash) {
-      throw new FormatError("model", `${where}.patternHash`, `metadata says ${String(spec.patternHash)}, tensors hash to ${pattern.hash}`);
-    }
-    const activation = spec.activation as Activation;
-    if (activation !== "relu" && activation !== "linear") throw new FormatError("model", `${where}.activation`, `unknown activation ${String(activation)}`);
-    const mask = t.tap_mask ? need("tap_mask", "I32").data : undefined;
-    const K = g.kh * g.kw;
-    if (mask && mask.length !== pattern.nnz * K) throw new FormatError("model", `${where}.tap_mask`, `${mask.length} entries for ${pattern.nnz} connections × ${K} taps`);
-    const values = need("values", "F32").data, bias = need("bias", "F32").data;
-    let stored = pattern.nnz * K;
-    if (mask) {
-      stored = 0;
-      for (let i = 0; i < mask.length; i++) if (mask[i]) stored++;
-    }
-    if (values.length !== stored) throw new FormatError("model", `${where}.values`, `${values.length} values for ${stored} stored taps`);
-    if (bias.length !== g.outC) throw new FormatError("model", `${where}.bias`, `${bias.length} entries for ${g.outC} output channels`);
-    try {
-      return new SparseConv2d(engine, { ...g, pattern, taps: mask, activation, values, bias });
-    } catch (e) {
-      throw new FormatError("model", where, (e as Error).message);
-    }
+      values: w.values.toArray(),
+      bias: this.bias.toArray(),
+    });
   }
 
   dispose(): void {

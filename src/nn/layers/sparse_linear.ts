@@ -3,24 +3,27 @@ import { CsrWeights, csrSpmmBackwardWeights, csrSpmm, csrSpmmBackward } from "..
 import { denseMatmulBackwardWeights, denseMatmul, denseMatmulBackward } from "../../ops/dense_matmul.js";
 import { reluBackward } from "../../ops/activations.js";
 import type { Engine } from "../../engine/engine.js";
-import { FormatError, ShapeError, ValidationError } from "../../engine/errors.js";
-import { Pattern } from "../../sparsity/pattern.js";
+import { ShapeError, ValidationError } from "../../engine/errors.js";
+import type { Pattern } from "../../sparsity/pattern.js";
 import { Rng } from "../../engine/random.js";
 import { F32Buffer, Matrix } from "../../engine/buffers.js";
-import type { Layer, LayerSpec, Param, StoredTensor } from "./layer.js";
+import type { Layer, Param } from "./layer.js";
 
 export type Activation = "relu" | "linear";
 
-export interface SparseLinearOptions {
+/** How a weighted layer starts: its activation, and He-normal weights from a seed or given values. */
+export interface WeightedLayerOptions {
   activation?: Activation;
-  /** Initial bias (the paper uses 0.1). */
+  /** Initial bias (default 0.1, as the paper). */
   biasInit?: number;
   /** Seed for the He-normal weights. */
   seed?: number;
-  /** Initial weights (nnz, CSR order) instead of He-normal; used when loading. */
+  /** Initial weights in storage order (CSR order; for a convolution see ConvWeights) instead of He-normal. */
   values?: ArrayLike<number>;
   bias?: ArrayLike<number>;
 }
+
+export type SparseLinearOptions = WeightedLayerOptions;
 
 /**
  * A linear layer over a fixed pattern: only the pattern's nnz weights exist. He-normal init over each
@@ -46,9 +49,11 @@ export class SparseLinear implements Layer {
     opts: SparseLinearOptions = {},
   ) {
     this.activation = opts.activation ?? "relu";
-    if (this.activation !== "relu" && this.activation !== "linear") throw new ValidationError(`SparseLinear: activation must be relu or linear, got ${String(this.activation)}`);
+    if (this.activation !== "relu" && this.activation !== "linear")
+      throw new ValidationError(`SparseLinear: activation must be relu or linear, got ${String(this.activation)}`);
     // checked before anything is allocated in WASM memory: a refused layer leaves nothing behind
-    if (opts.bias && opts.bias.length !== pattern.outputs) throw new ShapeError(`SparseLinear: bias has ${opts.bias.length} entries, layer has ${pattern.outputs} outputs`);
+    if (opts.bias && opts.bias.length !== pattern.outputs)
+      throw new ShapeError(`SparseLinear: bias has ${opts.bias.length} entries, layer has ${pattern.outputs} outputs`);
     const values = opts.values ?? heNormal(pattern, opts.seed ?? 0);
     this.weights = new CsrWeights(engine, pattern, values);
     this.bias = F32Buffer.from(engine, opts.bias ?? new Float32Array(pattern.outputs).fill(opts.biasInit ?? 0.1));
@@ -66,7 +71,8 @@ export class SparseLinear implements Layer {
   }
 
   forward(X: Matrix): Matrix {
-    if (X.rows !== this.inputSize) throw new ShapeError(`SparseLinear.forward: X has ${X.rows} rows, layer has ${this.inputSize} inputs`);
+    if (X.rows !== this.inputSize)
+      throw new ShapeError(`SparseLinear.forward: X has ${X.rows} rows, layer has ${this.inputSize} inputs`);
     this.X = X;
     const Y = this.Y.reshape(X.cols);
     const opts = { bias: this.bias, relu: this.activation === "relu" };
@@ -78,7 +84,8 @@ export class SparseLinear implements Layer {
   backward(dY: Matrix, needDx: boolean): Matrix | undefined {
     const X = this.X;
     if (!X) throw new ValidationError("SparseLinear.backward: called before forward");
-    if (dY.rows !== this.outputSize || dY.cols !== X.cols) throw new ShapeError(`SparseLinear.backward: dY is ${dY.rows}×${dY.cols}, expected ${this.outputSize}×${X.cols}`);
+    if (dY.rows !== this.outputSize || dY.cols !== X.cols)
+      throw new ShapeError(`SparseLinear.backward: dY is ${dY.rows}×${dY.cols}, expected ${this.outputSize}×${X.cols}`);
     let dZ = dY;
     if (this.activation === "relu") {
       this.dZ ??= new Matrix(this.engine, this.outputSize, dY.cols);
@@ -109,64 +116,9 @@ export class SparseLinear implements Layer {
     return this.pattern.inputs * this.pattern.outputs + this.pattern.outputs;
   }
 
-  spec(): LayerSpec {
-    return {
-      kind: this.kind,
-      inputs: this.pattern.inputs,
-      outputs: this.pattern.outputs,
-      activation: this.activation,
-      pattern: this.pattern.kind,
-      patternHash: this.pattern.hash,
-      nnz: this.pattern.nnz,
-    };
-  }
-
-  /** A full pattern stores no index arrays: its values are the row-major dense matrix. */
-  tensors(): Record<string, StoredTensor> {
-    const t: Record<string, StoredTensor> = {
-      values: { dtype: "F32", shape: [this.pattern.nnz], data: this.weights.values.toArray() },
-      bias: { dtype: "F32", shape: [this.pattern.outputs], data: this.bias.toArray() },
-    };
-    if (!this.dense) {
-      t.row_ptr = { dtype: "I32", shape: [this.pattern.outputs + 1], data: this.pattern.rowPtr };
-      // column indices fit 16 bits for up to 65,536 inputs: half the index storage
-      t.col_idx = this.pattern.inputs <= 65536
-        ? { dtype: "U16", shape: [this.pattern.nnz], data: Uint16Array.from(this.pattern.colIdx) }
-        : { dtype: "I32", shape: [this.pattern.nnz], data: this.pattern.colIdx };
-    }
-    return t;
-  }
-
-  /** Rebuilds a layer from its spec and stored tensors, checking CSR invariants and the pattern hash. */
-  static fromTensors(engine: Engine, spec: LayerSpec, t: Record<string, StoredTensor | undefined>, where: string): SparseLinear {
-    const need = (name: string, ...dtypes: string[]): StoredTensor => {
-      const x = t[name];
-      if (!x) throw new FormatError("model", `${where}.${name}`, "tensor missing");
-      if (!dtypes.includes(x.dtype)) throw new FormatError("model", `${where}.${name}`, `dtype ${x.dtype}, expected ${dtypes.join(" or ")}`);
-      return x;
-    };
-    const inputs = spec.inputs as number, outputs = spec.outputs as number;
-    const values = need("values", "F32"), bias = need("bias", "F32");
-    // a full pattern is stored without index arrays (see tensors()); its size comes from the metadata alone, so
-    // the stored values must vouch for it before inputs·outputs indices are built
-    const full = spec.nnz === inputs * outputs && !t.row_ptr && !t.col_idx;
-    if (full && values.data.length !== spec.nnz) throw new FormatError("model", `${where}.values`, `${values.data.length} values for ${inputs}×${outputs} connections`);
-    const rowPtr = full ? undefined : need("row_ptr", "I32").data, colIdx = full ? undefined : need("col_idx", "U16", "I32").data;
-    let pattern: Pattern;
-    try {
-      const d = full ? Pattern.dense(inputs, outputs) : undefined;
-      pattern = Pattern.fromCsr(inputs, outputs, d?.rowPtr ?? rowPtr!, d?.colIdx ?? colIdx!, String(spec.pattern ?? "csr"));
-    } catch (e) {
-      throw new FormatError("model", `${where}.pattern`, (e as Error).message);
-    }
-    if (spec.patternHash !== undefined && spec.patternHash !== pattern.hash) {
-      throw new FormatError("model", `${where}.patternHash`, `metadata says ${String(spec.patternHash)}, tensors hash to ${pattern.hash}`);
-    }
-    if (values.data.length !== pattern.nnz) throw new FormatError("model", `${where}.values`, `${values.data.length} values for nnz ${pattern.nnz}`);
-    if (bias.data.length !== outputs) throw new FormatError("model", `${where}.bias`, `${bias.data.length} entries for ${outputs} outputs`);
-    const activation = spec.activation as Activation;
-    if (activation !== "relu" && activation !== "linear") throw new FormatError("model", `${where}.activation`, `unknown activation ${String(activation)}`);
-    return new SparseLinear(engine, pattern, { activation, values: values.data, bias: bias.data });
+  clone(): SparseLinear {
+    const state = { activation: this.activation, values: this.weights.values.toArray(), bias: this.bias.toArray() };
+    return new SparseLinear(this.engine, this.pattern, state);
   }
 
   dispose(): void {
@@ -176,7 +128,12 @@ export class SparseLinear implements Layer {
   }
 
   private denseView() {
-    return { engine: this.engine, outputs: this.pattern.outputs, inputs: this.pattern.inputs, values: this.weights.values };
+    return {
+      engine: this.engine,
+      outputs: this.pattern.outputs,
+      inputs: this.pattern.inputs,
+      values: this.weights.values,
+    };
   }
 }
 
@@ -191,7 +148,8 @@ export function heNormalRows(rowPtr: Int32Array, seed: number): Float32Array {
   const rows = rowPtr.length - 1;
   const out = new Float32Array(rowPtr[rows]!);
   for (let r = 0; r < rows; r++) {
-    const a = rowPtr[r]!, b = rowPtr[r + 1]!;
+    const a = rowPtr[r]!,
+      b = rowPtr[r + 1]!;
     const sigma = Math.sqrt(2 / Math.max(1, b - a)) / 0.87962566103423978;
     for (let p = a; p < b; p++) {
       let z: number;
