@@ -135,16 +135,16 @@ describe.skipIf(!executable)("presparse in headless Chromium", () => {
     it("fetched the modules as application/wasm and the ES modules as JavaScript", () => {
       ran();
       const served = (path: string) => server!.requests.filter((r) => r.path === path && r.status === 200);
-      for (const wasm of ["/build/presparse.wasm", "/build/presparse.debug.wasm"]) {
+      for (const wasm of ["/dist/lib/presparse.wasm", "/dist/lib/presparse.debug.wasm"]) {
         expect(served(wasm).length, `${wasm} was never fetched`).toBeGreaterThan(0);
         expect(served(wasm).map((r) => r.contentType)).toEqual(served(wasm).map(() => "application/wasm"));
       }
-      const modules = [
-        "/dist/ops/csr_spmm.js",
-        "/dist/engine/engine.js",
-        "/dist/engine/loader.js",
-        "/build/test/kernels.page.js",
+      // the page imports the package's two browser entries, which load their shared chunks from dist/lib/
+      const chunks = [
+        ...new Set(server!.requests.filter((r) => /^\/dist\/lib\/.*\.js$/.test(r.path)).map((r) => r.path)),
       ];
+      expect(chunks.length, "dist/index.js loads its chunks from dist/lib/").toBeGreaterThan(0);
+      const modules = ["/dist/index.js", "/dist/ops_index.js", ...chunks, "/build/test/kernels.page.js"];
       for (const js of [...modules, "/node_modules/fast-check/lib/fast-check.js"]) {
         expect(served(js)[0]?.contentType, `${js} was not served`).toMatch(/^text\/javascript/);
       }

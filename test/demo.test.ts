@@ -3,8 +3,8 @@
 // fixed set of test digits classified through the page's hook. Every answer must be the one a Node-side client gets
 // for the same input and frame dtype, and with f32 frames the one the full model's early-exit system gives. The
 // static routes serve an allow-list only; the CLI flags mount the same page.
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { join, posix } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadData } from "../src/data/load.js";
@@ -151,13 +151,24 @@ describe("demo routes", () => {
     );
     const head = await fetch(`${server.url}/demo/head.safetensors`);
     expect(new Uint8Array(await head.arrayBuffer())).toEqual(headBytes);
-    for (const f of [
-      "index.js",
-      "engine/engine.js",
-      "split/client.js",
-      "split/split.js",
-      "nn/layers/sparse_linear.js",
-    ]) {
+    // dist/index.js, dist/ops_index.js and the chunks they import (the build bundles src/ into dist/lib/ chunks), and
+    // none of the others
+    const browser: string[] = [];
+    const visit = (f: string): void => {
+      if (browser.includes(f)) return;
+      browser.push(f);
+      for (const m of readFileSync(join(REPO_ROOT, "dist", f), "utf8").matchAll(/from "(\.\.?\/[^"]+)"/g))
+        visit(posix.join(posix.dirname(f), m[1]!));
+    };
+    visit("index.js");
+    visit("ops_index.js");
+    expect(browser.length).toBeGreaterThan(1);
+    for (const chunk of readdirSync(join(REPO_ROOT, "dist/lib")).filter(
+      (f) => f.endsWith(".js") && !browser.includes(`lib/${f}`),
+    )) {
+      expect((await fetch(`${server.url}/demo/dist/lib/${chunk}`)).status, `Node-side chunk lib/${chunk}`).toBe(404);
+    }
+    for (const f of browser) {
       const r = await fetch(`${server.url}/demo/dist/${f}`);
       expect(r.status, f).toBe(200);
       expect(r.headers.get("content-type")).toMatch(/^text\/javascript/);

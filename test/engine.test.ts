@@ -141,6 +141,20 @@ describe("loading", () => {
     }
   });
 
+  it("reads the shipped file on a Node without process.getBuiltinModule (before 20.16) too", async () => {
+    const saved = Object.getOwnPropertyDescriptor(process, "getBuiltinModule");
+    Object.defineProperty(process, "getBuiltinModule", { value: undefined, configurable: true, writable: true });
+    try {
+      works(await Engine.load());
+      expect((await loadError({ wasm: "/nonexistent/presparse.wasm" })).message).toMatch(
+        /cannot read \/nonexistent\/presparse\.wasm/,
+      );
+    } finally {
+      if (saved) Object.defineProperty(process, "getBuiltinModule", saved);
+      else delete (process as { getBuiltinModule?: unknown }).getBuiltinModule;
+    }
+  });
+
   it("rejects an HTTP error response and a missing file", async () => {
     expect((await loadError({ wasm: new Response("nope", { status: 404 }) })).message).toMatch(/HTTP 404/);
     expect((await loadError({ wasm: "/nonexistent/presparse.wasm" })).message).toMatch(

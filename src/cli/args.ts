@@ -3,7 +3,9 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { PresparseError } from "../engine/errors.js";
 
 /** A usage error: printed as one line, exit status 2. */
-export class UsageError extends PresparseError {}
+export class UsageError extends PresparseError {
+  override readonly name: string = "UsageError";
+}
 
 export type Options = NonNullable<ParseArgsConfig["options"]>;
 

@@ -16,6 +16,7 @@ import { convOutputSize } from "../ops/sparse_conv2d.js";
  * the comma-separated tokens, `column` its 0-based character offset in the string.
  */
 export class ArchError extends ValidationError {
+  override readonly name: string = "ArchError";
   constructor(
     readonly arch: string,
     readonly token: string,

@@ -1,7 +1,8 @@
 // The live demo's static routes, served next to the tail: the page, the package's browser-safe modules (exactly
-// the files dist/index.js reaches through its imports, read once at startup), the WASM module, the edge bundle and
-// a fixed set of test digits. Every resource sits in memory under a fixed URL: a request path is looked up, never
-// joined onto a directory, so no path of the client's choosing reaches the file system. Node-only.
+// the files dist/index.js and dist/ops_index.js reach through their imports, read once at startup), the WASM
+// module, the edge bundle and a fixed set of test digits. Every resource sits in memory under a fixed URL: a request
+// path is looked up, never joined onto a directory, so no path of the client's choosing reaches the file system.
+// Node-only.
 import { existsSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
@@ -66,7 +67,10 @@ const CSP =
 
 const PAGE_FILES = ["index.html", "app.js", "style.css"];
 
-/** The package root: two levels above this module, in src/server/ and in dist/server/ alike. */
+// The package's browser entries ("presparse" and "presparse/ops"): the page may import either
+const BROWSER_ENTRIES = ["index.js", "ops_index.js"];
+
+/** The package root: two levels above this module, in src/server/ and in dist/lib/ or dist/cli/ alike. */
 function packageRoot(): string {
   return fileURLToPath(new URL("../../", import.meta.url));
 }
@@ -166,7 +170,8 @@ export async function loadDemo(
       });
   }
   const dist = join(root, "dist");
-  for (const f of moduleGraph(join(dist, "index.js"), dist)) {
+  const modules = new Set(BROWSER_ENTRIES.flatMap((entry) => moduleGraph(join(dist, entry), dist)));
+  for (const f of [...modules].sort()) {
     file(`${DEMO_PREFIX}dist/${relative(dist, f).split(sep).join("/")}`, readFileSync(f), MIME[".js"]!);
   }
   file(`${DEMO_PREFIX}build/presparse.wasm`, read("build/presparse.wasm"), MIME[".wasm"]!);

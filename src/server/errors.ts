@@ -11,6 +11,7 @@ export interface ErrorBody {
 
 /** A refusal: its status, a stable `code`, the part of the request at fault and extra headers (Allow, Retry-After). */
 export class HttpError extends PresparseError {
+  override readonly name: string = "HttpError";
   constructor(
     readonly status: number,
     readonly code: string,

@@ -18,6 +18,7 @@ import {
 
 /** A non-200 answer of the tail server (after retries, for 503), with the fields of its JSON error body. */
 export class SplitServerError extends PresparseError {
+  override readonly name: string = "SplitServerError";
   constructor(
     readonly status: number,
     readonly code: string,

@@ -40,6 +40,7 @@ export type FrameErrorReason = "malformed" | "too_large" | "mismatch";
 
 /** A frame the decoder rejects as malformed; `field` names the part. */
 export class FrameError extends FormatError {
+  override readonly name: string = "FrameError";
   readonly reason: FrameErrorReason = "malformed";
   constructor(field: string, detail: string) {
     super("frame", field, detail);
@@ -48,11 +49,13 @@ export class FrameError extends FormatError {
 
 /** The frame (its length, a dimension or its element count) exceeds the decoder's limits. */
 export class FrameTooLargeError extends FrameError {
+  override readonly name: string = "FrameTooLargeError";
   override readonly reason: FrameErrorReason = "too_large";
 }
 
 /** A well-formed frame for another model, split point or kind than the receiver expects. */
 export class FrameMismatchError extends FrameError {
+  override readonly name: string = "FrameMismatchError";
   override readonly reason: FrameErrorReason = "mismatch";
 }
 

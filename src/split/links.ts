@@ -98,6 +98,7 @@ export const LINK_PRESETS: readonly LinkPreset[] = [
 
 /** A link spec that does not parse; says which part, what was expected and what was found. */
 export class LinkSpecError extends ValidationError {
+  override readonly name: string = "LinkSpecError";
   constructor(
     readonly spec: string,
     readonly field: "spec" | "rate" | "rtt" | "jitter",

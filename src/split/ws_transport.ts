@@ -22,6 +22,7 @@ export type WebSocketConstructor = new (url: string, protocols?: string | string
 
 /** The connection failed or closed before the answer came: nothing says whether the request ran; it may be resent. */
 export class StreamClosedError extends PresparseError {
+  override readonly name: string = "StreamClosedError";
   constructor(
     readonly url: string,
     readonly closeCode: number | undefined,
@@ -198,6 +199,7 @@ export class StreamConnection {
 
 /** No answer within the attempt's time; the request may still be answered (and is then dropped). */
 export class StreamTimeoutError extends PresparseError {
+  override readonly name: string = "StreamTimeoutError";
   constructor(
     readonly url: string,
     readonly timeoutMs: number,
