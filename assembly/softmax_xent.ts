@@ -40,7 +40,9 @@ export function softmax(C: i32, B: i32, z: usize, p: usize, ld: i32): void {
  * the whole batch (n = B for one call; a thread's columns of a batch pass the batch's n). If losses ≠ 0, each column's
  * term (f64) is also stored there: summed in column order and divided by n, they give the mean this call returns.
  */
-export function softmaxCrossEntropy(C: i32, B: i32, z: usize, labels: usize, dz: usize, ld: i32, n: i32, losses: usize): f64 {
+export function softmaxCrossEntropy(
+  C: i32, B: i32, z: usize, labels: usize, dz: usize, ld: i32, n: i32, losses: usize,
+): f64 {
   if (!ASC_NO_ASSERT) {
     assert(C >= 0 && B >= 0 && ld >= B && n >= B, "softmaxCrossEntropy: C and B must be ≥ 0, ld and n ≥ B");
     assert(inside(z, span(C, B, ld)), "softmaxCrossEntropy: Z outside memory");
@@ -49,7 +51,10 @@ export function softmaxCrossEntropy(C: i32, B: i32, z: usize, labels: usize, dz:
       assert(inside(dz, span(C, B, ld)), "softmaxCrossEntropy: dZ outside memory");
       assert(sameOrApart(dz, span(C, B, ld), z, span(C, B, ld)), "softmaxCrossEntropy: dZ overlaps Z without being it");
     }
-    if (losses != 0) assert((losses & 7) == 0 && inside(losses, <i64>B * 2), "softmaxCrossEntropy: losses (B f64) outside memory or unaligned");
+    if (losses != 0) {
+      assert((losses & 7) == 0 && inside(losses, <i64>B * 2),
+        "softmaxCrossEntropy: losses (B f64) outside memory or unaligned");
+    }
   }
   const stride = <usize>ld << 2;
   const invB: f32 = 1 / <f32>n;

@@ -235,7 +235,8 @@ export function sparseConv2dBackwardInput(
       "sparseConv2dBackwardInput: off and tap must lie in memory, taps in kh×kw, off[j] = o·OH·OW − ky·OW − kx");
     const O = planes(nnz, off, tap, OW, -1, OH * OW);
     assert(indices(perm, nnz, -1), "sparseConv2dBackwardInput: perm must lie in memory, its entries ≥ 0");
-    assert(inside(values, reach(perm, nnz)), "sparseConv2dBackwardInput: values (as many as perm reaches) outside memory");
+    assert(inside(values, reach(perm, nnz)),
+      "sparseConv2dBackwardInput: values (as many as perm reaches) outside memory");
     assert(inside(dy, O * OH * OW * B), "sparseConv2dBackwardInput: dY (the channels off reaches) outside memory");
     assert(inside(dx, <i64>C * H * W * B), "sparseConv2dBackwardInput: dX outside memory");
     assert(apart(dx, <i64>C * H * W * B, dy, O * OH * OW * B), "sparseConv2dBackwardInput: dX overlaps dY");

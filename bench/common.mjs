@@ -25,7 +25,10 @@ export function machine() {
 
 function gitCommit() {
   try {
-    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
   } catch {
     return "unknown";
   }
@@ -116,8 +119,12 @@ export function printTable(rows, columns, out = console.log) {
 
 /** The same table as GitHub markdown (for README drafts). */
 export function markdownTable(rows, columns) {
-  const lines = [`| ${columns.map(([, h]) => h).join(" | ")} |`, `|${columns.map((_, i) => (i === 0 ? ":--" : "--:")).join("|")}|`];
-  for (const r of rows) lines.push(`| ${columns.map(([k, , f]) => (f ? f(r[k], r) : String(r[k] ?? ""))).join(" | ")} |`);
+  const lines = [
+    `| ${columns.map(([, h]) => h).join(" | ")} |`,
+    `|${columns.map((_, i) => (i === 0 ? ":--" : "--:")).join("|")}|`,
+  ];
+  for (const r of rows)
+    lines.push(`| ${columns.map(([k, , f]) => (f ? f(r[k], r) : String(r[k] ?? ""))).join(" | ")} |`);
   return lines.join("\n");
 }
 
@@ -126,7 +133,7 @@ export function writeResults(name, data) {
   const dir = fileURLToPath(new URL("./results/", import.meta.url));
   mkdirSync(dir, { recursive: true });
   const path = `${dir}${name}.json`;
-  writeFileSync(path, JSON.stringify(data, null, 2) + "\n");
+  writeFileSync(path, `${JSON.stringify(data, null, 2)}\n`);
   return path;
 }
 
@@ -140,7 +147,8 @@ export function threadsArg(def) {
   const i = process.argv.indexOf("--threads");
   if (i < 0) return def;
   const n = Number(process.argv[i + 1]);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`--threads expects an integer in [1, 64], got ${process.argv[i + 1]}`);
+  if (!Number.isInteger(n) || n < 1 || n > 64)
+    throw new Error(`--threads expects an integer in [1, 64], got ${process.argv[i + 1]}`);
   return n;
 }
 

@@ -5,7 +5,17 @@
 // Run: npm run build && node bench/conv.mjs [--check]   (--check also checks each timed output against the reference)
 import { Engine, Pattern } from "../dist/index.js";
 import {
-  bennyRounds, fmt, isMain, loadCases, loadTfjsWasm, machine, machineLine, markdownTable, printTable, writeResults, threadsArg
+  bennyRounds,
+  fmt,
+  isMain,
+  loadCases,
+  loadTfjsWasm,
+  machine,
+  machineLine,
+  markdownTable,
+  printTable,
+  writeResults,
+  threadsArg,
 } from "./common.mjs";
 
 const BATCH = 64;
@@ -20,7 +30,8 @@ const OPS = {
 /** tfjs-backend-wasm: conv2d forward and conv2dTranspose (its input gradient); it has no wasm filter-gradient kernel. */
 function tfjsFns(tf, g) {
   const B = BATCH;
-  const x = tf.randomNormal([B, g.H, g.W, g.inC]), f = tf.randomNormal([g.kh, g.kw, g.inC, g.outC]);
+  const x = tf.randomNormal([B, g.H, g.W, g.inC]),
+    f = tf.randomNormal([g.kh, g.kw, g.inC, g.outC]);
   const dy = tf.randomNormal([B, g.H, g.W, g.outC]);
   const fns = {
     "tfjs conv2d": () => tf.conv2d(x, f, 1, "same").dispose(),
@@ -38,7 +49,8 @@ export async function run({ rounds = 3, maxTime = 0.25, check = process.argv.inc
   const { tf, info: tfjs } = await loadTfjsWasm();
   const m = machine();
   const scope = new Scope(engine);
-  const fns = {}, measured = [];
+  const fns = {},
+    measured = [];
   for (const d of DENSITIES) {
     const degree = Math.round(d * g.outC);
     const pattern = d === 1 ? Pattern.dense(g.inC, g.outC) : Pattern.fixedDegree(g.inC, g.outC, degree, 1);
@@ -65,34 +77,63 @@ export async function run({ rounds = 3, maxTime = 0.25, check = process.argv.inc
     Object.keys(OPS).map((op) => {
       const sec = time(r.density, op);
       return {
-        density: r.density, degree: r.degree, nnz: r.nnz, op, seconds: sec, gflops: r.flops / sec / 1e9,
-        vsDense: time(1, op) / sec, vsTfjs: tfjsT(op) === undefined ? undefined : tfjsT(op) / sec,
+        density: r.density,
+        degree: r.degree,
+        nnz: r.nnz,
+        op,
+        seconds: sec,
+        gflops: r.flops / sec / 1e9,
+        vsDense: time(1, op) / sec,
+        vsTfjs: tfjsT(op) === undefined ? undefined : tfjsT(op) / sec,
       };
-    }));
+    }),
+  );
   const dense = measured.find((r) => r.density === 1);
-  const tfjsRows = Object.keys(OPS).filter((op) => tfjsT(op) !== undefined)
+  const tfjsRows = Object.keys(OPS)
+    .filter((op) => tfjsT(op) !== undefined)
     .map((op) => ({ op, seconds: tfjsT(op), gflops: dense.flops / tfjsT(op) / 1e9 }));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 
   const columns = [
-    ["density", "channel density", (v) => `${(v * 100).toFixed(1)}%`], ["degree", "out-degree"], ["nnz", "stored taps"],
-    ["op", "op"], ["seconds", "µs", fmt.us], ["gflops", "GFLOP/s", fmt.f1], ["vsDense", "vs our dense", fmt.x],
+    ["density", "channel density", (v) => `${(v * 100).toFixed(1)}%`],
+    ["degree", "out-degree"],
+    ["nnz", "stored taps"],
+    ["op", "op"],
+    ["seconds", "µs", fmt.us],
+    ["gflops", "GFLOP/s", fmt.f1],
+    ["vsDense", "vs our dense", fmt.x],
     ["vsTfjs", "vs tfjs-wasm", fmt.x],
   ];
-  const tfjsColumns = [["op", "tfjs-wasm op"], ["seconds", "µs", fmt.us], ["gflops", "GFLOP/s", fmt.f1]];
+  const tfjsColumns = [
+    ["op", "tfjs-wasm op"],
+    ["seconds", "µs", fmt.us],
+    ["gflops", "GFLOP/s", fmt.f1],
+  ];
   const tfjsLine = `tfjs-backend-wasm ${tfjs.version}: SIMD ${tfjs.simd ? "on" : "off"}, ${tfjs.threads} thread${tfjs.threads === 1 ? "" : "s"}`;
-  console.log(`\nconv — ${machineLine(m)}\n${tfjsLine}; 32→64 channels, 3×3, padding 1, 14×14, batch ${BATCH}; ` +
-    `GFLOP/s counts 2·MACs on stored taps inside the image; benny medians, median of ${rounds} rounds` +
-    `${check ? "; every output checked" : ""}\n`);
+  console.log(
+    `\nconv — ${machineLine(m)}\n${tfjsLine}; 32→64 channels, 3×3, padding 1, 14×14, batch ${BATCH}; ` +
+      `GFLOP/s counts 2·MACs on stored taps inside the image; benny medians, median of ${rounds} rounds` +
+      `${check ? "; every output checked" : ""}\n`,
+  );
   printTable(rows, columns);
   console.log("");
   printTable(tfjsRows, tfjsColumns);
-  console.log(`(tfjs-backend-wasm has no Conv2DBackpropFilter kernel: no weight-gradient baseline)\nsuite time ${seconds.toFixed(1)} s`);
+  console.log(
+    `(tfjs-backend-wasm has no Conv2DBackpropFilter kernel: no weight-gradient baseline)\nsuite time ${seconds.toFixed(1)} s`,
+  );
 
   const result = {
-    suite: "conv", command: "npm run build && node bench/conv.mjs", machine: m, seconds, rounds,
-    maxTimePerCase: maxTime, check,
-    geometry: { ...g, batch: BATCH }, rows, tfjs: { ...tfjs, rows: tfjsRows }, benny: ["bench/results/benny/conv.json"],
+    suite: "conv",
+    command: "npm run build && node bench/conv.mjs",
+    machine: m,
+    seconds,
+    rounds,
+    maxTimePerCase: maxTime,
+    check,
+    geometry: { ...g, batch: BATCH },
+    rows,
+    tfjs: { ...tfjs, rows: tfjsRows },
+    benny: ["bench/results/benny/conv.json"],
     markdown: { sparse: markdownTable(rows, columns), tfjs: markdownTable(tfjsRows, tfjsColumns) },
   };
   const path = writeResults("conv", result);

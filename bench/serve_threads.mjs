@@ -19,9 +19,28 @@ const CLI = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
 /** Starts `presparse serve` and resolves with its child and port once it prints its URL. */
 function serve(model, { threads, workers, maxBatch }) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, "serve", "--model", model, "--port", "0", "--threads", String(threads),
-      "--workers", String(workers), "--max-batch", String(maxBatch), "--max-delay-ms", "1"], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "", err = "";
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        "serve",
+        "--model",
+        model,
+        "--port",
+        "0",
+        "--threads",
+        String(threads),
+        "--workers",
+        String(workers),
+        "--max-batch",
+        String(maxBatch),
+        "--max-delay-ms",
+        "1",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "",
+      err = "";
     child.stdout.on("data", (c) => {
       out += c;
       const m = /http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
@@ -40,13 +59,29 @@ function stop(child) {
   });
 }
 
-export async function run({ threads = threadsArg(2), windows = 3, windowMs = 2000, warmupMs = 1000, clients = 64 } = {}) {
+export async function run({
+  threads = threadsArg(2),
+  windows = 3,
+  windowMs = 2000,
+  warmupMs = 1000,
+  clients = 64,
+} = {}) {
   const m = machine();
   const engine = await Engine.load({ threads: 1 });
   const dir = mkdtempSync(join(tmpdir(), "presparse-serve-"));
   const tails = [
-    { name: "paper tail (40→40→10), 1 sample per request", model: Model.mlp(engine, { sizes: [800, 40, 40, 10], outDegrees: [2, 9, 10], seed: 0 }), maxBatch: 64, samples: 1 },
-    { name: "large tail (1024→1024 at 10%, →10), 16 per request", model: Model.mlp(engine, { sizes: [800, 1024, 1024, 10], outDegrees: [96, 102, 10], seed: 0 }), maxBatch: 64, samples: 16 },
+    {
+      name: "paper tail (40→40→10), 1 sample per request",
+      model: Model.mlp(engine, { sizes: [800, 40, 40, 10], outDegrees: [2, 9, 10], seed: 0 }),
+      maxBatch: 64,
+      samples: 1,
+    },
+    {
+      name: "large tail (1024→1024 at 10%, →10), 16 per request",
+      model: Model.mlp(engine, { sizes: [800, 1024, 1024, 10], outDegrees: [96, 102, 10], seed: 0 }),
+      maxBatch: 64,
+      samples: 16,
+    },
   ];
   const configs = [
     { threads: 1, workers: 1 },
@@ -61,22 +96,36 @@ export async function run({ threads = threadsArg(2), windows = 3, windowMs = 200
       writeFileSync(file, encodeModel(tail).bytes);
       const width = tail.inputSize;
       // the load generator takes its frames on the command line (an argument holds at most 128 KiB): one large frame
-      const frames = Array.from({ length: t.samples > 1 ? 1 : 8 }, (_, i) => Buffer.from(encodeFrame({
-        data: Float32Array.from({ length: width * t.samples }, (_, k) => Math.abs(Math.sin(i * 41 + k))), shape: [width, t.samples], dtype: "f32",
-        kind: "activation", splitId: tail.split.cut, modelHash: tail.split.hash,
-      })).toString("base64"));
+      const frames = Array.from({ length: t.samples > 1 ? 1 : 8 }, (_, i) =>
+        Buffer.from(
+          encodeFrame({
+            data: Float32Array.from({ length: width * t.samples }, (_, k) => Math.abs(Math.sin(i * 41 + k))),
+            shape: [width, t.samples],
+            dtype: "f32",
+            kind: "activation",
+            splitId: tail.split.cut,
+            modelHash: tail.split.hash,
+          }),
+        ).toString("base64"),
+      );
       for (const cfg of configs) {
         const { child, port } = await serve(file, { ...cfg, maxBatch: t.maxBatch });
         try {
           const r = await loadFromChild({ port, frames, windows, windowMs, warmupMs, clients });
           const perSecond = r.windows.map((w) => w.perSecond);
           rows.push({
-            tail: t.name, config: `--threads ${cfg.threads} --workers ${cfg.workers}`,
-            requestsPerSecond: perSecond.sort((a, b) => a - b)[perSecond.length >> 1], p50: r.p50, p99: r.p99,
+            tail: t.name,
+            config: `--threads ${cfg.threads} --workers ${cfg.workers}`,
+            requestsPerSecond: perSecond.sort((a, b) => a - b)[perSecond.length >> 1],
+            p50: r.p50,
+            p99: r.p99,
             samplesPerSecond: perSecond[perSecond.length >> 1] * t.samples,
             errors: Object.values(r.errors).reduce((a, b) => a + b, 0),
           });
-          console.log(`  ${t.name}, ${rows.at(-1).config}: ${rows.at(-1).requestsPerSecond.toFixed(0)} requests/s, p99 ${r.p99.toFixed(2)} ms`);
+          console.log(
+            `  ${t.name}, ${rows.at(-1).config}: ` +
+              `${rows.at(-1).requestsPerSecond.toFixed(0)} requests/s, p99 ${r.p99.toFixed(2)} ms`,
+          );
         } finally {
           await stop(child);
         }
@@ -93,15 +142,27 @@ export async function run({ threads = threadsArg(2), windows = 3, windowMs = 200
     r.vsOne = r.requestsPerSecond / base.requestsPerSecond;
   }
   const columns = [
-    ["tail", "tail"], ["config", "server"], ["requestsPerSecond", "requests/s", (v) => v.toFixed(0)],
+    ["tail", "tail"],
+    ["config", "server"],
+    ["requestsPerSecond", "requests/s", (v) => v.toFixed(0)],
     ["samplesPerSecond", "samples/s", (v) => v.toFixed(0)],
-    ["vsOne", "vs 1 thread, 1 process", (v) => `${v.toFixed(2)}×`], ["p50", "p50 ms", (v) => v.toFixed(2)],
-    ["p99", "p99 ms", (v) => v.toFixed(2)], ["errors", "non-200"],
+    ["vsOne", "vs 1 thread, 1 process", (v) => `${v.toFixed(2)}×`],
+    ["p50", "p50 ms", (v) => v.toFixed(2)],
+    ["p99", "p99 ms", (v) => v.toFixed(2)],
+    ["errors", "non-200"],
   ];
-  console.log(`\nserve: threads or processes — ${machineLine(m)}; ${clients} keep-alive clients in a child process, ` +
-    `f32 frames; median of ${windows} windows of ${windowMs} ms after ${warmupMs} ms\n`);
+  console.log(
+    `\nserve: threads or processes — ${machineLine(m)}; ${clients} keep-alive clients in a child process, ` +
+      `f32 frames; median of ${windows} windows of ${windowMs} ms after ${warmupMs} ms\n`,
+  );
   printTable(rows, columns);
-  const path = writeResults("serve_threads", { suite: "serve_threads", machine: m, threads, rows, markdown: markdownTable(rows, columns) });
+  const path = writeResults("serve_threads", {
+    suite: "serve_threads",
+    machine: m,
+    threads,
+    rows,
+    markdown: markdownTable(rows, columns),
+  });
   console.log(`wrote ${path}`);
   return rows;
 }

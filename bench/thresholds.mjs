@@ -6,7 +6,7 @@
 // units) from which splitting wins by at least 5% at that size and the next.
 // Run: npm run build && node bench/thresholds.mjs [--threads N]
 import { Engine } from "../dist/index.js";
-import { SPLIT_RULES, THRESHOLDS } from "../dist/engine/work_split.js";
+import { SPLIT_RULES, THRESHOLDS } from "../dist/ops_index.js";
 import { isMain, loadCases, machine, machineLine, printTable, threadsArg, writeResults } from "./common.mjs";
 
 const FACTORS = [1 / 1024, 1 / 512, 1 / 256, 1 / 128, 1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1, 2, 4];
@@ -63,13 +63,16 @@ export async function run({ threads = threadsArg(2) } = {}) {
       let args;
       const raw = home.kernels[kernel];
       home.kernels[kernel] = (...a) => ((args = a), raw(...a));
-      const s1 = new Scope(home), s2 = new Scope(split);
+      const s1 = new Scope(home),
+        s2 = new Scope(split);
       try {
-        const t1 = c.setup(s1, params), t2 = c.setup(s2, params);
+        const t1 = c.setup(s1, params),
+          t2 = c.setup(s2, params);
         t1.run();
         const work = SPLIT_RULES[kernel].work(args, new Int32Array(home.kernels.memory.buffer));
         home.kernels[kernel] = raw;
-        const one = fastest(t1.run, GAP_MS), many = fastest(t2.run, GAP_MS);
+        const one = fastest(t1.run, GAP_MS),
+          many = fastest(t2.run, GAP_MS);
         points.push({ work, one, many, json: JSON.stringify(params) });
       } finally {
         home.kernels[kernel] = raw;
@@ -83,9 +86,17 @@ export async function run({ threads = threadsArg(2) } = {}) {
     const wins = (p) => p !== undefined && p.many < 0.95 * p.one;
     let from = points.findIndex((p, i) => wins(p) && (i + 1 === points.length || wins(points[i + 1])));
     if (from < 0) from = points.length;
-    const measured = from === 0 ? points[0]?.work ?? 0 : from === points.length ? Infinity : Math.round(Math.sqrt(points[from - 1].work * points[from].work));
+    const measured =
+      from === 0
+        ? (points[0]?.work ?? 0)
+        : from === points.length
+          ? Infinity
+          : Math.round(Math.sqrt(points[from - 1].work * points[from].work));
     rows.push({
-      kernel, case: c.op, measured, shipped: THRESHOLDS[kernel],
+      kernel,
+      case: c.op,
+      measured,
+      shipped: THRESHOLDS[kernel],
       curve: points.map((p) => `${p.work}:${(p.one / p.many).toFixed(2)}`).join(" "),
       points: points.map(({ json: _, ...p }) => p),
     });
@@ -94,8 +105,10 @@ export async function run({ threads = threadsArg(2) } = {}) {
   split.dispose();
   console.log(`\nthresholds — ${machineLine(m)}; ${threads} threads; fastest call of each, ${GAP_MS} ms apart\n`);
   printTable(rows, [
-    ["kernel", "kernel"], ["measured", "measured threshold (work)", (v) => (v === Infinity ? "never wins" : String(v))],
-    ["shipped", "shipped"], ["curve", "work:speed-up of the split at each size"],
+    ["kernel", "kernel"],
+    ["measured", "measured threshold (work)", (v) => (v === Infinity ? "never wins" : String(v))],
+    ["shipped", "shipped"],
+    ["curve", "work:speed-up of the split at each size"],
   ]);
   const path = writeResults("thresholds", { suite: "thresholds", machine: m, threads, rows });
   console.log(`wrote ${path}`);

@@ -1,6 +1,7 @@
 // ReLU beyond its kernel cases (test/cases/activations.ts, run by test/kernels.test.ts): −0 and NaN, shape checks.
 import { describe, expect, it } from "vitest";
-import { ShapeError, reluBackward } from "../src/index.js";
+import { ShapeError } from "../src/engine/errors.js";
+import { reluBackward } from "../src/ops/activations.js";
 import { getEngine, scoped } from "./helpers/engine.js";
 
 describe("ReLU", () => {

@@ -11,8 +11,15 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error -- a plain .mjs script with no type declarations
 import { bundleTests } from "../scripts/bundle-tests.mjs";
-import { Pattern } from "../src/index.js";
-import { DEBUG_ASSERTION, LOAD_SOURCES, MEMORY_GROWTH, PROPERTY_ENGINES, REJECT_SOURCES, THREAD_BITS } from "./browser/sources.js";
+import { Pattern } from "../src/sparsity/pattern.js";
+import {
+  DEBUG_ASSERTION,
+  LOAD_SOURCES,
+  MEMORY_GROWTH,
+  PROPERTY_ENGINES,
+  REJECT_SOURCES,
+  THREAD_BITS,
+} from "./browser/sources.js";
 import { KERNEL_CASES } from "./cases/index.js";
 import { chromiumPath, launchChromium, pageResults, screenshot, watchPage } from "./helpers/chromium.js";
 import * as ref from "./helpers/reference.js";
@@ -54,7 +61,8 @@ describe.skipIf(!executable)("presparse in headless Chromium", () => {
 
   beforeAll(async () => {
     for (const f of ["dist/index.js", "build/presparse.wasm", "build/presparse.debug.wasm"]) {
-      if (!existsSync(join(REPO_ROOT, f))) throw new Error(`${f} missing: run \`npm run build\` first (\`npm test\` does)`);
+      if (!existsSync(join(REPO_ROOT, f)))
+        throw new Error(`${f} missing: run \`npm run build\` first (\`npm test\` does)`);
     }
     // the page runs the kernel cases as they are now, whether or not `npm run build` ran since they changed
     await (bundleTests as () => Promise<string[]>)();
@@ -64,7 +72,10 @@ describe.skipIf(!executable)("presparse in headless Chromium", () => {
       // Engine.load() its threads
       headers: (_path, query) => {
         const csp = query.get("csp");
-        const isolation = { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" };
+        const isolation = {
+          "Cross-Origin-Opener-Policy": "same-origin",
+          "Cross-Origin-Embedder-Policy": "require-corp",
+        };
         return csp ? { ...isolation, "Content-Security-Policy": csp } : isolation;
       },
       // the docs' import map points into node_modules/presparse, as installed
@@ -106,7 +117,9 @@ describe.skipIf(!executable)("presparse in headless Chromium", () => {
       return results;
     };
     const explain = (o: Outcome | undefined, what: string) =>
-      o === undefined ? `${what}: the page posted no result` : `${what}: ${o.message ?? "failed"} (seed ${SEED}; PRESPARSE_BROWSER_SEED=${SEED} reruns it)`;
+      o === undefined
+        ? `${what}: the page posted no result`
+        : `${what}: ${o.message ?? "failed"} (seed ${SEED}; PRESPARSE_BROWSER_SEED=${SEED} reruns it)`;
 
     it.each(LOAD_SOURCES)("Engine.load works from: %s", (source) => {
       const o = ran().loads.find((l) => l.source === source);
@@ -140,13 +153,27 @@ describe.skipIf(!executable)("presparse in headless Chromium", () => {
     it("fetched the modules as application/wasm and the ES modules as JavaScript", () => {
       ran();
       const served = (path: string) => server!.requests.filter((r) => r.path === path && r.status === 200);
-      // the isolated page's default engines are threaded: the threaded builds by default URL, the single-thread one as bytes
-      for (const wasm of ["/build/presparse.wasm", "/build/presparse.threads.wasm", "/build/presparse.threads.debug.wasm"]) {
+      // the isolated page's default engines are threaded: the threaded builds by default URL (next to the package's
+      // module), the single-thread one by the import map's URL and as bytes
+      for (const wasm of [
+        "/dist/lib/presparse.wasm",
+        "/dist/lib/presparse.threads.wasm",
+        "/dist/lib/presparse.threads.debug.wasm",
+      ]) {
         expect(served(wasm).length, `${wasm} was never fetched`).toBeGreaterThan(0);
         expect(served(wasm).map((r) => r.contentType)).toEqual(served(wasm).map(() => "application/wasm"));
       }
+      // the page imports the package's two browser entries, which load their shared chunks from dist/lib/, and the
+      // engine starts the pool's worker script from there by URL
+      const chunks = [
+        ...new Set(server!.requests.filter((r) => /^\/dist\/lib\/.*\.js$/.test(r.path)).map((r) => r.path)),
+      ];
+      expect(chunks.length, "dist/index.js loads its chunks from dist/lib/").toBeGreaterThan(0);
       const modules = [
-        "/dist/index.js", "/dist/engine/engine.js", "/dist/engine/loader.js", "/dist/engine/pool_worker.js", "/build/test/kernels.page.js",
+        "/dist/index.js",
+        "/dist/ops_index.js",
+        ...new Set([...chunks, "/dist/lib/pool_worker.js"]),
+        "/build/test/kernels.page.js",
       ];
       for (const js of [...modules, "/node_modules/fast-check/lib/fast-check.js"]) {
         expect(served(js)[0]?.contentType, `${js} was not served`).toMatch(/^text\/javascript/);
@@ -189,17 +216,28 @@ describe.skipIf(!executable)("presparse in headless Chromium", () => {
       try {
         await page.goto(`${server!.origin}${DOCS_EXAMPLE}`);
         const out = page.locator("#out");
-        await page.waitForFunction(() => document.getElementById("out")?.textContent !== "loading…", undefined, { timeout: 10_000 })
-          .catch((e: Error) => { throw new Error(`${e.message}\n${log.text()}`); });
+        await page
+          .waitForFunction(() => document.getElementById("out")?.textContent !== "loading…", undefined, {
+            timeout: 10_000,
+          })
+          .catch((e: Error) => {
+            throw new Error(`${e.message}\n${log.text()}`);
+          });
         const got = JSON.parse((await out.textContent()) ?? "null") as number[];
         // the example's inputs, restated: the fixed-degree pattern from seed 1, weights 0.1·(i+1), X = i − 8
         const p = Pattern.fixedDegree(8, 4, 2, 1);
-        const W = ref.maskedDense(p, Array.from({ length: p.nnz }, (_, i) => Math.fround(0.1 * (i + 1))));
+        const W = ref.maskedDense(
+          p,
+          Array.from({ length: p.nnz }, (_, i) => Math.fround(0.1 * (i + 1))),
+        );
         const X = Array.from({ length: 24 }, (_, i) => i - 8);
         const want = ref.matmul(W, 4, 8, X, 3, undefined, true);
         expect(got).toHaveLength(want.length);
         got.forEach((g, i) => expect(g, `Y[${i}]`).toBeCloseTo(want[i]!, 4));
-        expect(want.some((v) => v > 0) && want.some((v) => v === 0), "the example should show both signs through ReLU").toBe(true);
+        expect(
+          want.some((v) => v > 0) && want.some((v) => v === 0),
+          "the example should show both signs through ReLU",
+        ).toBe(true);
         expect(log.errors).toEqual([]);
       } finally {
         await page.close();

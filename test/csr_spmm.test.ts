@@ -2,7 +2,13 @@
 // finite-difference check of a two-layer sparse network's gradients, and the shape checks at the TypeScript boundary.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Engine, Matrix, Pattern, ShapeError, csrSpmmBackwardWeights, csrSpmm, csrSpmmBackward, reluBackward, softmaxCrossEntropy } from "../src/index.js";
+import { Matrix } from "../src/engine/buffers.js";
+import { Engine } from "../src/engine/engine.js";
+import { ShapeError } from "../src/engine/errors.js";
+import { reluBackward } from "../src/ops/activations.js";
+import { csrSpmmBackwardWeights, csrSpmm, csrSpmmBackward } from "../src/ops/csr_spmm.js";
+import { softmaxCrossEntropy } from "../src/ops/softmax_xent.js";
+import { Pattern } from "../src/sparsity/pattern.js";
 import { buildPattern, getEngine, patternSpecArb, scoped, values } from "./helpers/engine.js";
 import * as ref from "./helpers/reference.js";
 
@@ -28,9 +34,15 @@ describe("non-finite inputs", () => {
 // L(W1, b1, W2, b2, X) = xent(W2·relu(W1·X + b1) + b2, labels) in float64 on the stored values; also returns
 // the first layer's pre-activations so a finite-difference step that crosses a ReLU kink can be skipped.
 interface Net {
-  p1: Pattern; v1: ArrayLike<number>; b1: ArrayLike<number>;
-  p2: Pattern; v2: ArrayLike<number>; b2: ArrayLike<number>;
-  x: ArrayLike<number>; B: number; labels: ArrayLike<number>;
+  p1: Pattern;
+  v1: ArrayLike<number>;
+  b1: ArrayLike<number>;
+  p2: Pattern;
+  v2: ArrayLike<number>;
+  b2: ArrayLike<number>;
+  x: ArrayLike<number>;
+  B: number;
+  labels: ArrayLike<number>;
 }
 function twoLayerLoss(n: Net): { loss: number; pre: Float64Array } {
   const pre = ref.matmul(ref.maskedDense(n.p1, n.v1), n.p1.outputs, n.p1.inputs, n.x, n.B, n.b1);
@@ -43,23 +55,44 @@ describe("gradients of a two-layer sparse network", () => {
     const engine = await getEngine();
     let checked = 0;
     fc.assert(
-      fc.property(patternSpecArb(30), fc.integer({ min: 1, max: 30 }), fc.integer({ min: 2, max: 12 }), fc.integer({ min: 1, max: 19 }),
-        fc.nat(), (spec1, hidden, C, B, seed) =>
+      fc.property(
+        patternSpecArb(30),
+        fc.integer({ min: 1, max: 30 }),
+        fc.integer({ min: 2, max: 12 }),
+        fc.integer({ min: 1, max: 19 }),
+        fc.nat(),
+        (spec1, hidden, C, B, seed) =>
           scoped(engine, (s) => {
             const p1 = buildPattern({ ...spec1, outputs: hidden });
             const p2 = Pattern.random(hidden, C, 0.7, seed);
             const net: Net = {
-              p1, v1: values(seed, p1.nnz, 1), b1: values(seed + 2, hidden, 0.5),
-              p2, v2: values(seed + 1, p2.nnz, 1), b2: values(seed + 3, C, 0.5),
-              x: values(seed + 4, p1.inputs * B), B, labels: Int32Array.from({ length: B }, (_, b) => (seed + 7 * b) % C),
+              p1,
+              v1: values(seed, p1.nnz, 1),
+              b1: values(seed + 2, hidden, 0.5),
+              p2,
+              v2: values(seed + 1, p2.nnz, 1),
+              b2: values(seed + 3, C, 0.5),
+              x: values(seed + 4, p1.inputs * B),
+              B,
+              labels: Int32Array.from({ length: B }, (_, b) => (seed + 7 * b) % C),
             };
 
-            const A1 = s.csr(p1, net.v1), A2 = s.csr(p2, net.v2), c1 = s.f32(net.b1), c2 = s.f32(net.b2);
-            const X = s.matrix(p1.inputs, B, net.x), H = s.matrix(hidden, B), Z = s.matrix(C, B);
+            const A1 = s.csr(p1, net.v1),
+              A2 = s.csr(p2, net.v2),
+              c1 = s.f32(net.b1),
+              c2 = s.f32(net.b2);
+            const X = s.matrix(p1.inputs, B, net.x),
+              H = s.matrix(hidden, B),
+              Z = s.matrix(C, B);
             csrSpmm(A1, X, H, { bias: c1, relu: true });
             csrSpmm(A2, H, Z, { bias: c2 });
-            const dZ = s.matrix(C, B), dH = s.matrix(hidden, B), dX = s.matrix(p1.inputs, B);
-            const dV1 = s.f32(p1.nnz), dV2 = s.f32(p2.nnz), db1 = s.f32(hidden), db2 = s.f32(C);
+            const dZ = s.matrix(C, B),
+              dH = s.matrix(hidden, B),
+              dX = s.matrix(p1.inputs, B);
+            const dV1 = s.f32(p1.nnz),
+              dV2 = s.f32(p2.nnz),
+              db1 = s.f32(hidden),
+              db2 = s.f32(C);
             const loss = softmaxCrossEntropy(Z, s.i32(net.labels), dZ);
             csrSpmmBackwardWeights(A2, dZ, H, dV2, db2);
             csrSpmmBackward(A2, dZ, dH);
@@ -68,7 +101,13 @@ describe("gradients of a two-layer sparse network", () => {
             csrSpmmBackward(A1, dH, dX);
             expect(loss).toBeCloseTo(twoLayerLoss(net).loss, 4);
 
-            const grads = { v1: dV1.toArray(), b1: db1.toArray(), v2: dV2.toArray(), b2: db2.toArray(), x: dX.toArray() };
+            const grads = {
+              v1: dV1.toArray(),
+              b1: db1.toArray(),
+              v2: dV2.toArray(),
+              b2: db2.toArray(),
+              x: dX.toArray(),
+            };
             const h = 1e-3;
             for (const name of ["v1", "b1", "v2", "b2", "x"] as const) {
               const theta = net[name];
@@ -82,11 +121,13 @@ describe("gradients of a two-layer sparse network", () => {
                 if (up.pre.some((u, k) => u * down.pre[k]! <= 0 && u !== down.pre[k])) continue;
                 const fd = (up.loss - down.loss) / (2 * h);
                 const g = grads[name][j]!;
-                if (!(Math.abs(g - fd) <= 1e-2 * Math.abs(fd) + 1e-4)) throw new Error(`dL/d${name}[${j}]: WASM ${g}, finite difference ${fd}`);
+                if (!(Math.abs(g - fd) <= 1e-2 * Math.abs(fd) + 1e-4))
+                  throw new Error(`dL/d${name}[${j}]: WASM ${g}, finite difference ${fd}`);
                 checked++;
               }
             }
-          })),
+          }),
+      ),
       { numRuns: 30 },
     );
     expect(checked).toBeGreaterThan(100);
@@ -99,7 +140,8 @@ describe("shape checks", () => {
     scoped(engine, (s) => {
       const p = Pattern.random(6, 4, 0.5, 1);
       const A = s.csr(p, values(1, p.nnz));
-      const X = s.matrix(6, 5), Y = s.matrix(4, 5);
+      const X = s.matrix(6, 5),
+        Y = s.matrix(4, 5);
       const cases: [RegExp, () => unknown][] = [
         [/csrSpmm: X has 5 rows, A has 6 columns/, () => csrSpmm(A, s.matrix(5, 5), Y)],
         [/csrSpmm: Y has 3 rows/, () => csrSpmm(A, X, s.matrix(3, 5))],
@@ -128,7 +170,9 @@ describe("shape checks", () => {
     scoped(engine, (s) => {
       const p = Pattern.dense(3, 2);
       const A = s.csr(p, values(2, p.nnz));
-      expect(() => csrSpmm(A, new Matrix(other, 3, 4), s.matrix(2, 4))).toThrow(/csrSpmm: operands live in different engines/);
+      expect(() => csrSpmm(A, new Matrix(other, 3, 4), s.matrix(2, 4))).toThrow(
+        /csrSpmm: operands live in different engines/,
+      );
     });
   });
 });

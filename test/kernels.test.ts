@@ -2,7 +2,7 @@
 // build (whose kernels assert their preconditions); the Chromium suite and the kernel benchmarks run the same cases.
 import { test } from "@fast-check/vitest";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { Engine } from "../src/index.js";
+import type { Engine } from "../src/engine/engine.js";
 import { KERNEL_ARITY } from "../src/engine/kernels.generated.js";
 import { runCase, scoped } from "./cases/case.js";
 import { KERNEL_CASES } from "./cases/index.js";

@@ -2,10 +2,15 @@
 // finite differences through the SparseConv2d layer, its spec and tensors, and the typed errors.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { FormatError, PatternError, ShapeError, ValidationError } from "../src/engine/errors.js";
+import { SparseConv2d } from "../src/nn/layers/sparse_conv2d.js";
 import {
-  ConvWeights, FormatError, Pattern, PatternError, ShapeError, SparseConv2d, ValidationError,
-  sparseConv2d, sparseConv2dBackward, sparseConv2dBackwardWeights,
-} from "../src/index.js";
+  ConvWeights,
+  sparseConv2d,
+  sparseConv2dBackward,
+  sparseConv2dBackwardWeights,
+} from "../src/ops/sparse_conv2d.js";
+import { Pattern } from "../src/sparsity/pattern.js";
 import { decodeLayer, encodeLayer } from "../src/io/model_io.js";
 import * as ref from "./helpers/conv_reference.js";
 import { convArb } from "./cases/sparse_conv2d.js";
@@ -20,7 +25,16 @@ describe("ConvWeights", () => {
         try {
           // one sample of ones through the masked dense reference with unit weights counts exactly those products
           const index = ref.storedIndex(g, pattern, taps);
-          const ones = ref.conv2d(g, ref.denseWeights(g, index, index.map(() => 1)), new Float64Array(Wt.inputSize).fill(1), 1);
+          const ones = ref.conv2d(
+            g,
+            ref.denseWeights(
+              g,
+              index,
+              index.map(() => 1),
+            ),
+            new Float64Array(Wt.inputSize).fill(1),
+            1,
+          );
           expect(Wt.macsPerSample()).toBe(ones.reduce((a, b) => a + b, 0));
         } finally {
           Wt.dispose();
@@ -34,17 +48,27 @@ describe("ConvWeights", () => {
     const engine = await getEngine();
     const g = { inC: 4, outC: 8, H: 5, W: 5, kh: 3, kw: 3, stride: 1, padding: 1 };
     expect(() => new ConvWeights(engine, g, Pattern.dense(3, 8))).toThrow(PatternError);
-    expect(() => new ConvWeights(engine, { ...g, H: 1, padding: 0 }, Pattern.dense(4, 8))).toThrow(/kernel 3×3 is larger than the padded input 1×5/);
+    expect(() => new ConvWeights(engine, { ...g, H: 1, padding: 0 }, Pattern.dense(4, 8))).toThrow(
+      /kernel 3×3 is larger than the padded input 1×5/,
+    );
     expect(() => new ConvWeights(engine, { ...g, stride: 0 }, Pattern.dense(4, 8))).toThrow(ValidationError);
-    expect(() => new ConvWeights(engine, g, Pattern.dense(4, 8), { taps: [1, 0, 1] })).toThrow(/tap mask has 3 entries, expected kh·kw = 9 or connections·kh·kw = 288/);
-    expect(() => new ConvWeights(engine, g, Pattern.dense(4, 8), { values: [1, 2] })).toThrow(/2 values for 288 stored taps/);
+    expect(() => new ConvWeights(engine, g, Pattern.dense(4, 8), { taps: [1, 0, 1] })).toThrow(
+      /tap mask has 3 entries, expected kh·kw = 9 or connections·kh·kw = 288/,
+    );
+    expect(() => new ConvWeights(engine, g, Pattern.dense(4, 8), { values: [1, 2] })).toThrow(
+      /2 values for 288 stored taps/,
+    );
     scoped(engine, (s) => {
       const Wt = new ConvWeights(engine, g, Pattern.dense(4, 8));
       try {
-        expect(() => sparseConv2d(Wt, s.matrix(99, 2), s.matrix(200, 2))).toThrow(/sparseConv2d: X has 99 rows, expected 100/);
+        expect(() => sparseConv2d(Wt, s.matrix(99, 2), s.matrix(200, 2))).toThrow(
+          /sparseConv2d: X has 99 rows, expected 100/,
+        );
         expect(() => sparseConv2d(Wt, s.matrix(100, 2), s.matrix(200, 3))).toThrow(ShapeError);
         expect(() => sparseConv2dBackward(Wt, s.matrix(200, 2), s.matrix(100, 1))).toThrow(/dX has 1 columns/);
-        expect(() => sparseConv2dBackwardWeights(Wt, s.matrix(200, 2), s.matrix(100, 2), s.f32(5))).toThrow(/dValues has 5 entries, layer stores 288 taps/);
+        expect(() => sparseConv2dBackwardWeights(Wt, s.matrix(200, 2), s.matrix(100, 2), s.f32(5))).toThrow(
+          /dValues has 5 entries, layer stores 288 taps/,
+        );
       } finally {
         Wt.dispose();
       }
@@ -63,7 +87,8 @@ describe("SparseConv2d layer gradients", () => {
           const B = Math.min(B0, 5);
           const layer = new SparseConv2d(engine, { ...g, pattern, taps, activation: "relu", seed, biasInit: 0.05 });
           try {
-            const v = layer.weights.values.toArray(), bias = layer.bias.toArray();
+            const v = layer.weights.values.toArray(),
+              bias = layer.bias.toArray();
             const x = values(seed + 1, layer.inputSize * B);
             const r = values(seed + 2, layer.outputSize * B);
             const index = ref.storedIndex(g, pattern, taps);
@@ -78,9 +103,16 @@ describe("SparseConv2d layer gradients", () => {
             layer.forward(X);
             const dX = layer.backward(s.matrix(layer.outputSize, B, r), true)!.toArray();
             const [pv, pb] = layer.params();
-            const gv = pv!.grad.toArray(), gb = pb!.grad.toArray();
+            const gv = pv!.grad.toArray(),
+              gb = pb!.grad.toArray();
             const h = 1e-3;
-            const probe = (what: string, arr: Float64Array, i: number, analytic: number, f: (a: Float64Array) => { l: number; pre: Float64Array }) => {
+            const probe = (
+              what: string,
+              arr: Float64Array,
+              i: number,
+              analytic: number,
+              f: (a: Float64Array) => { l: number; pre: Float64Array },
+            ) => {
               arr[i]! += h;
               const up = f(arr);
               arr[i]! -= 2 * h;
@@ -89,19 +121,34 @@ describe("SparseConv2d layer gradients", () => {
               // a step that moves a pre-activation across the ReLU kink has no derivative to compare
               for (let k = 0; k < base.pre.length; k++) if (Math.sign(up.pre[k]!) !== Math.sign(down.pre[k]!)) return;
               const fd = (up.l - down.l) / (2 * h);
-              expect(Math.abs(fd - analytic), `${what}[${i}]: analytic ${analytic}, finite difference ${fd}`).toBeLessThanOrEqual(1e-3 * (1 + Math.abs(fd)));
+              expect(
+                Math.abs(fd - analytic),
+                `${what}[${i}]: analytic ${analytic}, finite difference ${fd}`,
+              ).toBeLessThanOrEqual(1e-3 * (1 + Math.abs(fd)));
               checked++;
             };
-            const vv = Float64Array.from(v), bb = Float64Array.from(bias), xx = Float64Array.from(x);
+            const vv = Float64Array.from(v),
+              bb = Float64Array.from(bias),
+              xx = Float64Array.from(x);
             for (let k = 0; k < 3; k++) {
-              if (vv.length) { const i = (pick + 7 * k) % vv.length; probe("values", vv, i, gv[i]!, (a) => loss(a, bb, xx)); }
-              { const i = (pick + k) % bb.length; probe("bias", bb, i, gb[i]!, (a) => loss(vv, a, xx)); }
-              { const i = (pick + 11 * k) % xx.length; probe("X", xx, i, dX[i]!, (a) => loss(vv, bb, a)); }
+              if (vv.length) {
+                const i = (pick + 7 * k) % vv.length;
+                probe("values", vv, i, gv[i]!, (a) => loss(a, bb, xx));
+              }
+              {
+                const i = (pick + k) % bb.length;
+                probe("bias", bb, i, gb[i]!, (a) => loss(vv, a, xx));
+              }
+              {
+                const i = (pick + 11 * k) % xx.length;
+                probe("X", xx, i, dX[i]!, (a) => loss(vv, bb, a));
+              }
             }
           } finally {
             layer.dispose();
           }
-        })),
+        }),
+      ),
       { numRuns: 40 },
     );
     expect(checked).toBeGreaterThan(100);
@@ -113,14 +160,27 @@ describe("SparseConv2d in a model file", () => {
     const engine = await getEngine();
     for (const taps of [undefined, [1, 0, 1, 1, 1, 0]]) {
       const g = { inC: 4, outC: 6, H: 5, W: 6, kh: 2, kw: 3, stride: 2, padding: 1 };
-      const a = new SparseConv2d(engine, { ...g, pattern: Pattern.fixedDegree(4, 6, 3, 9), taps, activation: "linear", seed: 4 });
+      const a = new SparseConv2d(engine, {
+        ...g,
+        pattern: Pattern.fixedDegree(4, 6, 3, 9),
+        taps,
+        activation: "linear",
+        seed: 4,
+      });
       const encoded = encodeLayer(a);
       const spec = JSON.parse(JSON.stringify(encoded.spec)) as Record<string, unknown> & { kind: string };
       const t = encoded.tensors;
       const b = decodeLayer(engine, spec, t, "trunk.0") as SparseConv2d;
       const c = a.clone();
       try {
-        expect(spec).toMatchObject({ kind: "conv2d", ...g, outH: 3, outW: 3, activation: "linear", taps: taps ? "mask" : "all" });
+        expect(spec).toMatchObject({
+          kind: "conv2d",
+          ...g,
+          outH: 3,
+          outW: 3,
+          activation: "linear",
+          taps: taps ? "mask" : "all",
+        });
         expect(encodeLayer(b).spec).toEqual(encoded.spec);
         expect(encodeLayer(c)).toEqual(encoded);
         scoped(engine, (s) => {
@@ -129,10 +189,16 @@ describe("SparseConv2d in a model file", () => {
           expect(Array.from(b.forward(X).view())).toEqual(want);
           expect(Array.from(c.forward(X).view())).toEqual(want);
         });
-        expect(() => decodeLayer(engine, spec, { ...t, values: { ...t.values!, data: new Float32Array(3) } }, "trunk.0")).toThrow(/trunk\.0\.values: 3 values for/);
+        expect(() =>
+          decodeLayer(engine, spec, { ...t, values: { ...t.values!, data: new Float32Array(3) } }, "trunk.0"),
+        ).toThrow(/trunk\.0\.values: 3 values for/);
         expect(() => decodeLayer(engine, { ...spec, patternHash: "0" }, t, "trunk.0")).toThrow(/patternHash/);
-        expect(() => decodeLayer(engine, { ...spec, kh: 1.5 }, t, "trunk.0")).toThrow(/trunk\.0\.kh: expected an integer/);
-        expect(() => decodeLayer(engine, spec, { ...t, bias: undefined }, "trunk.0")).toThrow(/trunk\.0\.bias: tensor missing/);
+        expect(() => decodeLayer(engine, { ...spec, kh: 1.5 }, t, "trunk.0")).toThrow(
+          /trunk\.0\.kh: expected an integer/,
+        );
+        expect(() => decodeLayer(engine, spec, { ...t, bias: undefined }, "trunk.0")).toThrow(
+          /trunk\.0\.bias: tensor missing/,
+        );
         expect(() => decodeLayer(engine, { ...spec, activation: "tanh" }, t, "trunk.0")).toThrow(FormatError);
       } finally {
         a.dispose();

@@ -9,11 +9,18 @@ import { join } from "node:path";
 import { test } from "@fast-check/vitest";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  Adam, CsrWeights, Engine, ExitRunner, KernelAssertionError, Matrix, Model, Pattern, Sgd, buildModel, csrSpmm, evaluate,
-  makeDataset, train,
-} from "../src/index.js";
-import { ThreadPoolError, WorkerDiedError } from "../src/index.js";
+import { Matrix } from "../src/engine/buffers.js";
+import { Engine } from "../src/engine/engine.js";
+import { KernelAssertionError } from "../src/engine/errors.js";
+import { ExitRunner } from "../src/exits/runner.js";
+import { buildModel } from "../src/nn/arch.js";
+import { makeDataset } from "../src/nn/dataset.js";
+import { Model } from "../src/nn/model.js";
+import { Adam, Sgd } from "../src/nn/optimizers.js";
+import { evaluate, train } from "../src/nn/train.js";
+import { CsrWeights, csrSpmm } from "../src/ops/csr_spmm.js";
+import { Pattern } from "../src/sparsity/pattern.js";
+import { ThreadPoolError, WorkerDiedError } from "../src/engine/errors.js";
 import { codeSection, withoutData } from "../src/engine/wasm_sections.js";
 import { Scope, expectSameBits, fixedDegrees, runAndKeep, values } from "./cases/case.js";
 import { KERNEL_CASES } from "./cases/index.js";
@@ -38,12 +45,16 @@ afterAll(() => {
 
 describe("the threaded build", () => {
   it("runs the same code as the single-thread build, release and debug (only the memory's declaration differs)", () => {
-    expect(Buffer.from(codeSection(wasm("presparse.threads.wasm")))).toEqual(Buffer.from(codeSection(wasm("presparse.wasm"))));
-    expect(Buffer.from(codeSection(wasm("presparse.threads.debug.wasm"))))
-      .toEqual(Buffer.from(codeSection(wasm("presparse.debug.wasm"))));
+    expect(Buffer.from(codeSection(wasm("presparse.threads.wasm")))).toEqual(
+      Buffer.from(codeSection(wasm("presparse.wasm"))),
+    );
+    expect(Buffer.from(codeSection(wasm("presparse.threads.debug.wasm")))).toEqual(
+      Buffer.from(codeSection(wasm("presparse.debug.wasm"))),
+    );
   });
 
-  it("imports a shared memory with a maximum; its worker copy writes nothing into memory when instantiated", async () => {
+  const SHARED = "imports a shared memory with a maximum; its worker copy writes nothing into memory when instantiated";
+  it(SHARED, async () => {
     const bytes = wasm("presparse.threads.wasm");
     const imports = WebAssembly.Module.imports(new WebAssembly.Module(bytes));
     expect(imports).toContainEqual({ module: "env", name: "memory", kind: "memory" });
@@ -61,8 +72,9 @@ describe("the threaded build", () => {
     expect(untouched(worker), "the workers' copy writes nothing").toBe(true);
     // and the debug build's (whose static data holds its assertion messages)
     const debug = fresh();
-    new WebAssembly.Instance(new WebAssembly.Module(withoutData(wasm("presparse.threads.debug.wasm"))),
-      { env: { memory: debug, abort: () => undefined } });
+    new WebAssembly.Instance(new WebAssembly.Module(withoutData(wasm("presparse.threads.debug.wasm"))), {
+      env: { memory: debug, abort: () => undefined },
+    });
     expect(untouched(debug)).toBe(true);
   });
 
@@ -76,14 +88,17 @@ describe("the threaded build", () => {
 
   it("workers write into memory the engine's thread grew after they started", () => {
     const e = engines.three!;
-    const p = Pattern.random(200, 300, 0.2, 9), v = values(1, p.nnz), x = values(2, 200 * 33);
+    const p = Pattern.random(200, 300, 0.2, 9),
+      v = values(1, p.nnz),
+      x = values(2, 200 * 33);
     const want = Scope.run(engines.single!, (s) => {
       const Y = s.matrix(300, 33);
       csrSpmm(s.csr(p, v), s.matrix(200, 33, x), Y, { relu: true });
       return Y.toArray();
     });
     Scope.run(e, (s) => {
-      const A = s.csr(p, v), X = s.matrix(200, 33, x);
+      const A = s.csr(p, v),
+        X = s.matrix(200, 33, x);
       const before = e.stats().memoryBytes;
       s.f32(before / 4); // longer than all memory so far: it grows, and what follows lies above the old end
       const Y = s.matrix(300, 33);
@@ -152,11 +167,18 @@ function trainOn(engine: Engine, net: Net): Float32Array[] {
   const data = makeDataset("generated", x, y, sizes[0]!, classes);
   const optimizer = net.adam ? new Adam({ lr: 1e-2, decay: 1e-4 }) : new Sgd({ lr: 0.05, momentum: 0.9 });
   try {
-    const reports = train(model, data, { epochs: net.epochs, batchSize: net.batch, optimizer, seed, trainAccuracy: false });
+    const reports = train(model, data, {
+      epochs: net.epochs,
+      batchSize: net.batch,
+      optimizer,
+      seed,
+      trainAccuracy: false,
+    });
     const out: Float32Array[] = [Float32Array.from(reports.flatMap((r) => r.losses))];
     const layers = [...model.trunk, ...model.exits.flatMap((e) => e.layers)];
     for (const l of layers) {
-      for (const p of l.params()) out.push(p.values.toArray(), p.grad.toArray(), ...optimizer.state(p).map((s) => s.toArray()));
+      for (const p of l.params())
+        out.push(p.values.toArray(), p.grad.toArray(), ...optimizer.state(p).map((s) => s.toArray()));
     }
     const ev = evaluate(model, data, { batchSize: net.batch });
     out.push(Float32Array.from([...ev.accuracy, ...ev.loss]));
@@ -174,19 +196,32 @@ function trainOn(engine: Engine, net: Net): Float32Array[] {
 }
 
 describe("training gives the single-thread build's bits on 2 and 3 threads", () => {
-  test.prop([netArb], { numRuns: 15 })("weights, gradients, optimizer state, losses, evaluation and exits after k steps", (net) => {
-    const want = trainOn(engines.single!, net);
-    expectSameBits("2 threads", trainOn(engines.two!, net), want);
-    expectSameBits("3 threads", trainOn(engines.three!, net), want);
-  });
+  test.prop([netArb], { numRuns: 15 })(
+    "weights, gradients, optimizer state, losses, evaluation and exits after k steps",
+    (net) => {
+      const want = trainOn(engines.single!, net);
+      expectSameBits("2 threads", trainOn(engines.two!, net), want);
+      expectSameBits("3 threads", trainOn(engines.three!, net), want);
+    },
+  );
 
   it("a sparse CNN (conv, pool, fc) trains to the same bits", () => {
     const run = (engine: Engine) => {
-      const model = buildModel(engine, "conv:1>4:3x3:p1,pool:2,conv:4>6:3x3:deg3,avgpool:2,fc:5", { inputShape: [1, 8, 8], seed: 3 });
-      const x = values(5, 24 * 64, 1), y = Int32Array.from({ length: 24 }, (_, i) => i % 5);
+      const model = buildModel(engine, "conv:1>4:3x3:p1,pool:2,conv:4>6:3x3:deg3,avgpool:2,fc:5", {
+        inputShape: [1, 8, 8],
+        seed: 3,
+      });
+      const x = values(5, 24 * 64, 1),
+        y = Int32Array.from({ length: 24 }, (_, i) => i % 5);
       const optimizer = new Adam({ lr: 1e-2 });
       try {
-        train(model, makeDataset("images", x, y, 64, 5), { epochs: 2, batchSize: 10, optimizer, seed: 1, trainAccuracy: false });
+        train(model, makeDataset("images", x, y, 64, 5), {
+          epochs: 2,
+          batchSize: 10,
+          optimizer,
+          seed: 1,
+          trainAccuracy: false,
+        });
         return model.trunk.flatMap((l) => l.params().flatMap((p) => [p.values.toArray(), p.grad.toArray()]));
       } finally {
         model.dispose();
@@ -200,22 +235,33 @@ describe("training gives the single-thread build's bits on 2 and 3 threads", () 
 describe("faults", () => {
   it("threads asked of a single-thread module, or of a compiled module, throw a ThreadPoolError", async () => {
     await expect(Engine.load({ wasm: wasm("presparse.wasm"), threads: 2 })).rejects.toThrow(ThreadPoolError);
-    await expect(Engine.load({ wasm: new WebAssembly.Module(wasm("presparse.threads.wasm")), threads: 2 }))
-      .rejects.toThrow(/threads need the module's bytes/);
+    await expect(
+      Engine.load({ wasm: new WebAssembly.Module(wasm("presparse.threads.wasm")), threads: 2 }),
+    ).rejects.toThrow(/threads need the module's bytes/);
   });
 
-  it("without SharedArrayBuffer (as in a page that is not isolated): defaulted threads fall back to 1 with a notice, asked-for threads throw", () => {
+  const NO_SAB =
+    "without SharedArrayBuffer (as in a page that is not isolated): defaulted threads fall back to 1 with a notice, " +
+    "asked-for threads throw";
+  it(NO_SAB, () => {
     const script = `
       delete globalThis.SharedArrayBuffer;
       const { Engine } = await import(${JSON.stringify(join(ROOT, "dist/index.js"))});
       const e = await Engine.load();
       let asked;
-      try { await Engine.load({ threads: 2 }); asked = "loaded"; } catch (err) { asked = err.name + ": " + err.message; }
+      try {
+        await Engine.load({ threads: 2 });
+        asked = "loaded";
+      } catch (err) {
+        asked = err.name + ": " + err.message;
+      }
       console.log(JSON.stringify({ threads: e.threads, asked }));`;
     const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
     const r = JSON.parse(run.stdout.trim().split("\n").at(-1)!);
     expect(r.threads).toBe(1);
-    expect(run.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^presparse: .*SharedArrayBuffer.*; running on 1 thread$/)]);
+    expect(run.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(/^presparse: .*SharedArrayBuffer.*; running on 1 thread$/),
+    ]);
     expect(r.asked).toMatch(/^ThreadPoolError: .*SharedArrayBuffer/);
   });
 
@@ -246,12 +292,17 @@ describe("faults", () => {
     });
   });
 
-  it("a worker terminated while it holds part of a call fails that call with WorkerDiedError; the engine goes on", async () => {
+  const DIED =
+    "a worker terminated while it holds part of a call fails that call with WorkerDiedError; the engine goes on";
+  it(DIED, async () => {
     const e = await Engine.load({ threads: 2, thresholds: 0 });
     try {
       const p = Pattern.random(256, 256, 0.3, 2);
-      const v = values(3, p.nnz), x = values(4, 256 * 64);
-      const A = new CsrWeights(e, p, v), X = Matrix.from(e, 256, 64, x), Y = new Matrix(e, 256, 64);
+      const v = values(3, p.nnz),
+        x = values(4, 256 * 64);
+      const A = new CsrWeights(e, p, v),
+        X = Matrix.from(e, 256, 64, x),
+        Y = new Matrix(e, 256, 64);
       const want = Scope.run(engines.single!, (s) => {
         const Z = s.matrix(256, 64);
         csrSpmm(s.csr(p, v), s.matrix(256, 64, x), Z);
@@ -270,7 +321,8 @@ describe("faults", () => {
       }
       expect(failure).toBeInstanceOf(WorkerDiedError);
       expect((failure as WorkerDiedError).slot).toBe(1);
-      // the engine answers at once (the caller runs what no live worker takes), and again on both threads once restarted
+      // the engine answers at once (the caller runs what no live worker takes), and again on both threads once
+      // restarted
       Y.view().fill(NaN);
       csrSpmm(A, X, Y);
       expectSameBits("right after the death", [Y.toArray()], [want]);

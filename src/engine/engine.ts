@@ -7,8 +7,43 @@ import { threadedKernels, type ThresholdOption } from "./work_split.js";
 
 export type { Kernels };
 
-/** Where the module comes from: bytes, a compiled module, a URL / path, or a fetch Response. */
-export type WasmSource = BufferSource | WebAssembly.Module | URL | string | Response | Promise<Response>;
+// The WebAssembly and fetch types the public API names, declared by their shape: the declarations then compile
+// under lib es2022 alone (no DOM lib, no @types/node), and a real Memory, URL or Response fits them.
+
+/** The parts of a `WebAssembly.Memory` the engine uses. */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+
+/**
+ * A compiled `WebAssembly.Module`. The standard type has no members to tell it apart, so any object fits here (a
+ * number or `undefined` does not); {@link Engine.load} checks it is a module at run time.
+ */
+export type WasmModule = object;
+
+/** A `URL`, or anything with an absolute `href`. */
+export interface WasmUrl {
+  readonly href: string;
+}
+
+/** A fetch `Response`, as far as reading the module goes. */
+export interface WasmResponse {
+  readonly ok: boolean;
+  readonly status: number;
+  readonly url: string;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+/** Where the module comes from: bytes, a compiled module, a URL or path, or a fetch Response (or its promise). */
+export type WasmSource =
+  | ArrayBuffer
+  | ArrayBufferView
+  | WasmModule
+  | WasmUrl
+  | string
+  | WasmResponse
+  | PromiseLike<WasmResponse>;
 
 export interface LoadOptions {
   /** Module bytes, compiled module, URL or fetch Response; default: the `.wasm` shipped next to this package. */
@@ -41,23 +76,35 @@ function notice(line: string): void {
   else console.info(line);
 }
 
-/** The default thread count here (see {@link LoadOptions.threads}), with the notice a page gets when isolation is missing. */
+/**
+ * The default thread count here (see {@link LoadOptions.threads}), with the notice a page gets when isolation is
+ * missing.
+ */
 export async function defaultThreads(): Promise<number> {
   if (isNode()) {
-    const name = "node:os";
-    const os = (await import(/* @vite-ignore */ name)) as typeof import("node:os");
+    // node:os as Node hands it over (≥ 20.16; loaded at startup), else imported: see readFileNode
+    let os = process.getBuiltinModule?.("node:os");
+    if (!os) {
+      const name = "node:os";
+      os = (await import(/* @vite-ignore */ name)) as typeof import("node:os");
+    }
     return Math.max(1, Math.min(MAX_DEFAULT_THREADS, os.availableParallelism?.() ?? os.cpus().length));
   }
   const cores = Math.max(1, Math.min(MAX_DEFAULT_THREADS, globalThis.navigator?.hardwareConcurrency ?? 1));
   if ((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true) return cores;
   if (cores > 1) {
-    notice(`presparse: 1 thread (${cores} with cross-origin isolation: serve the page with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)`);
+    notice(
+      `presparse: 1 thread (${cores} with cross-origin isolation: serve the page with ` +
+        "Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)",
+    );
   }
   return 1;
 }
 
 // (module (func (result v128) i32.const 0 i8x16.splat i8x16.popcnt)): validates only where fixed SIMD exists.
-const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+]);
 const ALIGN = 16;
 const PAGE = 65536;
 
@@ -65,31 +112,85 @@ function isNode(): boolean {
   return typeof process !== "undefined" && typeof process.versions?.node === "string";
 }
 
-/** The URL of the shipped module (release or debug build). */
+/**
+ * The URL of the shipped module (release or debug build): the file next to this code, `dist/lib/` in the package
+ * (`src/engine/` links to `build/` for the sources). Each build is one literal `new URL("./….wasm",
+ * import.meta.url)`, the form Vite, webpack and Parcel find, emit and rewrite; esbuild leaves it as it is, so the
+ * module is then looked for next to the bundle.
+ */
 export function defaultWasmUrl(debug = false): URL {
-  return new URL(debug ? "../../build/presparse.debug.wasm" : "../../build/presparse.wasm", import.meta.url);
+  try {
+    return debug ? new URL("./presparse.debug.wasm", import.meta.url) : new URL("./presparse.wasm", import.meta.url);
+  } catch {
+    // a classic-script bundle (IIFE, UMD) has no import.meta.url to resolve against
+    throw new WasmLoadError(
+      "presparse.wasm: this bundle has no import.meta.url to find the module by; pass Engine.load({ wasm: url })",
+    );
+  }
 }
 
-/** The URL of the shipped threaded module (release or debug build): shared, imported memory, the same code. */
+/**
+ * Reads a file in Node without a static import of a Node module (this file runs in browsers too). Node ≥ 20.16 hands
+ * over `node:fs`, loaded at startup; importing `node:fs/promises` instead costs a cold Node 22 or 24 process about
+ * 2 ms more CPU time (the cold-start probe, 30 interleaved runs each).
+ */
+async function readFileNode(url: URL): Promise<Uint8Array> {
+  const fs = process.getBuiltinModule?.("node:fs");
+  if (fs) return fs.readFileSync(url);
+  const name = "node:fs/promises";
+  const { readFile } = (await import(/* @vite-ignore */ name)) as typeof import("node:fs/promises");
+  return readFile(url);
+}
+
+function isResponse(x: unknown): x is WasmResponse {
+  return (
+    typeof x === "object" &&
+    x !== null &&
+    typeof (x as WasmResponse).arrayBuffer === "function" &&
+    typeof (x as WasmResponse).ok === "boolean"
+  );
+}
+
+function isUrl(x: unknown): x is WasmUrl {
+  return typeof x === "object" && x !== null && typeof (x as WasmUrl).href === "string";
+}
+
+/**
+ * The URL of the shipped threaded module (release or debug build: shared, imported memory, the same code), next to
+ * the single-thread one and named the same way: one literal `new URL("./….wasm", import.meta.url)` per build. Only
+ * {@link Engine.load} with more than one thread reads it.
+ */
 export function defaultThreadedWasmUrl(debug = false): URL {
-  return new URL(debug ? "../../build/presparse.threads.debug.wasm" : "../../build/presparse.threads.wasm", import.meta.url);
+  try {
+    return debug
+      ? new URL("./presparse.threads.debug.wasm", import.meta.url)
+      : new URL("./presparse.threads.wasm", import.meta.url);
+  } catch {
+    throw new WasmLoadError(
+      "presparse.threads.wasm: this bundle has no import.meta.url to find the module by; " +
+        "pass Engine.load({ wasm: url })",
+    );
+  }
 }
 
 async function readBytes(input: WasmSource): Promise<Uint8Array> {
-  const source: unknown = input instanceof Promise ? await input : input;
-  if (typeof Response !== "undefined" && source instanceof Response) {
+  const source: unknown = await input;
+  if (isResponse(source)) {
     if (!source.ok) throw new WasmLoadError(`presparse.wasm: HTTP ${source.status} from ${source.url || "response"}`);
     return new Uint8Array(await source.arrayBuffer());
   }
-  if (typeof source === "string" || source instanceof URL) {
-    const url = source instanceof URL ? source : new URL(source, isNode() ? `file://${process.cwd()}/` : globalThis.location?.href);
+  if (typeof source === "string" || isUrl(source)) {
+    const url =
+      typeof source === "string"
+        ? new URL(source, isNode() ? `file://${process.cwd()}/` : globalThis.location?.href)
+        : new URL(source.href);
     if (url.protocol === "file:" && isNode()) {
-      const fs = "node:fs/promises";
-      const { readFile } = (await import(/* @vite-ignore */ fs)) as typeof import("node:fs/promises");
       try {
-        return new Uint8Array(await readFile(url));
+        return new Uint8Array(await readFileNode(url));
       } catch (e) {
-        throw new WasmLoadError(`presparse.wasm: cannot read ${url.pathname}: ${(e as Error).message} (was \`npm install\` run? it builds the module)`);
+        throw new WasmLoadError(
+          `presparse.wasm: cannot read ${url.pathname}: ${(e as Error).message} (was \`npm install\` run? it builds the module)`,
+        );
       }
     }
     const res = await fetch(url);
@@ -105,12 +206,17 @@ function checkBytes(bytes: Uint8Array): void {
   const magic = [0x00, 0x61, 0x73, 0x6d];
   if (bytes.length < 8 || magic.some((b, i) => bytes[i] !== b)) {
     const got = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, "0")).join(" ");
-    throw new WasmLoadError(`presparse.wasm: expected magic word 00 61 73 6d, found ${got || "nothing"} (a 404 page served as WASM?)`);
+    throw new WasmLoadError(
+      `presparse.wasm: expected magic word 00 61 73 6d, found ${got || "nothing"} (a 404 page served as WASM?)`,
+    );
   }
   if (!WebAssembly.validate(SIMD_PROBE)) {
-    throw new WasmLoadError("presparse.wasm: this runtime lacks WebAssembly fixed-width SIMD (Node ≥ 16.4, Chrome ≥ 91, Firefox ≥ 89, Safari ≥ 16.4 have it)");
+    throw new WasmLoadError(
+      "presparse.wasm: this runtime lacks WebAssembly fixed-width SIMD (Node ≥ 16.4, Chrome ≥ 91, Firefox ≥ 89, Safari ≥ 16.4 have it)",
+    );
   }
-  if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) throw new WasmLoadError("presparse.wasm: module does not validate (truncated or corrupted file)");
+  if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>))
+    throw new WasmLoadError("presparse.wasm: module does not validate (truncated or corrupted file)");
 }
 
 // Every export the generated list names, of the right kind: a stale build fails at load, not with a TypeError
@@ -191,10 +297,16 @@ export class Engine {
    * threaded build (or takes `wasm` as one), puts its memory in a SharedArrayBuffer and starts a worker pool.
    */
   static async load(options: LoadOptions = {}): Promise<Engine> {
-    const asked = options.threads === undefined ? undefined : checkInt("Engine.load", "threads", options.threads, 1, 64);
+    const asked =
+      options.threads === undefined ? undefined : checkInt("Engine.load", "threads", options.threads, 1, 64);
     const given = options.wasm;
     if (given instanceof WebAssembly.Module) {
-      if ((asked ?? 1) > 1) throw new ThreadPoolError("Engine.load: threads need the module's bytes (workers instantiate its code without its data), not a compiled module");
+      if ((asked ?? 1) > 1) {
+        throw new ThreadPoolError(
+          "Engine.load: threads need the module's bytes (workers instantiate its code without its data), " +
+            "not a compiled module",
+        );
+      }
       return Engine.fromModule(given);
     }
     if (given === undefined) {
@@ -219,7 +331,10 @@ export class Engine {
     const bytes = await readBytes(given);
     checkBytes(bytes);
     if (importedMemory(bytes)) return Engine.threaded(bytes, asked ?? (await defaultThreads()), options);
-    if ((asked ?? 1) > 1) throw new ThreadPoolError("Engine.load: the module was built without threads (it does not import a shared memory)");
+    if ((asked ?? 1) > 1)
+      throw new ThreadPoolError(
+        "Engine.load: the module was built without threads (it does not import a shared memory)",
+      );
     return Engine.fromModule(await compile(bytes));
   }
 
@@ -230,21 +345,30 @@ export class Engine {
       throw new ThreadPoolError("Engine.load: the module imports a memory that is not shared (not a threaded build)");
     }
     if (typeof SharedArrayBuffer === "undefined") {
-      throw new ThreadPoolError("Engine.load: SharedArrayBuffer is missing (a page must be cross-origin isolated: COOP same-origin, COEP require-corp)");
+      throw new ThreadPoolError(
+        "Engine.load: SharedArrayBuffer is missing " +
+          "(a page must be cross-origin isolated: COOP same-origin, COEP require-corp)",
+      );
     }
     let memory: WebAssembly.Memory;
     try {
       memory = new WebAssembly.Memory({ initial: limits.initial, maximum: limits.maximum, shared: true });
     } catch (e) {
-      throw new ThreadPoolError(`Engine.load: cannot make a shared memory of ${limits.maximum} pages at most: ${(e as Error).message}`);
+      throw new ThreadPoolError(
+        `Engine.load: cannot make a shared memory of ${limits.maximum} pages at most: ${(e as Error).message}`,
+      );
     }
     const module = await compile(bytes);
-    const engine = Engine.fromModule(module, memory);
+    const engine = Engine.instantiate(module, memory);
     if (threads === 1) return engine;
     const kernels = Object.keys(KERNEL_ARITY);
     const pool = await ThreadPool.start({
-      module: await compile(withoutData(bytes)), memory, threads, kernels,
-      report: (msg, file, line, column) => new KernelAssertionError(engine.readString(msg), engine.readString(file), line, column),
+      module: await compile(withoutData(bytes)),
+      memory,
+      threads,
+      kernels,
+      report: (msg, file, line, column) =>
+        new KernelAssertionError(engine.readString(msg), engine.readString(file), line, column),
     });
     const e = engine as { -readonly [K in "kernels" | "threads" | "pool"]: Engine[K] };
     e.kernels = threadedKernels(engine.kernels, pool, kernels, (bytes) => engine.scratch(bytes), options.thresholds);
@@ -259,11 +383,23 @@ export class Engine {
    * call throws a {@link KernelAssertionError}. The kernels are the instance's own exports (the loader's wrapped
    * copies would add a call to every kernel call).
    */
-  static fromModule(module: WebAssembly.Module, memory?: WebAssembly.Memory): Engine {
+  static fromModule(module: WasmModule): Engine {
+    return Engine.instantiate(module);
+  }
+
+  // fromModule, or the threaded build over the shared memory it imports (given by Engine.threaded alone)
+  private static instantiate(module: WasmModule, memory?: WebAssembly.Memory): Engine {
+    if (!(module instanceof WebAssembly.Module)) {
+      throw new WasmLoadError(
+        `presparse.wasm: expected a WebAssembly.Module, got ${Object.prototype.toString.call(module)}`,
+      );
+    }
     checkExports(module);
     const imports = WebAssembly.Module.imports(module);
     if (!memory && imports.some((i) => i.kind === "memory")) {
-      throw new WasmLoadError("presparse.wasm: this build imports its memory (the threaded build): load it with Engine.load");
+      throw new WasmLoadError(
+        "presparse.wasm: this build imports its memory (the threaded build): load it with Engine.load",
+      );
     }
     // abort runs only after instantiation, when the loader's reader of strings in the module's memory exists
     let read = (ptr: number): string => `the string at ${ptr}`;
@@ -306,7 +442,10 @@ export class Engine {
       if (b.bytes >= size) {
         const ptr = b.ptr;
         if (b.bytes === size) this.free_.splice(i, 1);
-        else { b.ptr += size; b.bytes -= size; }
+        else {
+          b.ptr += size;
+          b.bytes -= size;
+        }
         this.live.set(ptr, size);
         new Uint8Array(this.memory.buffer, ptr, size).fill(0);
         return ptr;
@@ -319,7 +458,9 @@ export class Engine {
       try {
         this.memory.grow(pages);
       } catch {
-        throw new ValidationError(`alloc: cannot grow WASM memory by ${pages} pages to ${end} bytes (4 GiB is the limit)`);
+        throw new ValidationError(
+          `alloc: cannot grow WASM memory by ${pages} pages to ${end} bytes (4 GiB is the limit)`,
+        );
       }
       this.stats_.grows++;
     }
@@ -340,16 +481,25 @@ export class Engine {
       this.top = ptr;
       // the block below the top may now touch it
       const last = this.free_[this.free_.length - 1];
-      if (last && last.ptr + last.bytes === this.top) { this.top = last.ptr; this.free_.pop(); }
+      if (last && last.ptr + last.bytes === this.top) {
+        this.top = last.ptr;
+        this.free_.pop();
+      }
       return;
     }
     let i = 0;
     while (i < this.free_.length && this.free_[i]!.ptr < ptr) i++;
     this.free_.splice(i, 0, { ptr, bytes: size });
     const next = this.free_[i + 1];
-    if (next && ptr + size === next.ptr) { this.free_[i]!.bytes += next.bytes; this.free_.splice(i + 1, 1); }
+    if (next && ptr + size === next.ptr) {
+      this.free_[i]!.bytes += next.bytes;
+      this.free_.splice(i + 1, 1);
+    }
     const prev = this.free_[i - 1];
-    if (prev && prev.ptr + prev.bytes === ptr) { prev.bytes += this.free_[i]!.bytes; this.free_.splice(i, 1); }
+    if (prev && prev.ptr + prev.bytes === ptr) {
+      prev.bytes += this.free_[i]!.bytes;
+      this.free_.splice(i, 1);
+    }
   }
 
   /** A fresh Float32Array view of n floats at ptr (stale after the next allocation that grows memory). */
@@ -397,7 +547,9 @@ async function compile(bytes: Uint8Array): Promise<WebAssembly.Module> {
   } catch (e) {
     const msg = (e as Error).message;
     const csp = /unsafe-eval|Content Security Policy|CSP/i.test(msg);
-    throw new WasmLoadError(`presparse.wasm: compile failed: ${msg}${csp ? " (the page's Content-Security-Policy must allow 'wasm-unsafe-eval')" : ""}`);
+    throw new WasmLoadError(
+      `presparse.wasm: compile failed: ${msg}${csp ? " (the page's Content-Security-Policy must allow 'wasm-unsafe-eval')" : ""}`,
+    );
   }
 }
 
@@ -409,6 +561,10 @@ let shared: Promise<Engine> | undefined;
 
 /** The process-wide engine, loaded once on first use (release build from the shipped file). */
 export function defaultEngine(options?: LoadOptions): Promise<Engine> {
-  if (!shared) shared = Engine.load(options).catch((e) => { shared = undefined; throw e; });
+  if (!shared)
+    shared = Engine.load(options).catch((e) => {
+      shared = undefined;
+      throw e;
+    });
   return shared;
 }

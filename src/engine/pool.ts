@@ -1,10 +1,26 @@
 // The engine's side of a thread pool: starts the supervisor (pool_worker.ts), posts each job's chunks into the shared
 // control block, runs chunks itself and waits for the ones workers claimed. Calls stay synchronous: the engine's thread
 // blocks with Atomics.wait where it may (Node, a Web Worker) and spins where it may not (a page's main thread).
+import type { WasmMemory, WasmModule } from "./engine.js";
 import { ThreadPoolError, WorkerDiedError } from "./errors.js";
 import {
-  ALIVE, ARGS_OFFSET, CLAIM, CONTROL_BYTES, DONE, GEN, MAX_ARGS, MAX_CHUNKS, MAX_THREADS, SEQ_LIMIT, STATE, TEXT_BYTES,
-  TEXT_OFFSET, W, posted, type SupervisorMessage, type WorkerInit,
+  ALIVE,
+  ARGS_OFFSET,
+  CLAIM,
+  CONTROL_BYTES,
+  DONE,
+  GEN,
+  MAX_ARGS,
+  MAX_CHUNKS,
+  MAX_THREADS,
+  SEQ_LIMIT,
+  STATE,
+  TEXT_BYTES,
+  TEXT_OFFSET,
+  W,
+  posted,
+  type SupervisorMessage,
+  type WorkerInit,
 } from "./pool_protocol.js";
 
 /** Where a debug-build assertion of a worker pointed: message and file (pointers into memory), line, column. */
@@ -68,12 +84,21 @@ export class ThreadPool {
    * fails to start.
    */
   static async start(o: {
-    module: WebAssembly.Module; memory: WebAssembly.Memory; threads: number; kernels: string[]; report: AssertionReport;
+    /** A `WebAssembly.Module`; named by its shape, as engine.ts's types are, so the declarations need no DOM lib. */
+    module: WasmModule;
+    /** A shared `WebAssembly.Memory`. */
+    memory: WasmMemory;
+    threads: number;
+    kernels: string[];
+    report: AssertionReport;
     timeoutMs?: number;
   }): Promise<ThreadPool> {
-    if (!(o.threads >= 2 && o.threads <= MAX_THREADS)) throw new ThreadPoolError(`threads must be in [2, ${MAX_THREADS}], got ${o.threads}`);
+    if (!(o.threads >= 2 && o.threads <= MAX_THREADS))
+      throw new ThreadPoolError(`threads must be in [2, ${MAX_THREADS}], got ${o.threads}`);
     if (typeof SharedArrayBuffer === "undefined" || !(o.memory.buffer instanceof SharedArrayBuffer)) {
-      throw new ThreadPoolError("threads need SharedArrayBuffer and a shared WebAssembly.Memory (in a page: cross-origin isolation)");
+      throw new ThreadPoolError(
+        "threads need SharedArrayBuffer and a shared WebAssembly.Memory (in a page: cross-origin isolation)",
+      );
     }
     const control = new SharedArrayBuffer(CONTROL_BYTES);
     const ctl = new Int32Array(control);
@@ -81,14 +106,28 @@ export class ThreadPool {
     Atomics.store(ctl, W.SPIN, WORKER_SPIN_US);
     for (let s = 1; s < o.threads; s++) Atomics.store(ctl, STATE + s, 0);
     Atomics.store(ctl, STATE, ALIVE);
-    // run from the TypeScript sources (the tests do), the workers run the built copy of this folder
-    const url = (/\.ts$/.test(new URL(import.meta.url).pathname)
-      ? new URL("../../dist/engine/pool_worker.js", import.meta.url)
-      : new URL("./pool_worker.js", import.meta.url)).href;
-    const init: WorkerInit = { role: "supervisor", module: o.module, memory: o.memory, control, kernels: o.kernels, threads: o.threads };
+    // the worker script is its own file next to the package's module (dist/lib/pool_worker.js, built from
+    // pool_worker.ts alone); run from the TypeScript sources (the tests do), the workers run that built copy. That
+    // path is no literal: a bundler would take it for an asset to emit
+    const fromSources = "../../dist/lib/pool_worker.js";
+    const url = (
+      /\.ts$/.test(new URL(import.meta.url).pathname)
+        ? new URL(fromSources, import.meta.url)
+        : new URL("./pool_worker.js", import.meta.url)
+    ).href;
+    const init: WorkerInit = {
+      role: "supervisor",
+      module: o.module as WebAssembly.Module,
+      memory: o.memory as WebAssembly.Memory,
+      control,
+      kernels: o.kernels,
+      threads: o.threads,
+    };
     let supervisor: Supervisor;
     let listen: (fn: (m: SupervisorMessage) => void, fail: (e: string) => void) => void;
-    const isNode = typeof process !== "undefined" && typeof process.versions?.node === "string" &&
+    const isNode =
+      typeof process !== "undefined" &&
+      typeof process.versions?.node === "string" &&
       typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === "undefined";
     try {
       if (isNode) {
@@ -104,7 +143,8 @@ export class ThreadPool {
           w.unref();
         };
       } else {
-        if (typeof Worker === "undefined") throw new ThreadPoolError("threads need Web Workers, which this context lacks");
+        if (typeof Worker === "undefined")
+          throw new ThreadPoolError("threads need Web Workers, which this context lacks");
         // the literal form, which bundlers recognize and rewrite along with the worker's file
         const w = new Worker(new URL("./pool_worker.js", import.meta.url), { type: "module" });
         supervisor = { post: (m) => w.postMessage(m), terminate: () => w.terminate() };
@@ -125,21 +165,27 @@ export class ThreadPool {
         supervisor.terminate();
         reject(new ThreadPoolError(`thread pool did not start: ${why}`));
       };
-      const timer = setTimeout(() => fail(`no answer from its workers in ${o.timeoutMs ?? 30_000} ms`), o.timeoutMs ?? 30_000);
-      listen((m) => {
-        if (m.type === "ready" && !settled) {
-          settled = true;
+      const timer = setTimeout(
+        () => fail(`no answer from its workers in ${o.timeoutMs ?? 30_000} ms`),
+        o.timeoutMs ?? 30_000,
+      );
+      listen(
+        (m) => {
+          if (m.type === "ready" && !settled) {
+            settled = true;
+            clearTimeout(timer);
+            resolve();
+          } else if (m.type === "failed") {
+            clearTimeout(timer);
+            fail(m.message);
+          } else if (m.type === "died") pool.deaths.push(`worker ${m.slot}: ${m.message}`);
+        },
+        (why) => {
           clearTimeout(timer);
-          resolve();
-        } else if (m.type === "failed") {
-          clearTimeout(timer);
-          fail(m.message);
-        } else if (m.type === "died") pool.deaths.push(`worker ${m.slot}: ${m.message}`);
-      }, (why) => {
-        clearTimeout(timer);
-        if (!settled) fail(why);
-        else pool.closed = true;
-      });
+          if (!settled) fail(why);
+          else pool.closed = true;
+        },
+      );
       try {
         supervisor.post(init);
       } catch (e) {
@@ -174,7 +220,8 @@ export class ThreadPool {
     if (n > MAX_CHUNKS) throw new ThreadPoolError(`${n} chunks, at most ${MAX_CHUNKS}`);
     const ctl = this.ctl;
     this.seq = this.seq + 1 >= SEQ_LIMIT ? 1 : this.seq + 1;
-    const seq = this.seq, tag = posted(seq);
+    const seq = this.seq,
+      tag = posted(seq);
     for (let s = 1; s < this.threads; s++) this.gens[s] = Atomics.load(ctl, GEN + s);
     for (let c = 0; c < n; c++) {
       const a = chunks[c]!;
@@ -202,17 +249,23 @@ export class ThreadPool {
     if (failure !== undefined) throw failure;
     if (error) throw error;
     if (dead !== undefined) {
-      throw new WorkerDiedError(dead, `worker ${dead} died during the call (its part of the outputs is unfinished; the engine goes on with the others)`);
+      throw new WorkerDiedError(
+        dead,
+        `worker ${dead} died during the call ` +
+          "(its part of the outputs is unfinished; the engine goes on with the others)",
+      );
     }
   }
 
   // Waits until every chunk is done or held by a dead worker; returns the slot of such a worker, if any.
   private wait(seq: number, n: number): number | undefined {
-    const ctl = this.ctl, tag = posted(seq);
+    const ctl = this.ctl,
+      tag = posted(seq);
     const deadline = performance.now() + CALLER_SPIN_MS;
     for (;;) {
       const progress = Atomics.load(ctl, W.PROGRESS);
-      let pending = 0, dead: number | undefined;
+      let pending = 0,
+        dead: number | undefined;
       for (let c = 0; c < n; c++) {
         const v = Atomics.load(ctl, CLAIM + c);
         if (v === (tag | DONE)) continue;
@@ -233,14 +286,22 @@ export class ThreadPool {
     const kind = Atomics.load(ctl, W.ERR_KIND);
     let e: Error;
     if (kind === 1) {
-      e = this.report(Atomics.load(ctl, W.ERR_A), Atomics.load(ctl, W.ERR_B), Atomics.load(ctl, W.ERR_C), Atomics.load(ctl, W.ERR_D));
+      e = this.report(
+        Atomics.load(ctl, W.ERR_A),
+        Atomics.load(ctl, W.ERR_B),
+        Atomics.load(ctl, W.ERR_C),
+        Atomics.load(ctl, W.ERR_D),
+      );
     } else {
       const len = Math.min(TEXT_BYTES, Atomics.load(ctl, W.ERR_LEN));
       const text = new TextDecoder().decode(new Uint8Array(ctl.buffer, TEXT_OFFSET, len).slice());
       const [name, ...rest] = text.split("\n");
       const message = rest.join("\n");
       // a trap in a worker's chunk is the same RuntimeError the single-thread engine would throw
-      e = name === "RuntimeError" ? new WebAssembly.RuntimeError(message) : new ThreadPoolError(`a worker's chunk threw ${name}: ${message}`);
+      e =
+        name === "RuntimeError"
+          ? new WebAssembly.RuntimeError(message)
+          : new ThreadPoolError(`a worker's chunk threw ${name}: ${message}`);
     }
     Atomics.store(ctl, W.ERR_KIND, 0);
     Atomics.store(ctl, W.ERROR, 0);
@@ -249,7 +310,8 @@ export class ThreadPool {
 
   /** Test hook: terminates worker `slot` while it holds a chunk of a later call. */
   terminateDuringNextCall(slot: number): void {
-    if (!(slot >= 1 && slot < this.threads)) throw new ThreadPoolError(`no worker ${slot} (slots 1–${this.threads - 1})`);
+    if (!(slot >= 1 && slot < this.threads))
+      throw new ThreadPoolError(`no worker ${slot} (slots 1–${this.threads - 1})`);
     this.supervisor.post({ type: "kill", slot });
   }
 
@@ -257,7 +319,8 @@ export class ThreadPool {
   async whenAllAlive(timeoutMs = 10_000): Promise<void> {
     const t0 = Date.now();
     while (this.alive() < this.threads - 1) {
-      if (Date.now() - t0 > timeoutMs) throw new ThreadPoolError(`${this.threads - 1 - this.alive()} workers still not alive after ${timeoutMs} ms`);
+      if (Date.now() - t0 > timeoutMs)
+        throw new ThreadPoolError(`${this.threads - 1 - this.alive()} workers still not alive after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 5));
     }
   }

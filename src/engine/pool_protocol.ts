@@ -25,7 +25,10 @@ export const W = {
   DEATHS: 5,
   /** 1 + the slot of the first thread whose chunk threw, 0 if none. */
   ERROR: 6,
-  /** What it threw: 1 an assertion of the debug build (ERR_A…ERR_D: message and file pointers, line, column), 2 any other error (text). */
+  /**
+   * What it threw: 1 an assertion of the debug build (ERR_A…ERR_D: message and file pointers, line, column), 2 any
+   * other error (text).
+   */
   ERR_KIND: 7,
   ERR_A: 8,
   ERR_B: 9,

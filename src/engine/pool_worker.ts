@@ -2,14 +2,27 @@
 // loop is free while the engine's thread is blocked in a call), and the workers, which instantiate the module's code
 // over the shared memory and run the chunks they claim. Runs as a Node worker_threads worker or a module Web Worker.
 import {
-  ALIVE, BUSY, CLAIM, DEAD, DONE, GEN, MAX_ARGS, STATE, TEXT_BYTES, TEXT_OFFSET, W, ARGS_OFFSET, posted,
-  type SupervisorMessage, type WorkerInit,
+  ALIVE,
+  BUSY,
+  CLAIM,
+  DEAD,
+  DONE,
+  GEN,
+  MAX_ARGS,
+  STATE,
+  TEXT_BYTES,
+  TEXT_OFFSET,
+  W,
+  ARGS_OFFSET,
+  posted,
+  type SupervisorMessage,
+  type WorkerInit,
 } from "./pool_protocol.js";
 
 /** What a worker and its parent say to each other: a Node MessagePort or a Web Worker, behind one face. */
 interface Port {
   post(msg: unknown): void;
-  onMessage(fn: (msg: any) => void): void;
+  onMessage(fn: (msg: Message) => void): void;
 }
 
 interface Child {
@@ -17,16 +30,31 @@ interface Child {
   terminate(): void;
 }
 
-type Spawn = (onMessage: (msg: any) => void, onDeath: (why: string) => void) => Child;
+type Spawn = (onMessage: (msg: Message) => void, onDeath: (why: string) => void) => Child;
+
+/**
+ * Whatever arrives on a port, unchecked: a worker's init (`role`), or a control message (`type`: "kill" with a slot,
+ * "stop", a worker's "alive" or "fatal"). Each handler reads the fields its kind has.
+ */
+type Message = (Partial<WorkerInit> & { type?: string; message?: string }) | undefined;
 
 /** Atomics.waitAsync (ES2024; in Node ≥ 16 and every current browser), which the ES2022 lib does not declare. */
 interface AtomicsWaitAsync {
-  waitAsync(a: Int32Array, i: number, v: number): { async: false; value: string } | { async: true; value: Promise<string> };
+  waitAsync(
+    a: Int32Array,
+    i: number,
+    v: number,
+  ): { async: false; value: string } | { async: true; value: Promise<string> };
 }
 
 /** A debug-build assertion, thrown out of the module's `abort` import. */
 class Abort {
-  constructor(readonly msg: number, readonly file: number, readonly line: number, readonly column: number) {}
+  constructor(
+    readonly msg: number,
+    readonly file: number,
+    readonly line: number,
+    readonly column: number,
+  ) {}
 }
 
 function record(ctl: Int32Array, slot: number, e: unknown): void {
@@ -40,7 +68,9 @@ function record(ctl: Int32Array, slot: number, e: unknown): void {
     return;
   }
   const err = e as Error;
-  const text = new TextEncoder().encode(`${err?.name ?? "Error"}\n${err?.message ?? String(e)}`).subarray(0, TEXT_BYTES);
+  const text = new TextEncoder()
+    .encode(`${err?.name ?? "Error"}\n${err?.message ?? String(e)}`)
+    .subarray(0, TEXT_BYTES);
   new Uint8Array(ctl.buffer, TEXT_OFFSET, TEXT_BYTES).set(text);
   Atomics.store(ctl, W.ERR_LEN, text.length);
   Atomics.store(ctl, W.ERR_KIND, 2);
@@ -80,7 +110,8 @@ function work(init: WorkerInit, port: Port): void {
     }
     if (Atomics.load(ctl, W.STOP) !== 0) return;
     last = seq;
-    const n = Atomics.load(ctl, W.CHUNKS), k = Atomics.load(ctl, W.KERNEL);
+    const n = Atomics.load(ctl, W.CHUNKS),
+      k = Atomics.load(ctl, W.KERNEL);
     const tag = posted(seq);
     const first = Math.floor((slot * n) / init.threads);
     for (let i = 0; i < n; i++) {
@@ -92,7 +123,8 @@ function work(init: WorkerInit, port: Port): void {
         Atomics.notify(ctl, BUSY + slot);
         Atomics.wait(ctl, BUSY + slot, 1, 10_000);
       }
-      const fn = fns[k]!, o = c * MAX_ARGS;
+      const fn = fns[k]!,
+        o = c * MAX_ARGS;
       try {
         fn.apply(null, Array.prototype.slice.call(args, o, o + arity[k]!) as number[]);
       } catch (e) {
@@ -115,33 +147,36 @@ function supervise(init: WorkerInit, port: Port, spawn: Spawn): void {
   const tell = (m: SupervisorMessage) => port.post(m);
   const start = (slot: number) => {
     let alive = false;
-    const child = spawn((m) => {
-      if (m?.type !== "alive") return;
-      alive = true;
-      if (!ready && [...children.keys()].every((s) => Atomics.load(ctl, STATE + s) === ALIVE)) {
-        ready = true;
-        tell({ type: "ready" });
-      }
-    }, (why) => {
-      if (stopping || children.get(slot) !== child) return;
-      children.delete(slot);
-      Atomics.add(ctl, GEN + slot, 1);
-      Atomics.store(ctl, STATE + slot, DEAD);
-      Atomics.add(ctl, W.DEATHS, 1);
-      Atomics.add(ctl, W.PROGRESS, 1);
-      Atomics.notify(ctl, W.PROGRESS);
-      if (!ready) {
-        tell({ type: "failed", message: `worker ${slot} did not start: ${why}` });
-        return;
-      }
-      tell({ type: "died", slot, message: why });
-      // a worker that dies soon after every start is not restarted for ever
-      const n = (restarts.get(slot) ?? 0) + 1;
-      restarts.set(slot, n);
-      // a pending call learns of the death from GEN, so the slot can be filled again at once (the new worker joins
-      // only jobs posted after it started)
-      if (alive && n <= 8) start(slot);
-    });
+    const child = spawn(
+      (m) => {
+        if (m?.type !== "alive") return;
+        alive = true;
+        if (!ready && [...children.keys()].every((s) => Atomics.load(ctl, STATE + s) === ALIVE)) {
+          ready = true;
+          tell({ type: "ready" });
+        }
+      },
+      (why) => {
+        if (stopping || children.get(slot) !== child) return;
+        children.delete(slot);
+        Atomics.add(ctl, GEN + slot, 1);
+        Atomics.store(ctl, STATE + slot, DEAD);
+        Atomics.add(ctl, W.DEATHS, 1);
+        Atomics.add(ctl, W.PROGRESS, 1);
+        Atomics.notify(ctl, W.PROGRESS);
+        if (!ready) {
+          tell({ type: "failed", message: `worker ${slot} did not start: ${why}` });
+          return;
+        }
+        tell({ type: "died", slot, message: why });
+        // a worker that dies soon after every start is not restarted for ever
+        const n = (restarts.get(slot) ?? 0) + 1;
+        restarts.set(slot, n);
+        // a pending call learns of the death from GEN, so the slot can be filled again at once (the new worker joins
+        // only jobs posted after it started)
+        if (alive && n <= 8) start(slot);
+      },
+    );
     children.set(slot, child);
     child.post({ ...init, role: "worker", slot });
   };
@@ -168,7 +203,9 @@ function supervise(init: WorkerInit, port: Port, spawn: Spawn): void {
 }
 
 async function main(): Promise<void> {
-  const isNode = typeof process !== "undefined" && typeof process.versions?.node === "string" &&
+  const isNode =
+    typeof process !== "undefined" &&
+    typeof process.versions?.node === "string" &&
     typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === "undefined";
   let port: Port;
   let spawn: Spawn;
@@ -190,15 +227,25 @@ async function main(): Promise<void> {
       postMessage(m: unknown): void;
       addEventListener(t: "message", fn: (e: MessageEvent) => void): void;
     };
-    port = { post: (m) => self_.postMessage(m), onMessage: (fn) => self_.addEventListener("message", (e) => fn(e.data)) };
+    port = {
+      post: (m) => self_.postMessage(m),
+      onMessage: (fn) => self_.addEventListener("message", (e) => fn(e.data)),
+    };
     spawn = (onMessage, onDeath) => {
       const w = new Worker(new URL(import.meta.url), { type: "module" });
       w.addEventListener("message", (e) => onMessage(e.data));
       w.addEventListener("error", (e) => onDeath(e.message || "error"));
-      return { post: (m) => w.postMessage(m), terminate: () => { w.terminate(); onDeath("terminated"); } };
+      return {
+        post: (m) => w.postMessage(m),
+        terminate: () => {
+          w.terminate();
+          onDeath("terminated");
+        },
+      };
     };
   }
-  port.onMessage(function first(m: WorkerInit) {
+  port.onMessage(function first(msg: Message) {
+    const m = msg as WorkerInit;
     if (m?.role === "supervisor") supervise(m, port, spawn);
     else if (m?.role === "worker") {
       try {

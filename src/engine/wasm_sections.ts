@@ -15,7 +15,9 @@ interface Section {
 }
 
 function leb(bytes: Uint8Array, at: number): [value: number, next: number] {
-  let value = 0, shift = 0, i = at;
+  let value = 0,
+    shift = 0,
+    i = at;
   for (;;) {
     if (i >= bytes.length) throw new WasmLoadError("presparse.wasm: truncated LEB128 in a section header");
     const b = bytes[i++]!;
@@ -70,9 +72,16 @@ export function importedMemory(bytes: Uint8Array): { initial: number; maximum?: 
   for (; count > 0; count--) {
     i = name(name(i));
     const kind = bytes[i++]!;
-    if (kind === 0) [, i] = leb(bytes, i); // function: type index
-    else if (kind === 1) { i++; const flags = bytes[i++]!; [, i] = leb(bytes, i); if (flags & 1) [, i] = leb(bytes, i); } // table
-    else if (kind === 3) i += 2; // global: value type, mutability
+    if (kind === 0)
+      [, i] = leb(bytes, i); // function: type index
+    else if (kind === 1) {
+      i++;
+      const flags = bytes[i++]!;
+      [, i] = leb(bytes, i);
+      if (flags & 1) [, i] = leb(bytes, i);
+    } // table
+    else if (kind === 3)
+      i += 2; // global: value type, mutability
     else if (kind === 2) {
       const flags = bytes[i++]!;
       const [initial, next] = leb(bytes, i);

@@ -31,22 +31,34 @@ interface Rule {
 }
 
 const F = 4;
-const nnzOf = (a: Args, i32: Int32Array, ptr: number, rows: number): number => i32[(a[ptr]! >>> 2) + a[rows]!]! - i32[a[ptr]! >>> 2]!;
+const nnzOf = (a: Args, i32: Int32Array, ptr: number, rows: number): number =>
+  i32[(a[ptr]! >>> 2) + a[rows]!]! - i32[a[ptr]! >>> 2]!;
 const opt = (p: number, offset: number): number => (p === 0 ? 0 : p + offset);
 
 /** Every kernel that splits, and how (heapBase is the only export that does not). */
 export const SPLIT_RULES: Partial<Record<KernelName, Rule>> = {
   // (C, B, z, p, ld): columns
   softmax: {
-    units: (a) => a[1]!, work: (a) => a[0]! * a[1]!,
+    units: (a) => a[1]!,
+    work: (a) => a[0]! * a[1]!,
     part: (a, lo, hi) => [a[0]!, hi - lo, a[2]! + lo * F, a[3]! + lo * F, a[4]!],
   },
   // (C, B, z, labels, dz, ld, n, losses): columns; each column's loss term lands in scratch (or the caller's losses),
   // and the mean is their sum in column order over n — the single call's float64 sum, term for term
   softmaxCrossEntropy: {
-    units: (a) => a[1]!, work: (a) => 2 * a[0]! * a[1]!,
+    units: (a) => a[1]!,
+    work: (a) => 2 * a[0]! * a[1]!,
     scratch: (a) => (a[7] === 0 ? 8 * a[1]! : 0),
-    part: (a, lo, hi, scratch) => [a[0]!, hi - lo, a[2]! + lo * F, a[3]! + lo * F, opt(a[4]!, lo * F), a[5]!, a[6]!, (a[7] || scratch) + lo * 8],
+    part: (a, lo, hi, scratch) => [
+      a[0]!,
+      hi - lo,
+      a[2]! + lo * F,
+      a[3]! + lo * F,
+      opt(a[4]!, lo * F),
+      a[5]!,
+      a[6]!,
+      (a[7] || scratch) + lo * 8,
+    ],
     finish: (a, scratch, f64) => {
       const at = (a[7] || scratch) >>> 3;
       let total = 0;
@@ -56,26 +68,50 @@ export const SPLIT_RULES: Partial<Record<KernelName, Rule>> = {
   },
   // (F, src, idx, B, dst, ld): columns of the batch
   gatherSamples: {
-    units: (a) => a[3]!, quantum: 4, work: (a) => a[0]! * a[3]!,
+    units: (a) => a[3]!,
+    quantum: 4,
+    work: (a) => a[0]! * a[3]!,
     part: (a, lo, hi) => [a[0]!, a[1]!, a[2]! + lo * F, hi - lo, a[4]! + lo * F, a[5]!],
   },
   // (m, B, rowPtr, colIdx, values, x, bias, y, relu)
   csrSpmm: {
-    units: (a) => a[0]!, ptr: 2,
+    units: (a) => a[0]!,
+    ptr: 2,
     work: (a, m) => (nnzOf(a, m, 2, 0) + a[0]!) * a[1]!,
-    part: (a, lo, hi) => [hi - lo, a[1]!, a[2]! + lo * F, a[3]!, a[4]!, a[5]!, opt(a[6]!, lo * F), a[7]! + lo * a[1]! * F, a[8]!],
+    part: (a, lo, hi) => [
+      hi - lo,
+      a[1]!,
+      a[2]! + lo * F,
+      a[3]!,
+      a[4]!,
+      a[5]!,
+      opt(a[6]!, lo * F),
+      a[7]! + lo * a[1]! * F,
+      a[8]!,
+    ],
   },
   // (k, B, colPtr, rowIdx, perm, values, dy, dx)
   csrSpmmT: {
-    units: (a) => a[0]!, ptr: 2,
+    units: (a) => a[0]!,
+    ptr: 2,
     work: (a, m) => (nnzOf(a, m, 2, 0) + a[0]!) * a[1]!,
     part: (a, lo, hi) => [hi - lo, a[1]!, a[2]! + lo * F, a[3]!, a[4]!, a[5]!, a[6]!, a[7]! + lo * a[1]! * F],
   },
   // (m, B, rowPtr, colIdx, dy, x, dValues, dBias)
   csrSddmm: {
-    units: (a) => a[0]!, ptr: 2,
+    units: (a) => a[0]!,
+    ptr: 2,
     work: (a, m) => (nnzOf(a, m, 2, 0) + a[0]!) * a[1]!,
-    part: (a, lo, hi) => [hi - lo, a[1]!, a[2]! + lo * F, a[3]!, a[4]! + lo * a[1]! * F, a[5]!, a[6]!, opt(a[7]!, lo * F)],
+    part: (a, lo, hi) => [
+      hi - lo,
+      a[1]!,
+      a[2]! + lo * F,
+      a[3]!,
+      a[4]! + lo * a[1]! * F,
+      a[5]!,
+      a[6]!,
+      opt(a[7]!, lo * F),
+    ],
   },
   // (m, B, y, out)
   rowSums: {
@@ -85,45 +121,95 @@ export const SPLIT_RULES: Partial<Record<KernelName, Rule>> = {
   },
   // (m, k, B, a, rs, cs, x, bias, y, relu): blocks of 4 rows
   denseMatmul: {
-    units: (a) => a[0]!, quantum: 4,
+    units: (a) => a[0]!,
+    quantum: 4,
     work: (a) => a[0]! * a[1]! * a[2]!,
-    part: (a, lo, hi) => [hi - lo, a[1]!, a[2]!, a[3]! + lo * a[4]! * F, a[4]!, a[5]!, a[6]!, opt(a[7]!, lo * F), a[8]! + lo * a[2]! * F, a[9]!],
+    part: (a, lo, hi) => [
+      hi - lo,
+      a[1]!,
+      a[2]!,
+      a[3]! + lo * a[4]! * F,
+      a[4]!,
+      a[5]!,
+      a[6]!,
+      opt(a[7]!, lo * F),
+      a[8]! + lo * a[2]! * F,
+      a[9]!,
+    ],
   },
   // (m, k, B, dy, x, dw, dBias): blocks of 2 rows
   denseGradW: {
-    units: (a) => a[0]!, quantum: 2,
+    units: (a) => a[0]!,
+    quantum: 2,
     work: (a) => a[0]! * a[1]! * a[2]!,
-    part: (a, lo, hi) => [hi - lo, a[1]!, a[2]!, a[3]! + lo * a[2]! * F, a[4]!, a[5]! + lo * a[1]! * F, opt(a[6]!, lo * F)],
+    part: (a, lo, hi) => [
+      hi - lo,
+      a[1]!,
+      a[2]!,
+      a[3]! + lo * a[2]! * F,
+      a[4]!,
+      a[5]! + lo * a[1]! * F,
+      opt(a[6]!, lo * F),
+    ],
   },
   // (n, y)
   reluForward: { units: (a) => a[0]!, quantum: 4, work: (a) => a[0]!, part: (a, lo, hi) => [hi - lo, a[1]! + lo * F] },
   // (n, y, dy, dx)
   reluBackward: {
-    units: (a) => a[0]!, quantum: 4, work: (a) => a[0]!,
+    units: (a) => a[0]!,
+    quantum: 4,
+    work: (a) => a[0]!,
     part: (a, lo, hi) => [hi - lo, a[1]! + lo * F, a[2]! + lo * F, a[3]! + lo * F],
   },
   // (n, y, x)
-  addInPlace: { units: (a) => a[0]!, quantum: 4, work: (a) => a[0]!, part: (a, lo, hi) => [hi - lo, a[1]! + lo * F, a[2]! + lo * F] },
+  addInPlace: {
+    units: (a) => a[0]!,
+    quantum: 4,
+    work: (a) => a[0]!,
+    part: (a, lo, hi) => [hi - lo, a[1]! + lo * F, a[2]! + lo * F],
+  },
   // (n, x, s)
-  scaleInPlace: { units: (a) => a[0]!, quantum: 4, work: (a) => a[0]!, part: (a, lo, hi) => [hi - lo, a[1]! + lo * F, a[2]!] },
+  scaleInPlace: {
+    units: (a) => a[0]!,
+    quantum: 4,
+    work: (a) => a[0]!,
+    part: (a, lo, hi) => [hi - lo, a[1]! + lo * F, a[2]!],
+  },
   // (n, w, g, m, v, lrT, b1, b2, eps, l2)
   adamStep: {
-    units: (a) => a[0]!, quantum: 4, work: (a) => a[0]!,
-    part: (a, lo, hi) => [hi - lo, a[1]! + lo * F, a[2]! + lo * F, a[3]! + lo * F, a[4]! + lo * F, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!],
+    units: (a) => a[0]!,
+    quantum: 4,
+    work: (a) => a[0]!,
+    part: (a, lo, hi) => [
+      hi - lo,
+      a[1]! + lo * F,
+      a[2]! + lo * F,
+      a[3]! + lo * F,
+      a[4]! + lo * F,
+      a[5]!,
+      a[6]!,
+      a[7]!,
+      a[8]!,
+      a[9]!,
+    ],
   },
   // (n, w, g, u, lr, mu, l2)
   sgdStep: {
-    units: (a) => a[0]!, quantum: 4, work: (a) => a[0]!,
+    units: (a) => a[0]!,
+    quantum: 4,
+    work: (a) => a[0]!,
     part: (a, lo, hi) => [hi - lo, a[1]! + lo * F, a[2]! + lo * F, a[3]! + lo * F, a[4]!, a[5]!, a[6]!],
   },
   // (rows, B, src, cols, n, dst)
   gatherColumns: {
-    units: (a) => a[0]!, work: (a) => a[0]! * a[4]!,
+    units: (a) => a[0]!,
+    work: (a) => a[0]! * a[4]!,
     part: (a, lo, hi) => [hi - lo, a[1]!, a[2]! + lo * a[1]! * F, a[3]!, a[4]!, a[5]! + lo * a[4]! * F],
   },
   // (O, OH, OW, H, W, kh, kw, s, py, px, B, ptr, off, tap, values, x, bias, y, relu)
   sparseConv2d: {
-    units: (a) => a[0]!, ptr: 11,
+    units: (a) => a[0]!,
+    ptr: 11,
     work: (a, m) => (nnzOf(a, m, 11, 0) + a[0]!) * a[1]! * a[2]! * a[10]!,
     part: (a, lo, hi) => {
       const r = a.slice();
@@ -136,7 +222,8 @@ export const SPLIT_RULES: Partial<Record<KernelName, Rule>> = {
   },
   // (C, H, W, OH, OW, kh, kw, s, py, px, B, ptr, off, tap, perm, values, dy, dx)
   sparseConv2dBackwardInput: {
-    units: (a) => a[0]!, ptr: 11,
+    units: (a) => a[0]!,
+    ptr: 11,
     work: (a, m) => (nnzOf(a, m, 11, 0) + a[0]!) * a[1]! * a[2]! * a[10]!,
     part: (a, lo, hi) => {
       const r = a.slice();
@@ -148,7 +235,8 @@ export const SPLIT_RULES: Partial<Record<KernelName, Rule>> = {
   },
   // (O, OH, OW, H, W, s, py, px, B, ptr, off, tap, dy, x, dValues, dBias)
   sparseConv2dBackwardWeights: {
-    units: (a) => a[0]!, ptr: 9,
+    units: (a) => a[0]!,
+    ptr: 9,
     work: (a, m) => (nnzOf(a, m, 9, 0) + a[0]!) * a[1]! * a[2]! * a[8]!,
     part: (a, lo, hi) => {
       const r = a.slice();
@@ -167,7 +255,8 @@ export const SPLIT_RULES: Partial<Record<KernelName, Rule>> = {
     units: (a) => a[0]!,
     work: (a) => a[0]! * a[3]! * a[4]! * a[5]! * a[5]! * a[7]!,
     part: (a, lo, hi) => {
-      const inC = a[1]! * a[2]! * a[7]! * F, outC = a[3]! * a[4]! * a[7]! * F;
+      const inC = a[1]! * a[2]! * a[7]! * F,
+        outC = a[3]! * a[4]! * a[7]! * F;
       return [hi - lo, ...a.slice(1, 8), a[8]! + lo * inC, a[9]! + lo * outC, a[10]! + lo * outC, a[11]! + lo * inC];
     },
   },
@@ -181,7 +270,8 @@ function poolRule(backward: boolean): Rule {
     units: (a) => a[0]!,
     work: (a) => a[0]! * a[3]! * a[4]! * a[5]! * a[5]! * a[7]!,
     part: (a, lo, hi) => {
-      const inC = a[1]! * a[2]! * a[7]! * F, outC = a[3]! * a[4]! * a[7]! * F;
+      const inC = a[1]! * a[2]! * a[7]! * F,
+        outC = a[3]! * a[4]! * a[7]! * F;
       const [p, q] = backward ? [outC, inC] : [inC, outC];
       return [hi - lo, ...a.slice(1, 8), a[8]! + lo * p, a[9]! + lo * q];
     },
@@ -237,7 +327,8 @@ export function boundaries(units: number, count: number, q: number, cost: (u: nu
   const cuts = [0];
   for (let j = 1; j < count; j++) {
     const target = (total * j) / count;
-    let lo = 0, hi = units;
+    let lo = 0,
+      hi = units;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (cost(mid) < target) lo = mid + 1;
@@ -256,7 +347,11 @@ export function boundaries(units: number, count: number, q: number, cost: (u: nu
  * runs them (the calling thread takes its share).
  */
 export function threadedKernels(
-  raw: Kernels, pool: ThreadPool, kernelNames: readonly string[], scratch: (bytes: number) => number, thresholds?: ThresholdOption,
+  raw: Kernels,
+  pool: ThreadPool,
+  kernelNames: readonly string[],
+  scratch: (bytes: number) => number,
+  thresholds?: ThresholdOption,
 ): Kernels {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(raw) as (keyof Kernels)[]) out[key] = raw[key];
@@ -270,7 +365,7 @@ export function threadedKernels(
     const fn = raw[name] as (...a: number[]) => unknown;
     const k = kernelNames.indexOf(name);
     if (k < 0) continue;
-    const limit = typeof thresholds === "number" ? thresholds : thresholds?.[name] ?? THRESHOLDS[name] ?? 0;
+    const limit = typeof thresholds === "number" ? thresholds : (thresholds?.[name] ?? THRESHOLDS[name] ?? 0);
     const q = rule.quantum ?? 1;
     out[name] = (...a: number[]) => {
       if (!pool.usable) return fn(...a);

@@ -4,6 +4,7 @@
 // the body is still arriving, Connection: close after an unread body or once draining, 400 for unparseable HTTP,
 // and on close an orderly drain. What a request means is the handler's; see handler.ts and service.ts.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import { defaultEngine, type Engine } from "../engine/engine.js";
@@ -13,10 +14,14 @@ import { HttpError, bodyTooLarge, errorAnswer, timeoutError } from "./errors.js"
 import type { Answer, RequestHead } from "./handler.js";
 import type { ServerMetrics } from "./metrics.js";
 import { openTail, servedTail, type Tail } from "./served_tail.js";
-import { createService, type TailService } from "./service.js";
+import { createService, type ServiceOptions, type TailService } from "./service.js";
+import { attachStream } from "./ws.js";
 
-/** Options of {@link startServer}; every limit has a default suited to the paper's network. */
-export interface ServerOptions {
+/**
+ * Options of {@link startServer}; every limit has a default suited to the paper's network. `tokens`, `corsOrigins`
+ * (access.ts) and `modelName` (the Open Inference Protocol's, oip.ts) come from ServiceOptions.
+ */
+export interface ServerOptions extends ServiceOptions {
   /** The server bundle: its bytes, a path to it, or a loaded Tail (then the caller keeps ownership). */
   model: Uint8Array | string | Tail;
   engine?: Engine;
@@ -38,13 +43,20 @@ export interface ServerOptions {
   retryAfterSeconds?: number;
   /** On close, connections still open this long after the last answer are cut (default 10,000 ms). */
   drainTimeoutMs?: number;
+  /**
+   * On close, keep listening this long first, answering /healthz 503 and new requests 503 shutting_down, so a load
+   * balancer's health check takes the server out before its port closes (default 0).
+   */
+  drainDelayMs?: number;
   /** Also serve the live demo page at /demo/ (the head runs in the visitor's browser); see docs/demo.md. */
   demo?: DemoOptions;
+  /** Serve HTTPS (and wss://) with this PEM certificate chain and key. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 /** A listening server. */
 export interface RunningServer {
-  /** `http://host:port`, no trailing slash. */
+  /** `http://host:port` (`https://` with TLS), no trailing slash. */
   url: string;
   port: number;
   tail: Tail;
@@ -66,6 +78,7 @@ function resolveOptions(o: ServerOptions) {
     maxBodyBytes: o.maxBodyBytes ?? 4 * 2 ** 20,
     retryAfterSeconds: o.retryAfterSeconds ?? 1,
     drainTimeoutMs: o.drainTimeoutMs ?? 10_000,
+    drainDelayMs: o.drainDelayMs ?? 0,
   };
   checkInt("startServer", "port", r.port, 0, 65535);
   checkInt("startServer", "maxBatch", r.maxBatch, 1, 1 << 24);
@@ -74,6 +87,7 @@ function resolveOptions(o: ServerOptions) {
   checkInt("startServer", "maxBodyBytes", r.maxBodyBytes, 64, 2 ** 31 - 1);
   checkInt("startServer", "retryAfterSeconds", r.retryAfterSeconds, 0, 86_400);
   checkInt("startServer", "drainTimeoutMs", r.drainTimeoutMs, 0, 2 ** 31 - 1);
+  checkInt("startServer", "drainDelayMs", r.drainDelayMs, 0, 2 ** 31 - 1);
   if (!(r.maxDelayMs >= 0 && r.maxDelayMs <= 60_000)) {
     throw new ValidationError(`startServer: maxDelayMs must be in [0, 60000], got ${r.maxDelayMs}`);
   }
@@ -89,12 +103,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let s: TailService;
   try {
     const demo = options.demo && demoRoutes(await loadDemo(engine, tail, options.demo));
-    s = createService(tail, o, demo);
+    s = createService(tail, o, demo, options);
   } catch (e) {
     model.dispose();
     throw e;
   }
-  const server: Server = createServer(listener(s, o));
+  const server: Server = options.tls
+    ? (createTlsServer(options.tls, listener(s, o)) as unknown as Server)
+    : createServer(listener(s, o));
+  const streams = attachStream(server, s, o);
   server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable || err.code === "ECONNRESET") return void socket.destroy();
     const a = errorAnswer(new HttpError(400, "bad_request", `malformed HTTP request: ${err.code ?? err.message}`));
@@ -124,20 +141,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const close = (): Promise<void> => {
     closed ??= (async () => {
       s.drain();
+      if (o.drainDelayMs > 0) await new Promise((r) => setTimeout(r, o.drainDelayMs));
+      const streamsClosed = streams.close(o.drainTimeoutMs);
       const listenerClosed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       await s.traffic.idle();
       // answered connections close on their own (Connection: close); cut any that linger
       const cut = setTimeout(() => server.closeAllConnections(), o.drainTimeoutMs);
       server.closeIdleConnections();
-      await listenerClosed;
+      await Promise.all([listenerClosed, streamsClosed]);
       clearTimeout(cut);
       s.dispose();
       model.dispose();
     })();
     return closed;
   };
-  const url = `http://${host}:${addr.port}`;
+  const url = `${options.tls ? "https" : "http"}://${host}:${addr.port}`;
   return { url, port: addr.port, tail: model.tail, metrics: s.metrics, queueDepth: () => s.queue.depth, close };
 }
 

@@ -2,7 +2,7 @@
 // request's deadline runs from its arrival, whatever the transport; a request whose client is gone leaves the queue.
 import { performance } from "node:perf_hooks";
 import { FRAME_MEDIA_TYPE, FrameError, decodeFrame, encodeFrame } from "../split/frame.js";
-import type { FrameDtype, FrameKind } from "../split/frame.js";
+import type { Frame, FrameDtype, FrameKind } from "../split/frame.js";
 import { HttpError, bodyTooLarge, frameRefusal, timeoutError, unavailable } from "./errors.js";
 import type { Answer, Endpoint, Request, RequestHead } from "./handler.js";
 import type { BatchJob, BatchQueue } from "./queue.js";
@@ -39,7 +39,8 @@ export function inferEndpoint(d: InferDeps): Endpoint {
         const message = "the server is shutting down; retry on another instance";
         throw unavailable("shutting_down", message, limits.retryAfterSeconds);
       }
-      const given = head.headers["content-type"], type = typeof given === "string" ? given : "";
+      const given = head.headers["content-type"],
+        type = typeof given === "string" ? given : "";
       if (type.split(";")[0]!.trim().toLowerCase() !== FRAME_MEDIA_TYPE) {
         const message = `Content-Type must be ${FRAME_MEDIA_TYPE}, got ${JSON.stringify(type)}`;
         throw new HttpError(415, "unsupported_media_type", message, "content-type");
@@ -60,7 +61,7 @@ export function inferEndpoint(d: InferDeps): Endpoint {
 }
 
 /** `output` and `dtype` of the query; `dtype` undefined means the request frame's own. */
-function answerOptions(head: RequestHead): { kind: FrameKind; dtype?: FrameDtype } {
+export function answerOptions(head: RequestHead): { kind: FrameKind; dtype?: FrameDtype } {
   const output = head.query.get("output") ?? "logits";
   if (!OUTPUTS.includes(output as FrameKind)) {
     const message = `output must be logits or probabilities, got ${JSON.stringify(output)}`;
@@ -75,7 +76,7 @@ function answerOptions(head: RequestHead): { kind: FrameKind; dtype?: FrameDtype
 
 /** The body as the tail's input: a frame for this model and cut, [activationWidth, n] or [...activationShape, n]. */
 function activation(body: Uint8Array, tail: ServedTail, limits: InferLimits) {
-  let frame;
+  let frame: Frame;
   try {
     const expect = { modelHash: tail.hash, splitId: tail.splitId, kind: "activation" } as const;
     frame = decodeFrame(body, { maxBytes: limits.maxBodyBytes }, expect);
@@ -83,7 +84,8 @@ function activation(body: Uint8Array, tail: ServedTail, limits: InferLimits) {
     if (e instanceof FrameError) throw frameRefusal(e);
     throw new HttpError(400, "bad_frame", (e as Error).message);
   }
-  const per = frame.shape.slice(0, -1), cut = tail.activationShape;
+  const per = frame.shape.slice(0, -1),
+    cut = tail.activationShape;
   const flat = per.length === 1 && per[0] === tail.activationWidth;
   const shaped = per.length === cut.length && per.every((d, i) => d === cut[i]);
   if (frame.shape.length < 2 || !(flat || shaped)) {
@@ -103,7 +105,7 @@ function activation(body: Uint8Array, tail: ServedTail, limits: InferLimits) {
 type Work = Omit<BatchJob, "done" | "fail">;
 
 /** The job's output from its batch, or a refusal: the queue is full, the deadline passed, the client left. */
-function batched(queue: BatchQueue, work: Work, req: Request, limits: InferLimits): Promise<BatchOut> {
+export function batched(queue: BatchQueue, work: Work, req: Request, limits: InferLimits): Promise<BatchOut> {
   const deadline = (req.arrived ?? performance.now()) + limits.timeoutMs;
   return new Promise((resolve, reject) => {
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -136,7 +138,8 @@ function batched(queue: BatchQueue, work: Work, req: Request, limits: InferLimit
 function answerFrame(tail: ServedTail, out: BatchOut, kind: FrameKind, dtype: FrameDtype, n: number): Answer {
   const values = kind === "probabilities" ? out.probabilities! : out.logits;
   const base = { data: values, shape: [tail.classes, n], kind, splitId: tail.splitId, modelHash: tail.hash };
-  let body: Uint8Array, sent = dtype;
+  let body: Uint8Array,
+    sent = dtype;
   try {
     body = encodeFrame({ ...base, dtype });
   } catch {

@@ -40,6 +40,7 @@ export type FrameErrorReason = "malformed" | "too_large" | "mismatch";
 
 /** A frame the decoder rejects as malformed; `field` names the part. */
 export class FrameError extends FormatError {
+  override readonly name: string = "FrameError";
   readonly reason: FrameErrorReason = "malformed";
   constructor(field: string, detail: string) {
     super("frame", field, detail);
@@ -48,11 +49,13 @@ export class FrameError extends FormatError {
 
 /** The frame (its length, a dimension or its element count) exceeds the decoder's limits. */
 export class FrameTooLargeError extends FrameError {
+  override readonly name: string = "FrameTooLargeError";
   override readonly reason: FrameErrorReason = "too_large";
 }
 
 /** A well-formed frame for another model, split point or kind than the receiver expects. */
 export class FrameMismatchError extends FrameError {
+  override readonly name: string = "FrameMismatchError";
   override readonly reason: FrameErrorReason = "mismatch";
 }
 
@@ -158,7 +161,8 @@ export function encodeFrame(input: FrameInput): Uint8Array {
   const allowNonFinite = input.nonFinite === "allow" && dtype !== "int8";
   if (!allowNonFinite) {
     for (let i = 0; i < n; i++) {
-      if (!Number.isFinite(data[i]!)) throw new ValidationError(`${op}: data[${i}] is ${data[i]}, frames carry finite values`);
+      if (!Number.isFinite(data[i]!))
+        throw new ValidationError(`${op}: data[${i}] is ${data[i]}, frames carry finite values`);
     }
   }
   const payloadLength = n * size;
@@ -215,14 +219,17 @@ export function decodeFrame(bytes: Uint8Array, limits: FrameLimits = {}, expect:
   }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, len);
   for (let i = 0; i < 4; i++) {
-    if (bytes[i] !== MAGIC[i]) throw new FrameError("magic", `expected ${hex(MAGIC)} ("${FRAME_MAGIC}"), got ${hex(bytes.subarray(0, 4))}`);
+    if (bytes[i] !== MAGIC[i])
+      throw new FrameError("magic", `expected ${hex(MAGIC)} ("${FRAME_MAGIC}"), got ${hex(bytes.subarray(0, 4))}`);
   }
   const version = dv.getUint8(4);
   if (version !== FRAME_VERSION) throw new FrameError("version", `expected ${FRAME_VERSION}, got ${version}`);
   const dtype = FRAME_DTYPES[dv.getUint8(5)];
-  if (dtype === undefined) throw new FrameError("dtype", `expected 0 (f32), 1 (f16) or 2 (int8), got ${dv.getUint8(5)}`);
+  if (dtype === undefined)
+    throw new FrameError("dtype", `expected 0 (f32), 1 (f16) or 2 (int8), got ${dv.getUint8(5)}`);
   const kind = KINDS[dv.getUint8(6)];
-  if (kind === undefined) throw new FrameError("kind", `expected 0 (activation), 1 (logits) or 2 (probabilities), got ${dv.getUint8(6)}`);
+  if (kind === undefined)
+    throw new FrameError("kind", `expected 0 (activation), 1 (logits) or 2 (probabilities), got ${dv.getUint8(6)}`);
   const rank = dv.getUint8(7);
   if (rank < 1 || rank > lim.maxRank) throw new FrameError("rank", `expected 1..${lim.maxRank}, got ${rank}`);
   const headerLength = dv.getUint32(8, true);
@@ -239,13 +246,17 @@ export function decodeFrame(bytes: Uint8Array, limits: FrameLimits = {}, expect:
     if (d < 1) throw new FrameError("dims", `dims[${i}] is 0`);
     if (d > lim.maxDim) throw new FrameTooLargeError("dims", `dims[${i}] = ${d} exceeds the limit of ${lim.maxDim}`);
     n *= d; // n ≤ maxElements ≤ 2^53 before, d < 2^32: a rounded product still compares correctly
-    if (n > lim.maxElements) throw new FrameTooLargeError("dims", `${rank}-d shape holds more than ${lim.maxElements} elements`);
+    if (n > lim.maxElements)
+      throw new FrameTooLargeError("dims", `${rank}-d shape holds more than ${lim.maxElements} elements`);
     shape.push(d);
   }
   const payloadLength = dv.getUint32(28, true);
   const expectedPayload = n * DTYPE_BYTES[dtype];
   if (payloadLength !== expectedPayload) {
-    throw new FrameError("payloadLength", `shape [${shape.join(", ")}] of ${dtype} needs ${expectedPayload} bytes, header says ${payloadLength}`);
+    throw new FrameError(
+      "payloadLength",
+      `shape [${shape.join(", ")}] of ${dtype} needs ${expectedPayload} bytes, header says ${payloadLength}`,
+    );
   }
   const total = headerLength + payloadLength + CRC_BYTES;
   if (len < total) throw new FrameError("length", `truncated: ${len} bytes, the frame declares ${total}`);
@@ -253,7 +264,8 @@ export function decodeFrame(bytes: Uint8Array, limits: FrameLimits = {}, expect:
   const end = headerLength + payloadLength;
   const stored = dv.getUint32(end, true);
   const actual = crc32(bytes.subarray(0, end));
-  if (stored !== actual) throw new FrameError("checksum", `CRC-32 ${hex32(actual)} of the frame, stored ${hex32(stored)}`);
+  if (stored !== actual)
+    throw new FrameError("checksum", `CRC-32 ${hex32(actual)} of the frame, stored ${hex32(stored)}`);
 
   const scale = dv.getFloat32(24, true);
   if (dtype === "int8") {
@@ -295,7 +307,8 @@ export function decodeFrame(bytes: Uint8Array, limits: FrameLimits = {}, expect:
     for (let i = 0; i < n; i++, p++) {
       const q = dv.getInt8(p);
       if (q === -128) throw new FrameError("payload", `element ${i} is -128, int8 codes are in [-127, 127]`);
-      if (scale === 0 && q !== 0) throw new FrameError("payload", `element ${i} is ${q} with scale 0, which only an all-zero tensor has`);
+      if (scale === 0 && q !== 0)
+        throw new FrameError("payload", `element ${i} is ${q} with scale 0, which only an all-zero tensor has`);
       data[i] = q * scale;
     }
   }
@@ -310,7 +323,9 @@ function int8Scale(op: string, data: Float32Array): number {
   let scale = Math.fround(maxabs / 127);
   if (scale * 127 < maxabs) scale = nextUpF32(scale);
   if (!Number.isFinite(Math.fround(scale * 127))) {
-    throw new ValidationError(`${op}: max |x| = ${maxabs} is too close to the float32 limit for an int8 scale; use f32`);
+    throw new ValidationError(
+      `${op}: max |x| = ${maxabs} is too close to the float32 limit for an int8 scale; use f32`,
+    );
   }
   return scale;
 }
@@ -356,5 +371,5 @@ function hex(b: Uint8Array, sep = " "): string {
 }
 
 function hex32(x: number): string {
-  return "0x" + x.toString(16).padStart(8, "0");
+  return `0x${x.toString(16).padStart(8, "0")}`;
 }

@@ -4,16 +4,34 @@
 // source — under fast-check on the engines of PROPERTY_ENGINES, checks memory growth and a debug-build assertion.
 // Posts { done, seed, runs, loads, rejects, properties, assertion } to window.__results. Query: ?seed=<int>&runs=<int>.
 import fc from "fast-check";
+import { F32Buffer, Matrix } from "../../src/engine/buffers.js";
+import { Engine } from "../../src/engine/engine.js";
+import { KernelAssertionError, WasmLoadError } from "../../src/engine/errors.js";
+import { CsrWeights, csrSpmm, csrSpmmBackward } from "../../src/ops/csr_spmm.js";
+import { Pattern } from "../../src/sparsity/pattern.js";
 import {
-  CsrWeights, Engine, F32Buffer, KernelAssertionError, Matrix, Pattern, WasmLoadError, csrSpmm, csrSpmmBackward,
-} from "../../src/index.js";
-import {
-  buildPattern, batchArb, expectClose, expectEqual, expectSameBits, patternSpecArb, property, runAndKeep, scoped, values,
+  buildPattern,
+  batchArb,
+  expectClose,
+  expectEqual,
+  expectSameBits,
+  patternSpecArb,
+  property,
+  runAndKeep,
+  scoped,
+  values,
   type AnyCase,
 } from "../cases/case.js";
 import { KERNEL_CASES } from "../cases/index.js";
 import * as ref from "../helpers/reference.js";
-import { DEBUG_ASSERTION, LOAD_SOURCES, MEMORY_GROWTH, PROPERTY_ENGINES, REJECT_SOURCES, THREAD_BITS } from "./sources.js";
+import {
+  DEBUG_ASSERTION,
+  LOAD_SOURCES,
+  MEMORY_GROWTH,
+  PROPERTY_ENGINES,
+  REJECT_SOURCES,
+  THREAD_BITS,
+} from "./sources.js";
 
 interface Outcome {
   ok: boolean;
@@ -33,17 +51,26 @@ const reserved = (bytes: number) => Math.max(16, Math.ceil(bytes / 16) * 16);
 // operands grows it at the `at`-th allocation (a constructor that kept a view across its own allocations would
 // write into a detached buffer); then a block longer than all memory grows it again, and the outputs land above.
 const memoryGrowth = (module: WebAssembly.Module) =>
-  fc.property(patternSpecArb(64), batchArb, fc.integer({ min: 0, max: 7 }), fc.integer({ min: 1, max: 64 }),
-    fc.boolean(), fc.integer(), (spec, B, at, pages, relu, sd) => {
+  fc.property(
+    patternSpecArb(64),
+    batchArb,
+    fc.integer({ min: 0, max: 7 }),
+    fc.integer({ min: 1, max: 64 }),
+    fc.boolean(),
+    fc.integer(),
+    (spec, B, at, pages, relu, sd) => {
       const engine = Engine.fromModule(module);
       try {
         const initial = engine.stats().memoryBytes;
         const p = buildPattern(spec);
-        const v = values(sd, p.nnz), x = values(sd + 1, p.inputs * B), bias = values(sd + 2, p.outputs);
+        const v = values(sd, p.nnz),
+          x = values(sd + 1, p.inputs * B),
+          bias = values(sd + 2, p.outputs);
         const dy = values(sd + 3, p.outputs * B);
         // the operands' allocations in construction order: rowPtr, colIdx, colPtr, rowIdx, perm, values, X, bias
-        const sizes = [p.outputs + 1, p.nnz, p.inputs + 1, p.nnz, p.nnz, p.nnz, p.inputs * B, p.outputs]
-          .map((n) => reserved(4 * n));
+        const sizes = [p.outputs + 1, p.nnz, p.inputs + 1, p.nnz, p.nnz, p.nnz, p.inputs * B, p.outputs].map((n) =>
+          reserved(4 * n),
+        );
         const slack = sizes.slice(0, at).reduce((s, n) => s + n, 0) + sizes[at]! - 16;
         const top = engine.alloc(16) + 16;
         engine.alloc(initial - top - slack);
@@ -71,15 +98,24 @@ const memoryGrowth = (module: WebAssembly.Module) =>
         expectEqual("rowPtr after growth", A.rowPtr.view(), p.rowPtr);
         expectEqual("perm after growth", A.perm.view(), p.perm);
         const W = ref.maskedDense(p, v);
-        expectClose("Y", Y.view(), ref.matmul(W, p.outputs, p.inputs, x, B, bias, relu),
-          ref.matmulScale(W, p.outputs, p.inputs, x, B, bias));
+        expectClose(
+          "Y",
+          Y.view(),
+          ref.matmul(W, p.outputs, p.inputs, x, B, bias, relu),
+          ref.matmulScale(W, p.outputs, p.inputs, x, B, bias),
+        );
         const Wt = ref.transpose(W, p.outputs, p.inputs);
-        expectClose("dX", dX.view(), ref.matmul(Wt, p.inputs, p.outputs, dy, B),
-          ref.matmulScale(Wt, p.inputs, p.outputs, dy, B));
+        expectClose(
+          "dX",
+          dX.view(),
+          ref.matmul(Wt, p.inputs, p.outputs, dy, B),
+          ref.matmulScale(Wt, p.inputs, p.outputs, dy, B),
+        );
       } finally {
         engine.dispose();
       }
-    });
+    },
+  );
 
 function check(name: string, engineName: string, prop: fc.IProperty<unknown[]>, numRuns: number, engine?: Engine) {
   const t0 = performance.now();
@@ -98,7 +134,8 @@ function check(name: string, engineName: string, prop: fc.IProperty<unknown[]>, 
 function smoke(engine: Engine): void {
   scoped(engine, (s) => {
     const p = Pattern.random(7, 5, 0.5, 3);
-    const v = values(1, p.nnz), x = values(2, 7 * 6);
+    const v = values(1, p.nnz),
+      x = values(2, 7 * 6);
     const Y = s.matrix(5, 6);
     csrSpmm(s.csr(p, v), s.matrix(7, 6, x), Y, { relu: true });
     const W = ref.maskedDense(p, v);
@@ -115,7 +152,9 @@ function debugAssertion(engine: Engine | undefined): Outcome {
       csrSpmm(s.csr(Pattern.dense(4, 4), values(2, 16)), X, X);
       return { ok: false, message: "csrSpmm(A, X, X) ran without an assertion" };
     } catch (e) {
-      const ok = e instanceof KernelAssertionError && e.assertion === "csrSpmm: Y overlaps X" &&
+      const ok =
+        e instanceof KernelAssertionError &&
+        e.assertion === "csrSpmm: Y overlaps X" &&
         e.file === "assembly/csr_spmm.ts";
       return { ok, message: `${(e as Error).name}: ${(e as Error).message}` };
     }
@@ -131,7 +170,7 @@ async function main() {
     "URL from the import map": () => Engine.load({ wasm: wasmUrl }),
     "URL string relative to the page": () => Engine.load({ wasm: wasmUrl.pathname }),
     "bytes fetched by the page": async () => Engine.load({ wasm: await fetchBytes() }),
-    "ArrayBuffer": async () => Engine.load({ wasm: (await fetchBytes()).buffer }),
+    ArrayBuffer: async () => Engine.load({ wasm: (await fetchBytes()).buffer }),
     "fetch Response": () => Engine.load({ wasm: fetch(wasmUrl) }),
     "module from compileStreaming": async () =>
       Engine.load({ wasm: await WebAssembly.compileStreaming(fetch(wasmUrl)) }),
@@ -155,11 +194,13 @@ async function main() {
   const badSources: Record<string, [() => Promise<Engine>, RegExp]> = {
     "a 404": [() => Engine.load({ wasm: new URL("/build/no-such.wasm", location.href) }), /HTTP 404/],
     "an HTML page served as WASM": [
-      () => Engine.load({ wasm: location.href }), /expected magic word 00 61 73 6d, found 3c 21 64 6f/,
+      () => Engine.load({ wasm: location.href }),
+      /expected magic word 00 61 73 6d, found 3c 21 64 6f/,
     ],
     "truncated bytes": [() => Engine.load({ wasm: bytes.slice(0, bytes.length >> 1) }), /does not validate/],
     "a module without the kernels": [
-      () => Engine.load({ wasm: new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]) }), /export memory missing/,
+      () => Engine.load({ wasm: new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]) }),
+      /export memory missing/,
     ],
   };
   for (const source of REJECT_SOURCES) {
@@ -184,8 +225,7 @@ async function main() {
       if (!engine) {
         const message = `engine "${engineName}" did not load`;
         results.push({ name: c.name, engine: engineName, ok: false, numRuns: 0, message });
-      }
-      else results.push(check(c.name, engineName, property(c, engine), numRuns, engine));
+      } else results.push(check(c.name, engineName, property(c, engine), numRuns, engine));
     }
   }
   // on the page's main thread, which may not block: the engine spins on chunks its worker runs (docs/browser.md)
@@ -203,17 +243,35 @@ async function main() {
   if (threaded && xent) scoped(threaded, (s) => xent.setup(s, xent.perf()[0]!.params).run());
   for (const c of KERNEL_CASES as AnyCase[]) {
     if (!threaded || !single) {
-      results.push({ name: c.name, engine: THREAD_BITS, ok: false, numRuns: 0, message: `no threaded engine: ${threadsFailed}` });
+      results.push({
+        name: c.name,
+        engine: THREAD_BITS,
+        ok: false,
+        numRuns: 0,
+        message: `no threaded engine: ${threadsFailed}`,
+      });
       continue;
     }
-    const same = fc.property(c.arb, (p) => expectSameBits(THREAD_BITS, runAndKeep(c, threaded!, p), runAndKeep(c, single, p)));
+    const same = fc.property(c.arb, (p) =>
+      expectSameBits(THREAD_BITS, runAndKeep(c, threaded!, p), runAndKeep(c, single, p)),
+    );
     results.push(check(c.name, THREAD_BITS, same, Math.max(4, runs >> 2), threaded));
   }
   threaded?.dispose();
   const module = await WebAssembly.compile(bytes);
   results.push(check(MEMORY_GROWTH, "fresh instances", memoryGrowth(module), Math.max(4, runs >> 2)));
   const assertion = { name: DEBUG_ASSERTION, ...debugAssertion(engines[DEBUG_ENGINE]) };
-  return { done: true, seed, runs, userAgent: navigator.userAgent, isolated: crossOriginIsolated, loads, rejects, properties: results, assertion };
+  return {
+    done: true,
+    seed,
+    runs,
+    userAgent: navigator.userAgent,
+    isolated: crossOriginIsolated,
+    loads,
+    rejects,
+    properties: results,
+    assertion,
+  };
 }
 
 const log = document.getElementById("log")!;

@@ -14,7 +14,12 @@ export const LOAD_SOURCES = [
 ];
 
 /** Sources Engine.load must reject with a WasmLoadError that says what is wrong. */
-export const REJECT_SOURCES = ["a 404", "an HTML page served as WASM", "truncated bytes", "a module without the kernels"];
+export const REJECT_SOURCES = [
+  "a 404",
+  "an HTML page served as WASM",
+  "truncated bytes",
+  "a module without the kernels",
+];
 
 /** The loaded engines (entries of LOAD_SOURCES) every kernel case of test/cases runs on. */
 export const PROPERTY_ENGINES = ["default URL", "bytes fetched by the page", "default URL, debug build"];

@@ -1,6 +1,7 @@
 // Cases of reluForward / reluBackward against the reference, over sizes that straddle the 4-wide SIMD loop.
 import fc from "fast-check";
-import { reluBackward, reluForward, type Matrix } from "../../src/index.js";
+import type { Matrix } from "../../src/engine/buffers.js";
+import { reluBackward, reluForward } from "../../src/ops/activations.js";
 import * as ref from "../helpers/reference.js";
 import { batchArb, expectEqual, values, type KernelCase } from "./case.js";
 
@@ -39,7 +40,8 @@ export const reluBackwardCase: KernelCase<{ rows: number; B: number; inPlace: bo
   setup(s, { rows: r, B, inPlace, seed }) {
     const y = ref.relu(values(seed, r * B));
     const dy = values(seed + 1, r * B);
-    const Y = s.matrix(r, B, y), dY = s.matrix(r, B, dy);
+    const Y = s.matrix(r, B, y),
+      dY = s.matrix(r, B, dy);
     const dX = inPlace ? dY : s.matrix(r, B);
     if (!inPlace) dX.view().fill(NaN);
     return {

@@ -4,8 +4,14 @@
 // (bench/kernels.mjs, bench/conv.mjs). So nothing here imports Node or vitest: a failed check throws an Error
 // that names the entry and the tolerance. Also the operand helpers every kernel test uses.
 import fc from "fast-check";
-import { ConvWeights, CsrWeights, type DenseWeights, type Engine, F32Buffer, I32Buffer, Matrix, Pattern, Rng } from "../../src/index.js";
+import { F32Buffer, I32Buffer, Matrix } from "../../src/engine/buffers.js";
+import type { Engine } from "../../src/engine/engine.js";
+import { Rng } from "../../src/engine/random.js";
 import type { Disposable } from "../../src/engine/scope.js";
+import { CsrWeights } from "../../src/ops/csr_spmm.js";
+import type { DenseWeights } from "../../src/ops/dense_matmul.js";
+import { ConvWeights } from "../../src/ops/sparse_conv2d.js";
+import { Pattern } from "../../src/sparsity/pattern.js";
 import { Scope as LibraryScope } from "../../src/engine/scope.js";
 
 /** One call of an op on operands in WASM memory, and its check against the dense reference. */
@@ -83,7 +89,8 @@ class Recording extends Scope {
 
 /**
  * One property run of a case (set up, then run and check each round), returning every array it left in WASM memory —
- * operands, outputs, canaries, weights — so two engines' runs can be compared bit for bit (threads never change a result).
+ * operands, outputs, canaries, weights — so two engines' runs can be compared bit for bit (threads never change a
+ * result).
  */
 export function runAndKeep<P>(c: KernelCase<P>, engine: Engine, p: P): Float32Array[] {
   return Recording.run(engine, (s) => {
@@ -177,8 +184,14 @@ export function buildPattern(s: PatternSpec): Pattern {
     case "empty":
       return Pattern.fromCsr(inputs, outputs, new Int32Array(outputs + 1), []);
     case "single": {
-      const r = s.pick % outputs, c = Math.floor(s.pick / outputs) % inputs;
-      return Pattern.fromCsr(inputs, outputs, Array.from({ length: outputs + 1 }, (_, i) => (i > r ? 1 : 0)), [c]);
+      const r = s.pick % outputs,
+        c = Math.floor(s.pick / outputs) % inputs;
+      return Pattern.fromCsr(
+        inputs,
+        outputs,
+        Array.from({ length: outputs + 1 }, (_, i) => (i > r ? 1 : 0)),
+        [c],
+      );
     }
     case "dense":
       return Pattern.dense(inputs, outputs);
@@ -197,7 +210,8 @@ export function buildPattern(s: PatternSpec): Pattern {
       const deadRow = Array.from({ length: outputs }, () => rng.next() < 0.4);
       const deadCol = Array.from({ length: inputs }, () => rng.next() < 0.4);
       const mask = Array.from({ length: inputs * outputs }, (_, i) =>
-        !deadRow[Math.floor(i / inputs)] && !deadCol[i % inputs] && rng.next() < Math.max(s.density, 0.5) ? 1 : 0);
+        !deadRow[Math.floor(i / inputs)] && !deadCol[i % inputs] && rng.next() < Math.max(s.density, 0.5) ? 1 : 0,
+      );
       return Pattern.fromMask(inputs, outputs, mask);
     }
   }
@@ -220,14 +234,19 @@ export function fixedDegrees(inputs: number, outputs: number): number[] {
  * which bounds float32 accumulation error; default |want|); names the first offending index.
  */
 export function expectClose(
-  what: string, got: ArrayLike<number>, want: ArrayLike<number>,
-  scale?: ArrayLike<number> | number, rtol = 1e-4, atol = 1e-5,
+  what: string,
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  scale?: ArrayLike<number> | number,
+  rtol = 1e-4,
+  atol = 1e-5,
 ): void {
   if (got.length !== want.length) throw new Error(`${what}: length ${got.length}, expected ${want.length}`);
   for (let i = 0; i < want.length; i++) {
     const s = scale === undefined ? Math.abs(want[i]!) : typeof scale === "number" ? scale : scale[i]!;
     const tol = atol + rtol * s;
-    const g = got[i]!, w = want[i]!;
+    const g = got[i]!,
+      w = want[i]!;
     if (!(Math.abs(g - w) <= tol)) {
       throw new Error(`${what}[${i}] = ${g}, expected ${w} (tolerance ${tol.toExponential(2)})`);
     }

@@ -1,11 +1,20 @@
 // Cases of csrSpmm / csrSpmmBackward / csrSpmmBackwardWeights (and the rowSums kernel) against the dense reference
 // on pattern-masked weights: every pattern kind (nnz = 0, empty rows, dense), batches across the SIMD tails.
 import fc from "fast-check";
-import { Pattern, csrSpmm, csrSpmmBackward, csrSpmmBackwardWeights } from "../../src/index.js";
+import { csrSpmm, csrSpmmBackward, csrSpmmBackwardWeights } from "../../src/ops/csr_spmm.js";
+import { Pattern } from "../../src/sparsity/pattern.js";
 import * as ref from "../helpers/reference.js";
 import {
-  abs, batchArb, expectClose, expectEqual, guardedOutput, patternOf, patternSpecArb, values,
-  type KernelCase, type PatternArg,
+  abs,
+  batchArb,
+  expectClose,
+  expectEqual,
+  guardedOutput,
+  patternOf,
+  patternSpecArb,
+  values,
+  type KernelCase,
+  type PatternArg,
 } from "./case.js";
 
 export interface CsrParams {
@@ -20,7 +29,11 @@ export interface CsrParams {
 const paperLayer = () => ({ label: "800→40 (deg 2), batch 256", pattern: Pattern.fixedDegree(800, 40, 2, 1), B: 256 });
 
 const csrArb: fc.Arbitrary<CsrParams> = fc.record({
-  pattern: patternSpecArb(), B: batchArb, bias: fc.boolean(), relu: fc.boolean(), seed: fc.integer(),
+  pattern: patternSpecArb(),
+  B: batchArb,
+  bias: fc.boolean(),
+  relu: fc.boolean(),
+  seed: fc.integer(),
 });
 
 export const csrSpmmCase: KernelCase<CsrParams> = {
@@ -31,7 +44,9 @@ export const csrSpmmCase: KernelCase<CsrParams> = {
   runs: 50,
   setup(s, { pattern, B, bias: withBias, relu, seed }) {
     const p = patternOf(pattern);
-    const v = values(seed, p.nnz), x = values(seed + 1, p.inputs * B), bias = values(seed + 2, p.outputs);
+    const v = values(seed, p.nnz),
+      x = values(seed + 1, p.inputs * B),
+      bias = values(seed + 2, p.outputs);
     const A = s.csr(p, v);
     const X = s.matrix(p.inputs, B, x);
     const b = withBias ? s.f32(bias) : undefined;
@@ -62,7 +77,8 @@ export const csrSpmmBackwardCase: KernelCase<Omit<CsrParams, "bias" | "relu">> =
   runs: 50,
   setup(s, { pattern, B, seed }) {
     const p = patternOf(pattern);
-    const v = values(seed, p.nnz), dy = values(seed + 1, p.outputs * B);
+    const v = values(seed, p.nnz),
+      dy = values(seed + 1, p.outputs * B);
     const A = s.csr(p, v);
     const dY = s.matrix(p.outputs, B, dy);
     const dX = guardedOutput(s, p.inputs, B);
@@ -70,9 +86,14 @@ export const csrSpmmBackwardCase: KernelCase<Omit<CsrParams, "bias" | "relu">> =
       flops: 2 * p.nnz * B,
       run: () => csrSpmmBackward(A, dY, dX.m),
       check() {
-        const W = ref.maskedDense(p, v), Wt = ref.transpose(W, p.outputs, p.inputs);
-        expectClose("dX", dX.m.view(), ref.matmulT(W, p.outputs, p.inputs, dy, B),
-          ref.matmulScale(Wt, p.inputs, p.outputs, dy, B));
+        const W = ref.maskedDense(p, v),
+          Wt = ref.transpose(W, p.outputs, p.inputs);
+        expectClose(
+          "dX",
+          dX.m.view(),
+          ref.matmulT(W, p.outputs, p.inputs, dy, B),
+          ref.matmulScale(Wt, p.inputs, p.outputs, dy, B),
+        );
         dX.intact();
       },
     };
@@ -91,7 +112,8 @@ export const csrSpmmBackwardWeightsCase: KernelCase<Omit<CsrParams, "relu">> = {
   runs: 50,
   setup(s, { pattern, B, bias: withBias, seed }) {
     const p = patternOf(pattern);
-    const dy = values(seed, p.outputs * B), x = values(seed + 1, p.inputs * B);
+    const dy = values(seed, p.outputs * B),
+      x = values(seed + 1, p.inputs * B);
     const A = s.csr(p, values(seed + 2, p.nnz));
     const dY = s.matrix(p.outputs, B, dy);
     const X = s.matrix(p.inputs, B, x);
@@ -103,8 +125,12 @@ export const csrSpmmBackwardWeightsCase: KernelCase<Omit<CsrParams, "relu">> = {
       flops: 2 * p.nnz * B,
       run: () => csrSpmmBackwardWeights(A, dY, X, dV, dBias),
       check() {
-        expectClose("dValues", dV.view(), ref.gatherPattern(p, ref.gradW(dy, p.outputs, x, p.inputs, B)),
-          ref.gatherPattern(p, ref.gradW(abs(dy), p.outputs, abs(x), p.inputs, B)));
+        expectClose(
+          "dValues",
+          dV.view(),
+          ref.gatherPattern(p, ref.gradW(dy, p.outputs, x, p.inputs, B)),
+          ref.gatherPattern(p, ref.gradW(abs(dy), p.outputs, abs(x), p.inputs, B)),
+        );
         if (dBias) {
           expectClose("dBias", dBias.view(), ref.rowSums(dy, p.outputs, B), ref.rowSums(abs(dy), p.outputs, B));
         }
@@ -125,7 +151,8 @@ export const rowSumsCase: KernelCase<{ m: number; B: number; seed: number }> = {
   runs: 50,
   setup(s, { m, B, seed }) {
     const y = values(seed, m * B);
-    const Y = s.matrix(m, B, y), out = guardedOutput(s, 1, m);
+    const Y = s.matrix(m, B, y),
+      out = guardedOutput(s, 1, m);
     return {
       flops: m * B,
       run: () => s.engine.kernels.rowSums(m, B, Y.ptr, out.m.ptr),

@@ -1,7 +1,7 @@
 // Cases of denseMatmul (Y = W·X), denseMatmulBackward (dX = Wᵀ·dY) and denseMatmulBackwardWeights (dW = dY·Xᵀ)
 // against the dense reference, over sizes that straddle the 4-row and 8-column register blocks.
 import fc from "fast-check";
-import { denseMatmul, denseMatmulBackward, denseMatmulBackwardWeights } from "../../src/index.js";
+import { denseMatmul, denseMatmulBackward, denseMatmulBackwardWeights } from "../../src/ops/dense_matmul.js";
 import * as ref from "../helpers/reference.js";
 import { abs, batchArb, expectClose, guardedOutput, values, type KernelCase } from "./case.js";
 
@@ -24,8 +24,12 @@ export const denseMatmulCase: KernelCase<DenseParams> = {
   arb: fc.record({ m: dim, k: dim, B: batchArb, bias: fc.boolean(), relu: fc.boolean(), seed: fc.integer() }),
   runs: 50,
   setup(s, { m, k, B, bias: withBias, relu, seed }) {
-    const w = values(seed, m * k), x = values(seed + 1, k * B), bias = values(seed + 2, m);
-    const W = s.dense(m, k, w), X = s.matrix(k, B, x), b = withBias ? s.f32(bias) : undefined;
+    const w = values(seed, m * k),
+      x = values(seed + 1, k * B),
+      bias = values(seed + 2, m);
+    const W = s.dense(m, k, w),
+      X = s.matrix(k, B, x),
+      b = withBias ? s.f32(bias) : undefined;
     const Y = guardedOutput(s, m, B);
     return {
       flops: 2 * m * k * B,
@@ -49,8 +53,10 @@ export const denseMatmulBackwardCase: KernelCase<Omit<DenseParams, "bias" | "rel
   arb: fc.record({ m: dim, k: dim, B: batchArb, seed: fc.integer() }),
   runs: 50,
   setup(s, { m, k, B, seed }) {
-    const w = values(seed, m * k), dy = values(seed + 1, m * B);
-    const W = s.dense(m, k, w), dY = s.matrix(m, B, dy);
+    const w = values(seed, m * k),
+      dy = values(seed + 1, m * B);
+    const W = s.dense(m, k, w),
+      dY = s.matrix(m, B, dy);
     const dX = guardedOutput(s, k, B);
     return {
       flops: 2 * m * k * B,
@@ -72,8 +78,11 @@ export const denseMatmulBackwardWeightsCase: KernelCase<Omit<DenseParams, "relu"
   arb: fc.record({ m: dim, k: dim, B: batchArb, bias: fc.boolean(), seed: fc.integer() }),
   runs: 50,
   setup(s, { m, k, B, bias: withBias, seed }) {
-    const dy = values(seed, m * B), x = values(seed + 1, k * B);
-    const W = s.dense(m, k, values(seed + 2, m * k)), dY = s.matrix(m, B, dy), X = s.matrix(k, B, x);
+    const dy = values(seed, m * B),
+      x = values(seed + 1, k * B);
+    const W = s.dense(m, k, values(seed + 2, m * k)),
+      dY = s.matrix(m, B, dy),
+      X = s.matrix(k, B, x);
     const dW = s.f32(m * k);
     dW.view().fill(NaN);
     const dBias = withBias ? s.f32(m) : undefined;

@@ -1,7 +1,7 @@
 // Cases of addInPlace, scaleInPlace, gatherColumns and the gatherSamples kernel (called by src/nn/batcher.ts):
 // float32 arithmetic and copies, so every result is checked exactly.
 import fc from "fast-check";
-import { addInPlace, gatherColumns, scaleInPlace } from "../../src/index.js";
+import { addInPlace, gatherColumns, scaleInPlace } from "../../src/ops/elementwise.js";
 import { batchArb, expectEqual, guardedOutput, values, type KernelCase } from "./case.js";
 
 const rows = fc.integer({ min: 1, max: 70 });
@@ -13,13 +13,19 @@ export const addInPlaceCase: KernelCase<{ rows: number; B: number; seed: number 
   arb: fc.record({ rows, B: batchArb, seed: fc.integer() }),
   runs: 50,
   setup(s, { rows: r, B, seed }) {
-    const y = values(seed, r * B), x = values(seed + 1, r * B);
-    const Y = s.matrix(r, B, y), X = s.matrix(r, B, x);
+    const y = values(seed, r * B),
+      x = values(seed + 1, r * B);
+    const Y = s.matrix(r, B, y),
+      X = s.matrix(r, B, x);
     return {
       flops: r * B,
       run: () => addInPlace(Y, X),
       check() {
-        expectEqual("Y", Y.view(), Array.from(y, (v, i) => Math.fround(v + x[i]!)));
+        expectEqual(
+          "Y",
+          Y.view(),
+          Array.from(y, (v, i) => Math.fround(v + x[i]!)),
+        );
         expectEqual("X", X.view(), x);
       },
     };
@@ -39,7 +45,12 @@ export const scaleInPlaceCase: KernelCase<{ rows: number; B: number; scale: numb
     return {
       flops: r * B,
       run: () => scaleInPlace(X, scale),
-      check: () => expectEqual("X", X.view(), Array.from(x, (v) => Math.fround(v * Math.fround(scale)))),
+      check: () =>
+        expectEqual(
+          "X",
+          X.view(),
+          Array.from(x, (v) => Math.fround(v * Math.fround(scale))),
+        ),
     };
   },
   perf: () => [{ label: "10×256", params: { rows: 10, B: 256, scale: 0.3, seed: 1 } }],
@@ -49,12 +60,14 @@ export const gatherColumnsCase: KernelCase<{ rows: number; B: number; cols: numb
   name: "gatherColumns: Dst = Src[:, cols], any columns in any order, repeats allowed",
   op: "gatherColumns",
   kernels: ["gatherColumns"],
-  arb: fc.record({ rows, B: batchArb, seed: fc.integer() }).chain((r) =>
-    fc.array(fc.nat({ max: r.B - 1 }), { maxLength: 70 }).map((cols) => ({ ...r, cols }))),
+  arb: fc
+    .record({ rows, B: batchArb, seed: fc.integer() })
+    .chain((r) => fc.array(fc.nat({ max: r.B - 1 }), { maxLength: 70 }).map((cols) => ({ ...r, cols }))),
   runs: 50,
   setup(s, { rows: r, B, cols, seed }) {
     const src = values(seed, r * B);
-    const Src = s.matrix(r, B, src), C = s.i32(cols);
+    const Src = s.matrix(r, B, src),
+      C = s.i32(cols);
     const Dst = guardedOutput(s, r, cols.length);
     return {
       flops: r * cols.length,
@@ -74,23 +87,35 @@ export const gatherColumnsCase: KernelCase<{ rows: number; B: number; cols: numb
 };
 
 export const gatherSamplesCase: KernelCase<{ F: number; N: number; idx: number[]; pad?: number; seed: number }> = {
-  name: "gatherSamples kernel: dst[f, j] = src[idx[j]·F + f], a feature-major batch of the listed samples, rows ld ≥ B apart",
+  name:
+    "gatherSamples kernel: dst[f, j] = src[idx[j]·F + f], a feature-major batch of the listed samples, " +
+    "rows ld ≥ B apart",
   op: "gatherSamples",
   kernels: ["gatherSamples"],
-  arb: fc.record({ F: fc.integer({ min: 1, max: 40 }), N: fc.integer({ min: 1, max: 40 }), pad: fc.constantFrom(0, 0, 1, 5), seed: fc.integer() })
+  arb: fc
+    .record({
+      F: fc.integer({ min: 1, max: 40 }),
+      N: fc.integer({ min: 1, max: 40 }),
+      pad: fc.constantFrom(0, 0, 1, 5),
+      seed: fc.integer(),
+    })
     .chain((r) => fc.array(fc.nat({ max: r.N - 1 }), { maxLength: 67 }).map((idx) => ({ ...r, idx }))),
   runs: 50,
   setup(s, { F, N, idx, pad = 0, seed }) {
     const src = values(seed, N * F);
-    const Src = s.f32(src), I = s.i32(idx);
-    const B = idx.length, ld = B + pad;
+    const Src = s.f32(src),
+      I = s.i32(idx);
+    const B = idx.length,
+      ld = B + pad;
     // the padding columns past B must keep the NaN they start with
     const Dst = guardedOutput(s, F, ld);
     return {
       flops: F * B,
       run: () => s.engine.kernels.gatherSamples(F, Src.ptr, I.ptr, B, Dst.m.ptr, ld),
       check() {
-        const want = Array.from({ length: F * ld }, (_, i) => (i % ld < B ? src[idx[i % ld]! * F + Math.floor(i / ld)]! : NaN));
+        const want = Array.from({ length: F * ld }, (_, i) =>
+          i % ld < B ? src[idx[i % ld]! * F + Math.floor(i / ld)]! : NaN,
+        );
         expectEqual("dst", Dst.m.view(), want);
         Dst.intact();
       },

@@ -15,14 +15,22 @@ export const adamStepCase: KernelCase<{ n: number; steps: number; l2: number; lr
   arb: fc.record({ n: length, steps, l2, lr: fc.constantFrom(1e-3, 0.05), seed: fc.nat() }),
   runs: 50,
   setup(s, { n, steps, l2: l2v, lr, seed }) {
-    const b1 = 0.9, b2 = 0.999, eps = 1e-7, decay = 1e-5;
+    const b1 = 0.9,
+      b2 = 0.999,
+      eps = 1e-7,
+      decay = 1e-5;
     const w0 = values(seed, n, 1);
     // one gradient buffer per step, so a step is the kernel call alone
     const g = Array.from({ length: steps }, (_, i) => values(seed + i + 1, n, 0.5));
     const G = g.map((gi) => s.f32(gi));
-    const W = s.f32(w0), M = s.f32(n), V = s.f32(n);
-    const w = Float64Array.from(w0), m = new Float64Array(n), v = new Float64Array(n);
-    let t = 0, checked = 0;
+    const W = s.f32(w0),
+      M = s.f32(n),
+      V = s.f32(n);
+    const w = Float64Array.from(w0),
+      m = new Float64Array(n),
+      v = new Float64Array(n);
+    let t = 0,
+      checked = 0;
     const lrT = (step: number) => Math.fround(ref.kerasAdamLr(lr, decay, step, b1, b2));
     return {
       flops: 12 * n,
@@ -32,7 +40,8 @@ export const adamStepCase: KernelCase<{ n: number; steps: number; l2: number; lr
         s.engine.kernels.adamStep(n, W.ptr, G[(t - 1) % steps]!.ptr, M.ptr, V.ptr, lrT(t), b1, b2, eps, l2v);
       },
       check() {
-        const step = ++checked, gi = g[(step - 1) % steps]!;
+        const step = ++checked,
+          gi = g[(step - 1) % steps]!;
         ref.adamStep(w, gi, m, v, lrT(step), Math.fround(b1), Math.fround(b2), Math.fround(eps), Math.fround(l2v));
         expectClose(`m after step ${step}`, M.view(), m, undefined, 1e-5, 1e-7);
         expectClose(`v after step ${step}`, V.view(), v, undefined, 1e-4, 1e-9);
@@ -56,9 +65,12 @@ export const sgdStepCase: KernelCase<{ n: number; steps: number; l2: number; mu:
     const w0 = values(seed, n, 1);
     const g = Array.from({ length: steps }, (_, i) => values(seed + i + 1, n, 0.5));
     const G = g.map((gi) => s.f32(gi));
-    const W = s.f32(w0), U = s.f32(n);
-    const w = Float64Array.from(w0), u = new Float64Array(n);
-    let t = 0, checked = 0;
+    const W = s.f32(w0),
+      U = s.f32(n);
+    const w = Float64Array.from(w0),
+      u = new Float64Array(n);
+    let t = 0,
+      checked = 0;
     return {
       flops: 5 * n,
       rounds: steps,

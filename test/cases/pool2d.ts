@@ -1,6 +1,6 @@
 // Cases of maxPool2d / avgPool2d and their backward passes against the float64 reference (ties: first maximum wins).
 import fc from "fast-check";
-import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward, pool2dShape } from "../../src/index.js";
+import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward, pool2dShape } from "../../src/ops/pool2d.js";
 import * as ref from "../helpers/conv_reference.js";
 import { abs, expectClose, expectEqual, values, type KernelCase, type Scope } from "./case.js";
 
@@ -31,9 +31,12 @@ const cnnPool: PoolParams = { C: 16, H: 28, W: 28, k: 2, stride: 2, B: 64, seed:
 // The geometry, X and dY (values() repeats small integers and zeros, so windows with tied maxima are common), Y, dX.
 function operands(s: Scope, { B, seed, ...geo }: PoolParams) {
   const g = pool2dShape("test", geo);
-  const x = values(seed, g.C * g.H * g.W * B), dy = values(seed + 1, g.C * g.outH * g.outW * B);
-  const X = s.matrix(g.C * g.H * g.W, B, x), Y = s.matrix(g.C * g.outH * g.outW, B);
-  const dY = s.matrix(Y.rows, B, dy), dX = s.matrix(X.rows, B);
+  const x = values(seed, g.C * g.H * g.W * B),
+    dy = values(seed + 1, g.C * g.outH * g.outW * B);
+  const X = s.matrix(g.C * g.H * g.W, B, x),
+    Y = s.matrix(g.C * g.outH * g.outW, B);
+  const dY = s.matrix(Y.rows, B, dy),
+    dX = s.matrix(X.rows, B);
   Y.view().fill(NaN);
   dX.view().fill(NaN);
   return { g, r: { ...g }, x, dy, X, Y, dY, dX, B };

@@ -1,7 +1,7 @@
 // Cases of softmax and softmaxCrossEntropy (loss and dZ) against the reference, with logits spread over a wide
 // range: softmax must subtract the column max to stay finite.
 import fc from "fast-check";
-import { softmax, softmaxCrossEntropy } from "../../src/index.js";
+import { softmax, softmaxCrossEntropy } from "../../src/ops/softmax_xent.js";
 import * as ref from "../helpers/reference.js";
 import { batchArb, expectClose, expectNear, expectWithin, guardedOutput, values, type KernelCase } from "./case.js";
 
@@ -57,7 +57,8 @@ export const softmaxCrossEntropyCase: KernelCase<XentParams> = {
   setup(s, { C, B, scale, grad, seed }) {
     const z = values(seed, C * B, scale);
     const labels = labelsFor(seed, C, B);
-    const Z = s.matrix(C, B, z), L = s.i32(labels);
+    const Z = s.matrix(C, B, z),
+      L = s.i32(labels);
     const dZ = grad ? guardedOutput(s, C, B) : undefined;
     let loss = NaN;
     return {

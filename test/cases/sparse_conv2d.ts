@@ -2,11 +2,22 @@
 // on pattern- and tap-masked weights.
 import fc from "fast-check";
 import {
-  ConvWeights, Pattern, sparseConv2d, sparseConv2dBackward, sparseConv2dBackwardWeights,
-} from "../../src/index.js";
+  ConvWeights,
+  sparseConv2d,
+  sparseConv2dBackward,
+  sparseConv2dBackwardWeights,
+} from "../../src/ops/sparse_conv2d.js";
+import { Pattern } from "../../src/sparsity/pattern.js";
 import * as ref from "../helpers/conv_reference.js";
 import {
-  abs, expectClose, expectEqual, fixedDegrees, guardedOutput, values, type KernelCase, type Scope,
+  abs,
+  expectClose,
+  expectEqual,
+  fixedDegrees,
+  guardedOutput,
+  values,
+  type KernelCase,
+  type Scope,
 } from "./case.js";
 
 export interface ConvParams {
@@ -39,22 +50,31 @@ export const convArb: fc.Arbitrary<ConvParams> = fc
     const g = { inC: r.inC, outC: r.outC, H: r.H, W: r.W, kh: r.kh, kw: r.kw, stride: r.stride, padding: r.padding };
     const degrees = fixedDegrees(r.inC, r.outC);
     const pattern =
-      r.kind === "dense" ? Pattern.dense(r.inC, r.outC)
-      : r.kind === "random" ? Pattern.random(r.inC, r.outC, 0.5, r.seed)
-      : Pattern.fixedDegree(r.inC, r.outC, degrees[r.pick % degrees.length]!, r.seed);
+      r.kind === "dense"
+        ? Pattern.dense(r.inC, r.outC)
+        : r.kind === "random"
+          ? Pattern.random(r.inC, r.outC, 0.5, r.seed)
+          : Pattern.fixedDegree(r.inC, r.outC, degrees[r.pick % degrees.length]!, r.seed);
     const K = r.kh * r.kw;
     const bits = values(r.seed + 9, pattern.nnz * K, 1);
-    const taps = r.tapKind === "all" ? undefined
-      : r.tapKind === "shared" ? Array.from({ length: K }, (_, t) => (bits[t]! > 0 || t === 0 ? 1 : 0))
-      : Array.from(bits, (v) => (v > 0 ? 1 : 0));
+    const taps =
+      r.tapKind === "all"
+        ? undefined
+        : r.tapKind === "shared"
+          ? Array.from({ length: K }, (_, t) => (bits[t]! > 0 || t === 0 ? 1 : 0))
+          : Array.from(bits, (v) => (v > 0 ? 1 : 0));
     return { g, B: r.B, pattern, taps, seed: r.seed };
   });
 
 /** bench/conv.mjs's layer: 32 → 64 channels, 3×3, padding 1, 14×14, batch 64; here at 25% channel density. */
 export const CONV_BENCH_GEOMETRY = { inC: 32, outC: 64, H: 14, W: 14, kh: 3, kw: 3, stride: 1, padding: 1 };
 const CONV_BENCH_LABEL = "32→64 ch (25%), 3×3, 14×14, batch 64";
-const convBench = (): ConvParams =>
-  ({ g: CONV_BENCH_GEOMETRY, B: 64, pattern: Pattern.fixedDegree(32, 64, 16, 1), seed: 1 });
+const convBench = (): ConvParams => ({
+  g: CONV_BENCH_GEOMETRY,
+  B: 64,
+  pattern: Pattern.fixedDegree(32, 64, 16, 1),
+  seed: 1,
+});
 
 // The layer's weights, freed with the scope, and the stored values' places in the dense [outC, inC, kh, kw] tensor.
 function weights(s: Scope, { g, pattern, taps }: ConvParams): { Wt: ConvWeights; index: number[] } {
@@ -68,14 +88,17 @@ export const sparseConv2dCase: KernelCase<ConvParams & { bias: boolean; relu: bo
   name: "sparseConv2d = dense convolution of the masked weights (+ bias) (ReLU)",
   op: "sparseConv2d",
   kernels: ["sparseConv2d"],
-  arb: fc.record({ c: convArb, bias: fc.boolean(), relu: fc.boolean() })
+  arb: fc
+    .record({ c: convArb, bias: fc.boolean(), relu: fc.boolean() })
     .map(({ c, bias, relu }) => ({ ...c, bias, relu })),
   runs: 80,
   debugRuns: 25,
   setup(s, c) {
     const { g, B, seed, bias: withBias, relu } = c;
     const { Wt, index } = weights(s, c);
-    const v = values(seed, Wt.nnz), x = values(seed + 1, g.inC * g.H * g.W * B), bias = values(seed + 2, g.outC);
+    const v = values(seed, Wt.nnz),
+      x = values(seed + 1, g.inC * g.H * g.W * B),
+      bias = values(seed + 2, g.outC);
     Wt.values.view().set(v);
     const X = s.matrix(g.inC * g.H * g.W, B, x);
     const b = withBias ? s.f32(bias) : undefined;
@@ -134,8 +157,10 @@ export const sparseConv2dBackwardWeightsCase: KernelCase<ConvParams & { bias: bo
   setup(s, c) {
     const { g, B, seed, bias: withBias } = c;
     const { Wt, index } = weights(s, c);
-    const dy = values(seed, Wt.outputSize * B), x = values(seed + 1, Wt.inputSize * B);
-    const dY = s.matrix(Wt.outputSize, B, dy), X = s.matrix(Wt.inputSize, B, x);
+    const dy = values(seed, Wt.outputSize * B),
+      x = values(seed + 1, Wt.inputSize * B);
+    const dY = s.matrix(Wt.outputSize, B, dy),
+      X = s.matrix(Wt.inputSize, B, x);
     const dV = s.f32(Wt.nnz);
     dV.view().fill(NaN);
     const dB = withBias ? s.f32(g.outC) : undefined;
@@ -144,12 +169,22 @@ export const sparseConv2dBackwardWeightsCase: KernelCase<ConvParams & { bias: bo
       flops: 2 * Wt.macsPerSample() * B,
       run: () => sparseConv2dBackwardWeights(Wt, dY, X, dV, dB),
       check() {
-        const dw = ref.conv2dBackwardWeights(g, dy, x, B), scale = ref.conv2dBackwardWeights(g, abs(dy), abs(x), B);
-        expectClose("dValues", dV.view(), index.map((d) => dw[d]!), index.map((d) => scale[d]!));
+        const dw = ref.conv2dBackwardWeights(g, dy, x, B),
+          scale = ref.conv2dBackwardWeights(g, abs(dy), abs(x), B);
+        expectClose(
+          "dValues",
+          dV.view(),
+          index.map((d) => dw[d]!),
+          index.map((d) => scale[d]!),
+        );
         const positions = Wt.outH * Wt.outW;
         if (dB) {
-          expectClose("dBias", dB.view(), ref.conv2dBackwardBias(g.outC, positions, dy, B),
-            ref.conv2dBackwardBias(g.outC, positions, abs(dy), B));
+          expectClose(
+            "dBias",
+            dB.view(),
+            ref.conv2dBackwardBias(g.outC, positions, dy, B),
+            ref.conv2dBackwardBias(g.outC, positions, abs(dy), B),
+          );
         }
       },
     };

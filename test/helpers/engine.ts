@@ -1,10 +1,21 @@
 // One engine per test process, and (from test/cases/case.ts, where the kernel cases share them with the page and
 // the benchmark) the scope that frees every buffer a property run allocates and the generated operands.
-import { Engine, softmaxStats } from "../../src/index.js";
+import { Engine } from "../../src/engine/engine.js";
+import { softmaxStats } from "../../src/ops/softmax_xent.js";
 
 export {
-  Scope, abs, batchArb, buildPattern, expectClose, fixedDegrees, guardedOutput, patternSpecArb, scoped, values,
-  type PatternKind, type PatternSpec,
+  Scope,
+  abs,
+  batchArb,
+  buildPattern,
+  expectClose,
+  fixedDegrees,
+  guardedOutput,
+  patternSpecArb,
+  scoped,
+  values,
+  type PatternKind,
+  type PatternSpec,
 } from "../cases/case.js";
 
 const engines = new Map<boolean, Promise<Engine>>();
@@ -23,9 +34,13 @@ export function getEngine(debug = false): Promise<Engine> {
   return e;
 }
 
-
 /** Column b's softmax statistics of logits z [C, n] (the library's softmaxStats, one column picked). */
-export function columnStats(z: Float32Array, C: number, n: number, b: number): { label: number; confidence: number; entropy: number } {
+export function columnStats(
+  z: Float32Array,
+  C: number,
+  n: number,
+  b: number,
+): { label: number; confidence: number; entropy: number } {
   const s = softmaxStats(z, C, n);
   return { label: s.label[b]!, confidence: s.confidence[b]!, entropy: s.entropy[b]! };
 }
