@@ -19,7 +19,7 @@ export { Model, runLayers, backLayers, layerSeeds, type Exit, type ModelOptions,
 export { Adam, Sgd, type Optimizer, type AdamOptions, type SgdOptions } from "./nn/optimizers.js";
 export { Batcher } from "./nn/batcher.js";
 export { train, evaluate, type TrainOptions, type EpochReport, type EvalReport } from "./nn/train.js";
-export { encodeModel, decodeModel, encodeLayer, decodeLayer, modelSpec, modelTensors, hashModel, MODEL_FORMAT_VERSION, type DecodeModelOptions, type LayerSpec, type LoadedModel, type ModelSpec, type StoredTensor } from "./io/model_io.js";
+export { encodeModel, decodeModel, encodeLayer, decodeLayer, modelSpec, modelTensors, hashModel, MODEL_FORMAT_VERSION, DEFAULT_MODEL_LIMITS, type DecodeModelOptions, type ModelLimits, type LayerSpec, type LoadedModel, type ModelSpec, type StoredTensor } from "./io/model_io.js";
 export { ExitRunner, exitMacs, parseExitPolicy, checkPolicy, formatPolicy, passes, type ExitPolicy, type ExitResult, type ExitRunnerOptions } from "./exits/runner.js";
 export { ConvWeights, convOutputSize, sparseConv2d, sparseConv2dBackward, sparseConv2dBackwardWeights, type Conv2dGeometry, type ConvWeightsOptions } from "./ops/sparse_conv2d.js";
 export { SparseConv2d, heNormalConv, type SparseConv2dOptions } from "./nn/layers/sparse_conv2d.js";
