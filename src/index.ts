@@ -10,7 +10,7 @@ export { softmax, softmaxCrossEntropy, softmaxStats, type SoftmaxStats } from ".
 export { encodeSafetensors, decodeSafetensors, SAFETENSORS_DTYPES, type DecodeOptions, type Dtype, type SafeTensor, type SafetensorsFile, type TensorData } from "./io/safetensors.js";
 export { crc32 } from "./io/crc32.js";
 export { F16_MAX, F16_MIN_NORMAL, f16BitsToF32, f16IsFinite, f32ToF16Bits } from "./io/f16.js";
-export { DEFAULT_FRAME_LIMITS, FRAME_DTYPES, FRAME_MAGIC, FRAME_MEDIA_TYPE, FRAME_MAX_RANK, FRAME_VERSION, FrameError, FrameMismatchError, FrameTooLargeError, decodeFrame, encodeFrame, frameBytes, frameBytesPerSample, frameErrorBound, frameHeaderBytes, type Frame, type FrameDtype, type FrameErrorReason, type FrameExpect, type FrameInput, type FrameKind, type FrameLimits } from "./split/frame.js";
+export { DEFAULT_FRAME_LIMITS, FRAME_DTYPES, FRAME_MAGIC, FRAME_MEDIA_TYPE, FRAME_MAX_RANK, FRAME_VERSION, FrameError, FrameMismatchError, FrameTooLargeError, decodeFrame, decodeFrameHeader, encodeFrame, frameBytes, frameBytesPerSample, frameErrorBound, frameHeaderBytes, type Frame, type FrameDtype, type FrameErrorReason, type FrameExpect, type FrameHeader, type FrameInput, type FrameKind, type FrameLimits } from "./split/frame.js";
 export { makeDataset, subset, padFeatures, shuffledIndices, splitDataset, type Dataset, type SplitOptions } from "./nn/dataset.js";
 export { addInPlace, scaleInPlace, gatherColumns } from "./ops/elementwise.js";
 export type { Layer, Param } from "./nn/layers/layer.js";
