@@ -3,6 +3,7 @@ import { loadData } from "../data/load.js";
 import { reductionLine, runExperiment, resultsTable, type NetworkSpec } from "../node/experiment.js";
 import { type Command, UsageError, int, intList, num, numList } from "./args.js";
 import { engine } from "./common.js";
+import { checkWritableDir } from "./outputs.js";
 
 export const experimentCommand: Command = {
   name: "experiment",
@@ -66,6 +67,8 @@ and runs the test set through the edge client. Writes results/<name>/report.md, 
     if (!/^[\w.-]+$/.test(name)) throw new UsageError(`${c}: --name may contain letters, digits, '.', '_' and '-' only, got ${JSON.stringify(name)}`);
     const quiet = Boolean(v.quiet);
     const log = (s: string) => { if (!quiet) process.stderr.write(s + "\n"); };
+    const outDir = join((v.out as string | undefined) ?? "results", name);
+    await checkWritableDir(c, "--out/--name", outDir);
     const data = loadData(dataSpec, { seed, padTo: sizes[0] });
     const dense = sizes.slice(1);
     const networks: NetworkSpec[] = [
@@ -73,7 +76,6 @@ and runs the test set through the edge client. Writes results/<name>/report.md, 
       { name: "dense", description: "dense twin: same sizes, every connection", sizes, outDegrees: dense },
       { name: "narrow", description: "equal-budget dense network from the paper's code", sizes: narrow, outDegrees: narrow.slice(1) },
     ];
-    const outDir = join((v.out as string | undefined) ?? "results", name);
     const eng = await engine();
     const result = await runExperiment(eng, {
       outDir,

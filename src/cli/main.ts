@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // presparse command line: one subcommand per file, flags parsed strictly, one-line errors.
 import { readFileSync } from "node:fs";
-import { PresparseError } from "../engine/errors.js";
 import { type Command, UsageError, helpText, parse } from "./args.js";
 import { calibrateCommand } from "./calibrate.js";
 import { evalCommand } from "./eval.js";
 import { experimentCommand } from "./experiment.js";
 import { inferCommand } from "./infer.js";
+import { reportError } from "./report.js";
 import { serveCommand } from "./serve.js";
 import { splitCommand } from "./split.js";
 import { trainCommand } from "./train.js";
@@ -50,15 +50,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     return (await cmd.run(values, positionals)) ?? 0;
   } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`presparse: ${e.message}\n`);
-      return 2;
-    }
-    if (e instanceof PresparseError) {
-      process.stderr.write(`presparse: ${e.name}: ${e.message}\n`);
-      return 1;
-    }
-    throw e;
+    return reportError(e);
   }
 }
 

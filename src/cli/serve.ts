@@ -23,6 +23,8 @@ answers every accepted request, then exits 0.
   --max-queue N         samples allowed to wait; past it requests get 503 + Retry-After (default 4096)
   --timeout-ms T        a request not answered this long after it arrived gets 504 (default 10000)
   --max-body-bytes N    largest request body, else 413 (default 4194304)
+  --max-inflight-bytes N  bytes all bodies being received may hold together, else 503 (default 33554432)
+  --max-connections N   open connections; past it a connection's request gets 503 (default 1024)
   --retry-after S       seconds in the Retry-After of a 503 (default 1)
   --workers N           processes sharing the port (node:cluster; default 1)
   --demo                also serve the live demo page at /demo/ (and / redirects there): the head runs in the
@@ -38,6 +40,8 @@ answers every accepted request, then exits 0.
     "max-queue": { type: "string" },
     "timeout-ms": { type: "string" },
     "max-body-bytes": { type: "string" },
+    "max-inflight-bytes": { type: "string" },
+    "max-connections": { type: "string" },
     "retry-after": { type: "string" },
     workers: { type: "string" },
     demo: { type: "boolean" },
@@ -57,6 +61,8 @@ answers every accepted request, then exits 0.
       maxQueue: int("serve", "max-queue", v["max-queue"], 4096, 1, 1 << 30),
       timeoutMs: int("serve", "timeout-ms", v["timeout-ms"], 10_000, 1, 2 ** 31 - 1),
       maxBodyBytes: int("serve", "max-body-bytes", v["max-body-bytes"], 4 * 2 ** 20, 64, 2 ** 31 - 1),
+      maxInflightBytes: v["max-inflight-bytes"] === undefined ? undefined : int("serve", "max-inflight-bytes", v["max-inflight-bytes"], 0, 64, Number.MAX_SAFE_INTEGER),
+      maxConnections: int("serve", "max-connections", v["max-connections"], 1024, 1, 1 << 20),
       retryAfterSeconds: int("serve", "retry-after", v["retry-after"], 1, 0, 86_400),
       demo,
     };

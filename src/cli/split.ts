@@ -8,6 +8,7 @@ import { loadModel } from "../node/model_files.js";
 import { split } from "../split/split.js";
 import { type Command, UsageError, int, required } from "./args.js";
 import { engine, fmtBytes, trainedSeed } from "./common.js";
+import { checkWritableDir } from "./outputs.js";
 
 export const splitCommand: Command = {
   name: "split",
@@ -36,6 +37,7 @@ the server refuses frames from any other head.
   async run(v) {
     const path = required("split", "model", v.model);
     const outDir = required("split", "out-dir", v["out-dir"]);
+    await checkWritableDir("split", "--out-dir", outDir, ["head.safetensors", "tail.safetensors"]);
     const loaded = await loadModel(await engine(), path);
     const model = loaded.model;
     const L = model.trunk.length;

@@ -5,6 +5,7 @@ import { saveModel } from "../node/model_files.js";
 import { train } from "../nn/train.js";
 import { type Command, UsageError, int, intList, num, numList } from "./args.js";
 import { dataFor, engine, fmtBytes, pct, sizeSummary } from "./common.js";
+import { checkWritableFile } from "./outputs.js";
 import { Progress } from "./progress.js";
 
 export const trainOptions = {
@@ -98,6 +99,7 @@ Trains a network whose connections are fixed before training (defaults: the pape
     const { model, optimizer, seed } = modelFromFlags("train", v, eng);
     const epochs = int("train", "epochs", v.epochs, 50, 1);
     const batch = int("train", "batch", v.batch, 256, 1, 65536);
+    if (v.save !== undefined) await checkWritableFile("train", "--save", v.save as string);
     const data = dataFor("train", (v.data as string | undefined) ?? "mnist", model.inputSize, seed);
     const progress = new Progress(Boolean(v.quiet));
     const size = sizeSummary(model);
