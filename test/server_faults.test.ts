@@ -109,22 +109,33 @@ describe("half-closed and tunnelling clients", () => {
 });
 
 describe("bodies in flight", () => {
-  it("a frame of the wrong shape is refused on its header: its body is read and dropped, not held, and the connection stays", async () => {
+  it("a frame of the wrong shape is refused on its header, before its body is in: its memory given back, its rest not kept", async () => {
     const s = await serve({ maxBodyBytes: 4 * MiB, maxInflightBytes: 5 * MiB, maxQueue: 1 << 20 });
     const bad = wrongShape(4 * MiB - 100);
     const c = rawConnection(s.port);
+    c.sock.on("error", () => {});
     c.sock.write(postHead(bad.length));
     c.sock.write(bad.subarray(0, 64 * 1024));
-    // answered on its header, while the rest of its body is still to come
+    // answered on its header while the rest of its body is still to come; that rest is long: the connection closes
     const a = await c.next();
     expect(a.status).toBe(400);
     expect(errorCode(a)).toMatchObject({ code: "bad_frame", field: "dims" });
-    expect(a.headers.connection).toBe("keep-alive");
+    expect(a.headers.connection).toBe("close");
+    expect(await c.ended).toMatch(/closed|ECONNRESET|EPIPE/);
     // its 4 MiB was reserved on its Content-Length and given back when the header was refused: another body fits
     const big = activationFrame(tail, Math.floor((4 * MiB - 100) / (4 * tail.inputSize)), 7);
     expect((await postFrame(s.url, big.bytes)).status).toBe(200);
-    c.sock.write(bad.subarray(64 * 1024));
-    // the same connection answers the next request
+  });
+
+  it("a refused body with a short rest is read to its end and the connection kept for the next request", async () => {
+    const s = await serve();
+    const bad = wrongShape(100 * 1024);
+    const c = rawConnection(s.port);
+    c.sock.write(postHead(bad.length));
+    c.sock.write(bad.subarray(0, 48 * 1024));
+    const a = await c.next();
+    expect([a.status, a.headers.connection]).toEqual([400, "keep-alive"]);
+    c.sock.write(bad.subarray(48 * 1024));
     const f = activationFrame(tail, 1, 3);
     c.sock.write(Buffer.concat([Buffer.from(postHead(f.bytes.length)), f.bytes]));
     expect((await c.next()).status).toBe(200);

@@ -185,6 +185,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
 const netServerClose = NetServer.prototype.close;
 
+/** The most of a refused body's rest that is read to keep its connection; past it the connection is closed. */
+const KEEP_READING_BYTES = 64 * 1024;
+
 /** The open connections: which ones are over the cap, and which have a request in flight (from its head to its answer). */
 class Sockets {
   private readonly open = new Map<Socket, { busy: number; over: boolean }>();
@@ -264,12 +267,11 @@ function listener(s: TailService, o: Limits, sockets: Sockets, budget: BodyBudge
       if (finished) return;
       settle();
       s.traffic.end(label, a, arrived);
-      // The rest of a refused body is read and dropped as it arrives, and the connection kept, when its declared
-      // length is within the limit: closing on unread bytes would reset the connection, and the answer with it. A
-      // longer or undeclared rest, a client too slow for its deadline, a draining server or a client that closed
-      // its side: Connection: close.
-      const rest = req.complete || (bounded && a.status !== 504);
-      const close = closing || !rest || s.traffic.draining || socket.readableEnded;
+      // A refused body's rest is read and dropped, keeping the connection, only when it is short: a longer or
+      // undeclared rest, a client too slow for its deadline, a draining server or a client that closed its side gets
+      // Connection: close (node:http reads what is already on its way while the answer goes out, then closes).
+      const rest = req.complete ? 0 : declared !== undefined && a.status !== 504 ? declared - received : Infinity;
+      const close = closing || rest > KEEP_READING_BYTES || s.traffic.draining || socket.readableEnded;
       if (!req.complete) req.resume();
       if (!res.destroyed && !res.headersSent) send(res, a, close);
     };
@@ -282,7 +284,8 @@ function listener(s: TailService, o: Limits, sockets: Sockets, budget: BodyBudge
     });
 
     const length = req.headers["content-length"];
-    const bounded = length !== undefined && Number(length) <= o.maxBodyBytes;
+    const declared = length === undefined ? undefined : Number(length);
+    let received = 0;
     const head = requestHead(req, arrived);
     if (head instanceof HttpError) return answer(errorAnswer(head));
     label = s.handler.label(head.path);
@@ -293,13 +296,12 @@ function listener(s: TailService, o: Limits, sockets: Sockets, budget: BodyBudge
     const refused = s.handler.admit(head);
     if (refused) return answer(refused);
     // the body's share of memory: what it declares, up front, or what arrives when it declares nothing
-    const declared = Number(length ?? 0);
-    if (!budget.take(declared)) return answer(errorAnswer(overBudget(o, budget)));
-    held = declared;
+    if (!budget.take(declared ?? 0)) return answer(errorAnswer(overBudget(o, budget)));
+    held = declared ?? 0;
     // the handler keeps the deadline once it has the body; until then it is the transport's
     timer = setTimeout(() => answer(errorAnswer(timeoutError(o.timeoutMs))), o.timeoutMs);
     const hold: BodyHold = {
-      grow: (n) => n <= held || (budget.take(n - held) && ((held = n), true)),
+      grow: (n) => ((received = n), n <= held || (budget.take(n - held) && ((held = n), true))),
       drop: () => (budget.give(held), (held = 0)),
     };
     const prefix = s.handler.prefixBytes(head);
