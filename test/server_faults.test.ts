@@ -190,6 +190,19 @@ describe("bodies in flight", () => {
   });
 });
 
+describe("slow heads", () => {
+  it("a request head that never completes is answered 408 within the request timeout", async () => {
+    const s = await serve({ timeoutMs: 400 });
+    const c = rawConnection(s.port);
+    const t = performance.now();
+    c.sock.write("POST /v1/infer HTTP/1.1\r\nHost: x\r\nContent-Ty");
+    const a = await c.next();
+    expect([a.status, errorCode(a).code, a.headers.connection]).toEqual([408, "request_timeout", "close"]);
+    expect(performance.now() - t).toBeLessThan(2000);
+    expect(await c.ended).toBe("closed");
+  });
+});
+
 describe("shutdown", () => {
   it("idle and half-sent sockets do not hold close() to the drain timeout", async () => {
     const s = await serve({ drainTimeoutMs: 5000 });

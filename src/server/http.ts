@@ -116,7 +116,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     throw e;
   }
   const sockets = new Sockets(o.maxConnections);
-  const server: Server = createServer(listener(s, o, sockets, new BodyBudget(o.maxInflightBytes)));
+  // node:http checks the head and request timeouts on this period (30 s by default, three times our default timeout)
+  const connectionsCheckingInterval = Math.min(30_000, Math.max(100, Math.ceil(o.timeoutMs / 4)));
+  const server: Server = createServer({ connectionsCheckingInterval }, listener(s, o, sockets, new BodyBudget(o.maxInflightBytes)));
   // a client may half-close once its request is sent (shutdown(SHUT_WR)); its answer still goes out before the close
   // (node:http's own switch, not in its typings: its socket 'end' handler reads it to keep such a request alive)
   (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
@@ -127,7 +129,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   server.on("connection", (socket: Socket) => sockets.add(socket));
   server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable || err.code === "ECONNRESET") return void socket.destroy();
-    writeRaw(socket, errorAnswer(new HttpError(400, "bad_request", `malformed HTTP request: ${err.code ?? err.message}`)));
+    const slow = err.code === "ERR_HTTP_REQUEST_TIMEOUT";
+    const e = slow
+      ? new HttpError(408, "request_timeout", `the request did not arrive within ${server.headersTimeout} ms`)
+      : new HttpError(400, "bad_request", `malformed HTTP request: ${err.code ?? err.message}`);
+    writeRaw(socket, errorAnswer(e));
   });
   // CONNECT asks for a tunnel, which this server never opens: answered, counted, and the connection closed
   server.on("connect", (req: IncomingMessage, socket: Duplex) => {
@@ -240,7 +246,7 @@ function writeRaw(socket: Duplex, a: Answer): void {
   socket.end(`${head}\r\nConnection: close\r\n\r\n${typeof a.body === "string" ? a.body : ""}`);
 }
 
-const STATUS_TEXT: Readonly<Record<number, string>> = { 400: "Bad Request", 501: "Not Implemented" };
+const STATUS_TEXT: Readonly<Record<number, string>> = { 400: "Bad Request", 408: "Request Timeout", 501: "Not Implemented" };
 
 type Limits = { timeoutMs: number; maxBodyBytes: number; retryAfterSeconds: number };
 
