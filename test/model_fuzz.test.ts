@@ -122,6 +122,12 @@ describe("declared sizes", () => {
     const inputs = parts(paperBytes);
     inputs.spec.trunk[0].inputs = 2 ** 24;
     rejected(engine, assemble(inputs), "trunk.0", /declares features per sample: 16777216/);
+    // many layers each within the limit, together past the total: a sparse layer's column pointers are 4 bytes per
+    // input that no tensor pays for
+    const wide = { format: "presparse", version: 1, classes: 2 ** 22, inputShape: [2 ** 22], finalWeight: 1, trunk: Array.from({ length: 9 }, () => ({ kind: "flatten", inputShape: [2 ** 22] })), exits: [] };
+    const before = engine.stats().allocations;
+    rejected(engine, encodeSafetensors({}, { presparse: JSON.stringify(wide) }), "trunk.8", /input features per sample to 37748736, the limit is 33554432 \(limits\.maxTotalFeatures\)/);
+    expect(engine.stats().allocations).toBe(before);
   });
 
   it("the limits are the decoder's options: lower ones refuse the paper's network, higher ones take a bigger file", () => {

@@ -65,6 +65,11 @@ export interface LoadedModel<M extends Model = Model> {
 export interface ModelLimits {
   /** Features per sample of the input, of every layer's input and output, of the cut, and classes. */
   maxFeatures?: number;
+  /**
+   * Features per sample summed over every layer's input: what a model costs that no tensor pays for (a sparse
+   * layer's column pointers at load, 4 bytes per input; every layer's scratch once it runs).
+   */
+  maxTotalFeatures?: number;
   /** Layers in the trunk and the exit heads together (also the most exits a split record may count). */
   maxLayers?: number;
   /** Nesting depth of the safetensors header and of the architecture record. */
@@ -73,11 +78,12 @@ export interface ModelLimits {
 
 /**
  * Defaults sized to the largest real model with room to spare: 2^22 features per sample holds VGG-16's widest
- * activation at 224×224 (64×224×224 = 3,211,264); 4096 layers is 27× ResNet-152's 152; 64 levels of JSON against
- * the 5 a model file uses.
+ * activation at 224×224 (64×224×224 = 3,211,264), 2^25 in all twice its 15.2 million layer inputs; 4096 layers is
+ * 27× ResNet-152's 152; 64 levels of JSON against the 5 a model file uses.
  */
 export const DEFAULT_MODEL_LIMITS: Readonly<Required<ModelLimits>> = Object.freeze({
   maxFeatures: 2 ** 22,
+  maxTotalFeatures: 2 ** 25,
   maxLayers: 4096,
   maxJsonDepth: 64,
 });
@@ -547,13 +553,18 @@ function checkDeclaredSizes(spec: ModelSpec, layers: [LayerSpec, string][], limi
   if (typeof spec.classes === "number" && spec.classes > limits.maxFeatures) {
     throw over("presparse.classes", "classes", spec.classes, limits.maxFeatures, "maxFeatures");
   }
+  let total = 0;
   for (const [l, where] of layers) {
     const codec = Object.hasOwn(CODECS, l.kind) ? CODECS[l.kind]! : undefined;
     if (!codec) throw new FormatError("model", `${where}.kind`, `unknown layer kind ${JSON.stringify(l.kind)}`);
     const [inputs, outputs] = codec.features(new LayerReader(l, {}, where));
     const widest = Math.max(inputs, outputs);
     // Infinity is a zero stride, which the layer itself names when it is built
-    if (Number.isFinite(widest) && widest > limits.maxFeatures) throw over(where, "declares features per sample:", widest, limits.maxFeatures, "maxFeatures");
+    if (!Number.isFinite(widest)) continue;
+    if (widest > limits.maxFeatures) throw over(where, "declares features per sample:", widest, limits.maxFeatures, "maxFeatures");
+    if ((total += Math.max(0, inputs)) > limits.maxTotalFeatures) {
+      throw over(where, "brings the layers' input features per sample to", total, limits.maxTotalFeatures, "maxTotalFeatures");
+    }
   }
   const split = typeof spec.extra === "object" && spec.extra !== null ? (spec.extra.split as Record<string, unknown> | undefined) : undefined;
   if (typeof split !== "object" || split === null) return;
@@ -566,6 +577,7 @@ function checkDeclaredSizes(spec: ModelSpec, layers: [LayerSpec, string][], limi
 function resolveModelLimits(l: ModelLimits = {}): Required<ModelLimits> {
   const r = { ...DEFAULT_MODEL_LIMITS, ...l };
   checkInt("decodeModel", "limits.maxFeatures", r.maxFeatures, 1, 2 ** 31 - 1);
+  checkInt("decodeModel", "limits.maxTotalFeatures", r.maxTotalFeatures, 1, Number.MAX_SAFE_INTEGER);
   checkInt("decodeModel", "limits.maxLayers", r.maxLayers, 1, 2 ** 31 - 1);
   checkInt("decodeModel", "limits.maxJsonDepth", r.maxJsonDepth, 3, 10_000);
   return r;
