@@ -1,7 +1,9 @@
 // ReLU:  y = max(x, 0);  dX = dY ⊙ [y > 0]  (y is the layer's post-activation output).
+import { inside, sameOrApart } from "./checks";
 
 /** In place: y[i] = max(y[i], 0) for n floats. */
 export function reluForward(n: i32, y: usize): void {
+  if (!ASC_NO_ASSERT) assert(inside(y, n), "reluForward: Y outside memory");
   const zero = f32x4.splat(0);
   let i = 0;
   for (; i + 4 <= n; i += 4) {
@@ -17,6 +19,13 @@ export function reluForward(n: i32, y: usize): void {
 
 /** dx[i] = y[i] > 0 ? dy[i] : 0 for n floats (dx may alias dy). */
 export function reluBackward(n: i32, y: usize, dy: usize, dx: usize): void {
+  if (!ASC_NO_ASSERT) {
+    assert(inside(y, n), "reluBackward: Y outside memory");
+    assert(inside(dy, n), "reluBackward: dY outside memory");
+    assert(inside(dx, n), "reluBackward: dX outside memory");
+    assert(sameOrApart(dx, n, dy, n), "reluBackward: dX overlaps dY without being it");
+    assert(sameOrApart(dx, n, y, n), "reluBackward: dX overlaps Y without being it");
+  }
   const zero = f32x4.splat(0);
   let i = 0;
   for (; i + 4 <= n; i += 4) {

@@ -1,5 +1,6 @@
 // Y[m,B] = A[m,k] (CSR) · X[k,B] (+bias, ReLU);  dX[k,B] = Aᵀ·dY via CSC;  dA.values = (dY·Xᵀ) on A's pattern
 // Activations are feature-major: row r of a [rows, B] matrix starts at ptr + r·B·4, batch contiguous.
+import { apart, indices, inside, insideIf, offsets, reach } from "./checks";
 
 // Compile-time switches for the inlined passes below (type arguments, so no branch is left in an inner loop).
 type Yes = u8;
@@ -159,6 +160,18 @@ export function csrSpmm(
   m: i32, B: i32, rowPtr: usize, colIdx: usize, values: usize,
   x: usize, bias: usize, y: usize, relu: i32,
 ): void {
+  if (!ASC_NO_ASSERT) {
+    assert(m >= 0 && B >= 0, "csrSpmm: m and B must be ≥ 0");
+    assert(offsets(rowPtr, m), "csrSpmm: rowPtr must lie in memory, start at 0 and never decrease");
+    const nnz = load<i32>(rowPtr + (<usize>m << 2));
+    assert(indices(colIdx, nnz, -1), "csrSpmm: colIdx must lie in memory and hold column indices ≥ 0");
+    const k = reach(colIdx, nnz);
+    assert(inside(values, nnz), "csrSpmm: values outside memory");
+    assert(inside(x, <i64>k * B), "csrSpmm: X (as many rows as colIdx reaches) outside memory");
+    assert(insideIf(bias, m), "csrSpmm: bias outside memory");
+    assert(inside(y, <i64>m * B), "csrSpmm: Y outside memory");
+    assert(apart(y, <i64>m * B, x, <i64>k * B), "csrSpmm: Y overlaps X");
+  }
   rowCombine<u8>(m, B, rowPtr, colIdx, 0, values, x, bias, y, relu != 0);
 }
 
@@ -167,6 +180,18 @@ export function csrSpmmT(
   k: i32, B: i32, colPtr: usize, rowIdx: usize, perm: usize, values: usize,
   dy: usize, dx: usize,
 ): void {
+  if (!ASC_NO_ASSERT) {
+    assert(k >= 0 && B >= 0, "csrSpmmT: k and B must be ≥ 0");
+    assert(offsets(colPtr, k), "csrSpmmT: colPtr must lie in memory, start at 0 and never decrease");
+    const nnz = load<i32>(colPtr + (<usize>k << 2));
+    assert(indices(rowIdx, nnz, -1), "csrSpmmT: rowIdx must lie in memory and hold row indices ≥ 0");
+    const m = reach(rowIdx, nnz);
+    assert(indices(perm, nnz, nnz), "csrSpmmT: perm must lie in memory and hold positions in [0, nnz)");
+    assert(inside(values, nnz), "csrSpmmT: values outside memory");
+    assert(inside(dy, <i64>m * B), "csrSpmmT: dY (as many rows as rowIdx reaches) outside memory");
+    assert(inside(dx, <i64>k * B), "csrSpmmT: dX outside memory");
+    assert(apart(dx, <i64>k * B, dy, <i64>m * B), "csrSpmmT: dX overlaps dY");
+  }
   rowCombine<i32>(k, B, colPtr, rowIdx, perm, values, dy, 0, dx, false);
 }
 
@@ -213,6 +238,18 @@ export function csrSddmm(
   m: i32, B: i32, rowPtr: usize, colIdx: usize,
   dy: usize, x: usize, dValues: usize, dBias: usize,
 ): void {
+  if (!ASC_NO_ASSERT) {
+    assert(m >= 0 && B >= 0, "csrSddmm: m and B must be ≥ 0");
+    assert(offsets(rowPtr, m), "csrSddmm: rowPtr must lie in memory, start at 0 and never decrease");
+    const nnz = load<i32>(rowPtr + (<usize>m << 2));
+    assert(indices(colIdx, nnz, -1), "csrSddmm: colIdx must lie in memory and hold column indices ≥ 0");
+    const k = reach(colIdx, nnz);
+    assert(inside(dy, <i64>m * B), "csrSddmm: dY outside memory");
+    assert(inside(x, <i64>k * B), "csrSddmm: X (as many rows as colIdx reaches) outside memory");
+    assert(inside(dValues, nnz), "csrSddmm: dValues outside memory");
+    assert(apart(dValues, nnz, dy, <i64>m * B), "csrSddmm: dValues overlaps dY");
+    assert(apart(dValues, nnz, x, <i64>k * B), "csrSddmm: dValues overlaps X");
+  }
   const stride = <usize>B << 2;
   for (let r = 0; r < m; r++) {
     const start = load<i32>(rowPtr + (<usize>r << 2));
@@ -234,6 +271,12 @@ export function csrSddmm(
 
 /** out[r] = Σ_b Y[r,b]  (bias gradient). */
 export function rowSums(m: i32, B: i32, y: usize, out: usize): void {
+  if (!ASC_NO_ASSERT) {
+    assert(m >= 0 && B >= 0, "rowSums: m and B must be ≥ 0");
+    assert(inside(y, <i64>m * B), "rowSums: Y outside memory");
+    assert(inside(out, m), "rowSums: out outside memory");
+    assert(apart(out, m, y, <i64>m * B), "rowSums: out overlaps Y");
+  }
   const stride = <usize>B << 2;
   for (let r = 0; r < m; r++) {
     const row = y + <usize>r * stride;

@@ -1,5 +1,6 @@
 // Y[m,B] = L[m,k] · X[k,B] (+bias, ReLU) with L(r,c) at a + r·rs + c·cs floats  (forward: L = W, rs = k, cs = 1;
 // backward: L = Wᵀ, rs = 1, cs = m_W);  dW[m,k] = dY[m,B] · X[k,B]ᵀ;  same feature-major layout as the CSR kernels.
+import { apart, inside, insideIf } from "./checks";
 import { hsum, rowSums } from "./csr_spmm";
 
 @inline
@@ -12,6 +13,14 @@ export function denseMatmul(
   m: i32, k: i32, B: i32, a: usize, rs: i32, cs: i32,
   x: usize, bias: usize, y: usize, relu: i32,
 ): void {
+  if (!ASC_NO_ASSERT) {
+    assert(m >= 0 && k >= 0 && B >= 0 && rs >= 0 && cs >= 0, "denseMatmul: sizes and strides must be ≥ 0");
+    assert(inside(a, m > 0 && k > 0 ? <i64>(m - 1) * rs + <i64>(k - 1) * cs + 1 : 0), "denseMatmul: L outside memory");
+    assert(inside(x, <i64>k * B), "denseMatmul: X outside memory");
+    assert(insideIf(bias, m), "denseMatmul: bias outside memory");
+    assert(inside(y, <i64>m * B), "denseMatmul: Y outside memory");
+    assert(apart(y, <i64>m * B, x, <i64>k * B), "denseMatmul: Y overlaps X");
+  }
   const stride = <usize>B << 2;
   const zero = f32x4.splat(0);
   const rsz = <usize>rs, csz = <usize>cs;
@@ -102,6 +111,14 @@ export function denseMatmul(
 
 /** dW[m,k] = dY[m,B]·X[k,B]ᵀ (row-major dW), blocked 2×2; dBias[r] = Σ_b dY[r,b] if dBias ≠ 0. */
 export function denseGradW(m: i32, k: i32, B: i32, dy: usize, x: usize, dw: usize, dBias: usize): void {
+  if (!ASC_NO_ASSERT) {
+    assert(m >= 0 && k >= 0 && B >= 0, "denseGradW: m, k and B must be ≥ 0");
+    assert(inside(dy, <i64>m * B), "denseGradW: dY outside memory");
+    assert(inside(x, <i64>k * B), "denseGradW: X outside memory");
+    assert(inside(dw, <i64>m * k), "denseGradW: dW outside memory");
+    assert(apart(dw, <i64>m * k, dy, <i64>m * B), "denseGradW: dW overlaps dY");
+    assert(apart(dw, <i64>m * k, x, <i64>k * B), "denseGradW: dW overlaps X");
+  }
   // the bias gradient is the same row sum as the sparse layers' (csrSddmm), so a dense layer and its
   // Pattern.dense twin get bit-identical bias gradients
   if (dBias != 0) rowSums(m, B, dy, dBias);

@@ -1,7 +1,13 @@
 // y += x;  x *= s;  dst[r, j] = src[r, cols[j]] (column gather: compacts the samples that continue past an exit)
+import { apart, indices, inside, reach, sameOrApart } from "./checks";
 
 /** y[i] += x[i] for n floats. */
 export function addInPlace(n: i32, y: usize, x: usize): void {
+  if (!ASC_NO_ASSERT) {
+    assert(inside(y, n), "addInPlace: y outside memory");
+    assert(inside(x, n), "addInPlace: x outside memory");
+    assert(sameOrApart(y, n, x, n), "addInPlace: y overlaps x without being it");
+  }
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const off = <usize>i << 2;
@@ -15,6 +21,7 @@ export function addInPlace(n: i32, y: usize, x: usize): void {
 
 /** x[i] *= s for n floats. */
 export function scaleInPlace(n: i32, x: usize, s: f32): void {
+  if (!ASC_NO_ASSERT) assert(inside(x, n), "scaleInPlace: x outside memory");
   const vs = f32x4.splat(s);
   let i = 0;
   for (; i + 4 <= n; i += 4) {
@@ -29,6 +36,13 @@ export function scaleInPlace(n: i32, x: usize, s: f32): void {
 
 /** dst[rows, n] = src[rows, B] restricted to the n columns listed in cols (i32, each < B). */
 export function gatherColumns(rows: i32, B: i32, src: usize, cols: usize, n: i32, dst: usize): void {
+  if (!ASC_NO_ASSERT) {
+    assert(rows >= 0 && B >= 0 && n >= 0, "gatherColumns: rows, B and n must be ≥ 0");
+    assert(inside(src, <i64>rows * B), "gatherColumns: src outside memory");
+    assert(indices(cols, n, B), "gatherColumns: cols must lie in memory and hold columns in [0, B)");
+    assert(inside(dst, <i64>rows * n), "gatherColumns: dst outside memory");
+    assert(apart(dst, <i64>rows * n, src, <i64>rows * B), "gatherColumns: dst overlaps src");
+  }
   for (let r = 0; r < rows; r++) {
     const s = src + <usize>r * (<usize>B << 2);
     const d = dst + <usize>r * (<usize>n << 2);
@@ -40,6 +54,14 @@ export function gatherColumns(rows: i32, B: i32, src: usize, cols: usize, n: i32
 
 /** dst[f, j] = src[idx[j]·F + f] for j < B: sample-major rows (a dataset) → a feature-major batch [F, B]. */
 export function gatherSamples(F: i32, src: usize, idx: usize, B: i32, dst: usize): void {
+  if (!ASC_NO_ASSERT) {
+    assert(F >= 0 && B >= 0, "gatherSamples: F and B must be ≥ 0");
+    assert(indices(idx, B, -1), "gatherSamples: idx must lie in memory and hold sample indices ≥ 0");
+    const n = reach(idx, B);
+    assert(inside(src, <i64>n * F), "gatherSamples: src (as many samples as idx reaches) outside memory");
+    assert(inside(dst, <i64>F * B), "gatherSamples: dst outside memory");
+    assert(apart(dst, <i64>F * B, src, <i64>n * F), "gatherSamples: dst overlaps src");
+  }
   const rowBytes = <usize>F << 2;
   const stride = <usize>B << 2;
   let j = 0;

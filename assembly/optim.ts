@@ -1,9 +1,22 @@
 // Adam (Keras legacy form): m = β1·m + (1−β1)·g;  v = β2·v + (1−β2)·g²;  w −= lrT · m / (√v + ε),
 // lrT = lr_t·√(1−β2ᵗ)/(1−β1ᵗ) computed by the caller;  g includes l2·w.   SGD: u = μ·u − lr·g;  w += u.
 // All arrays are nnz-long (stored connections only).
+import { apart, inside } from "./checks";
 
 /** One Adam step over n parameters. */
 export function adamStep(n: i32, w: usize, g: usize, m: usize, v: usize, lrT: f32, b1: f32, b2: f32, eps: f32, l2: f32): void {
+  if (!ASC_NO_ASSERT) {
+    assert(inside(w, n), "adamStep: w outside memory");
+    assert(inside(g, n), "adamStep: g outside memory");
+    assert(inside(m, n), "adamStep: m outside memory");
+    assert(inside(v, n), "adamStep: v outside memory");
+    assert(apart(w, n, g, n), "adamStep: w overlaps g");
+    assert(apart(m, n, w, n), "adamStep: m overlaps w");
+    assert(apart(m, n, g, n), "adamStep: m overlaps g");
+    assert(apart(v, n, w, n), "adamStep: v overlaps w");
+    assert(apart(v, n, g, n), "adamStep: v overlaps g");
+    assert(apart(v, n, m, n), "adamStep: v overlaps m");
+  }
   const vb1 = f32x4.splat(b1), vb2 = f32x4.splat(b2), va1 = f32x4.splat(1 - b1), va2 = f32x4.splat(1 - b2);
   const vlr = f32x4.splat(lrT), veps = f32x4.splat(eps), vl2 = f32x4.splat(l2);
   let i = 0;
@@ -31,6 +44,14 @@ export function adamStep(n: i32, w: usize, g: usize, m: usize, v: usize, lrT: f3
 
 /** One SGD step with momentum μ (μ = 0: plain SGD) over n parameters. */
 export function sgdStep(n: i32, w: usize, g: usize, u: usize, lr: f32, mu: f32, l2: f32): void {
+  if (!ASC_NO_ASSERT) {
+    assert(inside(w, n), "sgdStep: w outside memory");
+    assert(inside(g, n), "sgdStep: g outside memory");
+    assert(inside(u, n), "sgdStep: u outside memory");
+    assert(apart(w, n, g, n), "sgdStep: w overlaps g");
+    assert(apart(u, n, w, n), "sgdStep: u overlaps w");
+    assert(apart(u, n, g, n), "sgdStep: u overlaps g");
+  }
   const vmu = f32x4.splat(mu), vlr = f32x4.splat(lr), vl2 = f32x4.splat(l2);
   let i = 0;
   for (; i + 4 <= n; i += 4) {

@@ -1,8 +1,20 @@
 // Y[c,oy,ox,:] = max | mean over X[c, oy·s+ky, ox·s+kx, :] (ky, kx < k);  dX: dY to the first max | dY/k² to every tap
 // Feature-major activations, batch innermost: position (c, y, x) is row c·H·W + y·W + x of [C·H·W, B].
+import { apart, inside } from "./checks";
+
+// Debug-build predicate (checks.ts): OH×OW are the k×k windows at stride s that fit in H×W, as the kernels walk them.
+@inline function geometry(C: i32, H: i32, W: i32, OH: i32, OW: i32, k: i32, s: i32, B: i32): bool {
+  return C >= 0 && B >= 0 && k >= 1 && s >= 1 && k <= H && k <= W && OH == (H - k) / s + 1 && OW == (W - k) / s + 1;
+}
 
 /** Y[C·OH·OW, B] = max over each k×k window of X[C·H·W, B] at stride s (no padding; wasm max: NaN propagates). */
 export function maxPool2d(C: i32, H: i32, W: i32, OH: i32, OW: i32, k: i32, s: i32, B: i32, x: usize, y: usize): void {
+  if (!ASC_NO_ASSERT) {
+    assert(geometry(C, H, W, OH, OW, k, s, B), "maxPool2d: OH×OW must be the k×k windows at stride s in H×W");
+    assert(inside(x, <i64>C * H * W * B), "maxPool2d: X outside memory");
+    assert(inside(y, <i64>C * OH * OW * B), "maxPool2d: Y outside memory");
+    assert(apart(y, <i64>C * OH * OW * B, x, <i64>C * H * W * B), "maxPool2d: Y overlaps X");
+  }
   const strideB = <usize>B << 2;
   const B4 = B & ~3;
   for (let c = 0; c < C; c++) {
@@ -40,6 +52,17 @@ export function maxPool2d(C: i32, H: i32, W: i32, OH: i32, OW: i32, k: i32, s: i
 export function maxPool2dBackward(
   C: i32, H: i32, W: i32, OH: i32, OW: i32, k: i32, s: i32, B: i32, x: usize, y: usize, dy: usize, dx: usize,
 ): void {
+  if (!ASC_NO_ASSERT) {
+    assert(geometry(C, H, W, OH, OW, k, s, B), "maxPool2dBackward: OH×OW must be the k×k windows at stride s in H×W");
+    const n = <i64>C * H * W * B, m = <i64>C * OH * OW * B;
+    assert(inside(x, n), "maxPool2dBackward: X outside memory");
+    assert(inside(y, m), "maxPool2dBackward: Y outside memory");
+    assert(inside(dy, m), "maxPool2dBackward: dY outside memory");
+    assert(inside(dx, n), "maxPool2dBackward: dX outside memory");
+    assert(apart(dx, n, x, n), "maxPool2dBackward: dX overlaps X");
+    assert(apart(dx, n, y, m), "maxPool2dBackward: dX overlaps Y");
+    assert(apart(dx, n, dy, m), "maxPool2dBackward: dX overlaps dY");
+  }
   const strideB = <usize>B << 2;
   const B4 = B & ~3;
   memory.fill(dx, 0, <usize>(C * H * W) * strideB);
@@ -85,6 +108,12 @@ export function maxPool2dBackward(
 
 /** Y[C·OH·OW, B] = mean over each k×k window of X[C·H·W, B] at stride s (no padding). */
 export function avgPool2d(C: i32, H: i32, W: i32, OH: i32, OW: i32, k: i32, s: i32, B: i32, x: usize, y: usize): void {
+  if (!ASC_NO_ASSERT) {
+    assert(geometry(C, H, W, OH, OW, k, s, B), "avgPool2d: OH×OW must be the k×k windows at stride s in H×W");
+    assert(inside(x, <i64>C * H * W * B), "avgPool2d: X outside memory");
+    assert(inside(y, <i64>C * OH * OW * B), "avgPool2d: Y outside memory");
+    assert(apart(y, <i64>C * OH * OW * B, x, <i64>C * H * W * B), "avgPool2d: Y overlaps X");
+  }
   const strideB = <usize>B << 2;
   const B4 = B & ~3;
   const inv: f32 = <f32>1 / <f32>(k * k);
@@ -119,6 +148,12 @@ export function avgPool2d(C: i32, H: i32, W: i32, OH: i32, OW: i32, k: i32, s: i
 
 /** dX[C·H·W, B] = Σ over windows of dY/k² at every tap of the window (overlapping windows add up). */
 export function avgPool2dBackward(C: i32, H: i32, W: i32, OH: i32, OW: i32, k: i32, s: i32, B: i32, dy: usize, dx: usize): void {
+  if (!ASC_NO_ASSERT) {
+    assert(geometry(C, H, W, OH, OW, k, s, B), "avgPool2dBackward: OH×OW must be the k×k windows at stride s in H×W");
+    assert(inside(dy, <i64>C * OH * OW * B), "avgPool2dBackward: dY outside memory");
+    assert(inside(dx, <i64>C * H * W * B), "avgPool2dBackward: dX outside memory");
+    assert(apart(dx, <i64>C * H * W * B, dy, <i64>C * OH * OW * B), "avgPool2dBackward: dX overlaps dY");
+  }
   const strideB = <usize>B << 2;
   const B4 = B & ~3;
   const inv: f32 = <f32>1 / <f32>(k * k);

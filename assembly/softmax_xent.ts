@@ -1,7 +1,14 @@
 // P[c,b] = exp(Z[c,b] − max_c Z) / Σ_c exp(·);  loss = −(1/B) Σ_b log P[label_b, b];  dZ = (P − onehot)/B.
+import { indices, inside, sameOrApart } from "./checks";
 
 /** Softmax over the C classes of each of B columns of Z[C,B]; writes P[C,B] (P may alias Z). */
 export function softmax(C: i32, B: i32, z: usize, p: usize): void {
+  if (!ASC_NO_ASSERT) {
+    assert(C >= 0 && B >= 0, "softmax: C and B must be ≥ 0");
+    assert(inside(z, <i64>C * B), "softmax: Z outside memory");
+    assert(inside(p, <i64>C * B), "softmax: P outside memory");
+    assert(sameOrApart(p, <i64>C * B, z, <i64>C * B), "softmax: P overlaps Z without being it");
+  }
   const stride = <usize>B << 2;
   for (let b = 0; b < B; b++) {
     const col = <usize>b << 2;
@@ -23,6 +30,15 @@ export function softmax(C: i32, B: i32, z: usize, p: usize): void {
 
 /** Mean cross-entropy of softmax(Z) against labels[B] (i32); writes dZ[C,B] = (softmax(Z) − onehot)/B if dz ≠ 0. */
 export function softmaxCrossEntropy(C: i32, B: i32, z: usize, labels: usize, dz: usize): f64 {
+  if (!ASC_NO_ASSERT) {
+    assert(C >= 0 && B >= 0, "softmaxCrossEntropy: C and B must be ≥ 0");
+    assert(inside(z, <i64>C * B), "softmaxCrossEntropy: Z outside memory");
+    assert(indices(labels, B, C), "softmaxCrossEntropy: labels must lie in memory and hold classes in [0, C)");
+    if (dz != 0) {
+      assert(inside(dz, <i64>C * B), "softmaxCrossEntropy: dZ outside memory");
+      assert(sameOrApart(dz, <i64>C * B, z, <i64>C * B), "softmaxCrossEntropy: dZ overlaps Z without being it");
+    }
+  }
   const stride = <usize>B << 2;
   const invB: f32 = 1 / <f32>B;
   let total: f64 = 0;

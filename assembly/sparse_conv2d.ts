@@ -5,7 +5,39 @@
 // offset off[j] (source plane + tap shift), its tap packed as ky<<16 | kx (for bounds checks), and a value.
 // Loops run position → batch tile → channel → entries: the accumulators of one tile stay in registers over all
 // entries and one position's input window (C·kh·kw rows of one tile) stays in L1 across output channels.
+import { apart, indices, inside, insideIf, offsets } from "./checks";
 import { rowSums } from "./csr_spmm";
+
+// Debug-build predicates (checks.ts). The geometry: OH×OW is what kh×kw windows at stride s leave of padded H×W.
+@inline function geometry(H: i32, W: i32, OH: i32, OW: i32, kh: i32, kw: i32, s: i32, py: i32, px: i32, B: i32): bool {
+  return H >= 1 && W >= 1 && kh >= 1 && kw >= 1 && s >= 1 && py >= 0 && px >= 0 && B >= 0 && H + 2 * py >= kh &&
+    W + 2 * px >= kw && OH == (H + 2 * py - kh) / s + 1 && OW == (W + 2 * px - kw) / s + 1;
+}
+
+// Entry j's offset less its tap's shift, off[j] − sign·(ky·rowW + kx): whole planes, up to the channel it reaches.
+@inline function planeStart(off: usize, tap: usize, j: i32, rowW: i32, sign: i64): i64 {
+  const t = load<i32>(tap + (<usize>j << 2));
+  return <i64>load<i32>(off + (<usize>j << 2)) - sign * (<i64>(t >>> 16) * rowW + (t & 0xffff));
+}
+
+// The entry arrays lie in memory, each tap inside kh×kw (kh = 0: not known) and each offset a plane q ≥ 0 plus the
+// tap's shift, as the kernels assume.
+@inline function entries(nnz: i32, off: usize, tap: usize, kh: i32, kw: i32, rowW: i32, sign: i64, plane: i32): bool {
+  if (!inside(off, nnz) || !inside(tap, nnz) || plane <= 0) return false;
+  for (let j = 0; j < nnz; j++) {
+    const t = load<i32>(tap + (<usize>j << 2));
+    const q = planeStart(off, tap, j, rowW, sign);
+    if ((kh != 0 && ((t >>> 16) >= kh || (t & 0xffff) >= kw)) || q < 0 || q % plane != 0) return false;
+  }
+  return true;
+}
+
+// How many planes the entries reach (1 + the largest q / plane).
+@inline function planes(nnz: i32, off: usize, tap: usize, rowW: i32, sign: i64, plane: i32): i64 {
+  let top: i64 = 0;
+  for (let j = 0; j < nnz; j++) top = max(top, planeStart(off, tap, j, rowW, sign) / plane + 1);
+  return top;
+}
 
 // Accumulates Σ_j values[val(j)]·src[off[j] + rel] into V vectors (sizeof<V>() ∈ {1, 4}, 8 meaning 6) at dst, starting from
 // init (or from 0 when the entry list is empty). CHECK (sizeof == 2) skips entries whose source position leaves
@@ -155,6 +187,19 @@ export function sparseConv2d(
   O: i32, OH: i32, OW: i32, H: i32, W: i32, kh: i32, kw: i32, s: i32, py: i32, px: i32, B: i32,
   ptr: usize, off: usize, tap: usize, values: usize, x: usize, bias: usize, y: usize, relu: i32,
 ): void {
+  if (!ASC_NO_ASSERT) {
+    assert(geometry(H, W, OH, OW, kh, kw, s, py, px, B), "sparseConv2d: OH×OW must follow from H×W, kh×kw, s, py, px");
+    assert(offsets(ptr, O), "sparseConv2d: ptr must lie in memory, start at 0 and never decrease");
+    const nnz = load<i32>(ptr + (<usize>O << 2));
+    assert(entries(nnz, off, tap, kh, kw, W, 1, H * W),
+      "sparseConv2d: off and tap must lie in memory, taps in kh×kw, off[j] = c·H·W + ky·W + kx");
+    const C = planes(nnz, off, tap, W, 1, H * W);
+    assert(inside(values, nnz), "sparseConv2d: values outside memory");
+    assert(inside(x, C * H * W * B), "sparseConv2d: X (as many channels as off reaches) outside memory");
+    assert(insideIf(bias, O), "sparseConv2d: bias outside memory");
+    assert(inside(y, <i64>O * OH * OW * B), "sparseConv2d: Y outside memory");
+    assert(apart(y, <i64>O * OH * OW * B, x, C * H * W * B), "sparseConv2d: Y overlaps X");
+  }
   const planeO = OH * OW;
   for (let oy = 0; oy < OH; oy++) {
     const iy0 = oy * s - py;
@@ -181,6 +226,20 @@ export function sparseConv2dBackwardInput(
   C: i32, H: i32, W: i32, OH: i32, OW: i32, kh: i32, kw: i32, s: i32, py: i32, px: i32, B: i32,
   ptr: usize, off: usize, tap: usize, perm: usize, values: usize, dy: usize, dx: usize,
 ): void {
+  if (!ASC_NO_ASSERT) {
+    assert(geometry(H, W, OH, OW, kh, kw, s, py, px, B),
+      "sparseConv2dBackwardInput: OH×OW must follow from H×W, kh×kw, s, py, px");
+    assert(offsets(ptr, C), "sparseConv2dBackwardInput: ptr must lie in memory, start at 0 and never decrease");
+    const nnz = load<i32>(ptr + (<usize>C << 2));
+    assert(entries(nnz, off, tap, kh, kw, OW, -1, OH * OW),
+      "sparseConv2dBackwardInput: off and tap must lie in memory, taps in kh×kw, off[j] = o·OH·OW − ky·OW − kx");
+    const O = planes(nnz, off, tap, OW, -1, OH * OW);
+    assert(indices(perm, nnz, nnz), "sparseConv2dBackwardInput: perm must lie in memory, its entries in [0, nnz)");
+    assert(inside(values, nnz), "sparseConv2dBackwardInput: values outside memory");
+    assert(inside(dy, O * OH * OW * B), "sparseConv2dBackwardInput: dY (the channels off reaches) outside memory");
+    assert(inside(dx, <i64>C * H * W * B), "sparseConv2dBackwardInput: dX outside memory");
+    assert(apart(dx, <i64>C * H * W * B, dy, O * OH * OW * B), "sparseConv2dBackwardInput: dX overlaps dY");
+  }
   const planeI = H * W;
   for (let iy = 0; iy < H; iy++) {
     const qy = iy + py;
@@ -284,6 +343,20 @@ export function sparseConv2dBackwardWeights(
   O: i32, OH: i32, OW: i32, H: i32, W: i32, s: i32, py: i32, px: i32, B: i32,
   ptr: usize, off: usize, tap: usize, dy: usize, x: usize, dValues: usize, dBias: usize,
 ): void {
+  if (!ASC_NO_ASSERT) {
+    assert(O >= 0 && OH >= 0 && OW >= 0 && H >= 1 && W >= 1 && s >= 1 && py >= 0 && px >= 0 && B >= 0,
+      "sparseConv2dBackwardWeights: sizes must be ≥ 0, H, W and s ≥ 1");
+    assert(offsets(ptr, O), "sparseConv2dBackwardWeights: ptr must lie in memory, start at 0 and never decrease");
+    const nnz = load<i32>(ptr + (<usize>O << 2));
+    assert(entries(nnz, off, tap, 0, 0, W, 1, H * W),
+      "sparseConv2dBackwardWeights: off and tap must lie in memory, off[j] = c·H·W + ky·W + kx");
+    const C = planes(nnz, off, tap, W, 1, H * W);
+    assert(inside(dy, <i64>O * OH * OW * B), "sparseConv2dBackwardWeights: dY outside memory");
+    assert(inside(x, C * H * W * B), "sparseConv2dBackwardWeights: X (the channels off reaches) outside memory");
+    assert(inside(dValues, nnz), "sparseConv2dBackwardWeights: dValues outside memory");
+    assert(apart(dValues, nnz, dy, <i64>O * OH * OW * B), "sparseConv2dBackwardWeights: dValues overlaps dY");
+    assert(apart(dValues, nnz, x, C * H * W * B), "sparseConv2dBackwardWeights: dValues overlaps X");
+  }
   const strideB = <usize>B << 2;
   for (let o = 0; o < O; o++) {
     const end = load<i32>(ptr + (<usize>(o + 1) << 2));

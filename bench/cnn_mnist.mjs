@@ -6,11 +6,26 @@ import { Adam, Engine, buildModel, splitDataset, train } from "../dist/index.js"
 import { loadMnist } from "../dist/node/index.js";
 import { isMain, machine, machineLine, writeResults } from "./common.mjs";
 
-export const DEFAULTS = { arch: "conv:1>16:5x5:p2,pool:2,conv:16>32:5x5:deg8:p2,pool:2,fc:10", epochs: 10, batch: 64, lr: 2e-3, decay: 1e-3, seed: 1 };
+export const DEFAULTS = {
+  arch: "conv:1>16:5x5:p2,pool:2,conv:16>32:5x5:deg8:p2,pool:2,fc:10",
+  epochs: 10,
+  batch: 64,
+  lr: 2e-3,
+  decay: 1e-3,
+  seed: 1,
+};
 
 /** The same string with every degree option removed: the dense twin. */
 export function denseTwin(arch) {
-  return arch.split(",").map((t) => t.split(":").filter((f) => !/^deg[0-9]+$/.test(f)).join(":")).join(",");
+  return arch
+    .split(",")
+    .map((t) =>
+      t
+        .split(":")
+        .filter((f) => !/^deg[0-9]+$/.test(f))
+        .join(":"),
+    )
+    .join(",");
 }
 
 function trainOne(engine, arch, data, o) {
@@ -19,20 +34,31 @@ function trainOne(engine, arch, data, o) {
     const epochs = [];
     const t0 = performance.now();
     train(model, data.train, {
-      epochs: o.epochs, batchSize: o.batch, seed: o.seed, test: data.test, trainAccuracy: false,
+      epochs: o.epochs,
+      batchSize: o.batch,
+      seed: o.seed,
+      test: data.test,
+      trainAccuracy: false,
       optimizer: new Adam({ lr: o.lr, decay: o.decay }),
       onEpoch: (r) => {
         const acc = r.testAccuracy[r.testAccuracy.length - 1];
         epochs.push({ epoch: r.epoch, loss: r.loss, testAccuracy: acc, seconds: r.seconds });
-        console.log(`  epoch ${r.epoch}: loss ${r.loss.toFixed(4)}, test accuracy ${(acc * 100).toFixed(2)}%, ${r.seconds.toFixed(1)} s`);
+        console.log(
+          `  epoch ${r.epoch}: loss ${r.loss.toFixed(4)}, test accuracy ${(acc * 100).toFixed(2)}%, ${r.seconds.toFixed(1)} s`,
+        );
       },
     });
     const wall = (performance.now() - t0) / 1000;
     const final = epochs[epochs.length - 1];
     return {
-      arch, epochs, testAccuracy: final.testAccuracy, bestTestAccuracy: Math.max(...epochs.map((e) => e.testAccuracy)),
-      trainSeconds: epochs.reduce((s, e) => s + e.seconds, 0), wallSeconds: wall,
-      macsPerSample: model.trunkMacs().at(-1), parameters: model.parameterCount(),
+      arch,
+      epochs,
+      testAccuracy: final.testAccuracy,
+      bestTestAccuracy: Math.max(...epochs.map((e) => e.testAccuracy)),
+      trainSeconds: epochs.reduce((s, e) => s + e.seconds, 0),
+      wallSeconds: wall,
+      macsPerSample: model.trunkMacs().at(-1),
+      parameters: model.parameterCount(),
     };
   } finally {
     model.dispose();
@@ -45,18 +71,25 @@ export async function run(opts = {}) {
   const engine = await Engine.load();
   const data = splitDataset(loadMnist(), { test: 2000, seed: o.seed });
   const m = machine();
-  console.log(`\ncnn_mnist — ${machineLine(m)}\n${data.train.n} train / ${data.test.n} test digits, Adam lr ${o.lr} (decay ${o.decay}/step), batch ${o.batch}, ${o.epochs} epochs, seed ${o.seed}`);
+  console.log(
+    `\ncnn_mnist — ${machineLine(m)}\n${data.train.n} train / ${data.test.n} test digits, Adam lr ${o.lr} (decay ${o.decay}/step), batch ${o.batch}, ${o.epochs} epochs, seed ${o.seed}`,
+  );
   const runs = [];
   for (const arch of o.twin ? [o.arch, denseTwin(o.arch)] : [o.arch]) {
     if (runs.some((r) => r.arch === arch)) continue;
     console.log(`\n${arch}`);
     const r = trainOne(engine, arch, data, o);
-    console.log(`  → test accuracy ${(r.testAccuracy * 100).toFixed(2)}% after ${o.epochs} epochs, ${r.trainSeconds.toFixed(1)} s training (${r.wallSeconds.toFixed(1)} s with evaluation); ${r.macsPerSample.toLocaleString("en-US")} MACs/sample, ${r.parameters.toLocaleString("en-US")} parameters`);
+    console.log(
+      `  → test accuracy ${(r.testAccuracy * 100).toFixed(2)}% after ${o.epochs} epochs, ${r.trainSeconds.toFixed(1)} s training (${r.wallSeconds.toFixed(1)} s with evaluation); ${r.macsPerSample.toLocaleString("en-US")} MACs/sample, ${r.parameters.toLocaleString("en-US")} parameters`,
+    );
     runs.push(r);
   }
   const result = {
-    suite: "cnn_mnist", command: `node bench/cnn_mnist.mjs --arch "${o.arch}" --epochs ${o.epochs} --batch ${o.batch} --lr ${o.lr} --decay ${o.decay} --seed ${o.seed}`,
-    machine: m, options: o, runs,
+    suite: "cnn_mnist",
+    command: `node bench/cnn_mnist.mjs --arch "${o.arch}" --epochs ${o.epochs} --batch ${o.batch} --lr ${o.lr} --decay ${o.decay} --seed ${o.seed}`,
+    machine: m,
+    options: o,
+    runs,
   };
   console.log(`wrote ${writeResults("cnn_mnist", result)}`);
   return result;
@@ -65,13 +98,23 @@ export async function run(opts = {}) {
 if (isMain(import.meta.url)) {
   const { values: v } = parseArgs({
     options: {
-      arch: { type: "string" }, epochs: { type: "string" }, batch: { type: "string" }, lr: { type: "string" }, decay: { type: "string" }, seed: { type: "string" },
+      arch: { type: "string" },
+      epochs: { type: "string" },
+      batch: { type: "string" },
+      lr: { type: "string" },
+      decay: { type: "string" },
+      seed: { type: "string" },
       "no-twin": { type: "boolean" },
     },
   });
   const num = (s, d) => (s === undefined ? d : Number(s));
   await run({
-    arch: v.arch ?? DEFAULTS.arch, epochs: num(v.epochs, DEFAULTS.epochs), batch: num(v.batch, DEFAULTS.batch),
-    lr: num(v.lr, DEFAULTS.lr), decay: num(v.decay, DEFAULTS.decay), seed: num(v.seed, DEFAULTS.seed), twin: !v["no-twin"],
+    arch: v.arch ?? DEFAULTS.arch,
+    epochs: num(v.epochs, DEFAULTS.epochs),
+    batch: num(v.batch, DEFAULTS.batch),
+    lr: num(v.lr, DEFAULTS.lr),
+    decay: num(v.decay, DEFAULTS.decay),
+    seed: num(v.seed, DEFAULTS.seed),
+    twin: !v["no-twin"],
   });
 }

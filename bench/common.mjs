@@ -1,9 +1,12 @@
-// Shared benchmark helpers: what machine this ran on, median-based timing, a plain-text table, JSON results.
+// Shared benchmark helpers: what machine this ran on, the kernel cases, timing (benny rounds, or a plain median),
+// a plain-text table, JSON results.
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { add, complete, configure, cycle, save, suite } from "benny";
+import { bundleTests } from "../scripts/bundle-tests.mjs";
 
 /** The machine and runtime a result came from (a number without these is not a measurement). */
 export function machine() {
@@ -22,7 +25,10 @@ export function machine() {
 
 function gitCommit() {
   try {
-    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
   } catch {
     return "unknown";
   }
@@ -60,6 +66,42 @@ export function timeCall(fn, { budget = 0.5, minSample = 0.002, minSamples = 7, 
   return { median, min: samples[0], p90: samples[Math.floor(samples.length * 0.9)], samples: samples.length, reps };
 }
 
+/**
+ * The kernel cases of test/cases — the ones the Node and Chromium suites run — bundled from their TypeScript into
+ * build/test/cases.js. They import presparse from dist/, the same instance as the benchmark's own imports.
+ */
+export async function loadCases() {
+  await bundleTests();
+  return import("../build/test/cases.js");
+}
+
+/**
+ * Median seconds per call of each function (name → fn), timed by benny (benchmark.js samples) as one benny suite in
+ * which every function appears `rounds` times, the rounds in turn: each figure is the median of the function's rounds'
+ * medians, so a burst of load on the shared machine during one round moves no figure. Each case's line is printed as
+ * it completes (benny's cycle), and benny saves the suite, every sample included, as bench/results/benny/<file>.json.
+ */
+export async function bennyRounds(title, fns, { file, rounds = 3, maxTime = 0.1, minTime = 0.02 } = {}) {
+  const folder = fileURLToPath(new URL("./results/benny/", import.meta.url));
+  const names = Object.keys(fns);
+  const entries = [];
+  for (let r = 1; r <= rounds; r++) for (const name of names) entries.push(add(`${name} #${r}`, fns[name]));
+  const summary = await suite(
+    title,
+    ...entries,
+    configure({ cases: { minTime, maxTime, minSamples: 5, delay: 0 } }),
+    cycle((res) => {
+      console.log(`  ${res.name}: ${fmt.us(res.details.median)} µs ±${res.margin}% (${res.samples} samples)`);
+    }),
+    complete(() => undefined),
+    save({ file: file.replace(/[^\w.]+/g, "-"), folder, details: true, format: "json" }),
+  );
+  const per = Object.fromEntries(names.map((k) => [k, []]));
+  for (const res of summary.results) per[res.name.replace(/ #\d+$/, "")].push(res.details.median);
+  const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  return Object.fromEntries(Object.entries(per).map(([k, ts]) => [k, median(ts)]));
+}
+
 function now() {
   return Number(process.hrtime.bigint()) / 1e9;
 }
@@ -77,8 +119,12 @@ export function printTable(rows, columns, out = console.log) {
 
 /** The same table as GitHub markdown (for README drafts). */
 export function markdownTable(rows, columns) {
-  const lines = [`| ${columns.map(([, h]) => h).join(" | ")} |`, `|${columns.map((_, i) => (i === 0 ? ":--" : "--:")).join("|")}|`];
-  for (const r of rows) lines.push(`| ${columns.map(([k, , f]) => (f ? f(r[k], r) : String(r[k] ?? ""))).join(" | ")} |`);
+  const lines = [
+    `| ${columns.map(([, h]) => h).join(" | ")} |`,
+    `|${columns.map((_, i) => (i === 0 ? ":--" : "--:")).join("|")}|`,
+  ];
+  for (const r of rows)
+    lines.push(`| ${columns.map(([k, , f]) => (f ? f(r[k], r) : String(r[k] ?? ""))).join(" | ")} |`);
   return lines.join("\n");
 }
 
@@ -87,7 +133,7 @@ export function writeResults(name, data) {
   const dir = fileURLToPath(new URL("./results/", import.meta.url));
   mkdirSync(dir, { recursive: true });
   const path = `${dir}${name}.json`;
-  writeFileSync(path, JSON.stringify(data, null, 2) + "\n");
+  writeFileSync(path, `${JSON.stringify(data, null, 2)}\n`);
   return path;
 }
 

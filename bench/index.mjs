@@ -1,6 +1,6 @@
 // Runs every benchmark suite in order. A suite is a module exporting `run()`; add new ones to this list.
 // Run: npm run bench
-const SUITES = ["./kernels.mjs", "./conv.mjs", "./train.mjs", "./exits.mjs", "./server.mjs"];
+const SUITES = ["./cold_start.mjs", "./kernels.mjs", "./conv.mjs", "./train.mjs", "./exits.mjs", "./server.mjs"];
 
 for (const suite of SUITES) {
   const { run } = await import(suite);

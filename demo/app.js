@@ -20,6 +20,9 @@ let storedThreshold = 0.9;
 let threshold = 0.9;
 let thresholdTouched = false;
 let dtype = "int8";
+let transport = "http";
+// a bearer token for a server started with --token-file: in the page's fragment (#token=…), which is never sent
+const token = new URLSearchParams(location.hash.slice(1)).get("token") ?? undefined;
 let results = [];
 let last = null;
 let shownOnPad = false;
@@ -38,7 +41,16 @@ async function fetchOk(path) {
   return r;
 }
 
-const fmtMs = (v) => (v === null || v === undefined ? "–" : v < 0.1 ? `${Math.round(1000 * v)} µs` : v < 1 ? `${v.toFixed(2)} ms` : v < 10 ? `${v.toFixed(1)} ms` : `${Math.round(v)} ms`);
+const fmtMs = (v) =>
+  v === null || v === undefined
+    ? "–"
+    : v < 0.1
+      ? `${Math.round(1000 * v)} µs`
+      : v < 1
+        ? `${v.toFixed(2)} ms`
+        : v < 10
+          ? `${v.toFixed(1)} ms`
+          : `${Math.round(v)} ms`;
 const fmtB = (v) => (v === null || v === undefined ? "–" : `${v < 10 && v > 0 ? v.toFixed(1) : Math.round(v)} B`);
 const fmtPct = (v) => (v === null || v === undefined ? "–" : `${Math.round(100 * v)}%`);
 
@@ -56,7 +68,7 @@ const cutWidth = () => head.trunk[head.trunk.length - 1].outputSize;
 
 function rebuildClient() {
   client?.dispose();
-  client = new SplitClient({ head, serverUrl: location.origin, policy: policy(), dtype });
+  client = new SplitClient({ head, serverUrl: location.origin, policy: policy(), dtype, transport, token });
 }
 
 /** The first exit's answer for a sample whatever the threshold, for the gauge (the client only reports the winner). */
@@ -90,6 +102,7 @@ async function classify(pixels, meta) {
     roundTripMs: s.exit < head.exits.length ? null : totals.serverMs,
     latencyMs: s.latencyMs,
     dtype: client.dtype,
+    transport,
     kind: client.policy?.kind ?? kind,
     threshold: client.policy?.thresholds[0] ?? null,
   };
@@ -127,7 +140,10 @@ function paintDigit(canvas, values01) {
 function toMnist(canvas) {
   const { width: W, height: H } = canvas;
   const a = canvas.getContext("2d").getImageData(0, 0, W, H).data;
-  let x0 = W, y0 = H, x1 = -1, y1 = -1;
+  let x0 = W,
+    y0 = H,
+    x1 = -1,
+    y1 = -1;
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
       if (a[4 * (y * W + x) + 3] === 0) continue;
@@ -138,9 +154,11 @@ function toMnist(canvas) {
     }
   }
   if (x1 < 0) return null;
-  const bw = x1 - x0 + 1, bh = y1 - y0 + 1;
+  const bw = x1 - x0 + 1,
+    bh = y1 - y0 + 1;
   const s = 20 / Math.max(bw, bh);
-  const dw = bw * s, dh = bh * s;
+  const dw = bw * s,
+    dh = bh * s;
   const out = document.createElement("canvas");
   out.width = out.height = SIDE;
   const o = out.getContext("2d", { willReadFrequently: true });
@@ -153,14 +171,17 @@ function toMnist(canvas) {
     return Array.from({ length: PIXELS }, (_, i) => d[4 * i + 3] / 255);
   };
   const v = place(0, 0);
-  let m = 0, mx = 0, my = 0;
+  let m = 0,
+    mx = 0,
+    my = 0;
   v.forEach((w, i) => {
     m += w;
     mx += w * ((i % SIDE) + 0.5);
     my += w * (Math.floor(i / SIDE) + 0.5);
   });
   const clamp = (d) => Math.max(-4, Math.min(4, d));
-  const dx = clamp(Math.round(SIDE / 2 - mx / m)), dy = clamp(Math.round(SIDE / 2 - my / m));
+  const dx = clamp(Math.round(SIDE / 2 - mx / m)),
+    dy = clamp(Math.round(SIDE / 2 - my / m));
   return dx === 0 && dy === 0 ? v : place(dx, dy);
 }
 
@@ -233,7 +254,10 @@ function renderThumbs() {
     b.title = `test digit #${d.index}, label ${d.label}`;
     const c = document.createElement("canvas");
     c.width = c.height = SIDE;
-    paintDigit(c, d.pixels.map((p) => p / 255));
+    paintDigit(
+      c,
+      d.pixels.map((p) => p / 255),
+    );
     b.append(c);
     b.addEventListener("click", () => pickDigit(d.index).catch(fail));
     box.append(b);
@@ -289,7 +313,8 @@ function showResult(r) {
   $("result").className = `result ${r.where === "exit" ? "edge" : "server"}`;
   const where = $("where");
   where.className = `badge ${r.where === "exit" ? "edge" : "server"}`;
-  where.textContent = r.where === "exit" ? `answered on the edge · exit ${r.exit + 1}` : "sent to the server · the tail answered";
+  where.textContent =
+    r.where === "exit" ? `answered on the edge · exit ${r.exit + 1}` : "sent to the server · the tail answered";
   const truth = $("truth");
   truth.className = "truth";
   if (r.truth === null) truth.textContent = `your drawing · confidence ${r.confidence.toFixed(3)}`;
@@ -301,11 +326,15 @@ function showResult(r) {
   showGauge(r);
   $("f-edge").textContent = fmtMs(r.edgeMs);
   $("f-rtt").textContent = r.roundTripMs === null ? "none: it never left the page" : fmtMs(r.roundTripMs);
-  $("f-bytes").textContent = r.where === "exit" ? `0 B (the image: ${RAW_BYTES} B)` : `${Math.round(r.bytesSent)} B ${r.dtype} frame (the image: ${RAW_BYTES} B)`;
+  $("f-bytes").textContent =
+    r.where === "exit"
+      ? `0 B (the image: ${RAW_BYTES} B)`
+      : `${Math.round(r.bytesSent)} B ${r.dtype} frame (the image: ${RAW_BYTES} B)`;
 }
 
 function showGauge(r) {
-  const bar = $("conf-bar"), mark = $("thr-mark");
+  const bar = $("conf-bar"),
+    mark = $("thr-mark");
   if (r.exitConfidence === null) {
     $("conf-text").textContent = "this head has no exit";
     bar.style.width = "0";
@@ -318,8 +347,11 @@ function showGauge(r) {
   const scale = entropy ? Math.log(C) : 1;
   const t = r.threshold;
   const passes = entropy ? value <= t : value >= t;
-  $("conf-name").textContent = entropy ? `exit entropy (class ${r.exitLabel})` : `exit confidence (class ${r.exitLabel})`;
-  $("conf-text").textContent = `${value.toFixed(3)} ${entropy ? (passes ? "≤" : ">") : passes ? "≥" : "<"} ${t.toFixed(3)} → ${r.where === "exit" ? "exit" : "send"}`;
+  $("conf-name").textContent = entropy
+    ? `exit entropy (class ${r.exitLabel})`
+    : `exit confidence (class ${r.exitLabel})`;
+  $("conf-text").textContent =
+    `${value.toFixed(3)} ${entropy ? (passes ? "≤" : ">") : passes ? "≥" : "<"} ${t.toFixed(3)} → ${r.where === "exit" ? "exit" : "send"}`;
   bar.style.width = `${Math.min(100, (100 * value) / scale)}%`;
   bar.className = `fill ${r.where === "exit" ? "edge" : "server"}`;
   mark.hidden = false;
@@ -359,8 +391,10 @@ function renderStats() {
   $("s-exit").textContent = fmtPct(s.exitRate);
   $("s-exit-sub").textContent = s.samples > 0 ? `${s.exited} on the edge, ${s.sent} sent` : "\u00a0";
   $("s-bytes").textContent = fmtB(s.bytesPerSample);
-  $("s-bytes-sub").textContent = s.bytesPerSample === null ? `image: ${RAW_BYTES} B`
-    : `image: ${RAW_BYTES} B · ${s.bytesPerSample > 0 ? `${(RAW_BYTES / s.bytesPerSample).toFixed(1)}× less` : "nothing sent"}`;
+  $("s-bytes-sub").textContent =
+    s.bytesPerSample === null
+      ? `image: ${RAW_BYTES} B`
+      : `image: ${RAW_BYTES} B · ${s.bytesPerSample > 0 ? `${(RAW_BYTES / s.bytesPerSample).toFixed(1)}× less` : "nothing sent"}`;
   $("s-edge").textContent = fmtMs(s.edgeMs);
   $("s-rtt").textContent = fmtMs(s.roundTripMs);
 }
@@ -377,7 +411,12 @@ function svg(tag, attrs = {}, text) {
 
 /** Three panels over the session's samples: running exit rate, bytes sent per sample, latency. */
 function drawChart() {
-  const W = 900, H = 300, L = 46, R = 12, T = 18, gap = 30;
+  const W = 900,
+    H = 300,
+    L = 46,
+    R = 12,
+    T = 18,
+    gap = 30;
   const ph = (H - T - 22 - 2 * gap) / 3;
   const all = results;
   const start = Math.max(0, all.length - CHART_WINDOW);
@@ -414,8 +453,18 @@ function drawChart() {
   root.append(svg("line", { x1: L, x2: W - R, y1: y2(RAW_BYTES), y2: y2(RAW_BYTES), class: "raw" }));
   const bw = Math.max(1, (pw / n) * 0.7);
   rs.forEach((r, i) => {
-    if (r.where === "exit") root.append(svg("circle", { cx: x(i), cy: y2(0), r: Math.min(3, bw / 2 + 0.5), class: "dot edge" }));
-    else root.append(svg("rect", { x: x(i) - bw / 2, y: y2(r.bytesSent), width: bw, height: y2(0) - y2(r.bytesSent), class: "bar server" }));
+    if (r.where === "exit")
+      root.append(svg("circle", { cx: x(i), cy: y2(0), r: Math.min(3, bw / 2 + 0.5), class: "dot edge" }));
+    else
+      root.append(
+        svg("rect", {
+          x: x(i) - bw / 2,
+          y: y2(r.bytesSent),
+          width: bw,
+          height: y2(0) - y2(r.bytesSent),
+          class: "bar server",
+        }),
+      );
   });
   let sum = 0;
   for (let i = 0; i < start; i++) sum += all[i].bytesSent;
@@ -430,13 +479,16 @@ function drawChart() {
   const top = niceMax(Math.max(1, ...lat));
   const y3 = panel(2, "latency per sample (ms)", top, [0, top / 2, top], "");
   rs.forEach((r, i) => {
-    if (r.roundTripMs !== null) root.append(svg("circle", { cx: x(i), cy: y3(r.roundTripMs), r: 2.6, class: "dot server" }));
+    if (r.roundTripMs !== null)
+      root.append(svg("circle", { cx: x(i), cy: y3(r.roundTripMs), r: 2.6, class: "dot server" }));
     root.append(svg("circle", { cx: x(i), cy: y3(r.edgeMs), r: 2.6, class: "dot edge" }));
   });
 
-  const first = start + 1, lastN = start + rs.length;
+  const first = start + 1,
+    lastN = start + rs.length;
   root.append(svg("text", { x: L, y: H - 4, class: "tick" }, rs.length > 0 ? `sample ${first}` : "no samples yet"));
-  if (rs.length > 1) root.append(svg("text", { x: x(rs.length - 1), y: H - 4, class: "tick", "text-anchor": "end" }, `${lastN}`));
+  if (rs.length > 1)
+    root.append(svg("text", { x: x(rs.length - 1), y: H - 4, class: "tick", "text-anchor": "end" }, `${lastN}`));
   $("chart").replaceChildren(root);
 }
 
@@ -485,11 +537,18 @@ function setupControls() {
   }
   const select = $("dtype");
   const w = cutWidth();
-  for (const o of select.options) o.textContent = `${o.value === "int8" ? "int8 + scale" : o.value} · ${frameBytes([w, 1], o.value)} B per sample`;
+  for (const o of select.options)
+    o.textContent = `${o.value === "int8" ? "int8 + scale" : o.value} · ${frameBytes([w, 1], o.value)} B per sample`;
   select.value = dtype;
   select.addEventListener("change", () => {
     dtype = select.value;
     edgeNote();
+    serial(rebuildClient);
+  });
+  const wire = $("transport");
+  wire.value = transport;
+  wire.addEventListener("change", () => {
+    transport = wire.value;
     serial(rebuildClient);
   });
   edgeNote();
@@ -504,13 +563,15 @@ function setupControls() {
       b.disabled = false;
     }
   });
-  $("reset").addEventListener("click", () => serial(() => {
-    results = [];
-    last = null;
-    for (const t of document.querySelectorAll(".thumb")) t.classList.remove("edge", "server", "wrong");
-    renderStats();
-    drawChart();
-  }));
+  $("reset").addEventListener("click", () =>
+    serial(() => {
+      results = [];
+      last = null;
+      for (const t of document.querySelectorAll(".thumb")) t.classList.remove("edge", "server", "wrong");
+      renderStats();
+      drawChart();
+    }),
+  );
 }
 
 function edgeNote() {
@@ -518,8 +579,12 @@ function edgeNote() {
   const trunk = head.trunkMacs().at(-1);
   const exits = head.exitHeadMacs().reduce((a, b) => a + b, 0);
   const layers = `${head.trunk.length} sparse layer${head.trunk.length > 1 ? "s" : ""}`;
-  const exitPart = head.exits.length > 0 ? ` and ${head.exits.length > 1 ? `${head.exits.length} exits` : "the exit"} (${exits.toLocaleString("en")})` : "";
-  $("edge-note").textContent = `On this page: ${layers} (${trunk.toLocaleString("en")} multiply-adds to the cut)${exitPart}. ` +
+  const exitPart =
+    head.exits.length > 0
+      ? ` and ${head.exits.length > 1 ? `${head.exits.length} exits` : "the exit"} (${exits.toLocaleString("en")})`
+      : "";
+  $("edge-note").textContent =
+    `On this page: ${layers} (${trunk.toLocaleString("en")} multiply-adds to the cut)${exitPart}. ` +
     `${w} values cross the cut: ${frameBytes([w, 1], dtype)} B per ${dtype} frame against ${RAW_BYTES} B for the image.`;
 }
 
@@ -540,7 +605,8 @@ async function boot() {
   ]);
   engine = eng;
   head = decodeModel(engine, new Uint8Array(headBytes), { source: "head.safetensors", role: "head" }).model;
-  if (head.inputSize < PIXELS) throw new Error(`the head takes ${head.inputSize} features, fewer than a ${SIDE}×${SIDE} digit`);
+  if (head.inputSize < PIXELS)
+    throw new Error(`the head takes ${head.inputSize} features, fewer than a ${SIDE}×${SIDE} digit`);
   digits = set.digits;
   probeX = new Matrix(engine, head.inputSize, 1);
   // every exit at threshold 0: the first exit answers whatever its confidence, so the gauge can show it
@@ -568,6 +634,7 @@ function info() {
     exits: head.exits.length,
     policy: policy(),
     dtype,
+    transport,
     digits: digits.length,
   };
 }

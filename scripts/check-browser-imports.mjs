@@ -43,7 +43,8 @@ export function runtimeSpecifiers(fileName, text) {
   const visit = (node) => {
     if (ts.isImportDeclaration(node)) {
       const clause = node.importClause;
-      const named = clause?.namedBindings && ts.isNamedImports(clause.namedBindings) ? clause.namedBindings.elements : [];
+      const named =
+        clause?.namedBindings && ts.isNamedImports(clause.namedBindings) ? clause.namedBindings.elements : [];
       const erased = clause && (clause.isTypeOnly || (!clause.name && allTypeOnly(named)));
       if (!erased) out.push(literal(node.moduleSpecifier));
     } else if (ts.isExportDeclaration(node) && node.moduleSpecifier) {
@@ -71,7 +72,7 @@ function resolveRelative(from, specifier) {
   const base = resolve(dirname(from), specifier);
   const candidates = [base];
   const m = /\.(m|c)?js$/.exec(base);
-  if (m) candidates.push(base.slice(0, -m[0].length) + `.${m[1] ?? ""}ts`, base.slice(0, -m[0].length) + ".tsx");
+  if (m) candidates.push(`${base.slice(0, -m[0].length)}.${m[1] ?? ""}ts`, `${base.slice(0, -m[0].length)}.tsx`);
   candidates.push(`${base}.ts`, `${base}.js`, join(base, "index.ts"), join(base, "index.js"));
   return candidates.find((c) => existsSync(c) && statSync(c).isFile());
 }
@@ -86,21 +87,29 @@ export function scanImports(entries) {
   for (const e of entries) {
     const file = resolve(e);
     if (!existsSync(file)) throw new Error(`check-browser-imports: entry ${file} does not exist`);
-    if (!parent.has(file)) { parent.set(file, undefined); queue.push(file); }
+    if (!parent.has(file)) {
+      parent.set(file, undefined);
+      queue.push(file);
+    }
   }
   const chainTo = (file) => {
     const chain = [];
     for (let f = file; f !== undefined; f = parent.get(f)) chain.unshift(relative(ROOT, f));
     return chain;
   };
-  const builtins = [], packages = [], unresolved = [];
+  const builtins = [],
+    packages = [],
+    unresolved = [];
   while (queue.length > 0) {
     const file = queue.shift();
     for (const specifier of runtimeSpecifiers(file, readFileSync(file, "utf8"))) {
       if (specifier.startsWith(".") || specifier.startsWith("/")) {
         const target = resolveRelative(file, specifier);
         if (!target) unresolved.push({ specifier, chain: chainTo(file) });
-        else if (!parent.has(target)) { parent.set(target, file); queue.push(target); }
+        else if (!parent.has(target)) {
+          parent.set(target, file);
+          queue.push(target);
+        }
       } else if (isNodeBuiltin(specifier)) builtins.push({ specifier, chain: chainTo(file) });
       else packages.push({ specifier, chain: chainTo(file) });
     }
@@ -132,14 +141,17 @@ export function formatHits(hits) {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
-  const entries = args.length > 0 ? args : [join(ROOT, "src/index.ts"), join(ROOT, "dist/index.js")].filter((f) => existsSync(f));
+  const entries =
+    args.length > 0 ? args : [join(ROOT, "src/index.ts"), join(ROOT, "dist/index.js")].filter((f) => existsSync(f));
   let bad = false;
   for (const entry of entries) {
     const { files, builtins, unresolved } = scanImports([entry]);
     if (builtins.length > 0) console.error(`${relative(ROOT, entry)} reaches Node built-ins:\n${formatHits(builtins)}`);
-    if (unresolved.length > 0) console.error(`${relative(ROOT, entry)} has unresolvable imports:\n${formatHits(unresolved)}`);
+    if (unresolved.length > 0)
+      console.error(`${relative(ROOT, entry)} has unresolvable imports:\n${formatHits(unresolved)}`);
     bad ||= builtins.length > 0 || unresolved.length > 0;
-    if (builtins.length === 0 && unresolved.length === 0) console.log(`${relative(ROOT, entry)}: ${files.length} modules, no Node built-in reachable`);
+    if (builtins.length === 0 && unresolved.length === 0)
+      console.log(`${relative(ROOT, entry)}: ${files.length} modules, no Node built-in reachable`);
   }
   process.exit(bad ? 1 : 0);
 }

@@ -9,7 +9,20 @@ import { fileURLToPath } from "node:url";
 import ts from "typescript";
 
 /** Lowest first; everything from data/ up is Node-only. */
-export const FLOORS = ["engine", "sparsity", "ops", "nn", "exits", "io", "split", "report", "data", "server", "node", "cli"];
+export const FLOORS = [
+  "engine",
+  "sparsity",
+  "ops",
+  "nn",
+  "exits",
+  "io",
+  "split",
+  "report",
+  "data",
+  "server",
+  "node",
+  "cli",
+];
 // src/index.ts (and any other file at the top) is the browser entry: it may re-export the browser-safe floors
 const TOP = FLOORS.indexOf("report") + 0.5;
 
@@ -48,7 +61,8 @@ export function layerViolations(srcDir) {
       if (!target.startsWith(root + sep)) continue;
       const to = rankOf(root, target);
       const targetName = relative(root, target).replace(/\.js$/, ".ts");
-      if (to === undefined || to > from) out.push({ file: name, imports: targetName, why: to === undefined ? "not a floor" : "a higher floor" });
+      if (to === undefined || to > from)
+        out.push({ file: name, imports: targetName, why: to === undefined ? "not a floor" : "a higher floor" });
     }
   }
   return out;

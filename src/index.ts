@@ -1,36 +1,80 @@
-export * from "./engine/errors.js";
-export { Engine, defaultEngine, defaultWasmUrl, type Kernels, type LoadOptions, type MemoryStats, type WasmSource } from "./engine/engine.js";
-export { F32Buffer, I32Buffer, Matrix } from "./engine/buffers.js";
-export { Rng } from "./engine/random.js";
-export { Pattern, feasibleOutDegrees, validateCsr } from "./sparsity/pattern.js";
-export { CsrWeights, csrSpmm, csrSpmmBackward, csrSpmmBackwardWeights } from "./ops/csr_spmm.js";
-export { denseMatmul, denseMatmulBackward, denseMatmulBackwardWeights, type DenseWeights } from "./ops/dense_matmul.js";
-export { reluForward, reluBackward } from "./ops/activations.js";
-export { softmax, softmaxCrossEntropy, softmaxStats, type SoftmaxStats } from "./ops/softmax_xent.js";
-export { encodeSafetensors, decodeSafetensors, SAFETENSORS_DTYPES, type DecodeOptions, type Dtype, type SafeTensor, type SafetensorsFile, type TensorData } from "./io/safetensors.js";
-export { crc32 } from "./io/crc32.js";
-export { F16_MAX, F16_MIN_NORMAL, f16BitsToF32, f16IsFinite, f32ToF16Bits } from "./io/f16.js";
-export { DEFAULT_FRAME_LIMITS, FRAME_DTYPES, FRAME_MAGIC, FRAME_MEDIA_TYPE, FRAME_MAX_RANK, FRAME_VERSION, FrameError, FrameMismatchError, FrameTooLargeError, decodeFrame, decodeFrameHeader, encodeFrame, frameBytes, frameBytesPerSample, frameErrorBound, frameHeaderBytes, type Frame, type FrameDtype, type FrameErrorReason, type FrameExpect, type FrameHeader, type FrameInput, type FrameKind, type FrameLimits } from "./split/frame.js";
-export { makeDataset, subset, padFeatures, shuffledIndices, splitDataset, type Dataset, type SplitOptions } from "./nn/dataset.js";
-export { addInPlace, scaleInPlace, gatherColumns } from "./ops/elementwise.js";
-export type { Layer, Param } from "./nn/layers/layer.js";
-export { SparseLinear, heNormal, type Activation, type SparseLinearOptions } from "./nn/layers/sparse_linear.js";
-export { Model, runLayers, backLayers, layerSeeds, type Exit, type ModelOptions, type MlpOptions, type StepLoss } from "./nn/model.js";
-export { Adam, Sgd, type Optimizer, type AdamOptions, type SgdOptions } from "./nn/optimizers.js";
-export { Batcher } from "./nn/batcher.js";
-export { train, evaluate, type TrainOptions, type EpochReport, type EvalReport } from "./nn/train.js";
-export { encodeModel, decodeModel, encodeLayer, decodeLayer, modelSpec, modelTensors, hashModel, MODEL_FORMAT_VERSION, DEFAULT_MODEL_LIMITS, type DecodeModelOptions, type ModelLimits, type LayerSpec, type LoadedModel, type ModelSpec, type StoredTensor } from "./io/model_io.js";
-export { ExitRunner, exitMacs, parseExitPolicy, checkPolicy, formatPolicy, passes, type ExitPolicy, type ExitResult, type ExitRunnerOptions } from "./exits/runner.js";
-export { ConvWeights, convOutputSize, sparseConv2d, sparseConv2dBackward, sparseConv2dBackwardWeights, type Conv2dGeometry, type ConvWeightsOptions } from "./ops/sparse_conv2d.js";
-export { SparseConv2d, heNormalConv, type SparseConv2dOptions } from "./nn/layers/sparse_conv2d.js";
-export { classifierStats, simulatePolicy, sweep, defaultGrid, pickForAccuracy, pickKnee, measurePolicy, type ClassifierStats, type SweepPoint, type Calibration } from "./exits/calibrate.js";
-export { lineChart, type ChartOptions, type Series } from "./report/svg.js";
-export { maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward, pool2dShape, type Pool2dGeometry, type Pool2dShape } from "./ops/pool2d.js";
+// presparse: the nouns a user needs, in Node and in browsers. Kernels and helpers: "presparse/ops"; file system,
+// datasets on disk, the tail server and the link emulator: "presparse/node".
+export {
+  PresparseError,
+  ShapeError,
+  PatternError,
+  ValidationError,
+  WasmLoadError,
+  KernelAssertionError,
+  FormatError,
+} from "./engine/errors.js";
+export { Engine, type LoadOptions, type MemoryStats, type WasmSource } from "./engine/engine.js";
+export { Matrix } from "./engine/buffers.js";
+export { Pattern } from "./sparsity/pattern.js";
+export { SparseLinear, type Activation, type SparseLinearOptions } from "./nn/layers/sparse_linear.js";
+export { SparseConv2d, type SparseConv2dOptions } from "./nn/layers/sparse_conv2d.js";
 export { MaxPool2d, AvgPool2d } from "./nn/layers/pool2d.js";
 export { Flatten } from "./nn/layers/flatten.js";
-export { ArchError, buildModel, parseArch, parseShape, planArch, type ArchStep, type ArchToken, type BuildOptions } from "./nn/arch.js";
-export { split, type Head, type SplitModelOptions, type SplitRecord, type Tail } from "./split/split.js";
-export { SplitClient, SplitServerError, retryAfterMs, type SplitClientOptions, type SampleResult, type InferResult, type InferTotals } from "./split/client.js";
-export { LINK_PRESETS, LinkSpecError, checkLink, formatLink, linkPreset, parseLink, withUplinkRate, type LinkPreset, type LinkSpec, type RadioClass } from "./split/links.js";
-export { DEFAULT_ENERGY, MEMORY_LEVELS, computeEnergy, csrBytesMoved, energyKeys, energyTable, formatEnergyTable, memoryPjPerByte, overrideEnergy, periodicRadioEnergy, radioEnergy, transferTiming, type ComputeEnergy, type ComputeWork, type EnergyModel, type PowerStage, type RadioEnergy, type RadioPower, type TransferTiming } from "./split/energy.js";
-export { crossovers, formatPlan, plan, planSweep, type CutCost, type ExitOption, type FullCost, type Objective, type Plan, type PlanInput, type PlanRow } from "./split/plan.js";
+export type { Layer, Param } from "./nn/layers/layer.js";
+export {
+  Model,
+  type Exit,
+  type ExitPolicy,
+  type Head,
+  type MlpOptions,
+  type ModelOptions,
+  type SplitRecord,
+  type StepLoss,
+  type Tail,
+} from "./nn/model.js";
+export { ArchError, buildModel, type BuildOptions } from "./nn/arch.js";
+export { Adam, Sgd, type AdamOptions, type Optimizer, type SgdOptions } from "./nn/optimizers.js";
+export { makeDataset, splitDataset, type Dataset, type SplitOptions } from "./nn/dataset.js";
+export { train, evaluate, type EpochReport, type EvalReport, type TrainOptions } from "./nn/train.js";
+export { ExitRunner, parseExitPolicy, type ExitResult, type ExitRunnerOptions } from "./exits/runner.js";
+export {
+  calibrate,
+  measurePolicy,
+  pickForAccuracy,
+  pickKnee,
+  type Calibration,
+  type SweepPoint,
+} from "./exits/calibrate.js";
+export {
+  encodeModel,
+  decodeModel,
+  type DecodeModelOptions,
+  type EncodeModelOptions,
+  type IndexDtype,
+  type LoadedModel,
+  type ModelLimits,
+  type ModelSpec,
+} from "./io/model_io.js";
+export { split, type SplitModelOptions } from "./split/split.js";
+export {
+  FrameError,
+  FrameMismatchError,
+  FrameTooLargeError,
+  decodeFrame,
+  encodeFrame,
+  frameBytes,
+  type Frame,
+  type FrameDtype,
+  type FrameErrorReason,
+  type FrameExpect,
+  type FrameInput,
+  type FrameKind,
+  type FrameLimits,
+} from "./split/frame.js";
+export {
+  SplitClient,
+  SplitServerError,
+  type InferResult,
+  type InferTotals,
+  type SampleResult,
+  type SplitClientOptions,
+} from "./split/client.js";
+export type { WebSocketConstructor } from "./split/ws_transport.js";
+export { LinkSpecError, parseLink, type LinkSpec } from "./split/links.js";
+export { plan, type Objective, type Plan, type PlanInput, type PlanRow } from "./split/plan.js";

@@ -2,15 +2,30 @@
 // errors that name the bad token, and a model built from a string that learns a small problem.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  Adam, ArchError, I32Buffer, Matrix, MaxPool2d, Model, SparseConv2d, SparseLinear, ValidationError, buildModel, encodeModel, parseArch, parseShape,
-  planArch, type ArchToken,
-} from "../src/index.js";
+import { I32Buffer, Matrix } from "../src/engine/buffers.js";
+import { ValidationError } from "../src/engine/errors.js";
+import { encodeModel } from "../src/io/model_io.js";
+import { ArchError, buildModel, parseArch, parseShape, planArch, type ArchToken } from "../src/nn/arch.js";
+import type { MaxPool2d } from "../src/nn/layers/pool2d.js";
+import type { SparseConv2d } from "../src/nn/layers/sparse_conv2d.js";
+import type { SparseLinear } from "../src/nn/layers/sparse_linear.js";
+import { Model } from "../src/nn/model.js";
+import { Adam } from "../src/nn/optimizers.js";
 import { encodeLayer } from "../src/io/model_io.js";
 import { getEngine } from "./helpers/engine.js";
 
 type Tok =
-  | { kind: "conv"; inC?: number; outC: number; kh: number; kw: number; stride: number; padding: number; degree?: number; activation?: "relu" | "linear" }
+  | {
+      kind: "conv";
+      inC?: number;
+      outC: number;
+      kh: number;
+      kw: number;
+      stride: number;
+      padding: number;
+      degree?: number;
+      activation?: "relu" | "linear";
+    }
   | { kind: "maxpool" | "avgpool"; k: number; stride?: number }
   | { kind: "fc"; inputs?: number; outputs: number; degree?: number; activation?: "relu" | "linear" };
 
@@ -29,12 +44,38 @@ function format(t: Tok): string {
 
 const small = fc.integer({ min: 1, max: 64 });
 const tokArb: fc.Arbitrary<Tok> = fc.oneof(
-  fc.record({ kind: fc.constant("conv" as const), inC: fc.option(small, { nil: undefined }), outC: small, kh: fc.integer({ min: 1, max: 7 }), kw: fc.integer({ min: 1, max: 7 }),
-    stride: fc.integer({ min: 1, max: 3 }), padding: fc.integer({ min: 0, max: 3 }), degree: fc.option(small, { nil: undefined }),
-    activation: fc.option(fc.constantFrom("relu" as const, "linear" as const), { nil: undefined }) }, { requiredKeys: ["kind", "outC", "kh", "kw", "stride", "padding"] }),
-  fc.record({ kind: fc.constantFrom("maxpool" as const, "avgpool" as const), k: fc.integer({ min: 1, max: 4 }), stride: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }) }, { requiredKeys: ["kind", "k"] }),
-  fc.record({ kind: fc.constant("fc" as const), inputs: fc.option(small, { nil: undefined }), outputs: small, degree: fc.option(small, { nil: undefined }),
-    activation: fc.option(fc.constantFrom("relu" as const, "linear" as const), { nil: undefined }) }, { requiredKeys: ["kind", "outputs"] }),
+  fc.record(
+    {
+      kind: fc.constant("conv" as const),
+      inC: fc.option(small, { nil: undefined }),
+      outC: small,
+      kh: fc.integer({ min: 1, max: 7 }),
+      kw: fc.integer({ min: 1, max: 7 }),
+      stride: fc.integer({ min: 1, max: 3 }),
+      padding: fc.integer({ min: 0, max: 3 }),
+      degree: fc.option(small, { nil: undefined }),
+      activation: fc.option(fc.constantFrom("relu" as const, "linear" as const), { nil: undefined }),
+    },
+    { requiredKeys: ["kind", "outC", "kh", "kw", "stride", "padding"] },
+  ),
+  fc.record(
+    {
+      kind: fc.constantFrom("maxpool" as const, "avgpool" as const),
+      k: fc.integer({ min: 1, max: 4 }),
+      stride: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }),
+    },
+    { requiredKeys: ["kind", "k"] },
+  ),
+  fc.record(
+    {
+      kind: fc.constant("fc" as const),
+      inputs: fc.option(small, { nil: undefined }),
+      outputs: small,
+      degree: fc.option(small, { nil: undefined }),
+      activation: fc.option(fc.constantFrom("relu" as const, "linear" as const), { nil: undefined }),
+    },
+    { requiredKeys: ["kind", "outputs"] },
+  ),
 );
 
 const strip = (t: ArchToken) => {
@@ -95,7 +136,10 @@ describe("parseArch", () => {
     expect(err).toBeInstanceOf(ValidationError);
     expect((err as ArchError).position).toBe(position);
     expect((err as ArchError).message).toMatch(message);
-    if (arch) expect(arch.slice((err as ArchError).column)).toMatch(new RegExp(`^${(err as ArchError).token.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
+    if (arch)
+      expect(arch.slice((err as ArchError).column)).toMatch(
+        new RegExp(`^${(err as ArchError).token.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`),
+      );
   });
 
   it("parses shapes", () => {
@@ -110,8 +154,19 @@ describe("planArch", () => {
   it("tracks [C, H, W] through convs and pools as ⌊(n + 2p − k)/s⌋ + 1 and ⌊(n − k)/s⌋ + 1", () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 4 }), fc.integer({ min: 8, max: 40 }), fc.integer({ min: 8, max: 40 }),
-        fc.array(fc.record({ conv: fc.boolean(), c: fc.integer({ min: 1, max: 8 }), k: fc.integer({ min: 1, max: 3 }), s: fc.integer({ min: 1, max: 2 }), p: fc.integer({ min: 0, max: 1 }) }), { minLength: 1, maxLength: 4 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 8, max: 40 }),
+        fc.integer({ min: 8, max: 40 }),
+        fc.array(
+          fc.record({
+            conv: fc.boolean(),
+            c: fc.integer({ min: 1, max: 8 }),
+            k: fc.integer({ min: 1, max: 3 }),
+            s: fc.integer({ min: 1, max: 2 }),
+            p: fc.integer({ min: 0, max: 1 }),
+          }),
+          { minLength: 1, maxLength: 4 },
+        ),
         (C0, H0, W0, layers) => {
           let [C, H, W] = [C0, H0, W0];
           const toks: string[] = [];
@@ -120,14 +175,15 @@ describe("planArch", () => {
             if (l.conv) {
               if (H + 2 * l.p < l.k || W + 2 * l.p < l.k) continue;
               toks.push(`conv:${C}>${l.c}:${l.k}x${l.k}:s${l.s}:p${l.p}`);
-              let h = H + 2 * l.p - l.k, w = W + 2 * l.p - l.k;
+              let h = H + 2 * l.p - l.k,
+                w = W + 2 * l.p - l.k;
               h = (h - (h % l.s)) / l.s + 1;
               w = (w - (w % l.s)) / l.s + 1;
               [C, H, W] = [l.c, h, w];
             } else {
               if (l.k > H || l.k > W) continue;
               toks.push(`avgpool:${l.k}:s${l.s}`);
-              [H, W] = [((H - l.k) - ((H - l.k) % l.s)) / l.s + 1, ((W - l.k) - ((W - l.k) % l.s)) / l.s + 1];
+              [H, W] = [(H - l.k - ((H - l.k) % l.s)) / l.s + 1, (W - l.k - ((W - l.k) % l.s)) / l.s + 1];
             }
             shapes.push([C, H, W]);
           }
@@ -135,21 +191,41 @@ describe("planArch", () => {
           const plan = planArch(toks.join(","), [C0, H0, W0]);
           expect(plan.slice(0, -1).map((p) => p.outShape)).toEqual(shapes);
           expect(plan[plan.length - 1]!.inShape).toEqual([C, H, W]);
-          expect(plan.map((p) => p.activationResolved)).toEqual(plan.map((p, i) => (p.kind === "conv" || p.kind === "fc" ? (i === plan.length - 1 ? "linear" : "relu") : undefined)));
-        }),
+          expect(plan.map((p) => p.activationResolved)).toEqual(
+            plan.map((p, i) =>
+              p.kind === "conv" || p.kind === "fc" ? (i === plan.length - 1 ? "linear" : "relu") : undefined,
+            ),
+          );
+        },
+      ),
       { numRuns: 150 },
     );
   });
 
   it.each([
     ["conv:3>8:3x3,fc:10", [1, 28, 28], 0, /says 3 input channels, the incoming activation has 1/],
-    ["conv:1>8:3x3,fc:6000>10", [1, 28, 28], 1, /says 6000 inputs, the incoming activation has 5408 features \(\[8, 26, 26\]\)/],
+    [
+      "conv:1>8:3x3,fc:6000>10",
+      [1, 28, 28],
+      1,
+      /says 6000 inputs, the incoming activation has 5408 features \(\[8, 26, 26\]\)/,
+    ],
     ["conv:1>8:3x3,pool:2,conv:8>16:30x30", [1, 28, 28], 2, /kernel 30×30 is larger than the padded input 13×13/],
     ["fc:100,conv:1>8:3x3", [1, 28, 28], 1, /needs an image \[C, H, W\] input, got 100 flat features/],
     ["pool:2", [784], 0, /needs an image/],
     ["conv:1>4:3x3,pool:30", [1, 28, 28], 1, /window 30×30 is larger than the input 26×26/],
-    ["conv:1>16:3x3:deg4,fc:10", [1, 28, 28], 0, /out-degree 4 infeasible for 1→16: input channels·degree must be divisible by 16; feasible degrees: 16/],
-    ["conv:1>8:3x3,conv:8>16:3x3:deg5", [1, 28, 28], 1, /out-degree 5 infeasible for 8→16.*feasible degrees: 2, 4, 6, 8, 10, 12, 14, 16/],
+    [
+      "conv:1>16:3x3:deg4,fc:10",
+      [1, 28, 28],
+      0,
+      /out-degree 4 infeasible for 1→16: input channels·degree must be divisible by 16; feasible degrees: 16/,
+    ],
+    [
+      "conv:1>8:3x3,conv:8>16:3x3:deg5",
+      [1, 28, 28],
+      1,
+      /out-degree 5 infeasible for 8→16.*feasible degrees: 2, 4, 6, 8, 10, 12, 14, 16/,
+    ],
     ["fc:10:deg11", [784], 0, /out-degree 11 exceeds the 10 outputs/],
   ])("rejects %j on input %j at token %i", (arch, shape, position, message) => {
     let err: unknown;
@@ -174,11 +250,20 @@ describe("buildModel", () => {
     const engine = await getEngine();
     for (const seed of [0, 3]) {
       const mlp = Model.mlp(engine, {
-        sizes: [800, 40, 40, 10], outDegrees: [2, 9, 10], seed, finalWeight: 0.3,
-        exits: [{ after: 0, weight: 1 }, { after: 1, weight: 0.5, outDegree: 5 }],
+        sizes: [800, 40, 40, 10],
+        outDegrees: [2, 9, 10],
+        seed,
+        finalWeight: 0.3,
+        exits: [
+          { after: 0, weight: 1 },
+          { after: 1, weight: 0.5, outDegree: 5 },
+        ],
       });
       const arch = buildModel(engine, "fc:40:deg2,fc:40:deg9,fc:10", {
-        inputShape: [800], seed, finalWeight: 0.3, exits: [{ after: 0 }, { after: 1, weight: 0.5, arch: "fc:10:deg5" }],
+        inputShape: [800],
+        seed,
+        finalWeight: 0.3,
+        exits: [{ after: 0 }, { after: 1, weight: 0.5, arch: "fc:10:deg5" }],
       });
       const [a, b] = [encodeModel(mlp), encodeModel(arch)];
       expect(b.hash).toBe(a.hash);
@@ -191,13 +276,29 @@ describe("buildModel", () => {
   it("builds the layers the string names, with exits, and their shapes chain", async () => {
     const engine = await getEngine();
     const before = engine.stats().liveBytes;
-    const m = buildModel(engine, "conv:1>8:3x3:p1,pool:2,conv:8>16:3x3:deg4,pool:2,fc:10", { inputShape: [1, 28, 28], seed: 3, exits: [{ after: 1 }, { after: 3, arch: "fc:20:relu,fc:10", weight: 0.5 }] });
+    const m = buildModel(engine, "conv:1>8:3x3:p1,pool:2,conv:8>16:3x3:deg4,pool:2,fc:10", {
+      inputShape: [1, 28, 28],
+      seed: 3,
+      exits: [{ after: 1 }, { after: 3, arch: "fc:20:relu,fc:10", weight: 0.5 }],
+    });
     try {
       expect(m.trunk.map((l) => l.kind)).toEqual(["conv2d", "maxpool2d", "conv2d", "maxpool2d", "linear"]);
       expect(m.trunk.map((l) => l.outputSize)).toEqual([8 * 28 * 28, 8 * 14 * 14, 16 * 12 * 12, 16 * 6 * 6, 10]);
       const c2 = m.trunk[2] as SparseConv2d;
       expect(c2.pattern.nnz).toBe(8 * 4);
-      expect(encodeLayer(c2).spec).toMatchObject({ inC: 8, outC: 16, H: 14, W: 14, kh: 3, kw: 3, stride: 1, padding: 0, outH: 12, outW: 12, activation: "relu" });
+      expect(encodeLayer(c2).spec).toMatchObject({
+        inC: 8,
+        outC: 16,
+        H: 14,
+        W: 14,
+        kh: 3,
+        kw: 3,
+        stride: 1,
+        padding: 0,
+        outH: 12,
+        outW: 12,
+        activation: "relu",
+      });
       expect((m.trunk[4] as SparseLinear).activation).toBe("linear");
       expect((m.trunk[1] as MaxPool2d).outputShape).toEqual([8, 14, 14]);
       expect(m.exits.map((e) => e.layers.map((l) => l.outputSize))).toEqual([[10], [20, 10]]);
@@ -208,8 +309,12 @@ describe("buildModel", () => {
       m.dispose();
     }
     expect(engine.stats().liveBytes).toBe(before);
-    expect(() => buildModel(engine, "fc:10,fc:5", { inputShape: [8], exits: [{ after: 1 }] })).toThrow(/exit 0 after token 1/);
-    expect(() => buildModel(engine, "conv:1>4:3x3,fc:5", { inputShape: [1, 6, 6], exits: [{ after: 0, arch: "pool:9" }] })).toThrow(ArchError);
+    expect(() => buildModel(engine, "fc:10,fc:5", { inputShape: [8], exits: [{ after: 1 }] })).toThrow(
+      /exit 0 after token 1/,
+    );
+    expect(() =>
+      buildModel(engine, "conv:1>4:3x3,fc:5", { inputShape: [1, 6, 6], exits: [{ after: 0, arch: "pool:9" }] }),
+    ).toThrow(ArchError);
     expect(engine.stats().liveBytes).toBe(before);
   });
 
@@ -229,16 +334,24 @@ describe("buildModel", () => {
   it("a sparse CNN built from a string learns a small image problem", async () => {
     const engine = await getEngine();
     // 3 classes: which third of a noisy 8×8 image (top, middle, bottom rows) is bright
-    const B = 48, F = 64;
-    const x = new Float32Array(F * B), y = new Int32Array(B);
+    const B = 48,
+      F = 64;
+    const x = new Float32Array(F * B),
+      y = new Int32Array(B);
     let s = 12345;
-    const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const rnd = () => (s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32;
     for (let b = 0; b < B; b++) {
       y[b] = b % 3;
-      for (let r = 0; r < 8; r++) for (let c = 0; c < 8; c++) x[(r * 8 + c) * B + b] = rnd() * 0.5 + (Math.floor(r / 3) === y[b] || (r === 7 && y[b] === 2) ? 1 : 0);
+      for (let r = 0; r < 8; r++)
+        for (let c = 0; c < 8; c++)
+          x[(r * 8 + c) * B + b] = rnd() * 0.5 + (Math.floor(r / 3) === y[b] || (r === 7 && y[b] === 2) ? 1 : 0);
     }
-    const m = buildModel(engine, "conv:1>6:3x3:p1,pool:2,conv:6>8:3x3:deg4:p1,avgpool:2,fc:3", { inputShape: [1, 8, 8], seed: 5 });
-    const X = Matrix.from(engine, F, B, x), labels = I32Buffer.from(engine, y);
+    const m = buildModel(engine, "conv:1>6:3x3:p1,pool:2,conv:6>8:3x3:deg4:p1,avgpool:2,fc:3", {
+      inputShape: [1, 8, 8],
+      seed: 5,
+    });
+    const X = Matrix.from(engine, F, B, x),
+      labels = I32Buffer.from(engine, y);
     try {
       const opt = new Adam({ lr: 0.01 });
       const losses: number[] = [];

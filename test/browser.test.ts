@@ -1,14 +1,18 @@
 // The package in a real headless Chromium: dist/index.js loads in a page with no bundler, Engine.load works from
-// every kind of source and rejects bad ones with WasmLoadError, every kernel matches the dense reference under
-// fast-check inside the page (engines loaded by URL and from bytes, and across memory growth), and a page's CSP
-// must allow 'wasm-unsafe-eval'. The page code lives in test/browser/; this file serves it and reads its results.
+// every kind of source and rejects bad ones with WasmLoadError, every kernel case of test/cases (the Node suite's,
+// bundled from the same TypeScript) passes under fast-check inside the page on engines loaded by URL, from bytes and
+// from the debug build, memory growth keeps operands intact, a debug-build assertion reaches a typed error, and a
+// page's CSP must allow 'wasm-unsafe-eval'. The page is test/browser/kernels.page.ts, bundled by
+// scripts/bundle-tests.mjs into build/test/; this file bundles it, serves it and reads its results.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-// @ts-expect-error -- plain JavaScript shared with the page, no type declarations
-import { LOAD_SOURCES, MEMORY_GROWTH, PROPERTIES, PROPERTY_ENGINES, REJECT_SOURCES } from "./browser/cases.js";
-import { Pattern } from "../src/index.js";
+// @ts-expect-error -- a plain .mjs script with no type declarations
+import { bundleTests } from "../scripts/bundle-tests.mjs";
+import { Pattern } from "../src/sparsity/pattern.js";
+import { DEBUG_ASSERTION, LOAD_SOURCES, MEMORY_GROWTH, PROPERTY_ENGINES, REJECT_SOURCES } from "./browser/sources.js";
+import { KERNEL_CASES } from "./cases/index.js";
 import { chromiumPath, launchChromium, pageResults, screenshot, watchPage } from "./helpers/chromium.js";
 import * as ref from "./helpers/reference.js";
 import { REPO_ROOT, packageImportMap, startStaticServer, type StaticServer } from "./helpers/static_server.js";
@@ -27,6 +31,7 @@ interface KernelResults {
   loads: (Outcome & { source: string; memoryBytes?: number })[];
   rejects: (Outcome & { source: string })[];
   properties: (Outcome & { name: string; engine: string; numRuns: number; ms: number })[];
+  assertion: Outcome & { name: string };
 }
 
 const DOCS = join(REPO_ROOT, "docs/browser.md");
@@ -48,8 +53,11 @@ describe.skipIf(!executable)("presparse in headless Chromium", () => {
 
   beforeAll(async () => {
     for (const f of ["dist/index.js", "build/presparse.wasm", "build/presparse.debug.wasm"]) {
-      if (!existsSync(join(REPO_ROOT, f))) throw new Error(`${f} missing: run \`npm run build\` first (\`npm test\` does)`);
+      if (!existsSync(join(REPO_ROOT, f)))
+        throw new Error(`${f} missing: run \`npm run build\` first (\`npm test\` does)`);
     }
+    // the page runs the kernel cases as they are now, whether or not `npm run build` ran since they changed
+    await (bundleTests as () => Promise<string[]>)();
     server = await startStaticServer({
       importMap: packageImportMap(["presparse", "fast-check"]),
       headers: (_path, query) => {
@@ -95,21 +103,23 @@ describe.skipIf(!executable)("presparse in headless Chromium", () => {
       return results;
     };
     const explain = (o: Outcome | undefined, what: string) =>
-      o === undefined ? `${what}: the page posted no result` : `${what}: ${o.message ?? "failed"} (seed ${SEED}; PRESPARSE_BROWSER_SEED=${SEED} reruns it)`;
+      o === undefined
+        ? `${what}: the page posted no result`
+        : `${what}: ${o.message ?? "failed"} (seed ${SEED}; PRESPARSE_BROWSER_SEED=${SEED} reruns it)`;
 
-    it.each(LOAD_SOURCES as string[])("Engine.load works from: %s", (source) => {
+    it.each(LOAD_SOURCES)("Engine.load works from: %s", (source) => {
       const o = ran().loads.find((l) => l.source === source);
       expect(o?.ok, explain(o, source)).toBe(true);
     });
 
-    it.each(REJECT_SOURCES as string[])("Engine.load rejects %s with a WasmLoadError", (source) => {
+    it.each(REJECT_SOURCES)("Engine.load rejects %s with a WasmLoadError", (source) => {
       const o = ran().rejects.find((l) => l.source === source);
       expect(o?.ok, explain(o, source)).toBe(true);
     });
 
     const cases: [string, string][] = [
-      ...(PROPERTIES as string[]).flatMap((p) => (PROPERTY_ENGINES as string[]).map((e): [string, string] => [p, e])),
-      [MEMORY_GROWTH as string, "fresh instances"],
+      ...KERNEL_CASES.flatMap((c) => PROPERTY_ENGINES.map((e): [string, string] => [c.name, e])),
+      [MEMORY_GROWTH, "fresh instances"],
     ];
     it.each(cases)("%s (engine: %s)", (name, engine) => {
       const o = ran().properties.find((p) => p.name === name && p.engine === engine);
@@ -117,14 +127,25 @@ describe.skipIf(!executable)("presparse in headless Chromium", () => {
       expect(o!.numRuns).toBeGreaterThanOrEqual(4);
     });
 
+    it(DEBUG_ASSERTION, () => {
+      const o = ran().assertion;
+      expect(o?.ok, explain(o, DEBUG_ASSERTION)).toBe(true);
+    });
+
     it("fetched the modules as application/wasm and the ES modules as JavaScript", () => {
       ran();
       const served = (path: string) => server!.requests.filter((r) => r.path === path && r.status === 200);
-      for (const wasm of ["/build/presparse.wasm", "/build/presparse.debug.wasm"]) {
+      for (const wasm of ["/dist/lib/presparse.wasm", "/dist/lib/presparse.debug.wasm"]) {
         expect(served(wasm).length, `${wasm} was never fetched`).toBeGreaterThan(0);
         expect(served(wasm).map((r) => r.contentType)).toEqual(served(wasm).map(() => "application/wasm"));
       }
-      for (const js of ["/dist/index.js", "/dist/engine/engine.js", "/node_modules/fast-check/lib/fast-check.js"]) {
+      // the page imports the package's two browser entries, which load their shared chunks from dist/lib/
+      const chunks = [
+        ...new Set(server!.requests.filter((r) => /^\/dist\/lib\/.*\.js$/.test(r.path)).map((r) => r.path)),
+      ];
+      expect(chunks.length, "dist/index.js loads its chunks from dist/lib/").toBeGreaterThan(0);
+      const modules = ["/dist/index.js", "/dist/ops_index.js", ...chunks, "/build/test/kernels.page.js"];
+      for (const js of [...modules, "/node_modules/fast-check/lib/fast-check.js"]) {
         expect(served(js)[0]?.contentType, `${js} was not served`).toMatch(/^text\/javascript/);
       }
       // the only failed request is the 404 the page asks for on purpose
@@ -165,17 +186,28 @@ describe.skipIf(!executable)("presparse in headless Chromium", () => {
       try {
         await page.goto(`${server!.origin}${DOCS_EXAMPLE}`);
         const out = page.locator("#out");
-        await page.waitForFunction(() => document.getElementById("out")?.textContent !== "loading…", undefined, { timeout: 10_000 })
-          .catch((e: Error) => { throw new Error(`${e.message}\n${log.text()}`); });
+        await page
+          .waitForFunction(() => document.getElementById("out")?.textContent !== "loading…", undefined, {
+            timeout: 10_000,
+          })
+          .catch((e: Error) => {
+            throw new Error(`${e.message}\n${log.text()}`);
+          });
         const got = JSON.parse((await out.textContent()) ?? "null") as number[];
         // the example's inputs, restated: the fixed-degree pattern from seed 1, weights 0.1·(i+1), X = i − 8
         const p = Pattern.fixedDegree(8, 4, 2, 1);
-        const W = ref.maskedDense(p, Array.from({ length: p.nnz }, (_, i) => Math.fround(0.1 * (i + 1))));
+        const W = ref.maskedDense(
+          p,
+          Array.from({ length: p.nnz }, (_, i) => Math.fround(0.1 * (i + 1))),
+        );
         const X = Array.from({ length: 24 }, (_, i) => i - 8);
         const want = ref.matmul(W, 4, 8, X, 3, undefined, true);
         expect(got).toHaveLength(want.length);
         got.forEach((g, i) => expect(g, `Y[${i}]`).toBeCloseTo(want[i]!, 4));
-        expect(want.some((v) => v > 0) && want.some((v) => v === 0), "the example should show both signs through ReLU").toBe(true);
+        expect(
+          want.some((v) => v > 0) && want.some((v) => v === 0),
+          "the example should show both signs through ReLU",
+        ).toBe(true);
         expect(log.errors).toEqual([]);
       } finally {
         await page.close();

@@ -27,20 +27,32 @@ const ROOT = join(import.meta.dirname, "..");
 const NODE_ONLY = [/^src\/node\//, /^src\/cli\//, /^src\/server\//, /^src\/data\/idx\.ts$/, /^src\/data\/mnist\.ts$/];
 
 describe("browser entry", () => {
-  it("src/index.ts reaches no Node built-in and no unresolvable module", () => {
-    const r = scan([join(ROOT, "src/index.ts")]);
+  it.each(["src/index.ts", "src/ops_index.ts"])("%s reaches no Node built-in and no unresolvable module", (entry) => {
+    const r = scan([join(ROOT, entry)]);
     // the walk really covers the engine path, so an empty result means something
-    for (const f of ["src/engine/engine.ts", "src/ops/csr_spmm.ts", "src/engine/buffers.ts", "src/sparsity/pattern.ts", "src/split/frame.ts"]) expect(r.files).toContain(f);
+    for (const f of [
+      "src/engine/engine.ts",
+      "src/ops/csr_spmm.ts",
+      "src/engine/buffers.ts",
+      "src/sparsity/pattern.ts",
+      "src/split/frame.ts",
+    ])
+      expect(r.files).toContain(f);
     expect(format(r.builtins)).toBe("");
     expect(format(r.unresolved)).toBe("");
   });
 
-  it("the built package's \".\" export reaches no Node built-in and no bare package", () => {
-    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { exports: Record<string, { default: string }> };
-    const entry = join(ROOT, pkg.exports["."]!.default);
+  it.each([".", "./ops"])('the built package\'s "%s" export reaches no Node built-in and no bare package', (name) => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
+      exports: Record<string, { default: string }>;
+    };
+    const entry = join(ROOT, pkg.exports[name]!.default);
     expect(existsSync(entry), `${entry} missing: run \`npm run build\``).toBe(true);
     const r = scan([entry]);
-    expect(r.files).toContain("dist/engine/engine.js");
+    expect(
+      r.files.some((f) => f.startsWith("dist/lib/")),
+      "dist/index.js and its chunks",
+    ).toBe(true);
     expect(format(r.builtins)).toBe("");
     expect(format(r.unresolved)).toBe("");
     // a page loads dist/index.js with no import map for presparse's dependencies
@@ -71,28 +83,44 @@ describe("import-graph walker", () => {
     require: (s: string) => `const m = require("${s}");\nexport default m;`,
   };
   const formArb = fc.constantFrom(...(Object.keys(forms) as (keyof typeof forms)[]));
-  const builtinArb = fc.constantFrom(...builtinModules.filter((m) => !m.startsWith("_")), "node:fs", "node:http", "node:zlib", "node:cluster");
+  const builtinArb = fc.constantFrom(
+    ...builtinModules.filter((m) => !m.startsWith("_")),
+    "node:fs",
+    "node:http",
+    "node:zlib",
+    "node:cluster",
+  );
 
   it("finds a built-in planted at any depth of a module chain, in any import form, with its chain", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 6 }), fc.nat(), formArb, formArb, builtinArb, fc.boolean(), (n, at, linkForm, plantForm, builtin, js) => {
-        const dir = mkdtempSync(join(tmpdir(), "imports-"));
-        dirs.push(dir);
-        const ext = js ? "js" : "ts";
-        const depth = at % n;
-        // m0 → m1 → … → m(n−1); module `depth` also loads the built-in
-        for (let i = 0; i < n; i++) {
-          const lines = [`export const x${i} = ${i};`];
-          if (i + 1 < n) lines.push(forms[linkForm](`./m${i + 1}.js`));
-          if (i === depth) lines.push(forms[plantForm](builtin));
-          writeFileSync(join(dir, `m${i}.${ext}`), lines.join("\n"));
-        }
-        const r = scan([join(dir, `m0.${ext}`)]);
-        expect(r.files).toHaveLength(n);
-        expect(r.builtins.map((h) => h.specifier)).toEqual([builtin]);
-        expect(r.builtins[0]!.chain.map((f) => f.replace(/^.*\//, ""))).toEqual(Array.from({ length: depth + 1 }, (_, i) => `m${i}.${ext}`));
-        expect(r.unresolved).toEqual([]);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        fc.nat(),
+        formArb,
+        formArb,
+        builtinArb,
+        fc.boolean(),
+        (n, at, linkForm, plantForm, builtin, js) => {
+          const dir = mkdtempSync(join(tmpdir(), "imports-"));
+          dirs.push(dir);
+          const ext = js ? "js" : "ts";
+          const depth = at % n;
+          // m0 → m1 → … → m(n−1); module `depth` also loads the built-in
+          for (let i = 0; i < n; i++) {
+            const lines = [`export const x${i} = ${i};`];
+            if (i + 1 < n) lines.push(forms[linkForm](`./m${i + 1}.js`));
+            if (i === depth) lines.push(forms[plantForm](builtin));
+            writeFileSync(join(dir, `m${i}.${ext}`), lines.join("\n"));
+          }
+          const r = scan([join(dir, `m0.${ext}`)]);
+          expect(r.files).toHaveLength(n);
+          expect(r.builtins.map((h) => h.specifier)).toEqual([builtin]);
+          expect(r.builtins[0]!.chain.map((f) => f.replace(/^.*\//, ""))).toEqual(
+            Array.from({ length: depth + 1 }, (_, i) => `m${i}.${ext}`),
+          );
+          expect(r.unresolved).toEqual([]);
+        },
+      ),
       { numRuns: 40 },
     );
   });

@@ -42,7 +42,15 @@ async function commandObjects(): Promise<Map<string, Command>> {
     const mod = (await import(join(dir, f))) as Record<string, unknown>;
     for (const v of Object.values(mod)) {
       const c = v as Partial<Command> | null;
-      if (c && typeof c === "object" && typeof c.name === "string" && typeof c.usage === "string" && typeof c.run === "function" && c.options) found.set(c.name, c as Command);
+      if (
+        c &&
+        typeof c === "object" &&
+        typeof c.name === "string" &&
+        typeof c.usage === "string" &&
+        typeof c.run === "function" &&
+        c.options
+      )
+        found.set(c.name, c as Command);
     }
   }
   return found;
@@ -61,7 +69,11 @@ describe("presparse --help", () => {
     const top = await cli(["--help"]);
     expect(top.code).toBe(0);
     expect(top.stderr).toBe("");
-    const listed = top.stdout.split("Commands:")[1]!.split("\n").map((l) => /^ {2}(\S+)\s{2,}\S/.exec(l)?.[1]).filter((x): x is string => !!x);
+    const listed = top.stdout
+      .split("Commands:")[1]!
+      .split("\n")
+      .map((l) => /^ {2}(\S+)\s{2,}\S/.exec(l)?.[1])
+      .filter((x): x is string => !!x);
     expect(listed).toEqual(expect.arrayContaining(["train", "eval"]));
     const objects = await commandObjects();
     const runs = await Promise.all(listed.map((name) => cli([name, "--help"])));
@@ -110,11 +122,17 @@ describe("bad command lines", () => {
       [["train", "--optimizer", "rmsprop"], /--optimizer expects adam or sgd, got "rmsprop"/],
       [["train", "--layers", "800,x,10"], /--layers expects an integer/],
       [["train", "--layers", "800"], /--out-degrees needs 0 values|--layers needs at least two sizes/],
-      [["train", "--layers", "800,40,10", "--out-degrees", "2,9,10"], /--out-degrees needs 2 values for --layers 800,40,10, got 3/],
+      [
+        ["train", "--layers", "800,40,10", "--out-degrees", "2,9,10"],
+        /--out-degrees needs 2 values for --layers 800,40,10, got 3/,
+      ],
       [["train", "--exits", "3"], /--exits 3: there are only 2 hidden layers/],
       [["train", "--exits", "1", "--exit-weights", "1"], /--exit-weights needs 2 values/],
       [["train", "--json=yes"], /--json/],
-      [["train", "--layers", "100,10", "--out-degrees", "10"], /train: data mnist has 784 features, the model takes 100/],
+      [
+        ["train", "--layers", "100,10", "--out-degrees", "10"],
+        /train: data mnist has 784 features, the model takes 100/,
+      ],
       [["eval"], /eval: --model is required/],
       [["eval", "--model"], /eval: Option '--model <value>' argument missing/],
       [["eval", "--nope", "x"], /eval: Unknown option '--nope'/],
@@ -129,7 +147,11 @@ describe("bad command lines", () => {
 
   it("an infeasible pattern is a one-line typed error listing the feasible degrees (exit 1)", async () => {
     const r = await cli(["train", "--layers", "800,30,10", "--out-degrees", "2,10", "--epochs", "1", "-q"]);
-    expectOneLineError(r, 1, /^presparse: PatternError: Pattern\.fixedDegree: out-degree 2 infeasible for 800→30.*feasible out-degrees: 3, 6, 9,/);
+    expectOneLineError(
+      r,
+      1,
+      /^presparse: PatternError: Pattern\.fixedDegree: out-degree 2 infeasible for 800→30.*feasible out-degrees: 3, 6, 9,/,
+    );
   });
 });
 
@@ -138,9 +160,19 @@ describe("train then eval", () => {
     const path = join(dir, "paper.safetensors");
     const t = await cli(["train", "--epochs", "2", "--seed", "1", "--exits", "1", "--save", path, "--json"], 60_000);
     expect(t.code, t.stderr).toBe(0);
-    const lines = t.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = t.stdout
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toHaveLength(3);
-    const epochs = lines.slice(0, 2) as { epoch: number; loss: number; losses: number[]; trainAccuracy: number[]; testAccuracy: number[]; seconds: number }[];
+    const epochs = lines.slice(0, 2) as {
+      epoch: number;
+      loss: number;
+      losses: number[];
+      trainAccuracy: number[];
+      testAccuracy: number[];
+      seconds: number;
+    }[];
     expect(epochs.map((e) => e.epoch)).toEqual([1, 2]);
     for (const e of epochs) {
       expect(e.losses).toHaveLength(2);
@@ -158,7 +190,10 @@ describe("train then eval", () => {
     expect(t.stderr).toMatch(/^train: 8000 samples, test 2000;/);
     expect(t.stderr.match(/^epoch \d\/2 /gm)).toHaveLength(2);
 
-    const [text, json] = await Promise.all([cli(["eval", "--model", path, "--seed", "1"]), cli(["eval", "--model", path, "--seed", "1", "--json"])]);
+    const [text, json] = await Promise.all([
+      cli(["eval", "--model", path, "--seed", "1"]),
+      cli(["eval", "--model", path, "--seed", "1", "--json"]),
+    ]);
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toContain(`hash ${saved.hash}`);
     expect(text.stdout).toMatch(/exit 1 \(after layer 1\)\s+accuracy \d+\.\d\d%/);
@@ -173,11 +208,18 @@ describe("train then eval", () => {
 
     // without --seed, eval and calibrate hold out the split the model was trained on (seed 1, recorded in the file)
     const out = join(dir, "calibration");
-    const [unseeded, cal] = await Promise.all([cli(["eval", "--model", path, "--json"]), cli(["calibrate", "--model", path, "--out-dir", out, "--json"])]);
+    const [unseeded, cal] = await Promise.all([
+      cli(["eval", "--model", path, "--json"]),
+      cli(["calibrate", "--model", path, "--out-dir", out, "--json"]),
+    ]);
     expect(unseeded.code, unseeded.stderr).toBe(0);
     expect(JSON.parse(unseeded.stdout)).toEqual(ev);
     expect(cal.code, cal.stderr).toBe(0);
-    const c = JSON.parse(cal.stdout) as { calibrationSamples: number; verificationSamples: number; curve: { finalAccuracy: number } };
+    const c = JSON.parse(cal.stdout) as {
+      calibrationSamples: number;
+      verificationSamples: number;
+      curve: { finalAccuracy: number };
+    };
     expect(c.calibrationSamples + c.verificationSamples).toBe(2000);
     expect(c.curve.finalAccuracy).toBe(ev.accuracy[1]);
     expect(JSON.parse(await readFile(join(out, "calibration.json"), "utf8"))).toEqual(c);
@@ -185,7 +227,10 @@ describe("train then eval", () => {
 
   it("eval of a corrupted, foreign or missing model file: one line naming the typed error, exit 1", async () => {
     const good = join(dir, "small.safetensors");
-    const t = await cli(["train", "--layers", "800,20,10", "--out-degrees", "1,10", "--epochs", "1", "--save", good, "-q"], 60_000);
+    const t = await cli(
+      ["train", "--layers", "800,20,10", "--out-degrees", "1,10", "--epochs", "1", "--save", good, "-q"],
+      60_000,
+    );
     expect(t.code, t.stderr).toBe(0);
     const bytes = await readFile(good);
     const truncated = join(dir, "truncated.safetensors");
@@ -199,9 +244,15 @@ describe("train then eval", () => {
     f.writeInt32LE(5000, 8 + n + hdr["trunk.0.col_idx"]!.data_offsets[0]);
     await writeFile(flipped, f);
     await writeFile(foreign, "<!doctype html><title>404</title>");
-    const runs = await Promise.all([truncated, flipped, foreign, join(dir, "absent.safetensors"), dir].map((p) => cli(["eval", "--model", p])));
+    const runs = await Promise.all(
+      [truncated, flipped, foreign, join(dir, "absent.safetensors"), dir].map((p) => cli(["eval", "--model", p])),
+    );
     expectOneLineError(runs[0]!, 1, /^presparse: FormatError: safetensors: data: .*truncated\.safetensors/);
-    expectOneLineError(runs[1]!, 1, /^presparse: FormatError: model: trunk\.0\.pattern: .*colIdx\[\d+\] = 5000 out of range/);
+    expectOneLineError(
+      runs[1]!,
+      1,
+      /^presparse: FormatError: model: trunk\.0\.pattern: .*colIdx\[\d+\] = 5000 out of range/,
+    );
     expectOneLineError(runs[2]!, 1, /^presparse: FormatError: safetensors: header length/);
     expectOneLineError(runs[3]!, 1, /^presparse: ValidationError: cannot read model .*absent\.safetensors: ENOENT/);
     expectOneLineError(runs[4]!, 1, /^presparse: ValidationError: .*not a file/);

@@ -8,10 +8,25 @@ import type { AddressInfo } from "node:net";
 import { loadData } from "../src/data/load.js";
 import { afterAll, describe, expect, it } from "vitest";
 import { SplitClient, SplitServerError, retryAfterMs, type SampleResult } from "../src/split/client.js";
-import { ExitRunner, Matrix, Model, ShapeError, decodeFrame, decodeModel, encodeFrame, encodeModel, frameBytes, padFeatures, passes, type ExitPolicy } from "../src/index.js";
+import { Matrix } from "../src/engine/buffers.js";
+import { ShapeError } from "../src/engine/errors.js";
+import { ExitRunner, passes, type ExitPolicy } from "../src/exits/runner.js";
+import { decodeModel, encodeModel } from "../src/io/model_io.js";
+import { padFeatures } from "../src/nn/dataset.js";
+import { Model } from "../src/nn/model.js";
+import { decodeFrame, encodeFrame, frameBytes } from "../src/split/frame.js";
 import { startServer, type RunningServer } from "../src/server/index.js";
 import { columnStats, getEngine } from "./helpers/engine.js";
-import { CLI, localLogits, randomValues, referenceTail, spawnCli, splitModel, stopChildren, tempFiles } from "./helpers/server_harness.js";
+import {
+  CLI,
+  localLogits,
+  randomValues,
+  referenceTail,
+  spawnCli,
+  splitModel,
+  stopChildren,
+  tempFiles,
+} from "./helpers/server_harness.js";
 
 const engine = await getEngine();
 const { model, head, tail, tailBytes } = splitModel(engine, 7);
@@ -43,11 +58,13 @@ function recordingFetch(): { fetch: typeof fetch; bodies: Uint8Array[] } {
 
 /** The full model's early-exit answer per sample (exit policy on its one exit, else the final classifier, on the server). */
 function expected(X: Matrix, policy: ExitPolicy | undefined) {
-  const B = X.cols, C = model.classes;
+  const B = X.cols,
+    C = model.classes;
   const [ze, zf] = model.forwardAll(X).map((z) => z.toArray());
   return Array.from({ length: B }, (_, b) => {
     const e = columnStats(ze!, C, B, b);
-    if (policy && passes(policy, 0, e.confidence, e.entropy)) return { exit: 0, label: e.label, confidence: Math.fround(e.confidence) };
+    if (policy && passes(policy, 0, e.confidence, e.entropy))
+      return { exit: 0, label: e.label, confidence: Math.fround(e.confidence) };
     const f = columnStats(zf!, C, B, b);
     return { exit: SERVER, label: f.label, confidence: f.confidence };
   });
@@ -59,16 +76,19 @@ function samplesOf(x: Float32Array, F: number, B: number): Float32Array[] {
 
 describe("SplitClient", () => {
   it("exits confident samples on the edge, sends only the rest in one frame, and answers as the full model does", async () => {
-    const B = 64, F = head.inputSize;
+    const B = 64,
+      F = head.inputSize;
     const x = randomValues(F * B, 11, 3);
     const X = Matrix.from(engine, F, B, x);
     // a threshold at the median exit confidence, so both kinds of sample occur
     const ze = model.forwardAll(X)[0]!.toArray();
-    const conf = Array.from({ length: B }, (_, b) => columnStats(ze, model.classes, B, b).confidence).sort((a, b) => a - b);
+    const conf = Array.from({ length: B }, (_, b) => columnStats(ze, model.classes, B, b).confidence).sort(
+      (a, b) => a - b,
+    );
     const policy: ExitPolicy = { kind: "maxprob", thresholds: [conf[B >> 1]!] };
     const want = expected(X, policy);
     const rec = recordingFetch();
-    const client = new SplitClient({ head, serverUrl: server.url + "/", policy, fetch: rec.fetch });
+    const client = new SplitClient({ head, serverUrl: `${server.url}/`, policy, fetch: rec.fetch });
     const r = await client.infer(samplesOf(x, F, B));
     const sent = want.filter((w) => w.exit === SERVER).length;
     expect(sent).toBeGreaterThan(0);
@@ -92,7 +112,14 @@ describe("SplitClient", () => {
       for (let k = 0; k < width; k++) expect(f.data[k * sent + j]).toBe(a[k * B + b]);
     });
     // bytes: the frame, shared by the sent samples; nothing for the exited ones
-    expect(r.totals).toMatchObject({ samples: B, exited: B - sent, sent, bytesSent: rec.bodies[0]!.length, requests: 1, retries: 0 });
+    expect(r.totals).toMatchObject({
+      samples: B,
+      exited: B - sent,
+      sent,
+      bytesSent: rec.bodies[0]!.length,
+      requests: 1,
+      retries: 0,
+    });
     expect(r.totals.bytesSent).toBe(frameBytes([width, sent], "f32"));
     const share = r.samples.reduce((s, x) => s + x.bytesSent, 0);
     expect(share).toBeCloseTo(r.totals.bytesSent, 6);
@@ -105,11 +132,17 @@ describe("SplitClient", () => {
   });
 
   it("sends nothing when every sample exits, everything without a policy; int8 and probabilities agree on the class", async () => {
-    const B = 20, F = head.inputSize;
+    const B = 20,
+      F = head.inputSize;
     const x = randomValues(F * B, 12, 2);
     const X = Matrix.from(engine, F, B, x);
     const all = recordingFetch();
-    const r = await new SplitClient({ head, serverUrl: server.url, policy: { kind: "maxprob", thresholds: [0] }, fetch: all.fetch }).infer(X);
+    const r = await new SplitClient({
+      head,
+      serverUrl: server.url,
+      policy: { kind: "maxprob", thresholds: [0] },
+      fetch: all.fetch,
+    }).infer(X);
     expect(all.bodies.length).toBe(0);
     expect(r.totals).toMatchObject({ exited: B, sent: 0, bytesSent: 0, requests: 0 });
     expect(r.samples.every((s) => s.exit === 0 && s.bytesSent === 0)).toBe(true);
@@ -118,10 +151,19 @@ describe("SplitClient", () => {
     const none = recordingFetch();
     const f32 = await new SplitClient({ head, serverUrl: server.url, policy: null, fetch: none.fetch }).infer(X);
     expect(none.bodies.length).toBe(1);
-    expect(f32.samples.map((s) => [s.exit, s.label, s.confidence])).toEqual(want.map((w) => [w.exit, w.label, w.confidence]));
+    expect(f32.samples.map((s) => [s.exit, s.label, s.confidence])).toEqual(
+      want.map((w) => [w.exit, w.label, w.confidence]),
+    );
 
     const q = recordingFetch();
-    const int8 = await new SplitClient({ head, serverUrl: server.url, policy: null, dtype: "int8", output: "probabilities", fetch: q.fetch }).infer(X);
+    const int8 = await new SplitClient({
+      head,
+      serverUrl: server.url,
+      policy: null,
+      dtype: "int8",
+      output: "probabilities",
+      fetch: q.fetch,
+    }).infer(X);
     expect(int8.totals.bytesSent).toBe(frameBytes([width, B], "int8"));
     expect(int8.totals.bytesSent).toBeLessThan(f32.totals.bytesSent / 3);
     // int8 moves the logits a little: the confidences stay close, the classes agree unless the top two are near-tied
@@ -134,7 +176,8 @@ describe("SplitClient", () => {
   });
 
   it("retries 503 with exponential backoff, honours Retry-After up to its cap, then succeeds", async () => {
-    const B = 5, F = head.inputSize;
+    const B = 5,
+      F = head.inputSize;
     const x = randomValues(F * B, 13);
     const X = Matrix.from(engine, F, B, x);
     const toCut = new ExitRunner(head);
@@ -156,7 +199,14 @@ describe("SplitClient", () => {
           }
           const f = decodeFrame(new Uint8Array(Buffer.concat(chunks)));
           const n = f.shape[1]!;
-          const body = encodeFrame({ data: localLogits(ref, f.data, n), shape: [tail.classes, n], dtype: "f32", kind: "logits", splitId: tail.split.cut, modelHash: tail.split.hash });
+          const body = encodeFrame({
+            data: localLogits(ref, f.data, n),
+            shape: [tail.classes, n],
+            dtype: "f32",
+            kind: "logits",
+            splitId: tail.split.cut,
+            modelHash: tail.split.hash,
+          });
           res.writeHead(200, { "Content-Type": "application/x-presparse-frame" });
           res.end(body);
         });
@@ -174,11 +224,15 @@ describe("SplitClient", () => {
     expect(a.times[1]! - a.times[0]!).toBeGreaterThanOrEqual(35);
     expect(a.times[2]! - a.times[1]!).toBeGreaterThanOrEqual(75);
     const z = localLogits(ref, act, B);
-    r1.samples.forEach((s: SampleResult, b) => expect([s.exit, s.label]).toEqual([SERVER, columnStats(z, tail.classes, B, b).label]));
+    r1.samples.forEach((s: SampleResult, b) =>
+      expect([s.exit, s.label]).toEqual([SERVER, columnStats(z, tail.classes, B, b).label]),
+    );
 
     // Retry-After: 1 s is longer than the backoff, but the cap (250 ms) bounds it
     const b = await fake(1, "1");
-    const r2 = await new SplitClient({ head, serverUrl: b.url, policy: null, backoffMs: 1, maxBackoffMs: 250 }).infer(X);
+    const r2 = await new SplitClient({ head, serverUrl: b.url, policy: null, backoffMs: 1, maxBackoffMs: 250 }).infer(
+      X,
+    );
     expect(r2.totals.retries).toBe(1);
     const waited = b.times[1]! - b.times[0]!;
     expect(waited).toBeGreaterThanOrEqual(245);
@@ -186,7 +240,9 @@ describe("SplitClient", () => {
 
     // out of retries: the 503 surfaces as a typed error
     const c = await fake(10, "0");
-    const err = await new SplitClient({ head, serverUrl: c.url, policy: null, backoffMs: 1, retries: 2 }).infer(X).catch((e: unknown) => e);
+    const err = await new SplitClient({ head, serverUrl: c.url, policy: null, backoffMs: 1, retries: 2 })
+      .infer(X)
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SplitServerError);
     expect(err).toMatchObject({ status: 503, code: "overloaded" });
     expect(c.times.length).toBe(3);
@@ -196,8 +252,21 @@ describe("SplitClient", () => {
   it("a 200 whose frame does not decode (non-finite logits) is a SplitServerError, not a raw frame error", async () => {
     const F = head.inputSize;
     const nan = new Float32Array(head.classes).fill(Number.NaN);
-    const body = encodeFrame({ data: nan, shape: [head.classes, 1], dtype: "f32", kind: "logits", splitId: head.split.cut, modelHash: head.split.hash, nonFinite: "allow" });
-    const client = new SplitClient({ head, serverUrl: "http://127.0.0.1:9", policy: null, fetch: async () => new Response(body as Uint8Array<ArrayBuffer>, { status: 200 }) });
+    const body = encodeFrame({
+      data: nan,
+      shape: [head.classes, 1],
+      dtype: "f32",
+      kind: "logits",
+      splitId: head.split.cut,
+      modelHash: head.split.hash,
+      nonFinite: "allow",
+    });
+    const client = new SplitClient({
+      head,
+      serverUrl: "http://127.0.0.1:9",
+      policy: null,
+      fetch: async () => new Response(body as Uint8Array<ArrayBuffer>, { status: 200 }),
+    });
     const err = await client.infer([new Float32Array(F)]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SplitServerError);
     expect((err as SplitServerError).code).toBe("bad_answer");
@@ -207,14 +276,18 @@ describe("SplitClient", () => {
 
   it("surfaces a refusal (a head of another model) as a typed error; rejects bad input and options", async () => {
     const other = splitModel(engine, 8);
-    const err = await new SplitClient({ head: other.head, serverUrl: server.url, policy: null }).infer([randomValues(head.inputSize, 1)]).catch((e: unknown) => e);
+    const err = await new SplitClient({ head: other.head, serverUrl: server.url, policy: null })
+      .infer([randomValues(head.inputSize, 1)])
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SplitServerError);
     expect(err).toMatchObject({ status: 409, code: "frame_mismatch", field: "modelHash" });
     const client = new SplitClient({ head, serverUrl: server.url });
     await expect(client.infer([new Float32Array(head.inputSize - 1)])).rejects.toThrow(ShapeError);
     await expect(client.infer([])).rejects.toThrow(ShapeError);
     expect(() => new SplitClient({ head, serverUrl: "localhost:8080" })).toThrow(/serverUrl/);
-    expect(() => new SplitClient({ head, serverUrl: server.url, policy: { kind: "maxprob", thresholds: [0.5, 0.5] } })).toThrow(/thresholds/);
+    expect(
+      () => new SplitClient({ head, serverUrl: server.url, policy: { kind: "maxprob", thresholds: [0.5, 0.5] } }),
+    ).toThrow(/thresholds/);
     expect(retryAfterMs("3")).toBe(3000);
     expect(retryAfterMs(null)).toBe(0);
     expect(retryAfterMs("soon")).toBe(0);
@@ -226,23 +299,47 @@ describe("SplitClient", () => {
 describe("presparse split, serve and infer", () => {
   function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-      execFile(process.execPath, [CLI, ...args], { timeout: 30_000 }, (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
+      execFile(process.execPath, [CLI, ...args], { timeout: 30_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+      );
     });
   }
 
   it("split writes two bundles of the model; infer over them matches the early-exit system run locally", async () => {
     // the paper's shapes, randomly initialised (no training needed for an equivalence test)
-    const full = Model.mlp(engine, { sizes: [800, 40, 40, 10], outDegrees: [2, 9, 10], seed: 5, exits: [{ after: 0, weight: 1 }], finalWeight: 0.3 });
+    const full = Model.mlp(engine, {
+      sizes: [800, 40, 40, 10],
+      outDegrees: [2, 9, 10],
+      seed: 5,
+      exits: [{ after: 0, weight: 1 }],
+      finalWeight: 0.3,
+    });
     const { bytes, hash } = encodeModel(full);
     const files = tempFiles({ "model.safetensors": bytes });
     try {
-      const s = await run(["split", "--model", files.path("model.safetensors"), "--after", "1", "--out-dir", files.path("out"), "--json"]);
+      const s = await run([
+        "split",
+        "--model",
+        files.path("model.safetensors"),
+        "--after",
+        "1",
+        "--out-dir",
+        files.path("out"),
+        "--json",
+      ]);
       expect(s.code, s.stderr).toBe(0);
       const info = JSON.parse(s.stdout);
-      expect(info).toMatchObject({ hash, after: 1, activationWidth: 40, frame: { payloadBytesPerSample: { f32: 160, f16: 80, int8: 40 }, overheadBytes: 44 } });
-      const headBytes = readFileSync(files.path("out/head.safetensors")), tailBytes2 = readFileSync(files.path("out/tail.safetensors"));
+      expect(info).toMatchObject({
+        hash,
+        after: 1,
+        activationWidth: 40,
+        frame: { payloadBytesPerSample: { f32: 160, f16: 80, int8: 40 }, overheadBytes: 44 },
+      });
+      const headBytes = readFileSync(files.path("out/head.safetensors")),
+        tailBytes2 = readFileSync(files.path("out/tail.safetensors"));
       expect(info.head.bytes).toBe(headBytes.length);
-      const h = decodeModel(engine, headBytes, { role: "head" }).model, t = decodeModel(engine, tailBytes2, { role: "tail" }).model;
+      const h = decodeModel(engine, headBytes, { role: "head" }).model,
+        t = decodeModel(engine, tailBytes2, { role: "tail" }).model;
       expect([h.split.hash, t.split.hash]).toEqual([hash, hash]);
       h.dispose();
       t.dispose();
@@ -250,7 +347,12 @@ describe("presparse split, serve and infer", () => {
       // a threshold that lets some samples exit on the edge: the median exit confidence over the test samples
       const n = 60;
       const test = padFeatures(loadData("mnist").test, 800);
-      const X = Matrix.from(engine, 800, n, Float32Array.from({ length: 800 * n }, (_, i) => test.x[(i % n) * 800 + Math.floor(i / n)]!));
+      const X = Matrix.from(
+        engine,
+        800,
+        n,
+        Float32Array.from({ length: 800 * n }, (_, i) => test.x[(i % n) * 800 + Math.floor(i / n)]!),
+      );
       const ze = full.forwardAll(X)[0]!.toArray();
       const conf = Array.from({ length: n }, (_, b) => columnStats(ze, 10, n, b).confidence).sort((a, b) => a - b);
       const q = conf[n >> 1]!;
@@ -262,11 +364,37 @@ describe("presparse split, serve and infer", () => {
 
       const srv = await spawnCli(["serve", "--model", files.path("out/tail.safetensors"), "--port", "0"]);
       try {
-        for (const [dtype, batch] of [["f32", "1"], ["f32", "7"], ["int8", "60"]] as const) {
-          const r = await run(["infer", "--head", files.path("out/head.safetensors"), "--server", srv.url, "--data", "mnist", "--limit", String(n), "--batch", batch, "--dtype", dtype, "--exit-policy", `maxprob:${q}`, "--json"]);
+        const runs = [
+          ["f32", "1", "http"],
+          ["f32", "7", "http"],
+          ["int8", "60", "http"],
+          ["f32", "7", "ws"],
+          ["int8", "60", "ws"],
+        ] as const;
+        for (const [dtype, batch, transport] of runs) {
+          const r = await run([
+            "infer",
+            "--head",
+            files.path("out/head.safetensors"),
+            "--server",
+            srv.url,
+            "--data",
+            "mnist",
+            "--limit",
+            String(n),
+            "--batch",
+            batch,
+            "--dtype",
+            dtype,
+            "--exit-policy",
+            `maxprob:${q}`,
+            "--transport",
+            transport,
+            "--json",
+          ]);
           expect(r.code, r.stderr).toBe(0);
           const o = JSON.parse(r.stdout);
-          expect(o).toMatchObject({ n, hash, rawBytesPerSample: 784 });
+          expect(o).toMatchObject({ n, hash, rawBytesPerSample: 784, transport });
           expect(o.exitRate).toBe(early / n);
           if (dtype === "f32") expect(o.accuracy).toBe(right / n);
           else expect(Math.abs(o.accuracy - right / n)).toBeLessThanOrEqual(2 / n);
@@ -277,12 +405,30 @@ describe("presparse split, serve and infer", () => {
           expect(o.latencyMs.p50).toBeLessThanOrEqual(o.latencyMs.p95);
           expect(o.latencyMs.p95).toBeLessThanOrEqual(o.latencyMs.p99);
         }
-        const text = await run(["infer", "--head", files.path("out/head.safetensors"), "--server", srv.url, "--limit", "5", "--exit-policy", "none"]);
+        const text = await run([
+          "infer",
+          "--head",
+          files.path("out/head.safetensors"),
+          "--server",
+          srv.url,
+          "--limit",
+          "5",
+          "--exit-policy",
+          "none",
+        ]);
         expect(text.code, text.stderr).toBe(0);
         expect(text.stdout).toMatch(/accuracy [\d.]+%.*\n.*204\.0 B\/sample.*784 B raw: 3\.8× less/s);
         expect(text.stdout).toMatch(/p50 [\d.]+ ms, p95 [\d.]+ ms, p99 [\d.]+ ms/);
         // a head for a different cut is refused by the server with a one-line error
-        const other = await run(["infer", "--head", files.path("out/tail.safetensors"), "--server", srv.url, "--limit", "1"]);
+        const other = await run([
+          "infer",
+          "--head",
+          files.path("out/tail.safetensors"),
+          "--server",
+          srv.url,
+          "--limit",
+          "1",
+        ]);
         expect(other.code).toBe(1);
         expect(other.stderr).toMatch(/^presparse: FormatError: .*extra\.split\.role/);
       } finally {

@@ -6,7 +6,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { SplitClient, SplitServerError } from "../src/split/client.js";
-import { frameBytes } from "../src/index.js";
+import { frameBytes } from "../src/split/frame.js";
 import { getEngine } from "./helpers/engine.js";
 import { splitModel } from "./helpers/server_harness.js";
 
@@ -78,13 +78,20 @@ describe("SplitClient reads answers within a limit", () => {
     expect(closed).toBe(true);
   });
 
-  it("stops reading any fetch's WHATWG body stream at the limit (the browser path): an endless stream is cancelled", async () => {
-    let pulls = 0, cancelled = false;
-    const endless = () => new Response(new ReadableStream<Uint8Array>({
-      pull: (c) => void (pulls++, c.enqueue(new Uint8Array(4096))),
-      cancel: () => void (cancelled = true),
-    }), { status: 200, headers: { "Content-Type": "application/x-presparse-frame" } });
-    const e = await refusal(new SplitClient({ head, serverUrl: "http://edge.invalid", policy: null, fetch: async () => endless() }));
+  it("stops reading a fetch's WHATWG body stream at the limit (the browser path), cancels an endless one", async () => {
+    let pulls = 0,
+      cancelled = false;
+    const endless = () =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          pull: (c) => void (pulls++, c.enqueue(new Uint8Array(4096))),
+          cancel: () => void (cancelled = true),
+        }),
+        { status: 200, headers: { "Content-Type": "application/x-presparse-frame" } },
+      );
+    const e = await refusal(
+      new SplitClient({ head, serverUrl: "http://edge.invalid", policy: null, fetch: async () => endless() }),
+    );
     expect(e.code).toBe("too_large");
     expect(cancelled).toBe(true);
     expect(pulls).toBeLessThanOrEqual(Math.ceil(answerLimit / 4096) + 2);
@@ -111,11 +118,22 @@ describe("SplitClient when there is no server", () => {
     await new Promise((r) => fakes.pop()!.close(r));
     const e = await refusal(new SplitClient({ head, serverUrl: url, policy: null }));
     expect([e.status, e.code]).toEqual([0, "unreachable"]);
-    expect(e.message).toBe(`unreachable: cannot reach ${url}/v1/infer: fetch failed (connect ECONNREFUSED 127.0.0.1:${port})`);
+    expect(e.message).toBe(
+      `unreachable: cannot reach ${url}/v1/infer: fetch failed (connect ECONNREFUSED 127.0.0.1:${port})`,
+    );
   });
 
   it("a fetch that throws without a cause (as a browser's does) is named too", async () => {
-    const e = await refusal(new SplitClient({ head, serverUrl: "https://tail.example", policy: null, fetch: async () => { throw new TypeError("Failed to fetch"); } }));
+    const e = await refusal(
+      new SplitClient({
+        head,
+        serverUrl: "https://tail.example",
+        policy: null,
+        fetch: async () => {
+          throw new TypeError("Failed to fetch");
+        },
+      }),
+    );
     expect(e.message).toBe("unreachable: cannot reach https://tail.example/v1/infer: Failed to fetch");
   });
 });

@@ -1,79 +1,16 @@
-// csrSpmm / csrSpmmBackward / csrSpmmBackwardWeights against the dense reference on pattern-masked weights, a finite-difference
-// check of a two-layer sparse network's gradients, and the shape checks at the TypeScript boundary.
+// The csr ops beyond their kernel cases (test/cases/csr_spmm.ts, run by test/kernels.test.ts): NaN propagation, a
+// finite-difference check of a two-layer sparse network's gradients, and the shape checks at the TypeScript boundary.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Engine, Matrix, Pattern, ShapeError, csrSpmmBackwardWeights, csrSpmm, csrSpmmBackward, reluBackward, softmaxCrossEntropy } from "../src/index.js";
-import { batchArb, buildPattern, expectClose, getEngine, guardedOutput, patternSpecArb, scoped, values } from "./helpers/engine.js";
+import { Matrix } from "../src/engine/buffers.js";
+import { Engine } from "../src/engine/engine.js";
+import { ShapeError } from "../src/engine/errors.js";
+import { reluBackward } from "../src/ops/activations.js";
+import { csrSpmmBackwardWeights, csrSpmm, csrSpmmBackward } from "../src/ops/csr_spmm.js";
+import { softmaxCrossEntropy } from "../src/ops/softmax_xent.js";
+import { Pattern } from "../src/sparsity/pattern.js";
+import { buildPattern, getEngine, patternSpecArb, scoped, values } from "./helpers/engine.js";
 import * as ref from "./helpers/reference.js";
-
-const RUNS = 50;
-
-describe.each([false, true])("csr kernels (debug build: %s)", (debug) => {
-  it("csrSpmm = W·X (+ bias) (ReLU) with W the pattern-masked dense matrix", async () => {
-    const engine = await getEngine(debug);
-    fc.assert(
-      fc.property(patternSpecArb(), batchArb, fc.boolean(), fc.boolean(), fc.integer(), (spec, B, withBias, withRelu, seed) =>
-        scoped(engine, (s) => {
-          const p = buildPattern(spec);
-          const v = values(seed, p.nnz), x = values(seed + 1, p.inputs * B), bias = values(seed + 2, p.outputs);
-          const A = s.csr(p, v);
-          const X = s.matrix(p.inputs, B, x);
-          const b = withBias ? s.f32(bias) : undefined;
-          const Y = guardedOutput(s, p.outputs, B);
-          csrSpmm(A, X, Y.m, { bias: b, relu: withRelu });
-          const W = ref.maskedDense(p, v);
-          const want = ref.matmul(W, p.outputs, p.inputs, x, B, withBias ? bias : undefined, withRelu);
-          expectClose("Y", Y.m.view(), want, ref.matmulScale(W, p.outputs, p.inputs, x, B, withBias ? bias : undefined));
-          Y.intact();
-          expect(X.view()).toEqual(x);
-        })),
-      { numRuns: RUNS },
-    );
-  });
-
-  it("csrSpmmBackward = Wᵀ·dY through the CSC view", async () => {
-    const engine = await getEngine(debug);
-    fc.assert(
-      fc.property(patternSpecArb(), batchArb, fc.integer(), (spec, B, seed) =>
-        scoped(engine, (s) => {
-          const p = buildPattern(spec);
-          const v = values(seed, p.nnz), dy = values(seed + 1, p.outputs * B);
-          const A = s.csr(p, v);
-          const dY = s.matrix(p.outputs, B, dy);
-          const dX = guardedOutput(s, p.inputs, B);
-          csrSpmmBackward(A, dY, dX.m);
-          const Wt = ref.transpose(ref.maskedDense(p, v), p.outputs, p.inputs);
-          expectClose("dX", dX.m.view(), ref.matmulT(ref.maskedDense(p, v), p.outputs, p.inputs, dy, B), ref.matmulScale(Wt, p.inputs, p.outputs, dy, B));
-          dX.intact();
-        })),
-      { numRuns: RUNS },
-    );
-  });
-
-  it("csrSpmmBackwardWeights = (dY·Xᵀ) at the stored positions, and dBias = row sums of dY", async () => {
-    const engine = await getEngine(debug);
-    fc.assert(
-      fc.property(patternSpecArb(), batchArb, fc.boolean(), fc.integer(), (spec, B, withBias, seed) =>
-        scoped(engine, (s) => {
-          const p = buildPattern(spec);
-          const dy = values(seed, p.outputs * B), x = values(seed + 1, p.inputs * B);
-          const A = s.csr(p, values(seed + 2, p.nnz));
-          const dY = s.matrix(p.outputs, B, dy);
-          const X = s.matrix(p.inputs, B, x);
-          const dV = s.f32(p.nnz);
-          dV.view().fill(NaN);
-          const dBias = withBias ? s.f32(p.outputs) : undefined;
-          dBias?.view().fill(NaN);
-          csrSpmmBackwardWeights(A, dY, X, dV, dBias);
-          const absDy = Float64Array.from(dy, Math.abs), absX = Float64Array.from(x, Math.abs);
-          expectClose("dValues", dV.view(), ref.gatherPattern(p, ref.gradW(dy, p.outputs, x, p.inputs, B)),
-            ref.gatherPattern(p, ref.gradW(absDy, p.outputs, absX, p.inputs, B)));
-          if (dBias) expectClose("dBias", dBias.view(), ref.rowSums(dy, p.outputs, B), ref.rowSums(absDy, p.outputs, B));
-        })),
-      { numRuns: RUNS },
-    );
-  });
-});
 
 describe("non-finite inputs", () => {
   it("a NaN input reaches every output it feeds, through the ReLU too, at every batch width", async () => {
@@ -97,9 +34,15 @@ describe("non-finite inputs", () => {
 // L(W1, b1, W2, b2, X) = xent(W2·relu(W1·X + b1) + b2, labels) in float64 on the stored values; also returns
 // the first layer's pre-activations so a finite-difference step that crosses a ReLU kink can be skipped.
 interface Net {
-  p1: Pattern; v1: ArrayLike<number>; b1: ArrayLike<number>;
-  p2: Pattern; v2: ArrayLike<number>; b2: ArrayLike<number>;
-  x: ArrayLike<number>; B: number; labels: ArrayLike<number>;
+  p1: Pattern;
+  v1: ArrayLike<number>;
+  b1: ArrayLike<number>;
+  p2: Pattern;
+  v2: ArrayLike<number>;
+  b2: ArrayLike<number>;
+  x: ArrayLike<number>;
+  B: number;
+  labels: ArrayLike<number>;
 }
 function twoLayerLoss(n: Net): { loss: number; pre: Float64Array } {
   const pre = ref.matmul(ref.maskedDense(n.p1, n.v1), n.p1.outputs, n.p1.inputs, n.x, n.B, n.b1);
@@ -112,23 +55,44 @@ describe("gradients of a two-layer sparse network", () => {
     const engine = await getEngine();
     let checked = 0;
     fc.assert(
-      fc.property(patternSpecArb(30), fc.integer({ min: 1, max: 30 }), fc.integer({ min: 2, max: 12 }), fc.integer({ min: 1, max: 19 }),
-        fc.nat(), (spec1, hidden, C, B, seed) =>
+      fc.property(
+        patternSpecArb(30),
+        fc.integer({ min: 1, max: 30 }),
+        fc.integer({ min: 2, max: 12 }),
+        fc.integer({ min: 1, max: 19 }),
+        fc.nat(),
+        (spec1, hidden, C, B, seed) =>
           scoped(engine, (s) => {
             const p1 = buildPattern({ ...spec1, outputs: hidden });
             const p2 = Pattern.random(hidden, C, 0.7, seed);
             const net: Net = {
-              p1, v1: values(seed, p1.nnz, 1), b1: values(seed + 2, hidden, 0.5),
-              p2, v2: values(seed + 1, p2.nnz, 1), b2: values(seed + 3, C, 0.5),
-              x: values(seed + 4, p1.inputs * B), B, labels: Int32Array.from({ length: B }, (_, b) => (seed + 7 * b) % C),
+              p1,
+              v1: values(seed, p1.nnz, 1),
+              b1: values(seed + 2, hidden, 0.5),
+              p2,
+              v2: values(seed + 1, p2.nnz, 1),
+              b2: values(seed + 3, C, 0.5),
+              x: values(seed + 4, p1.inputs * B),
+              B,
+              labels: Int32Array.from({ length: B }, (_, b) => (seed + 7 * b) % C),
             };
 
-            const A1 = s.csr(p1, net.v1), A2 = s.csr(p2, net.v2), c1 = s.f32(net.b1), c2 = s.f32(net.b2);
-            const X = s.matrix(p1.inputs, B, net.x), H = s.matrix(hidden, B), Z = s.matrix(C, B);
+            const A1 = s.csr(p1, net.v1),
+              A2 = s.csr(p2, net.v2),
+              c1 = s.f32(net.b1),
+              c2 = s.f32(net.b2);
+            const X = s.matrix(p1.inputs, B, net.x),
+              H = s.matrix(hidden, B),
+              Z = s.matrix(C, B);
             csrSpmm(A1, X, H, { bias: c1, relu: true });
             csrSpmm(A2, H, Z, { bias: c2 });
-            const dZ = s.matrix(C, B), dH = s.matrix(hidden, B), dX = s.matrix(p1.inputs, B);
-            const dV1 = s.f32(p1.nnz), dV2 = s.f32(p2.nnz), db1 = s.f32(hidden), db2 = s.f32(C);
+            const dZ = s.matrix(C, B),
+              dH = s.matrix(hidden, B),
+              dX = s.matrix(p1.inputs, B);
+            const dV1 = s.f32(p1.nnz),
+              dV2 = s.f32(p2.nnz),
+              db1 = s.f32(hidden),
+              db2 = s.f32(C);
             const loss = softmaxCrossEntropy(Z, s.i32(net.labels), dZ);
             csrSpmmBackwardWeights(A2, dZ, H, dV2, db2);
             csrSpmmBackward(A2, dZ, dH);
@@ -137,7 +101,13 @@ describe("gradients of a two-layer sparse network", () => {
             csrSpmmBackward(A1, dH, dX);
             expect(loss).toBeCloseTo(twoLayerLoss(net).loss, 4);
 
-            const grads = { v1: dV1.toArray(), b1: db1.toArray(), v2: dV2.toArray(), b2: db2.toArray(), x: dX.toArray() };
+            const grads = {
+              v1: dV1.toArray(),
+              b1: db1.toArray(),
+              v2: dV2.toArray(),
+              b2: db2.toArray(),
+              x: dX.toArray(),
+            };
             const h = 1e-3;
             for (const name of ["v1", "b1", "v2", "b2", "x"] as const) {
               const theta = net[name];
@@ -151,11 +121,13 @@ describe("gradients of a two-layer sparse network", () => {
                 if (up.pre.some((u, k) => u * down.pre[k]! <= 0 && u !== down.pre[k])) continue;
                 const fd = (up.loss - down.loss) / (2 * h);
                 const g = grads[name][j]!;
-                if (!(Math.abs(g - fd) <= 1e-2 * Math.abs(fd) + 1e-4)) throw new Error(`dL/d${name}[${j}]: WASM ${g}, finite difference ${fd}`);
+                if (!(Math.abs(g - fd) <= 1e-2 * Math.abs(fd) + 1e-4))
+                  throw new Error(`dL/d${name}[${j}]: WASM ${g}, finite difference ${fd}`);
                 checked++;
               }
             }
-          })),
+          }),
+      ),
       { numRuns: 30 },
     );
     expect(checked).toBeGreaterThan(100);
@@ -168,7 +140,8 @@ describe("shape checks", () => {
     scoped(engine, (s) => {
       const p = Pattern.random(6, 4, 0.5, 1);
       const A = s.csr(p, values(1, p.nnz));
-      const X = s.matrix(6, 5), Y = s.matrix(4, 5);
+      const X = s.matrix(6, 5),
+        Y = s.matrix(4, 5);
       const cases: [RegExp, () => unknown][] = [
         [/csrSpmm: X has 5 rows, A has 6 columns/, () => csrSpmm(A, s.matrix(5, 5), Y)],
         [/csrSpmm: Y has 3 rows/, () => csrSpmm(A, X, s.matrix(3, 5))],
@@ -197,7 +170,9 @@ describe("shape checks", () => {
     scoped(engine, (s) => {
       const p = Pattern.dense(3, 2);
       const A = s.csr(p, values(2, p.nnz));
-      expect(() => csrSpmm(A, new Matrix(other, 3, 4), s.matrix(2, 4))).toThrow(/csrSpmm: operands live in different engines/);
+      expect(() => csrSpmm(A, new Matrix(other, 3, 4), s.matrix(2, 4))).toThrow(
+        /csrSpmm: operands live in different engines/,
+      );
     });
   });
 });

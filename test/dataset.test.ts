@@ -2,24 +2,28 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  Batcher,
-  Engine,
-  Rng,
-  ShapeError,
-  ValidationError,
-  makeDataset,
-  padFeatures,
-  shuffledIndices,
-  splitDataset,
-  type Dataset,
-} from "../src/index.js";
+import { Engine } from "../src/engine/engine.js";
+import { ShapeError, ValidationError } from "../src/engine/errors.js";
+import { Rng } from "../src/engine/random.js";
+import { Batcher } from "../src/nn/batcher.js";
+import { makeDataset, padFeatures, shuffledIndices, splitDataset, type Dataset } from "../src/nn/dataset.js";
 import { loadData, loadMnist, mnistDigitsDir } from "../src/node/index.js";
 
 /** A dataset whose sample i has features i + f/1000 for f < features (so samples can be told apart). */
-function numbered(n: number, features: number, classes: number, label: (i: number) => number = (i) => i % classes): Dataset {
+function numbered(
+  n: number,
+  features: number,
+  classes: number,
+  label: (i: number) => number = (i) => i % classes,
+): Dataset {
   const x = Float32Array.from({ length: n * features }, (_, k) => Math.floor(k / features) + (k % features) / 1000);
-  return makeDataset("numbered", x, Int32Array.from({ length: n }, (_, i) => label(i)), features, classes);
+  return makeDataset(
+    "numbered",
+    x,
+    Int32Array.from({ length: n }, (_, i) => label(i)),
+    features,
+    classes,
+  );
 }
 const idOf = (ds: Dataset, i: number) => Math.round(ds.x[i * ds.features]!);
 /** Bitwise equality of two typed arrays (toEqual walks large arrays element by element, slowly). */
@@ -27,7 +31,12 @@ const sameBytes = (a: ArrayBufferView, b: ArrayBufferView) =>
   Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 const dsArb = fc
-  .record({ n: fc.integer({ min: 0, max: 40 }), features: fc.integer({ min: 1, max: 9 }), classes: fc.integer({ min: 1, max: 5 }), seed: fc.nat() })
+  .record({
+    n: fc.integer({ min: 0, max: 40 }),
+    features: fc.integer({ min: 1, max: 9 }),
+    classes: fc.integer({ min: 1, max: 5 }),
+    seed: fc.nat(),
+  })
   .map(({ n, features, classes, seed }) => {
     const rng = new Rng(seed);
     return numbered(n, features, classes, () => rng.int(classes));
@@ -82,13 +91,18 @@ describe("shuffledIndices and splitDataset", () => {
         const s = splitDataset(ds, { test, seed });
         expect(s.test.n).toBe(test);
         expect(s.train.n).toBe(ds.n - test);
-        const ids = [...Array.from({ length: s.train.n }, (_, i) => idOf(s.train, i)), ...Array.from({ length: s.test.n }, (_, i) => idOf(s.test, i))];
+        const ids = [
+          ...Array.from({ length: s.train.n }, (_, i) => idOf(s.train, i)),
+          ...Array.from({ length: s.test.n }, (_, i) => idOf(s.test, i)),
+        ];
         expect(ids.sort((a, b) => a - b)).toEqual(Array.from({ length: ds.n }, (_, i) => i));
         for (const half of [s.train, s.test]) {
           for (let i = 0; i < half.n; i++) {
             const id = idOf(half, i);
             expect(half.y[i]).toBe(ds.y[id]);
-            expect(half.x.subarray(i * ds.features, (i + 1) * ds.features)).toEqual(ds.x.subarray(id * ds.features, (id + 1) * ds.features));
+            expect(half.x.subarray(i * ds.features, (i + 1) * ds.features)).toEqual(
+              ds.x.subarray(id * ds.features, (id + 1) * ds.features),
+            );
           }
         }
         for (let c = 0; c < ds.classes; c++) {
@@ -124,21 +138,29 @@ describe("Batcher (the one path from a dataset to a feature-major batch)", () =>
 
   it("lays batches out feature-major like a plain loop, the last one partial", () => {
     fc.assert(
-      fc.property(dsArb.filter((d) => d.n > 0), fc.integer({ min: 1, max: 13 }), fc.nat(), (ds, batchSize, seed) => {
-        const order = shuffledIndices(ds.n, new Rng(seed));
-        const batcher = new Batcher(engine, ds, batchSize);
-        let start = 0;
-        for (; start < ds.n; start += batchSize) {
-          const size = Math.min(batchSize, ds.n - start);
-          const X = batcher.load(order, start, size);
-          expect(X.cols).toBe(size);
-          const want = new Float32Array(ds.features * size);
-          for (let f = 0; f < ds.features; f++) for (let b = 0; b < size; b++) want[f * size + b] = ds.x[order[start + b]! * ds.features + f]!;
-          expect(X.toArray()).toEqual(want);
-          expect(batcher.labels.toArray().subarray(0, size)).toEqual(Int32Array.from({ length: size }, (_, b) => ds.y[order[start + b]!]!));
-        }
-        batcher.dispose();
-      }),
+      fc.property(
+        dsArb.filter((d) => d.n > 0),
+        fc.integer({ min: 1, max: 13 }),
+        fc.nat(),
+        (ds, batchSize, seed) => {
+          const order = shuffledIndices(ds.n, new Rng(seed));
+          const batcher = new Batcher(engine, ds, batchSize);
+          let start = 0;
+          for (; start < ds.n; start += batchSize) {
+            const size = Math.min(batchSize, ds.n - start);
+            const X = batcher.load(order, start, size);
+            expect(X.cols).toBe(size);
+            const want = new Float32Array(ds.features * size);
+            for (let f = 0; f < ds.features; f++)
+              for (let b = 0; b < size; b++) want[f * size + b] = ds.x[order[start + b]! * ds.features + f]!;
+            expect(X.toArray()).toEqual(want);
+            expect(batcher.labels.toArray().subarray(0, size)).toEqual(
+              Int32Array.from({ length: size }, (_, b) => ds.y[order[start + b]!]!),
+            );
+          }
+          batcher.dispose();
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -176,7 +198,10 @@ describe("mnist", () => {
     expect(ds.classes).toBe(10);
     let lo = Infinity;
     let hi = -Infinity;
-    for (const v of ds.x) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    for (const v of ds.x) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
     expect(lo).toBe(0);
     expect(hi).toBe(1);
     const counts = new Array<number>(10).fill(0);
@@ -184,7 +209,10 @@ describe("mnist", () => {
     for (let c = 0; c < 10; c++) {
       const file = JSON.parse(readFileSync(join(mnistDigitsDir(), `${c}.json`), "utf8")) as { data: number[] };
       expect(counts[c]).toBe(file.data.length / 784);
-      if (c === 3) expect(Array.from(ds.x.subarray(3 * 784, 4 * 784))).toEqual(Array.from(Float32Array.from(file.data.slice(0, 784))));
+      if (c === 3)
+        expect(Array.from(ds.x.subarray(3 * 784, 4 * 784))).toEqual(
+          Array.from(Float32Array.from(file.data.slice(0, 784))),
+        );
     }
     expect(Array.from(ds.y.subarray(0, 10))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(loadMnist()).toBe(ds);
@@ -193,7 +221,8 @@ describe("mnist", () => {
   it("splits 8,000/2,000 and pads to 800 through loadData, deterministically", () => {
     const a = loadData("mnist", { padTo: 800, seed: 7 });
     expect([a.train.n, a.test.n, a.train.features, a.test.features]).toEqual([8000, 2000, 800, 800]);
-    for (let i = 0; i < 50; i++) expect(Array.from(a.test.x.subarray(i * 800 + 784, (i + 1) * 800)).every((v) => v === 0)).toBe(true);
+    for (let i = 0; i < 50; i++)
+      expect(Array.from(a.test.x.subarray(i * 800 + 784, (i + 1) * 800)).every((v) => v === 0)).toBe(true);
     const b = loadData("mnist", { padTo: 800, seed: 7 });
     expect(sameBytes(b.test.y, a.test.y)).toBe(true);
     expect(sameBytes(b.train.x, a.train.x)).toBe(true);

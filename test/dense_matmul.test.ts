@@ -1,64 +1,14 @@
-// denseMatmul (Y = W·X), denseMatmulBackward (dX = Wᵀ·dY) and denseMatmulBackwardWeights (dW = dY·Xᵀ) against the dense reference,
-// a finite-difference check, agreement with the CSR kernels on a full pattern, and the shape checks.
+// The dense ops beyond their kernel cases (test/cases/dense_matmul.ts, run by test/kernels.test.ts): agreement with
+// the CSR kernels on a full pattern, a finite-difference check, and the shape checks.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Pattern, ShapeError, ValidationError, csrSpmmBackwardWeights, csrSpmm, denseMatmulBackwardWeights, denseMatmul, denseMatmulBackward } from "../src/index.js";
+import { ShapeError, ValidationError } from "../src/engine/errors.js";
+import { csrSpmmBackwardWeights, csrSpmm } from "../src/ops/csr_spmm.js";
+import { denseMatmulBackwardWeights, denseMatmul, denseMatmulBackward } from "../src/ops/dense_matmul.js";
+import { Pattern } from "../src/sparsity/pattern.js";
 import { batchArb, expectClose, getEngine, scoped, values } from "./helpers/engine.js";
 import * as ref from "./helpers/reference.js";
-
-const RUNS = 50;
-const dim = fc.oneof(fc.integer({ min: 1, max: 70 }), fc.constantFrom(1, 2, 3, 4, 5, 7, 8, 9));
-
-describe.each([false, true])("dense kernels (debug build: %s)", (debug) => {
-  it("denseMatmul = W·X (+ bias) (ReLU)", async () => {
-    const engine = await getEngine(debug);
-    fc.assert(
-      fc.property(dim, dim, batchArb, fc.boolean(), fc.boolean(), fc.integer(), (m, k, B, withBias, withRelu, seed) =>
-        scoped(engine, (s) => {
-          const w = values(seed, m * k), x = values(seed + 1, k * B), bias = values(seed + 2, m);
-          const Y = s.matrix(m, B);
-          Y.view().fill(NaN);
-          denseMatmul(s.dense(m, k, w), s.matrix(k, B, x), Y, { bias: withBias ? s.f32(bias) : undefined, relu: withRelu });
-          const b = withBias ? bias : undefined;
-          expectClose("Y", Y.view(), ref.matmul(w, m, k, x, B, b, withRelu), ref.matmulScale(w, m, k, x, B, b));
-        })),
-      { numRuns: RUNS },
-    );
-  });
-
-  it("denseMatmulBackward = Wᵀ·dY", async () => {
-    const engine = await getEngine(debug);
-    fc.assert(
-      fc.property(dim, dim, batchArb, fc.integer(), (m, k, B, seed) =>
-        scoped(engine, (s) => {
-          const w = values(seed, m * k), dy = values(seed + 1, m * B);
-          const dX = s.matrix(k, B);
-          dX.view().fill(NaN);
-          denseMatmulBackward(s.dense(m, k, w), s.matrix(m, B, dy), dX);
-          expectClose("dX", dX.view(), ref.matmulT(w, m, k, dy, B), ref.matmulScale(ref.transpose(w, m, k), k, m, dy, B));
-        })),
-      { numRuns: RUNS },
-    );
-  });
-
-  it("denseMatmulBackwardWeights = dY·Xᵀ and dBias = row sums of dY", async () => {
-    const engine = await getEngine(debug);
-    fc.assert(
-      fc.property(dim, dim, batchArb, fc.boolean(), fc.integer(), (m, k, B, withBias, seed) =>
-        scoped(engine, (s) => {
-          const dy = values(seed, m * B), x = values(seed + 1, k * B);
-          const dW = s.f32(m * k);
-          dW.view().fill(NaN);
-          const dBias = withBias ? s.f32(m) : undefined;
-          denseMatmulBackwardWeights(s.dense(m, k, values(seed + 2, m * k)), s.matrix(m, B, dy), s.matrix(k, B, x), dW, dBias);
-          const absDy = Float64Array.from(dy, Math.abs), absX = Float64Array.from(x, Math.abs);
-          expectClose("dW", dW.view(), ref.gradW(dy, m, x, k, B), ref.gradW(absDy, m, absX, k, B));
-          if (dBias) expectClose("dBias", dBias.view(), ref.rowSums(dy, m, B), ref.rowSums(absDy, m, B));
-        })),
-      { numRuns: RUNS },
-    );
-  });
-});
+import { dim } from "./cases/dense_matmul.js";
 
 describe("dense and sparse agree", () => {
   it("denseMatmul on W equals csrSpmm on Pattern.dense with the same row-major values", async () => {
@@ -66,12 +16,17 @@ describe("dense and sparse agree", () => {
     fc.assert(
       fc.property(dim, dim, batchArb, fc.integer(), (m, k, B, seed) =>
         scoped(engine, (s) => {
-          const w = values(seed, m * k), x = values(seed + 1, k * B), bias = s.f32(values(seed + 2, m));
-          const X = s.matrix(k, B, x), Yd = s.matrix(m, B), Ys = s.matrix(m, B);
+          const w = values(seed, m * k),
+            x = values(seed + 1, k * B),
+            bias = s.f32(values(seed + 2, m));
+          const X = s.matrix(k, B, x),
+            Yd = s.matrix(m, B),
+            Ys = s.matrix(m, B);
           denseMatmul(s.dense(m, k, w), X, Yd, { bias, relu: true });
           csrSpmm(s.csr(Pattern.dense(k, m), w), X, Ys, { bias, relu: true });
           expectClose("Y", Ys.view(), Yd.view(), ref.matmulScale(w, m, k, x, B));
-        })),
+        }),
+      ),
       { numRuns: 30 },
     );
   });
@@ -81,12 +36,16 @@ describe("dense and sparse agree", () => {
     fc.assert(
       fc.property(dim, dim, batchArb, fc.integer(), (m, k, B, seed) =>
         scoped(engine, (s) => {
-          const w = values(seed, m * k), X = s.matrix(k, B, values(seed + 1, k * B)), dY = s.matrix(m, B, values(seed + 2, m * B));
-          const dBd = s.f32(m), dBs = s.f32(m);
+          const w = values(seed, m * k),
+            X = s.matrix(k, B, values(seed + 1, k * B)),
+            dY = s.matrix(m, B, values(seed + 2, m * B));
+          const dBd = s.f32(m),
+            dBs = s.f32(m);
           denseMatmulBackwardWeights(s.dense(m, k, w), dY, X, s.f32(m * k), dBd);
           csrSpmmBackwardWeights(s.csr(Pattern.dense(k, m), w), dY, X, s.f32(m * k), dBs);
           expect(Array.from(dBd.view())).toEqual(Array.from(dBs.view()));
-        })),
+        }),
+      ),
       { numRuns: 30 },
     );
   });
@@ -97,39 +56,63 @@ describe("finite differences", () => {
     const engine = await getEngine();
     let checked = 0;
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 24 }), fc.integer({ min: 1, max: 24 }), fc.integer({ min: 1, max: 19 }), fc.nat(), (m, k, B, seed) =>
-        scoped(engine, (s) => {
-          const w = values(seed, m * k), x = values(seed + 1, k * B), bias = values(seed + 2, m), g = values(seed + 3, m * B);
-          const loss = (w_: ArrayLike<number>, x_: ArrayLike<number>, b_: ArrayLike<number>) => {
-            const pre = ref.matmul(w_, m, k, x_, B, b_);
-            return { L: ref.relu(pre).reduce((a, y, i) => a + y * g[i]!, 0), pre };
-          };
-          const W = s.dense(m, k, w), X = s.matrix(k, B, x), b = s.f32(bias), Y = s.matrix(m, B);
-          denseMatmul(W, X, Y, { bias: b, relu: true });
-          // dPre = G ⊙ [Y > 0]
-          const dPre = s.matrix(m, B, Float32Array.from(g, (gi, i) => (Y.view()[i]! > 0 ? gi : 0)));
-          const dW = s.f32(m * k), dBias = s.f32(m), dX = s.matrix(k, B);
-          denseMatmulBackwardWeights(W, dPre, X, dW, dBias);
-          denseMatmulBackward(W, dPre, dX);
-          const grads = { w: dW.toArray(), x: dX.toArray(), b: dBias.toArray() };
-          const h = 1e-3;
-          for (const [name, theta] of [["w", w], ["x", x], ["b", bias]] as const) {
-            for (let trial = 0; trial < 3; trial++) {
-              const j = (seed + 104729 * trial) % theta.length;
-              const t = Float64Array.from(theta);
-              const at = (v: number) => {
-                t[j] = v;
-                return name === "w" ? loss(t, x, bias) : name === "x" ? loss(w, t, bias) : loss(w, x, t);
-              };
-              const up = at(theta[j]! + h), down = at(theta[j]! - h);
-              if (up.pre.some((u, i) => u * down.pre[i]! <= 0 && u !== down.pre[i])) continue;
-              const fd = (up.L - down.L) / (2 * h);
-              const got = grads[name][j]!;
-              if (!(Math.abs(got - fd) <= 1e-2 * Math.abs(fd) + 1e-4)) throw new Error(`dL/d${name}[${j}]: WASM ${got}, finite difference ${fd}`);
-              checked++;
+      fc.property(
+        fc.integer({ min: 1, max: 24 }),
+        fc.integer({ min: 1, max: 24 }),
+        fc.integer({ min: 1, max: 19 }),
+        fc.nat(),
+        (m, k, B, seed) =>
+          scoped(engine, (s) => {
+            const w = values(seed, m * k),
+              x = values(seed + 1, k * B),
+              bias = values(seed + 2, m),
+              g = values(seed + 3, m * B);
+            const loss = (w_: ArrayLike<number>, x_: ArrayLike<number>, b_: ArrayLike<number>) => {
+              const pre = ref.matmul(w_, m, k, x_, B, b_);
+              return { L: ref.relu(pre).reduce((a, y, i) => a + y * g[i]!, 0), pre };
+            };
+            const W = s.dense(m, k, w),
+              X = s.matrix(k, B, x),
+              b = s.f32(bias),
+              Y = s.matrix(m, B);
+            denseMatmul(W, X, Y, { bias: b, relu: true });
+            // dPre = G ⊙ [Y > 0]
+            const dPre = s.matrix(
+              m,
+              B,
+              Float32Array.from(g, (gi, i) => (Y.view()[i]! > 0 ? gi : 0)),
+            );
+            const dW = s.f32(m * k),
+              dBias = s.f32(m),
+              dX = s.matrix(k, B);
+            denseMatmulBackwardWeights(W, dPre, X, dW, dBias);
+            denseMatmulBackward(W, dPre, dX);
+            const grads = { w: dW.toArray(), x: dX.toArray(), b: dBias.toArray() };
+            const h = 1e-3;
+            for (const [name, theta] of [
+              ["w", w],
+              ["x", x],
+              ["b", bias],
+            ] as const) {
+              for (let trial = 0; trial < 3; trial++) {
+                const j = (seed + 104729 * trial) % theta.length;
+                const t = Float64Array.from(theta);
+                const at = (v: number) => {
+                  t[j] = v;
+                  return name === "w" ? loss(t, x, bias) : name === "x" ? loss(w, t, bias) : loss(w, x, t);
+                };
+                const up = at(theta[j]! + h),
+                  down = at(theta[j]! - h);
+                if (up.pre.some((u, i) => u * down.pre[i]! <= 0 && u !== down.pre[i])) continue;
+                const fd = (up.L - down.L) / (2 * h);
+                const got = grads[name][j]!;
+                if (!(Math.abs(got - fd) <= 1e-2 * Math.abs(fd) + 1e-4))
+                  throw new Error(`dL/d${name}[${j}]: WASM ${got}, finite difference ${fd}`);
+                checked++;
+              }
             }
-          }
-        })),
+          }),
+      ),
       { numRuns: 40 },
     );
     expect(checked).toBeGreaterThan(60);
@@ -141,7 +124,8 @@ describe("shape checks", () => {
     const engine = await getEngine();
     scoped(engine, (s) => {
       const W = s.dense(4, 6, values(1, 24));
-      const X = s.matrix(6, 5), Y = s.matrix(4, 5);
+      const X = s.matrix(6, 5),
+        Y = s.matrix(4, 5);
       const cases: [RegExp, () => unknown][] = [
         [/denseMatmul: W has 23 values, expected 4×6/, () => denseMatmul({ ...W, values: s.f32(23) }, X, Y)],
         [/denseMatmul: X has 5 rows, W has 6 columns/, () => denseMatmul(W, s.matrix(5, 5), Y)],
@@ -151,11 +135,20 @@ describe("shape checks", () => {
         [/denseMatmulBackward: dY has 6 rows/, () => denseMatmulBackward(W, s.matrix(6, 5), X)],
         [/denseMatmulBackward: dX has 4 rows/, () => denseMatmulBackward(W, Y, s.matrix(4, 5))],
         [/denseMatmulBackward: dX has 6 columns/, () => denseMatmulBackward(W, Y, s.matrix(6, 6))],
-        [/denseMatmulBackwardWeights: dY has 5 rows/, () => denseMatmulBackwardWeights(W, s.matrix(5, 5), X, s.f32(24))],
+        [
+          /denseMatmulBackwardWeights: dY has 5 rows/,
+          () => denseMatmulBackwardWeights(W, s.matrix(5, 5), X, s.f32(24)),
+        ],
         [/denseMatmulBackwardWeights: X has 4 rows/, () => denseMatmulBackwardWeights(W, Y, s.matrix(4, 5), s.f32(24))],
-        [/denseMatmulBackwardWeights: X has 4 columns/, () => denseMatmulBackwardWeights(W, Y, s.matrix(6, 4), s.f32(24))],
+        [
+          /denseMatmulBackwardWeights: X has 4 columns/,
+          () => denseMatmulBackwardWeights(W, Y, s.matrix(6, 4), s.f32(24)),
+        ],
         [/denseMatmulBackwardWeights: dW has 25 entries/, () => denseMatmulBackwardWeights(W, Y, X, s.f32(25))],
-        [/denseMatmulBackwardWeights: dBias has 5 entries/, () => denseMatmulBackwardWeights(W, Y, X, s.f32(24), s.f32(5))],
+        [
+          /denseMatmulBackwardWeights: dBias has 5 entries/,
+          () => denseMatmulBackwardWeights(W, Y, X, s.f32(24), s.f32(5)),
+        ],
       ];
       for (const [msg, call] of cases) {
         expect(call).toThrow(ShapeError);

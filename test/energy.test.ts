@@ -1,15 +1,37 @@
 // The energy model's arithmetic, case by case against numbers worked out by hand; its constants are the cited
 // ones; overrides replace exactly what they name and nothing else.
 import { describe, expect, it } from "vitest";
+import { ValidationError } from "../src/engine/errors.js";
 import {
-  DEFAULT_ENERGY, LINK_PRESETS, ValidationError, computeEnergy, csrBytesMoved, energyKeys, energyTable, formatEnergyTable, memoryPjPerByte,
-  overrideEnergy, periodicRadioEnergy, radioEnergy, transferTiming, type RadioPower,
-} from "../src/index.js";
+  DEFAULT_ENERGY,
+  computeEnergy,
+  csrBytesMoved,
+  energyKeys,
+  energyTable,
+  formatEnergyTable,
+  memoryPjPerByte,
+  overrideEnergy,
+  periodicRadioEnergy,
+  radioEnergy,
+  transferTiming,
+  type RadioPower,
+} from "../src/split/energy.js";
+import { LINK_PRESETS } from "../src/split/links.js";
 
 /** A radio with round numbers so every product is easy to check. */
 const ROUND: RadioPower = {
-  label: "round", txNjPerBit: 100, rxNjPerBit: 10, txMw: 0, rxMw: 0, activeMw: 1000,
-  promotion: { mw: 500, ms: 200 }, tail: [{ mw: 400, ms: 1000 }, { mw: 100, ms: 500 }], source: "test",
+  label: "round",
+  txNjPerBit: 100,
+  rxNjPerBit: 10,
+  txMw: 0,
+  rxMw: 0,
+  activeMw: 1000,
+  promotion: { mw: 500, ms: 200 },
+  tail: [
+    { mw: 400, ms: 1000 },
+    { mw: 100, ms: 500 },
+  ],
+  source: "test",
 };
 
 describe("compute energy", () => {
@@ -107,7 +129,10 @@ describe("radio energy", () => {
 
 describe("overrides and the printed table", () => {
   it("replace exactly the named constants, in a copy", () => {
-    const m = overrideEnergy(DEFAULT_ENERGY, "pjPerMac=1, lte.activeMw=1000,3g.tail1Ms=0,wifi.promotionMw=2,pjPerByte=3");
+    const m = overrideEnergy(
+      DEFAULT_ENERGY,
+      "pjPerMac=1, lte.activeMw=1000,3g.tail1Ms=0,wifi.promotionMw=2,pjPerByte=3",
+    );
     expect(m.compute.pjPerMac).toBe(1);
     expect(m.compute.pjPerByte).toBe(3);
     expect(m.radios.lte.activeMw).toBe(1000);
@@ -122,7 +147,9 @@ describe("overrides and the printed table", () => {
   });
 
   it("refuse an unknown key (listing the known ones), a value that is not a number ≥ 0, and a missing =", () => {
-    expect(() => overrideEnergy(DEFAULT_ENERGY, "lte.tail1Mw=3")).toThrow(/unknown key "lte.tail1Mw"; expected one of pjPerMac, pjPerByte, lte.txNjPerBit/);
+    expect(() => overrideEnergy(DEFAULT_ENERGY, "lte.tail1Mw=3")).toThrow(
+      /unknown key "lte.tail1Mw"; expected one of pjPerMac, pjPerByte, lte.txNjPerBit/,
+    );
     expect(() => overrideEnergy(DEFAULT_ENERGY, "pjPerMac=-1")).toThrow(/pjPerMac must be a number ≥ 0, got "-1"/);
     expect(() => overrideEnergy(DEFAULT_ENERGY, "pjPerMac=")).toThrow(/pjPerMac must be a number ≥ 0/);
     expect(() => overrideEnergy(DEFAULT_ENERGY, "pjPerMac")).toThrow(/expected key=value, got "pjPerMac"/);
@@ -131,7 +158,12 @@ describe("overrides and the printed table", () => {
 
   it("print every constant with its unit and source", () => {
     const rows = energyTable();
-    expect(rows.find((r) => r[0] === "compute: energy per f32 MAC")).toEqual(["compute: energy per f32 MAC", "4.6", "pJ", DEFAULT_ENERGY.compute.source]);
+    expect(rows.find((r) => r[0] === "compute: energy per f32 MAC")).toEqual([
+      "compute: energy per f32 MAC",
+      "4.6",
+      "pJ",
+      DEFAULT_ENERGY.compute.source,
+    ]);
     expect(rows.filter((r) => r[0].startsWith("compute: per byte"))).toHaveLength(4);
     expect(rows.find((r) => r[0] === "lte: per bit sent (αu)")?.[1]).toBe("438.39");
     expect(rows.find((r) => r[0] === "3g: tail 2 824.2 ms")?.[1]).toBe("601.3");

@@ -1,14 +1,24 @@
-// Loading the module from every kind of source, rejecting what is not a presparse module, and the allocator:
-// reuse, coalescing, zeroing, growth (with fresh views and correct kernels afterwards), steady state, dispose.
+// Loading the module from every kind of source, rejecting what is not a presparse module (or a stale build), the
+// debug build's assertions reaching a typed error, and the allocator: reuse, coalescing, zeroing, growth (with fresh
+// views and correct kernels afterwards), steady state, dispose.
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import {
-  Batcher, ConvWeights, CsrWeights, Engine, F32Buffer, I32Buffer, Matrix, Pattern, ShapeError, ValidationError, WasmLoadError,
-  addInPlace, avgPool2d, csrSpmmBackwardWeights, csrSpmm, csrSpmmBackward, defaultWasmUrl, denseMatmulBackwardWeights, denseMatmul, gatherColumns, makeDataset,
-  maxPool2dBackward, pool2dShape, reluBackward, reluForward, scaleInPlace, softmax, softmaxCrossEntropy, sparseConv2d,
-} from "../src/index.js";
-import { expectClose, getEngine, scoped, values } from "./helpers/engine.js";
+import { F32Buffer, I32Buffer, Matrix } from "../src/engine/buffers.js";
+import { Engine, defaultWasmUrl } from "../src/engine/engine.js";
+import { KernelAssertionError, ShapeError, ValidationError, WasmLoadError } from "../src/engine/errors.js";
+import { Batcher } from "../src/nn/batcher.js";
+import { makeDataset } from "../src/nn/dataset.js";
+import { reluBackward, reluForward } from "../src/ops/activations.js";
+import { CsrWeights, csrSpmmBackwardWeights, csrSpmm, csrSpmmBackward } from "../src/ops/csr_spmm.js";
+import { denseMatmulBackwardWeights, denseMatmul } from "../src/ops/dense_matmul.js";
+import { addInPlace, gatherColumns, scaleInPlace } from "../src/ops/elementwise.js";
+import { avgPool2d, maxPool2dBackward, pool2dShape } from "../src/ops/pool2d.js";
+import { softmax, softmaxCrossEntropy } from "../src/ops/softmax_xent.js";
+import { ConvWeights, sparseConv2d } from "../src/ops/sparse_conv2d.js";
+import { Pattern } from "../src/sparsity/pattern.js";
+import { KERNEL_ARITY } from "../src/engine/kernels.generated.js";
+import { type Scope, expectClose, getEngine, scoped, values } from "./helpers/engine.js";
 import * as ref from "./helpers/reference.js";
 
 const wasmUrl = defaultWasmUrl();
@@ -16,7 +26,9 @@ const wasmUrl = defaultWasmUrl();
 /** A small forward product on a fresh engine, checked against the reference: the engine works. */
 function works(engine: Engine): void {
   scoped(engine, (s) => {
-    const p = Pattern.random(9, 5, 0.5, 3), v = values(1, p.nnz), x = values(2, 9 * 6);
+    const p = Pattern.random(9, 5, 0.5, 3),
+      v = values(1, p.nnz),
+      x = values(2, 9 * 6);
     const Y = s.matrix(5, 6);
     csrSpmm(s.csr(p, v), s.matrix(9, 6, x), Y);
     expectClose("Y", Y.view(), ref.matmul(ref.maskedDense(p, v), 5, 9, x, 6));
@@ -30,7 +42,14 @@ function exportsOnly(names: string[]): Uint8Array {
   const utf8 = (t: string) => Array.from(new TextEncoder().encode(t));
   const exports = names.flatMap((n, i) => [...leb(utf8(n).length), ...utf8(n), 0, ...leb(i)]);
   return new Uint8Array([
-    0, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
+    0,
+    0x61,
+    0x73,
+    0x6d,
+    1,
+    0,
+    0,
+    0,
     ...section(1, [1, 0x60, 0, 0]),
     ...section(3, [...leb(names.length), ...names.map(() => 0)]),
     ...section(5, [1, 0, 1]),
@@ -78,9 +97,13 @@ describe("loading", () => {
 
   it("rejects truncated modules and non-presparse modules", async () => {
     const bytes = new Uint8Array(await readFile(wasmUrl));
-    expect((await loadError({ wasm: bytes.subarray(0, 4) })).message).toMatch(/expected magic word 00 61 73 6d, found 00 61 73 6d/);
+    expect((await loadError({ wasm: bytes.subarray(0, 4) })).message).toMatch(
+      /expected magic word 00 61 73 6d, found 00 61 73 6d/,
+    );
     for (const n of [9, 100, bytes.length >> 1, bytes.length - 1]) {
-      expect((await loadError({ wasm: bytes.slice(0, n) })).message, `first ${n} bytes`).toMatch(/does not validate \(truncated or corrupted file\)/);
+      expect((await loadError({ wasm: bytes.slice(0, n) })).message, `first ${n} bytes`).toMatch(
+        /does not validate \(truncated or corrupted file\)/,
+      );
     }
     // the smallest valid module: magic and version only
     const empty = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
@@ -89,7 +112,9 @@ describe("loading", () => {
 
   it("rejects a module that lacks any one kernel at load time (a stale build), naming it", async () => {
     const bytes = new Uint8Array(await readFile(wasmUrl));
-    const names = WebAssembly.Module.exports(await WebAssembly.compile(bytes)).map((e) => e.name).filter((n) => n !== "memory");
+    const names = WebAssembly.Module.exports(await WebAssembly.compile(bytes))
+      .map((e) => e.name)
+      .filter((n) => n !== "memory");
     expect(names).toContain("sparseConv2dBackwardWeights");
     for (const missing of ["gatherSamples", "sparseConv2dBackwardWeights", "avgPool2dBackward"]) {
       const e = await loadError({ wasm: exportsOnly(names.filter((n) => n !== missing)) });
@@ -97,16 +122,139 @@ describe("loading", () => {
     }
   });
 
+  it("rejects a module whose kernel takes other arguments than the generated list says (a stale build)", async () => {
+    const names = Object.keys(KERNEL_ARITY);
+    // every name present, each a () → () function: the first kernel that takes arguments is named
+    const e = await loadError({ wasm: exportsOnly(names) });
+    expect(e.message).toMatch(/presparse\.wasm: \w+ takes 0 arguments, expected [1-9]\d* \(a stale build\)/);
+  });
+
+  it("the generated kernel list is exactly what each build exports, with each function's parameter count", async () => {
+    for (const debug of [false, true]) {
+      const module = await WebAssembly.compile(new Uint8Array(await readFile(defaultWasmUrl(debug))));
+      const exported = WebAssembly.Module.exports(module);
+      expect(exported.filter((x) => x.kind !== "function").map((x) => x.name)).toEqual(["memory"]);
+      const functions = exported.filter((x) => x.kind === "function").map((x) => x.name);
+      expect(functions.sort()).toEqual(Object.keys(KERNEL_ARITY).sort());
+      const kernels = (await Engine.load({ wasm: module })).kernels as unknown as Record<string, () => unknown>;
+      for (const [name, n] of Object.entries(KERNEL_ARITY)) expect(kernels[name]!.length, name).toBe(n);
+    }
+  });
+
+  it("reads the shipped file on a Node without process.getBuiltinModule (before 20.16) too", async () => {
+    const saved = Object.getOwnPropertyDescriptor(process, "getBuiltinModule");
+    Object.defineProperty(process, "getBuiltinModule", { value: undefined, configurable: true, writable: true });
+    try {
+      works(await Engine.load());
+      expect((await loadError({ wasm: "/nonexistent/presparse.wasm" })).message).toMatch(
+        /cannot read \/nonexistent\/presparse\.wasm/,
+      );
+    } finally {
+      if (saved) Object.defineProperty(process, "getBuiltinModule", saved);
+      else delete (process as { getBuiltinModule?: unknown }).getBuiltinModule;
+    }
+  });
+
   it("rejects an HTTP error response and a missing file", async () => {
     expect((await loadError({ wasm: new Response("nope", { status: 404 }) })).message).toMatch(/HTTP 404/);
-    expect((await loadError({ wasm: "/nonexistent/presparse.wasm" })).message).toMatch(/cannot read \/nonexistent\/presparse\.wasm/);
+    expect((await loadError({ wasm: "/nonexistent/presparse.wasm" })).message).toMatch(
+      /cannot read \/nonexistent\/presparse\.wasm/,
+    );
+  });
+});
+
+describe("debug build", () => {
+  // Each call breaks one precondition the kernel asserts; the ops would refuse most of them before any kernel ran.
+  const violations: [string, string, (e: Engine, s: Scope) => unknown][] = [
+    [
+      "csrSpmm: Y overlaps X",
+      "csr_spmm",
+      (_e, s) => {
+        // the one the op itself lets through: a square layer's output written over its input
+        const X = s.matrix(4, 5, values(1, 20));
+        return csrSpmm(s.csr(Pattern.dense(4, 4), values(2, 16)), X, X);
+      },
+    ],
+    [
+      "csrSpmm: rowPtr must lie in memory, start at 0 and never decrease",
+      "csr_spmm",
+      (e, s) =>
+        e.kernels.csrSpmm(
+          2,
+          3,
+          s.i32([0, 2, 1]).ptr,
+          s.i32([0, 1]).ptr,
+          s.f32(2).ptr,
+          s.f32(6).ptr,
+          0,
+          s.f32(6).ptr,
+          0,
+        ),
+    ],
+    [
+      "denseMatmul: Y outside memory",
+      "dense_matmul",
+      (e, s) => e.kernels.denseMatmul(2, 2, 2, s.f32(4).ptr, 2, 1, s.f32(4).ptr, 0, e.stats().memoryBytes - 8, 0),
+    ],
+    [
+      "softmaxCrossEntropy: labels must lie in memory and hold classes in [0, C)",
+      "softmax_xent",
+      (e, s) => e.kernels.softmaxCrossEntropy(3, 2, s.f32(6).ptr, s.i32([0, 3]).ptr, 0),
+    ],
+    [
+      "maxPool2d: OH×OW must be the k×k windows at stride s in H×W",
+      "pool2d",
+      (e, s) => e.kernels.maxPool2d(1, 4, 4, 3, 3, 2, 2, 1, s.f32(16).ptr, s.f32(9).ptr),
+    ],
+    [
+      "adamStep: m overlaps w",
+      "optim",
+      (e, s) => {
+        const w = s.f32(8);
+        return e.kernels.adamStep(8, w.ptr, s.f32(8).ptr, w.ptr + 16, s.f32(8).ptr, 1e-3, 0.9, 0.999, 1e-7, 0);
+      },
+    ],
+  ];
+
+  it.each(violations)(
+    "a broken precondition throws KernelAssertionError with the kernel's message: %s",
+    async (msg, file, call) => {
+      const e = await getEngine(true);
+      scoped(e, (s) => {
+        let thrown: unknown;
+        try {
+          call(e, s);
+        } catch (err) {
+          thrown = err;
+        }
+        expect(thrown).toBeInstanceOf(KernelAssertionError);
+        const k = thrown as KernelAssertionError;
+        expect(k.assertion).toBe(msg);
+        expect(k.file).toBe(`assembly/${file}.ts`);
+        expect(k.line).toBeGreaterThan(0);
+        expect(k.message).toBe(`${msg} (assembly/${file}.ts:${k.line}:${k.column})`);
+      });
+      // the instance is still usable after the abort
+      works(e);
+    },
+  );
+
+  it("the release build runs the same call unchecked", async () => {
+    const e = await getEngine();
+    scoped(e, (s) => {
+      const X = s.matrix(4, 5, values(1, 20));
+      expect(() => csrSpmm(s.csr(Pattern.dense(4, 4), values(2, 16)), X, X)).not.toThrow();
+      expect(() => e.kernels.softmaxCrossEntropy(3, 2, s.f32(6).ptr, s.i32([0, 1]).ptr, 0)).not.toThrow();
+    });
   });
 });
 
 describe("allocator", () => {
   it("returns 16-byte aligned, non-overlapping, zeroed blocks and reuses freed ones", async () => {
     const e = await Engine.load();
-    const a = e.alloc(100), b = e.alloc(0), c = e.alloc(33);
+    const a = e.alloc(100),
+      b = e.alloc(0),
+      c = e.alloc(33);
     for (const p of [a, b, c]) expect(p % 16).toBe(0);
     expect(b).toBeGreaterThanOrEqual(a + 112);
     expect(c).toBeGreaterThanOrEqual(b + 16);
@@ -123,7 +271,12 @@ describe("allocator", () => {
   });
 
   it("coalesces neighbouring free blocks in either order", async () => {
-    for (const order of [[0, 1, 2], [2, 1, 0], [1, 0, 2], [0, 2, 1]]) {
+    for (const order of [
+      [0, 1, 2],
+      [2, 1, 0],
+      [1, 0, 2],
+      [0, 2, 1],
+    ]) {
       const e = await Engine.load();
       const blocks = [e.alloc(64), e.alloc(64), e.alloc(64)];
       const guard = e.alloc(16); // keeps the three blocks below the top
@@ -140,7 +293,8 @@ describe("allocator", () => {
     const first = e.alloc(1000);
     e.free(first);
     for (let i = 0; i < 50; i++) {
-      const a = e.alloc(1000), b = e.alloc(4000);
+      const a = e.alloc(1000),
+        b = e.alloc(4000);
       expect(a).toBe(first);
       e.free(a);
       e.free(b);
@@ -165,7 +319,9 @@ describe("allocator", () => {
 
   it("grows memory on demand; fresh views see the old data and the kernels stay correct", async () => {
     const e = await Engine.load();
-    const p = Pattern.fixedDegree(64, 32, 8, 7), v = values(3, p.nnz), x = values(4, 64 * 19);
+    const p = Pattern.fixedDegree(64, 32, 8, 7),
+      v = values(3, p.nnz),
+      x = values(4, 64 * 19);
     const A = new CsrWeights(e, p, v);
     const X = Matrix.from(e, 64, 19, x);
     const oldView = X.view();
@@ -180,12 +336,19 @@ describe("allocator", () => {
     expect(Array.from(A.values.view())).toEqual(Array.from(v));
     expect(big.view().every((f) => f === 0)).toBe(true);
     big.view().fill(-7);
-    const Y = new Matrix(e, 32, 19), dX = new Matrix(e, 64, 19), dV = new F32Buffer(e, p.nnz);
+    const Y = new Matrix(e, 32, 19),
+      dX = new Matrix(e, 64, 19),
+      dV = new F32Buffer(e, p.nnz);
     csrSpmm(A, X, Y);
     const W = ref.maskedDense(p, v);
     expectClose("Y after growth", Y.view(), ref.matmul(W, 32, 64, x, 19), ref.matmulScale(W, 32, 64, x, 19));
     csrSpmmBackward(A, Y, dX);
-    expectClose("dX after growth", dX.view(), ref.matmulT(W, 32, 64, Y.view(), 19), ref.matmulScale(ref.transpose(W, 32, 64), 64, 32, Float64Array.from(Y.view(), Math.abs), 19));
+    expectClose(
+      "dX after growth",
+      dX.view(),
+      ref.matmulT(W, 32, 64, Y.view(), 19),
+      ref.matmulScale(ref.transpose(W, 32, 64), 64, 32, Float64Array.from(Y.view(), Math.abs), 19),
+    );
     csrSpmmBackwardWeights(A, Y, X, dV);
     expectClose("dValues after growth", dV.view(), ref.gatherPattern(p, ref.gradW(Y.view(), 32, x, 64, 19)), 1e3);
     expect(big.view().every((f) => f === -7)).toBe(true);
@@ -193,12 +356,21 @@ describe("allocator", () => {
 
   it("repeated kernel calls on pre-allocated buffers allocate nothing", async () => {
     const e = await Engine.load();
-    const p = Pattern.fixedDegree(40, 20, 5, 1), B = 33;
+    const p = Pattern.fixedDegree(40, 20, 5, 1),
+      B = 33;
     const A = new CsrWeights(e, p, values(1, p.nnz));
     const W = { engine: e, outputs: 20, inputs: 40, values: F32Buffer.from(e, values(2, 800)) };
-    const X = Matrix.from(e, 40, B, values(3, 40 * B)), H = new Matrix(e, 20, B), dH = new Matrix(e, 20, B), dX = new Matrix(e, 40, B);
-    const bias = F32Buffer.from(e, values(4, 20)), dV = new F32Buffer(e, p.nnz), dB = new F32Buffer(e, 20);
-    const labels = I32Buffer.from(e, Array.from({ length: B }, (_, i) => i % 20));
+    const X = Matrix.from(e, 40, B, values(3, 40 * B)),
+      H = new Matrix(e, 20, B),
+      dH = new Matrix(e, 20, B),
+      dX = new Matrix(e, 40, B);
+    const bias = F32Buffer.from(e, values(4, 20)),
+      dV = new F32Buffer(e, p.nnz),
+      dB = new F32Buffer(e, 20);
+    const labels = I32Buffer.from(
+      e,
+      Array.from({ length: B }, (_, i) => i % 20),
+    );
     const step = () => {
       csrSpmm(A, X, H, { bias, relu: true });
       denseMatmul(W, X, H, { bias });
@@ -221,7 +393,9 @@ describe("allocator", () => {
     const Y = new Matrix(e, 2, 3);
     e.dispose();
     expect(() => csrSpmm(W, X, Y)).toThrow(/csrSpmm: the engine was disposed/);
-    expect(() => denseMatmul({ engine: e, outputs: 2, inputs: 3, values: W.values }, X, Y)).toThrow(/denseMatmul: the engine was disposed/);
+    expect(() => denseMatmul({ engine: e, outputs: 2, inputs: 3, values: W.values }, X, Y)).toThrow(
+      /denseMatmul: the engine was disposed/,
+    );
     expect(e.isDisposed).toBe(true);
     expect(() => e.alloc(16)).toThrow(/engine: used after dispose\(\)/);
     expect(() => new Matrix(e, 2, 2)).toThrow(ValidationError);
@@ -238,7 +412,9 @@ describe("allocator", () => {
       const A = s.csr(Pattern.dense(4, 4), values(1, 16));
       const W = s.dense(4, 4, values(2, 16));
       const g = pool2dShape("t", { C: 1, H: 2, W: 2, k: 2 });
-      const conv = new ConvWeights(e, { inC: 1, outC: 1, H: 2, W: 2, kh: 1, kw: 1 }, Pattern.dense(1, 1), { values: [1] });
+      const conv = new ConvWeights(e, { inC: 1, outC: 1, H: 2, W: 2, kh: 1, kw: 1 }, Pattern.dense(1, 1), {
+        values: [1],
+      });
       const labels = s.i32([0, 1, 2]);
       const calls: [string, (x: Matrix) => unknown][] = [
         ["csrSpmm", (x) => csrSpmm(A, x, M())],
@@ -264,7 +440,9 @@ describe("allocator", () => {
           expect(() => call(gone), op).toThrow(new RegExp(`${op}: an operand was disposed`));
           // an op on a single operand has no second engine to disagree with
           if (op !== "reluForward" && op !== "scaleInPlace") {
-            expect(() => call(Matrix.from(other, 4, 3, values(5, 12))), op).toThrow(new RegExp(`${op}: operands live in different engines`));
+            expect(() => call(Matrix.from(other, 4, 3, values(5, 12))), op).toThrow(
+              new RegExp(`${op}: operands live in different engines`),
+            );
           }
           expect(() => call(M()), op).not.toThrow();
         }
@@ -284,7 +462,13 @@ describe("allocator", () => {
 describe("Batcher", () => {
   it("rejects a fractional sample index, a dataset whose arrays disagree with its sizes, and use after dispose", async () => {
     const e = await getEngine();
-    const ds = makeDataset("four", Float32Array.from({ length: 8 }, (_, i) => i), Int32Array.from([0, 1, 0, 1]), 2, 2);
+    const ds = makeDataset(
+      "four",
+      Float32Array.from({ length: 8 }, (_, i) => i),
+      Int32Array.from([0, 1, 0, 1]),
+      2,
+      2,
+    );
     const batcher = new Batcher(e, ds, 4);
     // 1.5 would gather sample 1 (Int32 truncation) but label it y[1.5] = undefined → 0
     expect(() => batcher.load([0, 1.5], 0, 2)).toThrow(/Batcher.load: sample index 1.5 outside \[0, 4\)/);
@@ -292,7 +476,9 @@ describe("Batcher", () => {
     batcher.dispose();
     expect(() => batcher.load([0], 0, 1)).toThrow(/Batcher.load: an operand was disposed/);
     expect(() => new Batcher(e, { ...ds, n: 5 }, 4)).toThrow(ShapeError);
-    expect(() => new Batcher(e, { ...ds, x: ds.x.subarray(0, 7) }, 4)).toThrow(/Batcher: four has 7 values and 4 labels, expected 4×2 and 4/);
+    expect(() => new Batcher(e, { ...ds, x: ds.x.subarray(0, 7) }, 4)).toThrow(
+      /Batcher: four has 7 values and 4 labels, expected 4×2 and 4/,
+    );
     expect(e.stats().liveBlocks).toBe(0);
   });
 });

@@ -3,7 +3,10 @@ import { describe, expect, it } from "vitest";
 import { classifierStats, measurePolicy, simulatePolicy, sweep } from "../src/exits/calibrate.js";
 import { makeDataset } from "../src/nn/dataset.js";
 import { ExitRunner, exitMacs, parseExitPolicy, passes, type ExitPolicy } from "../src/exits/runner.js";
-import { Matrix, Model, PresparseError, ValidationError, feasibleOutDegrees } from "../src/index.js";
+import { Matrix } from "../src/engine/buffers.js";
+import { PresparseError, ValidationError } from "../src/engine/errors.js";
+import { Model } from "../src/nn/model.js";
+import { feasibleOutDegrees } from "../src/sparsity/pattern.js";
 import { columnStats, getEngine } from "./helpers/engine.js";
 
 const engine = await getEngine();
@@ -44,36 +47,45 @@ function randomInput(features: number, B: number, seed: number): Float32Array {
 describe("ExitRunner", () => {
   it("answers each sample with exactly the logits of the classifier that answered (exit head or full model)", () => {
     fc.assert(
-      fc.property(modelArb, fc.integer({ min: 1, max: 37 }), fc.integer(), fc.oneof(fc.constant(0), fc.constant(1), fc.double({ min: 0, max: 1, noNaN: true })), fc.boolean(), (spec, B, seed, q, entropy) => {
-        const model = build(spec);
-        const X = Matrix.from(engine, model.inputSize, B, randomInput(model.inputSize, B, seed));
-        // references on the whole batch, before any compaction
-        const all = model.forwardAll(X).map((z) => z.toArray());
-        const policy: ExitPolicy = entropy
-          ? { kind: "entropy", thresholds: model.exits.map(() => q * 2) }
-          : { kind: "maxprob", thresholds: model.exits.map(() => q) };
-        const runner = new ExitRunner(model, policy);
-        const r = runner.run(X);
-        const C = model.classes;
-        for (let b = 0; b < B; b++) {
-          const k = r.exit[b]!;
-          const ref = all[k]!;
-          for (let c = 0; c < C; c++) expect(r.logits[b * C + c]).toBe(ref[c * B + b]);
-          // the sample did not pass any earlier exit, and passed this one unless it is the final classifier
-          for (let e = 0; e <= Math.min(k, model.exits.length - 1); e++) {
-            const s = columnStats(all[e]!, C, B, b);
-            expect(passes(policy, e, s.confidence, s.entropy), `sample ${b} at exit ${e} (answered by ${k})`).toBe(e === k);
+      fc.property(
+        modelArb,
+        fc.integer({ min: 1, max: 37 }),
+        fc.integer(),
+        fc.oneof(fc.constant(0), fc.constant(1), fc.double({ min: 0, max: 1, noNaN: true })),
+        fc.boolean(),
+        (spec, B, seed, q, entropy) => {
+          const model = build(spec);
+          const X = Matrix.from(engine, model.inputSize, B, randomInput(model.inputSize, B, seed));
+          // references on the whole batch, before any compaction
+          const all = model.forwardAll(X).map((z) => z.toArray());
+          const policy: ExitPolicy = entropy
+            ? { kind: "entropy", thresholds: model.exits.map(() => q * 2) }
+            : { kind: "maxprob", thresholds: model.exits.map(() => q) };
+          const runner = new ExitRunner(model, policy);
+          const r = runner.run(X);
+          const C = model.classes;
+          for (let b = 0; b < B; b++) {
+            const k = r.exit[b]!;
+            const ref = all[k]!;
+            for (let c = 0; c < C; c++) expect(r.logits[b * C + c]).toBe(ref[c * B + b]);
+            // the sample did not pass any earlier exit, and passed this one unless it is the final classifier
+            for (let e = 0; e <= Math.min(k, model.exits.length - 1); e++) {
+              const s = columnStats(all[e]!, C, B, b);
+              expect(passes(policy, e, s.confidence, s.entropy), `sample ${b} at exit ${e} (answered by ${k})`).toBe(
+                e === k,
+              );
+            }
+            let label = 0;
+            for (let c = 1; c < C; c++) if (ref[c * B + b]! > ref[label * B + b]!) label = c;
+            expect(r.label[b]).toBe(label);
+            const s = columnStats(ref, C, B, b);
+            expect([r.confidence[b], r.entropy[b]]).toEqual([Math.fround(s.confidence), Math.fround(s.entropy)]);
           }
-          let label = 0;
-          for (let c = 1; c < C; c++) if (ref[c * B + b]! > ref[label * B + b]!) label = c;
-          expect(r.label[b]).toBe(label);
-          const s = columnStats(ref, C, B, b);
-          expect([r.confidence[b], r.entropy[b]]).toEqual([Math.fround(s.confidence), Math.fround(s.entropy)]);
-        }
-        runner.dispose();
-        X.dispose();
-        model.dispose();
-      }),
+          runner.dispose();
+          X.dispose();
+          model.dispose();
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -109,37 +121,49 @@ describe("ExitRunner", () => {
 describe("ExitRunner until a cut", () => {
   it("answers the exited samples as the whole run does and hands back the others' activation at the cut, bit for bit", () => {
     fc.assert(
-      fc.property(modelArb, fc.integer({ min: 1, max: 37 }), fc.integer(), fc.double({ min: 0, max: 1, noNaN: true }), (spec, B, seed, q) => {
-        const model = build(spec);
-        const X = Matrix.from(engine, model.inputSize, B, randomInput(model.inputSize, B, seed));
-        const policy: ExitPolicy = { kind: "maxprob", thresholds: model.exits.map(() => q) };
-        const whole = new ExitRunner(model, policy).run(X);
-        const cut = 1 + (seed >>> 0) % (model.trunk.length - 1);
-        const runner = new ExitRunner(model, policy, { until: cut });
-        const r = runner.run(X);
-        const E = model.exits.length, edge = model.exits.filter((e) => e.after < cut).length;
-        // the trunk's activation at the cut for every sample, from a plain forward pass
-        let h = X;
-        for (const l of model.trunk.slice(0, cut)) h = l.forward(h);
-        const act = h.toArray(), width = h.rows;
-        const sent: number[] = [];
-        for (let b = 0; b < B; b++) {
-          if (whole.exit[b]! < edge) {
-            expect([r.exit[b], r.label[b], r.confidence[b]]).toEqual([whole.exit[b], whole.label[b], whole.confidence[b]]);
-          } else {
-            expect(r.exit[b], `sample ${b} goes on`).toBe(E);
-            sent.push(b);
+      fc.property(
+        modelArb,
+        fc.integer({ min: 1, max: 37 }),
+        fc.integer(),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (spec, B, seed, q) => {
+          const model = build(spec);
+          const X = Matrix.from(engine, model.inputSize, B, randomInput(model.inputSize, B, seed));
+          const policy: ExitPolicy = { kind: "maxprob", thresholds: model.exits.map(() => q) };
+          const whole = new ExitRunner(model, policy).run(X);
+          const cut = 1 + ((seed >>> 0) % (model.trunk.length - 1));
+          const runner = new ExitRunner(model, policy, { until: cut });
+          const r = runner.run(X);
+          const E = model.exits.length,
+            edge = model.exits.filter((e) => e.after < cut).length;
+          // the trunk's activation at the cut for every sample, from a plain forward pass
+          let h = X;
+          for (const l of model.trunk.slice(0, cut)) h = l.forward(h);
+          const act = h.toArray(),
+            width = h.rows;
+          const sent: number[] = [];
+          for (let b = 0; b < B; b++) {
+            if (whole.exit[b]! < edge) {
+              expect([r.exit[b], r.label[b], r.confidence[b]]).toEqual([
+                whole.exit[b],
+                whole.label[b],
+                whole.confidence[b],
+              ]);
+            } else {
+              expect(r.exit[b], `sample ${b} goes on`).toBe(E);
+              sent.push(b);
+            }
           }
-        }
-        expect(Array.from(r.indices)).toEqual(sent);
-        expect(r.activation.length).toBe(width * sent.length);
-        sent.forEach((b, j) => {
-          for (let f = 0; f < width; f++) expect(r.activation[f * sent.length + j]).toBe(act[f * B + b]);
-        });
-        runner.dispose();
-        X.dispose();
-        model.dispose();
-      }),
+          expect(Array.from(r.indices)).toEqual(sent);
+          expect(r.activation.length).toBe(width * sent.length);
+          sent.forEach((b, j) => {
+            for (let f = 0; f < width; f++) expect(r.activation[f * sent.length + j]).toBe(act[f * B + b]);
+          });
+          runner.dispose();
+          X.dispose();
+          model.dispose();
+        },
+      ),
       { numRuns: 40 },
     );
   });
@@ -174,7 +198,12 @@ describe("accounting and calibration", () => {
   };
 
   it("an exit head may itself be sparse: its MACs are its stored connections", () => {
-    const model = Model.mlp(engine, { sizes: [10, 8, 8, 4], outDegrees: [4, 4, 4], seed: 1, exits: [{ after: 0, outDegree: 2 }] });
+    const model = Model.mlp(engine, {
+      sizes: [10, 8, 8, 4],
+      outDegrees: [4, 4, 4],
+      seed: 1,
+      exits: [{ after: 0, outDegree: 2 }],
+    });
     expect(model.exits[0]!.layers[0]!.macsPerSample()).toBe(8 * 2);
     expect(exitMacs(model).perExit[0]).toBe(10 * 4 + 8 * 2);
     model.dispose();
@@ -201,11 +230,18 @@ describe("accounting and calibration", () => {
         const sim = simulatePolicy(model, classifierStats(model, data, 7), policy);
         // brute force: every classifier on every sample, one at a time
         const macs = exitMacs(model);
-        let right = 0, spent = 0, early = 0;
+        let right = 0,
+          spent = 0,
+          early = 0;
         for (let i = 0; i < data.n; i++) {
           const X = Matrix.from(model.engine, 10, 1, data.x.subarray(i * 10, i * 10 + 10));
           const [ze, zf] = model.forwardAll(X).map((z) => Array.from(z.view()));
-          const sm = (z: number[]) => { const m = Math.max(...z); const e = z.map((v) => Math.exp(v - m)); const s = e.reduce((a, b) => a + b); return e.map((v) => v / s); };
+          const sm = (z: number[]) => {
+            const m = Math.max(...z);
+            const e = z.map((v) => Math.exp(v - m));
+            const s = e.reduce((a, b) => a + b);
+            return e.map((v) => v / s);
+          };
           const pe = sm(ze!);
           const exit = Math.max(...pe) >= q;
           const z = exit ? ze! : zf!;
@@ -232,7 +268,8 @@ describe("accounting and calibration", () => {
     const qs = Array.from(st.confidence[0]!.slice(0, 12)).flatMap((c) => [c, Math.fround(c)]);
     for (const q of qs) {
       const policy: ExitPolicy = { kind: "maxprob", thresholds: [q] };
-      const sim = simulatePolicy(model, st, policy), real = measurePolicy(model, data, policy, 16);
+      const sim = simulatePolicy(model, st, policy),
+        real = measurePolicy(model, data, policy, 16);
       expect([sim.exitRates, sim.accuracy], `q = ${q}`).toEqual([real.exitRates, real.accuracy]);
     }
     model.dispose();
@@ -257,7 +294,17 @@ describe("exit policies", () => {
   it("parse per-exit and shared thresholds; reject bad ones with typed errors", () => {
     expect(parseExitPolicy("maxprob:0.9", 2)).toEqual({ kind: "maxprob", thresholds: [0.9, 0.9] });
     expect(parseExitPolicy("entropy:0.05,0.1", 2)).toEqual({ kind: "entropy", thresholds: [0.05, 0.1] });
-    for (const bad of ["maxprob", "maxprob:x", "maxprob:1.5", "entropy:-1", "softmax:0.5", "maxprob:0.9,0.8,0.7", "maxprob:0.9,", "maxprob:,0.9", "entropy:0.1, "]) {
+    for (const bad of [
+      "maxprob",
+      "maxprob:x",
+      "maxprob:1.5",
+      "entropy:-1",
+      "softmax:0.5",
+      "maxprob:0.9,0.8,0.7",
+      "maxprob:0.9,",
+      "maxprob:,0.9",
+      "entropy:0.1, ",
+    ]) {
       expect(() => parseExitPolicy(bad, 2)).toThrow(ValidationError);
     }
     const model = build({ sizes: [4, 4, 4, 2], outDegrees: [2, 2, 2], seed: 0, exits: [{ after: 0 }] });

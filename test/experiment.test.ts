@@ -16,15 +16,29 @@ function options(): ExperimentOptions {
   dirs.push(dir);
   const data = loadData("mnist", { seed: 3, padTo: 800 });
   // a short run on part of the data: the study's whole path, sized for a test
-  const test = subset(data.test, Int32Array.from({ length: 300 }, (_, i) => i));
+  const test = subset(
+    data.test,
+    Int32Array.from({ length: 300 }, (_, i) => i),
+  );
   return {
-    outDir: dir, data: { train: data.train, test, name: "mnist (test subset)" },
+    outDir: dir,
+    data: { train: data.train, test, name: "mnist (test subset)" },
     networks: [
       { name: "sparse", description: "sparse", sizes: [800, 40, 40, 10], outDegrees: [2, 9, 10] },
       { name: "dense", description: "dense twin", sizes: [800, 40, 40, 10], outDegrees: [40, 40, 10] },
     ],
-    epochs: 5, batch: 256, lr: 1e-3, decay: 1e-5, seed: 3, exitAfter: 1, exitWeights: [1, 0.3], targetLoss: 0.5,
-    sweepDegrees: [1, 4], serve: true, commandLine: "test", log: () => {},
+    epochs: 5,
+    batch: 256,
+    lr: 1e-3,
+    decay: 1e-5,
+    seed: 3,
+    exitAfter: 1,
+    exitWeights: [1, 0.3],
+    targetLoss: 0.5,
+    sweepDegrees: [1, 4],
+    serve: true,
+    commandLine: "test",
+    log: () => {},
   };
 }
 
@@ -32,7 +46,9 @@ describe("experiment", () => {
   it("runs the study end to end, writes the report, and reproduces itself with the same seed", async () => {
     const a = await runExperiment(engine, options());
     const b = await runExperiment(engine, options());
-    expect(a.networks.map((n) => [n.accuracyFinal, n.accuracyExit, n.hash, n.policy])).toEqual(b.networks.map((n) => [n.accuracyFinal, n.accuracyExit, n.hash, n.policy]));
+    expect(a.networks.map((n) => [n.accuracyFinal, n.accuracyExit, n.hash, n.policy])).toEqual(
+      b.networks.map((n) => [n.accuracyFinal, n.accuracyExit, n.hash, n.policy]),
+    );
     expect(a.sweep.map((s) => s.accuracy)).toEqual(b.sweep.map((s) => s.accuracy));
     const [sparse, dense] = a.networks;
     // learned, and the bookkeeping agrees with the architecture
@@ -48,13 +64,18 @@ describe("experiment", () => {
       // the final classifier's accuracy agrees with the threshold sweep over the same test set, and the edge exits
       // through the real client exactly the samples the sweep predicted for the chosen policy
       expect(n.accuracyFinal).toBe(n.calibration.finalAccuracy);
-      expect(s.exitRate).toBe(n.policy === undefined ? 0 : n.calibration.points.find((p) => p.policy === n.policy)!.earlyRate);
+      expect(s.exitRate).toBe(
+        n.policy === undefined ? 0 : n.calibration.points.find((p) => p.policy === n.policy)!.earlyRate,
+      );
       expect(s.bytesPerSample).toBeCloseTo((1 - s.exitRate) * s.frameBytes.int8, 6);
       expect(s.frameBytes.int8).toBe(40 + 4 + 40);
     }
     expect(a.reductions!.macs).toBeCloseTo(dense!.macs.full / sparse!.macs.full, 9);
     expect(a.reductions!.storage).toBeCloseTo(dense!.fileBytes / sparse!.fileBytes, 9);
-    expect(a.reductions!.sentPerSample).toEqual({ sparse: sparse!.split!.bytesPerSample, dense: dense!.split!.bytesPerSample });
+    expect(a.reductions!.sentPerSample).toEqual({
+      sparse: sparse!.split!.bytesPerSample,
+      dense: dense!.split!.bytesPerSample,
+    });
     expect(a.reductions!.frameVsRawInput).toBeCloseTo(784 / 84, 9);
     const dir = dirs[0]!;
     const report = readFileSync(join(dir, "report.md"), "utf8");

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { ArchError, buildModel, planArch } from "../src/nn/arch.js";
-import { Adam, I32Buffer, Matrix, decodeModel, encodeModel } from "../src/index.js";
+import { I32Buffer, Matrix } from "../src/engine/buffers.js";
+import { decodeModel, encodeModel } from "../src/io/model_io.js";
+import { Adam } from "../src/nn/optimizers.js";
 import { Flatten } from "../src/nn/layers/flatten.js";
 import { split } from "../src/split/split.js";
 import { getEngine } from "./helpers/engine.js";
@@ -19,7 +21,12 @@ describe("flatten", () => {
 
   it("passes activations and gradients through unchanged", () => {
     const f = new Flatten([2, 3, 3]);
-    const X = Matrix.from(engine, 18, 5, Float32Array.from({ length: 90 }, (_, i) => i - 40));
+    const X = Matrix.from(
+      engine,
+      18,
+      5,
+      Float32Array.from({ length: 90 }, (_, i) => i - 40),
+    );
     expect(f.forward(X)).toBe(X);
     expect(f.backward(X, true)).toBe(X);
     expect(f.backward(X, false)).toBeUndefined();
@@ -30,7 +37,12 @@ describe("flatten", () => {
 
   it("a model with a flatten trains, round-trips through its file, and splits after it with flat frames", () => {
     const model = buildModel(engine, ARCH, { inputShape: [1, 8, 8], seed: 2, exits: [{ after: 2 }] });
-    const X = Matrix.from(engine, 64, 9, Float32Array.from({ length: 576 }, (_, i) => Math.sin(i)));
+    const X = Matrix.from(
+      engine,
+      64,
+      9,
+      Float32Array.from({ length: 576 }, (_, i) => Math.sin(i)),
+    );
     const labels = I32Buffer.from(engine, [0, 1, 2, 0, 1, 2, 0, 1, 2]);
     const opt = new Adam({ lr: 1e-2 });
     const first = model.trainStep(X, labels, opt).total;

@@ -1,19 +1,17 @@
 import { crc32 as zlibCrc32 } from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { ShapeError, ValidationError } from "../src/engine/errors.js";
+import { crc32 } from "../src/io/crc32.js";
+import { f16BitsToF32, f32ToF16Bits } from "../src/io/f16.js";
 import {
   FRAME_MAGIC,
   FrameError,
   FrameMismatchError,
   FrameTooLargeError,
-  ShapeError,
-  ValidationError,
-  crc32,
   decodeFrame,
   decodeFrameHeader,
   encodeFrame,
-  f16BitsToF32,
-  f32ToF16Bits,
   frameBytes,
   frameBytesPerSample,
   frameErrorBound,
@@ -22,11 +20,34 @@ import {
   type FrameInput,
   type FrameKind,
   type FrameLimits,
-} from "../src/index.js";
-import { OFFSET, extended, largestAllocation, resealed, withBitFlipped, withF32, withU32, withU8 } from "./helpers/frame_mutations.js";
+} from "../src/split/frame.js";
+import {
+  OFFSET,
+  extended,
+  largestAllocation,
+  resealed,
+  withBitFlipped,
+  withF32,
+  withU32,
+  withU8,
+} from "./helpers/frame_mutations.js";
 
 const HASH = "0123456789abcdef";
-const FIELDS = ["length", "magic", "version", "dtype", "kind", "rank", "headerLength", "dims", "payloadLength", "trailing", "checksum", "scale", "payload"];
+const FIELDS = [
+  "length",
+  "magic",
+  "version",
+  "dtype",
+  "kind",
+  "rank",
+  "headerLength",
+  "dims",
+  "payloadLength",
+  "trailing",
+  "checksum",
+  "scale",
+  "payload",
+];
 const KINDS: FrameKind[] = ["activation", "logits", "probabilities"];
 const ascii = (s: string) => new TextEncoder().encode(s);
 const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
@@ -37,7 +58,15 @@ function ramp(n: number, k = 1): Float32Array {
 
 function frame(over: Partial<FrameInput> = {}): Uint8Array {
   const shape = over.shape ?? [40, 3];
-  return encodeFrame({ data: ramp(prod(shape)), shape, dtype: "int8", kind: "activation", splitId: 1, modelHash: HASH, ...over });
+  return encodeFrame({
+    data: ramp(prod(shape)),
+    shape,
+    dtype: "int8",
+    kind: "activation",
+    splitId: 1,
+    modelHash: HASH,
+    ...over,
+  });
 }
 
 /** Runs decodeFrame and returns the FrameError it threw; fails on success or any other exception. */
@@ -72,7 +101,10 @@ describe("crc32", () => {
     expect(crc32(ascii("The quick brown fox jumps over the lazy dog"))).toBe(0x414fa339);
   });
   it("equals zlib's CRC-32 on random bytes", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (b) => crc32(b) === zlibCrc32(b)), { numRuns: 200 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (b) => crc32(b) === zlibCrc32(b)),
+      { numRuns: 200 },
+    );
   });
 });
 
@@ -126,7 +158,11 @@ describe("f16 codec", () => {
 
 const shapeArb = fc
   .tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 67 }))
-  .chain(([rank, batch]) => fc.array(fc.integer({ min: 1, max: rank === 2 ? 48 : 5 }), { minLength: rank - 1, maxLength: rank - 1 }).map((f) => [...f, batch]));
+  .chain(([rank, batch]) =>
+    fc
+      .array(fc.integer({ min: 1, max: rank === 2 ? 48 : 5 }), { minLength: rank - 1, maxLength: rank - 1 })
+      .map((f) => [...f, batch]),
+  );
 const metaArb = fc.record({
   kind: fc.constantFrom(...KINDS),
   splitId: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
@@ -135,10 +171,19 @@ const metaArb = fc.record({
 });
 const hexOf = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 
-function roundTrip(dtype: FrameDtype, value: fc.Arbitrary<number>, check: (x: Float32Array, y: Float32Array, scale: number) => void) {
+function roundTrip(
+  dtype: FrameDtype,
+  value: fc.Arbitrary<number>,
+  check: (x: Float32Array, y: Float32Array, scale: number) => void,
+) {
   fc.assert(
     fc.property(
-      shapeArb.chain((shape) => fc.tuple(fc.constant(shape), fc.array(value, { minLength: prod(shape), maxLength: prod(shape) }).map((a) => Float32Array.from(a)))),
+      shapeArb.chain((shape) =>
+        fc.tuple(
+          fc.constant(shape),
+          fc.array(value, { minLength: prod(shape), maxLength: prod(shape) }).map((a) => Float32Array.from(a)),
+        ),
+      ),
       metaArb,
       ([shape, data], meta) => {
         const hash = meta.upper ? hexOf(meta.hashBytes).toUpperCase() : hexOf(meta.hashBytes);
@@ -146,7 +191,12 @@ function roundTrip(dtype: FrameDtype, value: fc.Arbitrary<number>, check: (x: Fl
         expect(bytes.length).toBe(frameBytes(shape, dtype));
         const f = decodeFrame(bytes, {}, { modelHash: hash, splitId: meta.splitId, kind: meta.kind });
         expect(f.shape).toEqual(shape);
-        expect([f.dtype, f.kind, f.splitId, f.modelHash]).toEqual([dtype, meta.kind, meta.splitId, hexOf(meta.hashBytes)]);
+        expect([f.dtype, f.kind, f.splitId, f.modelHash]).toEqual([
+          dtype,
+          meta.kind,
+          meta.splitId,
+          hexOf(meta.hashBytes),
+        ]);
         check(data, f.data, f.scale);
       },
     ),
@@ -205,7 +255,9 @@ describe("frame size", () => {
   it("costs features × element size per sample plus a 40-byte header and a 4-byte CRC at rank 2", () => {
     expect(frameHeaderBytes(2)).toBe(40);
     expect(frameHeaderBytes(4)).toBe(48);
-    expect([frameBytesPerSample(40, "int8"), frameBytesPerSample(40, "f16"), frameBytesPerSample(40, "f32")]).toEqual([40, 80, 160]);
+    expect([frameBytesPerSample(40, "int8"), frameBytesPerSample(40, "f16"), frameBytesPerSample(40, "f32")]).toEqual([
+      40, 80, 160,
+    ]);
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 300 }), fc.constantFrom<FrameDtype>("f32", "f16", "int8"), (b, dtype) => {
         const bytes = frame({ data: ramp(40 * b), shape: [40, b], dtype });
@@ -266,7 +318,12 @@ describe("frame decoder rejects", () => {
     ["a dimension past maxDim", resealed(withU32(i8, OFFSET.dims, 2 ** 24 + 1)), "dims", FrameTooLargeError],
     ["more elements than maxElements", i8, "dims", FrameTooLargeError, { maxElements: 119 }],
     ["more bytes than maxBytes", i8, "length", FrameTooLargeError, { maxBytes: i8.length - 1 }],
-    ["a shape that disagrees with the payload length", resealed(withU32(i8, OFFSET.dims, 41)), "payloadLength", FrameError],
+    [
+      "a shape that disagrees with the payload length",
+      resealed(withU32(i8, OFFSET.dims, 41)),
+      "payloadLength",
+      FrameError,
+    ],
     ["a payload length off by one", resealed(withU32(i8, OFFSET.payloadLength, 121)), "payloadLength", FrameError],
     ["a flipped payload bit", withBitFlipped(i8, 8 * 50), "checksum", FrameError],
     ["a flipped CRC bit", withBitFlipped(i8, 8 * (i8.length - 1)), "checksum", FrameError],
@@ -276,9 +333,19 @@ describe("frame decoder rejects", () => {
     ["a non-zero scale on f32", resealed(withF32(f32, OFFSET.scale, 1)), "scale", FrameError],
     ["the int8 code -128", resealed(withU8(i8, frameHeaderBytes(2), 0x80)), "payload", FrameError],
     ["int8 codes under scale 0", resealed(withF32(i8, OFFSET.scale, 0)), "payload", FrameError],
-    ["an int8 scale of -0 (the encoder writes +0)", resealed(withF32(frame({ data: new Float32Array(120) }), OFFSET.scale, -0)), "scale", FrameError],
+    [
+      "an int8 scale of -0 (the encoder writes +0)",
+      resealed(withF32(frame({ data: new Float32Array(120) }), OFFSET.scale, -0)),
+      "scale",
+      FrameError,
+    ],
     ["a NaN f32", resealed(withF32(f32, frameHeaderBytes(2) + 8, NaN)), "payload", FrameError],
-    ["an Inf f16", resealed(withU8(withU8(f16, frameHeaderBytes(2) + 1, 0x7c), frameHeaderBytes(2), 0)), "payload", FrameError],
+    [
+      "an Inf f16",
+      resealed(withU8(withU8(f16, frameHeaderBytes(2) + 1, 0x7c), frameHeaderBytes(2), 0)),
+      "payload",
+      FrameError,
+    ],
     ["one trailing byte", extended(i8, Uint8Array.of(0)), "trailing", FrameError],
     ["one missing byte", i8.subarray(0, i8.length - 1), "length", FrameError],
     ["an empty buffer", new Uint8Array(0), "length", FrameError],
@@ -294,7 +361,9 @@ describe("frame decoder rejects", () => {
     });
   }
   it("a frame for another model, split or kind with FrameMismatchError (reason mismatch)", () => {
-    expect(decodeFrame(i8, {}, { modelHash: HASH.toUpperCase(), splitId: 1, kind: "activation" }).shape).toEqual([40, 3]);
+    expect(decodeFrame(i8, {}, { modelHash: HASH.toUpperCase(), splitId: 1, kind: "activation" }).shape).toEqual([
+      40, 3,
+    ]);
     for (const [exp, field] of [
       [{ modelHash: "fedcba9876543210" }, "modelHash"],
       [{ splitId: 2 }, "splitId"],
@@ -313,15 +382,39 @@ describe("frame decoder rejects", () => {
     for (const sampleShapes of [[[40]], [[4, 10]], [[1024, 256]]]) {
       let e: unknown;
       // nothing the size of the payload is allocated: the shape is refused first
-      expect(largestAllocation(() => { try { decodeFrame(big, {}, { sampleShapes }); } catch (x) { e = x; } })).toBeLessThan(4096);
+      expect(
+        largestAllocation(() => {
+          try {
+            decodeFrame(big, {}, { sampleShapes });
+          } catch (x) {
+            e = x;
+          }
+        }),
+      ).toBeLessThan(4096);
       expect(e).toBeInstanceOf(FrameError);
       expect([(e as FrameError).field, (e as FrameError).reason]).toEqual(["dims", "malformed"]);
     }
-    expect(rejection(i8, {}, { sampleShapes: [[40, 3]] }).message).toBe("frame: dims: expected [40, 3, batch] (features first, batch last), got [40, 3]");
+    expect(rejection(i8, {}, { sampleShapes: [[40, 3]] }).message).toBe(
+      "frame: dims: expected [40, 3, batch] (features first, batch last), got [40, 3]",
+    );
   });
-  it("decodeFrameHeader: the header alone, from the frame's first bytes, against the limits and what is expected", () => {
-    const h = decodeFrameHeader(i8.subarray(0, frameHeaderBytes(2)), {}, { modelHash: HASH, splitId: 1, kind: "activation", sampleShapes: [[40]] });
-    expect(h).toEqual({ dtype: "int8", kind: "activation", shape: [40, 3], splitId: 1, modelHash: HASH, scale: decodeFrame(i8).scale, headerLength: 40, payloadLength: 120, totalLength: i8.length });
+  it("decodeFrameHeader: the header alone, from the frame's first bytes, against the limits and expectations", () => {
+    const h = decodeFrameHeader(
+      i8.subarray(0, frameHeaderBytes(2)),
+      {},
+      { modelHash: HASH, splitId: 1, kind: "activation", sampleShapes: [[40]] },
+    );
+    expect(h).toEqual({
+      dtype: "int8",
+      kind: "activation",
+      shape: [40, 3],
+      splitId: 1,
+      modelHash: HASH,
+      scale: decodeFrame(i8).scale,
+      headerLength: 40,
+      payloadLength: 120,
+      totalLength: i8.length,
+    });
     const refused = (b: Uint8Array, limits?: FrameLimits, exp?: Parameters<typeof decodeFrame>[2]) => {
       try {
         decodeFrameHeader(b, limits, exp);
@@ -356,14 +449,25 @@ describe("frame decoder rejects", () => {
     expect([e.constructor, e.field]).toEqual([FrameError, "length"]);
     expect(largestAllocation(() => decodeFrame(forged, lifted))).toBeLessThanOrEqual(400);
     // Four dims of 2^32 - 1: the product passes 2^53 and is caught without overflowing into garbage.
-    const huge = resealed([0, 1, 2, 3].reduce((b, i) => withU32(b, OFFSET.dims + 4 * i, 2 ** 32 - 1), frame({ data: ramp(1), shape: [1, 1, 1, 1] })));
-    expect(rejection(huge, { maxDim: 2 ** 32 - 1, maxElements: Number.MAX_SAFE_INTEGER })).toBeInstanceOf(FrameTooLargeError);
+    const huge = resealed(
+      [0, 1, 2, 3].reduce(
+        (b, i) => withU32(b, OFFSET.dims + 4 * i, 2 ** 32 - 1),
+        frame({ data: ramp(1), shape: [1, 1, 1, 1] }),
+      ),
+    );
+    expect(rejection(huge, { maxDim: 2 ** 32 - 1, maxElements: Number.MAX_SAFE_INTEGER })).toBeInstanceOf(
+      FrameTooLargeError,
+    );
     expect(performance.now() - t0).toBeLessThan(100);
   });
 });
 
 describe("frame decoder under fuzzing throws only FrameError", () => {
-  const seeds = [frame(), frame({ dtype: "f32", shape: [2, 3, 2, 1], data: ramp(12) }), frame({ dtype: "f16", shape: [7], data: ramp(7), kind: "probabilities" })];
+  const seeds = [
+    frame(),
+    frame({ dtype: "f32", shape: [2, 3, 2, 1], data: ramp(12) }),
+    frame({ dtype: "f16", shape: [7], data: ramp(7), kind: "probabilities" }),
+  ];
   const lifted: FrameLimits = { maxDim: 2 ** 32 - 1, maxElements: Number.MAX_SAFE_INTEGER };
 
   it("on random bytes, raw and behind a valid magic, version and CRC", () => {
@@ -385,17 +489,47 @@ describe("frame decoder under fuzzing throws only FrameError", () => {
   });
   it("on header fields rewritten with the CRC recomputed, so the deeper checks run", () => {
     const fields = [OFFSET.version, OFFSET.dtype, OFFSET.kind, OFFSET.rank];
-    const words = [OFFSET.headerLength, OFFSET.splitId, OFFSET.scale, OFFSET.payloadLength, OFFSET.dims, OFFSET.dims + 4, OFFSET.dims + 8, OFFSET.dims + 12];
-    const u32 = fc.oneof(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.integer({ min: 0, max: 300 }), fc.constantFrom(2 ** 31, 2 ** 32 - 1, 2 ** 16));
+    const words = [
+      OFFSET.headerLength,
+      OFFSET.splitId,
+      OFFSET.scale,
+      OFFSET.payloadLength,
+      OFFSET.dims,
+      OFFSET.dims + 4,
+      OFFSET.dims + 8,
+      OFFSET.dims + 12,
+    ];
+    const u32 = fc.oneof(
+      fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+      fc.integer({ min: 0, max: 300 }),
+      fc.constantFrom(2 ** 31, 2 ** 32 - 1, 2 ** 16),
+    );
     const edit = fc.oneof(
-      fc.tuple(fc.constantFrom(...fields), fc.integer({ min: 0, max: 255 })).map(([o, v]) => (f: Uint8Array) => withU8(f, o, v)),
-      fc.tuple(fc.constantFrom(...words), u32).map(([o, v]) => (f: Uint8Array) => (o + 4 <= f.length ? withU32(f, o, v) : f)),
-      fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })).map(([o, v]) => (f: Uint8Array) => withU8(f, o % f.length, v)),
+      fc.tuple(fc.constantFrom(...fields), fc.integer({ min: 0, max: 255 })).map(
+        ([o, v]) =>
+          (f: Uint8Array) =>
+            withU8(f, o, v),
+      ),
+      fc.tuple(fc.constantFrom(...words), u32).map(
+        ([o, v]) =>
+          (f: Uint8Array) =>
+            o + 4 <= f.length ? withU32(f, o, v) : f,
+      ),
+      fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })).map(
+        ([o, v]) =>
+          (f: Uint8Array) =>
+            withU8(f, o % f.length, v),
+      ),
     );
     fc.assert(
-      fc.property(fc.constantFrom(...seeds), fc.array(edit, { minLength: 1, maxLength: 4 }), fc.boolean(), (f, edits, liftCaps) => {
-        decodesOrRejects(resealed(edits.reduce((b, e) => e(b), f)), liftCaps ? lifted : undefined);
-      }),
+      fc.property(
+        fc.constantFrom(...seeds),
+        fc.array(edit, { minLength: 1, maxLength: 4 }),
+        fc.boolean(),
+        (f, edits, liftCaps) => {
+          decodesOrRejects(resealed(edits.reduce((b, e) => e(b), f)), liftCaps ? lifted : undefined);
+        },
+      ),
       { numRuns: 1000 },
     );
   });

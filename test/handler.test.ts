@@ -3,8 +3,9 @@
 // departed clients take work out of the queue, draining refuses only what arrived after it, and the demo's files
 // are routes of the same table.
 import { afterAll, describe, expect, it } from "vitest";
-import { FRAME_MEDIA_TYPE, FrameError, FrameMismatchError, FrameTooLargeError, Matrix } from "../src/index.js";
-import { ValidationError } from "../src/index.js";
+import type { Matrix } from "../src/engine/buffers.js";
+import { FRAME_MEDIA_TYPE, FrameError, FrameMismatchError, FrameTooLargeError } from "../src/split/frame.js";
+import { ValidationError } from "../src/engine/errors.js";
 import { decodeFrame, encodeFrame } from "../src/split/frame.js";
 import { demoRoutes, type DemoResource, type DemoSite } from "../src/server/demo.js";
 import { FRAME_REFUSALS, frameRefusal, type ErrorBody } from "../src/server/errors.js";
@@ -21,7 +22,12 @@ const served = servedTail(tail);
 const services: TailService[] = [];
 
 const LIMITS: ServiceLimits = {
-  maxBatch: 64, maxDelayMs: 1, maxQueue: 4096, timeoutMs: 10_000, maxBodyBytes: 4096, retryAfterSeconds: 1,
+  maxBatch: 64,
+  maxDelayMs: 1,
+  maxQueue: 4096,
+  timeoutMs: 10_000,
+  maxBodyBytes: 4096,
+  retryAfterSeconds: 1,
 };
 
 function service(o: Partial<ServiceLimits> = {}, t: ServedTail = served, extra?: Parameters<typeof createService>[2]) {
@@ -61,7 +67,8 @@ const [UNSUPPORTED, TOO_LARGE, NOT_ALLOWED] = ["unsupported_media_type", "too_la
 /** An f32 activation frame for this tail, but for its data and shape. */
 const OWN = { dtype: "f32", kind: "activation", splitId: tail.split.cut, modelHash: tail.split.hash } as const;
 
-const frameOf = (a: Answer) => decodeFrame(a.body as Uint8Array, {}, { modelHash: tail.split.hash, splitId: tail.split.cut });
+const frameOf = (a: Answer) =>
+  decodeFrame(a.body as Uint8Array, {}, { modelHash: tail.split.hash, splitId: tail.split.cut });
 
 describe("POST /v1/infer as a function", () => {
   it("answers requests handled together with their own logits, bit-exact, and the batch they shared", async () => {
@@ -140,12 +147,14 @@ describe("POST /v1/infer as a function", () => {
       if (status === 405) expect(a.headers.Allow, what).toMatch(/^(POST|GET, HEAD)$/);
     }
     const notFound = errorOf(await s.handler.handle(request("GET", "/nope"))).message;
-    expect(notFound).toMatch(/endpoints: POST \/v1\/infer, GET \/healthz, GET \/metrics$/);
+    expect(notFound).toMatch(
+      /endpoints: POST \/v1\/infer, GET \/v1\/stream, GET \/healthz, GET \/metrics, GET \/v2, .*infer$/,
+    );
     expect(s.queue.depth).toEqual({ requests: 0, samples: 0 });
     expect((await s.handler.handle(infer(good))).status).toBe(200);
   });
 
-  it("refuses on a body's first 48 bytes what its frame header shows, as the whole request would be refused", async () => {
+  it("refuses on a body's first 48 bytes what its frame header shows, as the whole request would be", async () => {
     const s = service({ maxBodyBytes: 1 << 20 });
     const W = tail.inputSize;
     const good = activationFrame(tail, 2, 9).bytes;
@@ -153,7 +162,11 @@ describe("POST /v1/infer as a function", () => {
     const flipped = good.slice();
     flipped[50]! ^= 1;
     const other = (o: Parameters<typeof activationFrame>[4]) => activationFrame(tail, 2, 9, "f32", o).bytes;
-    expect([s.handler.prefixBytes(infer(good)), s.handler.prefixBytes(request("GET", "/healthz")), s.handler.prefixBytes(request("GET", "/nope"))]).toEqual([48, 0, 0]);
+    expect([
+      s.handler.prefixBytes(infer(good)),
+      s.handler.prefixBytes(request("GET", "/healthz")),
+      s.handler.prefixBytes(request("GET", "/nope")),
+    ]).toEqual([48, 0, 0]);
     const cases: [string, Uint8Array, number | undefined, string?][] = [
       ["garbage", Uint8Array.from({ length: 80 }, (_, i) => i), 400, "magic"],
       ["the wrong width", frame(new Float32Array((W + 1) * 2), [W + 1, 2]), 400, "dims"],
@@ -185,7 +198,9 @@ describe("POST /v1/infer as a function", () => {
       new FrameMismatchError("kind", ""),
     ];
     expect(refusals.map((e) => [e.reason, frameRefusal(e).status, frameRefusal(e).field])).toEqual([
-      ["malformed", 400, "magic"], ["too_large", 413, "dims"], ["mismatch", 409, "kind"],
+      ["malformed", 400, "magic"],
+      ["too_large", 413, "dims"],
+      ["mismatch", 409, "kind"],
     ]);
   });
 
@@ -254,7 +269,15 @@ describe("health, metrics and draining as functions", () => {
     const split = { after: 1, splitId: 1, activationWidth: tail.inputSize, classes: tail.classes };
     const queue = { requests: 0, samples: 0 };
     expect(JSON.parse(h.body as string)).toEqual({
-      ok: true, status: "serving", modelHash: tail.split.hash, split, queue, inflight: 0, pid: process.pid,
+      ok: true,
+      ready: true,
+      status: "serving",
+      modelHash: tail.split.hash,
+      split,
+      queue,
+      inflight: 0,
+      streams: 0,
+      pid: process.pid,
     });
     expect(await s.handler.handle(request("HEAD", "/healthz"))).toEqual(h);
     const m = await s.handler.handle(request("GET", "/metrics"));
@@ -297,10 +320,19 @@ describe("health, metrics and draining as functions", () => {
     s.traffic.end(s.handler.label("/nope"), await s.handler.handle(request("GET", "/nope")), t);
     await Promise.resolve();
     expect(idle).toBe(true);
-    expect(s.metrics.requests.get({ path: "/v1/infer", code: "200" })).toBe(1);
-    expect(s.metrics.requests.get({ path: "/healthz", code: "499" })).toBe(1);
-    expect(s.metrics.requests.get({ path: "other", code: "404" })).toBe(1);
-    expect([metric("presparse_samples_total"), metric("presparse_request_duration_seconds_count")]).toEqual([3, 1]);
+    const http = { transport: "http" };
+    expect(s.metrics.requests.get({ path: "/v1/infer", code: "200", ...http })).toBe(1);
+    expect(s.metrics.requests.get({ path: "/healthz", code: "499", ...http })).toBe(1);
+    expect(s.metrics.requests.get({ path: "other", code: "404", ...http })).toBe(1);
+    const [samples, seconds] = ["presparse_samples_total", "presparse_request_duration_seconds_count"].map((m) =>
+      metric(`${m}\\{transport="http"\\}`),
+    );
+    expect([samples, seconds]).toEqual([3, 1]);
+    // a transport that says which it is is counted under its own label
+    s.traffic.begin();
+    s.traffic.end(s.handler.label("/v1/infer"), ok, t, "ws");
+    expect(s.metrics.requests.get({ path: "/v1/infer", code: "200", transport: "ws" })).toBe(1);
+    expect(metric('presparse_samples_total\\{transport="ws"\\}')).toBe(3);
   });
 });
 
@@ -308,9 +340,10 @@ describe("the demo's routes in the same table", () => {
   const body = new TextEncoder().encode("<!doctype html>");
   const site: DemoSite = {
     paths: ["/", "/demo/", "/demo/app.js"],
-    resource: (path): DemoResource => path === "/"
-      ? { status: 302, headers: { Location: "/demo/" }, body: new Uint8Array(0) }
-      : { status: 200, headers: { "Content-Type": "text/html; charset=utf-8" }, body },
+    resource: (path): DemoResource =>
+      path === "/"
+        ? { status: 302, headers: { Location: "/demo/" }, body: new Uint8Array(0) }
+        : { status: 200, headers: { "Content-Type": "text/html; charset=utf-8" }, body },
   };
 
   it("answer GET and HEAD with the page's resources, 405 otherwise, counted under /demo/", async () => {
@@ -324,7 +357,9 @@ describe("the demo's routes in the same table", () => {
     const labels = ["/", "/demo/app.js", "/healthz", "/demo/index.html"].map((p) => s.handler.label(p));
     expect(labels).toEqual(["/demo/", "/demo/", "/healthz", "other"]);
     expect((await s.handler.handle(request("GET", "/demo/index.html"))).status).toBe(404);
-    expect(errorOf(await s.handler.handle(request("GET", "/x"))).message).toMatch(/GET \/metrics, GET \/demo\/$/);
+    expect(errorOf(await s.handler.handle(request("GET", "/x"))).message).toMatch(
+      /POST \/v2\/models\/presparse\/infer, GET \/demo\/$/,
+    );
   });
 
   it("may not take a path of the tail's own", () => {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { FormatError, ValidationError } from "../src/index.js";
+import { FormatError, ValidationError } from "../src/engine/errors.js";
 import { loadData, loadIdxDataset, readIdx } from "../src/node/index.js";
 
 const root = mkdtempSync(join(tmpdir(), "presparse-idx-"));
@@ -56,19 +56,28 @@ function makeDir(opts: { n: number; rows: number; cols: number; gz: boolean; see
     put(z(idx([opts.n], labels)), `${prefix}-labels${sep}idx1-ubyte${ext}`, dir);
     out[prefix] = { pixels, labels };
   }
-  return { dir, ...out } as { dir: string; train: { pixels: Uint8Array; labels: Uint8Array }; t10k: { pixels: Uint8Array; labels: Uint8Array } };
+  return { dir, ...out } as {
+    dir: string;
+    train: { pixels: Uint8Array; labels: Uint8Array };
+    t10k: { pixels: Uint8Array; labels: Uint8Array };
+  };
 }
 
 describe("readIdx", () => {
   it("reads dims and bytes back, plain and gzipped", () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 4 }), fc.boolean(), fc.nat(), (dims, gz, seed) => {
-        const data = Uint8Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => (i * 31 + seed) & 255);
-        const bytes = idx(dims, data);
-        const got = readIdx(put(gz ? gzipSync(bytes) : bytes));
-        expect(got.dims).toEqual(dims);
-        expect(got.data).toEqual(data);
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 4 }),
+        fc.boolean(),
+        fc.nat(),
+        (dims, gz, seed) => {
+          const data = Uint8Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => (i * 31 + seed) & 255);
+          const bytes = idx(dims, data);
+          const got = readIdx(put(gz ? gzipSync(bytes) : bytes));
+          expect(got.dims).toEqual(dims);
+          expect(got.data).toEqual(data);
+        },
+      ),
       { numRuns: 40 },
     );
   });
@@ -103,7 +112,10 @@ describe("readIdx", () => {
   });
 
   it("rejects every truncation of a valid file", () => {
-    const bytes = idx([3, 2, 2], Uint8Array.from({ length: 12 }, (_, i) => i));
+    const bytes = idx(
+      [3, 2, 2],
+      Uint8Array.from({ length: 12 }, (_, i) => i),
+    );
     fc.assert(
       fc.property(fc.nat(bytes.length - 1), (n) => {
         expect(() => readIdx(put(bytes.subarray(0, n)))).toThrow(FormatError);
@@ -115,9 +127,16 @@ describe("readIdx", () => {
 
 describe("loadIdxDataset", () => {
   it("loads both halves, pixels / 255 and labels as written, in either file spelling and compression", () => {
-    for (const [gz, spelling] of [[false, "-"], [true, "-"], [true, "."]] as const) {
+    for (const [gz, spelling] of [
+      [false, "-"],
+      [true, "-"],
+      [true, "."],
+    ] as const) {
       const d = makeDir({ n: 7, rows: 3, cols: 4, gz, seed: 11, spelling });
-      for (const [split, want] of [["train", d.train], ["test", d.t10k]] as const) {
+      for (const [split, want] of [
+        ["train", d.train],
+        ["test", d.t10k],
+      ] as const) {
         const ds = loadIdxDataset(d.dir, split);
         expect([ds.n, ds.features, ds.classes]).toEqual([7, 12, 10]);
         expect(Array.from(ds.x)).toEqual(Array.from(want.pixels, (p) => Math.fround(p / 255)));

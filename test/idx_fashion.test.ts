@@ -15,9 +15,15 @@ describe.skipIf(!present)("Fashion-MNIST from IDX files", () => {
     const counts = new Array(10).fill(0);
     for (const y of train.y) counts[y]++;
     expect(counts).toEqual(new Array(10).fill(6000)); // Fashion-MNIST is balanced
-    let lo = Infinity, hi = -Infinity, pad = 0;
+    let lo = Infinity,
+      hi = -Infinity,
+      pad = 0;
     for (let i = 0; i < 1000; i++) {
-      for (let f = 0; f < 784; f++) { const v = train.x[i * 800 + f]!; lo = Math.min(lo, v); hi = Math.max(hi, v); }
+      for (let f = 0; f < 784; f++) {
+        const v = train.x[i * 800 + f]!;
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      }
       for (let f = 784; f < 800; f++) pad += Math.abs(train.x[i * 800 + f]!);
     }
     expect([lo, hi, pad]).toEqual([0, 1, 0]);

@@ -17,7 +17,20 @@ describe("the floors of src/", () => {
   });
 
   it("names the floors lowest first, the Node-only ones last", () => {
-    expect(FLOORS).toEqual(["engine", "sparsity", "ops", "nn", "exits", "io", "split", "report", "data", "server", "node", "cli"]);
+    expect(FLOORS).toEqual([
+      "engine",
+      "sparsity",
+      "ops",
+      "nn",
+      "exits",
+      "io",
+      "split",
+      "report",
+      "data",
+      "server",
+      "node",
+      "cli",
+    ]);
   });
 
   const dirs: string[] = [];
@@ -41,15 +54,19 @@ describe("the floors of src/", () => {
       "misc/x.ts": `export const x = 1;\n`,
       "index.ts": `export * from "./split/split.js";\n`,
     });
-    expect(violations(d).map((v) => `${v.file} → ${v.imports}`).sort()).toEqual([
-      "engine/engine.ts → nn/model.ts",
-      "misc/x.ts → ",
-      "ops/csr_spmm.ts → split/split.ts",
-    ]);
+    expect(
+      violations(d)
+        .map((v) => `${v.file} → ${v.imports}`)
+        .sort(),
+    ).toEqual(["engine/engine.ts → nn/model.ts", "misc/x.ts → ", "ops/csr_spmm.ts → split/split.ts"]);
   });
 
   it("lets the browser entry re-export the browser floors, not the Node-only ones", () => {
-    const d = tree({ "index.ts": `export * from "./report/svg.js";\nexport * from "./data/load.js";\n`, "report/svg.ts": "", "data/load.ts": "" });
+    const d = tree({
+      "index.ts": `export * from "./report/svg.js";\nexport * from "./data/load.js";\n`,
+      "report/svg.ts": "",
+      "data/load.ts": "",
+    });
     expect(violations(d).map((v) => `${v.file} → ${v.imports}`)).toEqual(["index.ts → data/load.ts"]);
   });
 });

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Rng } from "../src/index.js";
+import { Rng } from "../src/engine/random.js";
 import { LaneSchedule, linkConfig, startLink, type LinkOptions, type RunningLink } from "../src/node/link.js";
 // @ts-expect-error -- a plain .mjs helper (it also runs as a script inside a network namespace)
 import { ping, startSink, timeDownload, timeUpload, warmConnection } from "./helpers/transfer.mjs";
@@ -72,7 +72,12 @@ const connectTo = (port: number, o: { allowHalfOpen?: boolean } = {}): Promise<S
  * Runs a timed measurement up to `tries` times and returns the first that passes `ok`, else the closest one. On a
  * shared machine the event loop can only make a delivery late, never early, so a retry removes noise, not error.
  */
-async function bestOf<T>(tries: number, measure: () => Promise<T>, error: (m: T) => number, tolerance: number): Promise<T> {
+async function bestOf<T>(
+  tries: number,
+  measure: () => Promise<T>,
+  error: (m: T) => number,
+  tolerance: number,
+): Promise<T> {
   let best: T | undefined;
   for (let i = 0; i < tries; i++) {
     const m = await measure();
@@ -92,14 +97,20 @@ describe("lane schedule (the timing rule, without a clock)", () => {
     burstBytes: fc.integer({ min: 0, max: 100_000 }),
     overheadBytes: fc.integer({ min: 0, max: 100 }),
   });
-  const offers = fc.array(fc.tuple(fc.double({ min: 0, max: 50, noNaN: true }), fc.integer({ min: 1, max: 9000 })), { minLength: 1, maxLength: 60 });
+  const offers = fc.array(fc.tuple(fc.double({ min: 0, max: 50, noNaN: true }), fc.integer({ min: 1, max: 9000 })), {
+    minLength: 1,
+    maxLength: 60,
+  });
 
   it("segments leave in order, paid by the bucket, and arrive in order within delay ± jitter/2 of leaving (or behind the one ahead)", () => {
     fc.assert(
       fc.property(timing, offers, fc.integer(), (t, os, seed) => {
         const jitterMs = 2 * t.delayMs * t.jitterFrac;
         const s = new LaneSchedule({ ...t, jitterMs }, new Rng(seed));
-        let now = 0, prevLeaves = -Infinity, prevAt = -Infinity, paid = 0;
+        let now = 0,
+          prevLeaves = -Infinity,
+          prevAt = -Infinity,
+          paid = 0;
         const rate = t.bitsPerS / 8000;
         for (const [gap, bytes] of os) {
           now += gap;
@@ -120,12 +131,18 @@ describe("lane schedule (the timing rule, without a clock)", () => {
   });
 
   it("with depth 0 a segment takes exactly its serialization time behind the one before; with depth B, B bytes leave at once", () => {
-    const s = new LaneSchedule({ bitsPerS: 8e6, delayMs: 10, jitterMs: 0, burstBytes: 0, overheadBytes: 0 }, new Rng(1));
+    const s = new LaneSchedule(
+      { bitsPerS: 8e6, delayMs: 10, jitterMs: 0, burstBytes: 0, overheadBytes: 0 },
+      new Rng(1),
+    );
     expect(s.segment(0, 1000)).toEqual({ leaves: 1, at: 11 }); // 1000 B at 1 B/µs
     expect(s.segment(0, 500)).toEqual({ leaves: 1.5, at: 11.5 });
     expect(s.segment(5, 1000)).toEqual({ leaves: 6, at: 16 }); // idle link: starts when offered
     expect(s.signal(5)).toEqual({ leaves: 6, at: 16 }); // a FIN waits behind the data
-    const b = new LaneSchedule({ bitsPerS: 8e6, delayMs: 0, jitterMs: 0, burstBytes: 3000, overheadBytes: 0 }, new Rng(1));
+    const b = new LaneSchedule(
+      { bitsPerS: 8e6, delayMs: 0, jitterMs: 0, burstBytes: 3000, overheadBytes: 0 },
+      new Rng(1),
+    );
     expect(b.segment(0, 2000).leaves).toBe(0);
     expect(b.segment(0, 1000).leaves).toBe(0);
     expect(b.segment(0, 1000).leaves).toBe(1); // bucket empty: 1000 B at 1 B/µs
@@ -134,7 +151,10 @@ describe("lane schedule (the timing rule, without a clock)", () => {
   });
 
   it("jitter spreads arrivals uniformly over ±jitter/2 (mean delay kept when segments are far apart)", () => {
-    const s = new LaneSchedule({ bitsPerS: 1e9, delayMs: 20, jitterMs: 10, burstBytes: 0, overheadBytes: 0 }, new Rng(7));
+    const s = new LaneSchedule(
+      { bitsPerS: 1e9, delayMs: 20, jitterMs: 10, burstBytes: 0, overheadBytes: 0 },
+      new Rng(7),
+    );
     const d: number[] = [];
     for (let i = 0; i < 4000; i++) {
       const { leaves, at } = s.segment(i * 100, 100);
@@ -165,28 +185,51 @@ describe("link emulator: timing", () => {
     it(`${n} bytes over ${spec} take N/rate + RTT within 10%, up and down`, async () => {
       const l = await link({ link: spec });
       const { upBitsPerS: up, downBitsPerS: down, delayMs } = l.config;
-      const expectUp = ((((n + `up ${n}\n`.length) * 8) / up + 8 / down) * 1000) + 2 * delayMs;
-      const expectDown = (((n * 8) / down + (`down ${n}\n`.length * 8) / up) * 1000) + 2 * delayMs;
+      const expectUp = (((n + `up ${n}\n`.length) * 8) / up + 8 / down) * 1000 + 2 * delayMs;
+      const expectDown = ((n * 8) / down + (`down ${n}\n`.length * 8) / up) * 1000 + 2 * delayMs;
       const s = (await warmConnection("127.0.0.1", l.port)) as Socket;
-      const gotUp = await bestOf(3, () => (timeUpload as Timed)(s, n), (ms) => relative(ms, expectUp), 0.05);
-      const gotDown = await bestOf(3, () => (timeDownload as Timed)(s, n), (ms) => relative(ms, expectDown), 0.05);
+      const gotUp = await bestOf(
+        3,
+        () => (timeUpload as Timed)(s, n),
+        (ms) => relative(ms, expectUp),
+        0.05,
+      );
+      const gotDown = await bestOf(
+        3,
+        () => (timeDownload as Timed)(s, n),
+        (ms) => relative(ms, expectDown),
+        0.05,
+      );
       s.destroy();
-      const pct = (got: number, exp: number) => `${(100 * (got - exp) / exp).toFixed(1)}%`;
-      measured.push(`${spec} ${n} B up ${gotUp.toFixed(1)}/${expectUp.toFixed(1)} ms (${pct(gotUp, expectUp)}), down ${gotDown.toFixed(1)}/${expectDown.toFixed(1)} ms (${pct(gotDown, expectDown)})`);
-      expect(relative(gotUp, expectUp), `up: ${gotUp.toFixed(1)} ms, expected ${expectUp.toFixed(1)}`).toBeLessThan(0.1);
-      expect(relative(gotDown, expectDown), `down: ${gotDown.toFixed(1)} ms, expected ${expectDown.toFixed(1)}`).toBeLessThan(0.1);
+      const pct = (got: number, exp: number) => `${((100 * (got - exp)) / exp).toFixed(1)}%`;
+      measured.push(
+        `${spec} ${n} B up ${gotUp.toFixed(1)}/${expectUp.toFixed(1)} ms (${pct(gotUp, expectUp)}), down ${gotDown.toFixed(1)}/${expectDown.toFixed(1)} ms (${pct(gotDown, expectDown)})`,
+      );
+      expect(relative(gotUp, expectUp), `up: ${gotUp.toFixed(1)} ms, expected ${expectUp.toFixed(1)}`).toBeLessThan(
+        0.1,
+      );
+      expect(
+        relative(gotDown, expectDown),
+        `down: ${gotDown.toFixed(1)} ms, expected ${expectDown.toFixed(1)}`,
+      ).toBeLessThan(0.1);
     });
   }
 
   it("a token bucket of depth B lets B bytes leave at once after an idle spell", async () => {
-    const n = 40_000, burst = 20_000;
+    const n = 40_000,
+      burst = 20_000;
     const l = await link({ up: 1e6, down: 1e6, delayMs: 10, burstBytes: burst });
     const s = (await warmConnection("127.0.0.1", l.port)) as Socket;
     const expected = (((n + 9 - burst) * 8) / 1e6) * 1000 + 20;
-    const got = await bestOf(3, async () => {
-      await new Promise((r) => setTimeout(r, 200)); // the bucket refills
-      return (timeUpload as Timed)(s, n);
-    }, (ms) => relative(ms, expected), 0.05);
+    const got = await bestOf(
+      3,
+      async () => {
+        await new Promise((r) => setTimeout(r, 200)); // the bucket refills
+        return (timeUpload as Timed)(s, n);
+      },
+      (ms) => relative(ms, expected),
+      0.05,
+    );
     s.destroy();
     expect(relative(got, expected), `${got.toFixed(1)} ms, expected ${expected.toFixed(1)}`).toBeLessThan(0.1);
   });
@@ -195,12 +238,17 @@ describe("link emulator: timing", () => {
     for (const handshake of [true, false]) {
       const l = await link({ up: 1e8, down: 1e8, delayMs: 30, handshake });
       const expected = handshake ? 120 : 60;
-      const ms = await bestOf(3, async () => {
-        const t0 = performance.now();
-        const s = (await warmConnection("127.0.0.1", l.port)) as Socket;
-        s.destroy();
-        return performance.now() - t0;
-      }, (ms) => Math.abs(ms - expected), 6);
+      const ms = await bestOf(
+        3,
+        async () => {
+          const t0 = performance.now();
+          const s = (await warmConnection("127.0.0.1", l.port)) as Socket;
+          s.destroy();
+          return performance.now() - t0;
+        },
+        (ms) => Math.abs(ms - expected),
+        6,
+      );
       expect(ms, `handshake ${handshake}`).toBeGreaterThanOrEqual(expected - 1);
       expect(ms, `handshake ${handshake}`).toBeLessThan(expected + 12);
     }
@@ -224,18 +272,35 @@ describe("link emulator: timing", () => {
 
 describe("link emulator: options", () => {
   it("resolves a spec or preset into rates and a one-way delay of half the RTT, explicit options winning", () => {
-    expect(linkConfig({ link: "1mbit/4mbit,60ms,10ms" })).toMatchObject({ upBitsPerS: 1e6, downBitsPerS: 4e6, delayMs: 30, jitterMs: 10, burstBytes: 0, segmentBytes: 1448, handshake: true });
-    expect(linkConfig({ link: "lte", up: 1e5, delayMs: 5, jitterMs: 0 })).toMatchObject({ upBitsPerS: 1e5, downBitsPerS: 12.74e6, delayMs: 5, jitterMs: 0 });
+    expect(linkConfig({ link: "1mbit/4mbit,60ms,10ms" })).toMatchObject({
+      upBitsPerS: 1e6,
+      downBitsPerS: 4e6,
+      delayMs: 30,
+      jitterMs: 10,
+      burstBytes: 0,
+      segmentBytes: 1448,
+      handshake: true,
+    });
+    expect(linkConfig({ link: "lte", up: 1e5, delayMs: 5, jitterMs: 0 })).toMatchObject({
+      upBitsPerS: 1e5,
+      downBitsPerS: 12.74e6,
+      delayMs: 5,
+      jitterMs: 0,
+    });
     expect(linkConfig({ up: 1e6, down: 2e6 })).toMatchObject({ delayMs: 0, jitterMs: 0 });
   });
 
   it("refuses what would not make a link, saying why", async () => {
     expect(() => linkConfig({})).toThrow(/no up rate: pass options.link or options.up/);
-    expect(() => linkConfig({ link: "5mbit,40ms", jitterMs: 50 })).toThrow(/jitterMs must be at most twice delayMs \(40\), got 50/);
+    expect(() => linkConfig({ link: "5mbit,40ms", jitterMs: 50 })).toThrow(
+      /jitterMs must be at most twice delayMs \(40\), got 50/,
+    );
     expect(() => linkConfig({ link: "5mbps,40ms" })).toThrow(/megabytes per second/);
     expect(() => linkConfig({ up: 0, down: 1 })).toThrow(/up must be a rate ≥ 1 bit\/s, got 0/);
     expect(() => linkConfig({ up: 1, down: 1, segmentBytes: 0 })).toThrow(/segmentBytes must be an integer in \[1,/);
-    await expect(startLink({ target: "nowhere", link: "lte" })).rejects.toThrow(/target must be http:\/\/host:port or host:port, got "nowhere"/);
+    await expect(startLink({ target: "nowhere", link: "lte" })).rejects.toThrow(
+      /target must be http:\/\/host:port or host:port, got "nowhere"/,
+    );
   });
 });
 
@@ -262,7 +327,18 @@ describe("link emulator: bytes, half-close, reset, close", () => {
         fc.boolean(),
         fc.integer({ min: 0, max: 2 ** 31 - 1 }),
         async (chunks, segmentBytes, jitter, seed) => {
-          const l = await link({ up: 4e8, down: 4e8, delayMs: jitter ? 1 : 0, jitterMs: jitter ? 2 : 0, segmentBytes, seed, handshake: false }, port);
+          const l = await link(
+            {
+              up: 4e8,
+              down: 4e8,
+              delayMs: jitter ? 1 : 0,
+              jitterMs: jitter ? 2 : 0,
+              segmentBytes,
+              seed,
+              handshake: false,
+            },
+            port,
+          );
           const total = chunks.reduce((a, b) => a + b, 0);
           const sent = Buffer.alloc(total);
           for (let i = 0; i < total; i++) sent[i] = (seed + i * 131 + (i >> 7)) & 255;
@@ -374,7 +450,7 @@ describe("link emulator: bytes, half-close, reset, close", () => {
       expect(res.status).toBe(200);
       expect(text).toBe(`5000:${body}`);
       // ≥ handshake RTT + request RTT + 25 kB of bodies at 2 Mbit/s
-      expect(ms).toBeGreaterThan(0.9 * (40 + 40 + (25_000 * 8) / 2e6 * 1000));
+      expect(ms).toBeGreaterThan(0.9 * (40 + 40 + ((25_000 * 8) / 2e6) * 1000));
       const st = l.stats();
       expect(st.up.bytes).toBeGreaterThan(5000);
       expect(st.down.bytes).toBeGreaterThan(20_000);
@@ -403,7 +479,25 @@ describe("link emulator vs the kernel's tc tbf", () => {
     const steps = [
       ["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"],
       ["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "mtu", "1500"],
-      ["ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", "lo", "root", "tbf", "rate", "2mbit", "burst", "4kb", "latency", "1000ms"],
+      [
+        "ip",
+        "netns",
+        "exec",
+        ns,
+        "tc",
+        "qdisc",
+        "add",
+        "dev",
+        "lo",
+        "root",
+        "tbf",
+        "rate",
+        "2mbit",
+        "burst",
+        "4kb",
+        "latency",
+        "1000ms",
+      ],
     ];
     for (const [cmd, ...args] of steps) {
       const r = spawnSync(cmd!, args, { encoding: "utf8" });
@@ -419,21 +513,61 @@ describe("link emulator vs the kernel's tc tbf", () => {
     if (!skip) spawnSync("ip", ["netns", "del", ns]);
   });
 
-  it.skipIf(skip !== undefined)("an upload takes the same time through the emulator as through tbf, within 10% (2 and 8 Mbit/s)", async () => {
-    const script = join(import.meta.dirname, "helpers", "transfer.mjs");
-    const lines: string[] = [];
-    for (const [rate, bitsPerS, n] of [["2mbit", 2e6, 100_000], ["8mbit", 8e6, 400_000]] as const) {
-      execFileSync("ip", ["netns", "exec", ns, "tc", "qdisc", "replace", "dev", "lo", "root", "tbf", "rate", rate, "burst", "4kb", "latency", "1000ms"]);
-      const out = execFileSync("ip", ["netns", "exec", ns, process.execPath, script, String(n)], { encoding: "utf8" });
-      const kernel = (JSON.parse(out) as { ms: number }).ms;
-      const l = await link({ up: bitsPerS, down: bitsPerS, delayMs: 0, burstBytes: 4096, segmentBytes: 1448, overheadBytes: 66, handshake: false });
-      const s = (await warmConnection("127.0.0.1", l.port)) as Socket;
-      const emulated = await bestOf(3, () => (timeUpload as Timed)(s, n), (ms) => relative(ms, kernel), 0.05);
-      s.destroy();
-      const theory = ((n * 8) / bitsPerS) * 1000;
-      lines.push(`${rate} ${n} B: tbf ${kernel.toFixed(1)} ms, emulator ${emulated.toFixed(1)} ms, N/rate ${theory.toFixed(1)} ms`);
-      expect(Math.abs(emulated - kernel) / kernel, lines.at(-1)).toBeLessThan(0.1);
-    }
-    console.log(`link.test: ${lines.join("; ")}`);
-  });
+  it.skipIf(skip !== undefined)(
+    "an upload takes the same time through the emulator as through tbf, within 10% (2 and 8 Mbit/s)",
+    async () => {
+      const script = join(import.meta.dirname, "helpers", "transfer.mjs");
+      const lines: string[] = [];
+      for (const [rate, bitsPerS, n] of [
+        ["2mbit", 2e6, 100_000],
+        ["8mbit", 8e6, 400_000],
+      ] as const) {
+        execFileSync("ip", [
+          "netns",
+          "exec",
+          ns,
+          "tc",
+          "qdisc",
+          "replace",
+          "dev",
+          "lo",
+          "root",
+          "tbf",
+          "rate",
+          rate,
+          "burst",
+          "4kb",
+          "latency",
+          "1000ms",
+        ]);
+        const out = execFileSync("ip", ["netns", "exec", ns, process.execPath, script, String(n)], {
+          encoding: "utf8",
+        });
+        const kernel = (JSON.parse(out) as { ms: number }).ms;
+        const l = await link({
+          up: bitsPerS,
+          down: bitsPerS,
+          delayMs: 0,
+          burstBytes: 4096,
+          segmentBytes: 1448,
+          overheadBytes: 66,
+          handshake: false,
+        });
+        const s = (await warmConnection("127.0.0.1", l.port)) as Socket;
+        const emulated = await bestOf(
+          3,
+          () => (timeUpload as Timed)(s, n),
+          (ms) => relative(ms, kernel),
+          0.05,
+        );
+        s.destroy();
+        const theory = ((n * 8) / bitsPerS) * 1000;
+        lines.push(
+          `${rate} ${n} B: tbf ${kernel.toFixed(1)} ms, emulator ${emulated.toFixed(1)} ms, N/rate ${theory.toFixed(1)} ms`,
+        );
+        expect(Math.abs(emulated - kernel) / kernel, lines.at(-1)).toBeLessThan(0.1);
+      }
+      console.log(`link.test: ${lines.join("; ")}`);
+    },
+  );
 });

@@ -4,12 +4,27 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { LINK_PRESETS, LinkSpecError, ValidationError, checkLink, energyTable, formatLink, linkPreset, parseLink, withUplinkRate } from "../src/index.js";
+import { ValidationError } from "../src/engine/errors.js";
+import { energyTable } from "../src/split/energy.js";
+import {
+  LINK_PRESETS,
+  LinkSpecError,
+  checkLink,
+  formatLink,
+  linkPreset,
+  parseLink,
+  withUplinkRate,
+} from "../src/split/links.js";
 
 describe("parseLink", () => {
   it("reads rates in bit/kbit/mbit/gbit (SI), times in us/ms/s, an optional jitter and up/down rates", () => {
     expect(parseLink("5mbit,40ms")).toEqual({ upBitsPerS: 5e6, downBitsPerS: 5e6, rttMs: 40, jitterMs: 0 });
-    expect(parseLink("250kbit,120ms,10ms")).toEqual({ upBitsPerS: 250e3, downBitsPerS: 250e3, rttMs: 120, jitterMs: 10 });
+    expect(parseLink("250kbit,120ms,10ms")).toEqual({
+      upBitsPerS: 250e3,
+      downBitsPerS: 250e3,
+      rttMs: 120,
+      jitterMs: 10,
+    });
     expect(parseLink("1mbit/10mbit,60ms")).toEqual({ upBitsPerS: 1e6, downBitsPerS: 10e6, rttMs: 60, jitterMs: 0 });
     expect(parseLink(" 1.5Mbit , 0.2s ")).toEqual({ upBitsPerS: 1.5e6, downBitsPerS: 1.5e6, rttMs: 200, jitterMs: 0 });
     expect(parseLink("800bit,500us,0ms")).toEqual({ upBitsPerS: 800, downBitsPerS: 800, rttMs: 0.5, jitterMs: 0 });
@@ -19,7 +34,14 @@ describe("parseLink", () => {
   it("reads a preset by name, case-insensitively, with its radio and its numbers", () => {
     for (const p of LINK_PRESETS) {
       const l = parseLink(p.name.toUpperCase());
-      expect(l).toMatchObject({ name: p.name, radio: p.radio, upBitsPerS: p.upBitsPerS, downBitsPerS: p.downBitsPerS, rttMs: p.rttMs, jitterMs: p.jitterMs });
+      expect(l).toMatchObject({
+        name: p.name,
+        radio: p.radio,
+        upBitsPerS: p.upBitsPerS,
+        downBitsPerS: p.downBitsPerS,
+        rttMs: p.rttMs,
+        jitterMs: p.jitterMs,
+      });
       expect(linkPreset(p.name)).toBe(p);
     }
   });
@@ -65,12 +87,18 @@ describe("parseLink", () => {
         rtt: fc.integer({ min: 0, max: 60_000_000 }),
         jitterFrac: fc.double({ min: 0, max: 1, noNaN: true }),
       })
-      .map(({ up, down, rtt, jitterFrac }) => ({ upBitsPerS: up, downBitsPerS: down, rttMs: rtt / 1000, jitterMs: Math.floor((rtt * jitterFrac) / 1000) }));
+      .map(({ up, down, rtt, jitterFrac }) => ({
+        upBitsPerS: up,
+        downBitsPerS: down,
+        rttMs: rtt / 1000,
+        jitterMs: Math.floor((rtt * jitterFrac) / 1000),
+      }));
     fc.assert(
       fc.property(link, (l) => {
         const back = parseLink(formatLink(l));
         // six significant digits
-        for (const k of ["upBitsPerS", "downBitsPerS", "rttMs", "jitterMs"] as const) expect(Math.abs(back[k] - l[k])).toBeLessThanOrEqual(Math.abs(l[k]) * 5e-6 + 1e-9);
+        for (const k of ["upBitsPerS", "downBitsPerS", "rttMs", "jitterMs"] as const)
+          expect(Math.abs(back[k] - l[k])).toBeLessThanOrEqual(Math.abs(l[k]) * 5e-6 + 1e-9);
         expect(parseLink(formatLink(back))).toEqual(back);
       }),
     );
@@ -91,8 +119,12 @@ describe("presets", () => {
   });
 
   it("checkLink refuses a hand-built link with a zero rate or a jitter above the RTT", () => {
-    expect(() => checkLink("op", { upBitsPerS: 0, downBitsPerS: 1e6, rttMs: 10, jitterMs: 0 })).toThrow(/op: upBitsPerS must be/);
-    expect(() => checkLink("op", { upBitsPerS: 1e6, downBitsPerS: 1e6, rttMs: 10, jitterMs: 11 })).toThrow(/jitterMs must be from 0 to rttMs \(10\), got 11/);
+    expect(() => checkLink("op", { upBitsPerS: 0, downBitsPerS: 1e6, rttMs: 10, jitterMs: 0 })).toThrow(
+      /op: upBitsPerS must be/,
+    );
+    expect(() => checkLink("op", { upBitsPerS: 1e6, downBitsPerS: 1e6, rttMs: 10, jitterMs: 11 })).toThrow(
+      /jitterMs must be from 0 to rttMs \(10\), got 11/,
+    );
   });
 
   it("withUplinkRate scales both directions by the same factor and keeps the RTT and radio", () => {
@@ -113,7 +145,14 @@ describe("docs/links.md", () => {
       const row = doc.split("\n").find((l) => l.startsWith(`| \`${p.name}\` |`));
       expect(row, p.name).toBeDefined();
       const cells = row!.split("|").map((c) => c.trim());
-      expect(cells.slice(1, 7)).toEqual([`\`${p.name}\``, p.radio, rate(p.upBitsPerS), rate(p.downBitsPerS), ms(p.rttMs), ms(p.jitterMs)]);
+      expect(cells.slice(1, 7)).toEqual([
+        `\`${p.name}\``,
+        p.radio,
+        rate(p.upBitsPerS),
+        rate(p.downBitsPerS),
+        ms(p.rttMs),
+        ms(p.jitterMs),
+      ]);
     }
   });
 

@@ -1,10 +1,14 @@
 // Training over stored connections equals the paper's method: dense weights masked after every batch.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  Adam, I32Buffer, Matrix, Model, Pattern, PatternError, Sgd, ShapeError, SparseLinear, ValidationError,
-  type Engine, type Exit, type Layer, type Optimizer,
-} from "../src/index.js";
+import { I32Buffer, Matrix } from "../src/engine/buffers.js";
+import type { Engine } from "../src/engine/engine.js";
+import { PatternError, ShapeError, ValidationError } from "../src/engine/errors.js";
+import type { Layer } from "../src/nn/layers/layer.js";
+import { SparseLinear } from "../src/nn/layers/sparse_linear.js";
+import { Model, type Exit } from "../src/nn/model.js";
+import { Adam, Sgd, type Optimizer } from "../src/nn/optimizers.js";
+import { Pattern } from "../src/sparsity/pattern.js";
 import { fixedDegrees, getEngine, values } from "./helpers/engine.js";
 import { MaskedReference, denseLayer, type DenseLayer, type OptimizerSpec } from "./helpers/masked_reference.js";
 import { gatherPattern } from "./helpers/reference.js";
@@ -69,48 +73,64 @@ const sgdArb: fc.Arbitrary<OptimizerSpec> = fc.record({
   weightDecay: fc.constantFrom(0, 0.05),
 });
 
-const caseArb: fc.Arbitrary<Case> = fc
-  .integer({ min: 2, max: 3 })
-  .chain((layers) =>
-    fc.record({
-      sizes: fc.array(fc.integer({ min: 2, max: 30 }), { minLength: layers + 1, maxLength: layers + 1 }),
-      patterns: fc.array(recipeArb, { minLength: layers, maxLength: layers }),
-      exits: fc.array(
-        fc.option(
-          fc.record({
-            hidden: fc.constantFrom(0, 0, 2, 7),
-            weight: fc.constantFrom(1, 0.3, 0, 2),
-            patterns: fc.tuple(recipeArb, recipeArb),
-          }),
-          { freq: 2 },
-        ),
-        { minLength: layers - 1, maxLength: layers - 1 },
+const caseArb: fc.Arbitrary<Case> = fc.integer({ min: 2, max: 3 }).chain((layers) =>
+  fc.record({
+    sizes: fc.array(fc.integer({ min: 2, max: 30 }), { minLength: layers + 1, maxLength: layers + 1 }),
+    patterns: fc.array(recipeArb, { minLength: layers, maxLength: layers }),
+    exits: fc.array(
+      fc.option(
+        fc.record({
+          hidden: fc.constantFrom(0, 0, 2, 7),
+          weight: fc.constantFrom(1, 0.3, 0, 2),
+          patterns: fc.tuple(recipeArb, recipeArb),
+        }),
+        { freq: 2 },
       ),
-      finalWeight: fc.constantFrom(1, 1, 0.3),
-      opt: fc.oneof(adamArb, adamArb, sgdArb),
-      steps: fc.array(fc.record({ B: fc.oneof(fc.integer({ min: 1, max: 40 }), fc.constantFrom(1, 4, 5, 8, 17, 32, 40)), seed: fc.nat() }), { minLength: 1, maxLength: 4 }),
-      initSeed: fc.nat(),
-    }),
-  );
+      { minLength: layers - 1, maxLength: layers - 1 },
+    ),
+    finalWeight: fc.constantFrom(1, 1, 0.3),
+    opt: fc.oneof(adamArb, adamArb, sgdArb),
+    steps: fc.array(
+      fc.record({
+        B: fc.oneof(fc.integer({ min: 1, max: 40 }), fc.constantFrom(1, 4, 5, 8, 17, 32, 40)),
+        seed: fc.nat(),
+      }),
+      { minLength: 1, maxLength: 4 },
+    ),
+    initSeed: fc.nat(),
+  }),
+);
 
 /** The sparse model a case describes. */
 function buildModel(engine: Engine, c: Case): Model {
   const L = c.sizes.length - 1;
   const classes = c.sizes[L]!;
   const trunk = c.patterns.map(
-    (r, i) => new SparseLinear(engine, buildPattern(c.sizes[i]!, c.sizes[i + 1]!, r), { activation: i < L - 1 ? "relu" : "linear", seed: c.initSeed + i }),
+    (r, i) =>
+      new SparseLinear(engine, buildPattern(c.sizes[i]!, c.sizes[i + 1]!, r), {
+        activation: i < L - 1 ? "relu" : "linear",
+        seed: c.initSeed + i,
+      }),
   );
   const exits: Exit[] = [];
   c.exits.forEach((e, after) => {
     if (!e) return;
     const width = c.sizes[after + 1]!;
     const seed = c.initSeed + 100 * (after + 1);
-    const layers: Layer[] = e.hidden === 0
-      ? [new SparseLinear(engine, buildPattern(width, classes, e.patterns[0]), { activation: "linear", seed })]
-      : [
-          new SparseLinear(engine, buildPattern(width, e.hidden, e.patterns[0]), { activation: "relu", seed, biasInit: 0.05 }),
-          new SparseLinear(engine, buildPattern(e.hidden, classes, e.patterns[1]), { activation: "linear", seed: seed + 1 }),
-        ];
+    const layers: Layer[] =
+      e.hidden === 0
+        ? [new SparseLinear(engine, buildPattern(width, classes, e.patterns[0]), { activation: "linear", seed })]
+        : [
+            new SparseLinear(engine, buildPattern(width, e.hidden, e.patterns[0]), {
+              activation: "relu",
+              seed,
+              biasInit: 0.05,
+            }),
+            new SparseLinear(engine, buildPattern(e.hidden, classes, e.patterns[1]), {
+              activation: "linear",
+              seed: seed + 1,
+            }),
+          ];
     exits.push({ after, layers, weight: e.weight });
   });
   return new Model(engine, trunk, exits, { finalWeight: c.finalWeight });
@@ -144,19 +164,24 @@ function referenceOf(model: Model, opt: OptimizerSpec): MaskedReference {
 /** A batch: X [inputs, B] with exact zeros, small integers and fractions; labels spread over the classes. */
 function batch(inputs: number, classes: number, B: number, seed: number): { x: Float32Array; labels: Int32Array } {
   const x = values(seed, inputs * B, 1.5);
-  const labels = Int32Array.from({ length: B }, (_, b) => (seed + 7 * b + (b * b) % 5) % classes);
+  const labels = Int32Array.from({ length: B }, (_, b) => (seed + 7 * b + ((b * b) % 5)) % classes);
   return { x, labels };
 }
 
 /** |got − want| ≤ tol(i) elementwise; reports the worst offender. */
 function within(what: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: (i: number) => number): void {
   expect(got.length, `${what}: length`).toBe(want.length);
-  let worst = 0, at = -1;
+  let worst = 0,
+    at = -1;
   for (let i = 0; i < want.length; i++) {
     const r = Math.abs(got[i]! - want[i]!) / tol(i);
-    if (!(r <= worst)) { worst = r; at = i; }
+    if (!(r <= worst)) {
+      worst = r;
+      at = i;
+    }
   }
-  if (!(worst <= 1)) throw new Error(`${what}[${at}] = ${got[at]}, expected ${want[at]} (tolerance ${tol(at).toExponential(2)})`);
+  if (!(worst <= 1))
+    throw new Error(`${what}[${at}] = ${got[at]}, expected ${want[at]} (tolerance ${tol(at).toExponential(2)})`);
 }
 
 function maxAbs(a: ArrayLike<number>): number {
@@ -187,7 +212,12 @@ describe("Model training equals the masked dense method", () => {
             // (about a third of generated cases, nearly all at a later step, after Adam amplified some rounding)
             fc.pre(want.reluMargin > 1);
             const lossTol = [...want.lossError, want.totalError];
-            within(`step ${k + 1} losses`, [...got.perExit, got.final, got.total], [...want.losses, want.total], (i) => lossTol[i]!);
+            within(
+              `step ${k + 1} losses`,
+              [...got.perExit, got.final, got.total],
+              [...want.losses, want.total],
+              (i) => lossTol[i]!,
+            );
           }
           const steps = c.steps.length;
           const layers = [...model.trunk, ...model.exits.flatMap((e) => e.layers)].map(asLinear);
@@ -198,17 +228,23 @@ describe("Model training equals the masked dense method", () => {
             // the paper's mask keeps everything off the pattern at exactly 0
             for (let q = 0; q < d.W.length; q++) if (!d.mask[q]) expect(Math.abs(d.W[q]!)).toBe(0);
             // within the reference's first-order bound (ROUNDING per float32 result, propagated over the steps)
-            const wantW = gatherPattern(p, d.W), wErr = gatherPattern(p, ref.weightError(d.W)), bErr = ref.weightError(d.b);
+            const wantW = gatherPattern(p, d.W),
+              wErr = gatherPattern(p, ref.weightError(d.W)),
+              bErr = ref.weightError(d.b);
             within(`layer ${j} values`, l.weights.values.view(), wantW, (i) => wErr[i]!);
             within(`layer ${j} bias`, l.bias.view(), d.b, (i) => bErr[i]!);
             const [pv, pb] = l.params();
-            const sv = opt.state(pv!), sb = opt.state(pb!);
-            const rv = ref.state(d.W), rb = ref.state(d.b);
-            const ev = ref.stateError(d.W), eb = ref.stateError(d.b);
+            const sv = opt.state(pv!),
+              sb = opt.state(pb!);
+            const rv = ref.state(d.W),
+              rb = ref.state(d.b);
+            const ev = ref.stateError(d.W),
+              eb = ref.stateError(d.b);
             expect(sv.map((s) => s.length)).toEqual(rv.map(() => p.nnz));
             expect(sb.map((s) => s.length)).toEqual(rb.map(() => p.outputs));
             rv.forEach((slot, n) => {
-              const wantV = gatherPattern(p, slot), errV = gatherPattern(p, ev[n]!);
+              const wantV = gatherPattern(p, slot),
+                errV = gatherPattern(p, ev[n]!);
               within(`layer ${j} state ${n} (values)`, sv[n]!.view(), wantV, (i) => errV[i]! + 1e-30);
               within(`layer ${j} state ${n} (bias)`, sb[n]!.view(), rb[n]!, (i) => eb[n]![i]! + 1e-30);
             });
@@ -229,7 +265,13 @@ describe("Model training equals the masked dense method", () => {
 
 /** The paper's network with one exit after the first hidden layer (loss weights 1 and 0.3). */
 function paperModel(engine: Engine, seed = 1): Model {
-  return Model.mlp(engine, { sizes: [800, 40, 40, 10], outDegrees: [2, 9, 10], seed, exits: [{ after: 0, weight: 1 }], finalWeight: 0.3 });
+  return Model.mlp(engine, {
+    sizes: [800, 40, 40, 10],
+    outDegrees: [2, 9, 10],
+    seed,
+    exits: [{ after: 0, weight: 1 }],
+    finalWeight: 0.3,
+  });
 }
 
 function fill(X: Matrix, labels: I32Buffer, B: number, seed: number): void {
@@ -243,7 +285,8 @@ describe("Model state stays on the pattern", () => {
     const engine = await getEngine();
     for (const opt of [new Adam(), new Sgd()] as Optimizer[]) {
       const model = paperModel(engine);
-      const X = new Matrix(engine, 800, 32), labels = new I32Buffer(engine, 32);
+      const X = new Matrix(engine, 800, 32),
+        labels = new I32Buffer(engine, 32);
       try {
         fill(X, labels, 32, 3);
         model.trainStep(X, labels, opt);
@@ -269,7 +312,8 @@ describe("Model state stays on the pattern", () => {
       fc.property(caseArb, (c) => {
         const model = buildModel(engine, c);
         const opt = makeOptimizer(c.opt);
-        const X = new Matrix(engine, c.sizes[0]!, 1), labels = new I32Buffer(engine, 40);
+        const X = new Matrix(engine, c.sizes[0]!, 1),
+          labels = new I32Buffer(engine, 40);
         try {
           for (const s of c.steps) {
             const { x, labels: y } = batch(c.sizes[0]!, model.classes, s.B, s.seed);
@@ -278,7 +322,8 @@ describe("Model state stays on the pattern", () => {
             model.trainStep(X, labels, opt);
           }
           for (const l of [...model.trunk, ...model.exits.flatMap((e) => e.layers)].map(asLinear)) {
-            const w = l.weights, p = l.pattern;
+            const w = l.weights,
+              p = l.pattern;
             expect(w.rowPtr.toArray()).toEqual(p.rowPtr);
             expect(w.colIdx.toArray()).toEqual(p.colIdx);
             expect(w.colPtr.toArray()).toEqual(p.colPtr);
@@ -301,7 +346,8 @@ describe("Model state stays on the pattern", () => {
     const engine = await getEngine();
     for (const opt of [new Adam({ decay: 1e-5 }), new Sgd({ momentum: 0.9 })] as Optimizer[]) {
       const model = paperModel(engine, 2);
-      const X = new Matrix(engine, 800, 64), labels = new I32Buffer(engine, 64);
+      const X = new Matrix(engine, 800, 64),
+        labels = new I32Buffer(engine, 64);
       try {
         let after2 = engine.stats();
         for (let step = 1; step <= 10; step++) {
@@ -348,7 +394,9 @@ describe("Model construction", () => {
     const engine = await getEngine();
     const before = engine.stats().liveBytes;
     const p = Pattern.random(6, 4, 0.5, 1);
-    expect(() => new SparseLinear(engine, p, { bias: new Float32Array(5) })).toThrow(/bias has 5 entries, layer has 4 outputs/);
+    expect(() => new SparseLinear(engine, p, { bias: new Float32Array(5) })).toThrow(
+      /bias has 5 entries, layer has 4 outputs/,
+    );
     expect(() => new SparseLinear(engine, p, { values: new Float32Array(p.nnz + 1) })).toThrow(ShapeError);
     expect(engine.stats().liveBytes).toBe(before);
   });
@@ -363,14 +411,54 @@ describe("Model construction", () => {
     const cases: [() => Model, typeof ShapeError | typeof ValidationError | typeof PatternError, RegExp][] = [
       [() => new Model(engine, []), ValidationError, /at least one layer/],
       [() => new Model(engine, [lin(4, 3), lin(5, 2)]), ShapeError, /layer 1 takes 5 features, layer 0 gives 3/],
-      [() => new Model(engine, [lin(4, 3), lin(3, 2)], [{ after: 0, weight: 1, layers: [lin(3, 3)] }]), ShapeError, /exit 0 gives 3 classes, the trunk gives 2/],
-      [() => new Model(engine, [lin(4, 3), lin(3, 2)], [{ after: 0, weight: 1, layers: [lin(4, 2)] }]), ShapeError, /takes 4 features, gets 3/],
-      [() => new Model(engine, [lin(4, 3), lin(3, 2)], [{ after: 1, weight: 1, layers: [lin(2, 2)] }]), ValidationError, /after/],
-      [() => new Model(engine, [lin(4, 3), lin(3, 2)], [{ after: 0, weight: -1, layers: [lin(3, 2)] }]), ValidationError, /weight must be ≥ 0/],
-      [() => new Model(engine, [lin(4, 3), lin(3, 3), lin(3, 2)], [{ after: 1, weight: 1, layers: [lin(3, 2)] }, { after: 0, weight: 1, layers: [lin(3, 2)] }]), ValidationError, /increasing trunk order/],
-      [() => new Model(engine, [lin(4, 3), lin(3, 2)], [], { inputShape: [2, 3] }), ShapeError, /input shape \[2,3\] has 6 features/],
-      [() => Model.mlp(engine, { sizes: [10, 4, 2], outDegrees: [1, 2] }), PatternError, /out-degree 1 infeasible for 10→4.*feasible out-degrees: 2, 4/],
-      [() => Model.mlp(engine, { sizes: [8, 4, 2], outDegrees: [2] }), ValidationError, /2 layers need 2 out-degrees, got 1/],
+      [
+        () => new Model(engine, [lin(4, 3), lin(3, 2)], [{ after: 0, weight: 1, layers: [lin(3, 3)] }]),
+        ShapeError,
+        /exit 0 gives 3 classes, the trunk gives 2/,
+      ],
+      [
+        () => new Model(engine, [lin(4, 3), lin(3, 2)], [{ after: 0, weight: 1, layers: [lin(4, 2)] }]),
+        ShapeError,
+        /takes 4 features, gets 3/,
+      ],
+      [
+        () => new Model(engine, [lin(4, 3), lin(3, 2)], [{ after: 1, weight: 1, layers: [lin(2, 2)] }]),
+        ValidationError,
+        /after/,
+      ],
+      [
+        () => new Model(engine, [lin(4, 3), lin(3, 2)], [{ after: 0, weight: -1, layers: [lin(3, 2)] }]),
+        ValidationError,
+        /weight must be ≥ 0/,
+      ],
+      [
+        () =>
+          new Model(
+            engine,
+            [lin(4, 3), lin(3, 3), lin(3, 2)],
+            [
+              { after: 1, weight: 1, layers: [lin(3, 2)] },
+              { after: 0, weight: 1, layers: [lin(3, 2)] },
+            ],
+          ),
+        ValidationError,
+        /increasing trunk order/,
+      ],
+      [
+        () => new Model(engine, [lin(4, 3), lin(3, 2)], [], { inputShape: [2, 3] }),
+        ShapeError,
+        /input shape \[2,3\] has 6 features/,
+      ],
+      [
+        () => Model.mlp(engine, { sizes: [10, 4, 2], outDegrees: [1, 2] }),
+        PatternError,
+        /out-degree 1 infeasible for 10→4.*feasible out-degrees: 2, 4/,
+      ],
+      [
+        () => Model.mlp(engine, { sizes: [8, 4, 2], outDegrees: [2] }),
+        ValidationError,
+        /2 layers need 2 out-degrees, got 1/,
+      ],
     ];
     cases.forEach(([make, type, message], k) => {
       let err: unknown;

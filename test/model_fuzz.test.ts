@@ -4,11 +4,14 @@
 // model or a typed error every time, within a memory bound.
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  DEFAULT_MODEL_LIMITS, FormatError, Model, PresparseError, Rng, ValidationError,
-  buildModel, decodeModel, decodeSafetensors, encodeModel, encodeSafetensors, split,
-  type Engine, type SafeTensor,
-} from "../src/index.js";
+import type { Engine } from "../src/engine/engine.js";
+import { FormatError, PresparseError, ValidationError } from "../src/engine/errors.js";
+import { Rng } from "../src/engine/random.js";
+import { DEFAULT_MODEL_LIMITS, decodeModel, encodeModel } from "../src/io/model_io.js";
+import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "../src/io/safetensors.js";
+import { buildModel } from "../src/nn/arch.js";
+import { Model } from "../src/nn/model.js";
+import { split } from "../src/split/split.js";
 import { tensorsChecksum } from "../src/io/model_io.js";
 import { getEngine } from "./helpers/engine.js";
 
@@ -21,12 +24,20 @@ interface Parts {
 
 function parts(bytes: Uint8Array): Parts {
   const f = decodeSafetensors(bytes, { copy: true });
-  return { tensors: Object.fromEntries(f.tensors), metadata: { ...f.metadata }, spec: JSON.parse(f.metadata.presparse!) };
+  return {
+    tensors: Object.fromEntries(f.tensors),
+    metadata: { ...f.metadata },
+    spec: JSON.parse(f.metadata.presparse!),
+  };
 }
 
 /** The file again, with `tensors_crc32` recomputed so that a mutation meets the structural checks, not the checksum. */
 function assemble(p: Parts, rawSpec?: string): Uint8Array {
-  const metadata = { ...p.metadata, presparse: rawSpec ?? JSON.stringify(p.spec), tensors_crc32: tensorsChecksum(Object.entries(p.tensors)) };
+  const metadata = {
+    ...p.metadata,
+    presparse: rawSpec ?? JSON.stringify(p.spec),
+    tensors_crc32: tensorsChecksum(Object.entries(p.tensors)),
+  };
   return encodeSafetensors(p.tensors, metadata);
 }
 
@@ -39,7 +50,13 @@ function outcome(engine: Engine, bytes: Uint8Array, o: Parameters<typeof decodeM
   }
 }
 
-function rejected(engine: Engine, bytes: Uint8Array, field: string | RegExp, detail?: RegExp, o: Parameters<typeof decodeModel>[2] = {}): FormatError {
+function rejected(
+  engine: Engine,
+  bytes: Uint8Array,
+  field: string | RegExp,
+  detail?: RegExp,
+  o: Parameters<typeof decodeModel>[2] = {},
+): FormatError {
   const e = outcome(engine, bytes, o);
   expect(e).toBeInstanceOf(FormatError);
   const f = e as FormatError;
@@ -57,8 +74,18 @@ let paperBytes: Uint8Array, convBytes: Uint8Array, headBytes: Uint8Array, tailBy
 
 beforeAll(async () => {
   engine = await getEngine();
-  paper = Model.mlp(engine, { sizes: [800, 40, 40, 10], outDegrees: [2, 9, 10], seed: 3, exits: [{ after: 0, weight: 1 }], finalWeight: 0.3 });
-  conv = buildModel(engine, "conv:1>4:3x3,maxpool:2,conv:4>6:3x3:deg3,avgpool:2,flatten,fc:3", { inputShape: [1, 12, 12], seed: 5, exits: [{ after: 1, weight: 1 }] });
+  paper = Model.mlp(engine, {
+    sizes: [800, 40, 40, 10],
+    outDegrees: [2, 9, 10],
+    seed: 3,
+    exits: [{ after: 0, weight: 1 }],
+    finalWeight: 0.3,
+  });
+  conv = buildModel(engine, "conv:1>4:3x3,maxpool:2,conv:4>6:3x3:deg3,avgpool:2,flatten,fc:3", {
+    inputShape: [1, 12, 12],
+    seed: 5,
+    exits: [{ after: 1, weight: 1 }],
+  });
   paperBytes = encodeModel(paper).bytes;
   convBytes = encodeModel(conv).bytes;
   const { head, tail } = split(paper, { cut: 1, policy: "maxprob:0.9" });
@@ -75,14 +102,27 @@ afterAll(() => {
 
 describe("declared sizes", () => {
   it("a tiny file declaring one huge pooling layer is refused before anything is allocated", () => {
-    const spec = { format: "presparse", version: 1, classes: 4, inputShape: [128, 2048, 2048], finalWeight: 1, trunk: [{ kind: "maxpool2d", C: 128, H: 2048, W: 2048, k: 1, stride: 1 }], exits: [] };
+    const spec = {
+      format: "presparse",
+      version: 1,
+      classes: 4,
+      inputShape: [128, 2048, 2048],
+      finalWeight: 1,
+      trunk: [{ kind: "maxpool2d", C: 128, H: 2048, W: 2048, k: 1, stride: 1 }],
+      exits: [],
+    };
     const bytes = encodeSafetensors({}, { presparse: JSON.stringify(spec) });
     expect(bytes.length).toBeLessThan(400);
     const before = engine.stats();
     rejected(engine, bytes, "presparse.inputShape", /536870912, the limit is 4194304 \(limits\.maxFeatures\)/);
     // the same layer behind a small declared input: the layer's own record is held to the limit
     spec.inputShape = [4];
-    rejected(engine, encodeSafetensors({}, { presparse: JSON.stringify(spec) }), "trunk.0", /declares features per sample: 536870912/);
+    rejected(
+      engine,
+      encodeSafetensors({}, { presparse: JSON.stringify(spec) }),
+      "trunk.0",
+      /declares features per sample: 536870912/,
+    );
     const after = engine.stats();
     expect(after.allocations).toBe(before.allocations);
     expect(after.memoryBytes).toBe(before.memoryBytes);
@@ -98,7 +138,15 @@ describe("declared sizes", () => {
   });
 
   it("a pooling layer within the limits allocates nothing until it runs", () => {
-    const spec = { format: "presparse", version: 1, classes: 2 ** 22 / 4, inputShape: [64, 256, 256], finalWeight: 1, trunk: [{ kind: "maxpool2d", C: 64, H: 256, W: 256, k: 2, stride: 2 }], exits: [] };
+    const spec = {
+      format: "presparse",
+      version: 1,
+      classes: 2 ** 22 / 4,
+      inputShape: [64, 256, 256],
+      finalWeight: 1,
+      trunk: [{ kind: "maxpool2d", C: 64, H: 256, W: 256, k: 2, stride: 2 }],
+      exits: [],
+    };
     const before = engine.stats();
     const m = decodeModel(engine, encodeSafetensors({}, { presparse: JSON.stringify(spec) })).model;
     expect(m.inputSize).toBe(2 ** 22);
@@ -108,7 +156,9 @@ describe("declared sizes", () => {
 
   it("every other declared size has its limit: layers, classes, the cut's width, the split's exits", () => {
     const many = parts(paperBytes);
-    many.spec.trunk.push(...Array.from({ length: DEFAULT_MODEL_LIMITS.maxLayers }, () => ({ kind: "flatten", inputShape: [10] })));
+    many.spec.trunk.push(
+      ...Array.from({ length: DEFAULT_MODEL_LIMITS.maxLayers }, () => ({ kind: "flatten", inputShape: [10] })),
+    );
     rejected(engine, assemble(many), "presparse.trunk", /layers \(trunk and exits\) 4100, the limit is 4096/);
     const classes = parts(paperBytes);
     classes.spec.classes = 2 ** 30;
@@ -118,24 +168,43 @@ describe("declared sizes", () => {
     rejected(engine, assemble(width), "extra.split.activationWidth", /8388608, the limit is 4194304/, { role: "tail" });
     const exits = parts(tailBytes);
     exits.spec.extra.split.totalExits = 1e9;
-    rejected(engine, assemble(exits), "extra.split.totalExits", /the limit is 4096 \(limits\.maxLayers\)/, { role: "tail" });
+    rejected(engine, assemble(exits), "extra.split.totalExits", /the limit is 4096 \(limits\.maxLayers\)/, {
+      role: "tail",
+    });
     const inputs = parts(paperBytes);
     inputs.spec.trunk[0].inputs = 2 ** 24;
     rejected(engine, assemble(inputs), "trunk.0", /declares features per sample: 16777216/);
     // many layers each within the limit, together past the total: a sparse layer's column pointers are 4 bytes per
     // input that no tensor pays for
-    const wide = { format: "presparse", version: 1, classes: 2 ** 22, inputShape: [2 ** 22], finalWeight: 1, trunk: Array.from({ length: 9 }, () => ({ kind: "flatten", inputShape: [2 ** 22] })), exits: [] };
+    const wide = {
+      format: "presparse",
+      version: 1,
+      classes: 2 ** 22,
+      inputShape: [2 ** 22],
+      finalWeight: 1,
+      trunk: Array.from({ length: 9 }, () => ({ kind: "flatten", inputShape: [2 ** 22] })),
+      exits: [],
+    };
     const before = engine.stats().allocations;
-    rejected(engine, encodeSafetensors({}, { presparse: JSON.stringify(wide) }), "trunk.8", /input features per sample to 37748736, the limit is 33554432 \(limits\.maxTotalFeatures\)/);
+    rejected(
+      engine,
+      encodeSafetensors({}, { presparse: JSON.stringify(wide) }),
+      "trunk.8",
+      /input features per sample to 37748736, the limit is 33554432 \(limits\.maxTotalFeatures\)/,
+    );
     expect(engine.stats().allocations).toBe(before);
   });
 
-  it("the limits are the decoder's options: lower ones refuse the paper's network, higher ones take a bigger file", () => {
+  it("the limits are the decoder's options: lower ones refuse the paper's network, higher take a bigger file", () => {
     rejected(engine, paperBytes, "presparse.inputShape", /800, the limit is 100/, { limits: { maxFeatures: 100 } });
-    rejected(engine, paperBytes, "presparse.trunk", /layers \(trunk and exits\) 4, the limit is 3/, { limits: { maxLayers: 3 } });
+    rejected(engine, paperBytes, "presparse.trunk", /layers \(trunk and exits\) 4, the limit is 3/, {
+      limits: { maxLayers: 3 },
+    });
     const deep = parts(paperBytes);
     deep.spec.extra = { note: [[["x"]]] };
-    rejected(engine, assemble(deep), "__metadata__.presparse", /nested deeper than 3 levels/, { limits: { maxJsonDepth: 3 } });
+    rejected(engine, assemble(deep), "__metadata__.presparse", /nested deeper than 3 levels/, {
+      limits: { maxJsonDepth: 3 },
+    });
     expect(outcome(engine, assemble(deep))).toBeUndefined();
     expect(outcome(engine, paperBytes, { limits: { maxFeatures: 800, maxLayers: 4 } })).toBeUndefined();
     expect(() => decodeModel(engine, paperBytes, { limits: { maxFeatures: 0 } })).toThrow(ValidationError);
@@ -148,7 +217,13 @@ describe("hostile JSON", () => {
     const p = parts(paperBytes);
     for (const where of ["extra", "trunk.0.activation", "exits.0.weight"]) {
       const raw = JSON.stringify({ ...p.spec, extra: "HOLE" }).replace('"HOLE"', nest(100_000));
-      const edited = where === "extra" ? raw : JSON.stringify(p.spec).replace(where === "trunk.0.activation" ? '"activation":"relu"' : '"weight":1', where === "trunk.0.activation" ? `"activation":${nest(100_000)}` : `"weight":${nest(100_000)}`);
+      const edited =
+        where === "extra"
+          ? raw
+          : JSON.stringify(p.spec).replace(
+              where === "trunk.0.activation" ? '"activation":"relu"' : '"weight":1',
+              where === "trunk.0.activation" ? `"activation":${nest(100_000)}` : `"weight":${nest(100_000)}`,
+            );
       rejected(engine, assemble(p, edited), "__metadata__.presparse", /JSON nested deeper than 64 levels/);
     }
     const header = new TextEncoder().encode(`{"__metadata__":{"a":"b"},"t":${nest(200_000)}}`);
@@ -160,7 +235,7 @@ describe("hostile JSON", () => {
     expect((e as FormatError).message).toMatch(/^safetensors: header: JSON nested deeper than 64 levels/);
     // brackets inside strings are not nesting
     const quoted = parts(paperBytes);
-    quoted.spec.extra = { note: "[[[[".repeat(100) + "\\\"{{{{" };
+    quoted.spec.extra = { note: `${"[[[[".repeat(100)}\\"{{{{` };
     expect(outcome(engine, assemble(quoted))).toBeUndefined();
   });
 });
@@ -171,15 +246,26 @@ describe("validation is linear", () => {
     const trunk: object[] = [];
     const tensors: Record<string, SafeTensor> = {};
     for (let i = 0; i < L; i++) {
-      trunk.push({ kind: "linear", inputs: 1, outputs: 1, activation: i < L - 1 ? "relu" : "linear", pattern: "dense", nnz: 1 });
+      trunk.push({
+        kind: "linear",
+        inputs: 1,
+        outputs: 1,
+        activation: i < L - 1 ? "relu" : "linear",
+        pattern: "dense",
+        nnz: 1,
+      });
       tensors[`trunk.${i}.values`] = { dtype: "F32", shape: [1], data: Float32Array.of(1) };
-      tensors[`trunk.${i}.bias`] = { dtype: "F32", shape: [i === L - 1 ? 2 : 1], data: new Float32Array(i === L - 1 ? 2 : 1) };
+      tensors[`trunk.${i}.bias`] = {
+        dtype: "F32",
+        shape: [i === L - 1 ? 2 : 1],
+        data: new Float32Array(i === L - 1 ? 2 : 1),
+      };
     }
     const spec = { format: "presparse", version: 1, classes: 1, inputShape: [1], finalWeight: 1, trunk, exits: [] };
     return encodeSafetensors(tensors, { presparse: JSON.stringify(spec) });
   }
 
-  it("a 5 MB file of 19,000 layers is refused at once by default, and validated to its last layer in linear time when allowed", () => {
+  it("a 5 MB file of 19,000 layers: refused at once by default, validated to the end in linear time if allowed", () => {
     const big = manyLayers(19_000);
     expect(big.length).toBeGreaterThan(5e6);
     let t = performance.now();
@@ -196,7 +282,12 @@ describe("validation is linear", () => {
 
 describe("weights", () => {
   it("NaN or infinite weights and biases are refused with the tensor named, though the checksum matches", () => {
-    for (const [name, at, v] of [["trunk.0.values", 17, NaN], ["trunk.2.values", 0, Infinity], ["exit.0.0.bias", 9, -Infinity], ["trunk.1.bias", 3, NaN]] as const) {
+    for (const [name, at, v] of [
+      ["trunk.0.values", 17, NaN],
+      ["trunk.2.values", 0, Infinity],
+      ["exit.0.0.bias", 9, -Infinity],
+      ["trunk.1.bias", 3, NaN],
+    ] as const) {
       const p = parts(paperBytes);
       (p.tensors[name]!.data as Float32Array)[at] = v;
       rejected(engine, assemble(p), name, new RegExp(`element ${at} is ${v}; weights and biases must be finite`));
@@ -219,8 +310,41 @@ describe("weights", () => {
 
 // ---------------------------------------------------------------- the structural fuzzer
 
-const NUMBERS = [0, -1, 1, 2, 3, 7, 0.5, -0, 65535, 65536, 65537, 2 ** 22, 2 ** 22 + 1, 2 ** 24, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 53, 1e300];
-const VALUES: unknown[] = [...NUMBERS, null, "", "relu", "linear", "maxpool2d", "conv2d", [], [1], [2 ** 31, 2 ** 31], {}, true];
+const NUMBERS = [
+  0,
+  -1,
+  1,
+  2,
+  3,
+  7,
+  0.5,
+  -0,
+  65535,
+  65536,
+  65537,
+  2 ** 22,
+  2 ** 22 + 1,
+  2 ** 24,
+  2 ** 31 - 1,
+  2 ** 31,
+  2 ** 32,
+  2 ** 53,
+  1e300,
+];
+const VALUES: unknown[] = [
+  ...NUMBERS,
+  null,
+  "",
+  "relu",
+  "linear",
+  "maxpool2d",
+  "conv2d",
+  [],
+  [1],
+  [2 ** 31, 2 ** 31],
+  {},
+  true,
+];
 
 /** Every [container, key] in a JSON value, depth first. */
 function slots(x: unknown, out: [any, string | number][] = []): [any, string | number][] {
@@ -238,7 +362,21 @@ function hugeLayer(rng: Rng): object {
     { kind: "avgpool2d", C: 64, H: 256, W: 256, k: 1, stride: 1 },
     { kind: "flatten", inputShape: [1024, 1024, 1024] },
     { kind: "flatten", inputShape: [2 ** 22] },
-    { kind: "conv2d", inC: 1, outC: 1024, H: 65536, W: 65536, kh: 1, kw: 1, stride: 1, padding: 0, activation: "relu", pattern: "dense", taps: "all", nnz: 1 },
+    {
+      kind: "conv2d",
+      inC: 1,
+      outC: 1024,
+      H: 65536,
+      W: 65536,
+      kh: 1,
+      kw: 1,
+      stride: 1,
+      padding: 0,
+      activation: "relu",
+      pattern: "dense",
+      taps: "all",
+      nnz: 1,
+    },
   ]);
 }
 
@@ -266,37 +404,62 @@ function mutate(p: Parts, rng: Rng): void {
     list.splice(rng.int(list.length + 1), 0, layer);
   } else if (kind === 5 && names.length > 0) {
     // a tensor's header: another dtype or shape for bytes of a consistent length, removed, or a stray one added
-    const name = pick(rng, names), t = p.tensors[name]!;
+    const name = pick(rng, names),
+      t = p.tensors[name]!;
     const r = rng.int(4);
-    if (r === 0) p.tensors[name] = { dtype: "I32", shape: [t.data.byteLength / 4 | 0], data: new Int32Array(t.data.byteLength / 4 | 0) };
-    else if (r === 1) p.tensors[name] = { dtype: "U16", shape: [t.data.byteLength / 2 | 0], data: new Uint16Array(t.data.byteLength / 2 | 0).fill(rng.int(65536)) };
+    if (r === 0)
+      p.tensors[name] = {
+        dtype: "I32",
+        shape: [(t.data.byteLength / 4) | 0],
+        data: new Int32Array((t.data.byteLength / 4) | 0),
+      };
+    else if (r === 1)
+      p.tensors[name] = {
+        dtype: "U16",
+        shape: [(t.data.byteLength / 2) | 0],
+        data: new Uint16Array((t.data.byteLength / 2) | 0).fill(rng.int(65536)),
+      };
     else if (r === 2) delete p.tensors[name];
-    else p.tensors[`${name.slice(0, name.lastIndexOf("."))}.${pick(rng, ["extra", "tap_mask", "row_ptr", "col_idx"])}`] = { dtype: "I32", shape: [3], data: Int32Array.of(0, 1, 2) };
+    else
+      p.tensors[`${name.slice(0, name.lastIndexOf("."))}.${pick(rng, ["extra", "tap_mask", "row_ptr", "col_idx"])}`] = {
+        dtype: "I32",
+        shape: [3],
+        data: Int32Array.of(0, 1, 2),
+      };
   } else if (kind === 6 && names.length > 0) {
     // a tensor's length: one element more or fewer, or none at all
-    const name = pick(rng, names), t = p.tensors[name]!;
+    const name = pick(rng, names),
+      t = p.tensors[name]!;
     const n = Math.max(0, t.shape.reduce((a, b) => a * b, 1) + pick(rng, [-1, 1, -t.data.length]));
     const Ctor = t.data.constructor as new (n: number) => SafeTensor["data"];
     p.tensors[name] = { dtype: t.dtype, shape: [n], data: new Ctor(n) };
   } else if (names.length > 0) {
     // the data: index arrays and weights set to edge values
-    const name = pick(rng, names), d = p.tensors[name]!.data;
+    const name = pick(rng, names),
+      d = p.tensors[name]!.data;
     if (d.length === 0) return;
     const at = rng.int(d.length);
     if (d instanceof Float32Array) d[at] = pick(rng, [NaN, Infinity, -Infinity, 3.4e38, -0, 1e-45]);
-    else if (d instanceof Int32Array) d[at] = pick(rng, [-1, 0, 1, 2 ** 31 - 1, -(2 ** 31), d.length, d[Math.max(0, at - 1)]!]);
+    else if (d instanceof Int32Array)
+      d[at] = pick(rng, [-1, 0, 1, 2 ** 31 - 1, -(2 ** 31), d.length, d[Math.max(0, at - 1)]!]);
     else if (d instanceof Uint16Array) d[at] = pick(rng, [0, 65535, 800, 40, d[Math.max(0, at - 1)]!]);
   }
 }
 
 describe("the model decoder under structural fuzzing", () => {
-  it("mutated headers and data, checksum recomputed: a model or a typed error, no engine memory kept, memory bounded", () => {
+  it("mutated headers and data, checksum recomputed: a model or a typed error, no engine memory kept, bounded", () => {
     const bases: [string, Uint8Array, Parameters<typeof decodeModel>[2]][] = [
-      ["paper", paperBytes, {}], ["conv", convBytes, {}], ["head", headBytes, { role: "head" }], ["tail", tailBytes, { role: "tail" }],
+      ["paper", paperBytes, {}],
+      ["conv", convBytes, {}],
+      ["head", headBytes, { role: "head" }],
+      ["tail", tailBytes, { role: "tail" }],
     ];
     const baseline = engine.stats();
     const rss0 = process.memoryUsage().rss;
-    let peakRss = rss0, files = 0, accepted = 0, checksum = 0;
+    let peakRss = rss0,
+      files = 0,
+      accepted = 0,
+      checksum = 0;
     const fields = new Map<string, number>();
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.integer({ min: 1, max: 3 }), (seed, count) => {

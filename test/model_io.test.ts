@@ -5,11 +5,18 @@ import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  FormatError, I32Buffer, Matrix, Model, Pattern, PresparseError, Rng, Sgd, SparseLinear, ValidationError,
-  buildModel as buildArch, decodeModel, decodeSafetensors, encodeModel, encodeSafetensors, hashModel, modelSpec, modelTensors,
-  type Engine, type Exit, type Layer, type SafeTensor,
-} from "../src/index.js";
+import { I32Buffer, Matrix } from "../src/engine/buffers.js";
+import type { Engine } from "../src/engine/engine.js";
+import { FormatError, PresparseError, ValidationError } from "../src/engine/errors.js";
+import { Rng } from "../src/engine/random.js";
+import { decodeModel, encodeModel, hashModel, modelSpec, modelTensors } from "../src/io/model_io.js";
+import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "../src/io/safetensors.js";
+import { buildModel as buildArch } from "../src/nn/arch.js";
+import type { Layer } from "../src/nn/layers/layer.js";
+import { SparseLinear } from "../src/nn/layers/sparse_linear.js";
+import { Model, type Exit } from "../src/nn/model.js";
+import { Sgd } from "../src/nn/optimizers.js";
+import { Pattern } from "../src/sparsity/pattern.js";
 import { loadModel, saveModel } from "../src/node/index.js";
 import { encodeLayer } from "../src/io/model_io.js";
 import { fixedDegrees, getEngine } from "./helpers/engine.js";
@@ -29,7 +36,10 @@ interface ModelRecipe {
 const modelArb: fc.Arbitrary<ModelRecipe> = fc.integer({ min: 1, max: 3 }).chain((layers) =>
   fc.record({
     sizes: fc.array(fc.integer({ min: 1, max: 20 }), { minLength: layers + 1, maxLength: layers + 1 }),
-    kinds: fc.array(fc.constantFrom("fixedDegree" as const, "random" as const, "dense" as const), { minLength: layers, maxLength: layers }),
+    kinds: fc.array(fc.constantFrom("fixedDegree" as const, "random" as const, "dense" as const), {
+      minLength: layers,
+      maxLength: layers,
+    }),
     exitAfter: fc.subarray(Array.from({ length: layers - 1 }, (_, i) => i)),
     exitWeights: fc.array(fc.constantFrom(0, 0.3, 1, 2.5), { minLength: 2, maxLength: 2 }),
     finalWeight: fc.constantFrom(1, 0.3),
@@ -59,12 +69,16 @@ function buildModel(engine: Engine, r: ModelRecipe): Model {
     return Pattern.fixedDegree(inputs, outputs, d[seed % d.length]!, seed);
   };
   const layer = (p: Pattern, activation: "relu" | "linear", seed: number) => {
-    const opts = r.special ? { values: specialValues(p.nnz, rng), bias: specialValues(p.outputs, rng) } : { seed, biasInit: rng.next() - 0.5 };
+    const opts = r.special
+      ? { values: specialValues(p.nnz, rng), bias: specialValues(p.outputs, rng) }
+      : { seed, biasInit: rng.next() - 0.5 };
     return new SparseLinear(engine, p, { activation, ...opts });
   };
   const L = r.sizes.length - 1;
   const classes = r.sizes[L]!;
-  const trunk = r.kinds.map((k, i) => layer(pattern(r.sizes[i]!, r.sizes[i + 1]!, k, r.seed + i), i < L - 1 ? "relu" : "linear", r.seed + i));
+  const trunk = r.kinds.map((k, i) =>
+    layer(pattern(r.sizes[i]!, r.sizes[i + 1]!, k, r.seed + i), i < L - 1 ? "relu" : "linear", r.seed + i),
+  );
   const exits: Exit[] = r.exitAfter.map((after, e) => ({
     after,
     weight: r.exitWeights[e]!,
@@ -99,8 +113,11 @@ function expectSameModel(a: Model, b: Model): void {
   expect(b.classes).toBe(a.classes);
   expect(b.finalWeight).toBe(a.finalWeight);
   expect(b.inputShape).toEqual(a.inputShape);
-  expect(b.exits.map((e) => [e.after, e.weight, e.layers.length])).toEqual(a.exits.map((e) => [e.after, e.weight, e.layers.length]));
-  const la = layersOf(a), lb = layersOf(b);
+  expect(b.exits.map((e) => [e.after, e.weight, e.layers.length])).toEqual(
+    a.exits.map((e) => [e.after, e.weight, e.layers.length]),
+  );
+  const la = layersOf(a),
+    lb = layersOf(b);
   expect(lb.length).toBe(la.length);
   la.forEach((x, i) => {
     const y = lb[i]!;
@@ -113,7 +130,8 @@ function expectSameModel(a: Model, b: Model): void {
   });
   const B = 5;
   const x = Float32Array.from({ length: a.inputSize * B }, (_, i) => Math.sin(i + 1));
-  const pa = predictions(a, x, B), pb = predictions(b, x, B);
+  const pa = predictions(a, x, B),
+    pb = predictions(b, x, B);
   pa.forEach((z, k) => expect(computedBits(pb[k]!)).toEqual(computedBits(z)));
 }
 
@@ -129,12 +147,19 @@ function computedBits(a: Float32Array): Uint32Array {
 
 // ---------------------------------------------------------------- byte-level editing of a file
 
-interface TensorInfo { dtype: string; shape: number[]; data_offsets: [number, number] }
+interface TensorInfo {
+  dtype: string;
+  shape: number[];
+  data_offsets: [number, number];
+}
 
 /** The header JSON of a safetensors file and where its data region starts. */
 function header(bytes: Uint8Array): { json: Record<string, unknown>; dataStart: number } {
   const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
-  return { json: JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))) as Record<string, unknown>, dataStart: 8 + n };
+  return {
+    json: JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))) as Record<string, unknown>,
+    dataStart: 8 + n,
+  };
 }
 
 /** [begin, end) of a tensor's bytes within the file. */
@@ -185,17 +210,23 @@ function withI32(bytes: Uint8Array, at: number, v: number): Uint8Array {
 
 /** Every tensor's bytes of a model, in name order. */
 function modelTensorsBytes(model: Model): Uint8Array {
-  const parts = Object.entries(modelTensors(model)).sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([, t]) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  const parts = Object.entries(modelTensors(model))
+    .sort((a, b) => (a[0] < b[0] ? -1 : 1))
+    .map(([, t]) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 
-/** col_idx is stored as U16 when a layer has at most 65,536 inputs. */
-function withU16(bytes: Uint8Array, at: number, v: number): Uint8Array {
+/** A copy with the little-endian column index `v` (4 bytes as I32, 2 as U16) written at byte `at`. */
+function withIndex(bytes: Uint8Array, width: 2 | 4, at: number, v: number): Uint8Array {
   const out = bytes.slice();
-  new DataView(out.buffer).setUint16(at, v, true);
+  if (width === 4) new DataView(out.buffer).setInt32(at, v, true);
+  else new DataView(out.buffer).setUint16(at, v, true);
   return out;
 }
 
@@ -209,7 +240,13 @@ function outcome(engine: Engine, bytes: Uint8Array): unknown {
   }
 }
 
-function rejects(engine: Engine, bytes: Uint8Array, field: RegExp | string, detail?: RegExp, what = String(field)): FormatError {
+function rejects(
+  engine: Engine,
+  bytes: Uint8Array,
+  field: RegExp | string,
+  detail?: RegExp,
+  what = String(field),
+): FormatError {
   const e = outcome(engine, bytes);
   expect(e, what).toBeInstanceOf(FormatError);
   const f = e as FormatError;
@@ -235,8 +272,18 @@ let dir: string;
 
 beforeAll(async () => {
   engine = await getEngine();
-  paper = Model.mlp(engine, { sizes: [800, 40, 40, 10], outDegrees: [2, 9, 10], seed: 3, exits: [{ after: 0, weight: 1 }], finalWeight: 0.3 });
-  const X = new Matrix(engine, 800, 16), labels = I32Buffer.from(engine, Array.from({ length: 16 }, (_, i) => i % 10));
+  paper = Model.mlp(engine, {
+    sizes: [800, 40, 40, 10],
+    outDegrees: [2, 9, 10],
+    seed: 3,
+    exits: [{ after: 0, weight: 1 }],
+    finalWeight: 0.3,
+  });
+  const X = new Matrix(engine, 800, 16),
+    labels = I32Buffer.from(
+      engine,
+      Array.from({ length: 16 }, (_, i) => i % 10),
+    );
   X.view().forEach((_, i, d) => (d[i] = (i % 7) / 7));
   const opt = new Sgd({ lr: 0.05 });
   for (let s = 0; s < 3; s++) paper.trainStep(X, labels, opt);
@@ -354,7 +401,8 @@ describe("model files are distrusted on read", () => {
       }),
       { numRuns: 80 },
     );
-    for (const n of [0, 7, 8, paperBytes.length - 1]) expect(outcome(engine, paperBytes.subarray(0, n))).toBeInstanceOf(FormatError);
+    for (const n of [0, 7, 8, paperBytes.length - 1])
+      expect(outcome(engine, paperBytes.subarray(0, n))).toBeInstanceOf(FormatError);
   });
 
   it("any extension is a FormatError", () => {
@@ -381,27 +429,33 @@ describe("model files are distrusted on read", () => {
     const { dataStart } = header(paperBytes);
     const patterns = layersOf(paper).map((l) => l.pattern.hash);
     fc.assert(
-      fc.property(fc.oneof(fc.integer({ min: 0, max: dataStart * 8 - 1 }), fc.integer({ min: dataStart * 8, max: paperBytes.length * 8 - 1 })), (bit) => {
-        const out = paperBytes.slice();
-        out[bit >> 3]! ^= 1 << (bit & 7);
-        const byte = bit >> 3;
-        let loaded;
-        try {
-          loaded = decodeModel(engine, out);
-        } catch (e) {
-          expect(e).toBeInstanceOf(PresparseError);
-          return;
-        }
-        try {
-          // weights and connections are covered by the tensors checksum: only a header byte that no check reads
-          // (e.g. padding, or a digit of the model hash or an exit weight) can change and still load
-          expect(byte).toBeLessThan(dataStart);
-          expect(layersOf(loaded.model).map((l) => l.pattern.hash)).toEqual(patterns);
-          expect(sameBytes(modelTensorsBytes(loaded.model), modelTensorsBytes(paper))).toBe(true);
-        } finally {
-          loaded.model.dispose();
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.integer({ min: 0, max: dataStart * 8 - 1 }),
+          fc.integer({ min: dataStart * 8, max: paperBytes.length * 8 - 1 }),
+        ),
+        (bit) => {
+          const out = paperBytes.slice();
+          out[bit >> 3]! ^= 1 << (bit & 7);
+          const byte = bit >> 3;
+          let loaded;
+          try {
+            loaded = decodeModel(engine, out);
+          } catch (e) {
+            expect(e).toBeInstanceOf(PresparseError);
+            return;
+          }
+          try {
+            // weights and connections are covered by the tensors checksum: only a header byte that no check reads
+            // (e.g. padding, or a digit of the model hash or an exit weight) can change and still load
+            expect(byte).toBeLessThan(dataStart);
+            expect(layersOf(loaded.model).map((l) => l.pattern.hash)).toEqual(patterns);
+            expect(sameBytes(modelTensorsBytes(loaded.model), modelTensorsBytes(paper))).toBe(true);
+          } finally {
+            loaded.model.dispose();
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -413,28 +467,37 @@ describe("model files are distrusted on read", () => {
     rejects(engine, out, "__metadata__.tensors_crc32", /tensors checksum [0-9a-f]{8}, the file says [0-9a-f]{8}/);
   });
 
-  it("row_ptr / col_idx bytes that break a CSR invariant are rejected", () => {
+  it("row_ptr / col_idx bytes that break a CSR invariant are rejected, with I32 or U16 column indices", () => {
     const [rp] = tensorBytes(paperBytes, "trunk.1.row_ptr");
-    const [ci, ciEnd] = tensorBytes(paperBytes, "trunk.1.col_idx");
     const cases: [Uint8Array, RegExp][] = [
       [withI32(paperBytes, rp, 1), /rowPtr\[0\] must be 0/],
       [withI32(paperBytes, rp + 4 * 5, 1), /not monotone/],
       [withI32(paperBytes, rp + 4 * 40, 359), /rowPtr\[40\] = 359/],
       [withI32(paperBytes, rp + 4 * 7, 10_000), /exceeds|monotone/],
-      [withU16(paperBytes, ci, 65535), /colIdx\[0\] = 65535 out of range/],
-      [withU16(paperBytes, ci + 2, 40), /colIdx\[1\] = 40 out of range/],
-      [withU16(paperBytes, ciEnd - 2, 0), /not strictly increasing/],
-      [withU16(paperBytes, ci + 2, new DataView(paperBytes.buffer).getUint16(ci, true)), /not strictly increasing/],
     ];
     for (const [bytes, message] of cases) rejects(engine, bytes, "trunk.1.pattern", message);
-    // a valid CSR with other connections: caught by the pattern hash in the architecture record
-    const swapped = paperBytes.slice();
-    const dv = new DataView(swapped.buffer);
-    const row0 = [0, 1, 2, 3, 4, 5, 6, 7, 8].map((k) => dv.getUint16(ci + 2 * k, true));
-    const free = Array.from({ length: 40 }, (_, c) => c).find((c) => !row0.includes(c) && c > row0[8]!)!;
-    if (free !== undefined) {
-      dv.setUint16(ci + 2 * 8, free, true);
-      rejects(engine, swapped, "trunk.1.patternHash", /tensors hash to/);
+    const u16Bytes = encodeModel(paper, { extra: { note: "test" }, indexDtype: "u16" }).bytes;
+    for (const [file, w] of [
+      [paperBytes, 4],
+      [u16Bytes, 2],
+    ] as const) {
+      const [ci, ciEnd] = tensorBytes(file, "trunk.1.col_idx");
+      const dv = new DataView(file.buffer, file.byteOffset);
+      const at = (k: number) => (w === 4 ? dv.getInt32(ci + w * k, true) : dv.getUint16(ci + w * k, true));
+      const cases: [Uint8Array, RegExp][] = [
+        [withIndex(file, w, ci, 65535), /colIdx\[0\] = 65535 out of range/],
+        [withIndex(file, w, ci + w, 40), /colIdx\[1\] = 40 out of range/],
+        [withIndex(file, w, ciEnd - w, 0), /not strictly increasing/],
+        [withIndex(file, w, ci + w, at(0)), /not strictly increasing/],
+      ];
+      if (w === 4) cases.push([withIndex(file, w, ci, -1), /colIdx\[0\] = -1 out of range/]);
+      for (const [bytes, message] of cases)
+        rejects(engine, bytes, "trunk.1.pattern", message, `${w}-byte indices: ${message}`);
+      // a valid CSR with other connections: caught by the pattern hash in the architecture record
+      const row0 = [0, 1, 2, 3, 4, 5, 6, 7, 8].map(at);
+      const free = Array.from({ length: 40 }, (_, c) => c).find((c) => !row0.includes(c) && c > row0[8]!);
+      if (free !== undefined)
+        rejects(engine, withIndex(file, w, ci + w * 8, free), "trunk.1.patternHash", /tensors hash to/);
     }
   });
 
@@ -463,10 +526,25 @@ describe("model files are distrusted on read", () => {
       [(s) => (s.exits = []), /^exit\.0\.0\./, /not used/],
       [(s) => (s.trunk[0] = null), /presparse\.layers/],
     ];
-    cases.forEach(([edit, field, detail], k) => rejects(engine, withSpec(paperBytes, edit), field, detail, `case ${k}: ${edit}`));
-    rejects(engine, withHeader(paperBytes, (j) => delete (j.__metadata__ as Record<string, string>).presparse), "__metadata__.presparse");
-    rejects(engine, withHeader(paperBytes, (j) => ((j.__metadata__ as Record<string, string>).presparse = "{trunk:")), "__metadata__.presparse", /invalid JSON/);
-    rejects(engine, withHeader(paperBytes, (j) => ((j.__metadata__ as Record<string, string>).model_hash = "not a hash")), "__metadata__.model_hash");
+    cases.forEach(([edit, field, detail], k) =>
+      rejects(engine, withSpec(paperBytes, edit), field, detail, `case ${k}: ${edit}`),
+    );
+    rejects(
+      engine,
+      withHeader(paperBytes, (j) => delete (j.__metadata__ as Record<string, string>).presparse),
+      "__metadata__.presparse",
+    );
+    rejects(
+      engine,
+      withHeader(paperBytes, (j) => ((j.__metadata__ as Record<string, string>).presparse = "{trunk:")),
+      "__metadata__.presparse",
+      /invalid JSON/,
+    );
+    rejects(
+      engine,
+      withHeader(paperBytes, (j) => ((j.__metadata__ as Record<string, string>).model_hash = "not a hash")),
+      "__metadata__.model_hash",
+    );
   });
 
   it("missing, extra, mistyped and mis-sized tensors are rejected", () => {
@@ -481,18 +559,34 @@ describe("model files are distrusted on read", () => {
       [(t) => (t["trunk.0.__proto__"] = f32(3)), "trunk.0.__proto__", /not used/],
       [(t) => (t["trunk.0.constructor"] = f32(3)), "trunk.0.constructor", /not used/],
       [(t) => (t.unrelated = f32(1)), "unrelated", /not used/],
-      [(t) => (t["trunk.0.values"] = { dtype: "F64", shape: [1600], data: new Float64Array(1600) }), "trunk.0.values", /dtype F64/],
-      [(t) => (t["trunk.0.row_ptr"] = { dtype: "F32", shape: [41], data: new Float32Array(41) }), "trunk.0.row_ptr", /dtype F32, expected I32/],
-      [(t) => (t["trunk.2.values"] = { dtype: "I32", shape: [400], data: new Int32Array(400) }), "trunk.2.values", /dtype I32, expected F32/],
+      [
+        (t) => (t["trunk.0.values"] = { dtype: "F64", shape: [1600], data: new Float64Array(1600) }),
+        "trunk.0.values",
+        /dtype F64/,
+      ],
+      [
+        (t) => (t["trunk.0.row_ptr"] = { dtype: "F32", shape: [41], data: new Float32Array(41) }),
+        "trunk.0.row_ptr",
+        /dtype F32, expected I32/,
+      ],
+      [
+        (t) => (t["trunk.2.values"] = { dtype: "I32", shape: [400], data: new Int32Array(400) }),
+        "trunk.2.values",
+        /dtype I32, expected F32/,
+      ],
       [(t) => (t["trunk.1.values"] = f32(359)), "trunk.1.values", /359 values for nnz 360/],
       [(t) => (t["trunk.1.bias"] = f32(41)), "trunk.1.bias", /41 entries for 40 outputs/],
     ];
-    cases.forEach(([edit, field, detail], k) => rejects(engine, withTensors(paperBytes, edit), field, detail, `case ${k}: ${edit}`));
+    cases.forEach(([edit, field, detail], k) =>
+      rejects(engine, withTensors(paperBytes, edit), field, detail, `case ${k}: ${edit}`),
+    );
   });
 
   it("a full layer's size in the metadata must match its stored values before any index is built", () => {
     // trunk.2 is full (40×10), stored without index arrays: only the metadata says how large it is
-    const huge = withSpec(paperBytes, (s) => Object.assign(s.trunk[2], { inputs: 46340, outputs: 46340, nnz: 46340 * 46340 }));
+    const huge = withSpec(paperBytes, (s) =>
+      Object.assign(s.trunk[2], { inputs: 46340, outputs: 46340, nnz: 46340 * 46340 }),
+    );
     rejects(engine, huge, "trunk.2.values", /400 values for 46340×46340 connections/);
   });
 
@@ -529,8 +623,16 @@ describe("model files are distrusted on read", () => {
 
 describe("image model files", () => {
   it("conv and pool layers round-trip; a geometry a layer rejects is a FormatError naming the layer", () => {
-    const model = buildArch(engine, "conv:1>4:3x3,maxpool:2,conv:4>6:3x3:deg3,avgpool:2,fc:3", { inputShape: [1, 12, 12], seed: 5 });
-    const X = Matrix.from(engine, 144, 3, Float32Array.from({ length: 432 }, (_, i) => Math.cos(i)));
+    const model = buildArch(engine, "conv:1>4:3x3,maxpool:2,conv:4>6:3x3:deg3,avgpool:2,fc:3", {
+      inputShape: [1, 12, 12],
+      seed: 5,
+    });
+    const X = Matrix.from(
+      engine,
+      144,
+      3,
+      Float32Array.from({ length: 432 }, (_, i) => Math.cos(i)),
+    );
     try {
       const bytes = encodeModel(model).bytes;
       const loaded = decodeModel(engine, bytes).model;
@@ -545,7 +647,9 @@ describe("image model files", () => {
         [(s) => (s.trunk[0].stride = 0), "trunk.0", /stride must be an integer/],
         [(s) => (s.trunk[2].kh = 9), /^trunk\.2/],
       ];
-      cases.forEach(([edit, field, detail], k) => rejects(engine, withSpec(bytes, edit), field, detail, `case ${k}: ${edit}`));
+      cases.forEach(([edit, field, detail], k) =>
+        rejects(engine, withSpec(bytes, edit), field, detail, `case ${k}: ${edit}`),
+      );
     } finally {
       model.dispose();
       X.dispose();
@@ -555,11 +659,27 @@ describe("image model files", () => {
 
 describe("layer clones", () => {
   it("every kind clones to the same record, tensors and outputs in memory of its own", () => {
-    const model = buildArch(engine, "conv:1>4:3x3:p1,maxpool:2,conv:4>6:3x3:deg3,avgpool:2,flatten,fc:6:deg3,fc:3", { inputShape: [1, 12, 12], seed: 2 });
-    const X = Matrix.from(engine, 144, 3, Float32Array.from({ length: 432 }, (_, i) => Math.sin(i)));
+    const model = buildArch(engine, "conv:1>4:3x3:p1,maxpool:2,conv:4>6:3x3:deg3,avgpool:2,flatten,fc:6:deg3,fc:3", {
+      inputShape: [1, 12, 12],
+      seed: 2,
+    });
+    const X = Matrix.from(
+      engine,
+      144,
+      3,
+      Float32Array.from({ length: 432 }, (_, i) => Math.sin(i)),
+    );
     const clones: Layer[] = [];
     try {
-      expect(model.trunk.map((l) => l.kind)).toEqual(["conv2d", "maxpool2d", "conv2d", "avgpool2d", "flatten", "linear", "linear"]);
+      expect(model.trunk.map((l) => l.kind)).toEqual([
+        "conv2d",
+        "maxpool2d",
+        "conv2d",
+        "avgpool2d",
+        "flatten",
+        "linear",
+        "linear",
+      ]);
       let h = X;
       for (const l of model.trunk) {
         const c = l.clone();

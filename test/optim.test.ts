@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { Adam, F32Buffer, Sgd, ShapeError, ValidationError, type Param } from "../src/index.js";
+import { F32Buffer } from "../src/engine/buffers.js";
+import { ShapeError, ValidationError } from "../src/engine/errors.js";
+import type { Param } from "../src/nn/layers/layer.js";
+import { Adam, Sgd } from "../src/nn/optimizers.js";
 import { getEngine } from "./helpers/engine.js";
 
 const engine = await getEngine();

@@ -2,7 +2,8 @@
 // mask round trips, the paper's layer sizes, and the validation of hand-made CSR arrays.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Pattern, PatternError, ValidationError, feasibleOutDegrees } from "../src/index.js";
+import { PatternError, ValidationError } from "../src/engine/errors.js";
+import { Pattern, feasibleOutDegrees } from "../src/sparsity/pattern.js";
 import { buildPattern, fixedDegrees, patternSpecArb } from "./helpers/engine.js";
 
 const dim = fc.integer({ min: 1, max: 70 });
@@ -34,8 +35,12 @@ function checkStructure(p: Pattern): void {
   const seen = new Uint8Array(p.nnz);
   for (let c = 0; c < p.inputs; c++) {
     for (let q = p.colPtr[c]!; q < p.colPtr[c + 1]!; q++) {
-      const r = p.rowIdx[q]!, j = p.perm[q]!;
-      ok(p.colIdx[j] === c && rowOf[j] === r, `CSC entry ${q} = (${r}, ${c}) but perm points at (${rowOf[j]}, ${p.colIdx[j]})`);
+      const r = p.rowIdx[q]!,
+        j = p.perm[q]!;
+      ok(
+        p.colIdx[j] === c && rowOf[j] === r,
+        `CSC entry ${q} = (${r}, ${c}) but perm points at (${rowOf[j]}, ${p.colIdx[j]})`,
+      );
       ok(q === p.colPtr[c]! || r > p.rowIdx[q - 1]!, `column ${c} not strictly increasing at ${q}`);
       seen[j]!++;
     }
@@ -88,8 +93,10 @@ describe("Pattern.fixedDegree", () => {
         const p = Pattern.fixedDegree(inputs, outputs, outDegree, seed);
         checkStructure(p);
         const inDegree = (inputs * outDegree) / outputs;
-        for (let c = 0; c < inputs; c++) ok(p.outDegree(c) === outDegree, `input ${c} has out-degree ${p.outDegree(c)}, expected ${outDegree}`);
-        for (let r = 0; r < outputs; r++) ok(p.inDegree(r) === inDegree, `output ${r} has in-degree ${p.inDegree(r)}, expected ${inDegree}`);
+        for (let c = 0; c < inputs; c++)
+          ok(p.outDegree(c) === outDegree, `input ${c} has out-degree ${p.outDegree(c)}, expected ${outDegree}`);
+        for (let r = 0; r < outputs; r++)
+          ok(p.inDegree(r) === inDegree, `output ${r} has in-degree ${p.inDegree(r)}, expected ${inDegree}`);
         expect(p.nnz).toBe(inputs * outDegree);
       }),
       { numRuns: 60 },
@@ -97,7 +104,8 @@ describe("Pattern.fixedDegree", () => {
   });
 
   it("is reproducible: same seed → same pattern and hash; another seed → almost always another hash", () => {
-    let differ = 0, comparable = 0;
+    let differ = 0,
+      comparable = 0;
     fc.assert(
       fc.property(feasible, fc.integer({ min: 1, max: 1000 }), ({ inputs, outputs, outDegree, seed }, delta) => {
         const a = Pattern.fixedDegree(inputs, outputs, outDegree, seed);
@@ -106,7 +114,10 @@ describe("Pattern.fixedDegree", () => {
         expect(Array.from(b.colIdx)).toEqual(Array.from(a.colIdx));
         expect(a.hash).toMatch(/^[0-9a-f]{16}$/);
         const c = Pattern.fixedDegree(inputs, outputs, outDegree, (seed + delta) % 2 ** 31);
-        expect(c.hash === a.hash).toBe(Array.from(c.colIdx).join() === Array.from(a.colIdx).join() && Array.from(c.rowPtr).join() === Array.from(a.rowPtr).join());
+        expect(c.hash === a.hash).toBe(
+          Array.from(c.colIdx).join() === Array.from(a.colIdx).join() &&
+            Array.from(c.rowPtr).join() === Array.from(a.rowPtr).join(),
+        );
         // only patterns with many possible arrangements are expected to differ
         if (outDegree > 0 && outDegree < outputs && inputs >= 8 && outputs >= 8) {
           comparable++;
@@ -142,7 +153,11 @@ describe("Pattern.fixedDegree", () => {
   });
 
   it("the paper's layers 800→40 (2), 40→40 (9), 40→10 (10) have 1600, 360, 400 connections", () => {
-    const layers = [Pattern.fixedDegree(800, 40, 2, 1), Pattern.fixedDegree(40, 40, 9, 1), Pattern.fixedDegree(40, 10, 10, 1)];
+    const layers = [
+      Pattern.fixedDegree(800, 40, 2, 1),
+      Pattern.fixedDegree(40, 40, 9, 1),
+      Pattern.fixedDegree(40, 10, 10, 1),
+    ];
     expect(layers.map((p) => p.nnz)).toEqual([1600, 360, 400]);
     expect(layers.map((p) => p.density)).toEqual([0.05, 0.225, 1]);
     expect(layers.map((p) => p.inDegree(0))).toEqual([40, 9, 40]);
@@ -159,12 +174,18 @@ describe("Pattern.fixedDegree", () => {
 describe("Pattern.random and Pattern.dense", () => {
   it("random density roughly matches the request", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 40, max: 120 }), fc.integer({ min: 40, max: 120 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.nat(), (i, o, d, seed) => {
-        const p = Pattern.random(i, o, d, seed);
-        const n = i * o;
-        // 5 standard deviations of a binomial(n, d), plus one entry
-        expect(Math.abs(p.nnz - n * d)).toBeLessThanOrEqual(5 * Math.sqrt(n * d * (1 - d)) + 1);
-      }),
+      fc.property(
+        fc.integer({ min: 40, max: 120 }),
+        fc.integer({ min: 40, max: 120 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.nat(),
+        (i, o, d, seed) => {
+          const p = Pattern.random(i, o, d, seed);
+          const n = i * o;
+          // 5 standard deviations of a binomial(n, d), plus one entry
+          expect(Math.abs(p.nnz - n * d)).toBeLessThanOrEqual(5 * Math.sqrt(n * d * (1 - d)) + 1);
+        },
+      ),
       { numRuns: 40 },
     );
     expect(Pattern.random(30, 20, 0, 5).nnz).toBe(0);
@@ -172,7 +193,9 @@ describe("Pattern.random and Pattern.dense", () => {
   });
 
   it("random is reproducible from its seed", () => {
-    const a = Pattern.random(50, 40, 0.1, 42), b = Pattern.random(50, 40, 0.1, 42), c = Pattern.random(50, 40, 0.1, 43);
+    const a = Pattern.random(50, 40, 0.1, 42),
+      b = Pattern.random(50, 40, 0.1, 42),
+      c = Pattern.random(50, 40, 0.1, 43);
     expect(b.hash).toBe(a.hash);
     expect(c.hash).not.toBe(a.hash);
   });
@@ -191,7 +214,8 @@ describe("Pattern.random and Pattern.dense", () => {
   });
 
   it("patterns of different sizes with the same arrays hash differently", () => {
-    const a = Pattern.fromCsr(4, 2, [0, 1, 1], [0]), b = Pattern.fromCsr(5, 2, [0, 1, 1], [0]);
+    const a = Pattern.fromCsr(4, 2, [0, 1, 1], [0]),
+      b = Pattern.fromCsr(5, 2, [0, 1, 1], [0]);
     expect(a.hash).not.toBe(b.hash);
   });
 });
@@ -234,13 +258,19 @@ describe("bad inputs", () => {
     const bad = [NaN, -1, 0, 2.5, Infinity];
     for (const n of bad) {
       for (const make of [
-        () => Pattern.dense(n, 3), () => Pattern.dense(3, n),
-        () => Pattern.random(n, 3, 0.5), () => Pattern.random(3, n, 0.5),
-        () => Pattern.fixedDegree(n, 3, 1), () => Pattern.fixedDegree(3, n, 1),
-        () => Pattern.fromMask(n, 1, []), () => Pattern.fromCsr(n, 1, [0, 0], []),
-      ]) expect(make, String(n)).toThrow(ValidationError);
+        () => Pattern.dense(n, 3),
+        () => Pattern.dense(3, n),
+        () => Pattern.random(n, 3, 0.5),
+        () => Pattern.random(3, n, 0.5),
+        () => Pattern.fixedDegree(n, 3, 1),
+        () => Pattern.fixedDegree(3, n, 1),
+        () => Pattern.fromMask(n, 1, []),
+        () => Pattern.fromCsr(n, 1, [0, 0], []),
+      ])
+        expect(make, String(n)).toThrow(ValidationError);
     }
-    for (const d of [NaN, -0.1, 1.5]) expect(() => Pattern.random(3, 3, d)).toThrow(/Pattern.random: density must be in \[0, 1\]/);
+    for (const d of [NaN, -0.1, 1.5])
+      expect(() => Pattern.random(3, 3, d)).toThrow(/Pattern.random: density must be in \[0, 1\]/);
     for (const d of [NaN, -1, 1.5, 4]) expect(() => Pattern.fixedDegree(6, 3, d), String(d)).toThrow(ValidationError);
   });
 });

@@ -2,17 +2,26 @@
 // objective and accuracy floor; the edge slowdown; and the crossovers (the rate at which split beats local, at
 // which offload beats split) solved in closed form.
 import { describe, expect, it } from "vitest";
-import {
-  DEFAULT_ENERGY, ValidationError, crossovers, formatPlan, periodicRadioEnergy, plan, planSweep, transferTiming,
-  type EnergyModel, type PlanInput, type PlanRow,
-} from "../src/index.js";
+import { ValidationError } from "../src/engine/errors.js";
+import { DEFAULT_ENERGY, periodicRadioEnergy, transferTiming, type EnergyModel } from "../src/split/energy.js";
+import { crossovers, formatPlan, plan, planSweep, type PlanInput, type PlanRow } from "../src/split/plan.js";
 
 /** Round numbers: 1 pJ per MAC and per byte; a radio with 100 nJ/bit up, 10 down, 1 W while active, no tail. */
 const FLAT: EnergyModel = {
   compute: { pjPerMac: 1, pjPerByte: 1, source: "test" },
   radios: {
     ...DEFAULT_ENERGY.radios,
-    lte: { label: "flat", txNjPerBit: 100, rxNjPerBit: 10, txMw: 0, rxMw: 0, activeMw: 1000, promotion: { mw: 0, ms: 0 }, tail: [], source: "test" },
+    lte: {
+      label: "flat",
+      txNjPerBit: 100,
+      rxNjPerBit: 10,
+      txMw: 0,
+      rxMw: 0,
+      activeMw: 1000,
+      promotion: { mw: 0, ms: 0 },
+      tail: [],
+      source: "test",
+    },
   },
 };
 
@@ -22,11 +31,20 @@ const BASE: PlanInput = {
   full: { edgeMs: 10, serverMs: 1, macs: 1e6, bytesMoved: 1e6, workingSetBytes: 1e5, accuracy: 0.92 },
   inputBytes: 1000,
   answerBytes: 50,
-  cuts: [{
-    cut: 1, edgeMs: 2, serverMs: 0.5, edgeMacs: 2e5, serverMacs: 8e5, edgeBytesMoved: 2e5, edgeWorkingSetBytes: 1e4,
-    frameBytes: { f32: 250, int8: 100 }, accuracy: { int8: 0.915 },
-    exits: [{ policy: "maxprob:0.6", exitRate: 0.8, accuracy: 0.9, ms: 0.5, macs: 1e4, bytesMoved: 1e4 }],
-  }],
+  cuts: [
+    {
+      cut: 1,
+      edgeMs: 2,
+      serverMs: 0.5,
+      edgeMacs: 2e5,
+      serverMacs: 8e5,
+      edgeBytesMoved: 2e5,
+      edgeWorkingSetBytes: 1e4,
+      frameBytes: { f32: 250, int8: 100 },
+      accuracy: { int8: 0.915 },
+      exits: [{ policy: "maxprob:0.6", exitRate: 0.8, accuracy: 0.9, ms: 0.5, macs: 1e4, bytesMoved: 1e4 }],
+    },
+  ],
   link: { upBitsPerS: 1e6, downBitsPerS: 1e6, rttMs: 20, jitterMs: 0, radio: "lte" },
   energy: FLAT,
 };
@@ -36,10 +54,17 @@ const byKey = (rows: PlanRow[]) => Object.fromEntries(rows.map((r) => [r.key, r]
 describe("plan: latency", () => {
   it("predicts each strategy's mean latency, bytes and MACs per sample", () => {
     const p = plan(BASE);
-    expect(p.rows.map((r) => r.key)).toEqual(["local", "offload", "split@1:f32", "split@1:f32+maxprob:0.6", "split@1:int8", "split@1:int8+maxprob:0.6"]);
+    expect(p.rows.map((r) => r.key)).toEqual([
+      "local",
+      "offload",
+      "split@1:f32",
+      "split@1:f32+maxprob:0.6",
+      "split@1:int8",
+      "split@1:int8+maxprob:0.6",
+    ]);
     const r = byKey(p.rows);
-    expect(r["local"]!.latencyMs).toBe(10);
-    expect(r["offload"]!.latencyMs).toBeCloseTo(8 + 20 + 1 + 0.4, 12); // 1000 B up, 50 B down
+    expect(r.local!.latencyMs).toBe(10);
+    expect(r.offload!.latencyMs).toBeCloseTo(8 + 20 + 1 + 0.4, 12); // 1000 B up, 50 B down
     expect(r["split@1:f32"]!.latencyMs).toBeCloseTo(2 + 2 + 20 + 0.5 + 0.4, 12); // 24.9
     expect(r["split@1:int8"]!.latencyMs).toBeCloseTo(2 + 0.8 + 20 + 0.5 + 0.4, 12); // 23.7
     const ee = r["split@1:int8+maxprob:0.6"]!;
@@ -51,15 +76,18 @@ describe("plan: latency", () => {
     expect(ee.downBytes).toBeCloseTo(10, 12);
     expect(ee.edgeMacs).toBe(2.1e5);
     expect(ee.serverMacs).toBeCloseTo(1.6e5, 6);
-    expect(r["offload"]).toMatchObject({ upBytes: 1000, downBytes: 50, edgeMacs: 0, serverMacs: 1e6, edgeRate: 0 });
-    expect(r["local"]).toMatchObject({ upBytes: 0, downBytes: 0, edgeMacs: 1e6, serverMacs: 0, edgeRate: 1 });
+    expect(r.offload).toMatchObject({ upBytes: 1000, downBytes: 50, edgeMacs: 0, serverMacs: 1e6, edgeRate: 0 });
+    expect(r.local).toMatchObject({ upBytes: 0, downBytes: 0, edgeMacs: 1e6, serverMacs: 0, edgeRate: 1 });
     expect(p.best?.key).toBe("split@1:int8+maxprob:0.6");
   });
 
   it("an accuracy floor keeps the table but only chooses rows that reach it", () => {
     const p = plan(BASE, { minimize: "latency", minAccuracy: 0.91 });
     expect(p.rows).toHaveLength(6);
-    expect(p.rows.filter((r) => !r.feasible).map((r) => r.key)).toEqual(["split@1:f32+maxprob:0.6", "split@1:int8+maxprob:0.6"]);
+    expect(p.rows.filter((r) => !r.feasible).map((r) => r.key)).toEqual([
+      "split@1:f32+maxprob:0.6",
+      "split@1:int8+maxprob:0.6",
+    ]);
     expect(p.best?.key).toBe("local");
     expect(plan(BASE, { minimize: "latency", minAccuracy: 0.95 }).best).toBeUndefined();
   });
@@ -67,9 +95,9 @@ describe("plan: latency", () => {
   it("a slow edge device moves the choice to full offload (edge slowdown 5)", () => {
     const p = plan({ ...BASE, edgeSlowdown: 5 }, { minimize: "latency", minAccuracy: 0.91 });
     const r = byKey(p.rows);
-    expect(r["local"]!.latencyMs).toBe(50);
+    expect(r.local!.latencyMs).toBe(50);
     expect(r["split@1:int8"]!.latencyMs).toBeCloseTo(10 + 21.7, 12);
-    expect(r["offload"]!.latencyMs).toBeCloseTo(29.4, 12); // the server's time is not scaled
+    expect(r.offload!.latencyMs).toBeCloseTo(29.4, 12); // the server's time is not scaled
     expect(p.best?.key).toBe("offload");
     expect(p.edgeSlowdown).toBe(5);
   });
@@ -78,7 +106,7 @@ describe("plan: latency", () => {
     const r = byKey(plan({ ...BASE, answerBytes: { f32: 50, int8: 25 } }).rows);
     expect(r["split@1:int8"]!.latencyMs).toBeCloseTo(2 + 0.8 + 20 + 0.5 + 0.2, 12);
     expect(r["split@1:f32"]!.latencyMs).toBeCloseTo(24.9, 12);
-    expect(r["offload"]!.downBytes).toBe(50);
+    expect(r.offload!.downBytes).toBe(50);
     expect(() => plan({ ...BASE, answerBytes: { int8: 25 } })).toThrow(/answerBytes per dtype needs an f32 figure/);
   });
 
@@ -92,9 +120,9 @@ describe("plan: latency", () => {
 describe("plan: energy", () => {
   it("prices compute at pJ/MAC and pJ/B and the radio per bit and per active millisecond", () => {
     const r = byKey(plan(BASE, { minimize: "energy" }).rows);
-    expect(r["local"]!.energyJ).toBeCloseTo(2e-6, 18); // 1e6 MACs + 1e6 B at 1 pJ
+    expect(r.local!.energyJ).toBeCloseTo(2e-6, 18); // 1e6 MACs + 1e6 B at 1 pJ
     // offload: (8000 bit × 100 + 400 bit × 10) nJ + 29.4 ms × 1 W
-    expect(r["offload"]!.energyJ).toBeCloseTo(0.804e-3 + 29.4e-3, 15);
+    expect(r.offload!.energyJ).toBeCloseTo(0.804e-3 + 29.4e-3, 15);
     // split int8: 0.4 µJ on the edge + (800 × 100 + 400 × 10) nJ + 21.7 ms × 1 W
     expect(r["split@1:int8"]!.computeJ).toBeCloseTo(0.4e-6, 18);
     expect(r["split@1:int8"]!.energyJ).toBeCloseTo(0.4e-6 + 0.084e-3 + 21.7e-3, 15);
@@ -122,8 +150,8 @@ describe("crossovers", () => {
     expect(x! / 160_000 - 1).toBeCloseTo(0, 6);
     const below = byKey(plan({ ...p, link: { ...p.link, upBitsPerS: 150e3, downBitsPerS: 150e3 } }).rows);
     const above = byKey(plan({ ...p, link: { ...p.link, upBitsPerS: 170e3, downBitsPerS: 170e3 } }).rows);
-    expect(below["local"]!.latencyMs).toBeLessThan(below["split@1:int8"]!.latencyMs);
-    expect(above["split@1:int8"]!.latencyMs).toBeLessThan(above["local"]!.latencyMs);
+    expect(below.local!.latencyMs).toBeLessThan(below["split@1:int8"]!.latencyMs);
+    expect(above["split@1:int8"]!.latencyMs).toBeLessThan(above.local!.latencyMs);
   });
 
   it("offload beats split above 4.8 Mbit/s: 8400 bit / R + 21 ms = 1200 bit / R + 22.5 ms", () => {
@@ -148,8 +176,16 @@ describe("crossovers", () => {
 describe("plan: sweep, table, validation", () => {
   it("planSweep plans at each uplink rate, the downlink scaled alike", () => {
     const plans = planSweep({ ...BASE, link: { ...BASE.link, downBitsPerS: 4e6 } }, [1e5, 1e6, 1e7]);
-    expect(plans.map((p) => [p.link.upBitsPerS, p.link.downBitsPerS])).toEqual([[1e5, 4e5], [1e6, 4e6], [1e7, 4e7]]);
-    expect(plans.map((p) => p.best?.key)).toEqual(["split@1:int8+maxprob:0.6", "split@1:int8+maxprob:0.6", "split@1:int8+maxprob:0.6"]);
+    expect(plans.map((p) => [p.link.upBitsPerS, p.link.downBitsPerS])).toEqual([
+      [1e5, 4e5],
+      [1e6, 4e6],
+      [1e7, 4e7],
+    ]);
+    expect(plans.map((p) => p.best?.key)).toEqual([
+      "split@1:int8+maxprob:0.6",
+      "split@1:int8+maxprob:0.6",
+      "split@1:int8+maxprob:0.6",
+    ]);
   });
 
   it("formatPlan prints every row, marks the best and the rows below the floor", () => {
@@ -157,7 +193,9 @@ describe("plan: sweep, table, validation", () => {
     const lines = md.split("\n");
     expect(lines).toHaveLength(2 + 6);
     expect(lines[2]).toMatch(/^\| local \*\*\(best\)\*\* \| 92\.00% \| 100\.0% \| 10 \|/);
-    expect(lines[7]).toMatch(/^\| split@1:int8\+maxprob:0\.6 \(below accuracy floor\) \| 90\.00% \| 80\.0% \| 6\.84 \|/);
+    expect(lines[7]).toMatch(
+      /^\| split@1:int8\+maxprob:0\.6 \(below accuracy floor\) \| 90\.00% \| 80\.0% \| 6\.84 \|/,
+    );
   });
 
   it("refuses bad input, naming the field", () => {
@@ -166,8 +204,14 @@ describe("plan: sweep, table, validation", () => {
       [{ edgeSlowdown: 0 }, /edgeSlowdown must be a finite number > 0, got 0/],
       [{ inputBytes: -1 }, /inputBytes must be a number in \[0, Infinity\], got -1/],
       [{ full: { ...BASE.full, accuracy: 1.2 } }, /full.accuracy must be a number in \[0, 1\], got 1.2/],
-      [{ cuts: [{ ...cut, exits: [{ ...cut.exits![0]!, exitRate: 1.5 }] }] }, /cut 1: maxprob:0.6: exitRate must be a number in \[0, 1\], got 1.5/],
-      [{ cuts: [{ ...cut, frameBytes: { f64: 3 } as never }] }, /cut 1: frameBytes has dtype "f64", expected one of f32, f16, int8/],
+      [
+        { cuts: [{ ...cut, exits: [{ ...cut.exits![0]!, exitRate: 1.5 }] }] },
+        /cut 1: maxprob:0.6: exitRate must be a number in \[0, 1\], got 1.5/,
+      ],
+      [
+        { cuts: [{ ...cut, frameBytes: { f64: 3 } as never }] },
+        /cut 1: frameBytes has dtype "f64", expected one of f32, f16, int8/,
+      ],
       [{ cuts: [{ ...cut, edgeMs: Number.NaN }] }, /cut 1: edgeMs must be a number/],
       [{ link: { ...BASE.link, radio: undefined } }, /no radio for this link/],
       [{ link: { ...BASE.link, upBitsPerS: 0 } }, /upBitsPerS must be from 1/],

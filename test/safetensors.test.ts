@@ -3,19 +3,32 @@ import fc from "fast-check";
 import { mkdtemp, readdir, rm, truncate } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { FormatError, ValidationError } from "../src/engine/errors.js";
 import {
-  FormatError,
-  ValidationError,
   SAFETENSORS_DTYPES,
   decodeSafetensors,
   encodeSafetensors,
   type Dtype,
   type SafeTensor,
-} from "../src/index.js";
+} from "../src/io/safetensors.js";
 import { readSafetensorsFile, writeSafetensorsFile } from "../src/node/index.js";
 
 const SIZE: Record<Dtype, number> = {
-  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, U16: 2, I16: 2, F16: 2, BF16: 2, U32: 4, I32: 4, F32: 4, U64: 8, I64: 8, F64: 8,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  U16: 2,
+  I16: 2,
+  F16: 2,
+  BF16: 2,
+  U32: 4,
+  I32: 4,
+  F32: 4,
+  U64: 8,
+  I64: 8,
+  F64: 8,
 };
 
 function bytesOf(d: ArrayBufferView): Uint8Array {
@@ -54,16 +67,28 @@ function anyArray(dtype: Dtype, raw: Uint8Array): SafeTensor["data"] {
   const buf = raw.slice().buffer;
   const n = raw.length / SIZE[dtype];
   switch (dtype) {
-    case "I8": return new Int8Array(buf, 0, n);
-    case "U16": case "F16": case "BF16": return new Uint16Array(buf, 0, n);
-    case "I16": return new Int16Array(buf, 0, n);
-    case "U32": return new Uint32Array(buf, 0, n);
-    case "I32": return new Int32Array(buf, 0, n);
-    case "F32": return new Float32Array(buf, 0, n);
-    case "U64": return new BigUint64Array(buf, 0, n);
-    case "I64": return new BigInt64Array(buf, 0, n);
-    case "F64": return new Float64Array(buf, 0, n);
-    default: return new Uint8Array(buf, 0, n);
+    case "I8":
+      return new Int8Array(buf, 0, n);
+    case "U16":
+    case "F16":
+    case "BF16":
+      return new Uint16Array(buf, 0, n);
+    case "I16":
+      return new Int16Array(buf, 0, n);
+    case "U32":
+      return new Uint32Array(buf, 0, n);
+    case "I32":
+      return new Int32Array(buf, 0, n);
+    case "F32":
+      return new Float32Array(buf, 0, n);
+    case "U64":
+      return new BigUint64Array(buf, 0, n);
+    case "I64":
+      return new BigInt64Array(buf, 0, n);
+    case "F64":
+      return new Float64Array(buf, 0, n);
+    default:
+      return new Uint8Array(buf, 0, n);
   }
 }
 
@@ -74,7 +99,10 @@ const tensorArb = fc
   })
   .chain(({ dtype, shape }) =>
     fc
-      .uint8Array({ minLength: shape.reduce((a, b) => a * b, 1) * SIZE[dtype], maxLength: shape.reduce((a, b) => a * b, 1) * SIZE[dtype] })
+      .uint8Array({
+        minLength: shape.reduce((a, b) => a * b, 1) * SIZE[dtype],
+        maxLength: shape.reduce((a, b) => a * b, 1) * SIZE[dtype],
+      })
       .map((raw): SafeTensor => ({ dtype, shape, data: anyArray(dtype, raw) })),
   );
 const nameArb = fc.string({ maxLength: 8 }).filter((s) => s !== "__metadata__");
@@ -153,7 +181,10 @@ describe("safetensors round trip", () => {
   });
 
   it("keeps a __proto__ key as data", () => {
-    const bytes = encodeSafetensors({ ["__proto__"]: { dtype: "U8", shape: [1], data: new Uint8Array([9]) } }, JSON.parse('{"__proto__":"x"}'));
+    const bytes = encodeSafetensors(
+      { ["__proto__"]: { dtype: "U8", shape: [1], data: new Uint8Array([9]) } },
+      JSON.parse('{"__proto__":"x"}'),
+    );
     const out = decodeSafetensors(bytes);
     expect(out.tensors.get("__proto__")?.data[0]).toBe(9);
     expect(Object.getOwnPropertyDescriptor(out.metadata, "__proto__")?.value).toBe("x");
@@ -192,7 +223,7 @@ describe("safetensors reader rejections", () => {
     const bad = file("{}    ");
     bad[9] = 0xff;
     rejects(bad, "header");
-    rejects(file("{\"a\": "), "header");
+    rejects(file('{"a": '), "header");
     rejects(file("\uFEFF{}"), "header");
     for (const h of ["[]", "null", "3", '"x"']) rejects(file(h), "header");
     rejects(file({ a: 5 }), "tensor");
@@ -204,7 +235,9 @@ describe("safetensors reader rejections", () => {
     rejects(file(`{"a":${JSON.stringify(t())},"\\u0061":${JSON.stringify(t())}}`, f32(2)), "header");
     rejects(file(`{"__metadata__":{"k":"1","k":"2"}}`), "header");
     // the same key in different objects is fine
-    expect(decodeSafetensors(file(`{"__metadata__":{"a":"1"},"a":${JSON.stringify(t())}}`, f32(2))).tensors.size).toBe(1);
+    expect(decodeSafetensors(file(`{"__metadata__":{"a":"1"},"a":${JSON.stringify(t())}}`, f32(2))).tensors.size).toBe(
+      1,
+    );
   });
 
   it("rejects unknown dtypes and malformed shapes", () => {
@@ -233,7 +266,8 @@ describe("safetensors reader rejections", () => {
   });
 
   it("rejects metadata that is not a string map", () => {
-    for (const m of [[], "x", 3, { k: 1 }, { k: null }, { k: { v: "x" } }]) rejects(file({ __metadata__: m }), "__metadata__");
+    for (const m of [[], "x", 3, { k: 1 }, { k: null }, { k: { v: "x" } }])
+      rejects(file({ __metadata__: m }), "__metadata__");
     expect(decodeSafetensors(file({ __metadata__: null })).metadata).toEqual({});
   });
 
@@ -266,7 +300,10 @@ describe("safetensors reader under corruption", () => {
       }),
       { numRuns: 300 },
     );
-    fc.assert(fc.property(fc.nat(valid.length), (n) => mustBeFormatError(valid.slice(0, n))), { numRuns: 100 });
+    fc.assert(
+      fc.property(fc.nat(valid.length), (n) => mustBeFormatError(valid.slice(0, n))),
+      { numRuns: 100 },
+    );
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 1, maxLength: 40 }), (tail) => {
         const b = new Uint8Array(valid.length + tail.length);
@@ -292,15 +329,23 @@ describe("safetensors reader under corruption", () => {
   });
 
   it("random edits of the JSON header only ever give FormatError", () => {
-    const header = JSON.parse(new TextDecoder().decode(valid.subarray(8, 8 + headerLength))) as Record<string, Record<string, unknown>>;
+    const header = JSON.parse(new TextDecoder().decode(valid.subarray(8, 8 + headerLength))) as Record<
+      string,
+      Record<string, unknown>
+    >;
     const data = valid.subarray(8 + headerLength);
     const keys = Object.keys(header);
     fc.assert(
-      fc.property(fc.constantFrom(...keys), fc.constantFrom("dtype", "shape", "data_offsets", "k", "arch"), fc.jsonValue({ maxDepth: 2 }), (key, field, value) => {
-        const edited = structuredClone(header);
-        edited[key]![field] = value;
-        mustBeFormatError(file(edited, data));
-      }),
+      fc.property(
+        fc.constantFrom(...keys),
+        fc.constantFrom("dtype", "shape", "data_offsets", "k", "arch"),
+        fc.jsonValue({ maxDepth: 2 }),
+        (key, field, value) => {
+          const edited = structuredClone(header);
+          edited[key]![field] = value;
+          mustBeFormatError(file(edited, data));
+        },
+      ),
       { numRuns: 300 },
     );
     const chars = '{}[]",:0123456789-.e \\u';
@@ -312,7 +357,10 @@ describe("safetensors reader under corruption", () => {
       }),
       { numRuns: 300 },
     );
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => mustBeFormatError(bytes)), { numRuns: 200 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => mustBeFormatError(bytes)),
+      { numRuns: 200 },
+    );
   });
 });
 

@@ -3,11 +3,24 @@
 // Retry-After while every accepted request is still answered; timeouts give 504; close and SIGTERM drain; metrics.
 import { connect } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
-import { decodeFrame, encodeFrame, frameErrorBound, softmax, Matrix } from "../src/index.js";
+import { Matrix } from "../src/engine/buffers.js";
+import { softmax } from "../src/ops/softmax_xent.js";
+import { decodeFrame, encodeFrame, frameErrorBound } from "../src/split/frame.js";
 import { startServer, type RunningServer } from "../src/server/index.js";
 import { getEngine } from "./helpers/engine.js";
 import {
-  FRAME_TYPE, activationFrame, errorOf, localLogits, postFrame, raw, referenceTail, spawnCli, splitModel, stopChildren, tempFiles, until,
+  FRAME_TYPE,
+  activationFrame,
+  errorOf,
+  localLogits,
+  postFrame,
+  raw,
+  referenceTail,
+  spawnCli,
+  splitModel,
+  stopChildren,
+  tempFiles,
+  until,
 } from "./helpers/server_harness.js";
 
 const engine = await getEngine();
@@ -29,12 +42,14 @@ afterAll(async () => {
 
 function sameBits(a: Float32Array, b: Float32Array): boolean {
   if (a.length !== b.length) return false;
-  const x = new Uint32Array(a.buffer, a.byteOffset, a.length), y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length),
+    y = new Uint32Array(b.buffer, b.byteOffset, b.length);
   return x.every((v, i) => v === y[i]);
 }
 
 function localProbabilities(z: Float32Array, C: number, n: number): Float32Array {
-  const Z = Matrix.from(engine, C, n, z), P = new Matrix(engine, C, n);
+  const Z = Matrix.from(engine, C, n, z),
+    P = new Matrix(engine, C, n);
   const p = softmax(Z, P).toArray();
   Z.dispose();
   P.dispose();
@@ -71,7 +86,9 @@ describe("tail server", () => {
       const decoded = decodeFrame(bytes).data;
       return { n, dtype, probs, bytes, data, decoded };
     });
-    const responses = await Promise.all(jobs.map((j) => postFrame(s.url, j.bytes, j.probs ? "?output=probabilities" : "")));
+    const responses = await Promise.all(
+      jobs.map((j) => postFrame(s.url, j.bytes, j.probs ? "?output=probabilities" : "")),
+    );
     let batched = 0;
     responses.forEach((r, i) => {
       const j = jobs[i]!;
@@ -86,20 +103,22 @@ describe("tail server", () => {
       if (j.dtype === "f32") expect(sameBits(f.data, want), `request ${i}`).toBe(true);
       else {
         // the answer frame's own quantization is the only difference
-        for (let k = 0; k < want.length; k++) expect(Math.abs(f.data[k]! - want[k]!)).toBeLessThanOrEqual(frameErrorBound(j.dtype, want[k]!, f.scale));
+        for (let k = 0; k < want.length; k++)
+          expect(Math.abs(f.data[k]! - want[k]!)).toBeLessThanOrEqual(frameErrorBound(j.dtype, want[k]!, f.scale));
       }
       if (Number(r.headers["x-presparse-batch-requests"]) > 1) batched++;
       expect(Number(r.headers["x-presparse-batch-samples"])).toBeLessThanOrEqual(32 + 7);
     });
     expect(batched).toBeGreaterThan(0);
     const m = parseMetrics((await raw(s.url, { method: "GET", path: "/metrics" })).body.toString());
-    expect(m.get('presparse_requests_total{code="200",path="/v1/infer"}')).toBe(300);
-    expect(m.get("presparse_samples_total")).toBe(jobs.reduce((a, j) => a + j.n, 0));
+    expect(m.get('presparse_requests_total{code="200",path="/v1/infer",transport="http"}')).toBe(300);
+    expect(m.get('presparse_samples_total{transport="http"}')).toBe(jobs.reduce((a, j) => a + j.n, 0));
     expect(m.get("presparse_batch_size_sum")).toBe(jobs.reduce((a, j) => a + j.n, 0));
     expect(m.get("presparse_batch_requests_sum")).toBe(300);
     expect(m.get("presparse_batch_size_count")).toBeLessThan(300);
-    expect(m.get("presparse_request_duration_seconds_count")).toBe(300);
-    expect(m.get('presparse_request_duration_seconds_bucket{le="+Inf"}')).toBe(300);
+    expect(m.get('presparse_request_duration_seconds_count{transport="http"}')).toBe(300);
+    expect(m.get('presparse_request_duration_seconds_bucket{le="+Inf",transport="http"}')).toBe(300);
+    expect(m.get('presparse_request_duration_seconds_count{transport="ws"}')).toBe(0);
     expect(m.get("presparse_queue_depth")).toBe(0);
     // cumulative buckets never decrease
     const buckets = [...m].filter(([k]) => k.startsWith("presparse_batch_size_bucket")).map(([, v]) => v);
@@ -115,7 +134,14 @@ describe("tail server", () => {
     expect(f.dtype).toBe("f32");
     expect(sameBits(f.data, localLogits(ref, decodeFrame(bytes).data, 3))).toBe(true);
     expect(data.length).toBe(tail.inputSize * 3);
-    const huge = encodeFrame({ data: new Float32Array(tail.inputSize).fill(1e7), shape: [tail.inputSize, 1], dtype: "f32", kind: "activation", splitId: tail.split.cut, modelHash: tail.split.hash });
+    const huge = encodeFrame({
+      data: new Float32Array(tail.inputSize).fill(1e7),
+      shape: [tail.inputSize, 1],
+      dtype: "f32",
+      kind: "activation",
+      splitId: tail.split.cut,
+      modelHash: tail.split.hash,
+    });
     const want = localLogits(ref, decodeFrame(huge).data, 1);
     expect(Math.max(...want.map(Math.abs))).toBeGreaterThan(65520);
     const r2 = await postFrame(s.url, huge, "?dtype=f16");
@@ -127,26 +153,138 @@ describe("tail server", () => {
   it("refuses bad requests with the right status and a JSON body, and keeps serving", async () => {
     const s = await serve({ maxBodyBytes: 4096 });
     const good = activationFrame(tail, 2, 9).bytes;
-    const cases: [string, () => Promise<import("./helpers/server_harness.js").RawResponse>, number, string, string?][] = [
-      ["garbage", () => postFrame(s.url, Uint8Array.from({ length: 80 }, (_, i) => i)), 400, "bad_frame", "magic"],
-      ["flipped byte", () => { const b = good.slice(); b[50]! ^= 1; return postFrame(s.url, b); }, 400, "bad_frame", "checksum"],
-      ["empty body", () => postFrame(s.url, new Uint8Array(0)), 400, "bad_frame", "length"],
-      ["wrong width", () => postFrame(s.url, encodeFrame({ data: new Float32Array(6), shape: [3, 2], dtype: "f32", kind: "activation", splitId: tail.split.cut, modelHash: tail.split.hash })), 400, "bad_frame", "dims"],
-      ["rank 1", () => postFrame(s.url, encodeFrame({ data: new Float32Array(tail.inputSize), shape: [tail.inputSize], dtype: "f32", kind: "activation", splitId: tail.split.cut, modelHash: tail.split.hash })), 400, "bad_frame", "dims"],
-      ["a NaN activation", () => postFrame(s.url, encodeFrame({ data: new Float32Array(tail.inputSize * 2).fill(NaN, 3, 4), shape: [tail.inputSize, 2], dtype: "f32", kind: "activation", splitId: tail.split.cut, modelHash: tail.split.hash, nonFinite: "allow" })), 400, "bad_frame", "payload"],
-      ["other model", () => postFrame(s.url, activationFrame(tail, 2, 9, "f32", { modelHash: "0123456789abcdef" }).bytes), 409, "frame_mismatch", "modelHash"],
-      ["other split", () => postFrame(s.url, activationFrame(tail, 2, 9, "f32", { splitId: 2 }).bytes), 409, "frame_mismatch", "splitId"],
-      ["logits sent as input", () => postFrame(s.url, activationFrame(tail, 2, 9, "f32", { kind: "logits" }).bytes), 409, "frame_mismatch", "kind"],
-      ["declared too large", () => postFrame(s.url, new Uint8Array(5000)), 413, "too_large", "length"],
-      ["streamed too large", () => raw(s.url, { headers: { "Content-Type": FRAME_TYPE, "Transfer-Encoding": "chunked" }, body: [good, new Uint8Array(3000), new Uint8Array(3000)] }), 413, "too_large", "length"],
-      ["content type", () => postFrame(s.url, good, "", { "Content-Type": "application/octet-stream" }), 415, "unsupported_media_type", "content-type"],
-      ["no content type", () => raw(s.url, { body: good }), 415, "unsupported_media_type", "content-type"],
-      ["bad output", () => postFrame(s.url, good, "?output=argmax"), 400, "bad_query", "output"],
-      ["bad dtype", () => postFrame(s.url, good, "?dtype=f64"), 400, "bad_query", "dtype"],
-      ["unknown path", () => raw(s.url, { method: "GET", path: "/v2/infer" }), 404, "not_found"],
-      ["GET /v1/infer", () => raw(s.url, { method: "GET", path: "/v1/infer" }), 405, "method_not_allowed"],
-      ["POST /healthz", () => raw(s.url, { method: "POST", path: "/healthz", body: good }), 405, "method_not_allowed"],
-    ];
+    const cases: [string, () => Promise<import("./helpers/server_harness.js").RawResponse>, number, string, string?][] =
+      [
+        [
+          "garbage",
+          () =>
+            postFrame(
+              s.url,
+              Uint8Array.from({ length: 80 }, (_, i) => i),
+            ),
+          400,
+          "bad_frame",
+          "magic",
+        ],
+        [
+          "flipped byte",
+          () => {
+            const b = good.slice();
+            b[50]! ^= 1;
+            return postFrame(s.url, b);
+          },
+          400,
+          "bad_frame",
+          "checksum",
+        ],
+        ["empty body", () => postFrame(s.url, new Uint8Array(0)), 400, "bad_frame", "length"],
+        [
+          "wrong width",
+          () =>
+            postFrame(
+              s.url,
+              encodeFrame({
+                data: new Float32Array(6),
+                shape: [3, 2],
+                dtype: "f32",
+                kind: "activation",
+                splitId: tail.split.cut,
+                modelHash: tail.split.hash,
+              }),
+            ),
+          400,
+          "bad_frame",
+          "dims",
+        ],
+        [
+          "rank 1",
+          () =>
+            postFrame(
+              s.url,
+              encodeFrame({
+                data: new Float32Array(tail.inputSize),
+                shape: [tail.inputSize],
+                dtype: "f32",
+                kind: "activation",
+                splitId: tail.split.cut,
+                modelHash: tail.split.hash,
+              }),
+            ),
+          400,
+          "bad_frame",
+          "dims",
+        ],
+        [
+          "a NaN activation",
+          () =>
+            postFrame(
+              s.url,
+              encodeFrame({
+                data: new Float32Array(tail.inputSize * 2).fill(NaN, 3, 4),
+                shape: [tail.inputSize, 2],
+                dtype: "f32",
+                kind: "activation",
+                splitId: tail.split.cut,
+                modelHash: tail.split.hash,
+                nonFinite: "allow",
+              }),
+            ),
+          400,
+          "bad_frame",
+          "payload",
+        ],
+        [
+          "other model",
+          () => postFrame(s.url, activationFrame(tail, 2, 9, "f32", { modelHash: "0123456789abcdef" }).bytes),
+          409,
+          "frame_mismatch",
+          "modelHash",
+        ],
+        [
+          "other split",
+          () => postFrame(s.url, activationFrame(tail, 2, 9, "f32", { splitId: 2 }).bytes),
+          409,
+          "frame_mismatch",
+          "splitId",
+        ],
+        [
+          "logits sent as input",
+          () => postFrame(s.url, activationFrame(tail, 2, 9, "f32", { kind: "logits" }).bytes),
+          409,
+          "frame_mismatch",
+          "kind",
+        ],
+        ["declared too large", () => postFrame(s.url, new Uint8Array(5000)), 413, "too_large", "length"],
+        [
+          "streamed too large",
+          () =>
+            raw(s.url, {
+              headers: { "Content-Type": FRAME_TYPE, "Transfer-Encoding": "chunked" },
+              body: [good, new Uint8Array(3000), new Uint8Array(3000)],
+            }),
+          413,
+          "too_large",
+          "length",
+        ],
+        [
+          "content type",
+          () => postFrame(s.url, good, "", { "Content-Type": "application/octet-stream" }),
+          415,
+          "unsupported_media_type",
+          "content-type",
+        ],
+        ["no content type", () => raw(s.url, { body: good }), 415, "unsupported_media_type", "content-type"],
+        ["bad output", () => postFrame(s.url, good, "?output=argmax"), 400, "bad_query", "output"],
+        ["bad dtype", () => postFrame(s.url, good, "?dtype=f64"), 400, "bad_query", "dtype"],
+        ["unknown path", () => raw(s.url, { method: "GET", path: "/v2/infer" }), 404, "not_found"],
+        ["GET /v1/infer", () => raw(s.url, { method: "GET", path: "/v1/infer" }), 405, "method_not_allowed"],
+        [
+          "POST /healthz",
+          () => raw(s.url, { method: "POST", path: "/healthz", body: good }),
+          405,
+          "method_not_allowed",
+        ],
+      ];
     for (const [what, send, status, code, field] of cases) {
       const r = await send();
       expect(r.status, `${what}: ${r.body.toString()}`).toBe(status);
@@ -159,16 +297,17 @@ describe("tail server", () => {
       expect(ok.status, `after ${what}`).toBe(200);
     }
     const m = parseMetrics((await raw(s.url, { method: "GET", path: "/metrics" })).body.toString());
-    expect(m.get('presparse_requests_total{code="409",path="/v1/infer"}')).toBe(3);
-    expect(m.get('presparse_requests_total{code="404",path="other"}')).toBe(1);
-    expect(m.get('presparse_requests_total{code="200",path="/v1/infer"}')).toBe(cases.length);
+    expect(m.get('presparse_requests_total{code="409",path="/v1/infer",transport="http"}')).toBe(3);
+    expect(m.get('presparse_requests_total{code="404",path="other",transport="http"}')).toBe(1);
+    expect(m.get('presparse_requests_total{code="200",path="/v1/infer",transport="http"}')).toBe(cases.length);
   });
 
   it("a full queue answers 503 with Retry-After, and every accepted request is still answered", async () => {
     const s = await serve({ maxQueue: 12, maxBatch: 64, maxDelayMs: 1000, retryAfterSeconds: 2 });
     const frames = Array.from({ length: 40 }, (_, i) => activationFrame(tail, 1 + (i % 3), 50 + i));
     const rs = await Promise.all(frames.map((f) => postFrame(s.url, f.bytes)));
-    const ok = rs.filter((r) => r.status === 200), busy = rs.filter((r) => r.status === 503);
+    const ok = rs.filter((r) => r.status === 200),
+      busy = rs.filter((r) => r.status === 503);
     expect(ok.length + busy.length).toBe(40);
     expect(ok.length).toBeGreaterThan(0);
     expect(busy.length).toBeGreaterThan(0);
@@ -181,7 +320,10 @@ describe("tail server", () => {
       expect(errorOf(r).code).toBe("overloaded");
     }
     rs.forEach((r, i) => {
-      if (r.status === 200) expect(sameBits(decodeFrame(new Uint8Array(r.body)).data, localLogits(ref, frames[i]!.data, 1 + (i % 3)))).toBe(true);
+      if (r.status === 200)
+        expect(sameBits(decodeFrame(new Uint8Array(r.body)).data, localLogits(ref, frames[i]!.data, 1 + (i % 3)))).toBe(
+          true,
+        );
     });
     // a request with more samples than the queue can ever hold is too large, not overloaded
     const big = await postFrame(s.url, activationFrame(tail, 13, 1).bytes);
@@ -206,7 +348,12 @@ describe("tail server", () => {
     const h = await raw(s.url, { method: "GET", path: "/healthz" });
     expect(h.status).toBe(200);
     const body = JSON.parse(h.body.toString());
-    expect(body).toMatchObject({ ok: true, modelHash: tail.split.hash, split: { after: 1, splitId: 1, activationWidth: tail.inputSize, classes: tail.classes }, queue: { requests: 0, samples: 0 } });
+    expect(body).toMatchObject({
+      ok: true,
+      modelHash: tail.split.hash,
+      split: { after: 1, splitId: 1, activationWidth: tail.inputSize, classes: tail.classes },
+      queue: { requests: 0, samples: 0 },
+    });
     const frames = Array.from({ length: 25 }, (_, i) => activationFrame(tail, 2, 300 + i));
     const pending = Promise.all(frames.map((f) => postFrame(s.url, f.bytes)));
     await until(() => s.queueDepth().requests === 25, "25 queued requests");
@@ -232,7 +379,7 @@ describe("tail server", () => {
     await until(() => s.queueDepth().requests === 1, "a queued request");
     // a reset: the connection is gone both ways (a FIN alone may be a half-close, which is answered: below)
     sock.resetAndDestroy();
-    await until(() => s.metrics.requests.get({ path: "/v1/infer", code: "499" }) === 1, "a 499");
+    await until(() => s.metrics.requests.get({ path: "/v1/infer", code: "499", transport: "http" }) === 1, "a 499");
     expect(s.queueDepth()).toEqual({ requests: 0, samples: 0 });
     expect(s.metrics.render()).toMatch(/^presparse_inflight_requests 0$/m);
   });
@@ -275,7 +422,9 @@ describe("tail server", () => {
     const other = splitModel(engine, 4);
     await expect(startServer({ model: other.headBytes, engine, port: 0 })).rejects.toThrow(/extra\.split\.role/);
     const s = await serve();
-    await expect(startServer({ model: tailBytes, engine, port: s.port })).rejects.toThrow(/cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/);
+    await expect(startServer({ model: tailBytes, engine, port: s.port })).rejects.toThrow(
+      /cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/,
+    );
     expect((await postFrame(s.url, activationFrame(tail, 1, 2).bytes)).status).toBe(200);
     for (const x of [other.model, other.head, other.tail]) x.dispose();
   });
@@ -286,17 +435,34 @@ describe("presparse serve (child process)", () => {
   afterAll(() => files.cleanup());
 
   it("SIGTERM drains: every accepted request gets 200, then the process exits 0", async () => {
-    const { child, url, exited, stderr } = await spawnCli(["serve", "--model", files.path("tail.safetensors"), "--port", "0", "--max-delay-ms", "500", "--max-batch", "1000"]);
+    const { child, url, exited, stderr } = await spawnCli([
+      "serve",
+      "--model",
+      files.path("tail.safetensors"),
+      "--port",
+      "0",
+      "--max-delay-ms",
+      "500",
+      "--max-batch",
+      "1000",
+    ]);
     try {
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       const frames = Array.from({ length: 30 }, (_, i) => activationFrame(tail, 1 + (i % 4), 700 + i));
       const pending = Promise.all(frames.map((f) => postFrame(url, f.bytes)));
-      await until(async () => JSON.parse((await raw(url, { method: "GET", path: "/healthz", agent: false })).body.toString()).queue.requests === 30, "30 queued requests");
+      await until(
+        async () =>
+          JSON.parse((await raw(url, { method: "GET", path: "/healthz", agent: false })).body.toString()).queue
+            .requests === 30,
+        "30 queued requests",
+      );
       child.kill("SIGTERM");
       const rs = await pending;
       rs.forEach((r, i) => {
         expect(r.status).toBe(200);
-        expect(sameBits(decodeFrame(new Uint8Array(r.body)).data, localLogits(ref, frames[i]!.data, 1 + (i % 4)))).toBe(true);
+        expect(sameBits(decodeFrame(new Uint8Array(r.body)).data, localLogits(ref, frames[i]!.data, 1 + (i % 4)))).toBe(
+          true,
+        );
       });
       expect(await exited, stderr()).toBe(0);
     } finally {
@@ -305,7 +471,15 @@ describe("presparse serve (child process)", () => {
   });
 
   it("--workers 2 serves from two processes on one port, replaces a crashed worker, and stops on SIGTERM", async () => {
-    const { child, url, exited, stderr } = await spawnCli(["serve", "--model", files.path("tail.safetensors"), "--port", "0", "--workers", "2"]);
+    const { child, url, exited, stderr } = await spawnCli([
+      "serve",
+      "--model",
+      files.path("tail.safetensors"),
+      "--port",
+      "0",
+      "--workers",
+      "2",
+    ]);
     try {
       // one fresh connection per request, so the primary's round robin spreads them over the workers
       const pids = new Set<number>();
@@ -325,10 +499,17 @@ describe("presparse serve (child process)", () => {
       // it — node:cluster cannot recover it — hence the per-request timeout here)
       const [victim] = pids;
       process.kill(victim!, "SIGKILL");
-      await until(async () => {
-        const r = await raw(url, { method: "GET", path: "/healthz", agent: false, timeoutMs: 500 }).catch(() => undefined);
-        return r !== undefined && !pids.has(JSON.parse(r.body.toString()).pid);
-      }, "a restarted worker", 8000, 50);
+      await until(
+        async () => {
+          const r = await raw(url, { method: "GET", path: "/healthz", agent: false, timeoutMs: 500 }).catch(
+            () => undefined,
+          );
+          return r !== undefined && !pids.has(JSON.parse(r.body.toString()).pid);
+        },
+        "a restarted worker",
+        8000,
+        50,
+      );
       expect(stderr()).toMatch(/restarting/);
       child.kill("SIGTERM");
       expect(await exited, stderr()).toBe(0);

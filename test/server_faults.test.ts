@@ -3,10 +3,23 @@
 // more connections than the cap, and a shutdown that neither waits on idle sockets nor resets requests on their way.
 import { connect, type Socket } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
-import { decodeFrame, encodeFrame } from "../src/index.js";
+import { decodeFrame, encodeFrame } from "../src/split/frame.js";
+import { STREAM_PROTOCOL } from "../src/split/ws_transport.js";
 import { startServer, type RunningServer } from "../src/server/index.js";
 import { getEngine } from "./helpers/engine.js";
-import { FRAME_TYPE, activationFrame, localLogits, postFrame, raw, referenceTail, spawnCli, splitModel, stopChildren, tempFiles, until } from "./helpers/server_harness.js";
+import {
+  FRAME_TYPE,
+  activationFrame,
+  localLogits,
+  postFrame,
+  raw,
+  referenceTail,
+  spawnCli,
+  splitModel,
+  stopChildren,
+  tempFiles,
+  until,
+} from "./helpers/server_harness.js";
 
 const engine = await getEngine();
 const { model, head, tail, tailBytes } = splitModel(engine, 5);
@@ -33,7 +46,12 @@ interface Parsed {
 }
 
 /** A raw connection that parses the HTTP answers it gets, in order, and says how it ended. */
-function rawConnection(port: number): { sock: Socket; answers: Parsed[]; next(): Promise<Parsed>; ended: Promise<string> } {
+function rawConnection(port: number): {
+  sock: Socket;
+  answers: Parsed[];
+  next(): Promise<Parsed>;
+  ended: Promise<string>;
+} {
   const sock = connect(port, "127.0.0.1");
   const answers: Parsed[] = [];
   let buf = Buffer.alloc(0);
@@ -45,7 +63,8 @@ function rawConnection(port: number): { sock: Socket; answers: Parsed[]; next():
       if (end < 0) return;
       const lines = buf.subarray(0, end).toString("latin1").split("\r\n");
       const headers: Record<string, string> = {};
-      for (const l of lines.slice(1)) headers[l.slice(0, l.indexOf(":")).toLowerCase()] = l.slice(l.indexOf(":") + 1).trim();
+      for (const l of lines.slice(1))
+        headers[l.slice(0, l.indexOf(":")).toLowerCase()] = l.slice(l.indexOf(":") + 1).trim();
       const length = Number(headers["content-length"] ?? 0);
       if (buf.length < end + 4 + length) return;
       answers.push({ status: Number(lines[0]!.split(" ")[1]), headers, body: buf.subarray(end + 4, end + 4 + length) });
@@ -62,20 +81,31 @@ function rawConnection(port: number): { sock: Socket; answers: Parsed[]; next():
     const want = ++taken;
     while (answers.length < want) {
       const more = new Promise<void>((r) => waiters.push(r));
-      if ((await Promise.race([more.then(() => "data"), ended])) !== "data" && answers.length < want) throw new Error(`connection ended (${await ended}) before answer ${want}`);
+      if ((await Promise.race([more.then(() => "data"), ended])) !== "data" && answers.length < want)
+        throw new Error(`connection ended (${await ended}) before answer ${want}`);
     }
     return answers[want - 1]!;
   };
   return { sock, answers, next, ended };
 }
 
-const postHead = (length: number, extra = "") => `POST /v1/infer HTTP/1.1\r\nHost: x\r\nContent-Type: ${FRAME_TYPE}\r\nContent-Length: ${length}\r\n${extra}\r\n`;
-const errorCode = (p: Parsed) => (JSON.parse(p.body.toString("utf8")) as { error: { code: string; field?: string } }).error;
+const postHead = (length: number, extra = "") =>
+  `POST /v1/infer HTTP/1.1\r\nHost: x\r\nContent-Type: ${FRAME_TYPE}\r\nContent-Length: ${length}\r\n${extra}\r\n`;
+const errorCode = (p: Parsed) =>
+  (JSON.parse(p.body.toString("utf8")) as { error: { code: string; field?: string } }).error;
 
 /** A frame of [width, n] of the given bytes' size, from the right model and cut but not of the tail's shape. */
 function wrongShape(targetBytes: number): Uint8Array {
-  const width = tail.inputSize + 1, n = Math.max(1, Math.floor((targetBytes - 44) / (4 * width)));
-  return encodeFrame({ data: new Float32Array(width * n), shape: [width, n], dtype: "f32", kind: "activation", splitId: tail.split.cut, modelHash: tail.split.hash });
+  const width = tail.inputSize + 1,
+    n = Math.max(1, Math.floor((targetBytes - 44) / (4 * width)));
+  return encodeFrame({
+    data: new Float32Array(width * n),
+    shape: [width, n],
+    dtype: "f32",
+    kind: "activation",
+    splitId: tail.split.cut,
+    modelHash: tail.split.hash,
+  });
 }
 
 describe("half-closed and tunnelling clients", () => {
@@ -90,8 +120,8 @@ describe("half-closed and tunnelling clients", () => {
     expect(a.headers.connection).toBe("close");
     expect(Array.from(decodeFrame(new Uint8Array(a.body)).data)).toEqual(Array.from(localLogits(ref, f.data, 3)));
     expect(await c.ended).toBe("closed");
-    expect(s.metrics.requests.get({ path: "/v1/infer", code: "200" })).toBe(1);
-    expect(s.metrics.requests.get({ path: "/v1/infer", code: "499" })).toBe(0);
+    expect(s.metrics.requests.get({ path: "/v1/infer", code: "200", transport: "http" })).toBe(1);
+    expect(s.metrics.requests.get({ path: "/v1/infer", code: "499", transport: "http" })).toBe(0);
   });
 
   it("CONNECT gets 501 with a JSON error and the connection closed, and is counted", async () => {
@@ -103,13 +133,13 @@ describe("half-closed and tunnelling clients", () => {
     expect(a.headers.connection).toBe("close");
     expect(errorCode(a)).toMatchObject({ code: "not_implemented" });
     expect(await c.ended).toBe("closed");
-    expect(s.metrics.requests.get({ path: "other", code: "501" })).toBe(1);
+    expect(s.metrics.requests.get({ path: "other", code: "501", transport: "http" })).toBe(1);
     expect((await postFrame(s.url, activationFrame(tail, 1, 1).bytes)).status).toBe(200);
   });
 });
 
 describe("bodies in flight", () => {
-  it("a frame of the wrong shape is refused on its header, before its body is in: its memory given back, its rest not kept", async () => {
+  it("a wrong-shape frame is refused on its header before its body is in: memory freed, rest not kept", async () => {
     const s = await serve({ maxBodyBytes: 4 * MiB, maxInflightBytes: 5 * MiB, maxQueue: 1 << 20 });
     const bad = wrongShape(4 * MiB - 100);
     const c = rawConnection(s.port);
@@ -142,7 +172,7 @@ describe("bodies in flight", () => {
     c.sock.destroy();
   });
 
-  it("held uploads take no more memory than the budget: the rest get 503 at once, and small requests are still served", async () => {
+  it("held uploads take no more memory than the budget: the rest get 503 at once, small requests served", async () => {
     const s = await serve({ maxBodyBytes: MiB, maxInflightBytes: 8 * MiB, maxQueue: 1 << 20, timeoutMs: 30_000 });
     // a valid frame of almost 1 MiB, every byte but the last sent: its header passes, and the server must hold it
     const frame = activationFrame(tail, Math.floor((MiB - 44) / (4 * tail.inputSize)), 11).bytes;
@@ -168,10 +198,10 @@ describe("bodies in flight", () => {
     expect((await postFrame(s.url, activationFrame(tail, 2, 9).bytes)).status).toBe(200);
     for (const h of held) h.sock.destroy();
     await until(() => /^presparse_inflight_requests 0$/m.test(s.metrics.render()), "nothing in flight");
-    expect(s.metrics.requests.get({ path: "/v1/infer", code: "503" })).toBe(32);
+    expect(s.metrics.requests.get({ path: "/v1/infer", code: "503", transport: "http" })).toBe(32);
   });
 
-  it("past the connection cap a connection's request gets 503 with Connection: close; under it, service as usual", async () => {
+  it("past the connection cap a connection's request gets 503 with Connection: close; under it, as usual", async () => {
     const s = await serve({ maxConnections: 4 });
     const kept = Array.from({ length: 4 }, () => rawConnection(s.port));
     await Promise.all(kept.map((k) => new Promise((r) => k.sock.once("connect", r))));
@@ -185,8 +215,30 @@ describe("bodies in flight", () => {
     expect((await kept[0]!.next()).status).toBe(200);
     kept[1]!.sock.destroy();
     await new Promise((r) => setTimeout(r, 50));
-    expect((await raw(s.url, { path: "/v1/infer", headers: { "Content-Type": FRAME_TYPE }, body: f.bytes, agent: false })).status).toBe(200);
+    expect(
+      (await raw(s.url, { path: "/v1/infer", headers: { "Content-Type": FRAME_TYPE }, body: f.bytes, agent: false }))
+        .status,
+    ).toBe(200);
     for (const k of kept) k.sock.destroy();
+  });
+
+  it("past the connection cap a stream upgrade gets 503 overloaded, not a stream; under it, 101", async () => {
+    const s = await serve({ maxConnections: 2 });
+    const kept = rawConnection(s.port);
+    await new Promise((r) => kept.sock.once("connect", r));
+    const upgrade =
+      "GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+      `Sec-WebSocket-Protocol: ${STREAM_PROTOCOL}\r\n\r\n`;
+    const stream = rawConnection(s.port);
+    stream.sock.write(upgrade);
+    expect((await stream.next()).status).toBe(101);
+    const over = rawConnection(s.port);
+    over.sock.write(upgrade);
+    const a = await over.next();
+    expect([a.status, a.headers.connection, errorCode(a).code]).toEqual([503, "close", "overloaded"]);
+    expect(await over.ended).toBe("closed");
+    for (const c of [kept, stream]) c.sock.destroy();
   });
 });
 
@@ -221,7 +273,7 @@ describe("shutdown", () => {
     for (const c of [idle, halfHead, fresh]) expect(await c.ended).toMatch(/closed|ECONNRESET/);
   });
 
-  it("requests written on kept-alive connections just after close() began get 503 shutting_down with Connection: close", async () => {
+  it("requests on kept-alive connections just after close() get 503 shutting_down with Connection: close", async () => {
     const s = await serve();
     const conns = Array.from({ length: 8 }, () => rawConnection(s.port));
     const f = activationFrame(tail, 1, 8);
@@ -240,10 +292,16 @@ describe("shutdown", () => {
     await closed;
   });
 
-  it("SIGTERM: requests written just after it on kept-alive connections get 503 and Connection: close, then exit 0", async () => {
+  it("SIGTERM: requests just after it on kept-alive connections get 503, Connection: close; exit 0", async () => {
     const files = tempFiles({ "tail.safetensors": tailBytes });
     try {
-      const { child, url, exited } = await spawnCli(["serve", "--model", files.path("tail.safetensors"), "--port", "0"]);
+      const { child, url, exited } = await spawnCli([
+        "serve",
+        "--model",
+        files.path("tail.safetensors"),
+        "--port",
+        "0",
+      ]);
       const port = Number(new URL(url).port);
       const conns = Array.from({ length: 6 }, () => rawConnection(port));
       const f = activationFrame(tail, 1, 9);
@@ -253,10 +311,12 @@ describe("shutdown", () => {
       child.kill("SIGTERM");
       await new Promise((r) => setTimeout(r, 20));
       for (const c of conns) c.sock.write(post);
-      const statuses = await Promise.all(conns.map(async (c) => {
-        const a = await c.next();
-        return [a.status, a.headers.connection, await c.ended];
-      }));
+      const statuses = await Promise.all(
+        conns.map(async (c) => {
+          const a = await c.next();
+          return [a.status, a.headers.connection, await c.ended];
+        }),
+      );
       expect(statuses).toEqual(conns.map(() => [503, "close", "closed"]));
       expect(await exited).toBe(0);
     } finally {

@@ -1,61 +1,20 @@
-// softmax and softmaxCrossEntropy (loss and dZ) against the reference, a finite-difference check of dZ,
-// softmaxStats (argmax, max probability, entropy, the NaN rule), and the checks at the TypeScript boundary.
+// softmax and softmaxCrossEntropy beyond their kernel cases (test/cases/softmax_xent.ts, run by test/kernels.test.ts):
+// a finite-difference check of dZ, a confident example, softmaxStats (argmax, max probability, entropy, the NaN
+// rule), and the checks on shapes and labels at the TypeScript boundary.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ShapeError, ValidationError, passes, softmax, softmaxCrossEntropy, softmaxStats } from "../src/index.js";
-import { batchArb, expectClose, getEngine, scoped, values } from "./helpers/engine.js";
+import { ShapeError, ValidationError } from "../src/engine/errors.js";
+import { passes } from "../src/exits/runner.js";
+import { softmax, softmaxCrossEntropy, softmaxStats } from "../src/ops/softmax_xent.js";
+import { labelsFor } from "./cases/softmax_xent.js";
+import { batchArb, getEngine, scoped, values } from "./helpers/engine.js";
 import * as ref from "./helpers/reference.js";
 
 const classes = fc.integer({ min: 1, max: 40 });
-// logits spread over a wide range: softmax must subtract the column max to stay finite
+// logits spread over a wide range: the statistics must subtract the column max to stay finite
 const logitScale = fc.constantFrom(1, 10, 80);
 
-function labelsFor(seed: number, C: number, B: number): Int32Array {
-  return Int32Array.from({ length: B }, (_, b) => (seed + 13 * b) % C);
-}
-
-describe("softmax", () => {
-  it("matches the reference, columns sum to 1, and P may alias Z", async () => {
-    const engine = await getEngine();
-    fc.assert(
-      fc.property(classes, batchArb, logitScale, fc.boolean(), fc.integer(), (C, B, scale, inPlace, seed) =>
-        scoped(engine, (s) => {
-          const z = values(seed, C * B, scale);
-          const Z = s.matrix(C, B, z);
-          const P = inPlace ? Z : s.matrix(C, B);
-          softmax(Z, P);
-          const p = P.view();
-          expectClose("P", p, ref.softmax(z, C, B), 1, 1e-5, 1e-6);
-          for (let b = 0; b < B; b++) {
-            let sum = 0;
-            for (let c = 0; c < C; c++) sum += p[c * B + b]!;
-            expect(sum).toBeCloseTo(1, 5);
-          }
-        })),
-      { numRuns: 50 },
-    );
-  });
-});
-
 describe("softmaxCrossEntropy", () => {
-  it("loss and dZ = (softmax − onehot)/B match the reference", async () => {
-    const engine = await getEngine();
-    fc.assert(
-      fc.property(classes, batchArb, logitScale, fc.boolean(), fc.nat(), (C, B, scale, withGrad, seed) =>
-        scoped(engine, (s) => {
-          const z = values(seed, C * B, scale);
-          const labels = labelsFor(seed, C, B);
-          const dZ = withGrad ? s.matrix(C, B) : undefined;
-          dZ?.view().fill(NaN);
-          const loss = softmaxCrossEntropy(s.matrix(C, B, z), s.i32(labels), dZ);
-          const want = ref.softmaxCrossEntropy(z, C, B, labels);
-          expect(Math.abs(loss - want.loss)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(want.loss)) + 1e-4 * Math.log(C + 1));
-          if (dZ) expectClose("dZ", dZ.view(), want.dZ, 1 / B, 1e-5, 1e-7);
-        })),
-      { numRuns: 50 },
-    );
-  });
-
   it("dZ matches central finite differences of the float64 loss", async () => {
     const engine = await getEngine();
     fc.assert(
@@ -75,9 +34,11 @@ describe("softmaxCrossEntropy", () => {
             const down = ref.softmaxCrossEntropy(t, C, B, labels).loss;
             const fd = (up - down) / (2 * h);
             const g = dZ.view()[j]!;
-            if (!(Math.abs(g - fd) <= 1e-2 * Math.abs(fd) + 1e-5)) throw new Error(`dL/dZ[${j}]: WASM ${g}, finite difference ${fd}`);
+            if (!(Math.abs(g - fd) <= 1e-2 * Math.abs(fd) + 1e-5))
+              throw new Error(`dL/dZ[${j}]: WASM ${g}, finite difference ${fd}`);
           }
-        })),
+        }),
+      ),
       { numRuns: 40 },
     );
   });
@@ -96,12 +57,18 @@ describe("softmaxCrossEntropy", () => {
     const engine = await getEngine();
     scoped(engine, (s) => {
       const Z = s.matrix(4, 3);
-      for (const bad of [[0, 4, 1], [-1, 0, 0], [0, 0, 2 ** 31 - 1]]) {
+      for (const bad of [
+        [0, 4, 1],
+        [-1, 0, 0],
+        [0, 0, 2 ** 31 - 1],
+      ]) {
         expect(() => softmaxCrossEntropy(Z, s.i32(bad))).toThrow(ValidationError);
       }
       expect(() => softmaxCrossEntropy(Z, s.i32([0, 1, 9]))).toThrow(/label 9 of sample 2 outside \[0, 4\)/);
       expect(() => softmaxCrossEntropy(Z, s.i32([0, 1]))).toThrow(ShapeError);
-      expect(() => softmaxCrossEntropy(Z, s.i32([0, 1, 2]), s.matrix(4, 2))).toThrow(/softmaxCrossEntropy: dZ is 4×2, Z is 4×3/);
+      expect(() => softmaxCrossEntropy(Z, s.i32([0, 1, 2]), s.matrix(4, 2))).toThrow(
+        /softmaxCrossEntropy: dZ is 4×2, Z is 4×3/,
+      );
       expect(() => softmax(Z, s.matrix(3, 3))).toThrow(ShapeError);
     });
   });
@@ -118,7 +85,8 @@ describe("softmaxStats", () => {
         for (let b = 0; b < B; b++) {
           let first = 0;
           for (let c = 1; c < C; c++) if (z[c * B + b]! > z[first * B + b]!) first = c;
-          let pmax = 0, h = 0;
+          let pmax = 0,
+            h = 0;
           for (let c = 0; c < C; c++) {
             const q = p[c * B + b]!;
             pmax = Math.max(pmax, q);
@@ -136,7 +104,12 @@ describe("softmaxStats", () => {
   it("the NaN rule: argmax skips NaN unless class 0 is NaN; NaN or +∞ passes no threshold, −∞ no entropy threshold", () => {
     const C = 4;
     const cols = [
-      [1, NaN, 3, 2], [NaN, 5, 1, 0], [0, Infinity, 1, 2], [-Infinity, 0, 1, 2], [1, 2, 3, -Infinity], [NaN, NaN, NaN, NaN],
+      [1, NaN, 3, 2],
+      [NaN, 5, 1, 0],
+      [0, Infinity, 1, 2],
+      [-Infinity, 0, 1, 2],
+      [1, 2, 3, -Infinity],
+      [NaN, NaN, NaN, NaN],
     ];
     const n = cols.length;
     const z = new Float32Array(C * n);
@@ -151,7 +124,8 @@ describe("softmaxStats", () => {
       expect(s.entropy[b], `column ${b}`).toBeNaN();
       if (b !== 3 && b !== 4) expect(s.confidence[b], `column ${b}`).toBeNaN();
       for (const t of [0, 0.5, 1]) {
-        if (b !== 3 && b !== 4) expect(passes({ kind: "maxprob", thresholds: [t] }, 0, s.confidence[b]!, s.entropy[b]!)).toBe(false);
+        if (b !== 3 && b !== 4)
+          expect(passes({ kind: "maxprob", thresholds: [t] }, 0, s.confidence[b]!, s.entropy[b]!)).toBe(false);
         expect(passes({ kind: "entropy", thresholds: [t * 10] }, 0, s.confidence[b]!, s.entropy[b]!)).toBe(false);
       }
     }

@@ -1,13 +1,17 @@
 // Head then tail is the model: bit-for-bit on f32 activations, within the propagated quantization bound on f16
 // and int8 frames; exits on the edge answer exactly as the full model's exits would; bundles round-trip and
 // refuse the wrong half, a plain model and a forged split record.
-import { SparseLinear } from "../src/nn/layers/sparse_linear.js";
+import type { SparseLinear } from "../src/nn/layers/sparse_linear.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  ExitRunner, FormatError, Matrix, Model, ValidationError, decodeFrame, decodeModel, encodeFrame, encodeModel,
-  feasibleOutDegrees, frameErrorBound, passes, type ExitPolicy, type FrameDtype, type Layer,
-} from "../src/index.js";
+import { Matrix } from "../src/engine/buffers.js";
+import { FormatError, ValidationError } from "../src/engine/errors.js";
+import { ExitRunner, passes, type ExitPolicy } from "../src/exits/runner.js";
+import { decodeModel, encodeModel } from "../src/io/model_io.js";
+import type { Layer } from "../src/nn/layers/layer.js";
+import { Model } from "../src/nn/model.js";
+import { feasibleOutDegrees } from "../src/sparsity/pattern.js";
+import { decodeFrame, encodeFrame, frameErrorBound, type FrameDtype } from "../src/split/frame.js";
 import { split, type Head, type Tail } from "../src/split/split.js";
 import { encodeSafetensors, decodeSafetensors } from "../src/io/safetensors.js";
 import { columnStats, getEngine } from "./helpers/engine.js";
@@ -48,14 +52,28 @@ const modelArb = fc
       return f[r.degPick[i]! % f.length]!;
     });
     const hidden = r.widths.length;
-    const exits = Array.from({ length: hidden }, (_, i) => i).filter((i) => r.exitMask & (1 << i)).map((after) => ({ after, weight: 1 }));
+    const exits = Array.from({ length: hidden }, (_, i) => i)
+      .filter((i) => r.exitMask & (1 << i))
+      .map((after) => ({ after, weight: 1 }));
     return { sizes, outDegrees, seed: r.seed, exits, after: 1 + (r.cutPick % hidden) };
   });
 
-type Spec = { sizes: number[]; outDegrees: number[]; seed: number; exits: { after: number; weight: number }[]; after: number };
+type Spec = {
+  sizes: number[];
+  outDegrees: number[];
+  seed: number;
+  exits: { after: number; weight: number }[];
+  after: number;
+};
 
 function build(s: Spec): Model {
-  return Model.mlp(engine, { sizes: s.sizes, outDegrees: s.outDegrees, seed: s.seed, exits: s.exits, finalWeight: 0.5 });
+  return Model.mlp(engine, {
+    sizes: s.sizes,
+    outDegrees: s.outDegrees,
+    seed: s.seed,
+    exits: s.exits,
+    finalWeight: 0.5,
+  });
 }
 
 function randomInput(n: number, seed: number, scale = 2): Float32Array {
@@ -69,13 +87,16 @@ function randomInput(n: number, seed: number, scale = 2): Float32Array {
 /** Bitwise equality of two float arrays, reporting the first difference. */
 function expectSameBits(what: string, got: Float32Array, want: Float32Array): void {
   expect(got.length, `${what}: length`).toBe(want.length);
-  const a = new Uint32Array(got.buffer, got.byteOffset, got.length), b = new Uint32Array(want.buffer, want.byteOffset, want.length);
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) throw new Error(`${what}[${i}] = ${got[i]}, expected ${want[i]} bit for bit`);
+  const a = new Uint32Array(got.buffer, got.byteOffset, got.length),
+    b = new Uint32Array(want.buffer, want.byteOffset, want.length);
+  for (let i = 0; i < a.length; i++)
+    if (a[i] !== b[i]) throw new Error(`${what}[${i}] = ${got[i]}, expected ${want[i]} bit for bit`);
 }
 
 /** Columns `cols` of a feature-major [rows, n] array. */
 function columns(z: Float32Array, rows: number, n: number, cols: ArrayLike<number>): Float32Array {
-  const m = cols.length, out = new Float32Array(rows * m);
+  const m = cols.length,
+    out = new Float32Array(rows * m);
   for (let r = 0; r < rows; r++) for (let j = 0; j < m; j++) out[r * m + j] = z[r * n + cols[j]!]!;
   return out;
 }
@@ -95,16 +116,21 @@ function tailLogits(tail: Tail, act: Float32Array, n: number): Float32Array {
  * 2·24·2^-24 < 3e-6 of the magnitude Σ|w||x| + |b| per run; 1e-5 of it covers both runs with room to spare.
  */
 function propagatedBound(layers: Layer[], x: Float32Array, delta: Float64Array, n: number): Float64Array {
-  let xs = Float64Array.from(x), d = delta;
+  let xs = Float64Array.from(x),
+    d = delta;
   for (const l of layers) {
     const { pattern, weights, bias, activation } = l as SparseLinear;
     const { rowPtr, colIdx: col } = pattern;
-    const w = weights.values.toArray(), b = bias.toArray();
+    const w = weights.values.toArray(),
+      b = bias.toArray();
     const outs = l.outputSize;
-    const nd = new Float64Array(outs * n), nx = new Float64Array(outs * n);
+    const nd = new Float64Array(outs * n),
+      nx = new Float64Array(outs * n);
     for (let r = 0; r < outs; r++) {
       for (let j = 0; j < n; j++) {
-        let dz = 0, z = b[r]!, mag = Math.abs(b[r]!);
+        let dz = 0,
+          z = b[r]!,
+          mag = Math.abs(b[r]!);
         for (let p = rowPtr[r]!; p < rowPtr[r + 1]!; p++) {
           const c = col[p]!;
           dz += Math.abs(w[p]!) * d[c * n + j]!;
@@ -115,7 +141,8 @@ function propagatedBound(layers: Layer[], x: Float32Array, delta: Float64Array, 
         nx[r * n + j] = activation === "relu" ? Math.max(0, z) : z;
       }
     }
-    xs = nx; d = nd;
+    xs = nx;
+    d = nd;
   }
   return d;
 }
@@ -125,7 +152,8 @@ function propagatedBound(layers: Layer[], x: Float32Array, delta: Float64Array, 
  * answered: the final classifier, number E) the final logits.
  */
 function fullModelAnswers(model: Model, X: Matrix, policy: ExitPolicy | undefined, edgeExits: number) {
-  const B = X.cols, C = model.classes;
+  const B = X.cols,
+    C = model.classes;
   const all = model.forwardAll(X).map((z) => z.toArray());
   return Array.from({ length: B }, (_, b) => {
     if (policy) {
@@ -148,12 +176,22 @@ describe("split: head then tail is the model", () => {
         const { head, tail } = split(model, { cut: spec.after });
         const head2 = loadHead(bytesOf(head));
         const tail2 = loadTail(bytesOf(tail));
-        for (const [h, t, how] of [[head, tail, "direct"], [head2, tail2, "bundles"]] as const) {
+        for (const [h, t, how] of [
+          [head, tail, "direct"],
+          [head2, tail2, "bundles"],
+        ] as const) {
           const r = runHead(h, X);
           expect(Array.from(r.indices)).toEqual(Array.from({ length: B }, (_, i) => i));
           expect(Array.from(r.exit)).toEqual(new Array(B).fill(model.exits.length));
           expectSameBits(`${how} logits`, tailLogits(t, r.activation, B), want);
-          const sent = encodeFrame({ data: r.activation, shape: [widthOf(h), B], dtype: "f32", kind: "activation", splitId: h.split.cut, modelHash: h.split.hash });
+          const sent = encodeFrame({
+            data: r.activation,
+            shape: [widthOf(h), B],
+            dtype: "f32",
+            kind: "activation",
+            splitId: h.split.cut,
+            modelHash: h.split.hash,
+          });
           const frame = decodeFrame(sent, {}, { modelHash: t.split.hash, splitId: t.split.cut, kind: "activation" });
           expectSameBits(`${how} logits through an f32 frame`, tailLogits(t, frame.data, B), want);
         }
@@ -168,11 +206,16 @@ describe("split: head then tail is the model", () => {
     fc.assert(
       fc.property(
         modelArb.filter((s) => s.exits.some((e) => e.after < s.after)),
-        fc.integer({ min: 1, max: 37 }), fc.integer(), fc.double({ min: 0, max: 1, noNaN: true }), fc.boolean(),
+        fc.integer({ min: 1, max: 37 }),
+        fc.integer(),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.boolean(),
         (spec, B, seed, q, entropy) => {
           const model = build(spec);
           const E = model.exits.length;
-          const policy: ExitPolicy = entropy ? { kind: "entropy", thresholds: new Array(E).fill(q * 1.5) } : { kind: "maxprob", thresholds: new Array(E).fill(q) };
+          const policy: ExitPolicy = entropy
+            ? { kind: "entropy", thresholds: new Array(E).fill(q * 1.5) }
+            : { kind: "maxprob", thresholds: new Array(E).fill(q) };
           const { head, tail } = split(model, { cut: spec.after, policy });
           const edge = head.exits.length;
           expect(edge).toBe(spec.exits.filter((e) => e.after <= spec.after - 1).length);
@@ -185,7 +228,11 @@ describe("split: head then tail is the model", () => {
           const z = sent.length ? tailLogits(tail, r.activation, sent.length) : new Float32Array(0);
           sent.forEach((b, j) => {
             const w = want[b]!;
-            expectSameBits(`sample ${b} final logits`, columns(z, model.classes, sent.length, [j]), columns(w.final!, model.classes, B, [b]));
+            expectSameBits(
+              `sample ${b} final logits`,
+              columns(z, model.classes, sent.length, [j]),
+              columns(w.final!, model.classes, B, [b]),
+            );
           });
           want.forEach((w, b) => {
             expect(r.exit[b]).toBe(w.exit);
@@ -204,35 +251,51 @@ describe("split: head then tail is the model", () => {
 
   it("f16 and int8 frames: the activation within the frame's bound, the tail exact on it, the logits within the propagated bound", () => {
     fc.assert(
-      fc.property(modelArb, fc.integer({ min: 1, max: 23 }), fc.integer(), fc.constantFrom<FrameDtype>("f16", "int8"), (spec, B, seed, dtype) => {
-        const model = build(spec);
-        const X = Matrix.from(engine, model.inputSize, B, randomInput(model.inputSize * B, seed, 3));
-        const want = model.forward(X).toArray();
-        const { head, tail } = split(model, { cut: spec.after });
-        const r = runHead(head, X);
-        const w = widthOf(head);
-        const frame = decodeFrame(encodeFrame({ data: r.activation, shape: [w, B], dtype, kind: "activation", splitId: head.split.cut, modelHash: head.split.hash }));
-        const delta = new Float64Array(w * B);
-        for (let i = 0; i < delta.length; i++) {
-          const bound = frameErrorBound(dtype, r.activation[i]!, frame.scale);
-          expect(Math.abs(frame.data[i]! - r.activation[i]!)).toBeLessThanOrEqual(bound);
-          delta[i] = bound;
-        }
-        // the tail computes exactly what the full model computes from the dequantized activation
-        const got = tailLogits(tail, frame.data, B);
-        const tailLayersOfModel = model.trunk.slice(spec.after);
-        const Xq = Matrix.from(engine, w, B, frame.data);
-        let h = Xq;
-        for (const l of tailLayersOfModel) h = l.forward(h);
-        expectSameBits("tail on the dequantized activation", got, h.toArray());
-        Xq.dispose();
-        const bound = propagatedBound(tail.trunk, r.activation, delta, B);
-        for (let i = 0; i < want.length; i++) {
-          if (!(Math.abs(got[i]! - want[i]!) <= bound[i]!)) throw new Error(`${dtype} logit ${i}: ${got[i]} vs ${want[i]}, bound ${bound[i]}`);
-        }
-        for (const x of [head, tail, model]) x.dispose();
-        X.dispose();
-      }),
+      fc.property(
+        modelArb,
+        fc.integer({ min: 1, max: 23 }),
+        fc.integer(),
+        fc.constantFrom<FrameDtype>("f16", "int8"),
+        (spec, B, seed, dtype) => {
+          const model = build(spec);
+          const X = Matrix.from(engine, model.inputSize, B, randomInput(model.inputSize * B, seed, 3));
+          const want = model.forward(X).toArray();
+          const { head, tail } = split(model, { cut: spec.after });
+          const r = runHead(head, X);
+          const w = widthOf(head);
+          const frame = decodeFrame(
+            encodeFrame({
+              data: r.activation,
+              shape: [w, B],
+              dtype,
+              kind: "activation",
+              splitId: head.split.cut,
+              modelHash: head.split.hash,
+            }),
+          );
+          const delta = new Float64Array(w * B);
+          for (let i = 0; i < delta.length; i++) {
+            const bound = frameErrorBound(dtype, r.activation[i]!, frame.scale);
+            expect(Math.abs(frame.data[i]! - r.activation[i]!)).toBeLessThanOrEqual(bound);
+            delta[i] = bound;
+          }
+          // the tail computes exactly what the full model computes from the dequantized activation
+          const got = tailLogits(tail, frame.data, B);
+          const tailLayersOfModel = model.trunk.slice(spec.after);
+          const Xq = Matrix.from(engine, w, B, frame.data);
+          let h = Xq;
+          for (const l of tailLayersOfModel) h = l.forward(h);
+          expectSameBits("tail on the dequantized activation", got, h.toArray());
+          Xq.dispose();
+          const bound = propagatedBound(tail.trunk, r.activation, delta, B);
+          for (let i = 0; i < want.length; i++) {
+            if (!(Math.abs(got[i]! - want[i]!) <= bound[i]!))
+              throw new Error(`${dtype} logit ${i}: ${got[i]} vs ${want[i]}, bound ${bound[i]}`);
+          }
+          for (const x of [head, tail, model]) x.dispose();
+          X.dispose();
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -245,12 +308,32 @@ describe("split: head then tail is the model", () => {
         const X = Matrix.from(engine, model.inputSize, B, x);
         const whole = model.forward(X).toArray();
         // every sample alone (batch 1: the kernels' dot-product path), and a random window of the batch
-        const start = pick % B, n = 1 + ((pick >> 8) % (B - start));
+        const start = pick % B,
+          n = 1 + ((pick >> 8) % (B - start));
         const windows = [...Array.from({ length: B }, (_, b) => [b, 1]), [start, n]];
         for (const [s0, m] of windows) {
-          const Xs = Matrix.from(engine, model.inputSize, m!, columns(x, model.inputSize, B, Array.from({ length: m! }, (_, j) => s0! + j)));
+          const Xs = Matrix.from(
+            engine,
+            model.inputSize,
+            m!,
+            columns(
+              x,
+              model.inputSize,
+              B,
+              Array.from({ length: m! }, (_, j) => s0! + j),
+            ),
+          );
           const got = model.forward(Xs).toArray();
-          expectSameBits(`samples ${s0}…${s0! + m! - 1} of ${B}`, got, columns(whole, model.classes, B, Array.from({ length: m! }, (_, j) => s0! + j)));
+          expectSameBits(
+            `samples ${s0}…${s0! + m! - 1} of ${B}`,
+            got,
+            columns(
+              whole,
+              model.classes,
+              B,
+              Array.from({ length: m! }, (_, j) => s0! + j),
+            ),
+          );
           Xs.dispose();
         }
         X.dispose();
@@ -261,7 +344,13 @@ describe("split: head then tail is the model", () => {
   });
 
   it("only non-exited samples reach the layers after an edge exit", () => {
-    const model = build({ sizes: [12, 8, 8, 6, 3], outDegrees: [2, 4, 3, 3], seed: 3, exits: [{ after: 0, weight: 1 }], after: 2 });
+    const model = build({
+      sizes: [12, 8, 8, 6, 3],
+      outDegrees: [2, 4, 3, 3],
+      seed: 3,
+      exits: [{ after: 0, weight: 1 }],
+      after: 2,
+    });
     const { head, tail } = split(model, { cut: 2 });
     const X = Matrix.from(engine, 12, 41, randomInput(12 * 41, 5));
     const seen: number[] = [];
@@ -286,7 +375,17 @@ describe("split: head then tail is the model", () => {
 const fileRecord = (bytes: Uint8Array) => JSON.parse(decodeSafetensors(bytes).metadata.presparse!).extra.split;
 
 describe("split bundles", () => {
-  const paperish = () => Model.mlp(engine, { sizes: [20, 8, 8, 4], outDegrees: [2, 4, 4], seed: 9, exits: [{ after: 0, weight: 1 }, { after: 1, weight: 1 }], finalWeight: 0.3 });
+  const paperish = () =>
+    Model.mlp(engine, {
+      sizes: [20, 8, 8, 4],
+      outDegrees: [2, 4, 4],
+      seed: 9,
+      exits: [
+        { after: 0, weight: 1 },
+        { after: 1, weight: 1 },
+      ],
+      finalWeight: 0.3,
+    });
 
   it("record the seed of the data split the model was trained on, and refuse a forged one", () => {
     const model = paperish();
@@ -311,11 +410,29 @@ describe("split bundles", () => {
     const { bytes, hash } = encodeModel(model);
     const loaded = decodeModel(engine, bytes);
     const { head, tail } = split(loaded.model, { cut: 1, hash: loaded.hash, policy: "maxprob:0.8,0.9" });
-    const hb = bytesOf(head), tb = bytesOf(tail);
-    expect(fileRecord(hb)).toEqual({ role: "head", after: 1, splitId: 1, activationWidth: 8, activationShape: [8], classes: 4, totalExits: 2 });
+    const hb = bytesOf(head),
+      tb = bytesOf(tail);
+    expect(fileRecord(hb)).toEqual({
+      role: "head",
+      after: 1,
+      splitId: 1,
+      activationWidth: 8,
+      activationShape: [8],
+      classes: 4,
+      totalExits: 2,
+    });
     expect(fileRecord(tb)).toMatchObject({ role: "tail", after: 1, splitId: 1, activationWidth: 8 });
-    const h = loadHead(hb), t = loadTail(tb);
-    expect(h.split).toEqual({ role: "head", cut: 1, activationShape: [8], classes: 4, totalExits: 2, hash, policy: { kind: "maxprob", thresholds: [0.8] } });
+    const h = loadHead(hb),
+      t = loadTail(tb);
+    expect(h.split).toEqual({
+      role: "head",
+      cut: 1,
+      activationShape: [8],
+      classes: 4,
+      totalExits: 2,
+      hash,
+      policy: { kind: "maxprob", thresholds: [0.8] },
+    });
     expect(t.split).toMatchObject({ role: "tail", cut: 1, activationShape: [8], hash });
     expect(h.split.hash).toBe(hash);
     expect(h.split.policy).toEqual({ kind: "maxprob", thresholds: [0.8] });
@@ -338,7 +455,8 @@ describe("split bundles", () => {
   it("refuse the other half, a plain model, a forged split record and tensors the architecture does not use", () => {
     const model = paperish();
     const { head, tail } = split(model, { cut: 2 });
-    const hb = bytesOf(head), tb = bytesOf(tail);
+    const hb = bytesOf(head),
+      tb = bytesOf(tail);
     const field = (fn: () => unknown) => {
       try {
         fn();
@@ -356,24 +474,54 @@ describe("split bundles", () => {
       const spec = JSON.parse(f.metadata.presparse!);
       const meta = { ...f.metadata };
       edit(spec, meta);
-      const tensors = Object.fromEntries([...f.tensors].map(([k, v]) => [k, { dtype: v.dtype, shape: v.shape, data: v.data }]));
+      const tensors = Object.fromEntries(
+        [...f.tensors].map(([k, v]) => [k, { dtype: v.dtype, shape: v.shape, data: v.data }]),
+      );
       if (extraTensor) tensors["trunk.9.values"] = { dtype: "F32", shape: [1], data: new Float32Array(1) };
       return encodeSafetensors(tensors as any, { ...meta, presparse: JSON.stringify(spec) });
     };
-    expect(field(() => loadHead(forge(hb, (s) => (s.extra.split.activationWidth = 9))))).toBe("extra.split.activationShape");
-    expect(field(() => loadHead(forge(hb, (s) => ((s.extra.split.activationWidth = 9), (s.extra.split.activationShape = [9])))))).toBe("presparse");
+    expect(field(() => loadHead(forge(hb, (s) => (s.extra.split.activationWidth = 9))))).toBe(
+      "extra.split.activationShape",
+    );
+    expect(
+      field(() =>
+        loadHead(forge(hb, (s) => ((s.extra.split.activationWidth = 9), (s.extra.split.activationShape = [9])))),
+      ),
+    ).toBe("presparse");
     expect(field(() => loadHead(forge(hb, (s) => (s.extra.split.after = 1))))).toBe("extra.split.splitId");
-    expect(field(() => loadHead(forge(hb, (s) => { s.extra.split.after = 1; s.extra.split.splitId = 1; })))).toBe("presparse.trunk");
+    expect(
+      field(() =>
+        loadHead(
+          forge(hb, (s) => {
+            s.extra.split.after = 1;
+            s.extra.split.splitId = 1;
+          }),
+        ),
+      ),
+    ).toBe("presparse.trunk");
     expect(field(() => loadHead(forge(hb, (_s, m) => (m.model_hash = "nothex"))))).toBe("model_hash");
     expect(field(() => loadHead(forge(hb, (s) => (s.extra.policy = "maxprob:2"))))).toBe("extra.policy");
     expect(field(() => loadHead(forge(hb, () => {}, true)))).toBe("trunk.9.values");
-    expect(field(() => loadTail(forge(tb, (s) => (s.extra.split.activationWidth = 7))))).toBe("extra.split.activationShape");
-    expect(field(() => loadTail(forge(tb, (s) => ((s.extra.split.activationWidth = 7), (s.extra.split.activationShape = [7])))))).toBe("presparse");
+    expect(field(() => loadTail(forge(tb, (s) => (s.extra.split.activationWidth = 7))))).toBe(
+      "extra.split.activationShape",
+    );
+    expect(
+      field(() =>
+        loadTail(forge(tb, (s) => ((s.extra.split.activationWidth = 7), (s.extra.split.activationShape = [7])))),
+      ),
+    ).toBe("presparse");
     expect(loadHead(forge(hb, () => {})).split.hash).toBe(head.split.hash);
     // without a role asked for, the decoder reads either half as what its record says
     const either = [hb, tb].map((b) => decodeModel(engine, b).model);
     expect(either.map((m) => m.split?.role)).toEqual(["head", "tail"]);
-    expect(field(() => decodeModel(engine, forge(hb, (s) => (s.extra.split.role = "middle"))))).toBe("extra.split.role");
+    expect(
+      field(() =>
+        decodeModel(
+          engine,
+          forge(hb, (s) => (s.extra.split.role = "middle")),
+        ),
+      ),
+    ).toBe("extra.split.role");
     for (const x of [model, head, tail, ...either]) x.dispose();
   });
 
@@ -384,7 +532,14 @@ describe("split bundles", () => {
     expect(() => split(model, { cut: 1, hash: "xyz" })).toThrow(ValidationError);
     const one = Model.mlp(engine, { sizes: [4, 2], outDegrees: [2] });
     expect(() => split(one, { cut: 1 })).toThrow(ValidationError);
-    const record = { role: "head" as const, cut: 1, activationShape: [1], classes: 2, totalExits: 0, hash: "0".repeat(16) };
+    const record = {
+      role: "head" as const,
+      cut: 1,
+      activationShape: [1],
+      classes: 2,
+      totalExits: 0,
+      hash: "0".repeat(16),
+    };
     expect(() => new Model(engine, [], [], { split: record })).toThrow(ValidationError);
     // a half is not split again, and a head trains nothing (it has no final classifier)
     const { head, tail } = split(model, { cut: 1 });

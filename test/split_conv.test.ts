@@ -3,13 +3,18 @@ import { afterAll, describe, expect, it } from "vitest";
 import { buildModel } from "../src/nn/arch.js";
 import { SplitClient } from "../src/split/client.js";
 import { decodeFrame, encodeFrame } from "../src/split/frame.js";
-import { Matrix, decodeModel, encodeModel } from "../src/index.js";
+import { Matrix } from "../src/engine/buffers.js";
+import { decodeModel, encodeModel } from "../src/io/model_io.js";
 import { startServer } from "../src/server/http.js";
 import { split } from "../src/split/split.js";
 import { columnStats, getEngine } from "./helpers/engine.js";
 
 const engine = await getEngine();
-const model = buildModel(engine, "conv:1>4:3x3:p1,pool:2,conv:4>8:3x3:deg2:p1,pool:2,fc:10", { inputShape: [1, 12, 12], seed: 5, exits: [{ after: 1 }] });
+const model = buildModel(engine, "conv:1>4:3x3:p1,pool:2,conv:4>8:3x3:deg2:p1,pool:2,fc:10", {
+  inputShape: [1, 12, 12],
+  seed: 5,
+  exits: [{ after: 1 }],
+});
 const { head, tail } = split(model, { cut: 2 });
 const server = await startServer({ model: encodeModel(tail).bytes, port: 0, host: "127.0.0.1", engine });
 afterAll(async () => {
@@ -21,7 +26,7 @@ afterAll(async () => {
 
 function input(B: number, seed: number): Matrix {
   let s = seed;
-  const x = Float32Array.from({ length: 144 * B }, () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32));
+  const x = Float32Array.from({ length: 144 * B }, () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
   return Matrix.from(engine, 144, B, x);
 }
 
@@ -33,7 +38,10 @@ describe("split of a convolutional model", () => {
     reloaded.dispose();
     const sent: number[][] = [];
     const client = new SplitClient({
-      head, serverUrl: server.url, policy: null, dtype: "f32",
+      head,
+      serverUrl: server.url,
+      policy: null,
+      dtype: "f32",
       fetch: async (url, init) => {
         sent.push(decodeFrame(init!.body as Uint8Array).shape);
         return fetch(url, init);
@@ -58,7 +66,14 @@ describe("split of a convolutional model", () => {
       fetch(`${server.url}/v1/infer`, {
         method: "POST",
         headers: { "Content-Type": "application/x-presparse-frame" },
-        body: encodeFrame({ data: new Float32Array(shape.reduce((a, b) => a * b, 1)), shape, dtype: "f32", kind: "activation", splitId: 2, modelHash: head.split.hash }),
+        body: encodeFrame({
+          data: new Float32Array(shape.reduce((a, b) => a * b, 1)),
+          shape,
+          dtype: "f32",
+          kind: "activation",
+          splitId: 2,
+          modelHash: head.split.hash,
+        }),
       });
     expect((await post([144, 2])).status).toBe(200);
     const bad = await post([4, 6, 6 * 2, 1]);

@@ -4,8 +4,21 @@ import { lineChart, logTicks, ticks } from "../src/report/svg.js";
 describe("SVG charts", () => {
   it("place every point inside the plot, even when a log axis gets x ≤ 0", () => {
     const svg = lineChart({
-      title: "t <&>", xLabel: "x", yLabel: "y", logX: true,
-      series: [{ name: "a", points: [{ x: 0, y: 1 }, { x: -3, y: 2 }, { x: 10, y: 3 }, { x: 1000, y: 4 }] }],
+      title: "t <&>",
+      xLabel: "x",
+      yLabel: "y",
+      logX: true,
+      series: [
+        {
+          name: "a",
+          points: [
+            { x: 0, y: 1 },
+            { x: -3, y: 2 },
+            { x: 10, y: 3 },
+            { x: 1000, y: 4 },
+          ],
+        },
+      ],
     });
     expect(svg).not.toContain("NaN");
     expect(svg).toContain("t &lt;&amp;&gt;");

@@ -2,10 +2,17 @@
 // determinism, accuracies against a dense reference forward, and the paper's network learning MNIST digits.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  Adam, Batcher, Model, Pattern, Rng, Sgd, ShapeError, SparseLinear, ValidationError, evaluate, makeDataset,
-  padFeatures, splitDataset, train, type Dataset, type Engine, type Exit, type Layer,
-} from "../src/index.js";
+import type { Engine } from "../src/engine/engine.js";
+import { ShapeError, ValidationError } from "../src/engine/errors.js";
+import { Rng } from "../src/engine/random.js";
+import { Batcher } from "../src/nn/batcher.js";
+import { makeDataset, padFeatures, splitDataset, type Dataset } from "../src/nn/dataset.js";
+import type { Layer } from "../src/nn/layers/layer.js";
+import { SparseLinear } from "../src/nn/layers/sparse_linear.js";
+import { Model, type Exit } from "../src/nn/model.js";
+import { Adam, Sgd } from "../src/nn/optimizers.js";
+import { evaluate, train } from "../src/nn/train.js";
+import { Pattern } from "../src/sparsity/pattern.js";
 import { loadMnist } from "../src/node/index.js";
 import { getEngine, values } from "./helpers/engine.js";
 import { MaskedReference, denseLayer, type DenseLayer } from "./helpers/masked_reference.js";
@@ -14,17 +21,45 @@ import { maskedDense, matmul, softmaxCrossEntropy } from "./helpers/reference.js
 /** n samples of `features` values with labels in [0, classes), from a seed. */
 function randomDataset(n: number, features: number, classes: number, seed: number): Dataset {
   const rng = new Rng(seed ^ 0x5bd1e995);
-  return makeDataset(`random-${seed}`, values(seed, n * features, 1), Int32Array.from({ length: n }, () => rng.int(classes)), features, classes);
+  return makeDataset(
+    `random-${seed}`,
+    values(seed, n * features, 1),
+    Int32Array.from({ length: n }, () => rng.int(classes)),
+    features,
+    classes,
+  );
 }
 
 /** A small model: in → hidden (sparse, ReLU) → classes, with an optional linear exit after the hidden layer. */
-function smallModel(engine: Engine, o: { features: number; hidden: number; classes: number; exit: boolean; seed: number; finalWeight?: number; exitWeight?: number }): Model {
+function smallModel(
+  engine: Engine,
+  o: {
+    features: number;
+    hidden: number;
+    classes: number;
+    exit: boolean;
+    seed: number;
+    finalWeight?: number;
+    exitWeight?: number;
+  },
+): Model {
   const trunk = [
     new SparseLinear(engine, Pattern.random(o.features, o.hidden, 0.5, o.seed), { seed: o.seed }),
-    new SparseLinear(engine, Pattern.random(o.hidden, o.classes, 0.7, o.seed + 1), { activation: "linear", seed: o.seed + 1 }),
+    new SparseLinear(engine, Pattern.random(o.hidden, o.classes, 0.7, o.seed + 1), {
+      activation: "linear",
+      seed: o.seed + 1,
+    }),
   ];
   const exits: Exit[] = o.exit
-    ? [{ after: 0, weight: o.exitWeight ?? 1, layers: [new SparseLinear(engine, Pattern.dense(o.hidden, o.classes), { activation: "linear", seed: o.seed + 2 })] }]
+    ? [
+        {
+          after: 0,
+          weight: o.exitWeight ?? 1,
+          layers: [
+            new SparseLinear(engine, Pattern.dense(o.hidden, o.classes), { activation: "linear", seed: o.seed + 2 }),
+          ],
+        },
+      ]
     : [];
   return new Model(engine, trunk, exits, { finalWeight: o.finalWeight ?? 1 });
 }
@@ -51,7 +86,15 @@ function referenceLogits(model: Model, ds: Dataset): Float64Array[] {
   const run = (layers: Layer[], x: ArrayLike<number>) =>
     layers.reduce<ArrayLike<number>>((h, l) => {
       const s = linear(l);
-      return matmul(maskedDense(s.pattern, s.weights.values.view()), s.outputSize, s.inputSize, h, ds.n, s.bias.view(), s.activation === "relu");
+      return matmul(
+        maskedDense(s.pattern, s.weights.values.view()),
+        s.outputSize,
+        s.inputSize,
+        h,
+        ds.n,
+        s.bias.view(),
+        s.activation === "relu",
+      );
     }, x) as Float64Array;
   const acts: ArrayLike<number>[] = [featureMajor(ds)];
   for (const l of model.trunk) acts.push(run([l], acts[acts.length - 1]!));
@@ -62,22 +105,42 @@ describe("train", () => {
   it("visits every sample exactly once per epoch, in batches of any size (the last one short)", async () => {
     const engine = await getEngine();
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 90 }), fc.integer({ min: 1, max: 40 }), fc.nat(), fc.boolean(), (n, batchSize, seed, exit) => {
-        // with every loss weight 0 nothing moves, so the epoch's mean loss is the loss of every sample once
-        const model = smallModel(engine, { features: 7, hidden: 5, classes: 3, exit, seed, finalWeight: 0, exitWeight: 0 });
-        const data = randomDataset(n, 7, 3, seed);
-        const batches: number[] = [];
-        try {
-          const [r] = train(model, data, { epochs: 1, batchSize, optimizer: new Adam(), seed, onBatch: (e, b, total) => batches.push(e, b, total) });
-          const want = referenceLogits(model, data).map((z) => softmaxCrossEntropy(z, 3, n, data.y).loss);
-          const B = Math.ceil(n / batchSize);
-          expect(batches).toEqual(Array.from({ length: B }, (_, b) => [1, b + 1, B]).flat());
-          expect(r!.loss).toBe(0);
-          r!.losses.forEach((l, k) => expect(Math.abs(l - want[k]!)).toBeLessThanOrEqual(1e-5 * (1 + want[k]!)));
-        } finally {
-          model.dispose();
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 90 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.nat(),
+        fc.boolean(),
+        (n, batchSize, seed, exit) => {
+          // with every loss weight 0 nothing moves, so the epoch's mean loss is the loss of every sample once
+          const model = smallModel(engine, {
+            features: 7,
+            hidden: 5,
+            classes: 3,
+            exit,
+            seed,
+            finalWeight: 0,
+            exitWeight: 0,
+          });
+          const data = randomDataset(n, 7, 3, seed);
+          const batches: number[] = [];
+          try {
+            const [r] = train(model, data, {
+              epochs: 1,
+              batchSize,
+              optimizer: new Adam(),
+              seed,
+              onBatch: (e, b, total) => batches.push(e, b, total),
+            });
+            const want = referenceLogits(model, data).map((z) => softmaxCrossEntropy(z, 3, n, data.y).loss);
+            const B = Math.ceil(n / batchSize);
+            expect(batches).toEqual(Array.from({ length: B }, (_, b) => [1, b + 1, B]).flat());
+            expect(r!.loss).toBe(0);
+            r!.losses.forEach((l, k) => expect(Math.abs(l - want[k]!)).toBeLessThanOrEqual(1e-5 * (1 + want[k]!)));
+          } finally {
+            model.dispose();
+          }
+        },
+      ),
       { numRuns: 40 },
     );
   });
@@ -85,32 +148,46 @@ describe("train", () => {
   it("one full batch trains exactly as one masked dense step on the whole set", async () => {
     const engine = await getEngine();
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 60 }), fc.nat(), fc.boolean(), fc.constantFrom("adam", "sgd"), (n, seed, exit, kind) => {
-        const model = smallModel(engine, { features: 9, hidden: 6, classes: 4, exit, seed, exitWeight: 0.5 });
-        const data = randomDataset(n, 9, 4, seed);
-        const optimizer = kind === "adam" ? new Adam({ lr: 0.01 }) : new Sgd({ lr: 0.1, momentum: 0.9 });
-        const spec = kind === "adam"
-          ? { kind: "adam" as const, lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-7, decay: 0, weightDecay: 0 }
-          : { kind: "sgd" as const, lr: 0.1, momentum: 0.9, decay: 0, weightDecay: 0 };
-        const ref = new MaskedReference(model.trunk.map(dense), model.exits.map((e) => ({ after: e.after, weight: e.weight, layers: e.layers.map(dense) })), model.finalWeight, spec);
-        try {
-          const want = ref.step(featureMajor(data), n, data.y);
-          fc.pre(want.reluMargin > 1);
-          const [r] = train(model, data, { epochs: 1, batchSize: 64, optimizer, seed, trainAccuracy: false });
-          // the epoch's loss is the size-weighted mean of one batch: the step's own loss
-          expect(Math.abs(r!.loss - want.total)).toBeLessThanOrEqual(want.totalError);
-          const layers = [...model.trunk, ...model.exits.flatMap((e) => e.layers)].map(linear);
-          layers.forEach((l, j) => {
-            const W = maskedDense(l.pattern, l.weights.values.view());
-            const d = ref.layers()[j]!, wErr = ref.weightError(d.W), bErr = ref.weightError(d.b);
-            for (let q = 0; q < W.length; q++) expect(Math.abs(W[q]! - d.W[q]!)).toBeLessThanOrEqual(wErr[q]!);
-            l.bias.view().forEach((b, q) => expect(Math.abs(b - d.b[q]!)).toBeLessThanOrEqual(bErr[q]!));
-          });
-        } finally {
-          model.dispose();
-          optimizer.dispose();
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 60 }),
+        fc.nat(),
+        fc.boolean(),
+        fc.constantFrom("adam", "sgd"),
+        (n, seed, exit, kind) => {
+          const model = smallModel(engine, { features: 9, hidden: 6, classes: 4, exit, seed, exitWeight: 0.5 });
+          const data = randomDataset(n, 9, 4, seed);
+          const optimizer = kind === "adam" ? new Adam({ lr: 0.01 }) : new Sgd({ lr: 0.1, momentum: 0.9 });
+          const spec =
+            kind === "adam"
+              ? { kind: "adam" as const, lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-7, decay: 0, weightDecay: 0 }
+              : { kind: "sgd" as const, lr: 0.1, momentum: 0.9, decay: 0, weightDecay: 0 };
+          const ref = new MaskedReference(
+            model.trunk.map(dense),
+            model.exits.map((e) => ({ after: e.after, weight: e.weight, layers: e.layers.map(dense) })),
+            model.finalWeight,
+            spec,
+          );
+          try {
+            const want = ref.step(featureMajor(data), n, data.y);
+            fc.pre(want.reluMargin > 1);
+            const [r] = train(model, data, { epochs: 1, batchSize: 64, optimizer, seed, trainAccuracy: false });
+            // the epoch's loss is the size-weighted mean of one batch: the step's own loss
+            expect(Math.abs(r!.loss - want.total)).toBeLessThanOrEqual(want.totalError);
+            const layers = [...model.trunk, ...model.exits.flatMap((e) => e.layers)].map(linear);
+            layers.forEach((l, j) => {
+              const W = maskedDense(l.pattern, l.weights.values.view());
+              const d = ref.layers()[j]!,
+                wErr = ref.weightError(d.W),
+                bErr = ref.weightError(d.b);
+              for (let q = 0; q < W.length; q++) expect(Math.abs(W[q]! - d.W[q]!)).toBeLessThanOrEqual(wErr[q]!);
+              l.bias.view().forEach((b, q) => expect(Math.abs(b - d.b[q]!)).toBeLessThanOrEqual(bErr[q]!));
+            });
+          } finally {
+            model.dispose();
+            optimizer.dispose();
+          }
+        },
+      ),
       { numRuns: 40 },
     );
   });
@@ -131,7 +208,9 @@ describe("train", () => {
         optimizer.dispose();
       }
     };
-    const a = run(1), b = run(1), c = run(2);
+    const a = run(1),
+      b = run(1),
+      c = run(2);
     expect(b).toEqual(a);
     // another shuffling seed visits the samples in another order
     expect(c.weights).not.toEqual(a.weights);
@@ -151,16 +230,40 @@ describe("train", () => {
     // built by hand, not by makeDataset: nothing vouched for its labels
     const badLabel: Dataset = { ...ok, y: Int32Array.from(ok.y, (c, i) => (i === 4 ? 7 : c)) };
     const cases: [() => unknown, typeof ShapeError | typeof ValidationError, RegExp][] = [
-      [() => train(model, randomDataset(10, 5, 3, 1), { epochs: 1, batchSize: 4, optimizer: new Sgd() }), ShapeError, /train: data has 5 features, model takes 6/],
-      [() => train(model, randomDataset(10, 6, 4, 1), { epochs: 1, batchSize: 4, optimizer: new Sgd() }), ShapeError, /train: data has 4 classes, model outputs 3/],
-      [() => train(model, ok, { epochs: 0, batchSize: 4, optimizer: new Sgd() }), ValidationError, /epochs must be an integer in \[1/],
-      [() => train(model, ok, { epochs: 1, batchSize: 0, optimizer: new Sgd() }), ValidationError, /batchSize must be an integer in \[1/],
+      [
+        () => train(model, randomDataset(10, 5, 3, 1), { epochs: 1, batchSize: 4, optimizer: new Sgd() }),
+        ShapeError,
+        /train: data has 5 features, model takes 6/,
+      ],
+      [
+        () => train(model, randomDataset(10, 6, 4, 1), { epochs: 1, batchSize: 4, optimizer: new Sgd() }),
+        ShapeError,
+        /train: data has 4 classes, model outputs 3/,
+      ],
+      [
+        () => train(model, ok, { epochs: 0, batchSize: 4, optimizer: new Sgd() }),
+        ValidationError,
+        /epochs must be an integer in \[1/,
+      ],
+      [
+        () => train(model, ok, { epochs: 1, batchSize: 0, optimizer: new Sgd() }),
+        ValidationError,
+        /batchSize must be an integer in \[1/,
+      ],
       [() => train(model, ok, { epochs: 1.5, batchSize: 4, optimizer: new Sgd() }), ValidationError, /epochs/],
-      [() => train(model, randomDataset(0, 6, 3, 1), { epochs: 1, batchSize: 4, optimizer: new Sgd() }), ValidationError, /training set is empty/],
+      [
+        () => train(model, randomDataset(0, 6, 3, 1), { epochs: 1, batchSize: 4, optimizer: new Sgd() }),
+        ValidationError,
+        /training set is empty/,
+      ],
       [() => evaluate(model, randomDataset(10, 7, 3, 1)), ShapeError, /evaluate: data has 7 features/],
       [() => evaluate(model, ok, { batcher: other }), ValidationError, /batcher holds another dataset/],
       [() => evaluate(model, badLabel), ValidationError, /label 7 of sample 4 outside \[0, 3\)/],
-      [() => train(model, badLabel, { epochs: 1, batchSize: 10, optimizer: new Sgd() }), ValidationError, /label 7 of sample \d outside \[0, 3\)/],
+      [
+        () => train(model, badLabel, { epochs: 1, batchSize: 10, optimizer: new Sgd() }),
+        ValidationError,
+        /label 7 of sample \d outside \[0, 3\)/,
+      ],
     ];
     try {
       cases.forEach(([fn, type, message], k) => {
@@ -178,32 +281,39 @@ describe("evaluate", () => {
   it("accuracy and loss of every classifier agree with a dense float64 forward, at any batch size", async () => {
     const engine = await getEngine();
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 80 }), fc.integer({ min: 1, max: 100 }), fc.nat(), fc.boolean(), (n, batchSize, seed, exit) => {
-        const model = smallModel(engine, { features: 8, hidden: 6, classes: 4, exit, seed });
-        const data = randomDataset(n, 8, 4, seed + 1);
-        try {
-          const r = evaluate(model, data, { batchSize });
-          const logits = referenceLogits(model, data);
-          expect(r.n).toBe(n);
-          logits.forEach((z, k) => {
-            let right = 0, ambiguous = 0;
-            for (let b = 0; b < n; b++) {
-              const col = Array.from({ length: 4 }, (_, c) => z[c * n + b]!);
-              const best = col.indexOf(Math.max(...col));
-              const sorted = [...col].sort((p, q) => q - p);
-              // a near tie may go either way in float32
-              if (sorted[0]! - sorted[1]! < 1e-4) ambiguous++;
-              else if (best === data.y[b]) right++;
-            }
-            expect(r.accuracy[k]! * n).toBeGreaterThanOrEqual(right - 1e-9);
-            expect(r.accuracy[k]! * n).toBeLessThanOrEqual(right + ambiguous + 1e-9);
-            const loss = softmaxCrossEntropy(z, 4, n, data.y).loss;
-            expect(Math.abs(r.loss[k]! - loss)).toBeLessThanOrEqual(1e-5 * (1 + loss));
-          });
-        } finally {
-          model.dispose();
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 80 }),
+        fc.integer({ min: 1, max: 100 }),
+        fc.nat(),
+        fc.boolean(),
+        (n, batchSize, seed, exit) => {
+          const model = smallModel(engine, { features: 8, hidden: 6, classes: 4, exit, seed });
+          const data = randomDataset(n, 8, 4, seed + 1);
+          try {
+            const r = evaluate(model, data, { batchSize });
+            const logits = referenceLogits(model, data);
+            expect(r.n).toBe(n);
+            logits.forEach((z, k) => {
+              let right = 0,
+                ambiguous = 0;
+              for (let b = 0; b < n; b++) {
+                const col = Array.from({ length: 4 }, (_, c) => z[c * n + b]!);
+                const best = col.indexOf(Math.max(...col));
+                const sorted = [...col].sort((p, q) => q - p);
+                // a near tie may go either way in float32
+                if (sorted[0]! - sorted[1]! < 1e-4) ambiguous++;
+                else if (best === data.y[b]) right++;
+              }
+              expect(r.accuracy[k]! * n).toBeGreaterThanOrEqual(right - 1e-9);
+              expect(r.accuracy[k]! * n).toBeLessThanOrEqual(right + ambiguous + 1e-9);
+              const loss = softmaxCrossEntropy(z, 4, n, data.y).loss;
+              expect(Math.abs(r.loss[k]! - loss)).toBeLessThanOrEqual(1e-5 * (1 + loss));
+            });
+          } finally {
+            model.dispose();
+          }
+        },
+      ),
       { numRuns: 40 },
     );
   });
@@ -213,31 +323,38 @@ describe("Batcher", () => {
   it("gathers any samples into a feature-major batch, and allocates nothing after construction", async () => {
     const engine = await getEngine();
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 50 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 33 }), fc.nat(), (n, features, maxBatch, seed) => {
-        const data = randomDataset(n, features, 3, seed);
-        const order = new Rng(seed).shuffle(Int32Array.from({ length: n }, (_, i) => i));
-        const batcher = new Batcher(engine, data, maxBatch);
-        try {
-          const allocations = engine.stats().allocations;
-          for (let start = 0; start < n; start += maxBatch) {
-            const size = Math.min(maxBatch, n - start);
-            const X = batcher.load(order, start, size);
-            expect(X.cols).toBe(size);
-            const x = X.view(), y = batcher.labels.view();
-            for (let b = 0; b < size; b++) {
-              const s = order[start + b]!;
-              expect(y[b]).toBe(data.y[s]);
-              for (let f = 0; f < features; f++) expect(x[f * size + b]).toBe(data.x[s * features + f]);
+      fc.property(
+        fc.integer({ min: 1, max: 50 }),
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 1, max: 33 }),
+        fc.nat(),
+        (n, features, maxBatch, seed) => {
+          const data = randomDataset(n, features, 3, seed);
+          const order = new Rng(seed).shuffle(Int32Array.from({ length: n }, (_, i) => i));
+          const batcher = new Batcher(engine, data, maxBatch);
+          try {
+            const allocations = engine.stats().allocations;
+            for (let start = 0; start < n; start += maxBatch) {
+              const size = Math.min(maxBatch, n - start);
+              const X = batcher.load(order, start, size);
+              expect(X.cols).toBe(size);
+              const x = X.view(),
+                y = batcher.labels.view();
+              for (let b = 0; b < size; b++) {
+                const s = order[start + b]!;
+                expect(y[b]).toBe(data.y[s]);
+                for (let f = 0; f < features; f++) expect(x[f * size + b]).toBe(data.x[s * features + f]);
+              }
             }
+            expect(engine.stats().allocations).toBe(allocations);
+            expect(() => batcher.load(order, 0, maxBatch + 1)).toThrow(ValidationError);
+            expect(() => batcher.load(order, n, 1)).toThrow(ShapeError);
+            expect(() => batcher.load([n], 0, 1)).toThrow(/sample index/);
+          } finally {
+            batcher.dispose();
           }
-          expect(engine.stats().allocations).toBe(allocations);
-          expect(() => batcher.load(order, 0, maxBatch + 1)).toThrow(ValidationError);
-          expect(() => batcher.load(order, n, 1)).toThrow(ShapeError);
-          expect(() => batcher.load([n], 0, 1)).toThrow(/sample index/);
-        } finally {
-          batcher.dispose();
-        }
-      }),
+        },
+      ),
       { numRuns: 40 },
     );
   });
@@ -251,7 +368,13 @@ describe("the paper's network on the embedded MNIST digits", () => {
     const model = Model.mlp(engine, { sizes: [800, 40, 40, 10], outDegrees: [2, 9, 10], seed: 0 });
     const optimizer = new Adam({ lr: 1e-3, decay: 1e-5 });
     try {
-      const reports = train(model, padFeatures(tr, 800), { epochs: 10, batchSize: 256, optimizer, seed: 0, test: padFeatures(test, 800) });
+      const reports = train(model, padFeatures(tr, 800), {
+        epochs: 10,
+        batchSize: 256,
+        optimizer,
+        seed: 0,
+        test: padFeatures(test, 800),
+      });
       const last = reports[reports.length - 1]!;
       // chance is 10%; the 2,360-connection network passes 80% here within 10 epochs on every seed tried
       expect(last.testAccuracy![0]).toBeGreaterThan(0.7);

@@ -3,7 +3,9 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { PresparseError } from "../engine/errors.js";
 
 /** A usage error: printed as one line, exit status 2. */
-export class UsageError extends PresparseError {}
+export class UsageError extends PresparseError {
+  override readonly name: string = "UsageError";
+}
 
 export type Options = NonNullable<ParseArgsConfig["options"]>;
 
@@ -13,13 +15,22 @@ export interface Command {
   summary: string;
   usage: string;
   options: Options;
+  // biome-ignore lint/suspicious/noConfusingVoidType: a command resolves to nothing, or to its exit status
   run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number | void>;
 }
 
 /** Parses argv for a command; unknown flags, missing values and stray positionals are UsageErrors. */
-export function parse(cmd: Command, argv: string[]): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+export function parse(
+  cmd: Command,
+  argv: string[],
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
   try {
-    const r = parseArgs({ args: argv, options: { ...cmd.options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false });
+    const r = parseArgs({
+      args: argv,
+      options: { ...cmd.options, help: { type: "boolean", short: "h" } },
+      strict: true,
+      allowPositionals: false,
+    });
     return { values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals };
   } catch (e) {
     const msg = (e as Error).message.split("\n")[0]!.replace(/\. To specify a positional argument.*$/, "");
@@ -28,7 +39,14 @@ export function parse(cmd: Command, argv: string[]): { values: Record<string, st
 }
 
 /** Integer flag within [min, max]. */
-export function int(cmd: string, flag: string, v: unknown, def: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+export function int(
+  cmd: string,
+  flag: string,
+  v: unknown,
+  def: number,
+  min = 0,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (v === undefined) return def;
   const n = Number(v);
   if (typeof v !== "string" || !/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
@@ -50,20 +68,23 @@ export function num(cmd: string, flag: string, v: unknown, def: number, min = -I
 /** Comma-separated integers. */
 export function intList(cmd: string, flag: string, v: unknown, def: number[], min = 0): number[] {
   if (v === undefined) return def;
-  if (typeof v !== "string" || v.trim() === "") throw new UsageError(`${cmd}: --${flag} expects comma-separated integers, got ${JSON.stringify(v)}`);
+  if (typeof v !== "string" || v.trim() === "")
+    throw new UsageError(`${cmd}: --${flag} expects comma-separated integers, got ${JSON.stringify(v)}`);
   return v.split(",").map((s) => int(cmd, flag, s.trim(), 0, min));
 }
 
 /** Comma-separated numbers. */
 export function numList(cmd: string, flag: string, v: unknown, def: number[], min = -Infinity): number[] {
   if (v === undefined) return def;
-  if (typeof v !== "string" || v.trim() === "") throw new UsageError(`${cmd}: --${flag} expects comma-separated numbers, got ${JSON.stringify(v)}`);
+  if (typeof v !== "string" || v.trim() === "")
+    throw new UsageError(`${cmd}: --${flag} expects comma-separated numbers, got ${JSON.stringify(v)}`);
   return v.split(",").map((s) => num(cmd, flag, s.trim(), 0, min));
 }
 
 /** Required string flag. */
 export function required(cmd: string, flag: string, v: unknown): string {
-  if (typeof v !== "string" || v === "") throw new UsageError(`${cmd}: --${flag} is required (see presparse ${cmd} --help)`);
+  if (typeof v !== "string" || v === "")
+    throw new UsageError(`${cmd}: --${flag} is required (see presparse ${cmd} --help)`);
   return v;
 }
 

@@ -3,15 +3,26 @@ import { defaultEngine, type Engine } from "../engine/engine.js";
 import { padFeatures, type Dataset } from "../nn/dataset.js";
 import { loadData, loadTestData } from "../data/load.js";
 import type { Layer } from "../nn/layers/layer.js";
-import { Model } from "../nn/model.js";
+import type { Model } from "../nn/model.js";
+import { INDEX_DTYPES, type IndexDtype } from "../io/model_io.js";
 import { UsageError, int } from "./args.js";
 
 export function engine(): Promise<Engine> {
   return defaultEngine();
 }
 
+/** The `--index-dtype` flag of the commands that write model files (default i32). */
+export function indexDtypeFlag(cmd: string, v: unknown): IndexDtype {
+  if (v === undefined) return "i32";
+  if (!(INDEX_DTYPES as readonly unknown[]).includes(v)) {
+    throw new UsageError(`${cmd}: --index-dtype expects ${INDEX_DTYPES.join(" or ")}, got ${JSON.stringify(v)}`);
+  }
+  return v as IndexDtype;
+}
+
 function checkFits(cmd: string, spec: string, dataFeatures: number, features: number): void {
-  if (dataFeatures > features) throw new UsageError(`${cmd}: data ${spec} has ${dataFeatures} features, the model takes ${features}`);
+  if (dataFeatures > features)
+    throw new UsageError(`${cmd}: data ${spec} has ${dataFeatures} features, the model takes ${features}`);
 }
 
 /** Train/test data for a model input of `features` (MNIST-like 784 samples are zero-padded up to it). */
@@ -26,7 +37,12 @@ export function dataFor(cmd: string, spec: string, features: number, seed: numbe
  * trained on), zero-padded to `features`; the training half is left as loaded. `storedFeatures` is the width before
  * padding (one byte per pixel in the files).
  */
-export function heldOutFromFlags(cmd: string, v: Record<string, unknown>, features: number, defaultSeed: number): { test: Dataset; storedFeatures: number } {
+export function heldOutFromFlags(
+  cmd: string,
+  v: Record<string, unknown>,
+  features: number,
+  defaultSeed: number,
+): { test: Dataset; storedFeatures: number } {
   const spec = (v.data as string | undefined) ?? "mnist";
   const test = loadTestData(spec, { seed: int(cmd, "seed", v.seed, defaultSeed) });
   checkFits(cmd, spec, test.features, features);
@@ -37,7 +53,10 @@ export function heldOutFromFlags(cmd: string, v: Record<string, unknown>, featur
 export function sizeSummary(model: Model): { parameters: number; denseParameters: number; macs: number } {
   const layers: Layer[] = [...model.trunk, ...model.exits.flatMap((e) => e.layers)];
   const parameters = model.parameterCount();
-  const denseParameters = layers.reduce((s, l) => s + (l.denseParameterCount?.() ?? l.params().reduce((n, p) => n + p.values.length, 0)), 0);
+  const denseParameters = layers.reduce(
+    (s, l) => s + (l.denseParameterCount?.() ?? l.params().reduce((n, p) => n + p.values.length, 0)),
+    0,
+  );
   return { parameters, denseParameters, macs: model.trunkMacs().at(-1)! };
 }
 

@@ -36,18 +36,34 @@ Usage: presparse eval --model FILE [--data mnist|DIR] [--exit-policy maxprob:Q|e
     const base = evaluate(model, test, { batchSize: batch });
     const stored = (loaded.spec.extra?.policy as string | undefined) ?? undefined;
     const policyText = (v["exit-policy"] as string | undefined) ?? stored;
-    if (policyText && model.exits.length === 0) throw new UsageError("eval: --exit-policy given but the model has no exits");
-    const ee = policyText ? measurePolicy(model, test, parseExitPolicy(policyText, model.exits.length), batch) : undefined;
+    if (policyText && model.exits.length === 0)
+      throw new UsageError("eval: --exit-policy given but the model has no exits");
+    const ee = policyText
+      ? measurePolicy(model, test, parseExitPolicy(policyText, model.exits.length), batch)
+      : undefined;
     const fullMacs = exitMacs(model).trunk;
-    const out = { model: v.model, hash: loaded.hash, n: test.n, accuracy: base.accuracy, loss: base.loss, earlyExit: ee };
-    if (v.json) process.stdout.write(JSON.stringify(out) + "\n");
+    const out = {
+      model: v.model,
+      hash: loaded.hash,
+      n: test.n,
+      accuracy: base.accuracy,
+      loss: base.loss,
+      earlyExit: ee,
+    };
+    if (v.json) process.stdout.write(`${JSON.stringify(out)}\n`);
     else {
       const names = [...model.exits.map((e, k) => `exit ${k + 1} (after layer ${e.after + 1})`), "final"];
       process.stdout.write(`${v.model}  (${test.n} test samples, hash ${loaded.hash})\n`);
-      names.forEach((nm, k) => process.stdout.write(`  ${nm.padEnd(26)} accuracy ${pct(base.accuracy[k]!)}  loss ${base.loss[k]!.toFixed(4)}\n`));
+      names.forEach((nm, k) =>
+        process.stdout.write(
+          `  ${nm.padEnd(26)} accuracy ${pct(base.accuracy[k]!)}  loss ${base.loss[k]!.toFixed(4)}\n`,
+        ),
+      );
       if (ee) {
-        process.stdout.write(`  early-exit system (${ee.policy}): accuracy ${pct(ee.accuracy)}, exit rates ${ee.exitRates.map((r) => pct(r, 1)).join(" / ")}, ` +
-          `mean ${ee.meanMacs.toFixed(0)} MACs/sample vs ${fullMacs} without exits\n`);
+        process.stdout.write(
+          `  early-exit system (${ee.policy}): accuracy ${pct(ee.accuracy)}, exit rates ${ee.exitRates.map((r) => pct(r, 1)).join(" / ")}, ` +
+            `mean ${ee.meanMacs.toFixed(0)} MACs/sample vs ${fullMacs} without exits\n`,
+        );
       }
     }
     model.dispose();

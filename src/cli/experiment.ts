@@ -56,30 +56,52 @@ and runs the test set through the edge client. Writes results/<name>/report.md, 
     const sizes = intList(c, "layers", v.layers, [800, 40, 40, 10], 1);
     const degrees = intList(c, "out-degrees", v["out-degrees"], [2, 9, 10], 1);
     const narrow = intList(c, "narrow", v.narrow, [800, 3, 3, 10], 1);
-    if (sizes.length < 3 || narrow.length < 3) throw new UsageError(`${c}: networks need at least one hidden layer for the exit and the split`);
-    if (degrees.length !== sizes.length - 1) throw new UsageError(`${c}: --out-degrees needs ${sizes.length - 1} values, got ${degrees.length}`);
-    if (narrow[0] !== sizes[0] || narrow.at(-1) !== sizes.at(-1)) throw new UsageError(`${c}: --narrow must have the same input and output sizes as --layers`);
+    if (sizes.length < 3 || narrow.length < 3)
+      throw new UsageError(`${c}: networks need at least one hidden layer for the exit and the split`);
+    if (degrees.length !== sizes.length - 1)
+      throw new UsageError(`${c}: --out-degrees needs ${sizes.length - 1} values, got ${degrees.length}`);
+    if (narrow[0] !== sizes[0] || narrow.at(-1) !== sizes.at(-1))
+      throw new UsageError(`${c}: --narrow must have the same input and output sizes as --layers`);
     const weights = numList(c, "exit-weights", v["exit-weights"], [1, 0.3], 0);
-    if (weights.length !== 2) throw new UsageError(`${c}: --exit-weights needs 2 values (exit, final), got ${weights.length}`);
+    if (weights.length !== 2)
+      throw new UsageError(`${c}: --exit-weights needs 2 values (exit, final), got ${weights.length}`);
     const seed = int(c, "seed", v.seed, 0);
     const dataSpec = (v.data as string | undefined) ?? "mnist";
     const name = (v.name as string | undefined) ?? (dataSpec === "mnist" ? "paper" : "idx");
-    if (!/^[\w.-]+$/.test(name)) throw new UsageError(`${c}: --name may contain letters, digits, '.', '_' and '-' only, got ${JSON.stringify(name)}`);
+    if (!/^[\w.-]+$/.test(name))
+      throw new UsageError(
+        `${c}: --name may contain letters, digits, '.', '_' and '-' only, got ${JSON.stringify(name)}`,
+      );
     const quiet = Boolean(v.quiet);
-    const log = (s: string) => { if (!quiet) process.stderr.write(s + "\n"); };
+    const log = (s: string) => {
+      if (!quiet) process.stderr.write(`${s}\n`);
+    };
     const outDir = join((v.out as string | undefined) ?? "results", name);
     await checkWritableDir(c, "--out/--name", outDir);
     const data = loadData(dataSpec, { seed, padTo: sizes[0] });
     const dense = sizes.slice(1);
     const networks: NetworkSpec[] = [
-      { name: "sparse", description: `predefined sparse, out-degrees (${degrees.join(",")})`, sizes, outDegrees: degrees },
+      {
+        name: "sparse",
+        description: `predefined sparse, out-degrees (${degrees.join(",")})`,
+        sizes,
+        outDegrees: degrees,
+      },
       { name: "dense", description: "dense twin: same sizes, every connection", sizes, outDegrees: dense },
-      { name: "narrow", description: "equal-budget dense network from the paper's code", sizes: narrow, outDegrees: narrow.slice(1) },
+      {
+        name: "narrow",
+        description: "equal-budget dense network from the paper's code",
+        sizes: narrow,
+        outDegrees: narrow.slice(1),
+      },
     ];
     const eng = await engine();
     const result = await runExperiment(eng, {
       outDir,
-      data: { ...data, name: dataSpec === "mnist" ? "embedded MNIST digits (mnist package), stratified split" : dataSpec },
+      data: {
+        ...data,
+        name: dataSpec === "mnist" ? "embedded MNIST digits (mnist package), stratified split" : dataSpec,
+      },
       networks,
       epochs: int(c, "epochs", v.epochs, 50, 1),
       batch: int(c, "batch", v.batch, 256, 1, 65536),
@@ -94,7 +116,7 @@ and runs the test set through the edge client. Writes results/<name>/report.md, 
       commandLine: `presparse ${["experiment", ...process.argv.slice(3)].join(" ")}`,
       log,
     });
-    process.stdout.write(resultsTable(result) + "\n");
+    process.stdout.write(`${resultsTable(result)}\n`);
     if (result.reductions) process.stdout.write(`\n${reductionLine(result.reductions)}\n`);
     process.stdout.write(`\nreport: ${join(outDir, "report.md")} (${result.seconds.toFixed(1)} s)\n`);
   },

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // presparse command line: one subcommand per file, flags parsed strictly, one-line errors.
-import { readFileSync } from "node:fs";
+import { readFileSync, realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { type Command, UsageError, helpText, parse } from "./args.js";
 import { calibrateCommand } from "./calibrate.js";
 import { evalCommand } from "./eval.js";
@@ -11,7 +12,15 @@ import { serveCommand } from "./serve.js";
 import { splitCommand } from "./split.js";
 import { trainCommand } from "./train.js";
 
-const commands: Command[] = [trainCommand, evalCommand, calibrateCommand, splitCommand, serveCommand, inferCommand, experimentCommand];
+const commands: Command[] = [
+  trainCommand,
+  evalCommand,
+  calibrateCommand,
+  splitCommand,
+  serveCommand,
+  inferCommand,
+  experimentCommand,
+];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -37,12 +46,15 @@ export async function main(argv: string[]): Promise<number> {
     return name === undefined ? 2 : 0;
   }
   if (name === "--version" || name === "-v") {
-    process.stdout.write(version() + "\n");
+    process.stdout.write(`${version()}\n`);
     return 0;
   }
   const cmd = commands.find((c) => c.name === name);
   try {
-    if (!cmd) throw new UsageError(`unknown command ${JSON.stringify(name)}; commands: ${commands.map((c) => c.name).join(", ")}`);
+    if (!cmd)
+      throw new UsageError(
+        `unknown command ${JSON.stringify(name)}; commands: ${commands.map((c) => c.name).join(", ")}`,
+      );
     const { values, positionals } = parse(cmd, rest);
     if (values.help) {
       process.stdout.write(helpText(cmd));
@@ -54,7 +66,19 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const entry = process.argv[1];
-if (entry && import.meta.url === new URL(`file://${entry}`).href) {
+/**
+ * True when Node was started on this file: npm runs a bin through a symlink (node_modules/.bin, npx, a global
+ * install), so compare real paths.
+ */
+function isEntry(argv1: string | undefined): boolean {
+  if (!argv1) return false;
+  try {
+    return realpathSync(argv1) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntry(process.argv[1])) {
   main(process.argv.slice(2)).then((code) => (process.exitCode = code));
 }

@@ -28,12 +28,16 @@ async function writable(path: string): Promise<boolean> {
   }
 }
 
-/** Throws ValidationError unless `path` can be written as a file: not a directory, in a writable directory that exists. */
+/**
+ * Throws ValidationError unless `path` can be written as a file: not a directory, in a writable directory that
+ * exists.
+ */
 export async function checkWritableFile(cmd: string, flag: string, path: string): Promise<void> {
   const what = `${cmd}: ${flag} ${path}`;
   const k = await kind(path);
   if (k === "directory") throw new ValidationError(`${what}: is a directory, not a file`);
-  if (k === "other") throw new ValidationError(`${what}: cannot be written as a file (not a regular file, or a file is in its path)`);
+  if (k === "other")
+    throw new ValidationError(`${what}: cannot be written as a file (not a regular file, or a file is in its path)`);
   const dir = dirname(resolve(path));
   const d = await kind(dir);
   if (d === "missing") throw new ValidationError(`${what}: directory ${dirname(path)} does not exist`);
@@ -49,10 +53,12 @@ export async function checkWritableFile(cmd: string, flag: string, path: string)
 export async function checkWritableDir(cmd: string, flag: string, dir: string, files: string[] = []): Promise<void> {
   const what = `${cmd}: ${flag} ${dir}`;
   const k = await kind(dir);
-  if (k === "file" || k === "other") throw new ValidationError(`${what}: is not a directory (a file is there or in its path)`);
+  if (k === "file" || k === "other")
+    throw new ValidationError(`${what}: is not a directory (a file is there or in its path)`);
   if (k === "directory") {
     if (!(await writable(dir))) throw new ValidationError(`${what}: is not writable`);
-    for (const f of files) if ((await kind(join(dir, f))) === "directory") throw new ValidationError(`${what}: ${f} in it is a directory`);
+    for (const f of files)
+      if ((await kind(join(dir, f))) === "directory") throw new ValidationError(`${what}: ${f} in it is a directory`);
     return;
   }
   let up = dirname(resolve(dir));

@@ -20,7 +20,8 @@ export function reportError(e: unknown, stderr: { write(s: string): unknown } = 
     line(`${e.name}: ${e.message}`);
     return EXIT.failed;
   }
-  // a system call that failed on the environment (a disk full, a file gone under us): the command failed, not the program
+  // a system call that failed on the environment (a disk full, a file gone under us): the command failed, not the
+  // program
   const errno = e as NodeJS.ErrnoException | undefined;
   if (errno instanceof Error && typeof errno.code === "string" && typeof errno.syscall === "string") {
     line(`${errno.path ? `cannot ${errno.syscall} ${errno.path}` : errno.syscall}: ${errno.code}`);

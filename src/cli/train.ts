@@ -4,7 +4,7 @@ import { Adam, Sgd, type Optimizer } from "../nn/optimizers.js";
 import { saveModel } from "../node/model_files.js";
 import { train } from "../nn/train.js";
 import { type Command, UsageError, int, intList, num, numList } from "./args.js";
-import { dataFor, engine, fmtBytes, pct, sizeSummary } from "./common.js";
+import { dataFor, engine, fmtBytes, indexDtypeFlag, pct, sizeSummary } from "./common.js";
 import { checkWritableFile } from "./outputs.js";
 import { Progress } from "./progress.js";
 
@@ -27,33 +27,80 @@ export const trainOptions = {
   seed: { type: "string" },
   data: { type: "string" },
   save: { type: "string" },
+  "index-dtype": { type: "string" },
   json: { type: "boolean" },
   quiet: { type: "boolean", short: "q" },
 } as const;
 
 /** Model and optimizer from the shared training flags (defaults: the paper's network and recipe). */
-export function modelFromFlags(cmd: string, v: Record<string, unknown>, eng: Awaited<ReturnType<typeof engine>>): { model: Model; optimizer: Optimizer; seed: number } {
+export function modelFromFlags(
+  cmd: string,
+  v: Record<string, unknown>,
+  eng: Awaited<ReturnType<typeof engine>>,
+): { model: Model; optimizer: Optimizer; seed: number } {
   const seed = int(cmd, "seed", v.seed, 0);
   const exitsAfter = intList(cmd, "exits", v.exits, [], 1);
-  const weights = numList(cmd, "exit-weights", v["exit-weights"], [...exitsAfter.map(() => 1), exitsAfter.length ? 0.3 : 1], 0);
-  if (weights.length !== exitsAfter.length + 1) throw new UsageError(`${cmd}: --exit-weights needs ${exitsAfter.length + 1} values (one per exit, then the final classifier), got ${weights.length}`);
+  const weights = numList(
+    cmd,
+    "exit-weights",
+    v["exit-weights"],
+    [...exitsAfter.map(() => 1), exitsAfter.length ? 0.3 : 1],
+    0,
+  );
+  if (weights.length !== exitsAfter.length + 1)
+    throw new UsageError(
+      `${cmd}: --exit-weights needs ${exitsAfter.length + 1} values (one per exit, then the final classifier), got ${weights.length}`,
+    );
   const biasInit = num(cmd, "bias-init", v["bias-init"], 0.1);
-  const exitDegree = v["exit-out-degree"] === undefined ? undefined : int(cmd, "exit-out-degree", v["exit-out-degree"], 0, 1);
-  const exits = exitsAfter.map((after, k) => ({ after: after - 1, weight: weights[k]!, ...(exitDegree !== undefined ? { outDegree: exitDegree } : {}) }));
+  const exitDegree =
+    v["exit-out-degree"] === undefined ? undefined : int(cmd, "exit-out-degree", v["exit-out-degree"], 0, 1);
+  const exits = exitsAfter.map((after, k) => ({
+    after: after - 1,
+    weight: weights[k]!,
+    ...(exitDegree !== undefined ? { outDegree: exitDegree } : {}),
+  }));
   let model: Model;
   if (v.arch !== undefined) {
-    if (v.layers !== undefined || v["out-degrees"] !== undefined) throw new UsageError(`${cmd}: give --arch or --layers/--out-degrees, not both`);
-    if (exitDegree !== undefined) throw new UsageError(`${cmd}: --exit-out-degree goes with --layers (with --arch, exit heads are dense fc layers)`);
+    if (v.layers !== undefined || v["out-degrees"] !== undefined)
+      throw new UsageError(`${cmd}: give --arch or --layers/--out-degrees, not both`);
+    if (exitDegree !== undefined)
+      throw new UsageError(
+        `${cmd}: --exit-out-degree goes with --layers (with --arch, exit heads are dense fc layers)`,
+      );
     const shape = v["input-shape"] === undefined ? [1, 28, 28] : parseShape(String(v["input-shape"]));
-    model = buildModel(eng, String(v.arch), { inputShape: shape, seed, biasInit, exits, finalWeight: weights[weights.length - 1]! });
+    model = buildModel(eng, String(v.arch), {
+      inputShape: shape,
+      seed,
+      biasInit,
+      exits,
+      finalWeight: weights[weights.length - 1]!,
+    });
   } else {
     if (v["input-shape"] !== undefined) throw new UsageError(`${cmd}: --input-shape goes with --arch`);
     const sizes = intList(cmd, "layers", v.layers, [800, 40, 40, 10], 1);
-    const degrees = intList(cmd, "out-degrees", v["out-degrees"], sizes.slice(1).map((s, i) => (i === 0 ? 2 : i === 1 ? 9 : s)), 1);
+    const degrees = intList(
+      cmd,
+      "out-degrees",
+      v["out-degrees"],
+      sizes.slice(1).map((s, i) => (i === 0 ? 2 : i === 1 ? 9 : s)),
+      1,
+    );
     if (sizes.length < 2) throw new UsageError(`${cmd}: --layers needs at least two sizes, got ${sizes.length}`);
-    if (degrees.length !== sizes.length - 1) throw new UsageError(`${cmd}: --out-degrees needs ${sizes.length - 1} values for --layers ${sizes.join(",")}, got ${degrees.length}`);
-    for (const e of exitsAfter) if (e > sizes.length - 2) throw new UsageError(`${cmd}: --exits ${e}: there are only ${sizes.length - 2} hidden layers`);
-    model = Model.mlp(eng, { sizes, outDegrees: degrees, seed, biasInit, exits, finalWeight: weights[weights.length - 1]! });
+    if (degrees.length !== sizes.length - 1)
+      throw new UsageError(
+        `${cmd}: --out-degrees needs ${sizes.length - 1} values for --layers ${sizes.join(",")}, got ${degrees.length}`,
+      );
+    for (const e of exitsAfter)
+      if (e > sizes.length - 2)
+        throw new UsageError(`${cmd}: --exits ${e}: there are only ${sizes.length - 2} hidden layers`);
+    model = Model.mlp(eng, {
+      sizes,
+      outDegrees: degrees,
+      seed,
+      biasInit,
+      exits,
+      finalWeight: weights[weights.length - 1]!,
+    });
   }
   const lr = num(cmd, "lr", v.lr, 1e-3, 0);
   const decay = num(cmd, "decay", v.decay, 1e-5, 0);
@@ -61,7 +108,8 @@ export function modelFromFlags(cmd: string, v: Record<string, unknown>, eng: Awa
   const kind = (v.optimizer as string | undefined) ?? "adam";
   let optimizer: Optimizer;
   if (kind === "adam") optimizer = new Adam({ lr, decay, weightDecay });
-  else if (kind === "sgd") optimizer = new Sgd({ lr, decay, weightDecay, momentum: num(cmd, "momentum", v.momentum, 0.9, 0, 0.999999) });
+  else if (kind === "sgd")
+    optimizer = new Sgd({ lr, decay, weightDecay, momentum: num(cmd, "momentum", v.momentum, 0.9, 0, 0.999999) });
   else throw new UsageError(`${cmd}: --optimizer expects adam or sgd, got ${JSON.stringify(kind)}`);
   return { model, optimizer, seed };
 }
@@ -90,6 +138,8 @@ Trains a network whose connections are fixed before training (defaults: the pape
   --seed S             seed of patterns, weights and shuffling (default 0)
   --data mnist|DIR     embedded 10k MNIST digits (8,000/2,000 split) or a directory of IDX files (default mnist)
   --save FILE          write the trained model (safetensors)
+  --index-dtype i32|u16 column indices in FILE: i32 (default, read by every safetensors loader) or u16
+                       (2 B less per sparse connection; torch before 2.3 cannot load it)
   --json               one JSON object per epoch on stdout
   -q, --quiet          no progress on stderr
 `,
@@ -99,11 +149,14 @@ Trains a network whose connections are fixed before training (defaults: the pape
     const { model, optimizer, seed } = modelFromFlags("train", v, eng);
     const epochs = int("train", "epochs", v.epochs, 50, 1);
     const batch = int("train", "batch", v.batch, 256, 1, 65536);
+    const indexDtype = indexDtypeFlag("train", v["index-dtype"]);
     if (v.save !== undefined) await checkWritableFile("train", "--save", v.save as string);
     const data = dataFor("train", (v.data as string | undefined) ?? "mnist", model.inputSize, seed);
     const progress = new Progress(Boolean(v.quiet));
     const size = sizeSummary(model);
-    progress.line(`train: ${data.train.n} samples, test ${data.test.n}; ${size.parameters} parameters stored (${size.denseParameters} dense), ${size.macs} MACs/sample`);
+    progress.line(
+      `train: ${data.train.n} samples, test ${data.test.n}; ${size.parameters} parameters stored (${size.denseParameters} dense), ${size.macs} MACs/sample`,
+    );
     const reports = train(model, data.train, {
       epochs,
       batchSize: batch,
@@ -112,17 +165,27 @@ Trains a network whose connections are fixed before training (defaults: the pape
       test: data.test,
       onBatch: (e, b, n) => progress.batch(`epoch ${e}/${epochs}`, b, n),
       onEpoch: (r) => {
-        if (v.json) process.stdout.write(JSON.stringify(r) + "\n");
+        if (v.json) process.stdout.write(`${JSON.stringify(r)}\n`);
         const acc = (a?: number[]) => (a ? a.map((x) => pct(x)).join("/") : "-");
-        progress.line(`epoch ${r.epoch}/${epochs}  loss ${r.loss.toFixed(4)}  train ${acc(r.trainAccuracy)}  test ${acc(r.testAccuracy)}  ${r.seconds.toFixed(3)} s  ${Math.round(r.samplesPerSecond)} samples/s`);
+        progress.line(
+          `epoch ${r.epoch}/${epochs}  loss ${r.loss.toFixed(4)}  train ${acc(r.trainAccuracy)}  test ${acc(r.testAccuracy)}  ${r.seconds.toFixed(3)} s  ${Math.round(r.samplesPerSecond)} samples/s`,
+        );
       },
     });
     const last = reports[reports.length - 1]!;
     if (v.save) {
-      const saved = await saveModel(model, v.save as string, { extra: { trained: { epochs, batch, seed, data: v.data ?? "mnist", testAccuracy: last.testAccuracy } } });
+      const saved = await saveModel(model, v.save as string, {
+        extra: { trained: { epochs, batch, seed, data: v.data ?? "mnist", testAccuracy: last.testAccuracy } },
+        indexDtype,
+      });
       const denseBytes = size.denseParameters * 4;
-      progress.line(`saved ${v.save}: ${fmtBytes(saved.bytes)} (dense float32 equivalent ${fmtBytes(denseBytes)}, ${(denseBytes / saved.bytes).toFixed(1)}× smaller), hash ${saved.hash}`);
-      if (v.json) process.stdout.write(JSON.stringify({ saved: v.save, bytes: saved.bytes, denseBytes, hash: saved.hash }) + "\n");
+      progress.line(
+        `saved ${v.save}: ${fmtBytes(saved.bytes)} (dense float32 equivalent ${fmtBytes(denseBytes)}, ${(denseBytes / saved.bytes).toFixed(1)}× smaller), hash ${saved.hash}`,
+      );
+      if (v.json)
+        process.stdout.write(
+          `${JSON.stringify({ saved: v.save, bytes: saved.bytes, denseBytes, hash: saved.hash })}\n`,
+        );
     }
     model.dispose();
     optimizer.dispose();

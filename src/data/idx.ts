@@ -39,12 +39,14 @@ export function readIdx(path: string, options: IdxOptions = {}): IdxArray {
   if (bytes[2] !== U8) fail("dtype", `only unsigned bytes (0x08) are supported, got 0x${hex(bytes.subarray(2, 3))}`);
   const rank = bytes[3]!;
   if (rank === 0) fail("rank", "expected at least one dimension, got 0");
-  if (bytes.length < 4 + 4 * rank) fail("dims", `rank ${rank} needs ${4 * rank} bytes of dimensions, file has ${bytes.length - 4}`);
+  if (bytes.length < 4 + 4 * rank)
+    fail("dims", `rank ${rank} needs ${4 * rank} bytes of dimensions, file has ${bytes.length - 4}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i, false));
   const count = dims.reduce((a, d) => a * d, 1);
   const start = 4 + 4 * rank;
-  if (count !== bytes.length - start) fail("length", `dims [${dims.join(", ")}] need ${count} bytes of data, file has ${bytes.length - start}`);
+  if (count !== bytes.length - start)
+    fail("length", `dims [${dims.join(", ")}] need ${count} bytes of data, file has ${bytes.length - start}`);
   return { dims, data: new Uint8Array(bytes.buffer, bytes.byteOffset + start, count) };
 }
 
@@ -66,15 +68,28 @@ export function loadIdxDataset(dir: string, split: "train" | "test", options: Id
   const labelsPath = find(dir, prefix, "labels", 1);
   const images = readIdx(imagesPath, options);
   const labels = readIdx(labelsPath, options);
-  if (images.dims.length !== 3) throw new FormatError("idx", "rank", `images must be rank 3 [n, rows, cols], got [${images.dims.join(", ")}] in ${imagesPath}`);
-  if (labels.dims.length !== 1) throw new FormatError("idx", "rank", `labels must be rank 1 [n], got [${labels.dims.join(", ")}] in ${labelsPath}`);
+  if (images.dims.length !== 3)
+    throw new FormatError(
+      "idx",
+      "rank",
+      `images must be rank 3 [n, rows, cols], got [${images.dims.join(", ")}] in ${imagesPath}`,
+    );
+  if (labels.dims.length !== 1)
+    throw new FormatError("idx", "rank", `labels must be rank 1 [n], got [${labels.dims.join(", ")}] in ${labelsPath}`);
   const [n, rows, cols] = images.dims as [number, number, number];
-  if (labels.dims[0] !== n) throw new FormatError("idx", "labels count", `${labels.dims[0]} labels in ${labelsPath} for ${n} images in ${imagesPath}`);
-  if (rows * cols === 0) throw new FormatError("idx", "dims", `images of ${rows}×${cols} pixels have no features in ${imagesPath}`);
+  if (labels.dims[0] !== n)
+    throw new FormatError(
+      "idx",
+      "labels count",
+      `${labels.dims[0]} labels in ${labelsPath} for ${n} images in ${imagesPath}`,
+    );
+  if (rows * cols === 0)
+    throw new FormatError("idx", "dims", `images of ${rows}×${cols} pixels have no features in ${imagesPath}`);
   const y = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const c = labels.data[i]!;
-    if (c >= classes) throw new FormatError("idx", "label", `label ${i} is ${c}, expected a class below ${classes} in ${labelsPath}`);
+    if (c >= classes)
+      throw new FormatError("idx", "label", `label ${i} is ${c}, expected a class below ${classes} in ${labelsPath}`);
     y[i] = c;
   }
   const scale = Float32Array.from({ length: 256 }, (_, v) => v / 255);
@@ -84,7 +99,10 @@ export function loadIdxDataset(dir: string, split: "train" | "test", options: Id
 }
 
 function find(dir: string, prefix: string, kind: string, rank: number): string {
-  const names = [`${prefix}-${kind}-idx${rank}-ubyte`, `${prefix}-${kind}.idx${rank}-ubyte`].flatMap((s) => [s, `${s}.gz`]);
+  const names = [`${prefix}-${kind}-idx${rank}-ubyte`, `${prefix}-${kind}.idx${rank}-ubyte`].flatMap((s) => [
+    s,
+    `${s}.gz`,
+  ]);
   for (const name of names) {
     const path = join(dir, name);
     if (existsSync(path)) return path;

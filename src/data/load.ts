@@ -19,7 +19,8 @@ export interface LoadDataOptions extends IdxDatasetOptions {
  */
 export function loadTestData(spec: string, options: LoadDataOptions = {}): Dataset {
   const { padTo, seed = 0, test = 2000 } = options;
-  const held = spec === "mnist" ? splitDataset(loadMnist(), { test, seed }).test : loadIdxDataset(spec, "test", options);
+  const held =
+    spec === "mnist" ? splitDataset(loadMnist(), { test, seed }).test : loadIdxDataset(spec, "test", options);
   return padTo === undefined ? held : padFeatures(held, padTo);
 }
 
@@ -29,9 +30,10 @@ export function loadTestData(spec: string, options: LoadDataOptions = {}): Datas
  */
 export function loadData(spec: string, options: LoadDataOptions = {}): { train: Dataset; test: Dataset } {
   const { padTo, seed = 0, test = 2000 } = options;
-  const halves = spec === "mnist"
-    ? splitDataset(loadMnist(), { test, seed })
-    : { train: loadIdxDataset(spec, "train", options), test: loadIdxDataset(spec, "test", options) };
+  const halves =
+    spec === "mnist"
+      ? splitDataset(loadMnist(), { test, seed })
+      : { train: loadIdxDataset(spec, "train", options), test: loadIdxDataset(spec, "test", options) };
   if (padTo === undefined) return halves;
   return { train: padFeatures(halves.train, padTo), test: padFeatures(halves.test, padTo) };
 }

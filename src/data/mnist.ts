@@ -49,11 +49,13 @@ function readDigits(file: string): Float32Array {
   }
   const data = (json as { data?: unknown } | null)?.data;
   if (!Array.isArray(data)) return fail("data", "expected an array of pixel values");
-  if (data.length % PIXELS !== 0) fail("data", `${data.length} values are not a whole number of ${PIXELS}-pixel digits`);
+  if (data.length % PIXELS !== 0)
+    fail("data", `${data.length} values are not a whole number of ${PIXELS}-pixel digits`);
   const out = new Float32Array(data.length);
   for (let i = 0; i < data.length; i++) {
     const v: unknown = data[i];
-    if (typeof v !== "number" || !(v >= 0 && v <= 1)) fail("data", `value ${i} is ${JSON.stringify(v)}, expected a number in [0, 1]`);
+    if (typeof v !== "number" || !(v >= 0 && v <= 1))
+      fail("data", `value ${i} is ${JSON.stringify(v)}, expected a number in [0, 1]`);
     out[i] = v as number;
   }
   return out;

@@ -39,7 +39,10 @@ export abstract class WasmBuffer<T extends Float32Array | Int32Array> {
   }
   /** A buffer holding a copy of `data`. */
   static from<B extends WasmBuffer<Float32Array | Int32Array>>(
-    this: new (engine: Engine, length: number) => B,
+    this: new (
+      engine: Engine,
+      length: number,
+    ) => B,
     engine: Engine,
     data: ArrayLike<number>,
   ): B {
@@ -108,7 +111,8 @@ export class Matrix {
   }
   /** A matrix holding a copy of `data` (row-major [rows, cols]). */
   static from(engine: Engine, rows: number, cols: number, data: ArrayLike<number>): Matrix {
-    if (data.length !== rows * cols) throw new ShapeError(`Matrix.from: expected ${rows}×${cols} = ${rows * cols} values, got ${data.length}`);
+    if (data.length !== rows * cols)
+      throw new ShapeError(`Matrix.from: expected ${rows}×${cols} = ${rows * cols} values, got ${data.length}`);
     const m = new Matrix(engine, rows, cols);
     m.view().set(data);
     return m;
@@ -117,7 +121,9 @@ export class Matrix {
   static fromSamples(engine: Engine, features: number, samples: ArrayLike<number>): Matrix {
     checkInt("Matrix.fromSamples", "features", features, 1);
     if (samples.length % features !== 0 || samples.length === 0) {
-      throw new ShapeError(`Matrix.fromSamples: ${samples.length} values are not a whole number (≥ 1) of ${features}-feature samples`);
+      throw new ShapeError(
+        `Matrix.fromSamples: ${samples.length} values are not a whole number (≥ 1) of ${features}-feature samples`,
+      );
     }
     const n = samples.length / features;
     const m = new Matrix(engine, features, n);

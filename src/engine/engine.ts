@@ -1,37 +1,46 @@
-import { WasmLoadError, ValidationError, checkInt } from "./errors.js";
+import { KernelAssertionError, WasmLoadError, ValidationError, checkInt } from "./errors.js";
+import { KERNEL_ARITY, type Kernels } from "./kernels.generated.js";
+import { instantiateSync } from "./loader.js";
 
-/** The kernels exported by presparse.wasm: pointers (byte offsets) and counts in, nothing allocated. */
-export interface Kernels {
-  memory: WebAssembly.Memory;
-  heapBase(): number;
-  csrSpmm(m: number, B: number, rowPtr: number, colIdx: number, values: number, x: number, bias: number, y: number, relu: number): void;
-  csrSpmmT(k: number, B: number, colPtr: number, rowIdx: number, perm: number, values: number, dy: number, dx: number): void;
-  csrSddmm(m: number, B: number, rowPtr: number, colIdx: number, dy: number, x: number, dValues: number, dBias: number): void;
-  rowSums(m: number, B: number, y: number, out: number): void;
-  denseMatmul(m: number, k: number, B: number, a: number, rs: number, cs: number, x: number, bias: number, y: number, relu: number): void;
-  denseGradW(m: number, k: number, B: number, dy: number, x: number, dw: number, dBias: number): void;
-  reluForward(n: number, y: number): void;
-  reluBackward(n: number, y: number, dy: number, dx: number): void;
-  softmax(C: number, B: number, z: number, p: number): void;
-  softmaxCrossEntropy(C: number, B: number, z: number, labels: number, dz: number): number;
-  adamStep(n: number, w: number, g: number, m: number, v: number, lrT: number, b1: number, b2: number, eps: number, l2: number): void;
-  sgdStep(n: number, w: number, g: number, u: number, lr: number, mu: number, l2: number): void;
-  addInPlace(n: number, y: number, x: number): void;
-  scaleInPlace(n: number, x: number, s: number): void;
-  gatherColumns(rows: number, B: number, src: number, cols: number, n: number, dst: number): void;
-  gatherSamples(F: number, src: number, idx: number, B: number, dst: number): void;
-  sparseConv2d(O: number, OH: number, OW: number, H: number, W: number, kh: number, kw: number, s: number, py: number, px: number, B: number, ptr: number, off: number, tap: number, values: number, x: number, bias: number, y: number, relu: number): void;
-  sparseConv2dBackwardInput(C: number, H: number, W: number, OH: number, OW: number, kh: number, kw: number, s: number, py: number, px: number, B: number, ptr: number, off: number, tap: number, perm: number, values: number, dy: number, dx: number): void;
-  sparseConv2dBackwardWeights(O: number, OH: number, OW: number, H: number, W: number, s: number, py: number, px: number, B: number, ptr: number, off: number, tap: number, dy: number, x: number, dValues: number, dBias: number): void;
-  maxPool2d(C: number, H: number, W: number, OH: number, OW: number, k: number, s: number, B: number, x: number, y: number): void;
-  maxPool2dBackward(C: number, H: number, W: number, OH: number, OW: number, k: number, s: number, B: number, x: number, y: number, dy: number, dx: number): void;
-  avgPool2d(C: number, H: number, W: number, OH: number, OW: number, k: number, s: number, B: number, x: number, y: number): void;
-  avgPool2dBackward(C: number, H: number, W: number, OH: number, OW: number, k: number, s: number, B: number, dy: number, dx: number): void;
-  [kernel: string]: unknown;
+export type { Kernels };
+
+// The WebAssembly and fetch types the public API names, declared by their shape: the declarations then compile
+// under lib es2022 alone (no DOM lib, no @types/node), and a real Memory, URL or Response fits them.
+
+/** The parts of a `WebAssembly.Memory` the engine uses. */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
 }
 
-/** Where the module comes from: bytes, a compiled module, a URL / path, or a fetch Response. */
-export type WasmSource = BufferSource | WebAssembly.Module | URL | string | Response | Promise<Response>;
+/**
+ * A compiled `WebAssembly.Module`. The standard type has no members to tell it apart, so any object fits here (a
+ * number or `undefined` does not); {@link Engine.load} checks it is a module at run time.
+ */
+export type WasmModule = object;
+
+/** A `URL`, or anything with an absolute `href`. */
+export interface WasmUrl {
+  readonly href: string;
+}
+
+/** A fetch `Response`, as far as reading the module goes. */
+export interface WasmResponse {
+  readonly ok: boolean;
+  readonly status: number;
+  readonly url: string;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+/** Where the module comes from: bytes, a compiled module, a URL or path, or a fetch Response (or its promise). */
+export type WasmSource =
+  | ArrayBuffer
+  | ArrayBufferView
+  | WasmModule
+  | WasmUrl
+  | string
+  | WasmResponse
+  | PromiseLike<WasmResponse>;
 
 export interface LoadOptions {
   /** Module bytes, compiled module, URL or fetch Response; default: the `.wasm` shipped next to this package. */
@@ -41,13 +50,9 @@ export interface LoadOptions {
 }
 
 // (module (func (result v128) i32.const 0 i8x16.splat i8x16.popcnt)): validates only where fixed SIMD exists.
-const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
-// every export Kernels names: a stale build that lacks one fails at load, not with a TypeError mid-training
-const REQUIRED = [
-  "memory", "heapBase", "csrSpmm", "csrSpmmT", "csrSddmm", "rowSums", "denseMatmul", "denseGradW", "reluForward", "reluBackward",
-  "softmax", "softmaxCrossEntropy", "adamStep", "sgdStep", "addInPlace", "scaleInPlace", "gatherColumns", "gatherSamples",
-  "sparseConv2d", "sparseConv2dBackwardInput", "sparseConv2dBackwardWeights", "maxPool2d", "maxPool2dBackward", "avgPool2d", "avgPool2dBackward",
-] as const satisfies readonly (keyof Kernels)[];
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+]);
 const ALIGN = 16;
 const PAGE = 65536;
 
@@ -55,26 +60,67 @@ function isNode(): boolean {
   return typeof process !== "undefined" && typeof process.versions?.node === "string";
 }
 
-/** The URL of the shipped module (release or debug build). */
+/**
+ * The URL of the shipped module (release or debug build): the file next to this code, `dist/lib/` in the package
+ * (`src/engine/` links to `build/` for the sources). Each build is one literal `new URL("./….wasm",
+ * import.meta.url)`, the form Vite, webpack and Parcel find, emit and rewrite; esbuild leaves it as it is, so the
+ * module is then looked for next to the bundle.
+ */
 export function defaultWasmUrl(debug = false): URL {
-  return new URL(debug ? "../../build/presparse.debug.wasm" : "../../build/presparse.wasm", import.meta.url);
+  try {
+    return debug ? new URL("./presparse.debug.wasm", import.meta.url) : new URL("./presparse.wasm", import.meta.url);
+  } catch {
+    // a classic-script bundle (IIFE, UMD) has no import.meta.url to resolve against
+    throw new WasmLoadError(
+      "presparse.wasm: this bundle has no import.meta.url to find the module by; pass Engine.load({ wasm: url })",
+    );
+  }
+}
+
+/**
+ * Reads a file in Node without a static import of a Node module (this file runs in browsers too). Node ≥ 20.16 hands
+ * over `node:fs`, loaded at startup; importing `node:fs/promises` instead costs a cold Node 22 or 24 process about
+ * 2 ms more CPU time (the cold-start probe, 30 interleaved runs each).
+ */
+async function readFileNode(url: URL): Promise<Uint8Array> {
+  const fs = process.getBuiltinModule?.("node:fs");
+  if (fs) return fs.readFileSync(url);
+  const name = "node:fs/promises";
+  const { readFile } = (await import(/* @vite-ignore */ name)) as typeof import("node:fs/promises");
+  return readFile(url);
+}
+
+function isResponse(x: unknown): x is WasmResponse {
+  return (
+    typeof x === "object" &&
+    x !== null &&
+    typeof (x as WasmResponse).arrayBuffer === "function" &&
+    typeof (x as WasmResponse).ok === "boolean"
+  );
+}
+
+function isUrl(x: unknown): x is WasmUrl {
+  return typeof x === "object" && x !== null && typeof (x as WasmUrl).href === "string";
 }
 
 async function readBytes(input: WasmSource): Promise<Uint8Array> {
-  const source: unknown = input instanceof Promise ? await input : input;
-  if (typeof Response !== "undefined" && source instanceof Response) {
+  const source: unknown = await input;
+  if (isResponse(source)) {
     if (!source.ok) throw new WasmLoadError(`presparse.wasm: HTTP ${source.status} from ${source.url || "response"}`);
     return new Uint8Array(await source.arrayBuffer());
   }
-  if (typeof source === "string" || source instanceof URL) {
-    const url = source instanceof URL ? source : new URL(source, isNode() ? `file://${process.cwd()}/` : globalThis.location?.href);
+  if (typeof source === "string" || isUrl(source)) {
+    const url =
+      typeof source === "string"
+        ? new URL(source, isNode() ? `file://${process.cwd()}/` : globalThis.location?.href)
+        : new URL(source.href);
     if (url.protocol === "file:" && isNode()) {
-      const fs = "node:fs/promises";
-      const { readFile } = (await import(/* @vite-ignore */ fs)) as typeof import("node:fs/promises");
       try {
-        return new Uint8Array(await readFile(url));
+        return new Uint8Array(await readFileNode(url));
       } catch (e) {
-        throw new WasmLoadError(`presparse.wasm: cannot read ${url.pathname}: ${(e as Error).message} (was \`npm install\` run? it builds the module)`);
+        throw new WasmLoadError(
+          `presparse.wasm: cannot read ${url.pathname}: ${(e as Error).message} (was \`npm install\` run? it builds the module)`,
+        );
       }
     }
     const res = await fetch(url);
@@ -90,12 +136,43 @@ function checkBytes(bytes: Uint8Array): void {
   const magic = [0x00, 0x61, 0x73, 0x6d];
   if (bytes.length < 8 || magic.some((b, i) => bytes[i] !== b)) {
     const got = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, "0")).join(" ");
-    throw new WasmLoadError(`presparse.wasm: expected magic word 00 61 73 6d, found ${got || "nothing"} (a 404 page served as WASM?)`);
+    throw new WasmLoadError(
+      `presparse.wasm: expected magic word 00 61 73 6d, found ${got || "nothing"} (a 404 page served as WASM?)`,
+    );
   }
   if (!WebAssembly.validate(SIMD_PROBE)) {
-    throw new WasmLoadError("presparse.wasm: this runtime lacks WebAssembly fixed-width SIMD (Node ≥ 16.4, Chrome ≥ 91, Firefox ≥ 89, Safari ≥ 16.4 have it)");
+    throw new WasmLoadError(
+      "presparse.wasm: this runtime lacks WebAssembly fixed-width SIMD (Node ≥ 16.4, Chrome ≥ 91, Firefox ≥ 89, Safari ≥ 16.4 have it)",
+    );
   }
-  if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) throw new WasmLoadError("presparse.wasm: module does not validate (truncated or corrupted file)");
+  if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>))
+    throw new WasmLoadError("presparse.wasm: module does not validate (truncated or corrupted file)");
+}
+
+// Every export the generated list names, of the right kind: a stale build fails at load, not with a TypeError
+// mid-training. The arity is checked on the instance (an exported function's length is its parameter count).
+function checkExports(module: WebAssembly.Module): void {
+  const kinds = new Map(WebAssembly.Module.exports(module).map((e) => [e.name, e.kind]));
+  const wanted: [string, WebAssembly.ImportExportKind][] = [
+    ["memory", "memory"],
+    ...Object.keys(KERNEL_ARITY).map((n): [string, WebAssembly.ImportExportKind] => [n, "function"]),
+  ];
+  for (const [name, kind] of wanted) {
+    const got = kinds.get(name);
+    if (got === undefined) {
+      throw new WasmLoadError(`presparse.wasm: export ${name} missing (not a presparse module, or a stale build)`);
+    }
+    if (got !== kind) throw new WasmLoadError(`presparse.wasm: export ${name} is a ${got}, expected a ${kind}`);
+  }
+}
+
+function checkArity(exports: Record<string, unknown>): void {
+  for (const [name, n] of Object.entries(KERNEL_ARITY)) {
+    const got = (exports[name] as (...args: number[]) => unknown).length;
+    if (got !== n) {
+      throw new WasmLoadError(`presparse.wasm: ${name} takes ${got} arguments, expected ${n} (a stale build)`);
+    }
+  }
 }
 
 interface Block {
@@ -130,9 +207,7 @@ export class Engine {
 
   private constructor(instance: WebAssembly.Instance) {
     const ex = instance.exports as Record<string, unknown>;
-    for (const name of REQUIRED) {
-      if (!(name in ex)) throw new WasmLoadError(`presparse.wasm: export ${name} missing (not a presparse module, or a stale build)`);
-    }
+    checkArity(ex);
     this.kernels = ex as unknown as Kernels;
     this.memory = this.kernels.memory;
     this.base = align(this.kernels.heapBase());
@@ -152,21 +227,37 @@ export class Engine {
       } catch (e) {
         const msg = (e as Error).message;
         const csp = /unsafe-eval|Content Security Policy|CSP/i.test(msg);
-        throw new WasmLoadError(`presparse.wasm: compile failed: ${msg}${csp ? " (the page's Content-Security-Policy must allow 'wasm-unsafe-eval')" : ""}`);
+        throw new WasmLoadError(
+          `presparse.wasm: compile failed: ${msg}${csp ? " (the page's Content-Security-Policy must allow 'wasm-unsafe-eval')" : ""}`,
+        );
       }
     }
     return Engine.fromModule(module);
   }
 
-  /** Instantiates a compiled module synchronously. */
-  static fromModule(module: WebAssembly.Module): Engine {
-    const instance = new WebAssembly.Instance(module, {
+  /**
+   * Instantiates a compiled module synchronously, through AssemblyScript's loader: a failed assertion of the debug
+   * build calls `abort` with pointers to its message and file name, which the loader reads out of memory, and the
+   * call throws a {@link KernelAssertionError}. The kernels are the instance's own exports (the loader's wrapped
+   * copies would add a call to every kernel call).
+   */
+  static fromModule(module: WasmModule): Engine {
+    if (!(module instanceof WebAssembly.Module)) {
+      throw new WasmLoadError(
+        `presparse.wasm: expected a WebAssembly.Module, got ${Object.prototype.toString.call(module)}`,
+      );
+    }
+    checkExports(module);
+    // abort runs only after instantiation, when the loader's reader of strings in the module's memory exists
+    let read = (ptr: number): string => `the string at ${ptr}`;
+    const { instance, exports } = instantiateSync(module, {
       env: {
-        abort(_msg: number, _file: number, line: number, col: number) {
-          throw new WasmLoadError(`presparse.wasm: kernel assertion failed at ${line}:${col}`);
+        abort(msg: number, file: number, line: number, column: number) {
+          throw new KernelAssertionError(read(msg), read(file), line, column);
         },
       },
     });
+    read = (ptr) => exports.__getString(ptr);
     return new Engine(instance);
   }
 
@@ -181,7 +272,10 @@ export class Engine {
       if (b.bytes >= size) {
         const ptr = b.ptr;
         if (b.bytes === size) this.free_.splice(i, 1);
-        else { b.ptr += size; b.bytes -= size; }
+        else {
+          b.ptr += size;
+          b.bytes -= size;
+        }
         this.live.set(ptr, size);
         new Uint8Array(this.memory.buffer, ptr, size).fill(0);
         return ptr;
@@ -194,7 +288,9 @@ export class Engine {
       try {
         this.memory.grow(pages);
       } catch {
-        throw new ValidationError(`alloc: cannot grow WASM memory by ${pages} pages to ${end} bytes (4 GiB is the limit)`);
+        throw new ValidationError(
+          `alloc: cannot grow WASM memory by ${pages} pages to ${end} bytes (4 GiB is the limit)`,
+        );
       }
       this.stats_.grows++;
     }
@@ -215,16 +311,25 @@ export class Engine {
       this.top = ptr;
       // the block below the top may now touch it
       const last = this.free_[this.free_.length - 1];
-      if (last && last.ptr + last.bytes === this.top) { this.top = last.ptr; this.free_.pop(); }
+      if (last && last.ptr + last.bytes === this.top) {
+        this.top = last.ptr;
+        this.free_.pop();
+      }
       return;
     }
     let i = 0;
     while (i < this.free_.length && this.free_[i]!.ptr < ptr) i++;
     this.free_.splice(i, 0, { ptr, bytes: size });
     const next = this.free_[i + 1];
-    if (next && ptr + size === next.ptr) { this.free_[i]!.bytes += next.bytes; this.free_.splice(i + 1, 1); }
+    if (next && ptr + size === next.ptr) {
+      this.free_[i]!.bytes += next.bytes;
+      this.free_.splice(i + 1, 1);
+    }
     const prev = this.free_[i - 1];
-    if (prev && prev.ptr + prev.bytes === ptr) { prev.bytes += this.free_[i]!.bytes; this.free_.splice(i, 1); }
+    if (prev && prev.ptr + prev.bytes === ptr) {
+      prev.bytes += this.free_[i]!.bytes;
+      this.free_.splice(i, 1);
+    }
   }
 
   /** A fresh Float32Array view of n floats at ptr (stale after the next allocation that grows memory). */
@@ -273,6 +378,10 @@ let shared: Promise<Engine> | undefined;
 
 /** The process-wide engine, loaded once on first use (release build from the shipped file). */
 export function defaultEngine(options?: LoadOptions): Promise<Engine> {
-  if (!shared) shared = Engine.load(options).catch((e) => { shared = undefined; throw e; });
+  if (!shared)
+    shared = Engine.load(options).catch((e) => {
+      shared = undefined;
+      throw e;
+    });
   return shared;
 }

@@ -47,7 +47,8 @@ export interface Calibration {
 export function classifierStats(model: Model, data: Dataset, batchSize = 1024): ClassifierStats {
   const K = model.exits.length + 1;
   const st: ClassifierStats = {
-    n: data.n, labels: data.y.slice(0, data.n),
+    n: data.n,
+    labels: data.y.slice(0, data.n),
     pred: Array.from({ length: K }, () => new Int32Array(data.n)),
     confidence: Array.from({ length: K }, () => new Float64Array(data.n)),
     entropy: Array.from({ length: K }, () => new Float64Array(data.n)),
@@ -76,7 +77,8 @@ function tally(model: Model) {
   const macs = exitMacs(model);
   const cost = [...macs.perExit, macs.final];
   const answered = new Array<number>(cost.length).fill(0);
-  let right = 0, spent = 0;
+  let right = 0,
+    spent = 0;
   return {
     add(k: number, ok: boolean): void {
       answered[k]!++;
@@ -86,7 +88,15 @@ function tally(model: Model) {
     point(policy: ExitPolicy, count: number): SweepPoint {
       const n = Math.max(1, count);
       const exitRates = answered.map((a) => a / n);
-      return { threshold: policy.thresholds[0] ?? NaN, policy: formatPolicy(policy), accuracy: right / n, exitRates, earlyRate: 1 - exitRates[exitRates.length - 1]!, meanMacs: spent / n, n: count };
+      return {
+        threshold: policy.thresholds[0] ?? NaN,
+        policy: formatPolicy(policy),
+        accuracy: right / n,
+        exitRates,
+        earlyRate: 1 - exitRates[exitRates.length - 1]!,
+        meanMacs: spent / n,
+        n: count,
+      };
     },
   };
 }
@@ -95,11 +105,13 @@ function tally(model: Model) {
 export function simulatePolicy(model: Model, st: ClassifierStats, policy: ExitPolicy): SweepPoint {
   const E = model.exits.length;
   const t = tally(model);
-  let lost = 0, gained = 0;
+  let lost = 0,
+    gained = 0;
   for (let i = 0; i < st.n; i++) {
     let k = 0;
     while (k < E && !passes(policy, k, st.confidence[k]![i]!, st.entropy[k]![i]!)) k++;
-    const ok = st.pred[k]![i] === st.labels[i], finalOk = st.pred[E]![i] === st.labels[i];
+    const ok = st.pred[k]![i] === st.labels[i],
+      finalOk = st.pred[E]![i] === st.labels[i];
     t.add(k, ok);
     if (finalOk && !ok) lost++;
     if (ok && !finalOk) gained++;
@@ -110,7 +122,10 @@ export function simulatePolicy(model: Model, st: ClassifierStats, policy: ExitPo
 /** Default threshold grids: Shallow-Deep's max-softmax q from 0.1 to 0.9999, BranchyNet's entropy T log-spaced. */
 export function defaultGrid(kind: ExitPolicy["kind"]): number[] {
   if (kind === "maxprob") {
-    const g = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.96, 0.97, 0.98, 0.985, 0.99, 0.995, 0.998, 0.999, 0.9995, 0.9999];
+    const g = [
+      0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.96, 0.97, 0.98, 0.985, 0.99, 0.995, 0.998,
+      0.999, 0.9995, 0.9999,
+    ];
     return g;
   }
   const g: number[] = [];
@@ -119,12 +134,27 @@ export function defaultGrid(kind: ExitPolicy["kind"]): number[] {
 }
 
 /** Sweeps one shared threshold over all exits. */
-export function sweep(model: Model, st: ClassifierStats, kind: ExitPolicy["kind"], grid = defaultGrid(kind)): Calibration {
+export function sweep(
+  model: Model,
+  st: ClassifierStats,
+  kind: ExitPolicy["kind"],
+  grid = defaultGrid(kind),
+): Calibration {
   if (model.exits.length === 0) throw new ValidationError("calibrate: the model has no exits");
   const E = model.exits.length;
   const finalAccuracy = accuracyOf(st, E);
   const points = grid.map((t) => simulatePolicy(model, st, { kind, thresholds: new Array(E).fill(t) }));
   return { kind, finalAccuracy, fullMacs: exitMacs(model).trunk, points };
+}
+
+/** Every classifier run once over `data`, then one shared threshold swept over all exits (see {@link sweep}). */
+export function calibrate(
+  model: Model,
+  data: Dataset,
+  kind: ExitPolicy["kind"] = "maxprob",
+  grid?: number[],
+): Calibration {
+  return sweep(model, classifierStats(model, data), kind, grid);
 }
 
 function accuracyOf(st: ClassifierStats, k: number): number {
@@ -140,7 +170,9 @@ function accuracyOf(st: ClassifierStats, k: number): number {
  */
 export function pickForAccuracy(c: Calibration, maxLossPoints: number, z = 1): SweepPoint | undefined {
   const ok = c.points.filter((p) => {
-    const n = Math.max(1, p.n), lost = p.lost ?? 0, gained = p.gained ?? 0;
+    const n = Math.max(1, p.n),
+      lost = p.lost ?? 0,
+      gained = p.gained ?? 0;
     return (lost - gained) / n + (z * Math.sqrt(lost + gained)) / n <= maxLossPoints / 100 + 1e-12;
   });
   return ok.sort((a, b) => a.meanMacs - b.meanMacs || b.accuracy - a.accuracy)[0];
@@ -149,16 +181,23 @@ export function pickForAccuracy(c: Calibration, maxLossPoints: number, z = 1): S
 /** The knee of accuracy vs mean MACs: in coordinates scaled to [0, 1], the point farthest above the chord from the cheapest to the costliest point. */
 export function pickKnee(c: Calibration): SweepPoint {
   const pts = [...c.points].sort((a, b) => a.meanMacs - b.meanMacs);
-  const m0 = pts[0]!.meanMacs, m1 = pts[pts.length - 1]!.meanMacs;
+  const m0 = pts[0]!.meanMacs,
+    m1 = pts[pts.length - 1]!.meanMacs;
   const accs = pts.map((p) => p.accuracy);
-  const a0 = Math.min(...accs), a1 = Math.max(...accs);
+  const a0 = Math.min(...accs),
+    a1 = Math.max(...accs);
   const x = (p: SweepPoint) => (m1 > m0 ? (p.meanMacs - m0) / (m1 - m0) : 0);
   const y = (p: SweepPoint) => (a1 > a0 ? (p.accuracy - a0) / (a1 - a0) : 0);
-  const ya = y(pts[0]!), yb = y(pts[pts.length - 1]!);
-  let best = pts[0]!, bestD = -Infinity;
+  const ya = y(pts[0]!),
+    yb = y(pts[pts.length - 1]!);
+  let best = pts[0]!,
+    bestD = -Infinity;
   for (const p of pts) {
     const d = y(p) - (ya + (yb - ya) * x(p));
-    if (d > bestD) { bestD = d; best = p; }
+    if (d > bestD) {
+      bestD = d;
+      best = p;
+    }
   }
   return best;
 }

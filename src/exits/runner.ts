@@ -44,11 +44,17 @@ export interface ExitRunnerOptions {
 /** Parses `maxprob:0.9`, `entropy:0.05` or per-exit `maxprob:0.9,0.95`. */
 export function parseExitPolicy(text: string, exits: number): ExitPolicy {
   const m = /^(maxprob|entropy):([^:]+)$/.exec(text.trim());
-  if (!m) throw new ValidationError(`exit policy: expected maxprob:Q or entropy:T (e.g. maxprob:0.9), got ${JSON.stringify(text)}`);
+  if (!m)
+    throw new ValidationError(
+      `exit policy: expected maxprob:Q or entropy:T (e.g. maxprob:0.9), got ${JSON.stringify(text)}`,
+    );
   // Number("") is 0: an empty entry ("maxprob:0.9,") must not become a threshold that every sample passes
   const thresholds = m[2]!.split(",").map((s) => (s.trim() === "" ? NaN : Number(s)));
   const kind = m[1] as ExitPolicy["kind"];
-  return checkPolicy({ kind, thresholds: thresholds.length === 1 ? new Array(exits).fill(thresholds[0]) : thresholds }, exits);
+  return checkPolicy(
+    { kind, thresholds: thresholds.length === 1 ? new Array(exits).fill(thresholds[0]) : thresholds },
+    exits,
+  );
 }
 
 export function formatPolicy(p: ExitPolicy): string {
@@ -87,24 +93,36 @@ export class ExitRunner {
     if (X.rows !== model.inputSize) {
       throw new ShapeError(`ExitRunner.run: X has ${X.rows} rows, the model takes ${model.inputSize} features`);
     }
-    const B = X.cols, C = model.classes;
+    const B = X.cols,
+      C = model.classes;
     const head = model.split?.role === "head";
     const final = head ? model.split!.totalExits : model.exits.length;
     const r: ExitResult = {
-      exit: new Int32Array(B), label: new Int32Array(B), confidence: new Float32Array(B), entropy: new Float32Array(B),
+      exit: new Int32Array(B),
+      label: new Int32Array(B),
+      confidence: new Float32Array(B),
+      entropy: new Float32Array(B),
       logits: new Float32Array(this.keepLogits ? B * C : 0),
-      indices: new Int32Array(0), activation: new Float32Array(0),
+      indices: new Int32Array(0),
+      activation: new Float32Array(0),
     };
     let alive = Int32Array.from({ length: B }, (_, i) => i);
     // records the samples of z that answer at classifier e (all of them at the final one); returns the rest
     const record = (z: Matrix, e: number): number[] => {
-      const n = z.cols, d = z.view();
+      const n = z.cols,
+        d = z.view();
       const s = softmaxStats(d, C, n);
       const stay: number[] = [];
       for (let j = 0; j < n; j++) {
-        if (e < final && !passes(policy!, e, s.confidence[j]!, s.entropy[j]!)) { stay.push(j); continue; }
+        if (e < final && !passes(policy!, e, s.confidence[j]!, s.entropy[j]!)) {
+          stay.push(j);
+          continue;
+        }
         const i = alive[j]!;
-        r.exit[i] = e; r.label[i] = s.label[j]!; r.confidence[i] = s.confidence[j]!; r.entropy[i] = s.entropy[j]!;
+        r.exit[i] = e;
+        r.label[i] = s.label[j]!;
+        r.confidence[i] = s.confidence[j]!;
+        r.entropy[i] = s.entropy[j]!;
         if (this.keepLogits) for (let c = 0; c < C; c++) r.logits[i * C + c] = d[c * n + j]!;
       }
       return stay;

@@ -13,10 +13,17 @@ import { AvgPool2d, MaxPool2d } from "../nn/layers/pool2d.js";
 import { pool2dShape, type Pool2dGeometry } from "../ops/pool2d.js";
 import { convOutputSize } from "../ops/sparse_conv2d.js";
 import { SparseConv2d } from "../nn/layers/sparse_conv2d.js";
+import { CONV_GEOMETRY_KEYS, type Conv2dGeometry } from "../ops/sparse_conv2d.js";
 import { SparseLinear, type Activation } from "../nn/layers/sparse_linear.js";
 import { Model, type ExitPolicy, type Head, type SplitRecord, type Tail } from "../nn/model.js";
 import { crc32 } from "./crc32.js";
-import { checkJsonDepth, decodeSafetensors, encodeSafetensors, type SafeTensor, type SafetensorsFile } from "./safetensors.js";
+import {
+  checkJsonDepth,
+  decodeSafetensors,
+  encodeSafetensors,
+  type SafeTensor,
+  type SafetensorsFile,
+} from "./safetensors.js";
 
 export const MODEL_FORMAT_VERSION = 1;
 
@@ -103,7 +110,7 @@ export interface DecodeModelOptions {
 type Tensors = Record<string, StoredTensor | undefined>;
 
 interface LayerCodec {
-  encode(layer: Layer): { spec: LayerSpec; tensors: Record<string, StoredTensor> };
+  encode(layer: Layer, o: EncodeLayerOptions): { spec: LayerSpec; tensors: Record<string, StoredTensor> };
   /** Features per sample in and out that the record declares, computed without building anything. */
   features(r: LayerReader): [number, number];
   /** Rebuilds the layer, checking every field and tensor; a rejection is a FormatError naming the layer and part. */
@@ -112,30 +119,38 @@ interface LayerCodec {
 
 const CODECS: Record<string, LayerCodec> = {
   linear: {
-    encode(layer) {
-      const l = layer as SparseLinear, p = l.pattern;
+    encode(layer, o) {
+      const l = layer as SparseLinear,
+        p = l.pattern;
+      // a full pattern stores no index arrays: its values are the row-major dense matrix
+      const full = p.nnz === p.inputs * p.outputs;
       const spec = {
-        kind: l.kind, inputs: p.inputs, outputs: p.outputs, activation: l.activation,
-        pattern: p.kind, patternHash: p.hash, nnz: p.nnz,
+        kind: l.kind,
+        inputs: p.inputs,
+        outputs: p.outputs,
+        activation: l.activation,
+        pattern: p.kind,
+        patternHash: p.hash,
+        nnz: p.nnz,
+        shape: [p.outputs, p.inputs],
+        layout: (full ? "dense" : "csr") satisfies Layout,
       };
       const tensors: Record<string, StoredTensor> = {
         values: { dtype: "F32", shape: [p.nnz], data: l.weights.values.toArray() },
         bias: { dtype: "F32", shape: [p.outputs], data: l.bias.toArray() },
       };
-      // a full pattern stores no index arrays: its values are the row-major dense matrix
-      if (p.nnz !== p.inputs * p.outputs) {
+      if (!full) {
         tensors.row_ptr = { dtype: "I32", shape: [p.outputs + 1], data: p.rowPtr };
-        // column indices fit 16 bits for up to 65,536 inputs: half the index storage
-        tensors.col_idx = p.inputs <= 65536
-          ? { dtype: "U16", shape: [p.nnz], data: Uint16Array.from(p.colIdx) }
-          : { dtype: "I32", shape: [p.nnz], data: p.colIdx };
+        tensors.col_idx = colIdxTensor(p, o.indexDtype ?? "i32");
       }
       return { spec, tensors };
     },
     features: (r) => [r.int("inputs"), r.int("outputs")],
     decode(engine, r) {
-      const inputs = r.spec.inputs as number, outputs = r.spec.outputs as number;
-      const values = r.tensor("values", "F32").data, bias = r.tensor("bias", "F32").data;
+      const inputs = r.spec.inputs as number,
+        outputs = r.spec.outputs as number;
+      const values = r.tensor("values", "F32").data,
+        bias = r.tensor("bias", "F32").data;
       // a full pattern is stored without index arrays; its size comes from the metadata alone, so the stored values
       // must vouch for it before inputs·outputs indices are built
       const full = r.spec.nnz === inputs * outputs && !r.has("row_ptr") && !r.has("col_idx");
@@ -148,17 +163,29 @@ const CODECS: Record<string, LayerCodec> = {
       const pattern = r.pattern(inputs, outputs, rowPtr, colIdx);
       if (values.length !== pattern.nnz) throw r.fail("values", `${values.length} values for nnz ${pattern.nnz}`);
       if (bias.length !== outputs) throw r.fail("bias", `${bias.length} entries for ${outputs} outputs`);
+      checkReaderRecord(r, [outputs, inputs], full ? "dense" : "csr");
       return new SparseLinear(engine, pattern, { activation: r.activation(), values, bias });
     },
   },
   conv2d: {
     encode(layer) {
-      const l = layer as SparseConv2d, p = l.pattern, w = l.weights;
+      const l = layer as SparseConv2d,
+        p = l.pattern,
+        w = l.weights;
       const spec = {
-        kind: l.kind, inC: w.inC, outC: w.outC, H: w.H, W: w.W, kh: w.kh, kw: w.kw,
-        stride: w.stride, padding: w.padding, outH: w.outH, outW: w.outW,
-        inputs: l.inputSize, outputs: l.outputSize, activation: l.activation,
-        pattern: p.kind, patternHash: p.hash, taps: w.tapMask ? "mask" : "all", nnz: w.nnz,
+        kind: l.kind,
+        ...w.geometry,
+        outH: w.outH,
+        outW: w.outW,
+        inputs: l.inputSize,
+        outputs: l.outputSize,
+        activation: l.activation,
+        pattern: p.kind,
+        patternHash: p.hash,
+        taps: w.tapMask ? "mask" : "all",
+        nnz: w.nnz,
+        shape: [w.outC, w.inC, w.kh, w.kw],
+        layout: "csr-taps" satisfies Layout,
       };
       const tensors: Record<string, StoredTensor> = {
         row_ptr: { dtype: "I32", shape: [p.outputs + 1], data: p.rowPtr },
@@ -171,14 +198,12 @@ const CODECS: Record<string, LayerCodec> = {
     },
     features(r) {
       const [H, W, stride, padding] = [r.int("H"), r.int("W"), r.int("stride"), r.int("padding")];
-      const outH = convOutputSize(H, r.int("kh"), stride, padding), outW = convOutputSize(W, r.int("kw"), stride, padding);
+      const outH = convOutputSize(H, r.int("kh"), stride, padding),
+        outW = convOutputSize(W, r.int("kw"), stride, padding);
       return [r.int("inC") * H * W, r.int("outC") * outH * outW];
     },
     decode(engine, r) {
-      const g = {
-        inC: r.int("inC"), outC: r.int("outC"), H: r.int("H"), W: r.int("W"), kh: r.int("kh"), kw: r.int("kw"),
-        stride: r.int("stride"), padding: r.int("padding"),
-      };
+      const g = Object.fromEntries(CONV_GEOMETRY_KEYS.map((k) => [k, r.int(k)])) as Required<Conv2dGeometry>;
       const pattern = r.pattern(g.inC, g.outC, r.tensor("row_ptr", "I32").data, r.tensor("col_idx", "I32").data);
       const activation = r.activation();
       const mask = r.has("tap_mask") ? r.tensor("tap_mask", "I32").data : undefined;
@@ -186,7 +211,8 @@ const CODECS: Record<string, LayerCodec> = {
       if (mask && mask.length !== pattern.nnz * K) {
         throw r.fail("tap_mask", `${mask.length} entries for ${pattern.nnz} connections × ${K} taps`);
       }
-      const values = r.tensor("values", "F32").data, bias = r.tensor("bias", "F32").data;
+      const values = r.tensor("values", "F32").data,
+        bias = r.tensor("bias", "F32").data;
       let stored = pattern.nnz * K;
       if (mask) {
         stored = 0;
@@ -194,6 +220,7 @@ const CODECS: Record<string, LayerCodec> = {
       }
       if (values.length !== stored) throw r.fail("values", `${values.length} values for ${stored} stored taps`);
       if (bias.length !== g.outC) throw r.fail("bias", `${bias.length} entries for ${g.outC} output channels`);
+      checkReaderRecord(r, [g.outC, g.inC, g.kh, g.kw], "csr-taps");
       const state = { pattern, taps: mask, activation, values, bias };
       return r.build(undefined, () => new SparseConv2d(engine, { ...g, ...state }));
     },
@@ -223,14 +250,73 @@ function flattenShape(r: LayerReader): number[] {
   return s as number[];
 }
 
+// ---------------------------------------------------------------- what other readers need
+
+/**
+ * How linear layers store column indices: "i32" (the default), which every safetensors reader loads (torch before
+ * 2.3 has no uint16), or "u16", 2 bytes less per stored connection in layers of at most 65,536 inputs (wider
+ * layers keep I32). Files of format version 1 written before the default changed have U16 and still load.
+ */
+export const INDEX_DTYPES = ["i32", "u16"] as const;
+export type IndexDtype = (typeof INDEX_DTYPES)[number];
+
+/** Options of {@link encodeModel}. */
+export interface EncodeModelOptions {
+  /** Free-form extras kept in the architecture record (`extra`). */
+  extra?: Record<string, unknown>;
+  /** Overrides the model hash (e.g. to keep a loaded model's). */
+  hash?: string;
+  /** Column indices of linear layers (default "i32"); the hash does not depend on it. */
+  indexDtype?: IndexDtype;
+}
+
+/** Options of {@link encodeLayer} and {@link modelTensors}. */
+export interface EncodeLayerOptions {
+  indexDtype?: IndexDtype;
+}
+
+/**
+ * How a weighted layer's tensors make its weight W, for readers that know safetensors but not presparse.
+ * "csr": W[outputs, inputs] (rows are outputs, y = W·x + b) is (values, col_idx, row_ptr) in CSR;
+ * "dense": values is W[outputs, inputs] row-major, with no index tensors;
+ * "csr-taps": a conv kernel W[outC, inC, kh, kw] whose (outC × inC) channel pattern is (row_ptr, col_idx) in CSR,
+ * each connection's kh·kw taps row-major in values (only those set in tap_mask when there is one).
+ */
+type Layout = "csr" | "dense" | "csr-taps";
+
+/** A file's shape and layout, when it has them (version-1 files written before them do not), must be the layer's. */
+function checkReaderRecord(r: LayerReader, shape: number[], layout: Layout): void {
+  const s = r.spec.shape,
+    l = r.spec.layout;
+  if (s !== undefined && (!Array.isArray(s) || s.length !== shape.length || s.some((d, i) => d !== shape[i]))) {
+    throw r.fail("shape", `expected [${shape.join(", ")}], got ${JSON.stringify(s)}`);
+  }
+  if (l !== undefined && l !== layout) throw r.fail("layout", `expected ${layout}, got ${JSON.stringify(l)}`);
+}
+
+/** A linear layer's column indices as I32, or as U16 on request where they fit 16 bits. */
+function colIdxTensor(p: Pattern, dtype: IndexDtype): StoredTensor {
+  return dtype === "u16" && p.inputs <= 65536
+    ? { dtype: "U16", shape: [p.nnz], data: Uint16Array.from(p.colIdx) }
+    : { dtype: "I32", shape: [p.nnz], data: p.colIdx };
+}
+
 /** The two pooling kinds share a record (geometry, no tensors) and differ in the layer built. */
 function pool(make: (engine: Engine, g: Required<Pool2dGeometry>) => MaxPool2d | AvgPool2d): LayerCodec {
   return {
     encode(layer) {
       const s = (layer as MaxPool2d | AvgPool2d).shape;
       const spec = {
-        kind: layer.kind, C: s.C, H: s.H, W: s.W, k: s.k, stride: s.stride, outH: s.outH, outW: s.outW,
-        inputs: layer.inputSize, outputs: layer.outputSize,
+        kind: layer.kind,
+        C: s.C,
+        H: s.H,
+        W: s.W,
+        k: s.k,
+        stride: s.stride,
+        outH: s.outH,
+        outW: s.outW,
+        inputs: layer.inputSize,
+        outputs: layer.outputSize,
       };
       return { spec, tensors: {} };
     },
@@ -268,7 +354,8 @@ class LayerReader {
       // the checksum vouches for the bytes, not for what they mean: a NaN weight poisons every output it reaches
       const d = x.data;
       for (let i = 0; i < d.length; i++) {
-        if (!Number.isFinite(d[i]!)) throw this.fail(name, `element ${i} is ${d[i]}; weights and biases must be finite`);
+        if (!Number.isFinite(d[i]!))
+          throw this.fail(name, `element ${i} is ${d[i]}; weights and biases must be finite`);
       }
     }
     return x;
@@ -311,13 +398,21 @@ function rejectedAt<T>(where: string, build: () => T, source?: string): T {
 }
 
 /** A layer's architecture record and named tensors (names relative to its prefix). */
-export function encodeLayer(layer: Layer): { spec: LayerSpec; tensors: Record<string, StoredTensor> } {
+export function encodeLayer(
+  layer: Layer,
+  opts: EncodeLayerOptions = {},
+): { spec: LayerSpec; tensors: Record<string, StoredTensor> } {
   const codec = Object.hasOwn(CODECS, layer.kind) ? CODECS[layer.kind] : undefined;
   if (!codec) {
     const kinds = Object.keys(CODECS).join(", ");
     throw new ValidationError(`encodeLayer: kind must be one of ${kinds}, got ${JSON.stringify(layer.kind)}`);
   }
-  return codec.encode(layer);
+  if (opts.indexDtype !== undefined && !(INDEX_DTYPES as readonly string[]).includes(opts.indexDtype)) {
+    throw new ValidationError(
+      `encodeLayer: indexDtype must be ${INDEX_DTYPES.join(" or ")}, got ${JSON.stringify(opts.indexDtype)}`,
+    );
+  }
+  return codec.encode(layer, opts);
 }
 
 /** Builds one layer from its record and tensors; every rejection is a FormatError naming `where` and the part. */
@@ -333,8 +428,14 @@ export function decodeLayer(engine: Engine, spec: LayerSpec, tensors: Tensors, w
 function fileSplitRecord(r: SplitRecord): Record<string, unknown> {
   const activationWidth = r.activationShape.reduce((a, b) => a * b, 1);
   return {
-    role: r.role, after: r.cut, splitId: r.cut, activationWidth, activationShape: r.activationShape,
-    classes: r.classes, totalExits: r.totalExits, ...(r.dataSeed !== undefined ? { dataSeed: r.dataSeed } : {}),
+    role: r.role,
+    after: r.cut,
+    splitId: r.cut,
+    activationWidth,
+    activationShape: r.activationShape,
+    classes: r.classes,
+    totalExits: r.totalExits,
+    ...(r.dataSeed !== undefined ? { dataSeed: r.dataSeed } : {}),
   };
 }
 
@@ -350,17 +451,19 @@ export function modelSpec(model: Model, extra?: Record<string, unknown>): ModelS
     finalWeight: model.finalWeight,
     trunk: model.trunk.map((l) => encodeLayer(l).spec),
     exits: model.exits.map((e) => ({
-      after: e.after, weight: e.weight, layers: e.layers.map((l) => encodeLayer(l).spec),
+      after: e.after,
+      weight: e.weight,
+      layers: e.layers.map((l) => encodeLayer(l).spec),
     })),
     ...(all ? { extra: all } : {}),
   };
 }
 
 /** All tensors of a model, named `trunk.<i>.<name>` and `exit.<e>.<j>.<name>`. */
-export function modelTensors(model: Model): Record<string, SafeTensor> {
+export function modelTensors(model: Model, opts: EncodeLayerOptions = {}): Record<string, SafeTensor> {
   const out: Record<string, SafeTensor> = {};
   const add = (prefix: string, l: Layer) => {
-    for (const [name, t] of Object.entries(encodeLayer(l).tensors)) {
+    for (const [name, t] of Object.entries(encodeLayer(l, opts).tensors)) {
       out[`${prefix}.${name}`] = { ...t, data: t.data as SafeTensor["data"] };
     }
   };
@@ -371,7 +474,8 @@ export function modelTensors(model: Model): Record<string, SafeTensor> {
 
 /** 64-bit hash (16 hex digits) of the architecture JSON and every tensor's bytes in name order. */
 export function hashModel(spec: ModelSpec, tensors: Record<string, SafeTensor>): string {
-  let h1 = 0x811c9dc5, h2 = 0x2545f491;
+  let h1 = 0x811c9dc5,
+    h2 = 0x2545f491;
   const byte = (b: number) => {
     h1 = Math.imul(h1 ^ b, 0x01000193);
     h2 = Math.imul(h2 ^ b, 0x5bd1e995);
@@ -407,28 +511,37 @@ function checkTensorsChecksum(file: SafetensorsFile, source: string): void {
   const want = file.metadata.tensors_crc32;
   if (want === undefined) return;
   const got = tensorsChecksum(file.tensors);
-  if (want !== got) throw new FormatError("model", "__metadata__.tensors_crc32", `${source}: tensors checksum ${got}, the file says ${want} (corrupted weights?)`);
+  if (want !== got)
+    throw new FormatError(
+      "model",
+      "__metadata__.tensors_crc32",
+      `${source}: tensors checksum ${got}, the file says ${want} (corrupted weights?)`,
+    );
 }
 
 /**
  * Encodes a model as safetensors bytes. A split half is written with its split record and policy share and the
  * full model's hash; `hash` overrides the model hash (e.g. to keep a loaded model's).
  */
-export function encodeModel(
-  model: Model,
-  opts: { extra?: Record<string, unknown>; hash?: string } = {},
-): { bytes: Uint8Array; hash: string } {
+export function encodeModel(model: Model, opts: EncodeModelOptions = {}): { bytes: Uint8Array; hash: string } {
   const spec = modelSpec(model, opts.extra);
-  const tensors = modelTensors(model);
+  const tensors = modelTensors(model, { indexDtype: opts.indexDtype });
   // the decoder refuses them, so a file holding them could never be read back
   for (const [name, t] of Object.entries(tensors)) {
     if (!(t.data instanceof Float32Array)) continue;
     const i = t.data.findIndex((v) => !Number.isFinite(v));
-    if (i >= 0) throw new ValidationError(`encodeModel: ${name}[${i}] is ${t.data[i]}; a model file holds finite weights and biases`);
+    if (i >= 0)
+      throw new ValidationError(
+        `encodeModel: ${name}[${i}] is ${t.data[i]}; a model file holds finite weights and biases`,
+      );
   }
-  const hash = opts.hash ?? model.split?.hash ?? hashModel(spec, tensors);
+  // the hash names the model, not how its indices are stored: it is taken over the default (I32) tensors
+  const hash =
+    opts.hash ?? model.split?.hash ?? hashModel(spec, opts.indexDtype === "u16" ? modelTensors(model) : tensors);
   const metadata = {
-    presparse: JSON.stringify(spec), model_hash: hash, tensors_crc32: tensorsChecksum(Object.entries(tensors)),
+    presparse: JSON.stringify(spec),
+    model_hash: hash,
+    tensors_crc32: tensorsChecksum(Object.entries(tensors)),
   };
   return { bytes: encodeSafetensors(tensors, metadata), hash };
 }
@@ -438,12 +551,19 @@ function checkSpec(x: unknown): ModelSpec {
   if (typeof x !== "object" || x === null) throw f("presparse", "not a JSON object");
   const s = x as Partial<ModelSpec>;
   if (s.format !== "presparse") throw f("presparse.format", `expected "presparse", got ${JSON.stringify(s.format)}`);
-  if (s.version !== MODEL_FORMAT_VERSION) throw f("presparse.version", `expected ${MODEL_FORMAT_VERSION}, got ${JSON.stringify(s.version)}`);
-  if (!Array.isArray(s.trunk) || s.trunk.length === 0) throw f("presparse.trunk", "expected a non-empty array of layers");
+  if (s.version !== MODEL_FORMAT_VERSION)
+    throw f("presparse.version", `expected ${MODEL_FORMAT_VERSION}, got ${JSON.stringify(s.version)}`);
+  if (!Array.isArray(s.trunk) || s.trunk.length === 0)
+    throw f("presparse.trunk", "expected a non-empty array of layers");
   if (!Array.isArray(s.exits)) throw f("presparse.exits", "expected an array");
-  if (!Array.isArray(s.inputShape) || !s.inputShape.every((d) => Number.isSafeInteger(d) && d > 0)) throw f("presparse.inputShape", "expected positive integers");
-  for (const [i, l] of [...s.trunk, ...s.exits.flatMap((e) => (Array.isArray(e?.layers) ? e.layers : [null]))].entries()) {
-    if (typeof l !== "object" || l === null || typeof l.kind !== "string") throw f(`presparse.layers[${i}]`, "expected an object with a kind");
+  if (!Array.isArray(s.inputShape) || !s.inputShape.every((d) => Number.isSafeInteger(d) && d > 0))
+    throw f("presparse.inputShape", "expected positive integers");
+  for (const [i, l] of [
+    ...s.trunk,
+    ...s.exits.flatMap((e) => (Array.isArray(e?.layers) ? e.layers : [null])),
+  ].entries()) {
+    if (typeof l !== "object" || l === null || typeof l.kind !== "string")
+      throw f(`presparse.layers[${i}]`, "expected an object with a kind");
   }
   return s as ModelSpec;
 }
@@ -453,7 +573,10 @@ function checkSpec(x: unknown): ModelSpec {
  * `activationShape`: their cut is flat.
  */
 function splitRecordOf(
-  spec: ModelSpec, hash: string | undefined, source: string, role?: SplitRecord["role"],
+  spec: ModelSpec,
+  hash: string | undefined,
+  source: string,
+  role?: SplitRecord["role"],
 ): SplitRecord | undefined {
   const f = (field: string, detail: string) => new FormatError("split", field, `${source}: ${detail}`);
   const x = typeof spec.extra === "object" && spec.extra !== null ? spec.extra.split : undefined;
@@ -485,7 +608,9 @@ function splitRecordOf(
   if (hash === undefined || !HASH_FORMAT.test(hash)) {
     throw f("model_hash", `expected 16 lowercase hex digits, got ${JSON.stringify(hash)}`);
   }
-  const cut = s.after as number, totalExits = s.totalExits as number, exits = spec.exits.length;
+  const cut = s.after as number,
+    totalExits = s.totalExits as number,
+    exits = spec.exits.length;
   if (s.role === "head" && spec.trunk.length !== cut) {
     throw f("presparse.trunk", `expected ${cut} layers (the cut), got ${spec.trunk.length}`);
   }
@@ -503,8 +628,14 @@ function splitRecordOf(
     }
   }
   return {
-    role: s.role as SplitRecord["role"], cut, activationShape: [...(shape as number[])], classes: s.classes as number,
-    totalExits, hash, ...(policy && { policy }), ...(seed !== undefined && { dataSeed: seed as number }),
+    role: s.role as SplitRecord["role"],
+    cut,
+    activationShape: [...(shape as number[])],
+    classes: s.classes as number,
+    totalExits,
+    hash,
+    ...(policy && { policy }),
+    ...(seed !== undefined && { dataSeed: seed as number }),
   };
 }
 
@@ -544,12 +675,19 @@ function layerFromFile(engine: Engine, given: Tensors, spec: LayerSpec, prefix: 
  * Every size the architecture declares against the limits, before anything is built: the input, each layer's
  * features in and out (from its record alone), the number of layers, and the split record's widths and counts.
  */
-function checkDeclaredSizes(spec: ModelSpec, layers: [LayerSpec, string][], limits: Required<ModelLimits>, source: string): void {
+function checkDeclaredSizes(
+  spec: ModelSpec,
+  layers: [LayerSpec, string][],
+  limits: Required<ModelLimits>,
+  source: string,
+): void {
   const over = (field: string, what: string, n: number, limit: number, name: string) =>
     new FormatError("model", field, `${source}: ${what} ${n}, the limit is ${limit} (limits.${name})`);
-  if (layers.length > limits.maxLayers) throw over("presparse.trunk", "layers (trunk and exits)", layers.length, limits.maxLayers, "maxLayers");
+  if (layers.length > limits.maxLayers)
+    throw over("presparse.trunk", "layers (trunk and exits)", layers.length, limits.maxLayers, "maxLayers");
   const input = spec.inputShape.reduce((a, b) => a * b, 1);
-  if (input > limits.maxFeatures) throw over("presparse.inputShape", "features per sample", input, limits.maxFeatures, "maxFeatures");
+  if (input > limits.maxFeatures)
+    throw over("presparse.inputShape", "features per sample", input, limits.maxFeatures, "maxFeatures");
   if (typeof spec.classes === "number" && spec.classes > limits.maxFeatures) {
     throw over("presparse.classes", "classes", spec.classes, limits.maxFeatures, "maxFeatures");
   }
@@ -561,14 +699,28 @@ function checkDeclaredSizes(spec: ModelSpec, layers: [LayerSpec, string][], limi
     const widest = Math.max(inputs, outputs);
     // Infinity is a zero stride, which the layer itself names when it is built
     if (!Number.isFinite(widest)) continue;
-    if (widest > limits.maxFeatures) throw over(where, "declares features per sample:", widest, limits.maxFeatures, "maxFeatures");
+    if (widest > limits.maxFeatures)
+      throw over(where, "declares features per sample:", widest, limits.maxFeatures, "maxFeatures");
     if ((total += Math.max(0, inputs)) > limits.maxTotalFeatures) {
-      throw over(where, "brings the layers' input features per sample to", total, limits.maxTotalFeatures, "maxTotalFeatures");
+      throw over(
+        where,
+        "brings the layers' input features per sample to",
+        total,
+        limits.maxTotalFeatures,
+        "maxTotalFeatures",
+      );
     }
   }
-  const split = typeof spec.extra === "object" && spec.extra !== null ? (spec.extra.split as Record<string, unknown> | undefined) : undefined;
+  const split =
+    typeof spec.extra === "object" && spec.extra !== null
+      ? (spec.extra.split as Record<string, unknown> | undefined)
+      : undefined;
   if (typeof split !== "object" || split === null) return;
-  for (const [key, limit, name] of [["activationWidth", limits.maxFeatures, "maxFeatures"], ["classes", limits.maxFeatures, "maxFeatures"], ["totalExits", limits.maxLayers, "maxLayers"]] as const) {
+  for (const [key, limit, name] of [
+    ["activationWidth", limits.maxFeatures, "maxFeatures"],
+    ["classes", limits.maxFeatures, "maxFeatures"],
+    ["totalExits", limits.maxLayers, "maxLayers"],
+  ] as const) {
     const v = split[key];
     if (typeof v === "number" && v > limit) throw over(`extra.split.${key}`, key, v, limit, name);
   }
@@ -589,8 +741,16 @@ function resolveModelLimits(l: ModelLimits = {}): Required<ModelLimits> {
  * split record and policy share (the model it gives is a Head or a Tail). Every rejection is a FormatError naming
  * the field; a rejected file leaves no engine memory behind, and validation is linear in the file's size.
  */
-export function decodeModel(engine: Engine, bytes: Uint8Array, o: { source?: string; role: "head"; limits?: ModelLimits }): LoadedModel<Head>;
-export function decodeModel(engine: Engine, bytes: Uint8Array, o: { source?: string; role: "tail"; limits?: ModelLimits }): LoadedModel<Tail>;
+export function decodeModel(
+  engine: Engine,
+  bytes: Uint8Array,
+  o: { source?: string; role: "head"; limits?: ModelLimits },
+): LoadedModel<Head>;
+export function decodeModel(
+  engine: Engine,
+  bytes: Uint8Array,
+  o: { source?: string; role: "tail"; limits?: ModelLimits },
+): LoadedModel<Tail>;
 export function decodeModel(engine: Engine, bytes: Uint8Array, o?: DecodeModelOptions): LoadedModel;
 export function decodeModel(engine: Engine, bytes: Uint8Array, o: DecodeModelOptions = {}): LoadedModel {
   const source = o.source ?? "model";
@@ -598,8 +758,17 @@ export function decodeModel(engine: Engine, bytes: Uint8Array, o: DecodeModelOpt
   // views, not copies: every layer copies what it keeps into engine memory, and nothing else outlives this call
   const file = decodeSafetensors(bytes, { source, maxJsonDepth: limits.maxJsonDepth });
   const raw = file.metadata.presparse;
-  if (raw === undefined) throw new FormatError("model", "__metadata__.presparse", `${source}: not a presparse model (no architecture record)`);
-  checkJsonDepth(raw, limits.maxJsonDepth, (detail) => new FormatError("model", "__metadata__.presparse", `${source}: ${detail}`));
+  if (raw === undefined)
+    throw new FormatError(
+      "model",
+      "__metadata__.presparse",
+      `${source}: not a presparse model (no architecture record)`,
+    );
+  checkJsonDepth(
+    raw,
+    limits.maxJsonDepth,
+    (detail) => new FormatError("model", "__metadata__.presparse", `${source}: ${detail}`),
+  );
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
@@ -617,10 +786,13 @@ export function decodeModel(engine: Engine, bytes: Uint8Array, o: DecodeModelOpt
   const used = new Set<string>();
   const groups = tensorsByLayer(file);
   return buildOrRollBack(engine, (s) => {
-    const build = (l: LayerSpec, prefix: string) => s.keep(layerFromFile(engine, groups.get(prefix) ?? {}, l, prefix, used));
+    const build = (l: LayerSpec, prefix: string) =>
+      s.keep(layerFromFile(engine, groups.get(prefix) ?? {}, l, prefix, used));
     const trunk = spec.trunk.map((l, i) => build(l, `trunk.${i}`));
     const exits = spec.exits.map((e, k) => ({
-      after: e.after, weight: e.weight, layers: e.layers.map((l, j) => build(l, `exit.${k}.${j}`)),
+      after: e.after,
+      weight: e.weight,
+      layers: e.layers.map((l, j) => build(l, `exit.${k}.${j}`)),
     }));
     for (const name of file.tensors.keys()) {
       if (!used.has(name)) throw new FormatError("model", name, "tensor not used by the architecture");

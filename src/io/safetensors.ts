@@ -4,16 +4,34 @@ import { FormatError, ValidationError } from "../engine/errors.js";
 // Pure bytes in, bytes out: no file system, so browsers can read and write models too.
 
 type ArrayCtor =
-  | Uint8ArrayConstructor | Int8ArrayConstructor | Uint16ArrayConstructor | Int16ArrayConstructor
-  | Uint32ArrayConstructor | Int32ArrayConstructor | Float32ArrayConstructor | Float64ArrayConstructor
-  | BigInt64ArrayConstructor | BigUint64ArrayConstructor;
+  | Uint8ArrayConstructor
+  | Int8ArrayConstructor
+  | Uint16ArrayConstructor
+  | Int16ArrayConstructor
+  | Uint32ArrayConstructor
+  | Int32ArrayConstructor
+  | Float32ArrayConstructor
+  | Float64ArrayConstructor
+  | BigInt64ArrayConstructor
+  | BigUint64ArrayConstructor;
 
 /** The typed array that holds each dtype; 16- and 8-bit floats are kept as raw bits (Uint16Array / Uint8Array). */
 const DTYPES = {
-  BOOL: Uint8Array, U8: Uint8Array, I8: Int8Array, F8_E5M2: Uint8Array, F8_E4M3: Uint8Array,
-  U16: Uint16Array, I16: Int16Array, F16: Uint16Array, BF16: Uint16Array,
-  U32: Uint32Array, I32: Int32Array, F32: Float32Array,
-  U64: BigUint64Array, I64: BigInt64Array, F64: Float64Array,
+  BOOL: Uint8Array,
+  U8: Uint8Array,
+  I8: Int8Array,
+  F8_E5M2: Uint8Array,
+  F8_E4M3: Uint8Array,
+  U16: Uint16Array,
+  I16: Int16Array,
+  F16: Uint16Array,
+  BF16: Uint16Array,
+  U32: Uint32Array,
+  I32: Int32Array,
+  F32: Float32Array,
+  U64: BigUint64Array,
+  I64: BigInt64Array,
+  F64: Float64Array,
 } satisfies Record<string, ArrayCtor>;
 
 /** A safetensors element type. */
@@ -53,7 +71,7 @@ export interface DecodeOptions {
 const METADATA = "__metadata__";
 
 function isDtype(d: unknown): d is Dtype {
-  return typeof d === "string" && Object.prototype.hasOwnProperty.call(DTYPES, d);
+  return typeof d === "string" && Object.hasOwn(DTYPES, d);
 }
 
 /** prod(shape) × element size, or undefined if it leaves the safe integers. */
@@ -75,19 +93,31 @@ function isShape(s: unknown): s is number[] {
  * name, and the header is space-padded to a multiple of 8, so every tensor starts aligned to its element
  * size and decodes as a view. The same input always gives the same bytes.
  */
-export function encodeSafetensors(tensors: Record<string, SafeTensor>, metadata: Record<string, string> = {}): Uint8Array {
+export function encodeSafetensors(
+  tensors: Record<string, SafeTensor>,
+  metadata: Record<string, string> = {},
+): Uint8Array {
   const op = "encodeSafetensors";
   const entries = Object.entries(tensors);
   for (const [name, t] of entries) {
     if (name === METADATA) throw new ValidationError(`${op}: "${METADATA}" is reserved and cannot name a tensor`);
-    if (!isDtype(t.dtype)) throw new ValidationError(`${op}: tensor "${name}": dtype must be one of ${SAFETENSORS_DTYPES.join(", ")}, got ${String(t.dtype)}`);
+    if (!isDtype(t.dtype))
+      throw new ValidationError(
+        `${op}: tensor "${name}": dtype must be one of ${SAFETENSORS_DTYPES.join(", ")}, got ${String(t.dtype)}`,
+      );
     const ctor = DTYPES[t.dtype];
-    if (!isShape(t.shape)) throw new ValidationError(`${op}: tensor "${name}": shape must be non-negative integers, got ${JSON.stringify(t.shape)}`);
+    if (!isShape(t.shape))
+      throw new ValidationError(
+        `${op}: tensor "${name}": shape must be non-negative integers, got ${JSON.stringify(t.shape)}`,
+      );
     const tag = Object.prototype.toString.call(t.data);
-    if (tag !== `[object ${ctor.name}]`) throw new ValidationError(`${op}: tensor "${name}": ${t.dtype} data must be a ${ctor.name}, got ${tag}`);
+    if (tag !== `[object ${ctor.name}]`)
+      throw new ValidationError(`${op}: tensor "${name}": ${t.dtype} data must be a ${ctor.name}, got ${tag}`);
     const bytes = byteLength(t.shape, ctor.BYTES_PER_ELEMENT);
     if (bytes !== t.data.byteLength) {
-      throw new ValidationError(`${op}: tensor "${name}": shape [${t.shape.join(", ")}] needs ${bytes ?? "too many"} bytes, data has ${t.data.byteLength}`);
+      throw new ValidationError(
+        `${op}: tensor "${name}": shape [${t.shape.join(", ")}] needs ${bytes ?? "too many"} bytes, data has ${t.data.byteLength}`,
+      );
     }
   }
   for (const [k, v] of Object.entries(metadata)) {
@@ -142,7 +172,11 @@ export function decodeSafetensors(bytes: Uint8Array, options: DecodeOptions = {}
   } catch {
     fail("header", "not valid UTF-8");
   }
-  checkJsonDepth(text, maxJsonDepth, (detail) => new FormatError("safetensors", "header", source === undefined ? detail : `${detail} (in ${source})`));
+  checkJsonDepth(
+    text,
+    maxJsonDepth,
+    (detail) => new FormatError("safetensors", "header", source === undefined ? detail : `${detail} (in ${source})`),
+  );
   let header: unknown;
   try {
     header = JSON.parse(text);
@@ -163,14 +197,27 @@ export function decodeSafetensors(bytes: Uint8Array, options: DecodeOptions = {}
     if (typeof info !== "object" || info === null || Array.isArray(info)) fail("tensor", `"${name}" is not an object`);
     const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
     if (!isDtype(dtype)) fail("dtype", `tensor "${name}": unknown dtype ${JSON.stringify(dtype)}`);
-    if (!isShape(shape)) fail("shape", `tensor "${name}": expected an array of non-negative integers, got ${JSON.stringify(shape)}`);
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[0] > offsets[1]) {
-      fail("data_offsets", `tensor "${name}": expected [begin, end] integers with begin ≤ end, got ${JSON.stringify(offsets)}`);
+    if (!isShape(shape))
+      fail("shape", `tensor "${name}": expected an array of non-negative integers, got ${JSON.stringify(shape)}`);
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
+      offsets[0] > offsets[1]
+    ) {
+      fail(
+        "data_offsets",
+        `tensor "${name}": expected [begin, end] integers with begin ≤ end, got ${JSON.stringify(offsets)}`,
+      );
     }
     const [begin, end] = offsets as [number, number];
     const want = byteLength(shape as number[], DTYPES[dtype as Dtype].BYTES_PER_ELEMENT);
     if (want === undefined) fail("shape", `tensor "${name}": [${(shape as number[]).join(", ")}] overflows`);
-    if (want !== end - begin) fail("data_offsets", `tensor "${name}": ${dtype} [${(shape as number[]).join(", ")}] needs ${want} bytes, range [${begin}, ${end}] has ${end - begin}`);
+    if (want !== end - begin)
+      fail(
+        "data_offsets",
+        `tensor "${name}": ${dtype} [${(shape as number[]).join(", ")}] needs ${want} bytes, range [${begin}, ${end}] has ${end - begin}`,
+      );
     infos.push({ name, dtype: dtype as Dtype, shape: shape as number[], begin, end });
   }
 
@@ -180,7 +227,10 @@ export function decodeSafetensors(bytes: Uint8Array, options: DecodeOptions = {}
   let expected = 0;
   for (const t of infos) {
     if (t.begin !== expected) {
-      fail("data_offsets", `tensor "${t.name}" starts at ${t.begin}, expected ${expected} (${t.begin < expected ? "overlap" : "gap"})`);
+      fail(
+        "data_offsets",
+        `tensor "${t.name}" starts at ${t.begin}, expected ${expected} (${t.begin < expected ? "overlap" : "gap"})`,
+      );
     }
     expected = t.end;
   }
@@ -191,10 +241,11 @@ export function decodeSafetensors(bytes: Uint8Array, options: DecodeOptions = {}
     const ctor = DTYPES[t.dtype];
     const at = bytes.byteOffset + dataStart + t.begin;
     const count = (t.end - t.begin) / ctor.BYTES_PER_ELEMENT;
-    const data = !copy && at % ctor.BYTES_PER_ELEMENT === 0
-      ? new ctor(bytes.buffer as ArrayBuffer, at, count)
-      // Uint8Array's slice copies; a Node Buffer's slice would be a view of a shared pool
-      : new ctor(Uint8Array.prototype.slice.call(bytes, dataStart + t.begin, dataStart + t.end).buffer, 0, count);
+    const data =
+      !copy && at % ctor.BYTES_PER_ELEMENT === 0
+        ? new ctor(bytes.buffer as ArrayBuffer, at, count)
+        : // Uint8Array's slice copies; a Node Buffer's slice would be a view of a shared pool
+          new ctor(Uint8Array.prototype.slice.call(bytes, dataStart + t.begin, dataStart + t.end).buffer, 0, count);
     tensors.set(t.name, { dtype: t.dtype, shape: t.shape, data });
   }
   return { tensors, metadata };

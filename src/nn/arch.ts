@@ -16,6 +16,7 @@ import { convOutputSize } from "../ops/sparse_conv2d.js";
  * the comma-separated tokens, `column` its 0-based character offset in the string.
  */
 export class ArchError extends ValidationError {
+  override readonly name: string = "ArchError";
   constructor(
     readonly arch: string,
     readonly token: string,
@@ -29,7 +30,17 @@ export class ArchError extends ValidationError {
 
 /** One parsed token. `inputs`/`inC` are optional restatements of the incoming size, checked when given. */
 export type ArchToken = { token: string; position: number; column: number } & (
-  | { kind: "conv"; inC?: number; outC: number; kh: number; kw: number; stride: number; padding: number; degree?: number; activation?: Activation }
+  | {
+      kind: "conv";
+      inC?: number;
+      outC: number;
+      kh: number;
+      kw: number;
+      stride: number;
+      padding: number;
+      degree?: number;
+      activation?: Activation;
+    }
   | { kind: "maxpool" | "avgpool"; k: number; stride?: number }
   | { kind: "flatten" }
   | { kind: "fc"; inputs?: number; outputs: number; degree?: number; activation?: Activation }
@@ -57,7 +68,8 @@ const INT = /^[1-9][0-9]*$/;
  * `relu` / `linear` override that.
  */
 export function parseArch(arch: string): ArchToken[] {
-  if (typeof arch !== "string" || arch.trim() === "") throw new ArchError(String(arch), "", 0, 0, "empty architecture: expected tokens like conv:1>8:3x3,pool:2,fc:10");
+  if (typeof arch !== "string" || arch.trim() === "")
+    throw new ArchError(String(arch), "", 0, 0, "empty architecture: expected tokens like conv:1>8:3x3,pool:2,fc:10");
   const out: ArchToken[] = [];
   let column = 0;
   arch.split(",").forEach((raw, position) => {
@@ -70,7 +82,8 @@ export function parseArch(arch: string): ArchToken[] {
     if (token === "") fail("empty token (two commas in a row, or a trailing comma?)");
     const [head, ...fields] = token.split(":");
     const int = (s: string | undefined, what: string): number => {
-      if (s === undefined || !INT.test(s)) fail(`${what} must be a positive integer, got ${s === undefined ? "nothing" : JSON.stringify(s)}`);
+      if (s === undefined || !INT.test(s))
+        fail(`${what} must be a positive integer, got ${s === undefined ? "nothing" : JSON.stringify(s)}`);
       const n = Number(s);
       if (!Number.isSafeInteger(n) || n > 1 << 24) fail(`${what} ${s} is too large`);
       return n;
@@ -90,7 +103,8 @@ export function parseArch(arch: string): ArchToken[] {
         if (ks === undefined) fail("missing kernel size (e.g. 3x3)");
         const kp = ks!.split("x");
         if (kp.length > 2) fail(`kernel size must be KHxKW or K, got ${JSON.stringify(ks)}`);
-        const kh = int(kp[0], "kernel height"), kw = kp.length === 2 ? int(kp[1], "kernel width") : kh;
+        const kh = int(kp[0], "kernel height"),
+          kw = kp.length === 2 ? int(kp[1], "kernel width") : kh;
         const t: ArchToken = { ...base, kind: "conv", inC, outC, kh, kw, stride: 1, padding: 0 };
         for (const f of fields.slice(2)) {
           if (f === "dense") t.degree = undefined;
@@ -106,7 +120,11 @@ export function parseArch(arch: string): ArchToken[] {
       case "pool":
       case "maxpool":
       case "avgpool": {
-        const t: ArchToken = { ...base, kind: head === "avgpool" ? "avgpool" : "maxpool", k: int(fields[0], "pool size") };
+        const t: ArchToken = {
+          ...base,
+          kind: head === "avgpool" ? "avgpool" : "maxpool",
+          k: int(fields[0], "pool size"),
+        };
         for (const f of fields.slice(1)) {
           if (/^s[0-9]/.test(f)) t.stride = int(f.slice(1), "stride");
           else fail(`unknown pool option ${JSON.stringify(f)} (expected sS)`);
@@ -140,7 +158,10 @@ export function parseArch(arch: string): ArchToken[] {
 /** Parses "1x28x28" / "784" into a per-sample shape. */
 export function parseShape(s: string): number[] {
   const parts = s.trim().split("x");
-  if (parts.length > 3 || !parts.every((p) => INT.test(p))) throw new ValidationError(`parseShape: expected C×H×W like 1x28x28 or a feature count like 784, got ${JSON.stringify(s)}`);
+  if (parts.length > 3 || !parts.every((p) => INT.test(p)))
+    throw new ValidationError(
+      `parseShape: expected C×H×W like 1x28x28 or a feature count like 784, got ${JSON.stringify(s)}`,
+    );
   return parts.map(Number);
 }
 
@@ -151,8 +172,13 @@ export function parseShape(s: string): number[] {
  */
 export function planArch(arch: string, inputShape: readonly number[]): ArchStep[] {
   const tokens = parseArch(arch);
-  if (!(inputShape.length === 1 || inputShape.length === 3) || !inputShape.every((d) => Number.isSafeInteger(d) && d > 0)) {
-    throw new ValidationError(`planArch: input shape must be [C, H, W] or [features] of positive integers, got [${inputShape.join(", ")}]`);
+  if (
+    !(inputShape.length === 1 || inputShape.length === 3) ||
+    !inputShape.every((d) => Number.isSafeInteger(d) && d > 0)
+  ) {
+    throw new ValidationError(
+      `planArch: input shape must be [C, H, W] or [features] of positive integers, got [${inputShape.join(", ")}]`,
+    );
   }
   let shape = [...inputShape];
   return tokens.map((t, i) => {
@@ -161,7 +187,10 @@ export function planArch(arch: string, inputShape: readonly number[]): ArchStep[
     };
     const inShape = shape;
     const image = (): [number, number, number] => {
-      if (shape.length !== 3) fail(`needs an image [C, H, W] input, got ${shape.length === 1 ? `${shape[0]} flat features (after an fc, or a flat input shape)` : `[${shape}]`}`);
+      if (shape.length !== 3)
+        fail(
+          `needs an image [C, H, W] input, got ${shape.length === 1 ? `${shape[0]} flat features (after an fc, or a flat input shape)` : `[${shape}]`}`,
+        );
       return shape as [number, number, number];
     };
     const last = i === tokens.length - 1;
@@ -169,8 +198,10 @@ export function planArch(arch: string, inputShape: readonly number[]): ArchStep[
     switch (t.kind) {
       case "conv": {
         const [C, H, W] = image();
-        if (t.inC !== undefined && t.inC !== C) fail(`says ${t.inC} input channels, the incoming activation has ${C} ([${C}, ${H}, ${W}])`);
-        if (H + 2 * t.padding < t.kh || W + 2 * t.padding < t.kw) fail(`kernel ${t.kh}×${t.kw} is larger than the padded input ${H + 2 * t.padding}×${W + 2 * t.padding}`);
+        if (t.inC !== undefined && t.inC !== C)
+          fail(`says ${t.inC} input channels, the incoming activation has ${C} ([${C}, ${H}, ${W}])`);
+        if (H + 2 * t.padding < t.kh || W + 2 * t.padding < t.kw)
+          fail(`kernel ${t.kh}×${t.kw} is larger than the padded input ${H + 2 * t.padding}×${W + 2 * t.padding}`);
         checkDegree(t.degree, C, t.outC, "input channel", fail);
         shape = [t.outC, convOutputSize(H, t.kh, t.stride, t.padding), convOutputSize(W, t.kw, t.stride, t.padding)];
         activationResolved = t.activation ?? (last ? "linear" : "relu");
@@ -191,7 +222,8 @@ export function planArch(arch: string, inputShape: readonly number[]): ArchStep[
       }
       case "fc": {
         const n = shape.reduce((a, b) => a * b, 1);
-        if (t.inputs !== undefined && t.inputs !== n) fail(`says ${t.inputs} inputs, the incoming activation has ${n} features ([${shape.join(", ")}])`);
+        if (t.inputs !== undefined && t.inputs !== n)
+          fail(`says ${t.inputs} inputs, the incoming activation has ${n} features ([${shape.join(", ")}])`);
         checkDegree(t.degree, n, t.outputs, "input", fail);
         shape = [t.outputs];
         activationResolved = t.activation ?? (last ? "linear" : "relu");
@@ -202,14 +234,23 @@ export function planArch(arch: string, inputShape: readonly number[]): ArchStep[
   });
 }
 
-function checkDegree(degree: number | undefined, inputs: number, outputs: number, what: string, fail: (d: string) => never): void {
+function checkDegree(
+  degree: number | undefined,
+  inputs: number,
+  outputs: number,
+  what: string,
+  fail: (d: string) => never,
+): void {
   if (degree === undefined) return;
   if (degree > outputs) fail(`out-degree ${degree} exceeds the ${outputs} outputs`);
   if ((inputs * degree) % outputs !== 0) {
-    const g = gcd(inputs, outputs), step = outputs / g;
+    const g = gcd(inputs, outputs),
+      step = outputs / g;
     const feasible: number[] = [];
     for (let d = step; d <= outputs && feasible.length < 12; d += step) feasible.push(d);
-    fail(`out-degree ${degree} infeasible for ${inputs}→${outputs}: ${what}s·degree must be divisible by ${outputs}; feasible degrees: ${feasible.join(", ")}${outputs / step > 12 ? ", …" : ""}`);
+    fail(
+      `out-degree ${degree} infeasible for ${inputs}→${outputs}: ${what}s·degree must be divisible by ${outputs}; feasible degrees: ${feasible.join(", ")}${outputs / step > 12 ? ", …" : ""}`,
+    );
   }
 }
 
@@ -234,8 +275,12 @@ export interface BuildOptions {
 
 /** The layers of a plan; layer i is seeded by `seeds(i)` (see layerSeeds) and kept in the scope. */
 function buildLayers(
-  engine: Engine, arch: string, steps: ArchStep[], seeds: (i: number) => Seeds,
-  biasInit: number | undefined, s: Scope,
+  engine: Engine,
+  arch: string,
+  steps: ArchStep[],
+  seeds: (i: number) => Seeds,
+  biasInit: number | undefined,
+  s: Scope,
 ): Layer[] {
   return steps.map((st, i) => {
     let layer: Layer;
@@ -250,8 +295,18 @@ function buildLayers(
           const dense = st.degree === undefined || st.degree === st.outC;
           const pattern = dense ? Pattern.dense(C, st.outC) : Pattern.fixedDegree(C, st.outC, st.degree!, seed.pattern);
           layer = new SparseConv2d(engine, {
-            inC: C, outC: st.outC, H, W, kh: st.kh, kw: st.kw, stride: st.stride, padding: st.padding,
-            pattern, activation: st.activationResolved, seed: seed.weights, biasInit,
+            inC: C,
+            outC: st.outC,
+            H,
+            W,
+            kh: st.kh,
+            kw: st.kw,
+            stride: st.stride,
+            padding: st.padding,
+            pattern,
+            activation: st.activationResolved,
+            seed: seed.weights,
+            biasInit,
           });
           break;
         }
@@ -294,7 +349,9 @@ export function buildModel(engine: Engine, arch: string, o: BuildOptions): Model
   const classes = steps[steps.length - 1]!.outShape.reduce((a, b) => a * b, 1);
   const heads = (o.exits ?? []).map((e, k) => {
     if (!Number.isInteger(e.after) || e.after < 0 || e.after >= steps.length - 1) {
-      throw new ValidationError(`buildModel: exit ${k} after token ${e.after}: must be a trunk token index in [0, ${steps.length - 2}]`);
+      throw new ValidationError(
+        `buildModel: exit ${k} after token ${e.after}: must be a trunk token index in [0, ${steps.length - 2}]`,
+      );
     }
     const headArch = e.arch ?? `fc:${classes}`;
     const plan = planArch(headArch, steps[e.after]!.outShape);

@@ -23,7 +23,9 @@ export class Batcher {
     // the gather kernel reads features floats at every index < n: the arrays must hold them all
     checkInt("Batcher", "features", dataset.features, 1);
     if (dataset.x.length !== dataset.n * dataset.features || dataset.y.length !== dataset.n) {
-      throw new ShapeError(`Batcher: ${dataset.name} has ${dataset.x.length} values and ${dataset.y.length} labels, expected ${dataset.n}×${dataset.features} and ${dataset.n}`);
+      throw new ShapeError(
+        `Batcher: ${dataset.name} has ${dataset.x.length} values and ${dataset.y.length} labels, expected ${dataset.n}×${dataset.features} and ${dataset.n}`,
+      );
     }
     this.data = F32Buffer.from(engine, dataset.x);
     this.idx = new I32Buffer(engine, maxBatch);
@@ -35,12 +37,16 @@ export class Batcher {
   load(order: ArrayLike<number>, start: number, size: number): Matrix {
     checkOperands("Batcher.load", this.X, this.data);
     checkInt("Batcher.load", "size", size, 1, this.maxBatch);
-    if (start < 0 || start + size > order.length) throw new ShapeError(`Batcher.load: samples [${start}, ${start + size}) outside an order of ${order.length}`);
+    if (start < 0 || start + size > order.length)
+      throw new ShapeError(`Batcher.load: samples [${start}, ${start + size}) outside an order of ${order.length}`);
     const n = this.dataset.n;
-    const idx = this.idx.view(), lab = this.labels.view(), y = this.dataset.y;
+    const idx = this.idx.view(),
+      lab = this.labels.view(),
+      y = this.dataset.y;
     for (let j = 0; j < size; j++) {
       const s = order[start + j]!;
-      if (!(Number.isInteger(s) && s >= 0 && s < n)) throw new ValidationError(`Batcher.load: sample index ${s} outside [0, ${n})`);
+      if (!(Number.isInteger(s) && s >= 0 && s < n))
+        throw new ValidationError(`Batcher.load: sample index ${s} outside [0, ${n})`);
       idx[j] = s;
       lab[j] = y[s]!;
     }

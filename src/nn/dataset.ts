@@ -20,10 +20,12 @@ export function makeDataset(name: string, x: Float32Array, y: Int32Array, featur
   checkInt(op, "features", features, 1);
   checkInt(op, "classes", classes, 1);
   const n = y.length;
-  if (x.length !== n * features) throw new ShapeError(`${op}: ${n} labels need ${n * features} values of ${features} features, got ${x.length}`);
+  if (x.length !== n * features)
+    throw new ShapeError(`${op}: ${n} labels need ${n * features} values of ${features} features, got ${x.length}`);
   for (let i = 0; i < n; i++) {
     const c = y[i]!;
-    if (c < 0 || c >= classes) throw new ValidationError(`${op}: label ${i} is ${c}, expected a class in [0, ${classes})`);
+    if (c < 0 || c >= classes)
+      throw new ValidationError(`${op}: label ${i} is ${c}, expected a class in [0, ${classes})`);
   }
   return { x, y, n, features, classes, name };
 }
@@ -44,7 +46,8 @@ export function subset(ds: Dataset, indices: ArrayLike<number>, name = ds.name):
 /** Zero-pads every sample to `target` features (MNIST's 784 → 800 for the paper's first layer). */
 export function padFeatures(ds: Dataset, target: number): Dataset {
   checkInt("padFeatures", "target", target, 1);
-  if (target < ds.features) throw new ShapeError(`padFeatures: ${ds.name} has ${ds.features} features, cannot pad to fewer (${target})`);
+  if (target < ds.features)
+    throw new ShapeError(`padFeatures: ${ds.name} has ${ds.features} features, cannot pad to fewer (${target})`);
   if (target === ds.features) return ds;
   const x = new Float32Array(ds.n * target);
   for (let i = 0; i < ds.n; i++) x.set(ds.x.subarray(i * ds.features, (i + 1) * ds.features), i * target);
@@ -81,7 +84,11 @@ export function splitDataset(ds: Dataset, opts: SplitOptions): { train: Dataset;
   const take = quota.map(Math.floor);
   let left = opts.test - take.reduce((a, b) => a + b, 0);
   const order = Array.from(quota.keys()).sort((a, b) => quota[b]! - take[b]! - (quota[a]! - take[a]!) || a - b);
-  for (const c of order) if (left > 0 && take[c]! < byClass[c]!.length) { take[c]!++; left--; }
+  for (const c of order)
+    if (left > 0 && take[c]! < byClass[c]!.length) {
+      take[c]!++;
+      left--;
+    }
 
   const train: number[] = [];
   const test: number[] = [];
@@ -97,6 +104,7 @@ export function splitDataset(ds: Dataset, opts: SplitOptions): { train: Dataset;
 }
 
 function checkIndex(ds: Dataset, s: number, op: string): number {
-  if (!Number.isInteger(s) || s < 0 || s >= ds.n) throw new ValidationError(`${op}: sample index ${s} outside [0, ${ds.n}) of ${ds.name}`);
+  if (!Number.isInteger(s) || s < 0 || s >= ds.n)
+    throw new ValidationError(`${op}: sample index ${s} outside [0, ${ds.n}) of ${ds.name}`);
   return s;
 }

@@ -111,7 +111,9 @@ export class Model {
     if (trunk.length === 0) throw new ValidationError("Model: the trunk needs at least one layer");
     for (let i = 1; i < trunk.length; i++) {
       if (trunk[i]!.inputSize !== trunk[i - 1]!.outputSize) {
-        throw new ShapeError(`Model: trunk layer ${i} takes ${trunk[i]!.inputSize} features, layer ${i - 1} gives ${trunk[i - 1]!.outputSize}`);
+        throw new ShapeError(
+          `Model: trunk layer ${i} takes ${trunk[i]!.inputSize} features, layer ${i - 1} gives ${trunk[i - 1]!.outputSize}`,
+        );
       }
     }
     const head = opts.split?.role === "head";
@@ -122,22 +124,29 @@ export class Model {
       if (ex.layers.length === 0) throw new ValidationError(`Model: exit ${e} has no layers`);
       let width = trunk[ex.after]!.outputSize;
       for (const l of ex.layers) {
-        if (l.inputSize !== width) throw new ShapeError(`Model: exit ${e} layer takes ${l.inputSize} features, gets ${width}`);
+        if (l.inputSize !== width)
+          throw new ShapeError(`Model: exit ${e} layer takes ${l.inputSize} features, gets ${width}`);
         width = l.outputSize;
       }
-      if (width !== this.classes) throw new ShapeError(`Model: exit ${e} gives ${width} classes, the trunk gives ${this.classes}`);
-      if (!(ex.weight >= 0 && Number.isFinite(ex.weight))) throw new ValidationError(`Model: exit ${e} weight must be ≥ 0, got ${ex.weight}`);
+      if (width !== this.classes)
+        throw new ShapeError(`Model: exit ${e} gives ${width} classes, the trunk gives ${this.classes}`);
+      if (!(ex.weight >= 0 && Number.isFinite(ex.weight)))
+        throw new ValidationError(`Model: exit ${e} weight must be ≥ 0, got ${ex.weight}`);
     }
     const sorted = exits.every((x, i) => i === 0 || exits[i - 1]!.after < x.after);
     if (!sorted) throw new ValidationError("Model: exits must be in increasing trunk order, at most one per layer");
     this.finalWeight = opts.finalWeight ?? (head ? 0 : 1);
-    if (!(this.finalWeight >= 0 && Number.isFinite(this.finalWeight))) throw new ValidationError(`Model: finalWeight must be ≥ 0, got ${String(this.finalWeight)}`);
+    if (!(this.finalWeight >= 0 && Number.isFinite(this.finalWeight)))
+      throw new ValidationError(`Model: finalWeight must be ≥ 0, got ${String(this.finalWeight)}`);
     if (head && this.finalWeight !== 0) {
       throw new ValidationError(`Model: a head (no final classifier): finalWeight must be 0, got ${this.finalWeight}`);
     }
     this.inputShape = opts.inputShape ?? [trunk[0]!.inputSize];
     const inSize = this.inputShape.reduce((a, b) => a * b, 1);
-    if (inSize !== trunk[0]!.inputSize) throw new ShapeError(`Model: input shape [${this.inputShape}] has ${inSize} features, trunk takes ${trunk[0]!.inputSize}`);
+    if (inSize !== trunk[0]!.inputSize)
+      throw new ShapeError(
+        `Model: input shape [${this.inputShape}] has ${inSize} features, trunk takes ${trunk[0]!.inputSize}`,
+      );
     this.split = opts.split && checkSplit(opts.split, this);
   }
 
@@ -145,13 +154,15 @@ export class Model {
   static mlp(engine: Engine, o: MlpOptions): Model {
     const { sizes, outDegrees } = o;
     if (sizes.length < 2) throw new ValidationError(`Model.mlp: need at least 2 sizes, got [${sizes}]`);
-    if (outDegrees.length !== sizes.length - 1) throw new ValidationError(`Model.mlp: ${sizes.length - 1} layers need ${sizes.length - 1} out-degrees, got ${outDegrees.length}`);
+    if (outDegrees.length !== sizes.length - 1)
+      throw new ValidationError(
+        `Model.mlp: ${sizes.length - 1} layers need ${sizes.length - 1} out-degrees, got ${outDegrees.length}`,
+      );
     const seed = o.seed ?? 0;
     const classes = sizes[sizes.length - 1]!;
     const linear = (inputs: number, outputs: number, d: number, seeds: Seeds, last: boolean) => {
-      const pattern = d >= outputs
-        ? Pattern.dense(inputs, outputs)
-        : Pattern.fixedDegree(inputs, outputs, d, seeds.pattern);
+      const pattern =
+        d >= outputs ? Pattern.dense(inputs, outputs) : Pattern.fixedDegree(inputs, outputs, d, seeds.pattern);
       const activation = last ? "linear" : "relu";
       return new SparseLinear(engine, pattern, { activation, biasInit: o.biasInit, seed: seeds.weights });
     };
@@ -192,7 +203,8 @@ export class Model {
   /** Runs the trunk and every exit head; exit logits first, final last. Training and evaluation go through here. */
   forwardAll(X: Matrix): Matrix[] {
     // a head ends at the cut, not in logits: an ExitRunner runs it there
-    if (this.split?.role === "head") throw new ValidationError("Model: a split head has no final classifier; use the full model");
+    if (this.split?.role === "head")
+      throw new ValidationError("Model: a split head has no final classifier; use the full model");
     const final = this.forward(X);
     return [...this.exits.map((e) => runLayers(e.layers, this.acts[e.after]!)), final];
   }
@@ -273,7 +285,8 @@ function checkSplit(r: SplitRecord, m: Model): SplitRecord {
   }
   shape.forEach((d, i) => checkInt("Model", `split.activationShape[${i}]`, d, 1));
   const width = shape.reduce((a, b) => a * b, 1);
-  const L = m.trunk.length, gives = m.trunk[L - 1]!.outputSize;
+  const L = m.trunk.length,
+    gives = m.trunk[L - 1]!.outputSize;
   if (r.role === "head") {
     if (L !== cut) throw bad(`cut: a head cut after layer ${cut} holds ${cut} trunk layers, got ${L}`);
     if (gives !== width) throw new ShapeError(`Model: the head's last layer gives ${gives} features, the cut ${width}`);

@@ -30,11 +30,13 @@ export interface AdamOptions {
 /** A parameter's gradient must match its values, in one live engine, before a step writes through them. */
 function checkParam(op: string, p: Param): void {
   checkOperands(op, p.values, p.grad);
-  if (p.grad.length !== p.values.length) throw new ShapeError(`${op}: ${p.name} has ${p.values.length} values but ${p.grad.length} gradients`);
+  if (p.grad.length !== p.values.length)
+    throw new ShapeError(`${op}: ${p.name} has ${p.values.length} values but ${p.grad.length} gradients`);
 }
 
 function positive(op: string, name: string, v: number, allowZero = true): number {
-  if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) throw new ValidationError(`${op}: ${name} must be ${allowZero ? "≥ 0" : "> 0"} and finite, got ${v}`);
+  if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0))
+    throw new ValidationError(`${op}: ${name} must be ${allowZero ? "≥ 0" : "> 0"} and finite, got ${v}`);
   return v;
 }
 
@@ -54,7 +56,8 @@ export class Adam implements Optimizer {
     this.lr = positive("Adam", "lr", o.lr ?? 1e-3, false);
     this.beta1 = o.beta1 ?? 0.9;
     this.beta2 = o.beta2 ?? 0.999;
-    if (!(this.beta1 >= 0 && this.beta1 < 1) || !(this.beta2 >= 0 && this.beta2 < 1)) throw new ValidationError(`Adam: betas must be in [0, 1), got ${this.beta1}, ${this.beta2}`);
+    if (!(this.beta1 >= 0 && this.beta1 < 1) || !(this.beta2 >= 0 && this.beta2 < 1))
+      throw new ValidationError(`Adam: betas must be in [0, 1), got ${this.beta1}, ${this.beta2}`);
     this.eps = positive("Adam", "eps", o.eps ?? 1e-7, false);
     this.decay = positive("Adam", "decay", o.decay ?? 0);
     this.weightDecay = positive("Adam", "weightDecay", o.weightDecay ?? 0);
@@ -77,7 +80,18 @@ export class Adam implements Optimizer {
     const lrT = (lr * Math.sqrt(1 - this.beta2 ** t)) / (1 - this.beta1 ** t);
     for (const p of params) {
       const [m, v] = this.slots(p);
-      p.values.engine.kernels.adamStep(p.values.length, p.values.ptr, p.grad.ptr, m.ptr, v.ptr, lrT, this.beta1, this.beta2, this.eps, p.decay ? this.weightDecay : 0);
+      p.values.engine.kernels.adamStep(
+        p.values.length,
+        p.values.ptr,
+        p.grad.ptr,
+        m.ptr,
+        v.ptr,
+        lrT,
+        this.beta1,
+        this.beta2,
+        this.eps,
+        p.decay ? this.weightDecay : 0,
+      );
     }
   }
 
@@ -92,7 +106,10 @@ export class Adam implements Optimizer {
   }
 
   dispose(): void {
-    for (const [m, v] of this.moments.values()) { m.dispose(); v.dispose(); }
+    for (const [m, v] of this.moments.values()) {
+      m.dispose();
+      v.dispose();
+    }
     this.moments.clear();
   }
 
@@ -126,7 +143,8 @@ export class Sgd implements Optimizer {
   constructor(o: SgdOptions = {}) {
     this.lr = positive("Sgd", "lr", o.lr ?? 0.01, false);
     this.momentum = o.momentum ?? 0.9;
-    if (!(this.momentum >= 0 && this.momentum < 1)) throw new ValidationError(`Sgd: momentum must be in [0, 1), got ${this.momentum}`);
+    if (!(this.momentum >= 0 && this.momentum < 1))
+      throw new ValidationError(`Sgd: momentum must be in [0, 1), got ${this.momentum}`);
     this.decay = positive("Sgd", "decay", o.decay ?? 0);
     this.weightDecay = positive("Sgd", "weightDecay", o.weightDecay ?? 0);
   }
@@ -142,7 +160,15 @@ export class Sgd implements Optimizer {
     for (const p of params) {
       let u = this.velocity.get(p.values);
       if (!u) this.velocity.set(p.values, (u = new F32Buffer(p.values.engine, p.values.length)));
-      p.values.engine.kernels.sgdStep(p.values.length, p.values.ptr, p.grad.ptr, u.ptr, lr, this.momentum, p.decay ? this.weightDecay : 0);
+      p.values.engine.kernels.sgdStep(
+        p.values.length,
+        p.values.ptr,
+        p.grad.ptr,
+        u.ptr,
+        lr,
+        this.momentum,
+        p.decay ? this.weightDecay : 0,
+      );
     }
   }
 

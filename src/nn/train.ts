@@ -41,8 +41,10 @@ export interface EvalReport {
 }
 
 function checkData(model: Model, ds: Dataset, op: string): void {
-  if (ds.features !== model.inputSize) throw new ShapeError(`${op}: data has ${ds.features} features, model takes ${model.inputSize}`);
-  if (ds.classes > model.classes) throw new ShapeError(`${op}: data has ${ds.classes} classes, model outputs ${model.classes}`);
+  if (ds.features !== model.inputSize)
+    throw new ShapeError(`${op}: data has ${ds.features} features, model takes ${model.inputSize}`);
+  if (ds.classes > model.classes)
+    throw new ShapeError(`${op}: data has ${ds.classes} classes, model outputs ${model.classes}`);
 }
 
 /** Trains in place; returns one report per epoch. Time excludes the evaluation passes. */
@@ -72,9 +74,18 @@ export function train(model: Model, data: Dataset, o: TrainOptions): EpochReport
         o.onBatch?.(epoch, b + 1, batches);
       }
       const seconds = (performance.now() - t0) / 1000;
-      const r: EpochReport = { epoch, loss: total / data.n, losses: sums.map((s) => s / data.n), seconds, samplesPerSecond: data.n / seconds };
+      const r: EpochReport = {
+        epoch,
+        loss: total / data.n,
+        losses: sums.map((s) => s / data.n),
+        seconds,
+        samplesPerSecond: data.n / seconds,
+      };
       if (o.trainAccuracy ?? true) r.trainAccuracy = evaluate(model, data, { batcher }).accuracy;
-      if (o.test) r.testAccuracy = evaluate(model, o.test, { batcher: (testBatcher ??= new Batcher(engine, o.test, o.batchSize)) }).accuracy;
+      if (o.test)
+        r.testAccuracy = evaluate(model, o.test, {
+          batcher: (testBatcher ??= new Batcher(engine, o.test, o.batchSize)),
+        }).accuracy;
       reports.push(r);
       o.onEpoch?.(r);
     }
@@ -112,5 +123,9 @@ export function evaluate(model: Model, data: Dataset, o: { batchSize?: number; b
   } finally {
     if (!o.batcher) batcher.dispose();
   }
-  return { accuracy: correct.map((c) => c / Math.max(1, data.n)), loss: loss.map((l) => l / Math.max(1, data.n)), n: data.n };
+  return {
+    accuracy: correct.map((c) => c / Math.max(1, data.n)),
+    loss: loss.map((l) => l / Math.max(1, data.n)),
+    n: data.n,
+  };
 }

@@ -4,7 +4,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, platform, release } from "node:os";
 import { join } from "node:path";
-import { classifierStats, pickForAccuracy, sweep, type Calibration, type SweepPoint } from "../exits/calibrate.js";
+import { calibrate, pickForAccuracy, type Calibration, type SweepPoint } from "../exits/calibrate.js";
 import type { Dataset } from "../nn/dataset.js";
 import { subset } from "../nn/dataset.js";
 import type { Engine } from "../engine/engine.js";
@@ -86,12 +86,14 @@ export interface ExperimentResult {
    * with the calibrated exits (both networks cut at the same width, so one frame costs the same in both);
    * and a one-sample int8 frame against the raw input bytes.
    */
-  reductions: {
-    storage: number;
-    macs: number;
-    sentPerSample: { sparse: number; dense: number } | undefined;
-    frameVsRawInput: number | undefined;
-  } | undefined;
+  reductions:
+    | {
+        storage: number;
+        macs: number;
+        sentPerSample: { sparse: number; dense: number } | undefined;
+        frameVsRawInput: number | undefined;
+      }
+    | undefined;
   seconds: number;
 }
 
@@ -110,34 +112,58 @@ export async function runExperiment(engine: Engine, o: ExperimentOptions): Promi
   const t0 = performance.now();
   mkdirSync(o.outDir, { recursive: true });
   const { train: trainSet, test } = o.data;
-  const even = subset(test, Int32Array.from({ length: Math.ceil(test.n / 2) }, (_, i) => 2 * i));
+  const even = subset(
+    test,
+    Int32Array.from({ length: Math.ceil(test.n / 2) }, (_, i) => 2 * i),
+  );
   const networks: NetworkResult[] = [];
   for (const spec of o.networks) {
-    o.log(`[${spec.name}] training ${spec.sizes.join("-")} out-degrees ${spec.outDegrees.join(",")} for ${o.epochs} epochs`);
+    o.log(
+      `[${spec.name}] training ${spec.sizes.join("-")} out-degrees ${spec.outDegrees.join(",")} for ${o.epochs} epochs`,
+    );
     const model = mlp(engine, spec, o, true);
     const optimizer = new Adam({ lr: o.lr, decay: o.decay });
     const epochs = train(model, trainSet, {
-      epochs: o.epochs, batchSize: o.batch, optimizer, seed: o.seed, test, trainAccuracy: false,
-      onEpoch: (r) => { if (r.epoch % 10 === 0 || r.epoch === o.epochs) o.log(`[${spec.name}] epoch ${r.epoch}: test ${r.testAccuracy!.map((a) => (100 * a).toFixed(2)).join("/")}%`); },
+      epochs: o.epochs,
+      batchSize: o.batch,
+      optimizer,
+      seed: o.seed,
+      test,
+      trainAccuracy: false,
+      onEpoch: (r) => {
+        if (r.epoch % 10 === 0 || r.epoch === o.epochs)
+          o.log(`[${spec.name}] epoch ${r.epoch}: test ${r.testAccuracy!.map((a) => (100 * a).toFixed(2)).join("/")}%`);
+      },
     });
     optimizer.dispose();
     // the last epoch's evaluation on the test set is of the final weights
     const acc = epochs[epochs.length - 1]!.testAccuracy!;
     // the threshold is chosen on the even half of the test set; the split run measures the whole set
-    const calibration = sweep(model, classifierStats(model, even), "maxprob");
+    const calibration = calibrate(model, even);
     const chosen = pickForAccuracy(calibration, o.targetLoss);
-    const fullCurve = sweep(model, classifierStats(model, test), "maxprob");
+    const fullCurve = calibrate(model, test);
     const { bytes, hash } = encodeModel(model);
     const trunkMacs = model.trunkMacs();
     const m = exitMacs(model);
     const exitHead = model.exitHeadMacs()[0]!;
     const edge = trunkMacs[o.exitAfter - 1]!;
     const policy = chosen?.policy;
-    const split = o.serve ? await runSplit(engine, model, { after: o.exitAfter, policy: policy ? parseExitPolicy(policy, 1) : undefined, hash, test, log: (s) => o.log(`[${spec.name}] ${s}`) }) : undefined;
+    const split = o.serve
+      ? await runSplit(engine, model, {
+          after: o.exitAfter,
+          policy: policy ? parseExitPolicy(policy, 1) : undefined,
+          hash,
+          test,
+          log: (s) => o.log(`[${spec.name}] ${s}`),
+        })
+      : undefined;
     const result: NetworkResult = {
       spec,
       parameters: model.parameterCount(),
-      denseParameters: [...model.trunk, ...model.exits[0]!.layers].reduce((s, l) => s + (l.denseParameterCount?.() ?? 0), 0),
+      denseParameters: [...model.trunk, ...model.exits[0]!.layers].reduce(
+        (s, l) => s + (l.denseParameterCount?.() ?? 0),
+        0,
+      ),
       density: model.trunk.map((l) => (l instanceof SparseLinear ? l.pattern.density : 1)),
       epochs,
       secondsPerEpoch: epochs.reduce((s, r) => s + r.seconds, 0) / epochs.length,
@@ -148,11 +174,19 @@ export async function runExperiment(engine: Engine, o: ExperimentOptions): Promi
       calibration: fullCurve,
       chosen,
       policy,
-      macs: { edge, exitHead, server: m.trunk - edge, full: m.trunk, expected: split ? split.meanMacs : chosen?.meanMacs },
+      macs: {
+        edge,
+        exitHead,
+        server: m.trunk - edge,
+        full: m.trunk,
+        expected: split ? split.meanMacs : chosen?.meanMacs,
+      },
       split,
     };
     networks.push(result);
-    o.log(`[${spec.name}] final ${(100 * result.accuracyFinal).toFixed(2)}%, exit ${(100 * result.accuracyExit).toFixed(2)}%, ${result.secondsPerEpoch.toFixed(3)} s/epoch, policy ${policy ?? "none"}`);
+    o.log(
+      `[${spec.name}] final ${(100 * result.accuracyFinal).toFixed(2)}%, exit ${(100 * result.accuracyExit).toFixed(2)}%, ${result.secondsPerEpoch.toFixed(3)} s/epoch, policy ${policy ?? "none"}`,
+    );
     model.dispose();
   }
 
@@ -163,23 +197,42 @@ export async function runExperiment(engine: Engine, o: ExperimentOptions): Promi
     const model = mlp(engine, spec, o, false);
     const optimizer = new Adam({ lr: o.lr, decay: o.decay });
     train(model, trainSet, { epochs: o.epochs, batchSize: o.batch, optimizer, seed: o.seed, trainAccuracy: false });
-    const r = { outDegree: d, density: d / spec.sizes[1]!, parameters: model.parameterCount(), accuracy: evaluate(model, test).accuracy[0]! };
-    o.log(`[sweep] out-degree ${d} (density ${(100 * r.density).toFixed(1)}%): ${(100 * r.accuracy).toFixed(2)}%, ${r.parameters} parameters`);
+    const r = {
+      outDegree: d,
+      density: d / spec.sizes[1]!,
+      parameters: model.parameterCount(),
+      accuracy: evaluate(model, test).accuracy[0]!,
+    };
+    o.log(
+      `[sweep] out-degree ${d} (density ${(100 * r.density).toFixed(1)}%): ${(100 * r.accuracy).toFixed(2)}%, ${r.parameters} parameters`,
+    );
     sweepResults.push(r);
     optimizer.dispose();
     model.dispose();
   }
 
-  const sparse = networks.find((n) => n.spec.name === "sparse"), dense = networks.find((n) => n.spec.name === "dense");
-  const reductions = sparse && dense ? {
-    storage: dense.fileBytes / sparse.fileBytes,
-    macs: dense.macs.full / sparse.macs.full,
-    sentPerSample: sparse.split && dense.split ? { sparse: sparse.split.bytesPerSample, dense: dense.split.bytesPerSample } : undefined,
-    // an MNIST-like input is one byte per pixel before padding
-    frameVsRawInput: sparse.split ? Math.min(784, trainSet.features) / sparse.split.frameBytes.int8 : undefined,
-  } : undefined;
+  const sparse = networks.find((n) => n.spec.name === "sparse"),
+    dense = networks.find((n) => n.spec.name === "dense");
+  const reductions =
+    sparse && dense
+      ? {
+          storage: dense.fileBytes / sparse.fileBytes,
+          macs: dense.macs.full / sparse.macs.full,
+          sentPerSample:
+            sparse.split && dense.split
+              ? { sparse: sparse.split.bytesPerSample, dense: dense.split.bytesPerSample }
+              : undefined,
+          // an MNIST-like input is one byte per pixel before padding
+          frameVsRawInput: sparse.split ? Math.min(784, trainSet.features) / sparse.split.frameBytes.int8 : undefined,
+        }
+      : undefined;
   const result: ExperimentResult = {
-    machine: { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, os: `${platform()} ${release()}`, node: process.version },
+    machine: {
+      cpu: cpus()[0]?.model ?? "unknown",
+      cores: cpus().length,
+      os: `${platform()} ${release()}`,
+      node: process.version,
+    },
     command: o.commandLine,
     seed: o.seed,
     data: { name: o.data.name, train: trainSet.n, test: test.n, features: trainSet.features },
@@ -193,15 +246,29 @@ export async function runExperiment(engine: Engine, o: ExperimentOptions): Promi
   return result;
 }
 
-const pc = (x: number | undefined, d = 2) => (x === undefined || !Number.isFinite(x) ? "–" : `${(100 * x).toFixed(d)}%`);
+const pc = (x: number | undefined, d = 2) =>
+  x === undefined || !Number.isFinite(x) ? "–" : `${(100 * x).toFixed(d)}%`;
 const fx = (x: number | undefined, d = 1) => (x === undefined || !Number.isFinite(x) ? "–" : x.toFixed(d));
 
 /** The results table (markdown), one row per network. */
 export function resultsTable(r: ExperimentResult): string {
-  const rows: string[][] = [[
-    "network", "acc. final", "acc. EE system", "exit rate", "params", "file B (head / tail)", "MACs edge / server",
-    "frame B/sample f32 · f16 · int8", "B sent/sample (EE, int8)", "train s/epoch", "edge ms p50 / p99", "end-to-end ms p50 / p99", "offloaded ms p50 / p99",
-  ]];
+  const rows: string[][] = [
+    [
+      "network",
+      "acc. final",
+      "acc. EE system",
+      "exit rate",
+      "params",
+      "file B (head / tail)",
+      "MACs edge / server",
+      "frame B/sample f32 · f16 · int8",
+      "B sent/sample (EE, int8)",
+      "train s/epoch",
+      "edge ms p50 / p99",
+      "end-to-end ms p50 / p99",
+      "offloaded ms p50 / p99",
+    ],
+  ];
   for (const n of r.networks) {
     const s = n.split;
     rows.push([
@@ -229,41 +296,92 @@ export function reductionLine(red: NonNullable<ExperimentResult["reductions"]>):
   const wire = red.sentPerSample
     ? ` On the wire with the calibrated exits: ${red.sentPerSample.sparse.toFixed(1)} B per sample (sparse) vs ${red.sentPerSample.dense.toFixed(1)} B (dense twin); both cut at the same width, so a frame costs the same.`
     : "";
-  const raw = red.frameVsRawInput ? ` A one-sample int8 frame is ${red.frameVsRawInput.toFixed(1)}× smaller than the raw image.` : "";
+  const raw = red.frameVsRawInput
+    ? ` A one-sample int8 frame is ${red.frameVsRawInput.toFixed(1)}× smaller than the raw image.`
+    : "";
   return `Sparse vs dense twin: ${red.storage.toFixed(1)}× smaller model file, ${red.macs.toFixed(1)}× fewer MACs per sample.${wire}${raw}`;
 }
 
 function writeReport(dir: string, r: ExperimentResult): void {
-  writeFileSync(join(dir, "results.json"), JSON.stringify(r, null, 2) + "\n");
+  writeFileSync(join(dir, "results.json"), `${JSON.stringify(r, null, 2)}\n`);
   const charts: string[] = [];
   const chart = (file: string, svg: string, caption: string) => {
     writeFileSync(join(dir, file), svg);
     charts.push(`![${caption}](${file})`);
   };
-  chart("accuracy-vs-macs.svg", lineChart({
-    title: "Early-exit system: test accuracy vs mean MACs per sample",
-    xLabel: "mean MACs per sample (stored connections, log scale)", yLabel: "test accuracy (%)", logX: true,
-    series: r.networks.map((n) => ({ name: n.spec.name, points: n.calibration.points.map((p) => ({ x: p.meanMacs, y: 100 * p.accuracy, label: p.policy })) })),
-  }), "accuracy vs MACs");
-  chart("accuracy-vs-exit-rate.svg", lineChart({
-    title: "Early-exit system: test accuracy vs early-exit rate",
-    xLabel: "samples answered on the edge (%)", yLabel: "test accuracy (%)",
-    series: r.networks.map((n) => ({ name: n.spec.name, points: n.calibration.points.map((p) => ({ x: 100 * p.earlyRate, y: 100 * p.accuracy, label: p.policy })) })),
-  }), "accuracy vs exit rate");
-  chart("training.svg", lineChart({
-    title: "Test accuracy of the final exit during training",
-    xLabel: "epoch", yLabel: "test accuracy (%)",
-    series: r.networks.map((n) => ({ name: n.spec.name, points: n.epochs.map((e) => ({ x: e.epoch, y: 100 * e.testAccuracy!.at(-1)! })) })),
-  }), "training curves");
+  chart(
+    "accuracy-vs-macs.svg",
+    lineChart({
+      title: "Early-exit system: test accuracy vs mean MACs per sample",
+      xLabel: "mean MACs per sample (stored connections, log scale)",
+      yLabel: "test accuracy (%)",
+      logX: true,
+      series: r.networks.map((n) => ({
+        name: n.spec.name,
+        points: n.calibration.points.map((p) => ({ x: p.meanMacs, y: 100 * p.accuracy, label: p.policy })),
+      })),
+    }),
+    "accuracy vs MACs",
+  );
+  chart(
+    "accuracy-vs-exit-rate.svg",
+    lineChart({
+      title: "Early-exit system: test accuracy vs early-exit rate",
+      xLabel: "samples answered on the edge (%)",
+      yLabel: "test accuracy (%)",
+      series: r.networks.map((n) => ({
+        name: n.spec.name,
+        points: n.calibration.points.map((p) => ({ x: 100 * p.earlyRate, y: 100 * p.accuracy, label: p.policy })),
+      })),
+    }),
+    "accuracy vs exit rate",
+  );
+  chart(
+    "training.svg",
+    lineChart({
+      title: "Test accuracy of the final exit during training",
+      xLabel: "epoch",
+      yLabel: "test accuracy (%)",
+      series: r.networks.map((n) => ({
+        name: n.spec.name,
+        points: n.epochs.map((e) => ({ x: e.epoch, y: 100 * e.testAccuracy!.at(-1)! })),
+      })),
+    }),
+    "training curves",
+  );
   if (r.sweep.length) {
-    chart("sweep-density.svg", lineChart({
-      title: "Accuracy vs first-layer density", xLabel: "first-layer density (%, log scale)", yLabel: "test accuracy (%)", logX: true,
-      series: [{ name: "predefined sparse", points: r.sweep.map((s) => ({ x: 100 * s.density, y: 100 * s.accuracy, label: `d=${s.outDegree}` })) }],
-    }), "accuracy vs density");
-    chart("sweep-parameters.svg", lineChart({
-      title: "Accuracy vs stored parameters", xLabel: "stored parameters (log scale)", yLabel: "test accuracy (%)", logX: true,
-      series: [{ name: "predefined sparse", points: r.sweep.map((s) => ({ x: s.parameters, y: 100 * s.accuracy, label: `d=${s.outDegree}` })) }],
-    }), "accuracy vs parameters");
+    chart(
+      "sweep-density.svg",
+      lineChart({
+        title: "Accuracy vs first-layer density",
+        xLabel: "first-layer density (%, log scale)",
+        yLabel: "test accuracy (%)",
+        logX: true,
+        series: [
+          {
+            name: "predefined sparse",
+            points: r.sweep.map((s) => ({ x: 100 * s.density, y: 100 * s.accuracy, label: `d=${s.outDegree}` })),
+          },
+        ],
+      }),
+      "accuracy vs density",
+    );
+    chart(
+      "sweep-parameters.svg",
+      lineChart({
+        title: "Accuracy vs stored parameters",
+        xLabel: "stored parameters (log scale)",
+        yLabel: "test accuracy (%)",
+        logX: true,
+        series: [
+          {
+            name: "predefined sparse",
+            points: r.sweep.map((s) => ({ x: s.parameters, y: 100 * s.accuracy, label: `d=${s.outDegree}` })),
+          },
+        ],
+      }),
+      "accuracy vs parameters",
+    );
   }
   const red = r.reductions;
   const md = [
@@ -277,10 +395,21 @@ function writeReport(dir: string, r: ExperimentResult): void {
     resultsTable(r),
     ``,
     ...(red ? [reductionLine(red), ``] : []),
-    ...r.networks.map((n) => `- **${n.spec.name}**: ${n.spec.description}. Policy ${n.policy ?? "none"} (chosen on the even half of the test set: cheapest threshold within the target accuracy loss). Model hash ${n.hash}.`),
+    ...r.networks.map(
+      (n) =>
+        `- **${n.spec.name}**: ${n.spec.description}. Policy ${n.policy ?? "none"} (chosen on the even half of the test set: cheapest threshold within the target accuracy loss). Model hash ${n.hash}.`,
+    ),
     ``,
-    ...(r.sweep.length ? [`## Density sweep`, ``, `| first-layer out-degree | density | parameters | test accuracy |`, `| --- | --- | --- | --- |`,
-      ...r.sweep.map((s) => `| ${s.outDegree} | ${pc(s.density, 1)} | ${s.parameters} | ${pc(s.accuracy)} |`), ``] : []),
+    ...(r.sweep.length
+      ? [
+          `## Density sweep`,
+          ``,
+          `| first-layer out-degree | density | parameters | test accuracy |`,
+          `| --- | --- | --- | --- |`,
+          ...r.sweep.map((s) => `| ${s.outDegree} | ${pc(s.density, 1)} | ${s.parameters} | ${pc(s.accuracy)} |`),
+          ``,
+        ]
+      : []),
     `## Charts`,
     ``,
     ...charts,

@@ -48,7 +48,13 @@ export interface SplitRun {
 export function percentiles(xs: number[]): Percentiles {
   const s = [...xs].sort((a, b) => a - b);
   const q = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))] ?? NaN;
-  return { p50: q(0.5), p95: q(0.95), p99: q(0.99), max: s[s.length - 1] ?? NaN, mean: s.reduce((a, b) => a + b, 0) / Math.max(1, s.length) };
+  return {
+    p50: q(0.5),
+    p95: q(0.95),
+    p99: q(0.99),
+    max: s[s.length - 1] ?? NaN,
+    mean: s.reduce((a, b) => a + b, 0) / Math.max(1, s.length),
+  };
 }
 
 /** Splits, serves the tail on 127.0.0.1 (ephemeral port) and runs the test set through the edge client. */
@@ -59,17 +65,32 @@ export async function runSplit(
 ): Promise<SplitRun> {
   const dtype = o.dtype ?? "int8";
   const { head, tail } = split(model, { cut: o.after, hash: o.hash, policy: o.policy });
-  const headBytes = encodeModel(head).bytes, tailBytes = encodeModel(tail).bytes;
+  const headBytes = encodeModel(head).bytes,
+    tailBytes = encodeModel(tail).bytes;
   const width = tail.inputSize;
   tail.dispose();
   // one client sending one sample at a time: the server has nothing to wait for, so no batching delay
-  const server = await startServer({ model: tailBytes, port: 0, host: "127.0.0.1", engine, maxBatch: 64, maxDelayMs: 0 });
+  const server = await startServer({
+    model: tailBytes,
+    port: 0,
+    host: "127.0.0.1",
+    engine,
+    maxBatch: 64,
+    maxDelayMs: 0,
+  });
   const client = new SplitClient({ head, serverUrl: server.url, policy: o.policy ?? null, dtype });
   const { test } = o;
   const F = test.features;
   const macs = exitMacs(model);
-  let right = 0, exited = 0, bytes = 0, spent = 0, requests = 0, retries = 0;
-  const edge: number[] = [], e2e: number[] = [], offload: number[] = [];
+  let right = 0,
+    exited = 0,
+    bytes = 0,
+    spent = 0,
+    requests = 0,
+    retries = 0;
+  const edge: number[] = [],
+    e2e: number[] = [],
+    offload: number[] = [];
   try {
     for (let i = 0; i < test.n; i++) {
       const r = await client.infer([test.x.subarray(i * F, (i + 1) * F)]);
@@ -91,13 +112,26 @@ export async function runSplit(
   }
   const n = Math.max(1, test.n);
   const run: SplitRun = {
-    after: o.after, dtype, headBytes: headBytes.length, tailBytes: tailBytes.length, activationWidth: width,
+    after: o.after,
+    dtype,
+    headBytes: headBytes.length,
+    tailBytes: tailBytes.length,
+    activationWidth: width,
     frameBytes: Object.fromEntries(FRAME_DTYPES.map((d) => [d, frameBytes([width, 1], d)])) as SplitRun["frameBytes"],
-    n: test.n, accuracy: right / n, exitRate: exited / n, bytesPerSample: bytes / n, meanMacs: spent / n,
-    edgeLatency: percentiles(edge), e2eLatency: percentiles(e2e), offloadLatency: offload.length ? percentiles(offload) : undefined,
-    requests, retries,
+    n: test.n,
+    accuracy: right / n,
+    exitRate: exited / n,
+    bytesPerSample: bytes / n,
+    meanMacs: spent / n,
+    edgeLatency: percentiles(edge),
+    e2eLatency: percentiles(e2e),
+    offloadLatency: offload.length ? percentiles(offload) : undefined,
+    requests,
+    retries,
   };
-  o.log(`split after ${o.after}: ${test.n} samples through the edge client (${dtype} frames): accuracy ${(100 * run.accuracy).toFixed(2)}%, exit rate ${(100 * run.exitRate).toFixed(1)}%, ` +
-    `${run.bytesPerSample.toFixed(1)} B/sample sent, end-to-end p50 ${run.e2eLatency.p50.toFixed(3)} ms p99 ${run.e2eLatency.p99.toFixed(3)} ms`);
+  o.log(
+    `split after ${o.after}: ${test.n} samples through the edge client (${dtype} frames): accuracy ${(100 * run.accuracy).toFixed(2)}%, exit rate ${(100 * run.exitRate).toFixed(1)}%, ` +
+      `${run.bytesPerSample.toFixed(1)} B/sample sent, end-to-end p50 ${run.e2eLatency.p50.toFixed(3)} ms p99 ${run.e2eLatency.p99.toFixed(3)} ms`,
+  );
   return run;
 }

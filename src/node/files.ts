@@ -1,9 +1,18 @@
 // Node-only: safetensors files on disk. Errors name the file.
 import { readFile, rename, rm, writeFile } from "node:fs/promises";
-import { decodeSafetensors, encodeSafetensors, type DecodeOptions, type SafeTensor, type SafetensorsFile } from "../io/safetensors.js";
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  type DecodeOptions,
+  type SafeTensor,
+  type SafetensorsFile,
+} from "../io/safetensors.js";
 
 /** Reads and decodes a safetensors file; a malformed file throws FormatError naming it. */
-export async function readSafetensorsFile(path: string, options: Omit<DecodeOptions, "source"> = {}): Promise<SafetensorsFile> {
+export async function readSafetensorsFile(
+  path: string,
+  options: Omit<DecodeOptions, "source"> = {},
+): Promise<SafetensorsFile> {
   const bytes = await readFile(path);
   return decodeSafetensors(bytes, { ...options, source: path });
 }
@@ -12,7 +21,11 @@ export async function readSafetensorsFile(path: string, options: Omit<DecodeOpti
  * Encodes tensors and writes them to `path`, through a temporary file renamed into place so a reader
  * never sees half a model. Returns the file size in bytes.
  */
-export async function writeSafetensorsFile(path: string, tensors: Record<string, SafeTensor>, metadata?: Record<string, string>): Promise<number> {
+export async function writeSafetensorsFile(
+  path: string,
+  tensors: Record<string, SafeTensor>,
+  metadata?: Record<string, string>,
+): Promise<number> {
   const bytes = encodeSafetensors(tensors, metadata);
   await writeFileAtomic(path, bytes);
   return bytes.length;

@@ -168,7 +168,17 @@ class Lane {
     private readonly stats: LaneStats,
     notBefore: number,
   ) {
-    this.schedule_ = new LaneSchedule({ bitsPerS, delayMs: cfg.delayMs, jitterMs: cfg.jitterMs, burstBytes: cfg.burstBytes, overheadBytes: cfg.overheadBytes }, rng, notBefore);
+    this.schedule_ = new LaneSchedule(
+      {
+        bitsPerS,
+        delayMs: cfg.delayMs,
+        jitterMs: cfg.jitterMs,
+        burstBytes: cfg.burstBytes,
+        overheadBytes: cfg.overheadBytes,
+      },
+      rng,
+      notBefore,
+    );
     to.on("drain", () => {
       this.waitingDrain = false;
       this.pump();
@@ -211,10 +221,13 @@ class Lane {
     // a paused sender is resumed when enough of its backlog has left
     if (this.from.isPaused() && this.departures.length > 0) wake = Math.min(wake, this.departures[0]![0]);
     if (wake === Infinity) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.pump();
-    }, Math.max(0, wake - performance.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.pump();
+      },
+      Math.max(0, wake - performance.now()),
+    );
   }
 
   private pump(): void {
@@ -247,28 +260,33 @@ class Lane {
 
 function resolveTarget(target: string): { host: string; port: number } {
   const m = /^(?:https?:\/\/)?(\[[^\]]+\]|[^:/]+):(\d+)(?:\/.*)?$/.exec(target);
-  if (!m) throw new ValidationError(`startLink: target must be http://host:port or host:port, got ${JSON.stringify(target)}`);
+  if (!m)
+    throw new ValidationError(`startLink: target must be http://host:port or host:port, got ${JSON.stringify(target)}`);
   return { host: m[1]!.replace(/^\[|\]$/g, ""), port: checkInt("startLink", "target port", Number(m[2]), 1, 65535) };
 }
 
 function rate(name: string, v: number | undefined, fallback: number | undefined): number {
   const r = v ?? fallback;
   if (r === undefined) throw new ValidationError(`startLink: no ${name} rate: pass options.link or options.${name}`);
-  if (!(Number.isFinite(r) && r >= 1)) throw new ValidationError(`startLink: ${name} must be a rate ≥ 1 bit/s, got ${String(r)}`);
+  if (!(Number.isFinite(r) && r >= 1))
+    throw new ValidationError(`startLink: ${name} must be a rate ≥ 1 bit/s, got ${String(r)}`);
   return r;
 }
 
 function nonNegative(name: string, v: number): number {
-  if (!(Number.isFinite(v) && v >= 0)) throw new ValidationError(`startLink: ${name} must be a finite number ≥ 0, got ${String(v)}`);
+  if (!(Number.isFinite(v) && v >= 0))
+    throw new ValidationError(`startLink: ${name} must be a finite number ≥ 0, got ${String(v)}`);
   return v;
 }
 
 /** Resolves options into the link's settings (exported for tests and reports). */
 export function linkConfig(o: Omit<LinkOptions, "target">): LinkConfig {
-  const spec = o.link === undefined ? undefined : checkLink("startLink", typeof o.link === "string" ? parseLink(o.link) : o.link);
+  const spec =
+    o.link === undefined ? undefined : checkLink("startLink", typeof o.link === "string" ? parseLink(o.link) : o.link);
   const delayMs = nonNegative("delayMs", o.delayMs ?? (spec ? spec.rttMs / 2 : 0));
   const jitterMs = nonNegative("jitterMs", o.jitterMs ?? spec?.jitterMs ?? 0);
-  if (jitterMs > 2 * delayMs) throw new ValidationError(`startLink: jitterMs must be at most twice delayMs (${2 * delayMs}), got ${jitterMs}`);
+  if (jitterMs > 2 * delayMs)
+    throw new ValidationError(`startLink: jitterMs must be at most twice delayMs (${2 * delayMs}), got ${jitterMs}`);
   return {
     upBitsPerS: rate("up", o.up, spec?.upBitsPerS),
     downBitsPerS: rate("down", o.down, spec?.downBitsPerS),
@@ -291,7 +309,13 @@ export async function startLink(o: LinkOptions): Promise<RunningLink> {
   const target = resolveTarget(o.target);
   const config = linkConfig(o);
   const rng = new Rng(o.seed ?? 1);
-  const stats: LinkStats = { connections: 0, open: 0, up: { bytes: 0, segments: 0 }, down: { bytes: 0, segments: 0 }, targetErrors: 0 };
+  const stats: LinkStats = {
+    connections: 0,
+    open: 0,
+    up: { bytes: 0, segments: 0 },
+    down: { bytes: 0, segments: 0 },
+    targetErrors: 0,
+  };
   const sockets = new Set<Socket>();
   const lanes = new Set<Lane>();
 

@@ -18,7 +18,8 @@ export class CsrWeights {
     readonly pattern: Pattern,
     values?: ArrayLike<number>,
   ) {
-    if (values && values.length !== pattern.nnz) throw new ShapeError(`CsrWeights: ${values.length} values for a pattern with nnz = ${pattern.nnz}`);
+    if (values && values.length !== pattern.nnz)
+      throw new ShapeError(`CsrWeights: ${values.length} values for a pattern with nnz = ${pattern.nnz}`);
     this.rowPtr = I32Buffer.from(engine, pattern.rowPtr);
     this.colIdx = I32Buffer.from(engine, pattern.colIdx);
     this.colPtr = I32Buffer.from(engine, pattern.colPtr);
@@ -52,8 +53,19 @@ export function csrSpmm(A: CsrWeights, X: Matrix, Y: Matrix, opts: { bias?: F32B
   if (X.rows !== A.inputs) throw new ShapeError(`${op}: X has ${X.rows} rows, A has ${A.inputs} columns`);
   if (Y.rows !== A.outputs) throw new ShapeError(`${op}: Y has ${Y.rows} rows, A has ${A.outputs} rows`);
   if (Y.cols !== X.cols) throw new ShapeError(`${op}: Y has ${Y.cols} columns (batch), X has ${X.cols}`);
-  if (opts.bias && opts.bias.length !== A.outputs) throw new ShapeError(`${op}: bias has ${opts.bias.length} entries, A has ${A.outputs} rows`);
-  A.engine.kernels.csrSpmm(A.outputs, X.cols, A.rowPtr.ptr, A.colIdx.ptr, A.values.ptr, X.ptr, opts.bias?.ptr ?? 0, Y.ptr, opts.relu ? 1 : 0);
+  if (opts.bias && opts.bias.length !== A.outputs)
+    throw new ShapeError(`${op}: bias has ${opts.bias.length} entries, A has ${A.outputs} rows`);
+  A.engine.kernels.csrSpmm(
+    A.outputs,
+    X.cols,
+    A.rowPtr.ptr,
+    A.colIdx.ptr,
+    A.values.ptr,
+    X.ptr,
+    opts.bias?.ptr ?? 0,
+    Y.ptr,
+    opts.relu ? 1 : 0,
+  );
   return Y;
 }
 
@@ -69,14 +81,22 @@ export function csrSpmmBackward(A: CsrWeights, dY: Matrix, dX: Matrix): Matrix {
 }
 
 /** dValues[j] = Σ_b dY[row(j),b]·X[col(j),b] at A's stored positions; dBias = row sums of dY. */
-export function csrSpmmBackwardWeights(A: CsrWeights, dY: Matrix, X: Matrix, dValues: F32Buffer, dBias?: F32Buffer): F32Buffer {
+export function csrSpmmBackwardWeights(
+  A: CsrWeights,
+  dY: Matrix,
+  X: Matrix,
+  dValues: F32Buffer,
+  dBias?: F32Buffer,
+): F32Buffer {
   const op = "csrSpmmBackwardWeights";
   checkOperands(op, A, dY, X, dValues, dBias);
   if (dY.rows !== A.outputs) throw new ShapeError(`${op}: dY has ${dY.rows} rows, A has ${A.outputs} rows`);
   if (X.rows !== A.inputs) throw new ShapeError(`${op}: X has ${X.rows} rows, A has ${A.inputs} columns`);
   if (X.cols !== dY.cols) throw new ShapeError(`${op}: X has ${X.cols} columns (batch), dY has ${dY.cols}`);
-  if (dValues.length !== A.pattern.nnz) throw new ShapeError(`${op}: dValues has ${dValues.length} entries, A has nnz = ${A.pattern.nnz}`);
-  if (dBias && dBias.length !== A.outputs) throw new ShapeError(`${op}: dBias has ${dBias.length} entries, A has ${A.outputs} rows`);
+  if (dValues.length !== A.pattern.nnz)
+    throw new ShapeError(`${op}: dValues has ${dValues.length} entries, A has nnz = ${A.pattern.nnz}`);
+  if (dBias && dBias.length !== A.outputs)
+    throw new ShapeError(`${op}: dBias has ${dBias.length} entries, A has ${A.outputs} rows`);
   A.engine.kernels.csrSddmm(A.outputs, X.cols, A.rowPtr.ptr, A.colIdx.ptr, dY.ptr, X.ptr, dValues.ptr, dBias?.ptr ?? 0);
   return dValues;
 }

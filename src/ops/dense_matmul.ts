@@ -16,18 +16,36 @@ function check(op: string, W: DenseWeights, ...operands: (F32Buffer | Matrix | u
   checkOperands(op, W.values, ...operands);
   checkInt(op, "outputs", W.outputs);
   checkInt(op, "inputs", W.inputs);
-  if (W.values.length !== W.outputs * W.inputs) throw new ShapeError(`${op}: W has ${W.values.length} values, expected ${W.outputs}×${W.inputs}`);
+  if (W.values.length !== W.outputs * W.inputs)
+    throw new ShapeError(`${op}: W has ${W.values.length} values, expected ${W.outputs}×${W.inputs}`);
 }
 
 /** Y = W·X (+ bias) (ReLU). Shapes: W [m,k], X [k,B], Y [m,B]. */
-export function denseMatmul(W: DenseWeights, X: Matrix, Y: Matrix, opts: { bias?: F32Buffer; relu?: boolean } = {}): Matrix {
+export function denseMatmul(
+  W: DenseWeights,
+  X: Matrix,
+  Y: Matrix,
+  opts: { bias?: F32Buffer; relu?: boolean } = {},
+): Matrix {
   const op = "denseMatmul";
   check(op, W, X, Y, opts.bias);
   if (X.rows !== W.inputs) throw new ShapeError(`${op}: X has ${X.rows} rows, W has ${W.inputs} columns`);
   if (Y.rows !== W.outputs) throw new ShapeError(`${op}: Y has ${Y.rows} rows, W has ${W.outputs} rows`);
   if (Y.cols !== X.cols) throw new ShapeError(`${op}: Y has ${Y.cols} columns (batch), X has ${X.cols}`);
-  if (opts.bias && opts.bias.length !== W.outputs) throw new ShapeError(`${op}: bias has ${opts.bias.length} entries, W has ${W.outputs} rows`);
-  W.engine.kernels.denseMatmul(W.outputs, W.inputs, X.cols, W.values.ptr, W.inputs, 1, X.ptr, opts.bias?.ptr ?? 0, Y.ptr, opts.relu ? 1 : 0);
+  if (opts.bias && opts.bias.length !== W.outputs)
+    throw new ShapeError(`${op}: bias has ${opts.bias.length} entries, W has ${W.outputs} rows`);
+  W.engine.kernels.denseMatmul(
+    W.outputs,
+    W.inputs,
+    X.cols,
+    W.values.ptr,
+    W.inputs,
+    1,
+    X.ptr,
+    opts.bias?.ptr ?? 0,
+    Y.ptr,
+    opts.relu ? 1 : 0,
+  );
   return Y;
 }
 
@@ -43,14 +61,22 @@ export function denseMatmulBackward(W: DenseWeights, dY: Matrix, dX: Matrix): Ma
 }
 
 /** dW = dY·Xᵀ (row-major [m,k]); dBias = row sums of dY. */
-export function denseMatmulBackwardWeights(W: DenseWeights, dY: Matrix, X: Matrix, dW: F32Buffer, dBias?: F32Buffer): F32Buffer {
+export function denseMatmulBackwardWeights(
+  W: DenseWeights,
+  dY: Matrix,
+  X: Matrix,
+  dW: F32Buffer,
+  dBias?: F32Buffer,
+): F32Buffer {
   const op = "denseMatmulBackwardWeights";
   check(op, W, dY, X, dW, dBias);
   if (dY.rows !== W.outputs) throw new ShapeError(`${op}: dY has ${dY.rows} rows, W has ${W.outputs} rows`);
   if (X.rows !== W.inputs) throw new ShapeError(`${op}: X has ${X.rows} rows, W has ${W.inputs} columns`);
   if (X.cols !== dY.cols) throw new ShapeError(`${op}: X has ${X.cols} columns (batch), dY has ${dY.cols}`);
-  if (dW.length !== W.outputs * W.inputs) throw new ShapeError(`${op}: dW has ${dW.length} entries, expected ${W.outputs}×${W.inputs}`);
-  if (dBias && dBias.length !== W.outputs) throw new ShapeError(`${op}: dBias has ${dBias.length} entries, W has ${W.outputs} rows`);
+  if (dW.length !== W.outputs * W.inputs)
+    throw new ShapeError(`${op}: dW has ${dW.length} entries, expected ${W.outputs}×${W.inputs}`);
+  if (dBias && dBias.length !== W.outputs)
+    throw new ShapeError(`${op}: dBias has ${dBias.length} entries, W has ${W.outputs} rows`);
   W.engine.kernels.denseGradW(W.outputs, W.inputs, X.cols, dY.ptr, X.ptr, dW.ptr, dBias?.ptr ?? 0);
   return dW;
 }

@@ -26,16 +26,38 @@ export function pool2dShape(op: string, g: Pool2dGeometry): Pool2dShape {
   checkInt(op, "W", g.W, 1, 1 << 16);
   checkInt(op, "k", g.k, 1, 1 << 16);
   checkInt(op, "stride", stride, 1, 1 << 16);
-  if (g.k > g.H || g.k > g.W) throw new ShapeError(`${op}: window ${g.k}×${g.k} is larger than the input ${g.H}×${g.W}`);
+  if (g.k > g.H || g.k > g.W)
+    throw new ShapeError(`${op}: window ${g.k}×${g.k} is larger than the input ${g.H}×${g.W}`);
   if (g.C * g.H * g.W > 2 ** 31 - 1) throw new ValidationError(`${op}: ${g.C}×${g.H}×${g.W} features exceed 2^31 − 1`);
-  return { C: g.C, H: g.H, W: g.W, k: g.k, stride, outH: Math.floor((g.H - g.k) / stride) + 1, outW: Math.floor((g.W - g.k) / stride) + 1 };
+  return {
+    C: g.C,
+    H: g.H,
+    W: g.W,
+    k: g.k,
+    stride,
+    outH: Math.floor((g.H - g.k) / stride) + 1,
+    outW: Math.floor((g.W - g.k) / stride) + 1,
+  };
 }
 
-function check(op: string, g: Pool2dShape, inName: string, In: Matrix, outName: string, Out: Matrix, inRows: number, outRows: number): void {
+function check(
+  op: string,
+  g: Pool2dShape,
+  inName: string,
+  In: Matrix,
+  outName: string,
+  Out: Matrix,
+  inRows: number,
+  outRows: number,
+): void {
   checkOperands(op, In, Out);
-  if (In.rows !== inRows) throw new ShapeError(`${op}: ${inName} has ${In.rows} rows, expected ${inRows} (${g.C}×${g.H}×${g.W} or ${g.C}×${g.outH}×${g.outW})`);
+  if (In.rows !== inRows)
+    throw new ShapeError(
+      `${op}: ${inName} has ${In.rows} rows, expected ${inRows} (${g.C}×${g.H}×${g.W} or ${g.C}×${g.outH}×${g.outW})`,
+    );
   if (Out.rows !== outRows) throw new ShapeError(`${op}: ${outName} has ${Out.rows} rows, expected ${outRows}`);
-  if (Out.cols !== In.cols) throw new ShapeError(`${op}: ${outName} has ${Out.cols} columns (batch), ${inName} has ${In.cols}`);
+  if (Out.cols !== In.cols)
+    throw new ShapeError(`${op}: ${outName} has ${Out.cols} columns (batch), ${inName} has ${In.cols}`);
 }
 
 // The kernels walk every window the shape names, so a shape not made by pool2dShape (a literal, an edited field)
@@ -43,7 +65,9 @@ function check(op: string, g: Pool2dShape, inName: string, In: Matrix, outName: 
 function sizes(op: string, g: Pool2dShape): readonly [number, number] {
   const d = pool2dShape(op, g);
   if (d.outH !== g.outH || d.outW !== g.outW) {
-    throw new ShapeError(`${op}: output ${g.outH}×${g.outW} does not follow from ${g.H}×${g.W}, window ${g.k}, stride ${g.stride} (expected ${d.outH}×${d.outW})`);
+    throw new ShapeError(
+      `${op}: output ${g.outH}×${g.outW} does not follow from ${g.H}×${g.W}, window ${g.k}, stride ${g.stride} (expected ${d.outH}×${d.outW})`,
+    );
   }
   return [g.C * g.H * g.W, g.C * g.outH * g.outW];
 }
@@ -66,7 +90,20 @@ export function maxPool2dBackward(g: Pool2dShape, X: Matrix, Y: Matrix, dY: Matr
   check("maxPool2dBackward", g, "dX", dX, "dY", dY, inRows, outRows);
   checkOperands("maxPool2dBackward", X, dX);
   if (dY.cols !== X.cols) throw new ShapeError(`maxPool2dBackward: dY has ${dY.cols} columns (batch), X has ${X.cols}`);
-  X.engine.kernels.maxPool2dBackward(g.C, g.H, g.W, g.outH, g.outW, g.k, g.stride, X.cols, X.ptr, Y.ptr, dY.ptr, dX.ptr);
+  X.engine.kernels.maxPool2dBackward(
+    g.C,
+    g.H,
+    g.W,
+    g.outH,
+    g.outW,
+    g.k,
+    g.stride,
+    X.cols,
+    X.ptr,
+    Y.ptr,
+    dY.ptr,
+    dX.ptr,
+  );
   return dX;
 }
 

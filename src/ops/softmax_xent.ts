@@ -5,7 +5,8 @@ import { checkOperands, type I32Buffer, type Matrix } from "../engine/buffers.js
 /** P = softmax(Z) over the rows of each column (P may be Z). */
 export function softmax(Z: Matrix, P: Matrix): Matrix {
   checkOperands("softmax", Z, P);
-  if (P.rows !== Z.rows || P.cols !== Z.cols) throw new ShapeError(`softmax: P is ${P.rows}×${P.cols}, Z is ${Z.rows}×${Z.cols}`);
+  if (P.rows !== Z.rows || P.cols !== Z.cols)
+    throw new ShapeError(`softmax: P is ${P.rows}×${P.cols}, Z is ${Z.rows}×${Z.cols}`);
   Z.engine.kernels.softmax(Z.rows, Z.cols, Z.ptr, P.ptr);
   return P;
 }
@@ -18,14 +19,15 @@ export function softmaxCrossEntropy(Z: Matrix, labels: I32Buffer, dZ?: Matrix): 
   const op = "softmaxCrossEntropy";
   checkOperands(op, Z, labels, dZ);
   if (labels.length < Z.cols) throw new ShapeError(`${op}: ${labels.length} labels for a batch of ${Z.cols}`);
-  if (dZ && (dZ.rows !== Z.rows || dZ.cols !== Z.cols)) throw new ShapeError(`${op}: dZ is ${dZ.rows}×${dZ.cols}, Z is ${Z.rows}×${Z.cols}`);
+  if (dZ && (dZ.rows !== Z.rows || dZ.cols !== Z.cols))
+    throw new ShapeError(`${op}: dZ is ${dZ.rows}×${dZ.cols}, Z is ${Z.rows}×${Z.cols}`);
   const l = labels.view();
   for (let b = 0; b < Z.cols; b++) {
-    if (!(l[b]! >= 0 && l[b]! < Z.rows)) throw new ValidationError(`${op}: label ${l[b]} of sample ${b} outside [0, ${Z.rows})`);
+    if (!(l[b]! >= 0 && l[b]! < Z.rows))
+      throw new ValidationError(`${op}: label ${l[b]} of sample ${b} outside [0, ${Z.rows})`);
   }
   return Z.engine.kernels.softmaxCrossEntropy(Z.rows, Z.cols, Z.ptr, labels.ptr, dZ?.ptr ?? 0);
 }
-
 
 /** Per column of a batch of logits: the class, its softmax probability and the softmax entropy. */
 export interface SoftmaxStats {
@@ -47,12 +49,18 @@ export function softmaxStats(z: Float32Array, C: number, n: number): SoftmaxStat
   checkInt("softmaxStats", "classes", C, 1);
   checkInt("softmaxStats", "columns", n);
   if (z.length !== C * n) throw new ShapeError(`softmaxStats: ${z.length} logits, expected ${C}×${n} = ${C * n}`);
-  const label = new Int32Array(n), mx = z.slice(0, n), S = new Float64Array(n), T = new Float64Array(n);
+  const label = new Int32Array(n),
+    mx = z.slice(0, n),
+    S = new Float64Array(n),
+    T = new Float64Array(n);
   // class by class over contiguous rows (the batch runs fastest)
   for (let c = 1; c < C; c++) {
     for (let j = 0, o = c * n; j < n; j++) {
       const v = z[o + j]!;
-      if (v > mx[j]!) { mx[j] = v; label[j] = c; }
+      if (v > mx[j]!) {
+        mx[j] = v;
+        label[j] = c;
+      }
     }
   }
   for (let c = 0; c < C; c++) {
@@ -63,7 +71,8 @@ export function softmaxStats(z: Float32Array, C: number, n: number): SoftmaxStat
       T[j]! += e * d;
     }
   }
-  const confidence = new Float64Array(n), entropy = new Float64Array(n);
+  const confidence = new Float64Array(n),
+    entropy = new Float64Array(n);
   for (let j = 0; j < n; j++) {
     confidence[j] = 1 / S[j]!;
     entropy[j] = Math.max(0, Math.log(S[j]!) - T[j]! / S[j]!);

@@ -25,6 +25,9 @@ export interface Conv2dGeometry {
   padding?: number;
 }
 
+/** The geometry's fields, in the order a model file stores them. */
+export const CONV_GEOMETRY_KEYS = ["inC", "outC", "H", "W", "kh", "kw", "stride", "padding"] as const;
+
 export interface ConvWeightsOptions {
   /** Initial values in storage order (see {@link ConvWeights}). */
   values?: ArrayLike<number>;
@@ -69,6 +72,11 @@ export class ConvWeights {
   readonly rowPtr: Int32Array;
   private readonly macs: number;
 
+  /** The checked geometry, stride and padding filled in. */
+  get geometry(): Required<Conv2dGeometry> {
+    return Object.fromEntries(CONV_GEOMETRY_KEYS.map((k) => [k, this[k]])) as Required<Conv2dGeometry>;
+  }
+
   constructor(
     readonly engine: Engine,
     geometry: Conv2dGeometry,
@@ -77,11 +85,22 @@ export class ConvWeights {
   ) {
     const op = "ConvWeights";
     const g = checkGeometry(op, geometry);
-    ({ inC: this.inC, outC: this.outC, H: this.H, W: this.W, kh: this.kh, kw: this.kw, stride: this.stride, padding: this.padding } = g);
+    ({
+      inC: this.inC,
+      outC: this.outC,
+      H: this.H,
+      W: this.W,
+      kh: this.kh,
+      kw: this.kw,
+      stride: this.stride,
+      padding: this.padding,
+    } = g);
     this.outH = convOutputSize(g.H, g.kh, g.stride, g.padding);
     this.outW = convOutputSize(g.W, g.kw, g.stride, g.padding);
     if (pattern.inputs !== g.inC || pattern.outputs !== g.outC) {
-      throw new PatternError(`${op}: channel pattern is ${pattern.inputs}→${pattern.outputs}, layer is ${g.inC}→${g.outC} channels`);
+      throw new PatternError(
+        `${op}: channel pattern is ${pattern.inputs}→${pattern.outputs}, layer is ${g.inC}→${g.outC} channels`,
+      );
     }
     const K = g.kh * g.kw;
     this.tapMask = expandTaps(op, opts.taps, pattern.nnz, K);
@@ -97,30 +116,38 @@ export class ConvWeights {
     }
     this.nnz = connStart[pattern.nnz]!;
     checkInt(op, "stored taps", this.nnz, 0, 2 ** 31 - 1);
-    if (opts.values && opts.values.length !== this.nnz) throw new ShapeError(`${op}: ${opts.values.length} values for ${this.nnz} stored taps`);
-    const plane = g.H * g.W, planeO = this.outH * this.outW;
+    if (opts.values && opts.values.length !== this.nnz)
+      throw new ShapeError(`${op}: ${opts.values.length} values for ${this.nnz} stored taps`);
+    const plane = g.H * g.W,
+      planeO = this.outH * this.outW;
     const rowPtr = Int32Array.from(pattern.rowPtr, (p) => connStart[p]!);
-    const fOff = new Int32Array(this.nnz), fTap = new Int32Array(this.nnz);
+    const fOff = new Int32Array(this.nnz),
+      fTap = new Int32Array(this.nnz);
     for (let p = 0, j = 0; p < pattern.nnz; p++) {
       const c = pattern.colIdx[p]!;
       for (let t = 0; t < K; t++) {
         if (!stored(p, t)) continue;
-        const ky = Math.floor(t / g.kw), kx = t % g.kw;
+        const ky = Math.floor(t / g.kw),
+          kx = t % g.kw;
         fOff[j] = c * plane + ky * g.W + kx;
         fTap[j++] = (ky << 16) | kx;
       }
     }
     // transposed entries, CSR over input channels through the pattern's CSC view
     const bPtr = new Int32Array(g.inC + 1);
-    const bOff = new Int32Array(this.nnz), bTap = new Int32Array(this.nnz), bPerm = new Int32Array(this.nnz);
+    const bOff = new Int32Array(this.nnz),
+      bTap = new Int32Array(this.nnz),
+      bPerm = new Int32Array(this.nnz);
     let j = 0;
     for (let c = 0; c < g.inC; c++) {
       for (let q = pattern.colPtr[c]!; q < pattern.colPtr[c + 1]!; q++) {
-        const p = pattern.perm[q]!, o = pattern.rowIdx[q]!;
+        const p = pattern.perm[q]!,
+          o = pattern.rowIdx[q]!;
         let v = connStart[p]!;
         for (let t = 0; t < K; t++) {
           if (!stored(p, t)) continue;
-          const ky = Math.floor(t / g.kw), kx = t % g.kw;
+          const ky = Math.floor(t / g.kw),
+            kx = t % g.kw;
           bOff[j] = o * planeO - ky * this.outW - kx;
           bTap[j] = (ky << 16) | kx;
           bPerm[j++] = v++;
@@ -130,7 +157,9 @@ export class ConvWeights {
     }
     let macs = 0;
     for (let e = 0; e < this.nnz; e++) {
-      macs += validCount(fTap[e]! >>> 16, g.H, this.outH, g.stride, g.padding) * validCount(fTap[e]! & 0xffff, g.W, this.outW, g.stride, g.padding);
+      macs +=
+        validCount(fTap[e]! >>> 16, g.H, this.outH, g.stride, g.padding) *
+        validCount(fTap[e]! & 0xffff, g.W, this.outW, g.stride, g.padding);
     }
     this.macs = macs;
     this.rowPtr = rowPtr;
@@ -164,7 +193,17 @@ export class ConvWeights {
   }
 
   dispose(): void {
-    for (const b of [this.values, this.fwdPtr, this.fwdOff, this.fwdTap, this.bwdPtr, this.bwdOff, this.bwdTap, this.bwdPerm]) b.dispose();
+    for (const b of [
+      this.values,
+      this.fwdPtr,
+      this.fwdOff,
+      this.fwdTap,
+      this.bwdPtr,
+      this.bwdOff,
+      this.bwdTap,
+      this.bwdPerm,
+    ])
+      b.dispose();
   }
 }
 
@@ -186,37 +225,82 @@ function checkGeometry(op: string, g: Conv2dGeometry): Required<Conv2dGeometry> 
   checkInt(op, "stride", r.stride, 1, 1 << 16);
   checkInt(op, "padding", r.padding, 0, 1 << 16);
   if (r.H + 2 * r.padding < r.kh || r.W + 2 * r.padding < r.kw) {
-    throw new ShapeError(`${op}: kernel ${r.kh}×${r.kw} is larger than the padded input ${r.H + 2 * r.padding}×${r.W + 2 * r.padding} (H ${r.H}, W ${r.W}, padding ${r.padding})`);
+    throw new ShapeError(
+      `${op}: kernel ${r.kh}×${r.kw} is larger than the padded input ${r.H + 2 * r.padding}×${r.W + 2 * r.padding} (H ${r.H}, W ${r.W}, padding ${r.padding})`,
+    );
   }
-  const outSize = r.outC * convOutputSize(r.H, r.kh, r.stride, r.padding) * convOutputSize(r.W, r.kw, r.stride, r.padding);
-  if (r.inC * r.H * r.W > 2 ** 31 - 1 || outSize > 2 ** 31 - 1) throw new ValidationError(`${op}: activations of ${r.inC}×${r.H}×${r.W} or ${outSize} features exceed 2^31 − 1`);
+  const outSize =
+    r.outC * convOutputSize(r.H, r.kh, r.stride, r.padding) * convOutputSize(r.W, r.kw, r.stride, r.padding);
+  if (r.inC * r.H * r.W > 2 ** 31 - 1 || outSize > 2 ** 31 - 1)
+    throw new ValidationError(`${op}: activations of ${r.inC}×${r.H}×${r.W} or ${outSize} features exceed 2^31 − 1`);
   return r;
 }
 
-function expandTaps(op: string, taps: ArrayLike<number | boolean> | undefined, conns: number, K: number): Uint8Array | undefined {
+function expandTaps(
+  op: string,
+  taps: ArrayLike<number | boolean> | undefined,
+  conns: number,
+  K: number,
+): Uint8Array | undefined {
   if (taps === undefined) return undefined;
   if (taps.length !== K && taps.length !== conns * K) {
-    throw new ShapeError(`${op}: tap mask has ${taps.length} entries, expected kh·kw = ${K} or connections·kh·kw = ${conns * K}`);
+    throw new ShapeError(
+      `${op}: tap mask has ${taps.length} entries, expected kh·kw = ${K} or connections·kh·kw = ${conns * K}`,
+    );
   }
   const m = new Uint8Array(conns * K);
   for (let i = 0; i < m.length; i++) m[i] = taps[taps.length === K ? i % K : i] ? 1 : 0;
   return m.every((v) => v === 1) ? undefined : m;
 }
 
-function checkActs(op: string, inName: string, In: Matrix, outName: string, Out: Matrix, inRows: number, outRows: number): void {
+function checkActs(
+  op: string,
+  inName: string,
+  In: Matrix,
+  outName: string,
+  Out: Matrix,
+  inRows: number,
+  outRows: number,
+): void {
   if (In.rows !== inRows) throw new ShapeError(`${op}: ${inName} has ${In.rows} rows, expected ${inRows}`);
   if (Out.rows !== outRows) throw new ShapeError(`${op}: ${outName} has ${Out.rows} rows, expected ${outRows}`);
-  if (Out.cols !== In.cols) throw new ShapeError(`${op}: ${outName} has ${Out.cols} columns (batch), ${inName} has ${In.cols}`);
+  if (Out.cols !== In.cols)
+    throw new ShapeError(`${op}: ${outName} has ${Out.cols} columns (batch), ${inName} has ${In.cols}`);
 }
 
 /** Y = conv(X) (+ bias) (ReLU). Shapes: X [inC·H·W, B], Y [outC·outH·outW, B], bias [outC]. */
-export function sparseConv2d(Wt: ConvWeights, X: Matrix, Y: Matrix, opts: { bias?: F32Buffer; relu?: boolean } = {}): Matrix {
+export function sparseConv2d(
+  Wt: ConvWeights,
+  X: Matrix,
+  Y: Matrix,
+  opts: { bias?: F32Buffer; relu?: boolean } = {},
+): Matrix {
   const op = "sparseConv2d";
   checkOperands(op, Wt, X, Y, opts.bias);
   checkActs(op, "X", X, "Y", Y, Wt.inputSize, Wt.outputSize);
-  if (opts.bias && opts.bias.length !== Wt.outC) throw new ShapeError(`${op}: bias has ${opts.bias.length} entries, layer has ${Wt.outC} output channels`);
-  Wt.engine.kernels.sparseConv2d(Wt.outC, Wt.outH, Wt.outW, Wt.H, Wt.W, Wt.kh, Wt.kw, Wt.stride, Wt.padding, Wt.padding, X.cols,
-    Wt.fwdPtr.ptr, Wt.fwdOff.ptr, Wt.fwdTap.ptr, Wt.values.ptr, X.ptr, opts.bias?.ptr ?? 0, Y.ptr, opts.relu ? 1 : 0);
+  if (opts.bias && opts.bias.length !== Wt.outC)
+    throw new ShapeError(`${op}: bias has ${opts.bias.length} entries, layer has ${Wt.outC} output channels`);
+  Wt.engine.kernels.sparseConv2d(
+    Wt.outC,
+    Wt.outH,
+    Wt.outW,
+    Wt.H,
+    Wt.W,
+    Wt.kh,
+    Wt.kw,
+    Wt.stride,
+    Wt.padding,
+    Wt.padding,
+    X.cols,
+    Wt.fwdPtr.ptr,
+    Wt.fwdOff.ptr,
+    Wt.fwdTap.ptr,
+    Wt.values.ptr,
+    X.ptr,
+    opts.bias?.ptr ?? 0,
+    Y.ptr,
+    opts.relu ? 1 : 0,
+  );
   return Y;
 }
 
@@ -225,19 +309,61 @@ export function sparseConv2dBackward(Wt: ConvWeights, dY: Matrix, dX: Matrix): M
   const op = "sparseConv2dBackward";
   checkOperands(op, Wt, dY, dX);
   checkActs(op, "dY", dY, "dX", dX, Wt.outputSize, Wt.inputSize);
-  Wt.engine.kernels.sparseConv2dBackwardInput(Wt.inC, Wt.H, Wt.W, Wt.outH, Wt.outW, Wt.kh, Wt.kw, Wt.stride, Wt.padding, Wt.padding, dY.cols,
-    Wt.bwdPtr.ptr, Wt.bwdOff.ptr, Wt.bwdTap.ptr, Wt.bwdPerm.ptr, Wt.values.ptr, dY.ptr, dX.ptr);
+  Wt.engine.kernels.sparseConv2dBackwardInput(
+    Wt.inC,
+    Wt.H,
+    Wt.W,
+    Wt.outH,
+    Wt.outW,
+    Wt.kh,
+    Wt.kw,
+    Wt.stride,
+    Wt.padding,
+    Wt.padding,
+    dY.cols,
+    Wt.bwdPtr.ptr,
+    Wt.bwdOff.ptr,
+    Wt.bwdTap.ptr,
+    Wt.bwdPerm.ptr,
+    Wt.values.ptr,
+    dY.ptr,
+    dX.ptr,
+  );
   return dX;
 }
 
 /** dValues = Σ_{positions, batch} dY ⊗ X at the stored taps only; dBias[o] = Σ_{positions, batch} dY[o]. */
-export function sparseConv2dBackwardWeights(Wt: ConvWeights, dY: Matrix, X: Matrix, dValues: F32Buffer, dBias?: F32Buffer): F32Buffer {
+export function sparseConv2dBackwardWeights(
+  Wt: ConvWeights,
+  dY: Matrix,
+  X: Matrix,
+  dValues: F32Buffer,
+  dBias?: F32Buffer,
+): F32Buffer {
   const op = "sparseConv2dBackwardWeights";
   checkOperands(op, Wt, dY, X, dValues, dBias);
   checkActs(op, "X", X, "dY", dY, Wt.inputSize, Wt.outputSize);
-  if (dValues.length !== Wt.nnz) throw new ShapeError(`${op}: dValues has ${dValues.length} entries, layer stores ${Wt.nnz} taps`);
-  if (dBias && dBias.length !== Wt.outC) throw new ShapeError(`${op}: dBias has ${dBias.length} entries, layer has ${Wt.outC} output channels`);
-  Wt.engine.kernels.sparseConv2dBackwardWeights(Wt.outC, Wt.outH, Wt.outW, Wt.H, Wt.W, Wt.stride, Wt.padding, Wt.padding, X.cols,
-    Wt.fwdPtr.ptr, Wt.fwdOff.ptr, Wt.fwdTap.ptr, dY.ptr, X.ptr, dValues.ptr, dBias?.ptr ?? 0);
+  if (dValues.length !== Wt.nnz)
+    throw new ShapeError(`${op}: dValues has ${dValues.length} entries, layer stores ${Wt.nnz} taps`);
+  if (dBias && dBias.length !== Wt.outC)
+    throw new ShapeError(`${op}: dBias has ${dBias.length} entries, layer has ${Wt.outC} output channels`);
+  Wt.engine.kernels.sparseConv2dBackwardWeights(
+    Wt.outC,
+    Wt.outH,
+    Wt.outW,
+    Wt.H,
+    Wt.W,
+    Wt.stride,
+    Wt.padding,
+    Wt.padding,
+    X.cols,
+    Wt.fwdPtr.ptr,
+    Wt.fwdOff.ptr,
+    Wt.fwdTap.ptr,
+    dY.ptr,
+    X.ptr,
+    dValues.ptr,
+    dBias?.ptr ?? 0,
+  );
   return dValues;
 }

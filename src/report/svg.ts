@@ -56,25 +56,43 @@ export function logTicks(lo: number, hi: number): number[] {
 
 /** Renders a line chart as an SVG document. */
 export function lineChart(o: ChartOptions): string {
-  const W = o.width ?? 640, H = o.height ?? 400;
+  const W = o.width ?? 640,
+    H = o.height ?? 400;
   const m = { l: 64, r: 24, t: 40, b: 52 };
   // a log axis cannot place x ≤ 0: such points are left out rather than turning every coordinate into NaN
-  const plottable = (p: { x: number; y: number }) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!o.logX || p.x > 0);
+  const plottable = (p: { x: number; y: number }) =>
+    Number.isFinite(p.x) && Number.isFinite(p.y) && (!o.logX || p.x > 0);
   const all = o.series.flatMap((s) => s.points).filter(plottable);
   const fx = (v: number) => (o.logX ? Math.log10(v) : v);
-  let x0 = Math.min(...all.map((p) => fx(p.x))), x1 = Math.max(...all.map((p) => fx(p.x)));
-  let y0 = Math.min(...all.map((p) => p.y)), y1 = Math.max(...all.map((p) => p.y));
-  if (!all.length) { x0 = 0; x1 = 1; y0 = 0; y1 = 1; }
-  if (x1 === x0) { x0 -= 0.5; x1 += 0.5; }
-  if (y1 === y0) { y0 -= 0.5; y1 += 0.5; }
+  let x0 = Math.min(...all.map((p) => fx(p.x))),
+    x1 = Math.max(...all.map((p) => fx(p.x)));
+  let y0 = Math.min(...all.map((p) => p.y)),
+    y1 = Math.max(...all.map((p) => p.y));
+  if (!all.length) {
+    x0 = 0;
+    x1 = 1;
+    y0 = 0;
+    y1 = 1;
+  }
+  if (x1 === x0) {
+    x0 -= 0.5;
+    x1 += 0.5;
+  }
+  if (y1 === y0) {
+    y0 -= 0.5;
+    y1 += 0.5;
+  }
   const padY = (y1 - y0) * 0.06;
-  y0 -= padY; y1 += padY;
+  y0 -= padY;
+  y1 += padY;
   const sx = (v: number) => m.l + ((fx(v) - x0) / (x1 - x0)) * (W - m.l - m.r);
   const sy = (v: number) => H - m.b - ((v - y0) / (y1 - y0)) * (H - m.t - m.b);
   const xf = o.xFormat ?? ((v: number) => String(Number(v.toPrecision(6))));
   const yf = o.yFormat ?? ((v: number) => String(Number(v.toPrecision(6))));
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, sans-serif" font-size="12">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, sans-serif" font-size="12">`,
+  );
   parts.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
   parts.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="600">${esc(o.title)}</text>`);
   const xt = o.logX ? logTicks(10 ** x0, 10 ** x1) : ticks(x0, x1, 6);
@@ -88,27 +106,46 @@ export function lineChart(o: ChartOptions): string {
     parts.push(`<line x1="${m.l}" y1="${Y}" x2="${W - m.r}" y2="${Y}" stroke="#eee"/>`);
     parts.push(`<text x="${m.l - 6}" y="${Y + 4}" text-anchor="end" fill="#444">${esc(yf(t))}</text>`);
   }
-  parts.push(`<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}" fill="none" stroke="#888"/>`);
+  parts.push(
+    `<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}" fill="none" stroke="#888"/>`,
+  );
   parts.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 12}" text-anchor="middle">${esc(o.xLabel)}</text>`);
-  parts.push(`<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`);
+  parts.push(
+    `<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`,
+  );
   const legendW = 24 + 7 * Math.max(0, ...o.series.map((s) => s.name.length));
-  const legend = [`<rect x="${m.l + 4}" y="${m.t + 4}" width="${legendW}" height="${8 + 18 * o.series.length}" fill="#fff" fill-opacity="0.9" stroke="#ddd"/>`];
+  const legend = [
+    `<rect x="${m.l + 4}" y="${m.t + 4}" width="${legendW}" height="${8 + 18 * o.series.length}" fill="#fff" fill-opacity="0.9" stroke="#ddd"/>`,
+  ];
   o.series.forEach((s, i) => {
     const c = COLORS[i % COLORS.length]!;
     const pts = s.points.filter(plottable);
-    if (!s.scatter && pts.length > 1) parts.push(`<polyline fill="none" stroke="${c}" stroke-width="2" points="${pts.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(" ")}"/>`);
+    if (!s.scatter && pts.length > 1)
+      parts.push(
+        `<polyline fill="none" stroke="${c}" stroke-width="2" points="${pts.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(" ")}"/>`,
+      );
     for (const p of pts) {
-      parts.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="3.5" fill="${c}"><title>${esc(`${s.name}: ${p.label ?? ""} (${xf(p.x)}, ${yf(p.y)})`)}</title></circle>`);
-      if (s.scatter && p.label) parts.push(`<text x="${(sx(p.x) + 6).toFixed(1)}" y="${(sy(p.y) - 6).toFixed(1)}" fill="${c}">${esc(p.label)}</text>`);
+      parts.push(
+        `<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="3.5" fill="${c}"><title>${esc(`${s.name}: ${p.label ?? ""} (${xf(p.x)}, ${yf(p.y)})`)}</title></circle>`,
+      );
+      if (s.scatter && p.label)
+        parts.push(
+          `<text x="${(sx(p.x) + 6).toFixed(1)}" y="${(sy(p.y) - 6).toFixed(1)}" fill="${c}">${esc(p.label)}</text>`,
+        );
     }
-    legend.push(`<rect x="${m.l + 10}" y="${m.t + 8 + i * 18}" width="12" height="12" fill="${c}"/><text x="${m.l + 28}" y="${m.t + 18 + i * 18}">${esc(s.name)}</text>`);
+    legend.push(
+      `<rect x="${m.l + 10}" y="${m.t + 8 + i * 18}" width="12" height="12" fill="${c}"/><text x="${m.l + 28}" y="${m.t + 18 + i * 18}">${esc(s.name)}</text>`,
+    );
   });
   parts.push(...legend);
   if (o.highlight && Number.isFinite(o.highlight.x) && Number.isFinite(o.highlight.y)) {
-    const X = sx(o.highlight.x), Y = sy(o.highlight.y);
+    const X = sx(o.highlight.x),
+      Y = sy(o.highlight.y);
     parts.push(`<circle cx="${X.toFixed(1)}" cy="${Y.toFixed(1)}" r="7" fill="none" stroke="#000" stroke-width="2"/>`);
-    parts.push(`<text x="${(X + 10).toFixed(1)}" y="${(Y + 16).toFixed(1)}" font-weight="600">${esc(o.highlight.label)}</text>`);
+    parts.push(
+      `<text x="${(X + 10).toFixed(1)}" y="${(Y + 16).toFixed(1)}" font-weight="600">${esc(o.highlight.label)}</text>`,
+    );
   }
   parts.push("</svg>");
-  return parts.join("\n") + "\n";
+  return `${parts.join("\n")}\n`;
 }

@@ -26,11 +26,14 @@ export interface PrimaryOptions {
  * is not restarted: the same error would recur, so the primary stops the rest and resolves 1.
  */
 export function runPrimary(o: PrimaryOptions): Promise<number> {
-  const maxCrashes = o.maxCrashes ?? 5, windowMs = o.crashWindowMs ?? 60_000;
+  const maxCrashes = o.maxCrashes ?? 5,
+    windowMs = o.crashWindowMs ?? 60_000;
   const ready = new Set<number>();
   const everReady = new Set<number>();
   const crashes: number[] = [];
-  let stopping = false, status = 0, announced = false;
+  let stopping = false,
+    status = 0,
+    announced = false;
   return new Promise((resolve) => {
     const live = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
     const stop = (code: number) => {
@@ -68,7 +71,9 @@ export function runPrimary(o: PrimaryOptions): Promise<number> {
       crashes.push(now);
       while (crashes.length > 0 && crashes[0]! < now - windowMs) crashes.shift();
       if (crashes.length > maxCrashes) {
-        o.log(`worker ${w.process.pid} exited with ${why}: ${crashes.length} crashes within ${windowMs / 1000} s, stopping`);
+        o.log(
+          `worker ${w.process.pid} exited with ${why}: ${crashes.length} crashes within ${windowMs / 1000} s, stopping`,
+        );
         return stop(1);
       }
       const delay = Math.min(5000, 100 * 2 ** (crashes.length - 1));

@@ -1,7 +1,8 @@
 // The live demo's static routes, served next to the tail: the page, the package's browser-safe modules (exactly
-// the files dist/index.js reaches through its imports, read once at startup), the WASM module, the edge bundle and
-// a fixed set of test digits. Every resource sits in memory under a fixed URL: a request path is looked up, never
-// joined onto a directory, so no path of the client's choosing reaches the file system. Node-only.
+// the files dist/index.js and dist/ops_index.js reach through their imports, read once at startup), the WASM
+// module, the edge bundle and a fixed set of test digits. Every resource sits in memory under a fixed URL: a request
+// path is looked up, never joined onto a directory, so no path of the client's choosing reaches the file system.
+// Node-only.
 import { existsSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
@@ -61,11 +62,15 @@ const MIME: Record<string, string> = {
 };
 
 // The page needs nothing from elsewhere: the policy says so to the browser, and a stray external reference fails.
-const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const CSP =
+  "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 const PAGE_FILES = ["index.html", "app.js", "style.css"];
 
-/** The package root: two levels above this module, in src/server/ and in dist/server/ alike. */
+// The package's browser entries ("presparse" and "presparse/ops"): the page may import either
+const BROWSER_ENTRIES = ["index.js", "ops_index.js"];
+
+/** The package root: two levels above this module, in src/server/ and in dist/lib/ or dist/cli/ alike. */
 function packageRoot(): string {
   return fileURLToPath(new URL("../../", import.meta.url));
 }
@@ -81,8 +86,10 @@ export function moduleGraph(entry: string, within: string): string[] {
     const file = stack.pop()!;
     if (seen.has(file)) continue;
     const rel = relative(within, file);
-    if (rel.startsWith("..") || rel.startsWith(sep)) throw new ValidationError(`demo: ${entry} imports ${file}, outside ${within}`);
-    if (!existsSync(file)) throw new ValidationError(`demo: ${file} missing (imported from the graph of ${entry}); run \`npm run build\``);
+    if (rel.startsWith("..") || rel.startsWith(sep))
+      throw new ValidationError(`demo: ${entry} imports ${file}, outside ${within}`);
+    if (!existsSync(file))
+      throw new ValidationError(`demo: ${file} missing (imported from the graph of ${entry}); run \`npm run build\``);
     seen.add(file);
     const text = readFileSync(file, "utf8");
     for (const m of text.matchAll(RELATIVE_IMPORT)) stack.push(resolve(dirname(file), m[1]!));
@@ -94,7 +101,8 @@ export function moduleGraph(entry: string, within: string): string[] {
 export function demoDigits(count = 100): DemoDigits {
   const { test } = loadData("mnist", { seed: 0 });
   checkInt("demo", "digits", count, 1, test.n);
-  if (test.features !== PIXELS) throw new ValidationError(`demo: the MNIST test split has ${test.features} features, expected ${PIXELS}`);
+  if (test.features !== PIXELS)
+    throw new ValidationError(`demo: the MNIST test split has ${test.features} features, expected ${PIXELS}`);
   const digits = Array.from({ length: count }, (_, i) => ({
     index: i,
     label: test.y[i]!,
@@ -118,14 +126,18 @@ export async function loadDemo(
     try {
       headBytes = await readFile(o.head);
     } catch (e) {
-      throw new ValidationError(`demo: cannot read the head bundle ${o.head}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new ValidationError(
+        `demo: cannot read the head bundle ${o.head}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
     }
   } else headBytes = o.head;
   const source = typeof o.head === "string" ? o.head : "demo head";
   const head = headIdentity(engine, headBytes, source);
   if (head.hash !== tail.hash || head.splitId !== tail.splitId) {
     const served = `the served tail is model ${tail.hash} cut after layer ${tail.splitId}`;
-    throw new ValidationError(`demo: ${source} is the head of model ${head.hash} cut after layer ${head.splitId}; ${served}`);
+    throw new ValidationError(
+      `demo: ${source} is the head of model ${head.hash} cut after layer ${head.splitId}; ${served}`,
+    );
   }
   if (head.inputSize < PIXELS) {
     const page = `the page feeds 28×28 digits (${PIXELS} values, zero-padded to the head's input)`;
@@ -134,10 +146,15 @@ export async function loadDemo(
 
   const table = new Map<string, DemoResource>();
   const file = (path: string, body: Uint8Array, type: string) =>
-    table.set(path, { status: 200, headers: { "Content-Type": type, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff" }, body });
+    table.set(path, {
+      status: 200,
+      headers: { "Content-Type": type, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff" },
+      body,
+    });
   const read = (rel: string): Uint8Array => {
     const path = join(root, rel);
-    if (!existsSync(path)) throw new ValidationError(`demo: ${path} missing${rel.startsWith("demo") ? "" : "; run `npm run build`"}`);
+    if (!existsSync(path))
+      throw new ValidationError(`demo: ${path} missing${rel.startsWith("demo") ? "" : "; run `npm run build`"}`);
     return readFileSync(path);
   };
   for (const name of PAGE_FILES) {
@@ -145,16 +162,30 @@ export async function loadDemo(
     const body = read(`demo/${name}`);
     file(DEMO_PREFIX + (name === "index.html" ? "" : name), body, type);
     // cross-origin isolation also gives the page's clock 5 µs resolution instead of 100 µs: the head takes less than 100
-    if (name === "index.html") Object.assign(table.get(DEMO_PREFIX)!.headers, { "Content-Security-Policy": CSP, "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" });
+    if (name === "index.html")
+      Object.assign(table.get(DEMO_PREFIX)!.headers, {
+        "Content-Security-Policy": CSP,
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Cross-Origin-Embedder-Policy": "require-corp",
+      });
   }
   const dist = join(root, "dist");
-  for (const f of moduleGraph(join(dist, "index.js"), dist)) {
+  const modules = new Set(BROWSER_ENTRIES.flatMap((entry) => moduleGraph(join(dist, entry), dist)));
+  for (const f of [...modules].sort()) {
     file(`${DEMO_PREFIX}dist/${relative(dist, f).split(sep).join("/")}`, readFileSync(f), MIME[".js"]!);
   }
   file(`${DEMO_PREFIX}build/presparse.wasm`, read("build/presparse.wasm"), MIME[".wasm"]!);
   file(`${DEMO_PREFIX}head.safetensors`, headBytes, MIME[".safetensors"]!);
-  file(`${DEMO_PREFIX}digits.json`, new TextEncoder().encode(JSON.stringify(demoDigits(o.digits ?? 100))), MIME[".json"]!);
-  const redirect: DemoResource = { status: 302, headers: { Location: DEMO_PREFIX, "Cache-Control": "no-cache" }, body: new Uint8Array(0) };
+  file(
+    `${DEMO_PREFIX}digits.json`,
+    new TextEncoder().encode(JSON.stringify(demoDigits(o.digits ?? 100))),
+    MIME[".json"]!,
+  );
+  const redirect: DemoResource = {
+    status: 302,
+    headers: { Location: DEMO_PREFIX, "Cache-Control": "no-cache" },
+    body: new Uint8Array(0),
+  };
   table.set("/", redirect);
   table.set("/demo", redirect);
   return { paths: [...table.keys()], resource: (path) => table.get(path) };
@@ -168,5 +199,7 @@ export function demoRoutes(site: DemoSite): RouteTable {
       return { status: r.status, headers: { ...r.headers }, body: r.body };
     },
   };
-  return new Map(site.paths.map((path) => [path, { label: DEMO_PREFIX, methods: { GET: page, HEAD: page } }]));
+  return new Map(
+    site.paths.map((path) => [path, { label: DEMO_PREFIX, methods: { GET: page, HEAD: page }, public: true }]),
+  );
 }

@@ -11,6 +11,7 @@ export interface ErrorBody {
 
 /** A refusal: its status, a stable `code`, the part of the request at fault and extra headers (Allow, Retry-After). */
 export class HttpError extends PresparseError {
+  override readonly name: string = "HttpError";
   constructor(
     readonly status: number,
     readonly code: string,
@@ -55,5 +56,5 @@ export function unavailable(code: "overloaded" | "shutting_down", message: strin
 export function errorAnswer(e: HttpError): Answer {
   const error = { status: e.status, code: e.code, ...(e.field ? { field: e.field } : {}), message: e.message };
   const headers = { "Content-Type": "application/json; charset=utf-8", ...e.headers };
-  return { status: e.status, headers, body: JSON.stringify({ error } satisfies ErrorBody) + "\n" };
+  return { status: e.status, headers, body: `${JSON.stringify({ error } satisfies ErrorBody)}\n` };
 }

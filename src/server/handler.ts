@@ -50,6 +50,10 @@ export interface Endpoint {
 export interface Route {
   methods: Readonly<Record<string, Endpoint>>;
   label?: string;
+  /** Answered without credentials when the server requires them (health checks, the demo's static files). */
+  public?: boolean;
+  /** How this route's refusals are written (the Open Inference Protocol's `{ "error": "…" }`); default errorAnswer. */
+  refusal?(e: HttpError): Answer;
 }
 
 /** Path → route. Exact paths: a server serves one model, so even `/v2/models/{name}/…` is known at startup. */
@@ -70,19 +74,41 @@ export interface Handler {
   handle(req: Request): Promise<Answer>;
 }
 
-/** Dispatches requests over a route table. */
-export function createHandler(routes: RouteTable): Handler {
+/**
+ * A check in front of every route (bearer tokens, CORS; see access.ts): it sees each request's head before any route
+ * or body does. It refuses by throwing {@link HttpError}, may answer a request itself (a preflight), and may add
+ * headers to every answer.
+ */
+export interface Gate {
+  /** An answer that ends the request here, or undefined to pass it on. `route` is the path's, if any. */
+  admit(head: RequestHead, route: Route | undefined): Answer | undefined;
+  /** The answer as sent (e.g. with CORS headers); default: unchanged. */
+  finish?(head: RequestHead, answer: Answer): Answer;
+}
+
+/** Dispatches requests over a route table, behind `gates` (checked in order, before the route's own checks). */
+export function createHandler(routes: RouteTable, gates: readonly Gate[] = []): Handler {
   // routes grouped under another's label (the demo's files under /demo/) are listed by that one
   const listed = [...routes].filter(([path, r]) => (r.label ?? path) === path);
   const index = listed.map(([path, r]) => `${Object.keys(r.methods)[0]} ${path}`).join(", ");
-  const endpoint = (head: RequestHead): Endpoint => {
-    const route = routes.get(head.path);
+  const endpoint = (head: RequestHead, route: Route | undefined): Endpoint => {
     if (!route) throw new HttpError(404, "not_found", `no resource at ${head.path}; endpoints: ${index}`);
     // own keys only: a method named "constructor" must not find Object's
     if (Object.hasOwn(route.methods, head.method)) return route.methods[head.method]!;
     const allow = Object.keys(route.methods);
     const message = `${head.path} takes ${allow.join(" or ")}, got ${head.method}`;
     throw new HttpError(405, "method_not_allowed", message, undefined, { Allow: allow.join(", ") });
+  };
+  const gate = (head: RequestHead, route: Route | undefined): Answer | undefined => {
+    for (const g of gates) {
+      const a = g.admit(head, route);
+      if (a) return a;
+    }
+    return undefined;
+  };
+  const finish = (head: RequestHead, a: Answer): Answer => {
+    for (const g of gates) if (g.finish) a = g.finish(head, a);
+    return a;
   };
   return {
     routes,
@@ -91,43 +117,52 @@ export function createHandler(routes: RouteTable): Handler {
       return route ? (route.label ?? path) : "other";
     },
     admit(head) {
+      const route = routes.get(head.path);
       try {
-        endpoint(head).admit?.(head);
+        const a = gate(head, route);
+        if (a) return finish(head, a);
+        endpoint(head, route).admit?.(head);
         return undefined;
       } catch (e) {
-        return answerFor(e);
+        return finish(head, answerFor(e, route));
       }
     },
     prefixBytes(head) {
       try {
-        return endpoint(head).inspect?.bytes ?? 0;
+        return endpoint(head, routes.get(head.path)).inspect?.bytes ?? 0;
       } catch {
         return 0;
       }
     },
     inspect(head, first) {
+      const route = routes.get(head.path);
       try {
-        endpoint(head).inspect?.check(head, first);
+        endpoint(head, route).inspect?.check(head, first);
         return undefined;
       } catch (e) {
-        return answerFor(e);
+        // written like every refusal of the route, with the gates' headers (CORS)
+        return finish(head, answerFor(e, route));
       }
     },
     async handle(request) {
       const req = request.arrived === undefined ? { ...request, arrived: performance.now() } : request;
+      const route = routes.get(req.path);
       try {
-        const e = endpoint(req);
+        const a = gate(req, route);
+        if (a) return finish(req, a);
+        const e = endpoint(req, route);
         e.admit?.(req);
-        return await e.answer(req);
+        return finish(req, await e.answer(req));
       } catch (e) {
-        return answerFor(e);
+        return finish(req, answerFor(e, route));
       }
     },
   };
 }
 
-function answerFor(e: unknown): Answer {
-  if (e instanceof HttpError) return errorAnswer(e);
+function answerFor(e: unknown, route: Route | undefined): Answer {
+  const write = route?.refusal ?? errorAnswer;
+  if (e instanceof HttpError) return write(e);
   const why = e instanceof Error ? e.message : String(e);
-  return errorAnswer(new HttpError(500, "internal", `the server failed on this request: ${why}`));
+  return write(new HttpError(500, "internal", `the server failed on this request: ${why}`));
 }

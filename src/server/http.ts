@@ -6,6 +6,7 @@
 // Connection: close after an unread body or once draining, 400 for unparseable HTTP, 501 for CONNECT, and on close
 // an orderly drain. What a request means is the handler's; see handler.ts and service.ts.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import { Server as NetServer, type AddressInfo, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { performance } from "node:perf_hooks";
@@ -16,10 +17,14 @@ import { HttpError, bodyTooLarge, errorAnswer, timeoutError, unavailable } from 
 import type { Answer, RequestHead } from "./handler.js";
 import type { ServerMetrics } from "./metrics.js";
 import { openTail, servedTail, type Tail } from "./served_tail.js";
-import { createService, type TailService } from "./service.js";
+import { createService, type ServiceOptions, type TailService } from "./service.js";
+import { attachStream } from "./ws.js";
 
-/** Options of {@link startServer}; every limit has a default suited to the paper's network. */
-export interface ServerOptions {
+/**
+ * Options of {@link startServer}; every limit has a default suited to the paper's network. `tokens`, `corsOrigins`
+ * (access.ts) and `modelName` (the Open Inference Protocol's, oip.ts) come from ServiceOptions.
+ */
+export interface ServerOptions extends ServiceOptions {
   /** The server bundle: its bytes, a path to it, or a loaded Tail (then the caller keeps ownership). */
   model: Uint8Array | string | Tail;
   engine?: Engine;
@@ -39,14 +44,26 @@ export interface ServerOptions {
   maxBodyBytes?: number;
   /** Seconds in the Retry-After of a 503 (default 1). */
   retryAfterSeconds?: number;
-  /** On close, connections still sending an answer this long after the last one was written are cut (default 10,000 ms). */
+  /**
+   * On close, connections still sending an answer this long after the last one was written are cut (default
+   * 10,000 ms).
+   */
   drainTimeoutMs?: number;
   /**
-   * On close, how long open connections stay open at least, so a request already on its way on a kept-alive one gets
-   * 503 with Connection: close rather than a reset (default 100 ms); then idle and half-sent ones are closed at once.
+   * On close, keep listening this long first, answering /healthz 503 and new requests 503 shutting_down, so a load
+   * balancer's health check takes the server out before its port closes (default 0).
+   */
+  drainDelayMs?: number;
+  /**
+   * On close (after drainDelayMs), how long open connections stay open at least, so a request already on its way on
+   * a kept-alive one gets 503 with Connection: close rather than a reset (default 100 ms); then idle and half-sent
+   * ones are closed at once.
    */
   lingerMs?: number;
-  /** Open connections; one past it has its first request answered 503 + Connection: close (default 1024). */
+  /**
+   * Open connections; one past it has its first request (or its stream upgrade) answered 503 + Connection: close
+   * (default 1024).
+   */
   maxConnections?: number;
   /**
    * Bytes all request bodies being received may hold together, a declared Content-Length counted in full before the
@@ -55,11 +72,13 @@ export interface ServerOptions {
   maxInflightBytes?: number;
   /** Also serve the live demo page at /demo/ (the head runs in the visitor's browser); see docs/demo.md. */
   demo?: DemoOptions;
+  /** Serve HTTPS (and wss://) with this PEM certificate chain and key. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 /** A listening server. */
 export interface RunningServer {
-  /** `http://host:port`, no trailing slash. */
+  /** `http://host:port` (`https://` with TLS), no trailing slash. */
   url: string;
   port: number;
   tail: Tail;
@@ -81,6 +100,7 @@ function resolveOptions(o: ServerOptions) {
     maxBodyBytes: o.maxBodyBytes ?? 4 * 2 ** 20,
     retryAfterSeconds: o.retryAfterSeconds ?? 1,
     drainTimeoutMs: o.drainTimeoutMs ?? 10_000,
+    drainDelayMs: o.drainDelayMs ?? 0,
     lingerMs: o.lingerMs ?? 100,
     maxConnections: o.maxConnections ?? 1024,
     maxInflightBytes: o.maxInflightBytes ?? Math.max(32 * 2 ** 20, o.maxBodyBytes ?? 0),
@@ -92,6 +112,7 @@ function resolveOptions(o: ServerOptions) {
   checkInt("startServer", "maxBodyBytes", r.maxBodyBytes, 64, 2 ** 31 - 1);
   checkInt("startServer", "retryAfterSeconds", r.retryAfterSeconds, 0, 86_400);
   checkInt("startServer", "drainTimeoutMs", r.drainTimeoutMs, 0, 2 ** 31 - 1);
+  checkInt("startServer", "drainDelayMs", r.drainDelayMs, 0, 2 ** 31 - 1);
   checkInt("startServer", "lingerMs", r.lingerMs, 0, 60_000);
   checkInt("startServer", "maxConnections", r.maxConnections, 1, 1 << 20);
   checkInt("startServer", "maxInflightBytes", r.maxInflightBytes, r.maxBodyBytes, Number.MAX_SAFE_INTEGER);
@@ -110,7 +131,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let s: TailService;
   try {
     const demo = options.demo && demoRoutes(await loadDemo(engine, tail, options.demo));
-    s = createService(tail, o, demo);
+    s = createService(tail, o, demo, options);
   } catch (e) {
     model.dispose();
     throw e;
@@ -118,7 +139,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const sockets = new Sockets(o.maxConnections);
   // node:http checks the head and request timeouts on this period (30 s by default, three times our default timeout)
   const connectionsCheckingInterval = Math.min(30_000, Math.max(100, Math.ceil(o.timeoutMs / 4)));
-  const server: Server = createServer({ connectionsCheckingInterval }, listener(s, o, sockets, new BodyBudget(o.maxInflightBytes)));
+  const onRequest = listener(s, o, sockets, new BodyBudget(o.maxInflightBytes));
+  const server: Server = options.tls
+    ? (createTlsServer({ ...options.tls, connectionsCheckingInterval }, onRequest) as unknown as Server)
+    : createServer({ connectionsCheckingInterval }, onRequest);
   // a client may half-close once its request is sent (shutdown(SHUT_WR)); its answer still goes out before the close
   // (node:http's own switch, not in its typings: its socket 'end' handler reads it to keep such a request alive)
   (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
@@ -126,7 +150,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // whole request (408) comes after ours (504), for the rest of a refused body that never ends
   server.headersTimeout = Math.min(server.headersTimeout, o.timeoutMs);
   server.requestTimeout = Math.max(server.headersTimeout, 2 * o.timeoutMs);
-  server.on("connection", (socket: Socket) => sockets.add(socket));
+  // the sockets requests arrive on: over TLS, the TLS socket once its handshake is done, which (unlike node:http's
+  // TCP sockets) is not half-open by default: a client's close_notify would end it before its answer went out
+  server.on(options.tls ? "secureConnection" : "connection", (socket: Socket) => {
+    socket.allowHalfOpen = true;
+    sockets.add(socket);
+  });
+  // a stream's connection is closed by the stream's own drain (1001 once it has answered everything), not as idle
+  server.on("upgrade", (_req: IncomingMessage, socket: Socket) => sockets.stream(socket));
+  const streams = attachStream(server, s, {
+    maxBodyBytes: o.maxBodyBytes,
+    refuse: (socket) =>
+      sockets.over(socket as Socket)
+        ? unavailable("overloaded", "too many open connections; retry later", o.retryAfterSeconds)
+        : undefined,
+  });
   server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable || err.code === "ECONNRESET") return void socket.destroy();
     const slow = err.code === "ERR_HTTP_REQUEST_TIMEOUT";
@@ -139,7 +177,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   server.on("connect", (req: IncomingMessage, socket: Duplex) => {
     const arrived = performance.now();
     s.traffic.begin();
-    const a = errorAnswer(new HttpError(501, "not_implemented", `CONNECT ${req.url ?? ""} is not supported: this server is not a proxy`));
+    const a = errorAnswer(
+      new HttpError(501, "not_implemented", `CONNECT ${req.url ?? ""} is not supported: this server is not a proxy`),
+    );
     s.traffic.end("other", a, arrived);
     if (socket.writable) writeRaw(socket, a);
     else socket.destroy();
@@ -167,6 +207,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     closed ??= (async () => {
       // from here every request that arrives is answered 503 shutting_down with Connection: close
       s.drain();
+      // a load balancer's health check sees the server not ready while new requests still get a retryable 503
+      if (o.drainDelayMs > 0) await new Promise((r) => setTimeout(r, o.drainDelayMs));
+      const streamsClosed = streams.close(o.drainTimeoutMs);
       // the listener only: node:http's own close() would also drop idle connections at once, and a request already
       // on its way on one of them would meet a reset
       const listenerClosed = new Promise<void>((r) => netServerClose.call(server, () => r()));
@@ -176,7 +219,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       sockets.closeQuiet();
       // the others are writing their last answer (Connection: close); cut any that linger past the drain timeout
       const cut = setTimeout(() => server.closeAllConnections(), o.drainTimeoutMs);
-      await listenerClosed;
+      await Promise.all([listenerClosed, streamsClosed]);
       clearTimeout(cut);
       // node:http's close() now finds nothing to close but still stops its timer of connection checks
       server.close();
@@ -185,7 +228,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     })();
     return closed;
   };
-  const url = `http://${host}:${addr.port}`;
+  const url = `${options.tls ? "https" : "http"}://${host}:${addr.port}`;
   return { url, port: addr.port, tail: model.tail, metrics: s.metrics, queueDepth: () => s.queue.depth, close };
 }
 
@@ -194,7 +237,10 @@ const netServerClose = NetServer.prototype.close;
 /** The most of a refused body's rest that is read to keep its connection; past it the connection is closed. */
 const KEEP_READING_BYTES = 64 * 1024;
 
-/** The open connections: which ones are over the cap, and which have a request in flight (from its head to its answer). */
+/**
+ * The open connections: which ones are over the cap, and which have a request in flight (from its head to its
+ * answer) or carry a stream.
+ */
 class Sockets {
   private readonly open = new Map<Socket, { busy: number; over: boolean }>();
   constructor(private readonly max: number) {}
@@ -211,6 +257,10 @@ class Sockets {
   busy(socket: Socket, d: 1 | -1): void {
     const c = this.open.get(socket);
     if (c) c.busy += d;
+  }
+  /** The connection became a stream: never closed as quiet, its stream closes it. */
+  stream(socket: Socket): void {
+    this.busy(socket, 1);
   }
   /** Closes every connection with no request in flight. */
   closeQuiet(): void {
@@ -242,11 +292,16 @@ interface BodyHold {
 function writeRaw(socket: Duplex, a: Answer): void {
   const length = Buffer.byteLength(a.body);
   const reason = STATUS_TEXT[a.status] ?? "Error";
-  const head = `HTTP/1.1 ${a.status} ${reason}\r\nContent-Type: ${a.headers["Content-Type"]}\r\nContent-Length: ${length}`;
+  const type = a.headers["Content-Type"];
+  const head = `HTTP/1.1 ${a.status} ${reason}\r\nContent-Type: ${type}\r\nContent-Length: ${length}`;
   socket.end(`${head}\r\nConnection: close\r\n\r\n${typeof a.body === "string" ? a.body : ""}`);
 }
 
-const STATUS_TEXT: Readonly<Record<number, string>> = { 400: "Bad Request", 408: "Request Timeout", 501: "Not Implemented" };
+const STATUS_TEXT: Readonly<Record<number, string>> = {
+  400: "Bad Request",
+  408: "Request Timeout",
+  501: "Not Implemented",
+};
 
 type Limits = { timeoutMs: number; maxBodyBytes: number; retryAfterSeconds: number };
 
@@ -293,16 +348,16 @@ function listener(s: TailService, o: Limits, sockets: Sockets, budget: BodyBudge
     const declared = length === undefined ? undefined : Number(length);
     let received = 0;
     const head = requestHead(req, arrived);
-    if (head instanceof HttpError) return answer(errorAnswer(head));
+    if (head instanceof HttpError) return void answer(errorAnswer(head));
     label = s.handler.label(head.path);
     if (sockets.over(socket)) {
       const message = "too many open connections; retry later";
-      return answer(errorAnswer(unavailable("overloaded", message, o.retryAfterSeconds)), true);
+      return void answer(errorAnswer(unavailable("overloaded", message, o.retryAfterSeconds)), true);
     }
     const refused = s.handler.admit(head);
-    if (refused) return answer(refused);
+    if (refused) return void answer(refused);
     // the body's share of memory: what it declares, up front, or what arrives when it declares nothing
-    if (!budget.take(declared ?? 0)) return answer(errorAnswer(overBudget(o, budget)));
+    if (!budget.take(declared ?? 0)) return void answer(errorAnswer(overBudget(o, budget)));
     held = declared ?? 0;
     // the handler keeps the deadline once it has the body; until then it is the transport's
     timer = setTimeout(() => answer(errorAnswer(timeoutError(o.timeoutMs))), o.timeoutMs);
@@ -345,12 +400,16 @@ function requestHead(req: IncomingMessage, arrived: number): RequestHead | HttpE
  * body's place at once, and what follows is dropped as it arrives.
  */
 function readBody(
-  req: IncomingMessage, limit: number, hold: BodyHold, prefix: number,
+  req: IncomingMessage,
+  limit: number,
+  hold: BodyHold,
+  prefix: number,
   inspect: (first: Uint8Array) => Answer | undefined,
 ): Promise<Uint8Array | Answer> {
   return new Promise((resolve, reject) => {
     let chunks: Buffer[] = [];
-    let size = 0, failed = false;
+    let size = 0,
+      failed = false;
     let refusal: Answer | undefined;
     const fail = (e: HttpError) => {
       failed = true;

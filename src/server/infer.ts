@@ -1,7 +1,15 @@
 // POST /v1/infer: one activation frame in, one logits (or probabilities) frame out, through the batch queue. The
 // request's deadline runs from its arrival, whatever the transport; a request whose client is gone leaves the queue.
 import { performance } from "node:perf_hooks";
-import { FRAME_MAX_RANK, FRAME_MEDIA_TYPE, FrameError, decodeFrame, decodeFrameHeader, encodeFrame, frameHeaderBytes } from "../split/frame.js";
+import {
+  FRAME_MAX_RANK,
+  FRAME_MEDIA_TYPE,
+  FrameError,
+  decodeFrame,
+  decodeFrameHeader,
+  encodeFrame,
+  frameHeaderBytes,
+} from "../split/frame.js";
 import type { FrameDtype, FrameKind } from "../split/frame.js";
 import { HttpError, bodyTooLarge, frameRefusal, timeoutError, unavailable } from "./errors.js";
 import type { Answer, Endpoint, Request, RequestHead } from "./handler.js";
@@ -39,7 +47,8 @@ export function inferEndpoint(d: InferDeps): Endpoint {
         const message = "the server is shutting down; retry on another instance";
         throw unavailable("shutting_down", message, limits.retryAfterSeconds);
       }
-      const given = head.headers["content-type"], type = typeof given === "string" ? given : "";
+      const given = head.headers["content-type"],
+        type = typeof given === "string" ? given : "";
       if (type.split(";")[0]!.trim().toLowerCase() !== FRAME_MEDIA_TYPE) {
         const message = `Content-Type must be ${FRAME_MEDIA_TYPE}, got ${JSON.stringify(type)}`;
         throw new HttpError(415, "unsupported_media_type", message, "content-type");
@@ -69,7 +78,7 @@ export function inferEndpoint(d: InferDeps): Endpoint {
 }
 
 /** `output` and `dtype` of the query; `dtype` undefined means the request frame's own. */
-function answerOptions(head: RequestHead): { kind: FrameKind; dtype?: FrameDtype } {
+export function answerOptions(head: RequestHead): { kind: FrameKind; dtype?: FrameDtype } {
   const output = head.query.get("output") ?? "logits";
   if (!OUTPUTS.includes(output as FrameKind)) {
     const message = `output must be logits or probabilities, got ${JSON.stringify(output)}`;
@@ -82,9 +91,13 @@ function answerOptions(head: RequestHead): { kind: FrameKind; dtype?: FrameDtype
   return { kind: output as FrameKind, dtype: (dtype ?? undefined) as FrameDtype | undefined };
 }
 
-/** What a frame for this tail is: its model, its cut, an activation of [activationWidth, n] or [...activationShape, n]. */
+/**
+ * What a frame for this tail is: its model, its cut, an activation of [activationWidth, n] or
+ * [...activationShape, n].
+ */
 function expected(tail: ServedTail) {
-  const flat = [tail.activationWidth], cut = tail.activationShape;
+  const flat = [tail.activationWidth],
+    cut = tail.activationShape;
   const sampleShapes = cut.length > 1 ? [flat, cut] : [flat];
   return { modelHash: tail.hash, splitId: tail.splitId, kind: "activation", sampleShapes } as const;
 }
@@ -118,7 +131,7 @@ function activation(body: Uint8Array, tail: ServedTail, limits: InferLimits) {
 type Work = Omit<BatchJob, "done" | "fail">;
 
 /** The job's output from its batch, or a refusal: the queue is full, the deadline passed, the client left. */
-function batched(queue: BatchQueue, work: Work, req: Request, limits: InferLimits): Promise<BatchOut> {
+export function batched(queue: BatchQueue, work: Work, req: Request, limits: InferLimits): Promise<BatchOut> {
   const deadline = (req.arrived ?? performance.now()) + limits.timeoutMs;
   return new Promise((resolve, reject) => {
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -151,7 +164,8 @@ function batched(queue: BatchQueue, work: Work, req: Request, limits: InferLimit
 function answerFrame(tail: ServedTail, out: BatchOut, kind: FrameKind, dtype: FrameDtype, n: number): Answer {
   const values = kind === "probabilities" ? out.probabilities! : out.logits;
   const base = { data: values, shape: [tail.classes, n], kind, splitId: tail.splitId, modelHash: tail.hash };
-  let body: Uint8Array, sent = dtype;
+  let body: Uint8Array,
+    sent = dtype;
   try {
     body = encodeFrame({ ...base, dtype });
   } catch {

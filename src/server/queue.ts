@@ -50,7 +50,8 @@ export class BatchQueue {
   ) {
     checkInt("BatchQueue", "maxBatch", options.maxBatch, 1, 1 << 24);
     checkInt("BatchQueue", "maxQueue", options.maxQueue, 1, 1 << 30);
-    if (!(options.maxDelayMs >= 0 && Number.isFinite(options.maxDelayMs))) throw new ValidationError(`BatchQueue: maxDelayMs must be a finite number ≥ 0, got ${options.maxDelayMs}`);
+    if (!(options.maxDelayMs >= 0 && Number.isFinite(options.maxDelayMs)))
+      throw new ValidationError(`BatchQueue: maxDelayMs must be a finite number ≥ 0, got ${options.maxDelayMs}`);
     this.X = new Matrix(tail.engine, tail.activationWidth, 1);
   }
 
@@ -61,7 +62,10 @@ export class BatchQueue {
 
   /** Queues a job; false (and nothing queued) when its samples would take the queue past maxQueue. */
   submit(job: BatchJob): boolean {
-    if (job.data.length !== job.n * this.tail.activationWidth) throw new ValidationError(`BatchQueue.submit: ${job.data.length} values for ${job.n} samples of ${this.tail.activationWidth}`);
+    if (job.data.length !== job.n * this.tail.activationWidth)
+      throw new ValidationError(
+        `BatchQueue.submit: ${job.data.length} values for ${job.n} samples of ${this.tail.activationWidth}`,
+      );
     if (this.samples_ + job.n > this.options.maxQueue) return false;
     this.waiting.push({ job, at: performance.now() });
     this.samples_ += job.n;
@@ -93,7 +97,11 @@ export class BatchQueue {
   /** A batch is due: enough samples wait, the oldest has waited long enough, or the server is draining. */
   private due(): boolean {
     if (this.waiting.length === 0) return false;
-    return this.samples_ >= this.options.maxBatch || this.draining || performance.now() - this.waiting[0]!.at >= this.options.maxDelayMs;
+    return (
+      this.samples_ >= this.options.maxBatch ||
+      this.draining ||
+      performance.now() - this.waiting[0]!.at >= this.options.maxDelayMs
+    );
   }
 
   private schedule(): void {
@@ -125,7 +133,11 @@ export class BatchQueue {
         n += e.job.n;
       }
       this.samples_ -= n;
-      if (batch.length > 0) this.run(batch.map((e) => e.job), n);
+      if (batch.length > 0)
+        this.run(
+          batch.map((e) => e.job),
+          n,
+        );
     } while (this.due());
     this.schedule();
   }
@@ -145,12 +157,14 @@ export class BatchQueue {
   // Each sample's column is computed independently of its position in the batch, so splitting the batch's
   // output back by column offsets gives every request exactly what it would get alone.
   private compute(jobs: BatchJob[], N: number): { logits: Float32Array; probabilities?: Float32Array }[] {
-    const W = this.tail.activationWidth, C = this.tail.classes;
+    const W = this.tail.activationWidth,
+      C = this.tail.classes;
     const X = this.X.reshape(N);
     const x = X.view();
     let off = 0;
     for (const j of jobs) {
-      const d = j.data, n = j.n;
+      const d = j.data,
+        n = j.n;
       if (n === N) x.set(d);
       // element loops: a subarray per feature row costs more than the copy for the few samples of a request
       else for (let f = 0; f < W; f++) for (let k = 0, o = f * N + off, i = f * n; k < n; k++) x[o + k] = d[i + k]!;
@@ -162,7 +176,8 @@ export class BatchQueue {
       this.P ??= new Matrix(this.tail.engine, C, N);
       P = softmax(Z, this.P.reshape(N));
     }
-    const z = Z.view(), p = P?.view();
+    const z = Z.view(),
+      p = P?.view();
     off = 0;
     return jobs.map((j) => {
       const cols = (src: Float32Array) => {

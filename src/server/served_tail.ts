@@ -55,7 +55,8 @@ export interface OpenTail {
 export async function openTail(model: Uint8Array | string | Tail, engine: Engine): Promise<OpenTail> {
   if (typeof model !== "string" && !(model instanceof Uint8Array)) return { tail: model, dispose: () => {} };
   const bytes = typeof model === "string" ? await readBundle(model) : model;
-  const tail = decodeModel(engine, bytes, { source: typeof model === "string" ? model : "model", role: "tail" }).model as Tail;
+  const tail = decodeModel(engine, bytes, { source: typeof model === "string" ? model : "model", role: "tail" })
+    .model as Tail;
   return { tail, dispose: () => tail.dispose() };
 }
 

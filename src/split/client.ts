@@ -4,9 +4,25 @@
 import { PresparseError, ShapeError, ValidationError, checkInt } from "../engine/errors.js";
 import { ExitRunner, type ExitPolicy } from "../exits/runner.js";
 import { softmaxStats } from "../ops/softmax_xent.js";
-import { FRAME_DTYPES, FRAME_MEDIA_TYPE, FrameError, decodeFrame, encodeFrame, frameBytes, type FrameDtype } from "./frame.js";
+import {
+  FRAME_DTYPES,
+  FRAME_MEDIA_TYPE,
+  FrameError,
+  decodeFrame,
+  encodeFrame,
+  frameBytes,
+  type FrameDtype,
+} from "./frame.js";
 import type { Head } from "../nn/model.js";
 import { Matrix } from "../engine/buffers.js";
+import {
+  StreamClosedError,
+  StreamConnection,
+  StreamTimeoutError,
+  streamProtocols,
+  type StreamAnswer,
+  type WebSocketConstructor,
+} from "./ws_transport.js";
 
 /**
  * A non-200 answer of the tail server (after retries, for 503), with the fields of its JSON error body; or no usable
@@ -14,13 +30,18 @@ import { Matrix } from "../engine/buffers.js";
  * A 200 that is not the answer asked for is `bad_answer`; an answer past its size limit `too_large`.
  */
 export class SplitServerError extends PresparseError {
+  override readonly name: string = "SplitServerError";
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
     readonly field?: string,
   ) {
-    super(status === 0 ? `${code}: ${message}` : `server answered ${status} ${code}${field ? ` (${field})` : ""}: ${message}`);
+    super(
+      status === 0
+        ? `${code}: ${message}`
+        : `server answered ${status} ${code}${field ? ` (${field})` : ""}: ${message}`,
+    );
   }
 }
 
@@ -48,6 +69,15 @@ export interface SplitClientOptions {
   maxBackoffMs?: number;
   /** Abort an attempt not answered within this (default 30,000 ms). */
   timeoutMs?: number;
+  /**
+   * `http` (default): one POST /v1/infer per call. `ws`: one WebSocket to /v1/stream carrying every call's frame,
+   * many in flight at once, with the same answers, errors and retries. Close it with `dispose()`.
+   */
+  transport?: "http" | "ws";
+  /** The WebSocket constructor for `transport: "ws"` (default globalThis.WebSocket; on Node 20, `ws`'s). */
+  WebSocket?: WebSocketConstructor;
+  /** A bearer token, sent on every request (Authorization header) or when the stream opens (a subprotocol). */
+  token?: string;
 }
 
 /** Where and how one sample was answered. */
@@ -74,7 +104,7 @@ export interface InferTotals {
   /** Bytes of the activation frame (0 when every sample exited); a retry resends it but is not counted again. */
   bytesSent: number;
   bytesReceived: number;
-  /** HTTP attempts made (0 when every sample exited) and how many of them were retries after a 503. */
+  /** Attempts made (0 when every sample exited) and how many were retries (after a 503 or a failed connection). */
   requests: number;
   retries: number;
   headMs: number;
@@ -89,7 +119,7 @@ export interface InferResult {
   totals: InferTotals;
 }
 
-/** Runs the head on the edge and the tail over HTTP, one frame per call. The client keeps no state between calls. */
+/** Runs the head on the edge and the tail over HTTP (or a WebSocket stream), one frame per call; calls may overlap. */
 export class SplitClient {
   readonly head: Head;
   readonly url: string;
@@ -102,11 +132,14 @@ export class SplitClient {
   private readonly backoffMs: number;
   private readonly maxBackoffMs: number;
   private readonly timeoutMs: number;
+  private readonly headers: Record<string, string>;
+  private readonly stream: StreamConnection | undefined;
   private X: Matrix | undefined;
 
   constructor(o: SplitClientOptions) {
     this.head = o.head;
-    if (typeof o.serverUrl !== "string" || !/^https?:\/\//.test(o.serverUrl)) throw new ValidationError(`SplitClient: serverUrl must be an http(s) URL, got ${JSON.stringify(o.serverUrl)}`);
+    if (typeof o.serverUrl !== "string" || !/^https?:\/\//.test(o.serverUrl))
+      throw new ValidationError(`SplitClient: serverUrl must be an http(s) URL, got ${JSON.stringify(o.serverUrl)}`);
     this.url = `${o.serverUrl.replace(/\/+$/, "")}/v1/infer`;
     if (o.head?.split?.role !== "head") throw new ValidationError("SplitClient: head must be the head of a split");
     this.dtype = o.dtype ?? "f32";
@@ -114,7 +147,8 @@ export class SplitClient {
       throw new ValidationError(`SplitClient: dtype must be ${FRAME_DTYPES.join(", ")}, got ${String(this.dtype)}`);
     }
     this.output = o.output ?? "logits";
-    if (this.output !== "logits" && this.output !== "probabilities") throw new ValidationError(`SplitClient: output must be logits or probabilities, got ${String(this.output)}`);
+    if (this.output !== "logits" && this.output !== "probabilities")
+      throw new ValidationError(`SplitClient: output must be logits or probabilities, got ${String(this.output)}`);
     const f = o.fetch ?? globalThis.fetch;
     if (typeof f !== "function") throw new ValidationError("SplitClient: no fetch available; pass options.fetch");
     this.fetch_ = o.fetch ?? ((input, init) => globalThis.fetch(input, init));
@@ -122,7 +156,19 @@ export class SplitClient {
     this.backoffMs = checkInt("SplitClient", "backoffMs", o.backoffMs ?? 50, 0, 3_600_000);
     this.maxBackoffMs = checkInt("SplitClient", "maxBackoffMs", o.maxBackoffMs ?? 5000, 0, 3_600_000);
     this.timeoutMs = checkInt("SplitClient", "timeoutMs", o.timeoutMs ?? 30_000, 1, 2 ** 31 - 1);
-    const policy = o.policy === undefined ? o.head.split.policy : o.policy ?? undefined;
+    if (o.token !== undefined && !(typeof o.token === "string" && /^[A-Za-z0-9\-._~+/]+=*$/.test(o.token))) {
+      throw new ValidationError(
+        "SplitClient: token must be a bearer token (letters, digits, - . _ ~ + / and trailing =)",
+      );
+    }
+    this.headers = {
+      "Content-Type": FRAME_MEDIA_TYPE,
+      ...(o.token !== undefined ? { Authorization: `Bearer ${o.token}` } : {}),
+    };
+    this.stream = o.transport === "ws" ? this.openStream(o) : undefined;
+    if (o.transport !== undefined && o.transport !== "http" && o.transport !== "ws")
+      throw new ValidationError(`SplitClient: transport must be http or ws, got ${String(o.transport)}`);
+    const policy = o.policy === undefined ? o.head.split.policy : (o.policy ?? undefined);
     this.runner = new ExitRunner(o.head, policy, { logits: false });
     this.policy = this.runner.policy;
   }
@@ -134,10 +180,12 @@ export class SplitClient {
   async infer(input: Matrix | ArrayLike<number>[]): Promise<InferResult> {
     const t0 = performance.now();
     const X = input instanceof Matrix ? input : this.load(input);
-    const head = this.head, split = head.split;
+    const head = this.head,
+      split = head.split;
     const r = this.runner.run(X);
     const tHead = performance.now();
-    const B = r.exit.length, m = r.indices.length;
+    const B = r.exit.length,
+      m = r.indices.length;
     const samples: SampleResult[] = new Array(B);
     for (let b = 0; b < B; b++) {
       if (r.exit[b]! === split.totalExits) continue;
@@ -145,17 +193,34 @@ export class SplitClient {
       samples[b] = { ...exited, bytesSent: 0, latencyMs: tHead - t0 };
     }
     const totals: InferTotals = {
-      samples: B, exited: B - m, sent: m, bytesSent: 0, bytesReceived: 0, requests: 0, retries: 0,
-      headMs: tHead - t0, serverMs: 0, latencyMs: 0,
+      samples: B,
+      exited: B - m,
+      sent: m,
+      bytesSent: 0,
+      bytesReceived: 0,
+      requests: 0,
+      retries: 0,
+      headMs: tHead - t0,
+      serverMs: 0,
+      latencyMs: 0,
     };
     if (m > 0) {
       const shape = [...split.activationShape, m];
       const frame = encodeFrame({
-        data: r.activation, shape, dtype: this.dtype, kind: "activation", splitId: split.cut, modelHash: split.hash,
+        data: r.activation,
+        shape,
+        dtype: this.dtype,
+        kind: "activation",
+        splitId: split.cut,
+        modelHash: split.hash,
       });
       totals.bytesSent = frame.length;
-      // the largest answer this request can have: an f32 frame of [classes, m]
-      const answer = await this.post(frame, totals, frameBytes([head.classes, m], "f32"));
+      // over HTTP the answer is read no further than the largest this request can have, an f32 frame of
+      // [classes, m]; a stream receives whole messages, so this cap does not apply there (the WebSocket's own
+      // limit does: 100 MiB for the ws package's, none in a browser)
+      const answer = this.stream
+        ? await this.streamPost(this.stream, frame, totals)
+        : await this.post(frame, totals, frameBytes([head.classes, m], "f32"));
       totals.bytesReceived = answer.length;
       const kind = this.output;
       let f: ReturnType<typeof decodeFrame>;
@@ -167,7 +232,13 @@ export class SplitClient {
         throw e;
       }
       const C = head.classes;
-      if (f.shape.length !== 2 || f.shape[0] !== C || f.shape[1] !== m) throw new SplitServerError(200, "bad_answer", `expected a [${C}, ${m}] ${kind} frame, got [${f.shape.join(", ")}]`, "dims");
+      if (f.shape.length !== 2 || f.shape[0] !== C || f.shape[1] !== m)
+        throw new SplitServerError(
+          200,
+          "bad_answer",
+          `expected a [${C}, ${m}] ${kind} frame, got [${f.shape.join(", ")}]`,
+          "dims",
+        );
       const done = performance.now();
       totals.serverMs = done - tHead;
       // the class from the one softmax-statistics function; probabilities already are the confidence
@@ -184,10 +255,12 @@ export class SplitClient {
   }
 
   private load(samples: ArrayLike<number>[]): Matrix {
-    const F = this.head.inputSize, B = samples.length;
+    const F = this.head.inputSize,
+      B = samples.length;
     if (B < 1) throw new ShapeError("SplitClient.infer: no samples");
     samples.forEach((s, b) => {
-      if (s.length !== F) throw new ShapeError(`SplitClient.infer: sample ${b} has ${s.length} values, the head takes ${F}`);
+      if (s.length !== F)
+        throw new ShapeError(`SplitClient.infer: sample ${b} has ${s.length} values, the head takes ${F}`);
     });
     this.X ??= new Matrix(this.head.engine, F, B);
     const x = this.X.reshape(B).view();
@@ -208,28 +281,82 @@ export class SplitClient {
       let res: Response;
       let body: Uint8Array;
       try {
-        res = await this.fetch_(this.url + query, { method: "POST", headers: { "Content-Type": FRAME_MEDIA_TYPE }, body: frame as Uint8Array<ArrayBuffer>, signal: ctl.signal });
+        res = await this.fetch_(this.url + query, {
+          method: "POST",
+          headers: this.headers,
+          body: frame as Uint8Array<ArrayBuffer>,
+          signal: ctl.signal,
+        });
         body = await readCapped(res, res.status === 200 ? answerBytes : ERROR_BODY_BYTES, ctl);
       } catch (e) {
-        if (timedOut) throw new SplitServerError(0, "timeout", `no answer from ${this.url} within ${this.timeoutMs} ms`);
+        if (timedOut)
+          throw new SplitServerError(0, "timeout", `no answer from ${this.url} within ${this.timeoutMs} ms`);
+        // an answer refused here (too_large) is not a failed connection: neither retried nor renamed
         if (e instanceof PresparseError) throw e;
+        // the connection failed: an answer is a function of the frame alone, so sending it again is safe
+        if (attempt < this.retries) {
+          await this.retryWait(attempt, 0, totals);
+          continue;
+        }
         throw new SplitServerError(0, "unreachable", `cannot reach ${this.url}: ${causeOf(e)}`);
       } finally {
         clearTimeout(timer);
       }
       if (res.status === 200) return body;
       if (res.status === 503 && attempt < this.retries) {
-        totals.retries++;
-        const wait = Math.min(this.maxBackoffMs, Math.max(this.backoffMs * 2 ** attempt, retryAfterMs(res.headers.get("retry-after"))));
-        await new Promise((r) => setTimeout(r, wait));
+        await this.retryWait(attempt, retryAfterMs(res.headers.get("retry-after")), totals);
         continue;
       }
       throw errorFrom(res.status, body);
     }
   }
 
-  /** Frees the client's scratch (the head is the caller's). */
+  /** Both transports' retry rule: a 503 or a failed connection, `retries` times, backoff doubling from `backoffMs`. */
+  private async retryWait(attempt: number, retryAfter: number, totals: InferTotals): Promise<void> {
+    totals.retries++;
+    const wait = Math.min(this.maxBackoffMs, Math.max(this.backoffMs * 2 ** attempt, retryAfter));
+    await new Promise((r) => setTimeout(r, wait));
+  }
+
+  private openStream(o: SplitClientOptions): StreamConnection {
+    const WS = o.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (typeof WS !== "function")
+      throw new ValidationError(
+        "SplitClient: no WebSocket available (Node 20 has none built in); " +
+          'pass options.WebSocket, e.g. WebSocket from the "ws" package',
+      );
+    const query = this.output === "probabilities" ? "?output=probabilities" : "";
+    const url = this.url.replace(/^http/, "ws").replace(/\/v1\/infer$/, "/v1/stream") + query;
+    return new StreamConnection(url, streamProtocols(o.token), WS);
+  }
+
+  private async streamPost(stream: StreamConnection, frame: Uint8Array, totals: InferTotals): Promise<Uint8Array> {
+    for (let attempt = 0; ; attempt++) {
+      totals.requests++;
+      let a: StreamAnswer;
+      try {
+        a = await stream.request(frame, this.timeoutMs);
+      } catch (e) {
+        if (e instanceof StreamTimeoutError) throw new SplitServerError(0, "timeout", e.message);
+        if (e instanceof StreamClosedError && attempt < this.retries) {
+          await this.retryWait(attempt, 0, totals);
+          continue;
+        }
+        throw e;
+      }
+      if (a.status === 200 && "body" in a) return a.body;
+      if (!("code" in a)) throw new SplitServerError(a.status, "stream_error", "an answer without a frame");
+      if (a.status === 503 && attempt < this.retries) {
+        await this.retryWait(attempt, a.retryAfterMs, totals);
+        continue;
+      }
+      throw new SplitServerError(a.status, a.code, a.message, a.field);
+    }
+  }
+
+  /** Frees the client's scratch and closes its stream, if any (the head is the caller's). */
   dispose(): void {
+    this.stream?.close();
     this.runner.dispose();
     this.X?.dispose();
     this.X = undefined;
@@ -244,7 +371,12 @@ export class SplitClient {
 async function readCapped(res: Response, limit: number, ctl: AbortController): Promise<Uint8Array> {
   const tooLarge = (what: string) => {
     ctl.abort();
-    return new SplitServerError(200, "too_large", `${what}, the largest answer to this request is ${limit} bytes`, "length");
+    return new SplitServerError(
+      200,
+      "too_large",
+      `${what}, the largest answer to this request is ${limit} bytes`,
+      "length",
+    );
   };
   const declared = Number(res.headers.get("content-length") ?? NaN);
   if (declared > limit && res.status === 200) {
@@ -279,7 +411,8 @@ async function readCapped(res: Response, limit: number, ctl: AbortController): P
 /** Why a fetch failed, in one line: undici puts the system error (ECONNREFUSED, ENOTFOUND, …) in `cause`. */
 function causeOf(e: unknown): string {
   const cause = (e as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
-  const why = typeof cause?.message === "string" ? cause.message : typeof cause?.code === "string" ? cause.code : undefined;
+  const why =
+    typeof cause?.message === "string" ? cause.message : typeof cause?.code === "string" ? cause.code : undefined;
   const base = e instanceof Error ? e.message : String(e);
   return why ? `${base} (${why})` : base;
 }
@@ -294,9 +427,12 @@ export function retryAfterMs(v: string | null): number {
 
 function errorFrom(status: number, body: Uint8Array): SplitServerError {
   try {
-    const j = JSON.parse(new TextDecoder().decode(body)) as { error?: { code?: unknown; message?: unknown; field?: unknown } };
+    const j = JSON.parse(new TextDecoder().decode(body)) as {
+      error?: { code?: unknown; message?: unknown; field?: unknown };
+    };
     const e = j.error;
-    if (e && typeof e.code === "string" && typeof e.message === "string") return new SplitServerError(status, e.code, e.message, typeof e.field === "string" ? e.field : undefined);
+    if (e && typeof e.code === "string" && typeof e.message === "string")
+      return new SplitServerError(status, e.code, e.message, typeof e.field === "string" ? e.field : undefined);
   } catch {
     // not our JSON (a proxy's error page): fall through
   }

@@ -7,8 +7,10 @@
 import { ValidationError } from "../engine/errors.js";
 import { checkLink, type LinkSpec, type RadioClass } from "./links.js";
 
-const HORO = 'Horowitz, "Computing\'s energy problem (and what we can do about it)", ISSCC 2014, Fig. 1.1.9 (45 nm, 0.9 V)';
-const HUANG = 'Huang et al., "A close examination of performance and power characteristics of 4G LTE networks", MobiSys 2012';
+const HORO =
+  'Horowitz, "Computing\'s energy problem (and what we can do about it)", ISSCC 2014, Fig. 1.1.9 (45 nm, 0.9 V)';
+const HUANG =
+  'Huang et al., "A close examination of performance and power characteristics of 4G LTE networks", MobiSys 2012';
 const SX1276 = "Semtech SX1276/77/78/79 datasheet, §2.5 power consumption (3.3 V supply)";
 
 /** One power stage: this many mW for this many ms. */
@@ -70,29 +72,47 @@ export const DEFAULT_ENERGY: EnergyModel = {
   radios: {
     lte: {
       label: "LTE (HTC ThunderBolt, 2011)",
-      txNjPerBit: 438.39, rxNjPerBit: 51.97, txMw: 0, rxMw: 0, activeMw: 1288.04,
+      txNjPerBit: 438.39,
+      rxNjPerBit: 51.97,
+      txMw: 0,
+      rxMw: 0,
+      activeMw: 1288.04,
       promotion: { mw: 1210.7, ms: 260.1 },
       tail: [{ mw: 1060.0, ms: 11576.0 }],
       source: `${HUANG}: Table 4 (αu 438.39, αd 51.97 mW/Mbps, β 1288.04 mW); Table 3 (promotion 1210.7 mW × 260.1 ms, tail 1060.0 mW × 11576.0 ms)`,
     },
     "3g": {
       label: "3G UMTS/HSPA (same phone and study)",
-      txNjPerBit: 868.98, rxNjPerBit: 122.12, txMw: 0, rxMw: 0, activeMw: 817.88,
+      txNjPerBit: 868.98,
+      rxNjPerBit: 122.12,
+      txMw: 0,
+      rxMw: 0,
+      activeMw: 817.88,
       promotion: { mw: 659.4, ms: 582.1 },
-      tail: [{ mw: 803.9, ms: 8088.2 }, { mw: 601.3, ms: 824.2 }],
+      tail: [
+        { mw: 803.9, ms: 8088.2 },
+        { mw: 601.3, ms: 824.2 },
+      ],
       source: `${HUANG}: Table 4 (αu 868.98, αd 122.12 mW/Mbps, β 817.88 mW); Table 3 (promotion 659.4 mW × 582.1 ms, DCH tail 803.9 mW × 8088.2 ms, then FACH tail 601.3 mW × 824.2 ms)`,
     },
     wifi: {
       label: "Wi-Fi (same phone and study)",
-      txNjPerBit: 283.17, rxNjPerBit: 137.01, txMw: 0, rxMw: 0, activeMw: 132.86,
+      txNjPerBit: 283.17,
+      rxNjPerBit: 137.01,
+      txMw: 0,
+      rxMw: 0,
+      activeMw: 132.86,
       promotion: { mw: 124.4, ms: 79.1 },
       tail: [{ mw: 119.3, ms: 238.1 }],
       source: `${HUANG}: Table 4 (αu 283.17, αd 137.01 mW/Mbps, β 132.86 mW); Table 3 (promotion 124.4 mW × 79.1 ms, tail 119.3 mW × 238.1 ms)`,
     },
     lpwan: {
       label: "LoRa transceiver (SX1276), +13 dBm",
-      txNjPerBit: 0, rxNjPerBit: 0,
-      txMw: 3.3 * (29 - 1.6), rxMw: 3.3 * (10.8 - 1.6), activeMw: 3.3 * 1.6,
+      txNjPerBit: 0,
+      rxNjPerBit: 0,
+      txMw: 3.3 * (29 - 1.6),
+      rxMw: 3.3 * (10.8 - 1.6),
+      activeMw: 3.3 * 1.6,
       promotion: { mw: 0, ms: 0 },
       tail: [],
       source: `${SX1276}: transmit at +13 dBm 29 mA, receive 10.8 mA, standby 1.6 mA; standby is charged for the whole exchange (the 1 s wait for the receive window included) and transmit / receive above standby for the airtime`,
@@ -168,14 +188,21 @@ export interface RadioEnergy {
  * first (Infinity: an isolated exchange, which pays the promotion and the whole tail); a radio that stays awake
  * through the gap pays the tail only up to the gap and no promotion.
  */
-export function radioEnergy(r: RadioPower, upBytes: number, downBytes: number, t: TransferTiming, gapMs = Infinity): RadioEnergy {
+export function radioEnergy(
+  r: RadioPower,
+  upBytes: number,
+  downBytes: number,
+  t: TransferTiming,
+  gapMs = Infinity,
+): RadioEnergy {
   nonNegative("radioEnergy", "gapMs", gapMs);
   const bitsJ = (upBytes * 8 * r.txNjPerBit + downBytes * 8 * r.rxNjPerBit) * 1e-9;
   const airtimeJ = (t.upMs * r.txMw + t.downMs * r.rxMw) * 1e-6;
   const activeJ = t.activeMs * r.activeMw * 1e-6;
   const tailMs = r.tail.reduce((a, s) => a + s.ms, 0);
   const promotionJ = gapMs >= tailMs ? r.promotion.mw * r.promotion.ms * 1e-6 : 0;
-  let tailJ = 0, before = 0;
+  let tailJ = 0,
+    before = 0;
   for (const s of r.tail) {
     tailJ += s.mw * Math.min(s.ms, Math.max(0, gapMs - before)) * 1e-6;
     before += s.ms;
@@ -188,8 +215,16 @@ export function radioEnergy(r: RadioPower, upBytes: number, downBytes: number, t
  * transfers (the rest exit on the edge): transfers are then periodMs / sendRate apart on average, so the gap after
  * one is that minus its active spell. Returns the energy per *transferring* sample.
  */
-export function periodicRadioEnergy(r: RadioPower, upBytes: number, downBytes: number, t: TransferTiming, periodMs: number, sendRate = 1): RadioEnergy {
-  if (!(sendRate > 0 && sendRate <= 1)) throw new ValidationError(`periodicRadioEnergy: sendRate must be in (0, 1], got ${String(sendRate)}`);
+export function periodicRadioEnergy(
+  r: RadioPower,
+  upBytes: number,
+  downBytes: number,
+  t: TransferTiming,
+  periodMs: number,
+  sendRate = 1,
+): RadioEnergy {
+  if (!(sendRate > 0 && sendRate <= 1))
+    throw new ValidationError(`periodicRadioEnergy: sendRate must be in (0, 1], got ${String(sendRate)}`);
   nonNegative("periodicRadioEnergy", "periodMs", periodMs);
   return radioEnergy(r, upBytes, downBytes, t, Math.max(0, periodMs / sendRate - t.activeMs));
 }
@@ -202,7 +237,9 @@ function nonNegative(op: string, name: string, v: number): void {
 export function energyKeys(m: EnergyModel = DEFAULT_ENERGY): string[] {
   const keys = ["pjPerMac", "pjPerByte"];
   for (const [c, r] of Object.entries(m.radios)) {
-    keys.push(...["txNjPerBit", "rxNjPerBit", "txMw", "rxMw", "activeMw", "promotionMw", "promotionMs"].map((k) => `${c}.${k}`));
+    keys.push(
+      ...["txNjPerBit", "rxNjPerBit", "txMw", "rxMw", "activeMw", "promotionMw", "promotionMs"].map((k) => `${c}.${k}`),
+    );
     r.tail.forEach((_, i) => keys.push(`${c}.tail${i}Mw`, `${c}.tail${i}Ms`));
   }
   return keys;
@@ -215,25 +252,37 @@ export function energyKeys(m: EnergyModel = DEFAULT_ENERGY): string[] {
 export function overrideEnergy(m: EnergyModel, overrides: string | Record<string, number | "auto">): EnergyModel {
   const out: EnergyModel = {
     compute: { ...m.compute },
-    radios: Object.fromEntries(Object.entries(m.radios).map(([k, r]) => [k, { ...r, promotion: { ...r.promotion }, tail: r.tail.map((s) => ({ ...s })) }])) as EnergyModel["radios"],
+    radios: Object.fromEntries(
+      Object.entries(m.radios).map(([k, r]) => [
+        k,
+        { ...r, promotion: { ...r.promotion }, tail: r.tail.map((s) => ({ ...s })) },
+      ]),
+    ) as EnergyModel["radios"],
   };
   const entries: [string, string | number][] =
     typeof overrides === "string"
-      ? overrides.split(",").filter((s) => s.trim() !== "").map((kv) => {
-          const i = kv.indexOf("=");
-          if (i < 0) throw new ValidationError(`energy overrides: expected key=value, got ${JSON.stringify(kv)}`);
-          return [kv.slice(0, i).trim(), kv.slice(i + 1).trim()];
-        })
+      ? overrides
+          .split(",")
+          .filter((s) => s.trim() !== "")
+          .map((kv) => {
+            const i = kv.indexOf("=");
+            if (i < 0) throw new ValidationError(`energy overrides: expected key=value, got ${JSON.stringify(kv)}`);
+            return [kv.slice(0, i).trim(), kv.slice(i + 1).trim()];
+          })
       : Object.entries(overrides);
   const keys = energyKeys(m);
   for (const [key, raw] of entries) {
-    if (!keys.includes(key)) throw new ValidationError(`energy overrides: unknown key ${JSON.stringify(key)}; expected one of ${keys.join(", ")}`);
+    if (!keys.includes(key))
+      throw new ValidationError(
+        `energy overrides: unknown key ${JSON.stringify(key)}; expected one of ${keys.join(", ")}`,
+      );
     if (key === "pjPerByte" && raw === "auto") {
       out.compute.pjPerByte = "auto";
       continue;
     }
     const v = typeof raw === "number" ? raw : raw.trim() === "" ? NaN : Number(raw);
-    if (!(Number.isFinite(v) && v >= 0)) throw new ValidationError(`energy overrides: ${key} must be a number ≥ 0, got ${JSON.stringify(raw)}`);
+    if (!(Number.isFinite(v) && v >= 0))
+      throw new ValidationError(`energy overrides: ${key} must be a number ≥ 0, got ${JSON.stringify(raw)}`);
     if (key === "pjPerMac" || key === "pjPerByte") {
       out.compute[key] = v;
       continue;
@@ -255,7 +304,14 @@ export function energyTable(m: EnergyModel = DEFAULT_ENERGY): [string, string, s
   const rows: [string, string, string, string][] = [];
   const n = (v: number) => String(+v.toPrecision(6));
   rows.push(["compute: energy per f32 MAC", n(m.compute.pjPerMac), "pJ", m.compute.source]);
-  if (m.compute.pjPerByte === "auto") for (const l of MEMORY_LEVELS) rows.push([`compute: per byte, working set ≤ ${l.maxBytes === Infinity ? "∞" : `${l.maxBytes / 1024} KB`}`, n(l.pjPerByte), "pJ/B", `${HORO}: ${l.row}`]);
+  if (m.compute.pjPerByte === "auto")
+    for (const l of MEMORY_LEVELS)
+      rows.push([
+        `compute: per byte, working set ≤ ${l.maxBytes === Infinity ? "∞" : `${l.maxBytes / 1024} KB`}`,
+        n(l.pjPerByte),
+        "pJ/B",
+        `${HORO}: ${l.row}`,
+      ]);
   else rows.push(["compute: per byte moved", n(m.compute.pjPerByte), "pJ/B", m.compute.source]);
   for (const [c, r] of Object.entries(m.radios)) {
     const add = (what: string, v: number, unit: string) => rows.push([`${c}: ${what}`, n(v), unit, r.source]);
@@ -273,5 +329,9 @@ export function energyTable(m: EnergyModel = DEFAULT_ENERGY): [string, string, s
 /** {@link energyTable} as a Markdown table. */
 export function formatEnergyTable(m: EnergyModel = DEFAULT_ENERGY): string {
   const rows = energyTable(m);
-  return ["| constant | value | unit | source |", "| --- | --- | --- | --- |", ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+  return [
+    "| constant | value | unit | source |",
+    "| --- | --- | --- | --- |",
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+  ].join("\n");
 }

@@ -40,6 +40,7 @@ export type FrameErrorReason = "malformed" | "too_large" | "mismatch";
 
 /** A frame the decoder rejects as malformed; `field` names the part. */
 export class FrameError extends FormatError {
+  override readonly name: string = "FrameError";
   readonly reason: FrameErrorReason = "malformed";
   constructor(field: string, detail: string) {
     super("frame", field, detail);
@@ -48,11 +49,13 @@ export class FrameError extends FormatError {
 
 /** The frame (its length, a dimension or its element count) exceeds the decoder's limits. */
 export class FrameTooLargeError extends FrameError {
+  override readonly name: string = "FrameTooLargeError";
   override readonly reason: FrameErrorReason = "too_large";
 }
 
 /** A well-formed frame for another model, split point or kind than the receiver expects. */
 export class FrameMismatchError extends FrameError {
+  override readonly name: string = "FrameMismatchError";
   override readonly reason: FrameErrorReason = "mismatch";
 }
 
@@ -160,7 +163,8 @@ export function encodeFrame(input: FrameInput): Uint8Array {
   const allowNonFinite = input.nonFinite === "allow" && dtype !== "int8";
   if (!allowNonFinite) {
     for (let i = 0; i < n; i++) {
-      if (!Number.isFinite(data[i]!)) throw new ValidationError(`${op}: data[${i}] is ${data[i]}, frames carry finite values`);
+      if (!Number.isFinite(data[i]!))
+        throw new ValidationError(`${op}: data[${i}] is ${data[i]}, frames carry finite values`);
     }
   }
   const payloadLength = n * size;
@@ -236,7 +240,8 @@ export function decodeFrame(bytes: Uint8Array, limits: FrameLimits = {}, expect:
   const dv = new DataView(bytes.buffer, bytes.byteOffset, len);
   const stored = dv.getUint32(end, true);
   const actual = crc32(bytes.subarray(0, end));
-  if (stored !== actual) throw new FrameError("checksum", `CRC-32 ${hex32(actual)} of the frame, stored ${hex32(stored)}`);
+  if (stored !== actual)
+    throw new FrameError("checksum", `CRC-32 ${hex32(actual)} of the frame, stored ${hex32(stored)}`);
   checkScale(h);
   checkExpected(h, expect);
 
@@ -262,7 +267,8 @@ export function decodeFrame(bytes: Uint8Array, limits: FrameLimits = {}, expect:
     for (let i = 0; i < n; i++, p++) {
       const q = dv.getInt8(p);
       if (q === -128) throw new FrameError("payload", `element ${i} is -128, int8 codes are in [-127, 127]`);
-      if (scale === 0 && q !== 0) throw new FrameError("payload", `element ${i} is ${q} with scale 0, which only an all-zero tensor has`);
+      if (scale === 0 && q !== 0)
+        throw new FrameError("payload", `element ${i} is ${q} with scale 0, which only an all-zero tensor has`);
       data[i] = q * scale;
     }
   }
@@ -279,7 +285,8 @@ export function decodeFrameHeader(bytes: Uint8Array, limits: FrameLimits = {}, e
   const lim = resolveLimits(limits);
   if (!(bytes instanceof Uint8Array)) throw new ValidationError("decodeFrameHeader: bytes must be a Uint8Array");
   const h = readHeader(bytes, lim, 0);
-  if (h.totalLength > lim.maxBytes) throw new FrameTooLargeError("length", `the header declares ${h.totalLength} bytes, the limit is ${lim.maxBytes}`);
+  if (h.totalLength > lim.maxBytes)
+    throw new FrameTooLargeError("length", `the header declares ${h.totalLength} bytes, the limit is ${lim.maxBytes}`);
   checkScale(h);
   checkExpected(h, expect);
   return h;
@@ -289,18 +296,24 @@ export function decodeFrameHeader(bytes: Uint8Array, limits: FrameLimits = {}, e
 function readHeader(bytes: Uint8Array, lim: Required<FrameLimits>, after: number): FrameHeader {
   const len = bytes.length;
   if (len < FIXED_HEADER + after) {
-    throw new FrameError("length", `truncated: ${len} bytes, a frame${after ? "" : " header"} has at least ${FIXED_HEADER + after}`);
+    throw new FrameError(
+      "length",
+      `truncated: ${len} bytes, a frame${after ? "" : " header"} has at least ${FIXED_HEADER + after}`,
+    );
   }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, len);
   for (let i = 0; i < 4; i++) {
-    if (bytes[i] !== MAGIC[i]) throw new FrameError("magic", `expected ${hex(MAGIC)} ("${FRAME_MAGIC}"), got ${hex(bytes.subarray(0, 4))}`);
+    if (bytes[i] !== MAGIC[i])
+      throw new FrameError("magic", `expected ${hex(MAGIC)} ("${FRAME_MAGIC}"), got ${hex(bytes.subarray(0, 4))}`);
   }
   const version = dv.getUint8(4);
   if (version !== FRAME_VERSION) throw new FrameError("version", `expected ${FRAME_VERSION}, got ${version}`);
   const dtype = FRAME_DTYPES[dv.getUint8(5)];
-  if (dtype === undefined) throw new FrameError("dtype", `expected 0 (f32), 1 (f16) or 2 (int8), got ${dv.getUint8(5)}`);
+  if (dtype === undefined)
+    throw new FrameError("dtype", `expected 0 (f32), 1 (f16) or 2 (int8), got ${dv.getUint8(5)}`);
   const kind = KINDS[dv.getUint8(6)];
-  if (kind === undefined) throw new FrameError("kind", `expected 0 (activation), 1 (logits) or 2 (probabilities), got ${dv.getUint8(6)}`);
+  if (kind === undefined)
+    throw new FrameError("kind", `expected 0 (activation), 1 (logits) or 2 (probabilities), got ${dv.getUint8(6)}`);
   const rank = dv.getUint8(7);
   if (rank < 1 || rank > lim.maxRank) throw new FrameError("rank", `expected 1..${lim.maxRank}, got ${rank}`);
   const headerLength = dv.getUint32(8, true);
@@ -317,17 +330,28 @@ function readHeader(bytes: Uint8Array, lim: Required<FrameLimits>, after: number
     if (d < 1) throw new FrameError("dims", `dims[${i}] is 0`);
     if (d > lim.maxDim) throw new FrameTooLargeError("dims", `dims[${i}] = ${d} exceeds the limit of ${lim.maxDim}`);
     n *= d; // n ≤ maxElements ≤ 2^53 before, d < 2^32: a rounded product still compares correctly
-    if (n > lim.maxElements) throw new FrameTooLargeError("dims", `${rank}-d shape holds more than ${lim.maxElements} elements`);
+    if (n > lim.maxElements)
+      throw new FrameTooLargeError("dims", `${rank}-d shape holds more than ${lim.maxElements} elements`);
     shape.push(d);
   }
   const payloadLength = dv.getUint32(28, true);
   const expectedPayload = n * DTYPE_BYTES[dtype];
   if (payloadLength !== expectedPayload) {
-    throw new FrameError("payloadLength", `shape [${shape.join(", ")}] of ${dtype} needs ${expectedPayload} bytes, header says ${payloadLength}`);
+    throw new FrameError(
+      "payloadLength",
+      `shape [${shape.join(", ")}] of ${dtype} needs ${expectedPayload} bytes, header says ${payloadLength}`,
+    );
   }
   return {
-    dtype, kind, shape, splitId: dv.getUint32(12, true), modelHash: hex(bytes.subarray(16, 24), ""),
-    scale: dv.getFloat32(24, true), headerLength, payloadLength, totalLength: headerLength + payloadLength + CRC_BYTES,
+    dtype,
+    kind,
+    shape,
+    splitId: dv.getUint32(12, true),
+    modelHash: hex(bytes.subarray(16, 24), ""),
+    scale: dv.getFloat32(24, true),
+    headerLength,
+    payloadLength,
+    totalLength: headerLength + payloadLength + CRC_BYTES,
   };
 }
 
@@ -337,7 +361,10 @@ function checkScale(h: FrameHeader): void {
   const scale = h.scale;
   if (h.dtype === "int8") {
     if (!(scale >= 0) || Object.is(scale, -0) || !Number.isFinite(Math.fround(scale * 127))) {
-      throw new FrameError("scale", `expected a finite scale ≥ +0 with 127·scale finite, got ${Object.is(scale, -0) ? "-0" : scale}`);
+      throw new FrameError(
+        "scale",
+        `expected a finite scale ≥ +0 with 127·scale finite, got ${Object.is(scale, -0) ? "-0" : scale}`,
+      );
     }
   } else if (!Object.is(scale, 0)) {
     throw new FrameError("scale", `expected 0 for ${h.dtype}, got ${Object.is(scale, -0) ? "-0" : scale}`);
@@ -373,7 +400,9 @@ function int8Scale(op: string, data: Float32Array): number {
   let scale = Math.fround(maxabs / 127);
   if (scale * 127 < maxabs) scale = nextUpF32(scale);
   if (!Number.isFinite(Math.fround(scale * 127))) {
-    throw new ValidationError(`${op}: max |x| = ${maxabs} is too close to the float32 limit for an int8 scale; use f32`);
+    throw new ValidationError(
+      `${op}: max |x| = ${maxabs} is too close to the float32 limit for an int8 scale; use f32`,
+    );
   }
   return scale;
 }
@@ -419,5 +448,5 @@ function hex(b: Uint8Array, sep = " "): string {
 }
 
 function hex32(x: number): string {
-  return "0x" + x.toString(16).padStart(8, "0");
+  return `0x${x.toString(16).padStart(8, "0")}`;
 }

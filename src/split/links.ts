@@ -37,7 +37,8 @@ export interface LinkPreset extends LinkSpec {
   maxPayloadBytes?: number;
 }
 
-const HUANG_2012 = 'Huang et al., "A close examination of performance and power characteristics of 4G LTE networks", MobiSys 2012';
+const HUANG_2012 =
+  'Huang et al., "A close examination of performance and power characteristics of 4G LTE networks", MobiSys 2012';
 
 /**
  * The presets, one table (docs/links.md prints the same with its caveats). Rates and RTTs are medians of the
@@ -46,33 +47,58 @@ const HUANG_2012 = 'Huang et al., "A close examination of performance and power 
  */
 export const LINK_PRESETS: readonly LinkPreset[] = [
   {
-    name: "lte", radio: "lte", label: "LTE phone uplink (4GTest medians, U.S., 2011)",
-    upBitsPerS: 5.64e6, downBitsPerS: 12.74e6, rttMs: 69.5, jitterMs: 5.6,
+    name: "lte",
+    radio: "lte",
+    label: "LTE phone uplink (4GTest medians, U.S., 2011)",
+    upBitsPerS: 5.64e6,
+    downBitsPerS: 12.74e6,
+    rttMs: 69.5,
+    jitterMs: 5.6,
     rateSource: `${HUANG_2012}, §4.1 / Fig. 7: median LTE uplink 5.64 Mbit/s and downlink 12.74 Mbit/s over 4GTest users (the abstract rounds them to 6 and 13)`,
     rttSource: `${HUANG_2012}, §4.1 / Fig. 7: median LTE RTT 69.5 ms, RTT jitter 5.6 ms`,
   },
   {
-    name: "3g", radio: "3g", label: "3G UMTS uplink (Release 99 reference bearer 64/384 kbit/s)",
-    upBitsPerS: 64e3, downBitsPerS: 384e3, rttMs: 200, jitterMs: 0,
-    rateSource: "3GPP TS 34.108, §6.10: reference radio access bearer Interactive/Background UL 64 kbit/s, DL 384 kbit/s PS RAB",
+    name: "3g",
+    radio: "3g",
+    label: "3G UMTS uplink (Release 99 reference bearer 64/384 kbit/s)",
+    upBitsPerS: 64e3,
+    downBitsPerS: 384e3,
+    rttMs: 200,
+    jitterMs: 0,
+    rateSource:
+      "3GPP TS 34.108, §6.10: reference radio access bearer Interactive/Background UL 64 kbit/s, DL 384 kbit/s PS RAB",
     rttSource: `${HUANG_2012}, §4.1 / Fig. 7: median RTT of the 3G networks in 4GTest below 200 ms (200 ms taken as the bound)`,
   },
   {
-    name: "wifi", radio: "wifi", label: "Wi-Fi phone uplink (4GTest medians, U.S., 2011)",
-    upBitsPerS: 0.94e6, downBitsPerS: 4.12e6, rttMs: 64.5, jitterMs: 7.9,
+    name: "wifi",
+    radio: "wifi",
+    label: "Wi-Fi phone uplink (4GTest medians, U.S., 2011)",
+    upBitsPerS: 0.94e6,
+    downBitsPerS: 4.12e6,
+    rttMs: 64.5,
+    jitterMs: 7.9,
     rateSource: `${HUANG_2012}, §4.1 / Fig. 7: median Wi-Fi uplink 0.94 Mbit/s and downlink 4.12 Mbit/s over 4GTest users`,
     rttSource: `${HUANG_2012}, §4.1 / Fig. 7: median Wi-Fi RTT 64.5 ms, RTT jitter 7.9 ms`,
   },
   {
-    name: "lora", radio: "lpwan", label: "LoRaWAN sensor, EU868 DR5 (SF7, 125 kHz), class A",
-    upBitsPerS: 5470, downBitsPerS: 5470, rttMs: 1000, jitterMs: 0, maxPayloadBytes: 242,
-    rateSource: "LoRa Alliance, LoRaWAN Regional Parameters RP002-1.0.3, EU863-870 data-rate table: DR5 = SF7/125 kHz, 5470 bit/s; FRMPayload at most 242 B",
-    rttSource: "LoRa Alliance, LoRaWAN L2 1.0.4 Specification, class A: the first receive window opens RECEIVE_DELAY1 = 1 s after the uplink ends",
+    name: "lora",
+    radio: "lpwan",
+    label: "LoRaWAN sensor, EU868 DR5 (SF7, 125 kHz), class A",
+    upBitsPerS: 5470,
+    downBitsPerS: 5470,
+    rttMs: 1000,
+    jitterMs: 0,
+    maxPayloadBytes: 242,
+    rateSource:
+      "LoRa Alliance, LoRaWAN Regional Parameters RP002-1.0.3, EU863-870 data-rate table: DR5 = SF7/125 kHz, 5470 bit/s; FRMPayload at most 242 B",
+    rttSource:
+      "LoRa Alliance, LoRaWAN L2 1.0.4 Specification, class A: the first receive window opens RECEIVE_DELAY1 = 1 s after the uplink ends",
   },
 ];
 
 /** A link spec that does not parse; says which part, what was expected and what was found. */
 export class LinkSpecError extends ValidationError {
+  override readonly name: string = "LinkSpecError";
   constructor(
     readonly spec: string,
     readonly field: "spec" | "rate" | "rtt" | "jitter",
@@ -98,14 +124,16 @@ function parseRate(spec: string, text: string): number {
     throw new LinkSpecError(spec, "rate", `a number with a unit bit, kbit, mbit or gbit${hint}`, JSON.stringify(text));
   }
   const v = Number(text.trim().slice(0, text.trim().length - unit.length)) * RATE_UNITS[unit]!;
-  if (!(v >= 1 && v <= MAX_RATE)) throw new LinkSpecError(spec, "rate", "a rate from 1bit to 100gbit", JSON.stringify(text));
+  if (!(v >= 1 && v <= MAX_RATE))
+    throw new LinkSpecError(spec, "rate", "a rate from 1bit to 100gbit", JSON.stringify(text));
   return v;
 }
 
 function parseTime(spec: string, field: "rtt" | "jitter", text: string): number {
   const m = NUMBER.exec(text.trim());
   const unit = m?.[2]?.toLowerCase();
-  if (!m || unit === undefined || !(unit in TIME_UNITS)) throw new LinkSpecError(spec, field, "a number with a unit us, ms or s", JSON.stringify(text));
+  if (!m || unit === undefined || !(unit in TIME_UNITS))
+    throw new LinkSpecError(spec, field, "a number with a unit us, ms or s", JSON.stringify(text));
   const v = Number(text.trim().slice(0, text.trim().length - unit.length)) * TIME_UNITS[unit]!;
   if (!(v >= 0 && v <= MAX_MS)) throw new LinkSpecError(spec, field, "a time from 0ms to 60s", JSON.stringify(text));
   return v;
@@ -129,7 +157,12 @@ export function parseLink(spec: string): LinkSpec {
   const parts = spec.split(",");
   if (parts.length < 2 || parts.length > 3) {
     const names = LINK_PRESETS.map((p) => p.name).join(", ");
-    throw new LinkSpecError(spec, "spec", `a preset (${names}) or RATE[/RATE],RTT[,JITTER] such as 5mbit,40ms`, `${parts.length} comma-separated part${parts.length === 1 ? "" : "s"}`);
+    throw new LinkSpecError(
+      spec,
+      "spec",
+      `a preset (${names}) or RATE[/RATE],RTT[,JITTER] such as 5mbit,40ms`,
+      `${parts.length} comma-separated part${parts.length === 1 ? "" : "s"}`,
+    );
   }
   const rates = parts[0]!.split("/");
   if (rates.length > 2) throw new LinkSpecError(spec, "rate", "RATE or UP/DOWN", JSON.stringify(parts[0]));
@@ -137,22 +170,36 @@ export function parseLink(spec: string): LinkSpec {
   const downBitsPerS = rates.length === 2 ? parseRate(spec, rates[1]!) : upBitsPerS;
   const rttMs = parseTime(spec, "rtt", parts[1]!);
   const jitterMs = parts.length === 3 ? parseTime(spec, "jitter", parts[2]!) : 0;
-  if (jitterMs > rttMs) throw new LinkSpecError(spec, "jitter", `at most the RTT (${formatMs(rttMs)}), so no one-way delay goes below 0`, formatMs(jitterMs));
+  if (jitterMs > rttMs)
+    throw new LinkSpecError(
+      spec,
+      "jitter",
+      `at most the RTT (${formatMs(rttMs)}), so no one-way delay goes below 0`,
+      formatMs(jitterMs),
+    );
   return { upBitsPerS, downBitsPerS, rttMs, jitterMs };
 }
 
 /** Checks a LinkSpec built by hand (rates > 0, 0 ≤ jitter ≤ RTT); returns it. */
 export function checkLink(op: string, l: LinkSpec): LinkSpec {
   for (const k of ["upBitsPerS", "downBitsPerS"] as const) {
-    if (!(Number.isFinite(l[k]) && l[k] >= 1 && l[k] <= MAX_RATE)) throw new ValidationError(`${op}: ${k} must be from 1 to ${MAX_RATE} bit/s, got ${String(l[k])}`);
+    if (!(Number.isFinite(l[k]) && l[k] >= 1 && l[k] <= MAX_RATE))
+      throw new ValidationError(`${op}: ${k} must be from 1 to ${MAX_RATE} bit/s, got ${String(l[k])}`);
   }
-  if (!(Number.isFinite(l.rttMs) && l.rttMs >= 0 && l.rttMs <= MAX_MS)) throw new ValidationError(`${op}: rttMs must be from 0 to ${MAX_MS}, got ${String(l.rttMs)}`);
-  if (!(Number.isFinite(l.jitterMs) && l.jitterMs >= 0 && l.jitterMs <= l.rttMs)) throw new ValidationError(`${op}: jitterMs must be from 0 to rttMs (${l.rttMs}), got ${String(l.jitterMs)}`);
+  if (!(Number.isFinite(l.rttMs) && l.rttMs >= 0 && l.rttMs <= MAX_MS))
+    throw new ValidationError(`${op}: rttMs must be from 0 to ${MAX_MS}, got ${String(l.rttMs)}`);
+  if (!(Number.isFinite(l.jitterMs) && l.jitterMs >= 0 && l.jitterMs <= l.rttMs))
+    throw new ValidationError(`${op}: jitterMs must be from 0 to rttMs (${l.rttMs}), got ${String(l.jitterMs)}`);
   return l;
 }
 
 function formatRate(bitsPerS: number): string {
-  for (const [u, f] of [["gbit", 1e9], ["mbit", 1e6], ["kbit", 1e3]] as const) if (bitsPerS >= f) return `${+(bitsPerS / f).toPrecision(6)}${u}`;
+  for (const [u, f] of [
+    ["gbit", 1e9],
+    ["mbit", 1e6],
+    ["kbit", 1e3],
+  ] as const)
+    if (bitsPerS >= f) return `${+(bitsPerS / f).toPrecision(6)}${u}`;
   return `${+bitsPerS.toPrecision(6)}bit`;
 }
 
@@ -162,7 +209,10 @@ function formatMs(ms: number): string {
 
 /** The spec written out, `UP[/DOWN],RTT[,JITTER]`; parseLink reads it back to the same numbers. */
 export function formatLink(l: LinkSpec): string {
-  const rate = l.upBitsPerS === l.downBitsPerS ? formatRate(l.upBitsPerS) : `${formatRate(l.upBitsPerS)}/${formatRate(l.downBitsPerS)}`;
+  const rate =
+    l.upBitsPerS === l.downBitsPerS
+      ? formatRate(l.upBitsPerS)
+      : `${formatRate(l.upBitsPerS)}/${formatRate(l.downBitsPerS)}`;
   return `${rate},${formatMs(l.rttMs)}${l.jitterMs > 0 ? `,${formatMs(l.jitterMs)}` : ""}`;
 }
 

@@ -11,7 +11,14 @@
 import { ValidationError } from "../engine/errors.js";
 import type { FrameDtype } from "./frame.js";
 import { checkLink, withUplinkRate, type LinkSpec, type RadioClass } from "./links.js";
-import { DEFAULT_ENERGY, computeEnergy, periodicRadioEnergy, transferTiming, type EnergyModel, type RadioEnergy } from "./energy.js";
+import {
+  DEFAULT_ENERGY,
+  computeEnergy,
+  periodicRadioEnergy,
+  transferTiming,
+  type EnergyModel,
+  type RadioEnergy,
+} from "./energy.js";
 
 const DTYPES: readonly FrameDtype[] = ["f32", "f16", "int8"];
 
@@ -136,37 +143,46 @@ export interface Plan {
 }
 
 function check(op: string, name: string, v: number, max = Infinity): number {
-  if (!(typeof v === "number" && v >= 0 && v <= max)) throw new ValidationError(`${op}: ${name} must be a number in [0, ${max}], got ${String(v)}`);
+  if (!(typeof v === "number" && v >= 0 && v <= max))
+    throw new ValidationError(`${op}: ${name} must be a number in [0, ${max}], got ${String(v)}`);
   return v;
 }
 
 function validate(p: PlanInput): void {
   const op = "plan";
   checkLink(op, p.link);
-  for (const k of ["edgeMs", "serverMs", "macs", "bytesMoved", "workingSetBytes"] as const) check(op, `full.${k}`, p.full[k]);
+  for (const k of ["edgeMs", "serverMs", "macs", "bytesMoved", "workingSetBytes"] as const)
+    check(op, `full.${k}`, p.full[k]);
   check(op, "full.accuracy", p.full.accuracy, 1);
   check(op, "inputBytes", p.inputBytes);
   if (typeof p.answerBytes === "number") check(op, "answerBytes", p.answerBytes);
   else {
-    if (p.answerBytes.f32 === undefined) throw new ValidationError("plan: answerBytes per dtype needs an f32 figure (full offload's answer)");
+    if (p.answerBytes.f32 === undefined)
+      throw new ValidationError("plan: answerBytes per dtype needs an f32 figure (full offload's answer)");
     for (const [d, b] of Object.entries(p.answerBytes)) check(op, `answerBytes.${d}`, b!);
   }
   check(op, "overheadUpBytes", p.overheadUpBytes ?? 0);
   check(op, "overheadDownBytes", p.overheadDownBytes ?? 0);
   check(op, "periodMs", p.periodMs ?? 1000);
-  if (!(p.edgeSlowdown === undefined || (p.edgeSlowdown > 0 && Number.isFinite(p.edgeSlowdown)))) throw new ValidationError(`plan: edgeSlowdown must be a finite number > 0, got ${String(p.edgeSlowdown)}`);
+  if (!(p.edgeSlowdown === undefined || (p.edgeSlowdown > 0 && Number.isFinite(p.edgeSlowdown))))
+    throw new ValidationError(`plan: edgeSlowdown must be a finite number > 0, got ${String(p.edgeSlowdown)}`);
   for (const c of p.cuts) {
     const at = `cut ${c.cut}`;
-    for (const k of ["edgeMs", "serverMs", "edgeMacs", "serverMacs", "edgeBytesMoved", "edgeWorkingSetBytes"] as const) check(op, `${at}: ${k}`, c[k]);
+    for (const k of ["edgeMs", "serverMs", "edgeMacs", "serverMacs", "edgeBytesMoved", "edgeWorkingSetBytes"] as const)
+      check(op, `${at}: ${k}`, c[k]);
     for (const [d, b] of Object.entries(c.frameBytes)) {
-      if (!DTYPES.includes(d as FrameDtype)) throw new ValidationError(`plan: ${at}: frameBytes has dtype ${JSON.stringify(d)}, expected one of ${DTYPES.join(", ")}`);
+      if (!DTYPES.includes(d as FrameDtype))
+        throw new ValidationError(
+          `plan: ${at}: frameBytes has dtype ${JSON.stringify(d)}, expected one of ${DTYPES.join(", ")}`,
+        );
       check(op, `${at}: frameBytes.${d}`, b!);
     }
     for (const [d, a] of Object.entries(c.accuracy ?? {})) check(op, `${at}: accuracy.${d}`, a!, 1);
     for (const e of c.exits ?? []) {
       check(op, `${at}: ${e.policy}: exitRate`, e.exitRate, 1);
       for (const k of ["ms", "macs", "bytesMoved"] as const) check(op, `${at}: ${e.policy}: ${k}`, e[k]);
-      for (const a of typeof e.accuracy === "number" ? [e.accuracy] : Object.values(e.accuracy)) check(op, `${at}: ${e.policy}: accuracy`, a!, 1);
+      for (const a of typeof e.accuracy === "number" ? [e.accuracy] : Object.values(e.accuracy))
+        check(op, `${at}: ${e.policy}: accuracy`, a!, 1);
     }
   }
 }
@@ -174,22 +190,37 @@ function validate(p: PlanInput): void {
 /** Predicts every strategy and picks the best for the objective (ties: fewer bytes up, then table order). */
 export function plan(p: PlanInput, objective: Objective = { minimize: "latency" }): Plan {
   validate(p);
-  if (objective.minimize !== "latency" && objective.minimize !== "energy") throw new ValidationError(`plan: objective.minimize must be latency or energy, got ${String(objective.minimize)}`);
+  if (objective.minimize !== "latency" && objective.minimize !== "energy")
+    throw new ValidationError(`plan: objective.minimize must be latency or energy, got ${String(objective.minimize)}`);
   if (objective.minAccuracy !== undefined) check("plan", "objective.minAccuracy", objective.minAccuracy, 1);
   const radioClass = p.radio ?? p.link.radio;
-  if (!radioClass) throw new ValidationError("plan: no radio for this link: pass input.radio (lte, 3g, wifi or lpwan) or use a preset");
+  if (!radioClass)
+    throw new ValidationError(
+      "plan: no radio for this link: pass input.radio (lte, 3g, wifi or lpwan) or use a preset",
+    );
   const model = p.energy ?? DEFAULT_ENERGY;
   const radio = model.radios[radioClass];
   if (!radio) throw new ValidationError(`plan: the energy model has no radio ${JSON.stringify(radioClass)}`);
-  const s = p.edgeSlowdown ?? 1, periodMs = p.periodMs ?? 1000;
-  const ovUp = p.overheadUpBytes ?? 0, ovDown = p.overheadDownBytes ?? 0;
+  const s = p.edgeSlowdown ?? 1,
+    periodMs = p.periodMs ?? 1000;
+  const ovUp = p.overheadUpBytes ?? 0,
+    ovDown = p.overheadDownBytes ?? 0;
   const floor = objective.minAccuracy ?? 0;
   const rows: PlanRow[] = [];
 
   /** A row for a strategy whose edge part runs for every sample and whose transfer happens for a share `send`. */
-  const answer = (d: FrameDtype) => (typeof p.answerBytes === "number" ? p.answerBytes : p.answerBytes[d] ?? p.answerBytes.f32!);
-  const row = (base: Pick<PlanRow, "strategy" | "key" | "cut" | "dtype" | "policy" | "accuracy">, edge: { ms: number; macs: number; bytesMoved: number; workingSetBytes: number }, send: number, payloadUp: number, serverMs: number, serverMacs: number) => {
-    const up = payloadUp + ovUp, down = answer(base.dtype ?? "f32") + ovDown;
+  const answer = (d: FrameDtype) =>
+    typeof p.answerBytes === "number" ? p.answerBytes : (p.answerBytes[d] ?? p.answerBytes.f32!);
+  const row = (
+    base: Pick<PlanRow, "strategy" | "key" | "cut" | "dtype" | "policy" | "accuracy">,
+    edge: { ms: number; macs: number; bytesMoved: number; workingSetBytes: number },
+    send: number,
+    payloadUp: number,
+    serverMs: number,
+    serverMacs: number,
+  ) => {
+    const up = payloadUp + ovUp,
+      down = answer(base.dtype ?? "f32") + ovDown;
     const edgeLatencyMs = s * edge.ms;
     const t = transferTiming(p.link, up, down, serverMs);
     const serverLatencyMs = edgeLatencyMs + t.activeMs;
@@ -216,25 +247,68 @@ export function plan(p: PlanInput, objective: Objective = { minimize: "latency" 
 
   const f = p.full;
   rows.push({
-    strategy: "local", key: "local", accuracy: f.accuracy, edgeRate: 1, latencyMs: s * f.edgeMs, edgeLatencyMs: s * f.edgeMs,
-    upBytes: 0, downBytes: 0, edgeMacs: f.macs, serverMacs: 0, computeJ: 0, radioJ: 0, energyJ: 0, feasible: f.accuracy >= floor,
+    strategy: "local",
+    key: "local",
+    accuracy: f.accuracy,
+    edgeRate: 1,
+    latencyMs: s * f.edgeMs,
+    edgeLatencyMs: s * f.edgeMs,
+    upBytes: 0,
+    downBytes: 0,
+    edgeMacs: f.macs,
+    serverMacs: 0,
+    computeJ: 0,
+    radioJ: 0,
+    energyJ: 0,
+    feasible: f.accuracy >= floor,
   });
   const local = rows[0]!;
   local.computeJ = local.energyJ = computeEnergy(model.compute, f).totalJ;
-  row({ strategy: "offload", key: "offload", accuracy: f.accuracy }, { ms: 0, macs: 0, bytesMoved: 0, workingSetBytes: 0 }, 1, p.inputBytes, f.serverMs, f.macs);
+  row(
+    { strategy: "offload", key: "offload", accuracy: f.accuracy },
+    { ms: 0, macs: 0, bytesMoved: 0, workingSetBytes: 0 },
+    1,
+    p.inputBytes,
+    f.serverMs,
+    f.macs,
+  );
 
   for (const c of p.cuts) {
-    const head = { ms: c.edgeMs, macs: c.edgeMacs, bytesMoved: c.edgeBytesMoved, workingSetBytes: c.edgeWorkingSetBytes };
+    const head = {
+      ms: c.edgeMs,
+      macs: c.edgeMacs,
+      bytesMoved: c.edgeBytesMoved,
+      workingSetBytes: c.edgeWorkingSetBytes,
+    };
     for (const d of DTYPES) {
       const frame = c.frameBytes[d];
       if (frame === undefined) continue;
       const key = `split@${c.cut}:${d}`;
-      row({ strategy: "split", key, cut: c.cut, dtype: d, accuracy: c.accuracy?.[d] ?? f.accuracy }, head, 1, frame, c.serverMs, c.serverMacs);
+      row(
+        { strategy: "split", key, cut: c.cut, dtype: d, accuracy: c.accuracy?.[d] ?? f.accuracy },
+        head,
+        1,
+        frame,
+        c.serverMs,
+        c.serverMacs,
+      );
       for (const e of c.exits ?? []) {
         const accuracy = typeof e.accuracy === "number" ? e.accuracy : e.accuracy[d];
         if (accuracy === undefined) continue;
-        const edge = { ms: c.edgeMs + e.ms, macs: c.edgeMacs + e.macs, bytesMoved: c.edgeBytesMoved + e.bytesMoved, workingSetBytes: c.edgeWorkingSetBytes };
-        row({ strategy: "split+exit", key: `${key}+${e.policy}`, cut: c.cut, dtype: d, policy: e.policy, accuracy }, edge, 1 - e.exitRate, frame, c.serverMs, c.serverMacs);
+        const edge = {
+          ms: c.edgeMs + e.ms,
+          macs: c.edgeMacs + e.macs,
+          bytesMoved: c.edgeBytesMoved + e.bytesMoved,
+          workingSetBytes: c.edgeWorkingSetBytes,
+        };
+        row(
+          { strategy: "split+exit", key: `${key}+${e.policy}`, cut: c.cut, dtype: d, policy: e.policy, accuracy },
+          edge,
+          1 - e.exitRate,
+          frame,
+          c.serverMs,
+          c.serverMacs,
+        );
       }
     }
   }
@@ -258,24 +332,41 @@ export function planSweep(p: PlanInput, upRates: readonly number[], objective?: 
  * sign changes of the difference on a log grid, each refined by bisection to a relative 1e-9. Empty when one of
  * them is better over the whole range.
  */
-export function crossovers(p: PlanInput, a: string, b: string, metric: "latency" | "energy" = "latency", lo = 1e3, hi = 1e10, steps = 240): number[] {
+export function crossovers(
+  p: PlanInput,
+  a: string,
+  b: string,
+  metric: "latency" | "energy" = "latency",
+  lo = 1e3,
+  hi = 1e10,
+  steps = 240,
+): number[] {
   if (!(lo > 0 && hi > lo)) throw new ValidationError(`crossovers: need 0 < lo < hi, got ${lo}, ${hi}`);
   const pick = (rate: number) => {
     const rows = plan({ ...p, link: withUplinkRate(p.link, rate) }).rows;
-    const ra = rows.find((r) => r.key === a), rb = rows.find((r) => r.key === b);
-    if (!ra || !rb) throw new ValidationError(`crossovers: no row ${JSON.stringify(ra ? b : a)}; rows are ${rows.map((r) => r.key).join(", ")}`);
+    const ra = rows.find((r) => r.key === a),
+      rb = rows.find((r) => r.key === b);
+    if (!ra || !rb)
+      throw new ValidationError(
+        `crossovers: no row ${JSON.stringify(ra ? b : a)}; rows are ${rows.map((r) => r.key).join(", ")}`,
+      );
     return metric === "latency" ? ra.latencyMs - rb.latencyMs : ra.energyJ - rb.energyJ;
   };
   const out: number[] = [];
   const at = (i: number) => lo * (hi / lo) ** (i / steps);
-  let x0 = at(0), d0 = pick(x0);
+  let x0 = at(0),
+    d0 = pick(x0);
   for (let i = 1; i <= steps; i++) {
-    const x1 = at(i), d1 = pick(x1);
+    const x1 = at(i),
+      d1 = pick(x1);
     if (d0 === 0) out.push(x0);
     else if (d0 * d1 < 0) {
-      let l = x0, h = x1, dl = d0;
+      let l = x0,
+        h = x1,
+        dl = d0;
       while (h / l - 1 > 1e-9) {
-        const m = Math.sqrt(l * h), dm = pick(m);
+        const m = Math.sqrt(l * h),
+          dm = pick(m);
         if (dm === 0) l = h = m;
         else if (dm * dl < 0) h = m;
         else [l, dl] = [m, dm];
@@ -291,11 +382,14 @@ export function crossovers(p: PlanInput, a: string, b: string, metric: "latency"
 /** The plan's table as Markdown, best row marked, infeasible rows flagged. */
 export function formatPlan(pl: Plan): string {
   const n = (v: number, d = 3) => (Number.isFinite(v) ? (+v.toPrecision(d)).toString() : "–");
-  const head = "| strategy | accuracy | edge-answered | latency ms | up B | down B | edge MACs | server MACs | compute mJ | radio mJ | energy mJ |";
+  const head =
+    "| strategy | accuracy | edge-answered | latency ms | up B | down B | edge MACs | server MACs | compute mJ | radio mJ | energy mJ |";
   const lines = [head, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"];
   for (const r of pl.rows) {
     const mark = r === pl.best ? " **(best)**" : r.feasible ? "" : " (below accuracy floor)";
-    lines.push(`| ${r.key}${mark} | ${(100 * r.accuracy).toFixed(2)}% | ${(100 * r.edgeRate).toFixed(1)}% | ${n(r.latencyMs)} | ${n(r.upBytes)} | ${n(r.downBytes)} | ${n(r.edgeMacs)} | ${n(r.serverMacs)} | ${n(r.computeJ * 1e3)} | ${n(r.radioJ * 1e3)} | ${n(r.energyJ * 1e3)} |`);
+    lines.push(
+      `| ${r.key}${mark} | ${(100 * r.accuracy).toFixed(2)}% | ${(100 * r.edgeRate).toFixed(1)}% | ${n(r.latencyMs)} | ${n(r.upBytes)} | ${n(r.downBytes)} | ${n(r.edgeMacs)} | ${n(r.serverMacs)} | ${n(r.computeJ * 1e3)} | ${n(r.radioJ * 1e3)} | ${n(r.energyJ * 1e3)} |`,
+    );
   }
   return lines.join("\n");
 }

@@ -48,8 +48,12 @@ export function split(model: Model, opts: SplitModelOptions): { head: Head; tail
   const seed = opts.dataSeed;
   const dataSeed = seed === undefined ? undefined : checkInt("split", "dataSeed", seed, 0, 2 ** 32 - 1);
   const record = {
-    cut: k, activationShape: [...(cutLayer.outputShape ?? [cutLayer.outputSize])], classes: model.classes,
-    totalExits: E, hash, ...(dataSeed !== undefined && { dataSeed }),
+    cut: k,
+    activationShape: [...(cutLayer.outputShape ?? [cutLayer.outputSize])],
+    classes: model.classes,
+    totalExits: E,
+    hash,
+    ...(dataSeed !== undefined && { dataSeed }),
   };
   return buildOrRollBack(model.engine, (s) => {
     const layers = (ls: Layer[]) => ls.map((l) => s.keep(l.clone()));
@@ -58,10 +62,13 @@ export function split(model: Model, opts: SplitModelOptions): { head: Head; tail
     const headSplit: SplitRecord = { role: "head", ...record, ...share(0, edge) };
     const tailSplit: SplitRecord = { role: "tail", ...record, ...share(edge, E) };
     const head = new Model(model.engine, layers(model.trunk.slice(0, k)), exits(model.exits.slice(0, edge), 0), {
-      inputShape: model.inputShape, split: headSplit,
+      inputShape: model.inputShape,
+      split: headSplit,
     });
     const tail = new Model(model.engine, layers(model.trunk.slice(k)), exits(model.exits.slice(edge), k), {
-      finalWeight: model.finalWeight, inputShape: [cutLayer.outputSize], split: tailSplit,
+      finalWeight: model.finalWeight,
+      inputShape: [cutLayer.outputSize],
+      split: tailSplit,
     });
     return { head: head as Head, tail: tail as Tail };
   });

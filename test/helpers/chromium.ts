@@ -56,7 +56,11 @@ export function watchPage(page: Page): PageLog {
     console: [],
     requests: [],
     text() {
-      const parts = [...log.errors.map((e) => `page error: ${e}`), ...log.console.map((c) => `console: ${c}`), ...log.requests.map((r) => `request: ${r}`)];
+      const parts = [
+        ...log.errors.map((e) => `page error: ${e}`),
+        ...log.console.map((c) => `console: ${c}`),
+        ...log.requests.map((r) => `request: ${r}`),
+      ];
       return parts.length > 0 ? parts.join("\n") : "(page logged nothing)";
     },
   };
@@ -76,7 +80,11 @@ export function watchPage(page: Page): PageLog {
  * the page throws before posting (a module that does not load never posts), or after `timeout` ms.
  */
 export async function pageResults<T>(page: Page, log: PageLog, timeout = 15_000): Promise<T> {
-  const posted = page.waitForFunction(() => (window as unknown as { __results?: { done?: boolean } }).__results?.done === true, undefined, { timeout, polling: 100 });
+  const posted = page.waitForFunction(
+    () => (window as unknown as { __results?: { done?: boolean } }).__results?.done === true,
+    undefined,
+    { timeout, polling: 100 },
+  );
   const crashed = new Promise<never>((_, reject) => {
     page.on("pageerror", (e) => reject(new Error(`page threw before posting results: ${e.message}\n${log.text()}`)));
     page.on("crash", () => reject(new Error(`page crashed\n${log.text()}`)));

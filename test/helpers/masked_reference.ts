@@ -8,8 +8,19 @@
 // forward pass, the loss, the backward pass and the optimizer. Adam divides by √v + ε, so where gradients cancel
 // to ~0 a rounding-level gradient error moves a weight by a real part of a step, and that drift then reaches
 // every later step; the bounds say how much, so the comparison can stay tight everywhere else.
-import type { Pattern } from "../../src/index.js";
-import { adamStep, gradW, kerasAdamLr, maskedDense, matmul, matmulT, rowSums, sgdStep, softmax, softmaxCrossEntropy } from "./reference.js";
+import type { Pattern } from "../../src/sparsity/pattern.js";
+import {
+  adamStep,
+  gradW,
+  kerasAdamLr,
+  maskedDense,
+  matmul,
+  matmulT,
+  rowSums,
+  sgdStep,
+  softmax,
+  softmaxCrossEntropy,
+} from "./reference.js";
 
 /**
  * Relative error assumed of every float32 result against its magnitude: float32 rounds to 6e-8 per operation, so
@@ -41,7 +52,14 @@ export type OptimizerSpec =
 
 /** A dense layer holding a pattern's values at their positions, zeros elsewhere, and the pattern's mask. */
 export function denseLayer(p: Pattern, values: ArrayLike<number>, bias: ArrayLike<number>, relu: boolean): DenseLayer {
-  return { inputs: p.inputs, outputs: p.outputs, W: maskedDense(p, values), mask: p.toMask(), b: Float64Array.from(bias), relu };
+  return {
+    inputs: p.inputs,
+    outputs: p.outputs,
+    W: maskedDense(p, values),
+    mask: p.toMask(),
+    b: Float64Array.from(bias),
+    relu,
+  };
 }
 
 /** Per-parameter arrays as long as the dense parameter: Adam's [m, v] or SGD's [velocity]. */
@@ -69,7 +87,8 @@ interface Val {
 }
 
 const abs = (a: ArrayLike<number>): Float64Array => Float64Array.from(a as ArrayLike<number>, Math.abs);
-const plus = (...xs: Float64Array[]): Float64Array => xs.reduce((s, x) => (x.forEach((v, i) => (s[i]! += v)), s), new Float64Array(xs[0]!.length));
+const plus = (...xs: Float64Array[]): Float64Array =>
+  xs.reduce((s, x) => (x.forEach((v, i) => (s[i]! += v)), s), new Float64Array(xs[0]!.length));
 const scaled = (x: Float64Array, k: number): Float64Array => Float64Array.from(x, (v) => v * k);
 
 /** The masked dense network and its optimizer. */
@@ -160,13 +179,22 @@ export class MaskedReference {
     const grads = new Map<Float64Array, Val>();
     // backward through one layer given dY of its output y and its input x; returns dX
     const backward = (l: DenseLayer, x: Val, y: Val, dY: Val): Val => {
-      const dZ: Val = l.relu ? { v: dY.v.map((d, i) => (y.v[i]! > 0 ? d : 0)), e: dY.e.map((d, i) => (y.v[i]! > 0 ? d : 0)) } : dY;
+      const dZ: Val = l.relu
+        ? { v: dY.v.map((d, i) => (y.v[i]! > 0 ? d : 0)), e: dY.e.map((d, i) => (y.v[i]! > 0 ? d : 0)) }
+        : dY;
       const adZ = abs(dZ.v);
       grads.set(l.W, {
         v: gradW(dZ.v, l.outputs, x.v, l.inputs, B),
-        e: plus(scaled(gradW(adZ, l.outputs, abs(x.v), l.inputs, B), ROUNDING), gradW(dZ.e, l.outputs, abs(x.v), l.inputs, B), gradW(adZ, l.outputs, x.e, l.inputs, B)),
+        e: plus(
+          scaled(gradW(adZ, l.outputs, abs(x.v), l.inputs, B), ROUNDING),
+          gradW(dZ.e, l.outputs, abs(x.v), l.inputs, B),
+          gradW(adZ, l.outputs, x.e, l.inputs, B),
+        ),
       });
-      grads.set(l.b, { v: rowSums(dZ.v, l.outputs, B), e: plus(scaled(rowSums(adZ, l.outputs, B), ROUNDING), rowSums(dZ.e, l.outputs, B)) });
+      grads.set(l.b, {
+        v: rowSums(dZ.v, l.outputs, B),
+        e: plus(scaled(rowSums(adZ, l.outputs, B), ROUNDING), rowSums(dZ.e, l.outputs, B)),
+      });
       return {
         v: matmulT(l.W, l.outputs, l.inputs, dZ.v, B),
         e: plus(
@@ -178,7 +206,8 @@ export class MaskedReference {
     };
     const exitInputGrads = this.exits.map((e, k) => {
       let g: Val = exitHeads[k]!.dZ;
-      for (let j = e.layers.length - 1; j >= 0; j--) g = backward(e.layers[j]!, exitActs[k]![j]!, exitActs[k]![j + 1]!, g);
+      for (let j = e.layers.length - 1; j >= 0; j--)
+        g = backward(e.layers[j]!, exitActs[k]![j]!, exitActs[k]![j + 1]!, g);
       return g;
     });
     let g: Val = final.dZ;
@@ -211,7 +240,11 @@ export class MaskedReference {
 
   private slotsOf(map: Map<Float64Array, Slots>, param: Float64Array): Slots {
     let s = map.get(param);
-    if (!s) map.set(param, (s = Array.from({ length: this.opt.kind === "adam" ? 2 : 1 }, () => new Float64Array(param.length))));
+    if (!s)
+      map.set(
+        param,
+        (s = Array.from({ length: this.opt.kind === "adam" ? 2 : 1 }, () => new Float64Array(param.length))),
+      );
     return s;
   }
 
@@ -219,10 +252,15 @@ export class MaskedReference {
     const o = this.opt;
     this.t++;
     for (const l of this.layers()) {
-      for (const [param, isWeight] of [[l.W, true], [l.b, false]] as const) {
+      for (const [param, isWeight] of [
+        [l.W, true],
+        [l.b, false],
+      ] as const) {
         const g = grads.get(param)!;
         const l2 = isWeight ? o.weightDecay : 0;
-        const s = this.state(param), se = this.stateError(param), d = this.weightError(param);
+        const s = this.state(param),
+          se = this.stateError(param),
+          d = this.weightError(param);
         // the gradient the optimizer sees includes l2·w, so the weight's own drift enters too
         const ge = Float64Array.from(g.e, (e, i) => e + l2 * (d[i]! + ROUNDING * Math.abs(param[i]!)));
         const gAbs = Float64Array.from(g.v, (v, i) => Math.abs(v + l2 * param[i]!));
@@ -231,9 +269,13 @@ export class MaskedReference {
           adamStep(param, g.v, s[0]!, s[1]!, lrT, o.beta1, o.beta2, o.eps, l2);
           for (let i = 0; i < param.length; i++) {
             se[0]![i] = o.beta1 * se[0]![i]! + (1 - o.beta1) * ge[i]! + ROUNDING * Math.abs(s[0]![i]!);
-            se[1]![i] = o.beta2 * se[1]![i]! + (1 - o.beta2) * (2 * gAbs[i]! * ge[i]! + ge[i]! ** 2) + ROUNDING * s[1]![i]!;
+            se[1]![i] =
+              o.beta2 * se[1]![i]! + (1 - o.beta2) * (2 * gAbs[i]! * ge[i]! + ge[i]! ** 2) + ROUNDING * s[1]![i]!;
             // w −= lrT·m/(√v + ε) moves by lrT·(Δm/(√v + ε) + |m|·Δ√v/(√v + ε)²) when m and v are off by Δm, Δv
-            const m = Math.abs(s[0]![i]!), sv = Math.sqrt(s[1]![i]!), dm = se[0]![i]!, dv = se[1]![i]!;
+            const m = Math.abs(s[0]![i]!),
+              sv = Math.sqrt(s[1]![i]!),
+              dm = se[0]![i]!,
+              dv = se[1]![i]!;
             const dsv = sv > 0 ? Math.min(Math.sqrt(dv), dv / (2 * sv)) : Math.sqrt(dv);
             d[i]! += lrT * (dm / (sv + o.eps) + (m * dsv) / (sv + o.eps) ** 2) + ROUNDING * Math.abs(param[i]!);
           }

@@ -1,6 +1,6 @@
 // The spec: plain dense float64 implementations of every kernel, written for obviousness, not speed.
 // Matrices are row-major Float64Arrays; activations are feature-major [features, batch] like the engine's.
-import type { Pattern } from "../../src/index.js";
+import type { Pattern } from "../../src/sparsity/pattern.js";
 
 /** W[outputs, inputs] with values at the pattern's stored positions and zeros elsewhere. */
 export function maskedDense(p: Pattern, values: ArrayLike<number>): Float64Array {
@@ -22,8 +22,13 @@ export function gatherPattern(p: Pattern, M: ArrayLike<number>): Float64Array {
 
 /** Y[m,B] = W[m,k]·X[k,B] (+ bias[m]) (ReLU). */
 export function matmul(
-  W: ArrayLike<number>, m: number, k: number, X: ArrayLike<number>, B: number,
-  bias?: ArrayLike<number>, relu = false,
+  W: ArrayLike<number>,
+  m: number,
+  k: number,
+  X: ArrayLike<number>,
+  B: number,
+  bias?: ArrayLike<number>,
+  relu = false,
 ): Float64Array {
   const Y = new Float64Array(m * B);
   for (let r = 0; r < m; r++) {
@@ -37,7 +42,14 @@ export function matmul(
 }
 
 /** The magnitude a float32 sum of matmul's terms is accurate to: Σ_c |W[r,c]·X[c,b]| + |bias[r]|. */
-export function matmulScale(W: ArrayLike<number>, m: number, k: number, X: ArrayLike<number>, B: number, bias?: ArrayLike<number>): Float64Array {
+export function matmulScale(
+  W: ArrayLike<number>,
+  m: number,
+  k: number,
+  X: ArrayLike<number>,
+  B: number,
+  bias?: ArrayLike<number>,
+): Float64Array {
   const absW = Float64Array.from(W as ArrayLike<number>, Math.abs);
   const absX = Float64Array.from(X as ArrayLike<number>, Math.abs);
   const absBias = bias ? Float64Array.from(bias as ArrayLike<number>, Math.abs) : undefined;
@@ -100,7 +112,12 @@ export function softmax(Z: ArrayLike<number>, C: number, B: number): Float64Arra
 }
 
 /** loss = −(1/B) Σ_b log softmax(Z)[label_b, b];  dZ = (softmax(Z) − onehot(labels)) / B. */
-export function softmaxCrossEntropy(Z: ArrayLike<number>, C: number, B: number, labels: ArrayLike<number>): { loss: number; dZ: Float64Array } {
+export function softmaxCrossEntropy(
+  Z: ArrayLike<number>,
+  C: number,
+  B: number,
+  labels: ArrayLike<number>,
+): { loss: number; dZ: Float64Array } {
   let loss = 0;
   const dZ = softmax(Z, C, B);
   for (let b = 0; b < B; b++) {
@@ -123,8 +140,15 @@ export function kerasAdamLr(lr: number, decay: number, t: number, b1 = 0.9, b2 =
 
 /** One Adam step in place: g ← g + l2·w;  m ← β1m + (1−β1)g;  v ← β2v + (1−β2)g²;  w ← w − lrT·m/(√v + ε). */
 export function adamStep(
-  w: Float64Array, g: ArrayLike<number>, m: Float64Array, v: Float64Array,
-  lrT: number, b1: number, b2: number, eps: number, l2: number,
+  w: Float64Array,
+  g: ArrayLike<number>,
+  m: Float64Array,
+  v: Float64Array,
+  lrT: number,
+  b1: number,
+  b2: number,
+  eps: number,
+  l2: number,
 ): void {
   for (let i = 0; i < w.length; i++) {
     const gi = g[i]! + l2 * w[i]!;
@@ -135,7 +159,14 @@ export function adamStep(
 }
 
 /** One SGD-with-momentum step in place: u ← μu − lr·(g + l2·w);  w ← w + u. */
-export function sgdStep(w: Float64Array, g: ArrayLike<number>, u: Float64Array, lr: number, mu: number, l2: number): void {
+export function sgdStep(
+  w: Float64Array,
+  g: ArrayLike<number>,
+  u: Float64Array,
+  lr: number,
+  mu: number,
+  l2: number,
+): void {
   for (let i = 0; i < w.length; i++) {
     u[i] = mu * u[i]! - lr * (g[i]! + l2 * w[i]!);
     w[i] = w[i]! + u[i]!;

@@ -67,7 +67,9 @@ export async function startStaticServer(options: StaticServerOptions = {}): Prom
   const allow = options.allow ?? ["/dist/", "/build/", "/test/browser/", "/node_modules/"];
   const requests: ServedRequest[] = [];
   const withImportMap = (html: string) =>
-    options.importMap ? html.replace("<!-- importmap -->", `<script type="importmap">${JSON.stringify(options.importMap)}</script>`) : html;
+    options.importMap
+      ? html.replace("<!-- importmap -->", `<script type="importmap">${JSON.stringify(options.importMap)}</script>`)
+      : html;
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     const answer = (status: number, body: string | Buffer, type?: string, headers: Record<string, string> = {}) => {
@@ -75,7 +77,8 @@ export async function startStaticServer(options: StaticServerOptions = {}): Prom
       res.writeHead(status, { "Cache-Control": "no-store", ...(type ? { "Content-Type": type } : {}), ...headers });
       res.end(req.method === "HEAD" ? undefined : body);
     };
-    if (req.method !== "GET" && req.method !== "HEAD") return answer(405, "method not allowed\n", MIME[".txt"], { Allow: "GET, HEAD" });
+    if (req.method !== "GET" && req.method !== "HEAD")
+      return answer(405, "method not allowed\n", MIME[".txt"], { Allow: "GET, HEAD" });
     let path: string;
     try {
       path = posix.normalize(decodeURIComponent(url.pathname));
@@ -91,7 +94,8 @@ export async function startStaticServer(options: StaticServerOptions = {}): Prom
         break;
       }
     }
-    if (path.includes("\0") || !allow.some((p) => path.startsWith(p))) return answer(404, `not served: ${path}\n`, MIME[".txt"]);
+    if (path.includes("\0") || !allow.some((p) => path.startsWith(p)))
+      return answer(404, `not served: ${path}\n`, MIME[".txt"]);
     const file = join(root, path);
     if (!existsSync(file) || !statSync(file).isFile()) return answer(404, `not found: ${path}\n`, MIME[".txt"]);
     const type = MIME[extname(file)] ?? "application/octet-stream";
@@ -162,13 +166,17 @@ export function packageImportMap(packages: string[], root = REPO_ROOT): ImportMa
     const pkg = JSON.parse(readFileSync(file, "utf8")) as PackageJson;
     const exportsField = pkg.exports;
     const entries: [string, unknown][] =
-      exportsField === undefined ? [[".", pkg.module ?? pkg.main ?? "index.js"]]
-      : typeof exportsField === "string" || Array.isArray(exportsField) || !Object.keys(exportsField as object).some((k) => k.startsWith(".")) ? [[".", exportsField]]
-      : Object.entries(exportsField as object);
+      exportsField === undefined
+        ? [[".", pkg.module ?? pkg.main ?? "index.js"]]
+        : typeof exportsField === "string" ||
+            Array.isArray(exportsField) ||
+            !Object.keys(exportsField as object).some((k) => k.startsWith("."))
+          ? [[".", exportsField]]
+          : Object.entries(exportsField as object);
     for (const [subpath, value] of entries) {
       const target = exportTarget(value);
       if (subpath.includes("*") || !target) continue;
-      imports[name + subpath.slice(1)] = "/" + posix.normalize(dir + target);
+      imports[name + subpath.slice(1)] = `/${posix.normalize(dir + target)}`;
     }
     if (follow) for (const dep of Object.keys(pkg.dependencies ?? {})) add(dep, true);
   };

@@ -46,7 +46,11 @@ export function startSink() {
     });
     s.on("error", () => {});
   });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ port: server.address().port, close: () => new Promise((r) => server.close(r)) })));
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () =>
+      resolve({ port: server.address().port, close: () => new Promise((r) => server.close(r)) }),
+    ),
+  );
 }
 
 /** Opens a connection and answers a one-byte ping on it (so the handshake is behind us). */
@@ -109,5 +113,5 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const ms = await timeUpload(s, n);
   s.destroy();
   await sink.close();
-  process.stdout.write(JSON.stringify({ ms }) + "\n");
+  process.stdout.write(`${JSON.stringify({ ms })}\n`);
 }

@@ -11,7 +11,8 @@ export class Flatten implements Layer {
   readonly inputSize: number;
 
   constructor(inputShape: readonly number[]) {
-    if (inputShape.length < 1 || inputShape.length > 3) throw new ValidationError(`Flatten: input shape must have 1–3 dimensions, got [${inputShape.join(", ")}]`);
+    if (inputShape.length < 1 || inputShape.length > 3)
+      throw new ValidationError(`Flatten: input shape must have 1–3 dimensions, got [${inputShape.join(", ")}]`);
     inputShape.forEach((d, i) => checkInt("Flatten", `inputShape[${i}]`, d, 1));
     this.inputShape = [...inputShape];
     this.inputSize = inputShape.reduce((a, b) => a * b, 1);
@@ -25,12 +26,16 @@ export class Flatten implements Layer {
   }
 
   forward(X: Matrix): Matrix {
-    if (X.rows !== this.inputSize) throw new ShapeError(`Flatten.forward: X has ${X.rows} rows, expected ${this.inputSize} ([${this.inputShape.join(", ")}])`);
+    if (X.rows !== this.inputSize)
+      throw new ShapeError(
+        `Flatten.forward: X has ${X.rows} rows, expected ${this.inputSize} ([${this.inputShape.join(", ")}])`,
+      );
     return X;
   }
 
   backward(dY: Matrix, needDx: boolean): Matrix | undefined {
-    if (dY.rows !== this.inputSize) throw new ShapeError(`Flatten.backward: dY has ${dY.rows} rows, expected ${this.inputSize}`);
+    if (dY.rows !== this.inputSize)
+      throw new ShapeError(`Flatten.backward: dY has ${dY.rows} rows, expected ${this.inputSize}`);
     return needDx ? dY : undefined;
   }
 

@@ -1,7 +1,15 @@
 // Y[C·OH·OW, B] = max | mean over k×k windows of X[C·H·W, B];  dX: dY to each window's first max | dY/k² to each tap
 import type { Engine } from "../../engine/engine.js";
 import { ShapeError, ValidationError } from "../../engine/errors.js";
-import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward, pool2dShape, type Pool2dGeometry, type Pool2dShape } from "../../ops/pool2d.js";
+import {
+  avgPool2d,
+  avgPool2dBackward,
+  maxPool2d,
+  maxPool2dBackward,
+  pool2dShape,
+  type Pool2dGeometry,
+  type Pool2dShape,
+} from "../../ops/pool2d.js";
 import { Matrix } from "../../engine/buffers.js";
 import type { Layer, Param } from "./layer.js";
 
@@ -35,7 +43,10 @@ abstract class Pool2dLayer implements Layer {
   }
 
   forward(X: Matrix): Matrix {
-    if (X.rows !== this.inputSize) throw new ShapeError(`${this.op}.forward: X has ${X.rows} rows, layer takes ${this.inputSize} (${this.shape.C}×${this.shape.H}×${this.shape.W})`);
+    if (X.rows !== this.inputSize)
+      throw new ShapeError(
+        `${this.op}.forward: X has ${X.rows} rows, layer takes ${this.inputSize} (${this.shape.C}×${this.shape.H}×${this.shape.W})`,
+      );
     this.X = X;
     this.Y ??= new Matrix(this.engine, this.outputSize, X.cols);
     return this.pool(X, this.Y.reshape(X.cols));
@@ -44,7 +55,8 @@ abstract class Pool2dLayer implements Layer {
   backward(dY: Matrix, needDx: boolean): Matrix | undefined {
     const X = this.X;
     if (!X) throw new ValidationError(`${this.op}.backward: called before forward`);
-    if (dY.rows !== this.outputSize || dY.cols !== X.cols) throw new ShapeError(`${this.op}.backward: dY is ${dY.rows}×${dY.cols}, expected ${this.outputSize}×${X.cols}`);
+    if (dY.rows !== this.outputSize || dY.cols !== X.cols)
+      throw new ShapeError(`${this.op}.backward: dY is ${dY.rows}×${dY.cols}, expected ${this.outputSize}×${X.cols}`);
     if (!needDx) return undefined;
     this.dX ??= new Matrix(this.engine, this.inputSize, dY.cols);
     return this.unpool(X, dY, this.dX.reshape(dY.cols));

@@ -3,24 +3,22 @@ import { reluBackward } from "../../ops/activations.js";
 import type { Engine } from "../../engine/engine.js";
 import { ShapeError, ValidationError } from "../../engine/errors.js";
 import { Pattern } from "../../sparsity/pattern.js";
-import { ConvWeights, sparseConv2d, sparseConv2dBackward, sparseConv2dBackwardWeights, type Conv2dGeometry } from "../../ops/sparse_conv2d.js";
+import {
+  ConvWeights,
+  sparseConv2d,
+  sparseConv2dBackward,
+  sparseConv2dBackwardWeights,
+  type Conv2dGeometry,
+} from "../../ops/sparse_conv2d.js";
 import { F32Buffer, Matrix } from "../../engine/buffers.js";
 import type { Layer, Param } from "./layer.js";
-import { heNormalRows, type Activation } from "./sparse_linear.js";
+import { heNormalRows, type Activation, type WeightedLayerOptions } from "./sparse_linear.js";
 
-export interface SparseConv2dOptions extends Conv2dGeometry {
+export interface SparseConv2dOptions extends Conv2dGeometry, WeightedLayerOptions {
   /** Which input channels feed each output channel (inputs = inC, outputs = outC); default every one. */
   pattern?: Pattern;
   /** Kernel-tap mask, kh·kw or pattern.nnz·kh·kw entries (see ConvWeights); default every tap. */
   taps?: ArrayLike<number | boolean>;
-  activation?: Activation;
-  /** Initial bias (default 0.1, as the dense layers). */
-  biasInit?: number;
-  /** Seed for the He-normal weights. */
-  seed?: number;
-  /** Initial weights in storage order instead of He-normal; used when loading. */
-  values?: ArrayLike<number>;
-  bias?: ArrayLike<number>;
 }
 
 /**
@@ -49,10 +47,13 @@ export class SparseConv2d implements Layer {
     opts: SparseConv2dOptions,
   ) {
     this.activation = opts.activation ?? "relu";
-    if (this.activation !== "relu" && this.activation !== "linear") throw new ValidationError(`SparseConv2d: activation must be relu or linear, got ${String(this.activation)}`);
+    if (this.activation !== "relu" && this.activation !== "linear")
+      throw new ValidationError(`SparseConv2d: activation must be relu or linear, got ${String(this.activation)}`);
     // checked before anything is allocated in WASM memory: a refused layer leaves nothing behind
     if (opts.bias && opts.bias.length !== opts.outC) {
-      throw new ShapeError(`SparseConv2d: bias has ${opts.bias.length} entries, layer has ${opts.outC} output channels`);
+      throw new ShapeError(
+        `SparseConv2d: bias has ${opts.bias.length} entries, layer has ${opts.outC} output channels`,
+      );
     }
     this.pattern = opts.pattern ?? Pattern.dense(opts.inC, opts.outC);
     this.weights = new ConvWeights(engine, opts, this.pattern, { taps: opts.taps, values: opts.values });
@@ -74,7 +75,10 @@ export class SparseConv2d implements Layer {
   }
 
   forward(X: Matrix): Matrix {
-    if (X.rows !== this.inputSize) throw new ShapeError(`SparseConv2d.forward: X has ${X.rows} rows, layer takes ${this.inputSize} (${this.weights.inC}×${this.weights.H}×${this.weights.W})`);
+    if (X.rows !== this.inputSize)
+      throw new ShapeError(
+        `SparseConv2d.forward: X has ${X.rows} rows, layer takes ${this.inputSize} (${this.weights.inC}×${this.weights.H}×${this.weights.W})`,
+      );
     this.X = X;
     this.Y ??= new Matrix(this.engine, this.outputSize, X.cols);
     return sparseConv2d(this.weights, X, this.Y.reshape(X.cols), { bias: this.bias, relu: this.activation === "relu" });
@@ -83,7 +87,8 @@ export class SparseConv2d implements Layer {
   backward(dY: Matrix, needDx: boolean): Matrix | undefined {
     const X = this.X;
     if (!X) throw new ValidationError("SparseConv2d.backward: called before forward");
-    if (dY.rows !== this.outputSize || dY.cols !== X.cols) throw new ShapeError(`SparseConv2d.backward: dY is ${dY.rows}×${dY.cols}, expected ${this.outputSize}×${X.cols}`);
+    if (dY.rows !== this.outputSize || dY.cols !== X.cols)
+      throw new ShapeError(`SparseConv2d.backward: dY is ${dY.rows}×${dY.cols}, expected ${this.outputSize}×${X.cols}`);
     let dZ = dY;
     if (this.activation === "relu") {
       this.dZ ??= new Matrix(this.engine, this.outputSize, dY.cols);
@@ -109,9 +114,12 @@ export class SparseConv2d implements Layer {
   clone(): SparseConv2d {
     const w = this.weights;
     return new SparseConv2d(this.engine, {
-      inC: w.inC, outC: w.outC, H: w.H, W: w.W, kh: w.kh, kw: w.kw, stride: w.stride, padding: w.padding,
-      pattern: this.pattern, taps: w.tapMask, activation: this.activation,
-      values: w.values.toArray(), bias: this.bias.toArray(),
+      ...w.geometry,
+      pattern: this.pattern,
+      taps: w.tapMask,
+      activation: this.activation,
+      values: w.values.toArray(),
+      bias: this.bias.toArray(),
     });
   }
 

@@ -4,23 +4,26 @@ import { denseMatmulBackwardWeights, denseMatmul, denseMatmulBackward } from "..
 import { reluBackward } from "../../ops/activations.js";
 import type { Engine } from "../../engine/engine.js";
 import { ShapeError, ValidationError } from "../../engine/errors.js";
-import { Pattern } from "../../sparsity/pattern.js";
+import type { Pattern } from "../../sparsity/pattern.js";
 import { Rng } from "../../engine/random.js";
 import { F32Buffer, Matrix } from "../../engine/buffers.js";
 import type { Layer, Param } from "./layer.js";
 
 export type Activation = "relu" | "linear";
 
-export interface SparseLinearOptions {
+/** How a weighted layer starts: its activation, and He-normal weights from a seed or given values. */
+export interface WeightedLayerOptions {
   activation?: Activation;
-  /** Initial bias (the paper uses 0.1). */
+  /** Initial bias (default 0.1, as the paper). */
   biasInit?: number;
   /** Seed for the He-normal weights. */
   seed?: number;
-  /** Initial weights (nnz, CSR order) instead of He-normal; used when loading. */
+  /** Initial weights in storage order (CSR order; for a convolution see ConvWeights) instead of He-normal. */
   values?: ArrayLike<number>;
   bias?: ArrayLike<number>;
 }
+
+export type SparseLinearOptions = WeightedLayerOptions;
 
 /**
  * A linear layer over a fixed pattern: only the pattern's nnz weights exist. He-normal init over each
@@ -46,9 +49,11 @@ export class SparseLinear implements Layer {
     opts: SparseLinearOptions = {},
   ) {
     this.activation = opts.activation ?? "relu";
-    if (this.activation !== "relu" && this.activation !== "linear") throw new ValidationError(`SparseLinear: activation must be relu or linear, got ${String(this.activation)}`);
+    if (this.activation !== "relu" && this.activation !== "linear")
+      throw new ValidationError(`SparseLinear: activation must be relu or linear, got ${String(this.activation)}`);
     // checked before anything is allocated in WASM memory: a refused layer leaves nothing behind
-    if (opts.bias && opts.bias.length !== pattern.outputs) throw new ShapeError(`SparseLinear: bias has ${opts.bias.length} entries, layer has ${pattern.outputs} outputs`);
+    if (opts.bias && opts.bias.length !== pattern.outputs)
+      throw new ShapeError(`SparseLinear: bias has ${opts.bias.length} entries, layer has ${pattern.outputs} outputs`);
     const values = opts.values ?? heNormal(pattern, opts.seed ?? 0);
     this.weights = new CsrWeights(engine, pattern, values);
     this.bias = F32Buffer.from(engine, opts.bias ?? new Float32Array(pattern.outputs).fill(opts.biasInit ?? 0.1));
@@ -66,7 +71,8 @@ export class SparseLinear implements Layer {
   }
 
   forward(X: Matrix): Matrix {
-    if (X.rows !== this.inputSize) throw new ShapeError(`SparseLinear.forward: X has ${X.rows} rows, layer has ${this.inputSize} inputs`);
+    if (X.rows !== this.inputSize)
+      throw new ShapeError(`SparseLinear.forward: X has ${X.rows} rows, layer has ${this.inputSize} inputs`);
     this.X = X;
     const Y = this.Y.reshape(X.cols);
     const opts = { bias: this.bias, relu: this.activation === "relu" };
@@ -78,7 +84,8 @@ export class SparseLinear implements Layer {
   backward(dY: Matrix, needDx: boolean): Matrix | undefined {
     const X = this.X;
     if (!X) throw new ValidationError("SparseLinear.backward: called before forward");
-    if (dY.rows !== this.outputSize || dY.cols !== X.cols) throw new ShapeError(`SparseLinear.backward: dY is ${dY.rows}×${dY.cols}, expected ${this.outputSize}×${X.cols}`);
+    if (dY.rows !== this.outputSize || dY.cols !== X.cols)
+      throw new ShapeError(`SparseLinear.backward: dY is ${dY.rows}×${dY.cols}, expected ${this.outputSize}×${X.cols}`);
     let dZ = dY;
     if (this.activation === "relu") {
       this.dZ ??= new Matrix(this.engine, this.outputSize, dY.cols);
@@ -121,7 +128,12 @@ export class SparseLinear implements Layer {
   }
 
   private denseView() {
-    return { engine: this.engine, outputs: this.pattern.outputs, inputs: this.pattern.inputs, values: this.weights.values };
+    return {
+      engine: this.engine,
+      outputs: this.pattern.outputs,
+      inputs: this.pattern.inputs,
+      values: this.weights.values,
+    };
   }
 }
 
@@ -136,7 +148,8 @@ export function heNormalRows(rowPtr: Int32Array, seed: number): Float32Array {
   const rows = rowPtr.length - 1;
   const out = new Float32Array(rowPtr[rows]!);
   for (let r = 0; r < rows; r++) {
-    const a = rowPtr[r]!, b = rowPtr[r + 1]!;
+    const a = rowPtr[r]!,
+      b = rowPtr[r + 1]!;
     const sigma = Math.sqrt(2 / Math.max(1, b - a)) / 0.87962566103423978;
     for (let p = a; p < b; p++) {
       let z: number;
