@@ -50,6 +50,7 @@ export {
   type EncodeModelOptions,
   type IndexDtype,
   type LoadedModel,
+  type ModelLimits,
   type ModelSpec,
 } from "./io/model_io.js";
 export { split, type SplitModelOptions } from "./split/split.js";

@@ -83,6 +83,7 @@ export {
   hashModel,
   MODEL_FORMAT_VERSION,
   INDEX_DTYPES,
+  DEFAULT_MODEL_LIMITS,
   type EncodeLayerOptions,
   type LayerSpec,
   type StoredTensor,
@@ -94,9 +95,11 @@ export {
   FRAME_MEDIA_TYPE,
   FRAME_MAX_RANK,
   FRAME_VERSION,
+  decodeFrameHeader,
   frameBytesPerSample,
   frameErrorBound,
   frameHeaderBytes,
+  type FrameHeader,
 } from "./split/frame.js";
 export { retryAfterMs } from "./split/client.js";
 export {

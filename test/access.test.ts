@@ -342,6 +342,45 @@ describe.skipIf(!openssl)("TLS", () => {
     }
   });
 
+  it("over TLS too: a client that half-closes after a whole request is answered; the cap holds", async () => {
+    const files = certificate();
+    try {
+      const { readFileSync } = await import("node:fs");
+      const { connect: tlsConnect } = await import("node:tls");
+      const ca = readFileSync(files.path("cert.pem"));
+      const tls = { cert: ca, key: readFileSync(files.path("key.pem")) };
+      const s = await startServer({ model: tailBytes, engine, port: 0, maxConnections: 2, tls });
+      others.push(s);
+      const f = activationFrame(tail, 1, 5);
+      const request = Buffer.concat([
+        Buffer.from(`POST /v1/infer HTTP/1.1\r\nHost: x\r\nContent-Type: ${FRAME_TYPE}\r\n`),
+        Buffer.from(`Content-Length: ${f.bytes.length}\r\n\r\n`),
+        f.bytes,
+      ]);
+      /** The status line and Connection header of the answer to one request, `end()` called right after it. */
+      const ask = (halfClose: boolean) =>
+        new Promise<string>((resolve, reject) => {
+          const c = tlsConnect({ port: s.port, host: "127.0.0.1", ca }, () => {
+            c.write(request);
+            if (halfClose) c.end();
+          });
+          let got = "";
+          c.on("data", (d: Buffer) => (got += d.toString("latin1")));
+          c.on("error", reject);
+          c.on("close", () => resolve(`${got.split("\r\n")[0]} ${/connection: (\w+)/i.exec(got)?.[1] ?? "-"}`));
+          if (!halfClose) setTimeout(() => c.destroy(), 300);
+        });
+      expect(await ask(true)).toBe("HTTP/1.1 200 OK close");
+      const open = tlsConnect({ port: s.port, host: "127.0.0.1", ca });
+      const other = tlsConnect({ port: s.port, host: "127.0.0.1", ca });
+      await Promise.all([open, other].map((c) => new Promise((r) => c.once("secureConnect", r))));
+      expect(await ask(false)).toBe("HTTP/1.1 503 Service Unavailable close");
+      for (const c of [open, other]) c.destroy();
+    } finally {
+      files.cleanup();
+    }
+  });
+
   it("presparse serve with TLS and tokens; presparse infer over https and wss with one; no output has it", async () => {
     const files = certificate();
     const { writeFileSync } = await import("node:fs");

@@ -10,6 +10,7 @@ import {
   FrameMismatchError,
   FrameTooLargeError,
   decodeFrame,
+  decodeFrameHeader,
   encodeFrame,
   frameBytes,
   frameBytesPerSample,
@@ -332,6 +333,12 @@ describe("frame decoder rejects", () => {
     ["a non-zero scale on f32", resealed(withF32(f32, OFFSET.scale, 1)), "scale", FrameError],
     ["the int8 code -128", resealed(withU8(i8, frameHeaderBytes(2), 0x80)), "payload", FrameError],
     ["int8 codes under scale 0", resealed(withF32(i8, OFFSET.scale, 0)), "payload", FrameError],
+    [
+      "an int8 scale of -0 (the encoder writes +0)",
+      resealed(withF32(frame({ data: new Float32Array(120) }), OFFSET.scale, -0)),
+      "scale",
+      FrameError,
+    ],
     ["a NaN f32", resealed(withF32(f32, frameHeaderBytes(2) + 8, NaN)), "payload", FrameError],
     [
       "an Inf f16",
@@ -368,6 +375,62 @@ describe("frame decoder rejects", () => {
     }
     // A corrupt frame is malformed first, whatever it claims to be.
     expect(rejection(withBitFlipped(i8, 8 * 17), {}, { modelHash: HASH }).field).toBe("checksum");
+  });
+  it("a frame of another per-sample shape on dims, checked before the payload is decoded", () => {
+    expect(decodeFrame(i8, {}, { sampleShapes: [[7], [40]] }).shape).toEqual([40, 3]);
+    const big = frame({ dtype: "f32", shape: [1024, 256], data: ramp(1024 * 256) });
+    for (const sampleShapes of [[[40]], [[4, 10]], [[1024, 256]]]) {
+      let e: unknown;
+      // nothing the size of the payload is allocated: the shape is refused first
+      expect(
+        largestAllocation(() => {
+          try {
+            decodeFrame(big, {}, { sampleShapes });
+          } catch (x) {
+            e = x;
+          }
+        }),
+      ).toBeLessThan(4096);
+      expect(e).toBeInstanceOf(FrameError);
+      expect([(e as FrameError).field, (e as FrameError).reason]).toEqual(["dims", "malformed"]);
+    }
+    expect(rejection(i8, {}, { sampleShapes: [[40, 3]] }).message).toBe(
+      "frame: dims: expected [40, 3, batch] (features first, batch last), got [40, 3]",
+    );
+  });
+  it("decodeFrameHeader: the header alone, from the frame's first bytes, against the limits and expectations", () => {
+    const h = decodeFrameHeader(
+      i8.subarray(0, frameHeaderBytes(2)),
+      {},
+      { modelHash: HASH, splitId: 1, kind: "activation", sampleShapes: [[40]] },
+    );
+    expect(h).toEqual({
+      dtype: "int8",
+      kind: "activation",
+      shape: [40, 3],
+      splitId: 1,
+      modelHash: HASH,
+      scale: decodeFrame(i8).scale,
+      headerLength: 40,
+      payloadLength: 120,
+      totalLength: i8.length,
+    });
+    const refused = (b: Uint8Array, limits?: FrameLimits, exp?: Parameters<typeof decodeFrame>[2]) => {
+      try {
+        decodeFrameHeader(b, limits, exp);
+      } catch (e) {
+        if (e instanceof FrameError) return [e.constructor, e.field];
+        throw e;
+      }
+      return undefined;
+    };
+    expect(refused(i8.subarray(0, 39))).toEqual([FrameError, "length"]);
+    expect(refused(i8, { maxBytes: i8.length - 1 })).toEqual([FrameTooLargeError, "length"]);
+    expect(refused(i8, {}, { modelHash: "fedcba9876543210" })).toEqual([FrameMismatchError, "modelHash"]);
+    expect(refused(i8, {}, { sampleShapes: [[41]] })).toEqual([FrameError, "dims"]);
+    expect(refused(withU8(i8, OFFSET.magic, 0))).toEqual([FrameError, "magic"]);
+    // the checksum is not the header's to check: a flipped payload bit passes here and fails decodeFrame
+    expect(refused(withBitFlipped(i8, 8 * 50))).toBeUndefined();
   });
   it("non-bytes and bad limits with ValidationError", () => {
     expect(() => decodeFrame([1, 2, 3] as unknown as Uint8Array)).toThrow(ValidationError);

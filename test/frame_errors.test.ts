@@ -202,8 +202,8 @@ describe("decodeFrame refuses", () => {
       err = e;
     }
     expect(err).toBeInstanceOf(FrameError);
-    // (the message prints -0 as "0")
-    expect((err as FrameError).message).toBe("frame: scale: expected 0 for f32, got 0");
+    // (the message names the -0, which a plain number-to-string would print as "0")
+    expect((err as FrameError).message).toBe("frame: scale: expected 0 for f32, got -0");
   });
 });
 

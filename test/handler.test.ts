@@ -154,6 +154,38 @@ describe("POST /v1/infer as a function", () => {
     expect((await s.handler.handle(infer(good))).status).toBe(200);
   });
 
+  it("refuses on a body's first 48 bytes what its frame header shows, as the whole request would be", async () => {
+    const s = service({ maxBodyBytes: 1 << 20 });
+    const W = tail.inputSize;
+    const good = activationFrame(tail, 2, 9).bytes;
+    const frame = (data: Float32Array, shape: number[], extra = {}) => encodeFrame({ ...OWN, data, shape, ...extra });
+    const flipped = good.slice();
+    flipped[50]! ^= 1;
+    const other = (o: Parameters<typeof activationFrame>[4]) => activationFrame(tail, 2, 9, "f32", o).bytes;
+    expect([
+      s.handler.prefixBytes(infer(good)),
+      s.handler.prefixBytes(request("GET", "/healthz")),
+      s.handler.prefixBytes(request("GET", "/nope")),
+    ]).toEqual([48, 0, 0]);
+    const cases: [string, Uint8Array, number | undefined, string?][] = [
+      ["garbage", Uint8Array.from({ length: 80 }, (_, i) => i), 400, "magic"],
+      ["the wrong width", frame(new Float32Array((W + 1) * 2), [W + 1, 2]), 400, "dims"],
+      ["rank 1", frame(new Float32Array(W), [W]), 400, "dims"],
+      ["another model", other({ modelHash: "0123456789abcdef" }), 409, "modelHash"],
+      ["logits sent as input", other({ kind: "logits" }), 409, "kind"],
+      ["too many samples for the queue", frame(new Float32Array(W * 5000), [W, 5000], { dtype: "int8" }), 413, "dims"],
+      ["a header declaring more than the body limit", frame(new Float32Array(W * 30_000), [W, 30_000]), 413, "length"],
+      ["a good frame", good, undefined],
+      ["a flipped payload byte (the checksum needs the whole body)", flipped, undefined],
+    ];
+    for (const [what, bytes, status, field] of cases) {
+      const a = s.handler.inspect(infer(bytes), bytes.subarray(0, 48));
+      expect(a?.status, what).toBe(status);
+      if (a) expect(errorOf(a).field, what).toBe(field);
+      if (a && bytes.length <= 1 << 20) expect(await s.handler.handle(infer(bytes)), what).toEqual(a);
+    }
+  });
+
   it("maps the frame decoder's reasons to statuses in one table", () => {
     expect(FRAME_REFUSALS).toEqual({
       malformed: { status: 400, code: "bad_frame" },

@@ -398,10 +398,13 @@ describe("safetensors limits at their edges", () => {
       );
   });
 
-  it("deep nesting in the header is a FormatError, not a crash", () => {
-    const depth = 200_000;
-    const field = fails(file(`{"__metadata__":${"[".repeat(depth)}${"]".repeat(depth)}}`), "__metadata__");
-    expect(field).toMatch(/expected an object of strings/);
+  it("deep nesting in the header is a FormatError, not a crash: refused past maxJsonDepth before it is parsed", () => {
+    const deep = (depth: number) => file(`{"__metadata__":${"[".repeat(depth)}${"]".repeat(depth)}}`);
+    expect(fails(deep(200_000), "header")).toMatch(/JSON nested deeper than 64 levels/);
+    // the object and 63 arrays are 64 levels, the default: parsed, and refused by the header's own checks
+    expect(fails(deep(64), "header")).toMatch(/JSON nested deeper than 64 levels/);
+    expect(fails(deep(63), "__metadata__")).toMatch(/expected an object of strings/);
+    expect(fails(deep(64), "__metadata__", { maxJsonDepth: 65 })).toMatch(/expected an object of strings/);
     const nested = `{"a":${"[".repeat(50)}${"]".repeat(50)}}`;
     expect(fails(file(nested), "tensor")).toBe('safetensors: tensor: "a" is not an object');
   });

@@ -110,7 +110,11 @@ function oracleDecode(b: Uint8Array, limits: Limits = {}, exp: Expect = {}): Ver
       `0x${stored.toString(16).padStart(8, "0")}`,
     );
   const scale = dv.getFloat32(24, true);
-  const scaleOk = dtype === "int8" ? scale >= 0 && Number.isFinite(Math.fround(127 * scale)) : Object.is(scale, 0);
+  // int8: finite, ≥ +0 and not −0 (the encoder never writes one), 127·scale finite; f32/f16: +0
+  const scaleOk =
+    dtype === "int8"
+      ? scale >= 0 && !Object.is(scale, -0) && Number.isFinite(Math.fround(127 * scale))
+      : Object.is(scale, 0);
   if (!scaleOk) return reject("FrameError", "scale", scale);
   const splitId = u32(12);
   const modelHash = Array.from(b.subarray(16, 24), (x) => x.toString(16).padStart(2, "0")).join("");

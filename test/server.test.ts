@@ -260,7 +260,7 @@ describe("tail server", () => {
           () =>
             raw(s.url, {
               headers: { "Content-Type": FRAME_TYPE, "Transfer-Encoding": "chunked" },
-              body: [new Uint8Array(3000), new Uint8Array(3000)],
+              body: [good, new Uint8Array(3000), new Uint8Array(3000)],
             }),
           413,
           "too_large",
@@ -377,7 +377,8 @@ describe("tail server", () => {
     sock.write(postHead(frame.length));
     sock.write(frame);
     await until(() => s.queueDepth().requests === 1, "a queued request");
-    sock.destroy();
+    // a reset: the connection is gone both ways (a FIN alone may be a half-close, which is answered: below)
+    sock.resetAndDestroy();
     await until(() => s.metrics.requests.get({ path: "/v1/infer", code: "499", transport: "http" }) === 1, "a 499");
     expect(s.queueDepth()).toEqual({ requests: 0, samples: 0 });
     expect(s.metrics.render()).toMatch(/^presparse_inflight_requests 0$/m);

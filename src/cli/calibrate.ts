@@ -14,6 +14,7 @@ import { loadModel, saveModel } from "../node/model_files.js";
 import { lineChart } from "../report/svg.js";
 import { type Command, UsageError, num, required } from "./args.js";
 import { engine, heldOutFromFlags, pct, trainedSeed } from "./common.js";
+import { checkWritableDir, checkWritableFile } from "./outputs.js";
 
 /** Accuracy vs exit rate and accuracy vs mean MACs, one SVG each. */
 export function calibrationCharts(c: Calibration, chosen?: SweepPoint): { exitRate: string; macs: string } {
@@ -94,6 +95,14 @@ real early-exit runner.
     if (v.pick !== undefined && v["target-loss"] !== undefined)
       throw new UsageError("calibrate: give --target-loss or --pick knee, not both");
     const target = num("calibrate", "target-loss", v["target-loss"], 0.5, 0, 100);
+    const z = num("calibrate", "z", v.z, 1, 0, 10);
+    const outDir = (v["out-dir"] as string | undefined) ?? ".";
+    await checkWritableDir("calibrate", "--out-dir", outDir, [
+      "calibration.json",
+      "calibration-exit-rate.svg",
+      "calibration-macs.svg",
+    ]);
+    if (v.store) await checkWritableFile("calibrate", "--store: --model", path);
     const eng = await engine();
     const loaded = await loadModel(eng, path);
     const model = loaded.model;
@@ -110,12 +119,10 @@ real early-exit runner.
       `${test.name} (verification half)`,
     );
     const cal = calibrate(model, even, kind);
-    const z = num("calibrate", "z", v.z, 1, 0, 10);
     const chosen = v.pick === "knee" ? pickKnee(cal) : pickForAccuracy(cal, target, z);
     const whole = calibrate(model, test, kind);
     const verified = chosen ? measurePolicy(model, odd, parseExitPolicy(chosen.policy, model.exits.length)) : undefined;
     const verifiedFinal = calibrate(model, odd, kind).finalAccuracy;
-    const outDir = (v["out-dir"] as string | undefined) ?? ".";
     mkdirSync(outDir, { recursive: true });
     const charts = calibrationCharts(whole, chosen && whole.points.find((p) => p.policy === chosen.policy));
     writeFileSync(join(outDir, "calibration-exit-rate.svg"), charts.exitRate);

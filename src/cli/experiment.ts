@@ -3,6 +3,7 @@ import { loadData } from "../data/load.js";
 import { reductionLine, runExperiment, resultsTable, type NetworkSpec } from "../node/experiment.js";
 import { type Command, UsageError, int, intList, num, numList } from "./args.js";
 import { engine, THREADS_HELP, threadsFlag, threadsOption } from "./common.js";
+import { checkWritableDir } from "./outputs.js";
 
 export const experimentCommand: Command = {
   name: "experiment",
@@ -77,6 +78,8 @@ ${THREADS_HELP}
     const log = (s: string) => {
       if (!quiet) process.stderr.write(`${s}\n`);
     };
+    const outDir = join((v.out as string | undefined) ?? "results", name);
+    await checkWritableDir(c, "--out/--name", outDir);
     const data = loadData(dataSpec, { seed, padTo: sizes[0] });
     const dense = sizes.slice(1);
     const networks: NetworkSpec[] = [
@@ -94,7 +97,6 @@ ${THREADS_HELP}
         outDegrees: narrow.slice(1),
       },
     ];
-    const outDir = join((v.out as string | undefined) ?? "results", name);
     const eng = await engine(threadsFlag("experiment", v));
     const result = await runExperiment(eng, {
       outDir,

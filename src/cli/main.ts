@@ -2,12 +2,12 @@
 // presparse command line: one subcommand per file, flags parsed strictly, one-line errors.
 import { readFileSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { PresparseError } from "../engine/errors.js";
 import { type Command, UsageError, helpText, parse } from "./args.js";
 import { calibrateCommand } from "./calibrate.js";
 import { evalCommand } from "./eval.js";
 import { experimentCommand } from "./experiment.js";
 import { inferCommand } from "./infer.js";
+import { reportError } from "./report.js";
 import { serveCommand } from "./serve.js";
 import { splitCommand } from "./split.js";
 import { trainCommand } from "./train.js";
@@ -62,15 +62,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     return (await cmd.run(values, positionals)) ?? 0;
   } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`presparse: ${e.message}\n`);
-      return 2;
-    }
-    if (e instanceof PresparseError) {
-      process.stderr.write(`presparse: ${e.name}: ${e.message}\n`);
-      return 1;
-    }
-    throw e;
+    return reportError(e);
   }
 }
 

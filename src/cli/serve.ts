@@ -36,6 +36,8 @@ answers every accepted request, then exits 0.
   --max-queue N         samples allowed to wait; past it requests get 503 + Retry-After (default 4096)
   --timeout-ms T        a request not answered this long after it arrived gets 504 (default 10000)
   --max-body-bytes N    largest request body, else 413 (default 4194304)
+  --max-inflight-bytes N  bytes all bodies being received may hold together, else 503 (default 33554432)
+  --max-connections N   open connections; past it a connection's request gets 503 (default 1024)
   --retry-after S       seconds in the Retry-After of a 503 (default 1)
   --drain-delay-ms T    on SIGTERM keep listening T ms first, /healthz answering 503, so a load balancer
                         takes this instance out before its port closes (default 0)
@@ -62,6 +64,8 @@ ${THREADS_HELP}
     "max-queue": { type: "string" },
     "timeout-ms": { type: "string" },
     "max-body-bytes": { type: "string" },
+    "max-inflight-bytes": { type: "string" },
+    "max-connections": { type: "string" },
     "retry-after": { type: "string" },
     workers: { type: "string" },
     "drain-delay-ms": { type: "string" },
@@ -90,6 +94,11 @@ ${THREADS_HELP}
       maxQueue: int("serve", "max-queue", v["max-queue"], 4096, 1, 1 << 30),
       timeoutMs: int("serve", "timeout-ms", v["timeout-ms"], 10_000, 1, 2 ** 31 - 1),
       maxBodyBytes: int("serve", "max-body-bytes", v["max-body-bytes"], 4 * 2 ** 20, 64, 2 ** 31 - 1),
+      maxInflightBytes:
+        v["max-inflight-bytes"] === undefined
+          ? undefined
+          : int("serve", "max-inflight-bytes", v["max-inflight-bytes"], 0, 64, Number.MAX_SAFE_INTEGER),
+      maxConnections: int("serve", "max-connections", v["max-connections"], 1024, 1, 1 << 20),
       retryAfterSeconds: int("serve", "retry-after", v["retry-after"], 1, 0, 86_400),
       drainDelayMs: int("serve", "drain-delay-ms", v["drain-delay-ms"], 0, 0, 3_600_000),
       demo,

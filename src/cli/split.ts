@@ -8,6 +8,7 @@ import { loadModel } from "../node/model_files.js";
 import { split } from "../split/split.js";
 import { type Command, UsageError, int, required } from "./args.js";
 import { engine, fmtBytes, indexDtypeFlag, trainedSeed } from "./common.js";
+import { checkWritableDir } from "./outputs.js";
 
 export const splitCommand: Command = {
   name: "split",
@@ -38,6 +39,7 @@ the server refuses frames from any other head.
   async run(v) {
     const path = required("split", "model", v.model);
     const outDir = required("split", "out-dir", v["out-dir"]);
+    await checkWritableDir("split", "--out-dir", outDir, ["head.safetensors", "tail.safetensors"]);
     // splitting is file work: no pool to start
     const loaded = await loadModel(await engine(1), path);
     const model = loaded.model;

@@ -15,6 +15,7 @@ import {
   threadsFlag,
   threadsOption,
 } from "./common.js";
+import { checkWritableFile } from "./outputs.js";
 import { Progress } from "./progress.js";
 
 export const trainOptions = {
@@ -161,6 +162,7 @@ ${THREADS_HELP}
     const epochs = int("train", "epochs", v.epochs, 50, 1);
     const batch = int("train", "batch", v.batch, 256, 1, 65536);
     const indexDtype = indexDtypeFlag("train", v["index-dtype"]);
+    if (v.save !== undefined) await checkWritableFile("train", "--save", v.save as string);
     const data = dataFor("train", (v.data as string | undefined) ?? "mnist", model.inputSize, seed);
     const progress = new Progress(Boolean(v.quiet));
     const size = sizeSummary(model);

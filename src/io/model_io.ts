@@ -3,20 +3,27 @@
 // the codec table below turns each layer kind into its record and tensors and back, so a format change touches
 // this file only. Either half of a split model is an ordinary model file whose `extra.split` says which.
 import type { Engine } from "../engine/engine.js";
-import { FormatError, HASH_FORMAT, ValidationError, hashHex } from "../engine/errors.js";
+import { FormatError, HASH_FORMAT, ValidationError, checkInt, hashHex } from "../engine/errors.js";
 import { buildOrRollBack } from "../engine/scope.js";
 import { Pattern } from "../sparsity/pattern.js";
 import { formatPolicy, parseExitPolicy } from "../exits/runner.js";
 import type { Layer } from "../nn/layers/layer.js";
 import { Flatten } from "../nn/layers/flatten.js";
 import { AvgPool2d, MaxPool2d } from "../nn/layers/pool2d.js";
-import type { Pool2dGeometry } from "../ops/pool2d.js";
+import { pool2dShape, type Pool2dGeometry } from "../ops/pool2d.js";
+import { convOutputSize } from "../ops/sparse_conv2d.js";
 import { SparseConv2d } from "../nn/layers/sparse_conv2d.js";
 import { CONV_GEOMETRY_KEYS, type Conv2dGeometry } from "../ops/sparse_conv2d.js";
 import { SparseLinear, type Activation } from "../nn/layers/sparse_linear.js";
 import { Model, type ExitPolicy, type Head, type SplitRecord, type Tail } from "../nn/model.js";
 import { crc32 } from "./crc32.js";
-import { decodeSafetensors, encodeSafetensors, type SafeTensor, type SafetensorsFile } from "./safetensors.js";
+import {
+  checkJsonDepth,
+  decodeSafetensors,
+  encodeSafetensors,
+  type SafeTensor,
+  type SafetensorsFile,
+} from "./safetensors.js";
 
 export const MODEL_FORMAT_VERSION = 1;
 
@@ -58,12 +65,44 @@ export interface LoadedModel<M extends Model = Model> {
   metadata: Record<string, string>;
 }
 
+/**
+ * Caps on the sizes a model file declares, checked before anything is built: a file's tensors pay for the memory
+ * they fill, but widths, geometry and layer counts are numbers in its header that nothing else vouches for.
+ */
+export interface ModelLimits {
+  /** Features per sample of the input, of every layer's input and output, of the cut, and classes. */
+  maxFeatures?: number;
+  /**
+   * Features per sample summed over every layer's input: what a model costs that no tensor pays for (a sparse
+   * layer's column pointers at load, 4 bytes per input; every layer's scratch once it runs).
+   */
+  maxTotalFeatures?: number;
+  /** Layers in the trunk and the exit heads together (also the most exits a split record may count). */
+  maxLayers?: number;
+  /** Nesting depth of the safetensors header and of the architecture record. */
+  maxJsonDepth?: number;
+}
+
+/**
+ * Defaults sized to the largest real model with room to spare: 2^22 features per sample holds VGG-16's widest
+ * activation at 224×224 (64×224×224 = 3,211,264), 2^25 in all twice its 15.2 million layer inputs; 4096 layers is
+ * 27× ResNet-152's 152; 64 levels of JSON against the 5 a model file uses.
+ */
+export const DEFAULT_MODEL_LIMITS: Readonly<Required<ModelLimits>> = Object.freeze({
+  maxFeatures: 2 ** 22,
+  maxTotalFeatures: 2 ** 25,
+  maxLayers: 4096,
+  maxJsonDepth: 64,
+});
+
 /** Options of {@link decodeModel}. */
 export interface DecodeModelOptions {
   /** Named in error messages (e.g. the file path). */
   source?: string;
   /** Accept only that half of a split model: another file is a FormatError on `extra.split.role` (or `extra.split`). */
   role?: SplitRecord["role"];
+  /** Caps on declared sizes; each one given replaces its default in {@link DEFAULT_MODEL_LIMITS}. */
+  limits?: ModelLimits;
 }
 
 // ---------------------------------------------------------------- one codec per layer kind
@@ -72,6 +111,8 @@ type Tensors = Record<string, StoredTensor | undefined>;
 
 interface LayerCodec {
   encode(layer: Layer, o: EncodeLayerOptions): { spec: LayerSpec; tensors: Record<string, StoredTensor> };
+  /** Features per sample in and out that the record declares, computed without building anything. */
+  features(r: LayerReader): [number, number];
   /** Rebuilds the layer, checking every field and tensor; a rejection is a FormatError naming the layer and part. */
   decode(engine: Engine, r: LayerReader): Layer;
 }
@@ -104,6 +145,7 @@ const CODECS: Record<string, LayerCodec> = {
       }
       return { spec, tensors };
     },
+    features: (r) => [r.int("inputs"), r.int("outputs")],
     decode(engine, r) {
       const inputs = r.spec.inputs as number,
         outputs = r.spec.outputs as number;
@@ -154,6 +196,12 @@ const CODECS: Record<string, LayerCodec> = {
       if (w.tapMask) tensors.tap_mask = { dtype: "I32", shape: [p.nnz, w.kh, w.kw], data: Int32Array.from(w.tapMask) };
       return { spec, tensors };
     },
+    features(r) {
+      const [H, W, stride, padding] = [r.int("H"), r.int("W"), r.int("stride"), r.int("padding")];
+      const outH = convOutputSize(H, r.int("kh"), stride, padding),
+        outW = convOutputSize(W, r.int("kw"), stride, padding);
+      return [r.int("inC") * H * W, r.int("outC") * outH * outW];
+    },
     decode(engine, r) {
       const g = Object.fromEntries(CONV_GEOMETRY_KEYS.map((k) => [k, r.int(k)])) as Required<Conv2dGeometry>;
       const pattern = r.pattern(g.inC, g.outC, r.tensor("row_ptr", "I32").data, r.tensor("col_idx", "I32").data);
@@ -183,15 +231,24 @@ const CODECS: Record<string, LayerCodec> = {
     encode(layer) {
       return { spec: { kind: layer.kind, inputShape: [...(layer as Flatten).inputShape] }, tensors: {} };
     },
+    features(r) {
+      const n = flattenShape(r).reduce((a, b) => a * b, 1);
+      return [n, n];
+    },
     decode(_engine, r) {
-      const s = r.spec.inputShape;
-      if (!Array.isArray(s) || !s.every((d) => Number.isSafeInteger(d) && d > 0)) {
-        throw r.fail("inputShape", `expected positive integers, got ${JSON.stringify(s)}`);
-      }
-      return r.build("inputShape", () => new Flatten(s as number[]));
+      const s = flattenShape(r);
+      return r.build("inputShape", () => new Flatten(s));
     },
   },
 };
+
+function flattenShape(r: LayerReader): number[] {
+  const s = r.spec.inputShape;
+  if (!Array.isArray(s) || !s.every((d) => Number.isSafeInteger(d) && d > 0)) {
+    throw r.fail("inputShape", `expected positive integers, got ${JSON.stringify(s)}`);
+  }
+  return s as number[];
+}
 
 // ---------------------------------------------------------------- what other readers need
 
@@ -263,6 +320,11 @@ function pool(make: (engine: Engine, g: Required<Pool2dGeometry>) => MaxPool2d |
       };
       return { spec, tensors: {} };
     },
+    features(r) {
+      const geometry = { C: r.int("C"), H: r.int("H"), W: r.int("W"), k: r.int("k"), stride: r.int("stride") };
+      const g = r.build(undefined, () => pool2dShape("pool2d", geometry));
+      return [g.C * g.H * g.W, g.C * g.outH * g.outW];
+    },
     decode(engine, r) {
       const g = { C: r.int("C"), H: r.int("H"), W: r.int("W"), k: r.int("k"), stride: r.int("stride") };
       return r.build(undefined, () => make(engine, g));
@@ -288,6 +350,14 @@ class LayerReader {
     const x = this.tensors[name];
     if (!x) throw this.fail(name, "tensor missing");
     if (!dtypes.includes(x.dtype)) throw this.fail(name, `dtype ${x.dtype}, expected ${dtypes.join(" or ")}`);
+    if (x.data instanceof Float32Array) {
+      // the checksum vouches for the bytes, not for what they mean: a NaN weight poisons every output it reaches
+      const d = x.data;
+      for (let i = 0; i < d.length; i++) {
+        if (!Number.isFinite(d[i]!))
+          throw this.fail(name, `element ${i} is ${d[i]}; weights and biases must be finite`);
+      }
+    }
     return x;
   }
   int(key: string): number {
@@ -456,6 +526,15 @@ function checkTensorsChecksum(file: SafetensorsFile, source: string): void {
 export function encodeModel(model: Model, opts: EncodeModelOptions = {}): { bytes: Uint8Array; hash: string } {
   const spec = modelSpec(model, opts.extra);
   const tensors = modelTensors(model, { indexDtype: opts.indexDtype });
+  // the decoder refuses them, so a file holding them could never be read back
+  for (const [name, t] of Object.entries(tensors)) {
+    if (!(t.data instanceof Float32Array)) continue;
+    const i = t.data.findIndex((v) => !Number.isFinite(v));
+    if (i >= 0)
+      throw new ValidationError(
+        `encodeModel: ${name}[${i}] is ${t.data[i]}; a model file holds finite weights and biases`,
+      );
+  }
   // the hash names the model, not how its indices are stored: it is taken over the default (I32) tensors
   const hash =
     opts.hash ?? model.split?.hash ?? hashModel(spec, opts.indexDtype === "u16" ? modelTensors(model) : tensors);
@@ -560,28 +639,31 @@ function splitRecordOf(
   };
 }
 
+/** A file's tensors grouped by layer: `<prefix>.<name>` under its prefix, in one pass over the file. */
+function tensorsByLayer(file: SafetensorsFile): Map<string, Tensors> {
+  const groups = new Map<string, Tensors>();
+  for (const [name, t] of file.tensors) {
+    const dot = name.lastIndexOf(".");
+    if (dot <= 0) continue;
+    const prefix = name.slice(0, dot);
+    let g = groups.get(prefix);
+    // no prototype: a tensor named `<prefix>.__proto__` must stay an ordinary (and unused) entry
+    if (!g) groups.set(prefix, (g = Object.create(null) as Tensors));
+    g[name.slice(dot + 1)] = t as StoredTensor;
+  }
+  return groups;
+}
+
 /**
  * Builds the layer stored under `<prefix>.` in a decoded file; marks in `used` exactly the tensors the layer
  * stores, so a foreign tensor in its namespace is caught by the caller's unused-tensor check.
  */
-function layerFromFile(
-  engine: Engine,
-  file: SafetensorsFile,
-  spec: LayerSpec,
-  prefix: string,
-  used: Set<string>,
-): Layer {
-  // no prototype: a tensor named `<prefix>.__proto__` must stay an ordinary (and unused) entry
-  const given = Object.create(null) as Tensors;
-  for (const [name, t] of file.tensors) {
-    if (!name.startsWith(`${prefix}.`)) continue;
-    const short = name.slice(prefix.length + 1);
-    if (short.includes(".")) continue;
-    if (!(STORED_DTYPES as readonly string[]).includes(t.dtype)) {
+function layerFromFile(engine: Engine, given: Tensors, spec: LayerSpec, prefix: string, used: Set<string>): Layer {
+  for (const [short, t] of Object.entries(given)) {
+    if (!(STORED_DTYPES as readonly string[]).includes(t!.dtype)) {
       const want = `${STORED_DTYPES.slice(0, -1).join(", ")} or ${STORED_DTYPES.at(-1)}`;
-      throw new FormatError("model", name, `dtype ${t.dtype}, expected ${want}`);
+      throw new FormatError("model", `${prefix}.${short}`, `dtype ${t!.dtype}, expected ${want}`);
     }
-    given[short] = t as StoredTensor;
   }
   const layer = decodeLayer(engine, spec, given, prefix);
   const stored = encodeLayer(layer).tensors;
@@ -590,16 +672,91 @@ function layerFromFile(
 }
 
 /**
- * Decodes and validates a model file: safetensors rules, the architecture, every CSR invariant and pattern hash,
- * unused tensors, the checksum — and for a split half its split record and policy share (the model it gives is a
- * Head or a Tail). Every rejection is a FormatError naming the field.
+ * Every size the architecture declares against the limits, before anything is built: the input, each layer's
+ * features in and out (from its record alone), the number of layers, and the split record's widths and counts.
  */
-export function decodeModel(engine: Engine, bytes: Uint8Array, o: { source?: string; role: "head" }): LoadedModel<Head>;
-export function decodeModel(engine: Engine, bytes: Uint8Array, o: { source?: string; role: "tail" }): LoadedModel<Tail>;
+function checkDeclaredSizes(
+  spec: ModelSpec,
+  layers: [LayerSpec, string][],
+  limits: Required<ModelLimits>,
+  source: string,
+): void {
+  const over = (field: string, what: string, n: number, limit: number, name: string) =>
+    new FormatError("model", field, `${source}: ${what} ${n}, the limit is ${limit} (limits.${name})`);
+  if (layers.length > limits.maxLayers)
+    throw over("presparse.trunk", "layers (trunk and exits)", layers.length, limits.maxLayers, "maxLayers");
+  const input = spec.inputShape.reduce((a, b) => a * b, 1);
+  if (input > limits.maxFeatures)
+    throw over("presparse.inputShape", "features per sample", input, limits.maxFeatures, "maxFeatures");
+  if (typeof spec.classes === "number" && spec.classes > limits.maxFeatures) {
+    throw over("presparse.classes", "classes", spec.classes, limits.maxFeatures, "maxFeatures");
+  }
+  let total = 0;
+  for (const [l, where] of layers) {
+    const codec = Object.hasOwn(CODECS, l.kind) ? CODECS[l.kind]! : undefined;
+    if (!codec) throw new FormatError("model", `${where}.kind`, `unknown layer kind ${JSON.stringify(l.kind)}`);
+    const [inputs, outputs] = codec.features(new LayerReader(l, {}, where));
+    const widest = Math.max(inputs, outputs);
+    // Infinity is a zero stride, which the layer itself names when it is built
+    if (!Number.isFinite(widest)) continue;
+    if (widest > limits.maxFeatures)
+      throw over(where, "declares features per sample:", widest, limits.maxFeatures, "maxFeatures");
+    if ((total += Math.max(0, inputs)) > limits.maxTotalFeatures) {
+      throw over(
+        where,
+        "brings the layers' input features per sample to",
+        total,
+        limits.maxTotalFeatures,
+        "maxTotalFeatures",
+      );
+    }
+  }
+  const split =
+    typeof spec.extra === "object" && spec.extra !== null
+      ? (spec.extra.split as Record<string, unknown> | undefined)
+      : undefined;
+  if (typeof split !== "object" || split === null) return;
+  for (const [key, limit, name] of [
+    ["activationWidth", limits.maxFeatures, "maxFeatures"],
+    ["classes", limits.maxFeatures, "maxFeatures"],
+    ["totalExits", limits.maxLayers, "maxLayers"],
+  ] as const) {
+    const v = split[key];
+    if (typeof v === "number" && v > limit) throw over(`extra.split.${key}`, key, v, limit, name);
+  }
+}
+
+function resolveModelLimits(l: ModelLimits = {}): Required<ModelLimits> {
+  const r = { ...DEFAULT_MODEL_LIMITS, ...l };
+  checkInt("decodeModel", "limits.maxFeatures", r.maxFeatures, 1, 2 ** 31 - 1);
+  checkInt("decodeModel", "limits.maxTotalFeatures", r.maxTotalFeatures, 1, Number.MAX_SAFE_INTEGER);
+  checkInt("decodeModel", "limits.maxLayers", r.maxLayers, 1, 2 ** 31 - 1);
+  checkInt("decodeModel", "limits.maxJsonDepth", r.maxJsonDepth, 3, 10_000);
+  return r;
+}
+
+/**
+ * Decodes and validates a model file: safetensors rules, the declared sizes against `limits`, the architecture,
+ * every CSR invariant and pattern hash, finite weights, unused tensors, the checksum — and for a split half its
+ * split record and policy share (the model it gives is a Head or a Tail). Every rejection is a FormatError naming
+ * the field; a rejected file leaves no engine memory behind, and validation is linear in the file's size.
+ */
+export function decodeModel(
+  engine: Engine,
+  bytes: Uint8Array,
+  o: { source?: string; role: "head"; limits?: ModelLimits },
+): LoadedModel<Head>;
+export function decodeModel(
+  engine: Engine,
+  bytes: Uint8Array,
+  o: { source?: string; role: "tail"; limits?: ModelLimits },
+): LoadedModel<Tail>;
 export function decodeModel(engine: Engine, bytes: Uint8Array, o?: DecodeModelOptions): LoadedModel;
 export function decodeModel(engine: Engine, bytes: Uint8Array, o: DecodeModelOptions = {}): LoadedModel {
   const source = o.source ?? "model";
-  const file = decodeSafetensors(bytes, { source, copy: true });
+  const limits = resolveModelLimits(o.limits);
+  // views, not copies: every layer copies what it keeps into engine memory, and nothing else outlives this call
+  const file = decodeSafetensors(bytes, { source, maxJsonDepth: limits.maxJsonDepth });
   const raw = file.metadata.presparse;
   if (raw === undefined)
     throw new FormatError(
@@ -607,6 +764,11 @@ export function decodeModel(engine: Engine, bytes: Uint8Array, o: DecodeModelOpt
       "__metadata__.presparse",
       `${source}: not a presparse model (no architecture record)`,
     );
+  checkJsonDepth(
+    raw,
+    limits.maxJsonDepth,
+    (detail) => new FormatError("model", "__metadata__.presparse", `${source}: ${detail}`),
+  );
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
@@ -614,11 +776,18 @@ export function decodeModel(engine: Engine, bytes: Uint8Array, o: DecodeModelOpt
     throw new FormatError("model", "__metadata__.presparse", `${source}: invalid JSON: ${(e as Error).message}`);
   }
   const spec = checkSpec(parsed);
+  const layers: [LayerSpec, string][] = [
+    ...spec.trunk.map((l, i): [LayerSpec, string] => [l, `trunk.${i}`]),
+    ...spec.exits.flatMap((e, k) => e.layers.map((l, j): [LayerSpec, string] => [l, `exit.${k}.${j}`])),
+  ];
+  checkDeclaredSizes(spec, layers, limits, source);
   // the split record first, so the other half or a plain model is named as such rather than as a broken model
   const split = splitRecordOf(spec, file.metadata.model_hash, source, o.role);
   const used = new Set<string>();
+  const groups = tensorsByLayer(file);
   return buildOrRollBack(engine, (s) => {
-    const build = (l: LayerSpec, prefix: string) => s.keep(layerFromFile(engine, file, l, prefix, used));
+    const build = (l: LayerSpec, prefix: string) =>
+      s.keep(layerFromFile(engine, groups.get(prefix) ?? {}, l, prefix, used));
     const trunk = spec.trunk.map((l, i) => build(l, `trunk.${i}`));
     const exits = spec.exits.map((e, k) => ({
       after: e.after,

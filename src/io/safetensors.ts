@@ -64,6 +64,8 @@ export interface DecodeOptions {
   copy?: boolean;
   /** Named in error messages (e.g. the file path). */
   source?: string;
+  /** Deepest nesting of arrays and objects accepted in the header (default 64; a valid file needs 3). */
+  maxJsonDepth?: number;
 }
 
 const METADATA = "__metadata__";
@@ -154,7 +156,7 @@ export function encodeSafetensors(
  * Throws FormatError("safetensors", field, detail) on any violation.
  */
 export function decodeSafetensors(bytes: Uint8Array, options: DecodeOptions = {}): SafetensorsFile {
-  const { maxHeaderBytes = 100_000_000, copy = false, source } = options;
+  const { maxHeaderBytes = 100_000_000, copy = false, source, maxJsonDepth = 64 } = options;
   const fail = (field: string, detail: string): never => {
     throw new FormatError("safetensors", field, source === undefined ? detail : `${detail} (in ${source})`);
   };
@@ -170,6 +172,11 @@ export function decodeSafetensors(bytes: Uint8Array, options: DecodeOptions = {}
   } catch {
     fail("header", "not valid UTF-8");
   }
+  checkJsonDepth(
+    text,
+    maxJsonDepth,
+    (detail) => new FormatError("safetensors", "header", source === undefined ? detail : `${detail} (in ${source})`),
+  );
   let header: unknown;
   try {
     header = JSON.parse(text);
@@ -253,6 +260,26 @@ function readMetadata(info: unknown, fail: (field: string, detail: string) => ne
   }
   // fromEntries defines own properties, so a "__proto__" key stays data
   return Object.fromEntries(entries) as Record<string, string>;
+}
+
+/**
+ * Throws `fail(detail)` when a JSON text nests arrays and objects deeper than `max`. One pass, before parsing:
+ * JSON.parse itself copes with any depth, but whatever walks the result recursively (String(), JSON.stringify
+ * in an error message) would overflow the stack and throw a RangeError instead of a format error.
+ */
+export function checkJsonDepth(json: string, max: number, fail: (detail: string) => Error): void {
+  let depth = 0;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      i++;
+      while (i < json.length && json.charCodeAt(i) !== 0x22) i += json.charCodeAt(i) === 0x5c /* \ */ ? 2 : 1;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      if (++depth > max) throw fail(`JSON nested deeper than ${max} levels`);
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      depth--;
+    }
+  }
 }
 
 /**

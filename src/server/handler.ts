@@ -33,10 +33,15 @@ export interface Answer {
   samples?: number;
 }
 
-/** One method of one path. Both functions refuse by throwing {@link HttpError}. */
+/** One method of one path. Its functions refuse by throwing {@link HttpError}. */
 export interface Endpoint {
   /** Checks on the head alone, before the body is read (media type, query, declared length, draining). */
   admit?(head: RequestHead): void;
+  /**
+   * Checks on the body's first `bytes` bytes, as soon as a transport has them (a frame's header before its
+   * payload), so a body refused on them need not be kept. A body shorter than that is checked by `answer` alone.
+   */
+  inspect?: { bytes: number; check(head: RequestHead, first: Uint8Array): void };
   /** The answer to the request; `admit` has passed. */
   answer(req: Request): Answer | Promise<Answer>;
 }
@@ -61,6 +66,10 @@ export interface Handler {
   label(path: string): string;
   /** A refusal decided on the head alone (no route, wrong method, the endpoint's checks), or undefined. */
   admit(head: RequestHead): Answer | undefined;
+  /** How many of the body's first bytes `inspect` wants to see (0: none). */
+  prefixBytes(head: RequestHead): number;
+  /** A refusal decided on the head and the body's first `prefixBytes(head)` bytes, or undefined. */
+  inspect(head: RequestHead, first: Uint8Array): Answer | undefined;
   /** The answer to a whole request, `admit`'s checks included. Never rejects: a failure is a 500 answer. */
   handle(req: Request): Promise<Answer>;
 }
@@ -115,6 +124,23 @@ export function createHandler(routes: RouteTable, gates: readonly Gate[] = []): 
         endpoint(head, route).admit?.(head);
         return undefined;
       } catch (e) {
+        return finish(head, answerFor(e, route));
+      }
+    },
+    prefixBytes(head) {
+      try {
+        return endpoint(head, routes.get(head.path)).inspect?.bytes ?? 0;
+      } catch {
+        return 0;
+      }
+    },
+    inspect(head, first) {
+      const route = routes.get(head.path);
+      try {
+        endpoint(head, route).inspect?.check(head, first);
+        return undefined;
+      } catch (e) {
+        // written like every refusal of the route, with the gates' headers (CORS)
         return finish(head, answerFor(e, route));
       }
     },

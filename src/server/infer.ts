@@ -1,8 +1,16 @@
 // POST /v1/infer: one activation frame in, one logits (or probabilities) frame out, through the batch queue. The
 // request's deadline runs from its arrival, whatever the transport; a request whose client is gone leaves the queue.
 import { performance } from "node:perf_hooks";
-import { FRAME_MEDIA_TYPE, FrameError, decodeFrame, encodeFrame } from "../split/frame.js";
-import type { Frame, FrameDtype, FrameKind } from "../split/frame.js";
+import {
+  FRAME_MAX_RANK,
+  FRAME_MEDIA_TYPE,
+  FrameError,
+  decodeFrame,
+  decodeFrameHeader,
+  encodeFrame,
+  frameHeaderBytes,
+} from "../split/frame.js";
+import type { FrameDtype, FrameKind } from "../split/frame.js";
 import { HttpError, bodyTooLarge, frameRefusal, timeoutError, unavailable } from "./errors.js";
 import type { Answer, Endpoint, Request, RequestHead } from "./handler.js";
 import type { BatchJob, BatchQueue } from "./queue.js";
@@ -51,6 +59,15 @@ export function inferEndpoint(d: InferDeps): Endpoint {
         throw bodyTooLarge(limits.maxBodyBytes, declared);
       }
     },
+    // the frame's header against the tail (identity, per-sample shape, size) before its payload is read, let alone
+    // decoded: a frame of the wrong shape costs its header, not a copy, a checksum and a decode of megabytes
+    inspect: {
+      bytes: frameHeaderBytes(FRAME_MAX_RANK),
+      check(_head, first) {
+        const h = refusingFrames(() => decodeFrameHeader(first, { maxBytes: limits.maxBodyBytes }, expected(tail)));
+        samples(h.shape, limits);
+      },
+    },
     async answer(req) {
       const { kind, dtype } = answerOptions(req);
       const { data, n, frameDtype } = activation(req.body, tail, limits);
@@ -74,32 +91,41 @@ export function answerOptions(head: RequestHead): { kind: FrameKind; dtype?: Fra
   return { kind: output as FrameKind, dtype: (dtype ?? undefined) as FrameDtype | undefined };
 }
 
-/** The body as the tail's input: a frame for this model and cut, [activationWidth, n] or [...activationShape, n]. */
-function activation(body: Uint8Array, tail: ServedTail, limits: InferLimits) {
-  let frame: Frame;
+/**
+ * What a frame for this tail is: its model, its cut, an activation of [activationWidth, n] or
+ * [...activationShape, n].
+ */
+function expected(tail: ServedTail) {
+  const flat = [tail.activationWidth],
+    cut = tail.activationShape;
+  const sampleShapes = cut.length > 1 ? [flat, cut] : [flat];
+  return { modelHash: tail.hash, splitId: tail.splitId, kind: "activation", sampleShapes } as const;
+}
+
+/** Runs a frame decoder; its rejection becomes the server's refusal (FRAME_REFUSALS). */
+function refusingFrames<T>(decode: () => T): T {
   try {
-    const expect = { modelHash: tail.hash, splitId: tail.splitId, kind: "activation" } as const;
-    frame = decodeFrame(body, { maxBytes: limits.maxBodyBytes }, expect);
+    return decode();
   } catch (e) {
     if (e instanceof FrameError) throw frameRefusal(e);
     throw new HttpError(400, "bad_frame", (e as Error).message);
   }
-  const per = frame.shape.slice(0, -1),
-    cut = tail.activationShape;
-  const flat = per.length === 1 && per[0] === tail.activationWidth;
-  const shaped = per.length === cut.length && per.every((d, i) => d === cut[i]);
-  if (frame.shape.length < 2 || !(flat || shaped)) {
-    const alt = cut.length > 1 ? ` or [${cut.join(", ")}, batch]` : "";
-    const want = `[${tail.activationWidth}, batch]${alt} (features first, batch last)`;
-    const message = `frame: dims: expected ${want}, got [${frame.shape.join(", ")}]`;
-    throw new HttpError(400, "bad_frame", message, "dims");
-  }
-  const n = frame.shape[frame.shape.length - 1]!;
+}
+
+/** The frame's samples (its last dimension), refused when the queue could never hold them. */
+function samples(shape: readonly number[], limits: InferLimits): number {
+  const n = shape[shape.length - 1]!;
   if (n > limits.maxQueue) {
     const message = `${n} samples in one frame; the queue holds at most ${limits.maxQueue}`;
     throw new HttpError(413, "too_large", message, "dims");
   }
-  return { data: frame.data, n, frameDtype: frame.dtype };
+  return n;
+}
+
+/** The body as the tail's input: a frame for this model and cut, [activationWidth, n] or [...activationShape, n]. */
+function activation(body: Uint8Array, tail: ServedTail, limits: InferLimits) {
+  const frame = refusingFrames(() => decodeFrame(body, { maxBytes: limits.maxBodyBytes }, expected(tail)));
+  return { data: frame.data, n: samples(frame.shape, limits), frameDtype: frame.dtype };
 }
 
 type Work = Omit<BatchJob, "done" | "fail">;

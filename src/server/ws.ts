@@ -76,7 +76,7 @@ export interface StreamServer {
 export function attachStream(
   server: HttpServer | HttpsServer,
   s: TailService,
-  o: { maxBodyBytes: number },
+  o: { maxBodyBytes: number; refuse?: (socket: Duplex) => HttpError | undefined },
 ): StreamServer {
   const wss = new WebSocketServer({
     noServer: true,
@@ -92,8 +92,11 @@ export function attachStream(
     socket.on("error", () => socket.destroy());
     const head = upgradeHead(req, arrived);
     const label = head ? s.handler.label(head.path) : "other";
-    const refused =
-      head === undefined
+    // the transport's own refusal of the connection (past --max-connections) comes first
+    const over = o.refuse?.(socket);
+    const refused = over
+      ? errorAnswer(over)
+      : head === undefined
         ? errorAnswer(new HttpError(400, "bad_request", `cannot parse the request target ${JSON.stringify(req.url)}`))
         : s.handler.admit(head);
     if (refused || head === undefined || head.path !== STREAM_PATH) {

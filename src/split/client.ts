@@ -4,7 +4,15 @@
 import { PresparseError, ShapeError, ValidationError, checkInt } from "../engine/errors.js";
 import { ExitRunner, type ExitPolicy } from "../exits/runner.js";
 import { softmaxStats } from "../ops/softmax_xent.js";
-import { FRAME_DTYPES, FRAME_MEDIA_TYPE, FrameError, decodeFrame, encodeFrame, type FrameDtype } from "./frame.js";
+import {
+  FRAME_DTYPES,
+  FRAME_MEDIA_TYPE,
+  FrameError,
+  decodeFrame,
+  encodeFrame,
+  frameBytes,
+  type FrameDtype,
+} from "./frame.js";
 import type { Head } from "../nn/model.js";
 import { Matrix } from "../engine/buffers.js";
 import {
@@ -16,7 +24,11 @@ import {
   type WebSocketConstructor,
 } from "./ws_transport.js";
 
-/** A non-200 answer of the tail server (after retries, for 503), with the fields of its JSON error body. */
+/**
+ * A non-200 answer of the tail server (after retries, for 503), with the fields of its JSON error body; or no usable
+ * answer at all, with status 0: `unreachable` (the connection failed: the URL and the cause are named), `timeout`.
+ * A 200 that is not the answer asked for is `bad_answer`; an answer past its size limit `too_large`.
+ */
 export class SplitServerError extends PresparseError {
   override readonly name: string = "SplitServerError";
   constructor(
@@ -25,9 +37,16 @@ export class SplitServerError extends PresparseError {
     message: string,
     readonly field?: string,
   ) {
-    super(`server answered ${status} ${code}${field ? ` (${field})` : ""}: ${message}`);
+    super(
+      status === 0
+        ? `${code}: ${message}`
+        : `server answered ${status} ${code}${field ? ` (${field})` : ""}: ${message}`,
+    );
   }
 }
+
+/** How much of a refusal's body is read: enough for any JSON error, not a proxy's endless page. */
+const ERROR_BODY_BYTES = 64 * 1024;
 
 /** Options of {@link SplitClient}. */
 export interface SplitClientOptions {
@@ -196,7 +215,12 @@ export class SplitClient {
         modelHash: split.hash,
       });
       totals.bytesSent = frame.length;
-      const answer = this.stream ? await this.streamPost(this.stream, frame, totals) : await this.post(frame, totals);
+      // over HTTP the answer is read no further than the largest this request can have, an f32 frame of
+      // [classes, m]; a stream receives whole messages, so this cap does not apply there (the WebSocket's own
+      // limit does: 100 MiB for the ws package's, none in a browser)
+      const answer = this.stream
+        ? await this.streamPost(this.stream, frame, totals)
+        : await this.post(frame, totals, frameBytes([head.classes, m], "f32"));
       totals.bytesReceived = answer.length;
       const kind = this.output;
       let f: ReturnType<typeof decodeFrame>;
@@ -247,12 +271,13 @@ export class SplitClient {
     return this.X;
   }
 
-  private async post(frame: Uint8Array, totals: InferTotals): Promise<Uint8Array> {
+  private async post(frame: Uint8Array, totals: InferTotals, answerBytes: number): Promise<Uint8Array> {
     const query = this.output === "probabilities" ? "?output=probabilities" : "";
     for (let attempt = 0; ; attempt++) {
       totals.requests++;
       const ctl = new AbortController();
-      const timer = setTimeout(() => ctl.abort(), this.timeoutMs);
+      let timedOut = false;
+      const timer = setTimeout(() => ((timedOut = true), ctl.abort()), this.timeoutMs);
       let res: Response;
       let body: Uint8Array;
       try {
@@ -262,16 +287,18 @@ export class SplitClient {
           body: frame as Uint8Array<ArrayBuffer>,
           signal: ctl.signal,
         });
-        body = new Uint8Array(await res.arrayBuffer());
+        body = await readCapped(res, res.status === 200 ? answerBytes : ERROR_BODY_BYTES, ctl);
       } catch (e) {
-        if (ctl.signal.aborted)
+        if (timedOut)
           throw new SplitServerError(0, "timeout", `no answer from ${this.url} within ${this.timeoutMs} ms`);
+        // an answer refused here (too_large) is not a failed connection: neither retried nor renamed
+        if (e instanceof PresparseError) throw e;
         // the connection failed: an answer is a function of the frame alone, so sending it again is safe
-        if (!(e instanceof SplitServerError) && attempt < this.retries) {
+        if (attempt < this.retries) {
           await this.retryWait(attempt, 0, totals);
           continue;
         }
-        throw e;
+        throw new SplitServerError(0, "unreachable", `cannot reach ${this.url}: ${causeOf(e)}`);
       } finally {
         clearTimeout(timer);
       }
@@ -334,6 +361,60 @@ export class SplitClient {
     this.X?.dispose();
     this.X = undefined;
   }
+}
+
+/**
+ * The body, read from its stream and stopped at `limit` bytes: an answer that declares more (Content-Length) is
+ * refused before any of it is read, one that sends more is cut there. A 200 past the limit is `too_large`; any other
+ * status keeps the first `limit` bytes (its message). Works on any fetch's Response, Node's or a browser's.
+ */
+async function readCapped(res: Response, limit: number, ctl: AbortController): Promise<Uint8Array> {
+  const tooLarge = (what: string) => {
+    ctl.abort();
+    return new SplitServerError(
+      200,
+      "too_large",
+      `${what}, the largest answer to this request is ${limit} bytes`,
+      "length",
+    );
+  };
+  const declared = Number(res.headers.get("content-length") ?? NaN);
+  if (declared > limit && res.status === 200) {
+    void res.body?.cancel().catch(() => {});
+    throw tooLarge(`Content-Length ${declared}`);
+  }
+  if (!res.body) return new Uint8Array(0);
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (size + value.length > limit) {
+      void reader.cancel().catch(() => {});
+      if (res.status === 200) throw tooLarge(`more than ${size + value.length} bytes sent`);
+      chunks.push(value.subarray(0, limit - size));
+      size = limit;
+      ctl.abort();
+      break;
+    }
+    chunks.push(value);
+    size += value.length;
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) out.set(c, (at += c.length) - c.length);
+  return out;
+}
+
+/** Why a fetch failed, in one line: undici puts the system error (ECONNREFUSED, ENOTFOUND, …) in `cause`. */
+function causeOf(e: unknown): string {
+  const cause = (e as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
+  const why =
+    typeof cause?.message === "string" ? cause.message : typeof cause?.code === "string" ? cause.code : undefined;
+  const base = e instanceof Error ? e.message : String(e);
+  return why ? `${base} (${why})` : base;
 }
 
 /** Retry-After as milliseconds: delta-seconds or an HTTP date; 0 when absent or unreadable. */

@@ -95,11 +95,13 @@ export interface FrameLimits {
   nonFinite?: "reject" | "allow";
 }
 
-/** What the receiver expects; a different value throws FrameMismatchError. */
+/** What the receiver expects: another identity throws FrameMismatchError, another shape FrameError on `dims`. */
 export interface FrameExpect {
   modelHash?: string;
   splitId?: number;
   kind?: FrameKind;
+  /** The per-sample shapes accepted (every dimension but the last, the batch): e.g. [[40]] or [[6, 4, 4], [96]]. */
+  sampleShapes?: readonly (readonly number[])[];
 }
 
 /** Decoder defaults: 64 MiB per frame, rank ≤ 4, 2^24 per dimension and in total, non-finite rejected. */
@@ -203,19 +205,101 @@ export function encodeFrame(input: FrameInput): Uint8Array {
   return out;
 }
 
+/** What a frame's header says, checked; `decodeFrameHeader` returns it without reading the payload. */
+export interface FrameHeader {
+  dtype: FrameDtype;
+  kind: FrameKind;
+  shape: number[];
+  splitId: number;
+  modelHash: string;
+  scale: number;
+  /** Bytes before the payload (32 + 4·rank). */
+  headerLength: number;
+  payloadLength: number;
+  /** The whole frame's length: header, payload and CRC. */
+  totalLength: number;
+}
+
 /**
  * Parses a frame, trusting nothing: every length, count and code is checked against the buffer and
  * `limits` before any allocation, so the output is at most 4× the input's size. Throws FrameError
  * (reason `malformed`) for a malformed frame, FrameTooLargeError (`too_large`) past the limits,
- * FrameMismatchError (`mismatch`) when `expect` disagrees.
+ * FrameMismatchError (`mismatch`) when `expect` disagrees. A corrupt frame is malformed first, whatever it claims to
+ * be: the checksum is checked before `expect`, and `expect` before the payload is decoded.
  */
 export function decodeFrame(bytes: Uint8Array, limits: FrameLimits = {}, expect: FrameExpect = {}): Frame {
   const lim = resolveLimits(limits);
   if (!(bytes instanceof Uint8Array)) throw new ValidationError("decodeFrame: bytes must be a Uint8Array");
   const len = bytes.length;
   if (len > lim.maxBytes) throw new FrameTooLargeError("length", `${len} bytes exceeds the limit of ${lim.maxBytes}`);
-  if (len < FIXED_HEADER + CRC_BYTES) {
-    throw new FrameError("length", `truncated: ${len} bytes, a frame has at least ${FIXED_HEADER + CRC_BYTES}`);
+  const h = readHeader(bytes, lim, CRC_BYTES);
+  const { headerLength, payloadLength, totalLength: total, dtype, shape } = h;
+  if (len < total) throw new FrameError("length", `truncated: ${len} bytes, the frame declares ${total}`);
+  if (len > total) throw new FrameError("trailing", `${len - total} bytes after the frame's declared ${total}`);
+  const end = headerLength + payloadLength;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, len);
+  const stored = dv.getUint32(end, true);
+  const actual = crc32(bytes.subarray(0, end));
+  if (stored !== actual)
+    throw new FrameError("checksum", `CRC-32 ${hex32(actual)} of the frame, stored ${hex32(stored)}`);
+  checkScale(h);
+  checkExpected(h, expect);
+
+  // Only now is n known to match bytes this buffer really holds.
+  const n = payloadLength / DTYPE_BYTES[dtype];
+  const data = new Float32Array(n);
+  const reject = lim.nonFinite === "reject";
+  const scale = h.scale;
+  let p = headerLength;
+  if (dtype === "f32") {
+    for (let i = 0; i < n; i++, p += 4) {
+      const v = dv.getFloat32(p, true);
+      if (reject && !Number.isFinite(v)) throw new FrameError("payload", `element ${i} is ${v}`);
+      data[i] = v;
+    }
+  } else if (dtype === "f16") {
+    for (let i = 0; i < n; i++, p += 2) {
+      const hb = dv.getUint16(p, true);
+      if (reject && !f16IsFinite(hb)) throw new FrameError("payload", `element ${i} is ${f16BitsToF32(hb)}`);
+      data[i] = f16BitsToF32(hb);
+    }
+  } else {
+    for (let i = 0; i < n; i++, p++) {
+      const q = dv.getInt8(p);
+      if (q === -128) throw new FrameError("payload", `element ${i} is -128, int8 codes are in [-127, 127]`);
+      if (scale === 0 && q !== 0)
+        throw new FrameError("payload", `element ${i} is ${q} with scale 0, which only an all-zero tensor has`);
+      data[i] = q * scale;
+    }
+  }
+  return { data, shape, dtype, kind: h.kind, splitId: h.splitId, modelHash: h.modelHash, scale };
+}
+
+/**
+ * Checks what the first bytes of a frame can show — every header field, the declared total length against
+ * `limits.maxBytes`, and `expect` (identity and per-sample shape) — without the payload or the checksum, so a
+ * receiver can refuse a frame of the wrong shape or model as soon as its header arrives. `bytes` may be just the
+ * start of a frame, at least its header (32 + 4·rank bytes). Throws as {@link decodeFrame} does.
+ */
+export function decodeFrameHeader(bytes: Uint8Array, limits: FrameLimits = {}, expect: FrameExpect = {}): FrameHeader {
+  const lim = resolveLimits(limits);
+  if (!(bytes instanceof Uint8Array)) throw new ValidationError("decodeFrameHeader: bytes must be a Uint8Array");
+  const h = readHeader(bytes, lim, 0);
+  if (h.totalLength > lim.maxBytes)
+    throw new FrameTooLargeError("length", `the header declares ${h.totalLength} bytes, the limit is ${lim.maxBytes}`);
+  checkScale(h);
+  checkExpected(h, expect);
+  return h;
+}
+
+/** The header's fields, each checked against the buffer (which must also hold `after` bytes past the header). */
+function readHeader(bytes: Uint8Array, lim: Required<FrameLimits>, after: number): FrameHeader {
+  const len = bytes.length;
+  if (len < FIXED_HEADER + after) {
+    throw new FrameError(
+      "length",
+      `truncated: ${len} bytes, a frame${after ? "" : " header"} has at least ${FIXED_HEADER + after}`,
+    );
   }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, len);
   for (let i = 0; i < 4; i++) {
@@ -236,8 +320,8 @@ export function decodeFrame(bytes: Uint8Array, limits: FrameLimits = {}, expect:
   if (headerLength !== FIXED_HEADER + 4 * rank) {
     throw new FrameError("headerLength", `expected ${FIXED_HEADER + 4 * rank} for rank ${rank}, got ${headerLength}`);
   }
-  if (len < headerLength + CRC_BYTES) {
-    throw new FrameError("length", `truncated: ${len} bytes, the header alone needs ${headerLength + CRC_BYTES}`);
+  if (len < headerLength + after) {
+    throw new FrameError("length", `truncated: ${len} bytes, the header alone needs ${headerLength + after}`);
   }
   const shape: number[] = [];
   let n = 1;
@@ -258,61 +342,54 @@ export function decodeFrame(bytes: Uint8Array, limits: FrameLimits = {}, expect:
       `shape [${shape.join(", ")}] of ${dtype} needs ${expectedPayload} bytes, header says ${payloadLength}`,
     );
   }
-  const total = headerLength + payloadLength + CRC_BYTES;
-  if (len < total) throw new FrameError("length", `truncated: ${len} bytes, the frame declares ${total}`);
-  if (len > total) throw new FrameError("trailing", `${len - total} bytes after the frame's declared ${total}`);
-  const end = headerLength + payloadLength;
-  const stored = dv.getUint32(end, true);
-  const actual = crc32(bytes.subarray(0, end));
-  if (stored !== actual)
-    throw new FrameError("checksum", `CRC-32 ${hex32(actual)} of the frame, stored ${hex32(stored)}`);
+  return {
+    dtype,
+    kind,
+    shape,
+    splitId: dv.getUint32(12, true),
+    modelHash: hex(bytes.subarray(16, 24), ""),
+    scale: dv.getFloat32(24, true),
+    headerLength,
+    payloadLength,
+    totalLength: headerLength + payloadLength + CRC_BYTES,
+  };
+}
 
-  const scale = dv.getFloat32(24, true);
-  if (dtype === "int8") {
-    if (!(scale >= 0) || !Number.isFinite(Math.fround(scale * 127))) {
-      throw new FrameError("scale", `expected a finite scale ≥ 0 with 127·scale finite, got ${scale}`);
+// int8: a finite scale, +0 only for the all-zero tensor (−0 is refused: the encoder never writes it, and one
+// tensor has one encoding); f32 and f16 carry +0.
+function checkScale(h: FrameHeader): void {
+  const scale = h.scale;
+  if (h.dtype === "int8") {
+    if (!(scale >= 0) || Object.is(scale, -0) || !Number.isFinite(Math.fround(scale * 127))) {
+      throw new FrameError(
+        "scale",
+        `expected a finite scale ≥ +0 with 127·scale finite, got ${Object.is(scale, -0) ? "-0" : scale}`,
+      );
     }
   } else if (!Object.is(scale, 0)) {
-    throw new FrameError("scale", `expected 0 for ${dtype}, got ${scale}`);
+    throw new FrameError("scale", `expected 0 for ${h.dtype}, got ${Object.is(scale, -0) ? "-0" : scale}`);
   }
-  const splitId = dv.getUint32(12, true);
-  const modelHash = hex(bytes.subarray(16, 24), "");
-  if (expect.modelHash !== undefined && expect.modelHash.toLowerCase() !== modelHash) {
-    throw new FrameMismatchError("modelHash", `expected model ${expect.modelHash.toLowerCase()}, got ${modelHash}`);
-  }
-  if (expect.splitId !== undefined && expect.splitId !== splitId) {
-    throw new FrameMismatchError("splitId", `expected split after layer ${expect.splitId}, got ${splitId}`);
-  }
-  if (expect.kind !== undefined && expect.kind !== kind) {
-    throw new FrameMismatchError("kind", `expected ${expect.kind}, got ${kind}`);
-  }
+}
 
-  // Only now is n known to match bytes this buffer really holds.
-  const data = new Float32Array(n);
-  const reject = lim.nonFinite === "reject";
-  let p = headerLength;
-  if (dtype === "f32") {
-    for (let i = 0; i < n; i++, p += 4) {
-      const v = dv.getFloat32(p, true);
-      if (reject && !Number.isFinite(v)) throw new FrameError("payload", `element ${i} is ${v}`);
-      data[i] = v;
-    }
-  } else if (dtype === "f16") {
-    for (let i = 0; i < n; i++, p += 2) {
-      const h = dv.getUint16(p, true);
-      if (reject && !f16IsFinite(h)) throw new FrameError("payload", `element ${i} is ${f16BitsToF32(h)}`);
-      data[i] = f16BitsToF32(h);
-    }
-  } else {
-    for (let i = 0; i < n; i++, p++) {
-      const q = dv.getInt8(p);
-      if (q === -128) throw new FrameError("payload", `element ${i} is -128, int8 codes are in [-127, 127]`);
-      if (scale === 0 && q !== 0)
-        throw new FrameError("payload", `element ${i} is ${q} with scale 0, which only an all-zero tensor has`);
-      data[i] = q * scale;
+function checkExpected(h: FrameHeader, expect: FrameExpect): void {
+  if (expect.modelHash !== undefined && expect.modelHash.toLowerCase() !== h.modelHash) {
+    throw new FrameMismatchError("modelHash", `expected model ${expect.modelHash.toLowerCase()}, got ${h.modelHash}`);
+  }
+  if (expect.splitId !== undefined && expect.splitId !== h.splitId) {
+    throw new FrameMismatchError("splitId", `expected split after layer ${expect.splitId}, got ${h.splitId}`);
+  }
+  if (expect.kind !== undefined && expect.kind !== h.kind) {
+    throw new FrameMismatchError("kind", `expected ${expect.kind}, got ${h.kind}`);
+  }
+  const shapes = expect.sampleShapes;
+  if (shapes !== undefined) {
+    const per = h.shape.slice(0, -1);
+    const fits = h.shape.length >= 2 && shapes.some((s) => s.length === per.length && s.every((d, i) => d === per[i]));
+    if (!fits) {
+      const want = shapes.map((s) => `[${[...s, "batch"].join(", ")}]`).join(" or ");
+      throw new FrameError("dims", `expected ${want} (features first, batch last), got [${h.shape.join(", ")}]`);
     }
   }
-  return { data, shape, dtype, kind, splitId, modelHash, scale };
 }
 
 // Smallest float32 scale with 127·scale ≥ maxabs, so |x/scale| ≤ 127 and the clamp never bites.

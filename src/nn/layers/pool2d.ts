@@ -17,7 +17,8 @@ import type { Layer, Param } from "./layer.js";
 abstract class Pool2dLayer implements Layer {
   abstract readonly kind: "maxpool2d" | "avgpool2d";
   readonly shape: Pool2dShape;
-  protected readonly Y: Matrix;
+  // made at the first forward: a layer read from a file has no tensors to pay for its scratch, only numbers
+  protected Y: Matrix | undefined;
   protected dX: Matrix | undefined;
   protected X: Matrix | undefined;
 
@@ -28,7 +29,6 @@ abstract class Pool2dLayer implements Layer {
     private readonly op: string,
   ) {
     this.shape = pool2dShape(op, geometry);
-    this.Y = new Matrix(engine, this.outputSize, 1);
   }
 
   get inputSize(): number {
@@ -48,6 +48,7 @@ abstract class Pool2dLayer implements Layer {
         `${this.op}.forward: X has ${X.rows} rows, layer takes ${this.inputSize} (${this.shape.C}×${this.shape.H}×${this.shape.W})`,
       );
     this.X = X;
+    this.Y ??= new Matrix(this.engine, this.outputSize, X.cols);
     return this.pool(X, this.Y.reshape(X.cols));
   }
 
@@ -90,7 +91,7 @@ export class MaxPool2d extends Pool2dLayer {
     return maxPool2d(this.shape, X, Y);
   }
   protected unpool(X: Matrix, dY: Matrix, dX: Matrix): Matrix {
-    return maxPool2dBackward(this.shape, X, this.Y, dY, dX);
+    return maxPool2dBackward(this.shape, X, this.Y!, dY, dX);
   }
   clone(): MaxPool2d {
     return new MaxPool2d(this.engine, this.shape);

@@ -36,7 +36,8 @@ export class SparseConv2d implements Layer {
   readonly pattern: Pattern;
   private readonly dValues: F32Buffer;
   private readonly dBias: F32Buffer;
-  private readonly Y: Matrix;
+  // made at the first forward: its size (outC·outH·outW) comes from the geometry, which no tensor pays for
+  private Y: Matrix | undefined;
   private dZ: Matrix | undefined;
   private dX: Matrix | undefined;
   private X: Matrix | undefined;
@@ -60,7 +61,6 @@ export class SparseConv2d implements Layer {
     this.bias = F32Buffer.from(engine, opts.bias ?? new Float32Array(opts.outC).fill(opts.biasInit ?? 0.1));
     this.dValues = new F32Buffer(engine, this.weights.nnz);
     this.dBias = new F32Buffer(engine, opts.outC);
-    this.Y = new Matrix(engine, this.weights.outputSize, 1);
   }
 
   get inputSize(): number {
@@ -80,6 +80,7 @@ export class SparseConv2d implements Layer {
         `SparseConv2d.forward: X has ${X.rows} rows, layer takes ${this.inputSize} (${this.weights.inC}×${this.weights.H}×${this.weights.W})`,
       );
     this.X = X;
+    this.Y ??= new Matrix(this.engine, this.outputSize, X.cols);
     return sparseConv2d(this.weights, X, this.Y.reshape(X.cols), { bias: this.bias, relu: this.activation === "relu" });
   }
 
@@ -91,7 +92,7 @@ export class SparseConv2d implements Layer {
     let dZ = dY;
     if (this.activation === "relu") {
       this.dZ ??= new Matrix(this.engine, this.outputSize, dY.cols);
-      dZ = reluBackward(this.Y, dY, this.dZ.reshape(dY.cols));
+      dZ = reluBackward(this.Y!, dY, this.dZ.reshape(dY.cols));
     }
     sparseConv2dBackwardWeights(this.weights, dZ, X, this.dValues, this.dBias);
     if (!needDx) return undefined;
