@@ -4,7 +4,9 @@
 import { apart, inside } from "./checks";
 
 /** One Adam step over n parameters. */
-export function adamStep(n: i32, w: usize, g: usize, m: usize, v: usize, lrT: f32, b1: f32, b2: f32, eps: f32, l2: f32): void {
+export function adamStep(
+  n: i32, w: usize, g: usize, m: usize, v: usize, lrT: f32, b1: f32, b2: f32, eps: f32, l2: f32,
+): void {
   if (!ASC_NO_ASSERT) {
     assert(inside(w, n), "adamStep: w outside memory");
     assert(inside(g, n), "adamStep: g outside memory");

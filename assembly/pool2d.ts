@@ -147,7 +147,9 @@ export function avgPool2d(C: i32, H: i32, W: i32, OH: i32, OW: i32, k: i32, s: i
 }
 
 /** dX[C·H·W, B] = Σ over windows of dY/k² at every tap of the window (overlapping windows add up). */
-export function avgPool2dBackward(C: i32, H: i32, W: i32, OH: i32, OW: i32, k: i32, s: i32, B: i32, dy: usize, dx: usize): void {
+export function avgPool2dBackward(
+  C: i32, H: i32, W: i32, OH: i32, OW: i32, k: i32, s: i32, B: i32, dy: usize, dx: usize,
+): void {
   if (!ASC_NO_ASSERT) {
     assert(geometry(C, H, W, OH, OW, k, s, B), "avgPool2dBackward: OH×OW must be the k×k windows at stride s in H×W");
     assert(inside(dy, <i64>C * OH * OW * B), "avgPool2dBackward: dY outside memory");

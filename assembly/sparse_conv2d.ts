@@ -1,4 +1,5 @@
-// Y[o,oy,ox,:] = b[o] + Σ_{(c,ky,kx) stored in row o} W·X[c, oy·s−py+ky, ox·s−px+kx, :];  dX = the transposed gather;  dW on stored taps
+// Y[o,oy,ox,:] = b[o] + Σ_{(c,ky,kx) stored in row o} W·X[c, oy·s−py+ky, ox·s−px+kx, :];
+// dX = the transposed gather;  dW on stored taps
 // Activations are feature-major with the batch innermost: image position (c, y, x) of a [C, H, W] activation is
 // row c·H·W + y·W + x of a [C·H·W, B] matrix, so every position is B contiguous floats and one weight tap
 // scales whole vectors of the batch. Weights are CSR over destination channels; each entry j carries a row
@@ -39,8 +40,8 @@ import { rowSums } from "./csr_spmm";
   return top;
 }
 
-// Accumulates Σ_j values[val(j)]·src[off[j] + rel] into V vectors (sizeof<V>() ∈ {1, 4}, 8 meaning 6) at dst, starting from
-// init (or from 0 when the entry list is empty). CHECK (sizeof == 2) skips entries whose source position leaves
+// Accumulates Σ_j values[val(j)]·src[off[j] + rel] into V vectors (sizeof<V>() ∈ {1, 4}, 8 meaning 6) at dst, starting
+// from init (or from 0 when the entry list is empty). CHECK (sizeof == 2) skips entries whose source position leaves
 // the plane: forward (MODE u8): iy = qy + ky ∈ [0, lim0), ix = qx + kx ∈ [0, lim1); input gradient at stride 1
 // (MODE u16): qy − ky ∈ [0, lim0), likewise x; at stride s > 1 (MODE u32): ny = qy − ky ≥ 0 divisible by s with
 // ny/s < lim0, likewise x (the division only where it is needed). PERM (sizeof == 4) reads values through perm.
@@ -148,32 +149,36 @@ function gatherPosition<CHECK, MODE, PERM>(
     const bo = <usize>b << 2;
     for (let d = 0; d < D; d++) {
       const init: f32 = bias != 0 ? load<f32>(bias + (<usize>d << 2)) : 0;
-      gatherTile<u64, CHECK, MODE, PERM>(load<i32>(ptr + (<usize>d << 2)), load<i32>(ptr + (<usize>(d + 1) << 2)), off, tap, perm, values,
-        src + bo, strideB, rel, qy, qx, lim0, lim1, s, dstRowW, dst + <usize>(d * planeD + pos) * strideB + bo, init, relu);
+      gatherTile<u64, CHECK, MODE, PERM>(load<i32>(ptr + (<usize>d << 2)), load<i32>(ptr + (<usize>(d + 1) << 2)),
+        off, tap, perm, values, src + bo, strideB, rel, qy, qx, lim0, lim1, s, dstRowW,
+        dst + <usize>(d * planeD + pos) * strideB + bo, init, relu);
     }
   }
   for (; b + 16 <= B; b += 16) {
     const bo = <usize>b << 2;
     for (let d = 0; d < D; d++) {
       const init: f32 = bias != 0 ? load<f32>(bias + (<usize>d << 2)) : 0;
-      gatherTile<u32, CHECK, MODE, PERM>(load<i32>(ptr + (<usize>d << 2)), load<i32>(ptr + (<usize>(d + 1) << 2)), off, tap, perm, values,
-        src + bo, strideB, rel, qy, qx, lim0, lim1, s, dstRowW, dst + <usize>(d * planeD + pos) * strideB + bo, init, relu);
+      gatherTile<u32, CHECK, MODE, PERM>(load<i32>(ptr + (<usize>d << 2)), load<i32>(ptr + (<usize>(d + 1) << 2)),
+        off, tap, perm, values, src + bo, strideB, rel, qy, qx, lim0, lim1, s, dstRowW,
+        dst + <usize>(d * planeD + pos) * strideB + bo, init, relu);
     }
   }
   for (; b + 4 <= B; b += 4) {
     const bo = <usize>b << 2;
     for (let d = 0; d < D; d++) {
       const init: f32 = bias != 0 ? load<f32>(bias + (<usize>d << 2)) : 0;
-      gatherTile<u8, CHECK, MODE, PERM>(load<i32>(ptr + (<usize>d << 2)), load<i32>(ptr + (<usize>(d + 1) << 2)), off, tap, perm, values,
-        src + bo, strideB, rel, qy, qx, lim0, lim1, s, dstRowW, dst + <usize>(d * planeD + pos) * strideB + bo, init, relu);
+      gatherTile<u8, CHECK, MODE, PERM>(load<i32>(ptr + (<usize>d << 2)), load<i32>(ptr + (<usize>(d + 1) << 2)),
+        off, tap, perm, values, src + bo, strideB, rel, qy, qx, lim0, lim1, s, dstRowW,
+        dst + <usize>(d * planeD + pos) * strideB + bo, init, relu);
     }
   }
   for (; b < B; b++) {
     const bo = <usize>b << 2;
     for (let d = 0; d < D; d++) {
       const init: f32 = bias != 0 ? load<f32>(bias + (<usize>d << 2)) : 0;
-      gatherScalar<CHECK, MODE, PERM>(load<i32>(ptr + (<usize>d << 2)), load<i32>(ptr + (<usize>(d + 1) << 2)), off, tap, perm, values,
-        src + bo, strideB, rel, qy, qx, lim0, lim1, s, dstRowW, dst + <usize>(d * planeD + pos) * strideB + bo, init, relu);
+      gatherScalar<CHECK, MODE, PERM>(load<i32>(ptr + (<usize>d << 2)), load<i32>(ptr + (<usize>(d + 1) << 2)),
+        off, tap, perm, values, src + bo, strideB, rel, qy, qx, lim0, lim1, s, dstRowW,
+        dst + <usize>(d * planeD + pos) * strideB + bo, init, relu);
     }
   }
 }
@@ -209,9 +214,11 @@ export function sparseConv2d(
       const rel = iy0 * W + ix0;
       const pos = oy * OW + ox;
       if (rowInside && ix0 >= 0 && ix0 + kw <= W) {
-        gatherPosition<u8, u8, u8>(O, planeO, pos, B, ptr, off, tap, 0, values, x, rel, iy0, ix0, H, W, s, 0, bias, y, relu != 0);
+        gatherPosition<u8, u8, u8>(O, planeO, pos, B, ptr, off, tap, 0, values,
+          x, rel, iy0, ix0, H, W, s, 0, bias, y, relu != 0);
       } else {
-        gatherPosition<u16, u8, u8>(O, planeO, pos, B, ptr, off, tap, 0, values, x, rel, iy0, ix0, H, W, s, 0, bias, y, relu != 0);
+        gatherPosition<u16, u8, u8>(O, planeO, pos, B, ptr, off, tap, 0, values,
+          x, rel, iy0, ix0, H, W, s, 0, bias, y, relu != 0);
       }
     }
   }
@@ -250,11 +257,14 @@ export function sparseConv2dBackwardInput(
       const rel = qy * OW + qx;
       const pos = iy * W + ix;
       if (rowInside && qx - kw + 1 >= 0 && qx < OW) {
-        gatherPosition<u8, u16, u32>(C, planeI, pos, B, ptr, off, tap, perm, values, dy, rel, qy, qx, OH, OW, s, OW, 0, dx, false);
+        gatherPosition<u8, u16, u32>(C, planeI, pos, B, ptr, off, tap, perm, values,
+          dy, rel, qy, qx, OH, OW, s, OW, 0, dx, false);
       } else if (s == 1) {
-        gatherPosition<u16, u16, u32>(C, planeI, pos, B, ptr, off, tap, perm, values, dy, rel, qy, qx, OH, OW, s, OW, 0, dx, false);
+        gatherPosition<u16, u16, u32>(C, planeI, pos, B, ptr, off, tap, perm, values,
+          dy, rel, qy, qx, OH, OW, s, OW, 0, dx, false);
       } else {
-        gatherPosition<u16, u32, u32>(C, planeI, pos, B, ptr, off, tap, perm, values, dy, rel, qy, qx, OH, OW, s, OW, 0, dx, false);
+        gatherPosition<u16, u32, u32>(C, planeI, pos, B, ptr, off, tap, perm, values,
+          dy, rel, qy, qx, OH, OW, s, OW, 0, dx, false);
       }
     }
   }
@@ -291,8 +301,9 @@ function floorDiv(a: i32, s: i32): i32 {
   return a >= 0 ? a / s : -((s - 1 - a) / s);
 }
 
-// out[t] += Σ_i a[i]·c[i + t·d/4] for t < G over n contiguous floats, G = 3 if sizeof<G3>() == 2 else 2: taps kx, kx+1, kx+2
-// of one kernel row read X shifted by one position (d bytes), so one load of dY serves every tap of the group.
+// out[t] += Σ_i a[i]·c[i + t·d/4] for t < G over n contiguous floats, G = 3 if sizeof<G3>() == 2 else 2: taps kx,
+// kx+1, kx+2 of one kernel row read X shifted by one position (d bytes), so one load of dY serves every tap of the
+// group.
 @inline
 function dotShared<G3>(a: usize, c: usize, d: usize, n: i32, out: usize): void {
   let p0 = f32x4.splat(0), p1 = p0, p2 = p0, q0 = p0, q1 = p0, q2 = p0;
@@ -320,9 +331,12 @@ function dotShared<G3>(a: usize, c: usize, d: usize, n: i32, out: usize): void {
   p0 = f32x4.add(p0, q0);
   p1 = f32x4.add(p1, q1);
   p2 = f32x4.add(p2, q2);
-  let r0 = f32x4.extract_lane(p0, 0) + f32x4.extract_lane(p0, 1) + f32x4.extract_lane(p0, 2) + f32x4.extract_lane(p0, 3);
-  let r1 = f32x4.extract_lane(p1, 0) + f32x4.extract_lane(p1, 1) + f32x4.extract_lane(p1, 2) + f32x4.extract_lane(p1, 3);
-  let r2 = f32x4.extract_lane(p2, 0) + f32x4.extract_lane(p2, 1) + f32x4.extract_lane(p2, 2) + f32x4.extract_lane(p2, 3);
+  let r0 = f32x4.extract_lane(p0, 0) + f32x4.extract_lane(p0, 1) + f32x4.extract_lane(p0, 2) +
+    f32x4.extract_lane(p0, 3);
+  let r1 = f32x4.extract_lane(p1, 0) + f32x4.extract_lane(p1, 1) + f32x4.extract_lane(p1, 2) +
+    f32x4.extract_lane(p1, 3);
+  let r2 = f32x4.extract_lane(p2, 0) + f32x4.extract_lane(p2, 1) + f32x4.extract_lane(p2, 2) +
+    f32x4.extract_lane(p2, 3);
   for (; i < n; i++) {
     const o = <usize>i << 2;
     const av = load<f32>(a + o);
@@ -368,7 +382,8 @@ export function sparseConv2dBackwardWeights(
       // equal offset and tap steps of 1 mean the same input channel and kernel row, kx + 1
       let g = 1;
       if (s == 1) {
-        while (g < 3 && j + g < end && load<i32>(off + (<usize>(j + g) << 2)) == base + g && load<i32>(tap + (<usize>(j + g) << 2)) == t + g) g++;
+        while (g < 3 && j + g < end && load<i32>(off + (<usize>(j + g) << 2)) == base + g &&
+          load<i32>(tap + (<usize>(j + g) << 2)) == t + g) g++;
       }
       // oy·s − py + ky ∈ [0, H)  ⇔  oy ∈ [⌈(py − ky)/s⌉, ⌊(H − 1 + py − ky)/s⌋]; likewise ox for each tap
       const oyLo = max(0, -floorDiv(ky - py, s)), oyHi = min(OH, floorDiv(H - 1 + py - ky, s) + 1);
@@ -380,9 +395,11 @@ export function sparseConv2dBackwardWeights(
           const dyRow = (o * OH + oy) * OW;
           const xRow = base + (oy * s - py) * W - px;
           if (s == 1) {
-            if (oxHi > oxLo) acc += dot(dy + <usize>(dyRow + oxLo) * strideB, x + <usize>(xRow + oxLo) * strideB, (oxHi - oxLo) * B);
+            if (oxHi > oxLo) acc += dot(dy + <usize>(dyRow + oxLo) * strideB, x + <usize>(xRow + oxLo) * strideB,
+              (oxHi - oxLo) * B);
           } else {
-            for (let ox = oxLo; ox < oxHi; ox++) acc += dot(dy + <usize>(dyRow + ox) * strideB, x + <usize>(xRow + ox * s) * strideB, B);
+            for (let ox = oxLo; ox < oxHi; ox++) acc += dot(dy + <usize>(dyRow + ox) * strideB,
+              x + <usize>(xRow + ox * s) * strideB, B);
           }
         }
         store<f32>(out, acc);
@@ -405,8 +422,10 @@ export function sparseConv2dBackwardWeights(
           const split = hi > lo;
           const leftHi = split ? lo : mHi;
           let acc: f32 = 0;
-          if (leftHi > mLo) acc += dot(dy + <usize>(dyRow + mLo) * strideB, x + <usize>(xRow + m + mLo) * strideB, (leftHi - mLo) * B);
-          if (split && mHi > hi) acc += dot(dy + <usize>(dyRow + hi) * strideB, x + <usize>(xRow + m + hi) * strideB, (mHi - hi) * B);
+          if (leftHi > mLo) acc += dot(dy + <usize>(dyRow + mLo) * strideB, x + <usize>(xRow + m + mLo) * strideB,
+            (leftHi - mLo) * B);
+          if (split && mHi > hi) acc += dot(dy + <usize>(dyRow + hi) * strideB, x + <usize>(xRow + m + hi) * strideB,
+            (mHi - hi) * B);
           const q = out + (<usize>m << 2);
           store<f32>(q, load<f32>(q) + acc);
         }

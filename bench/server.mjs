@@ -154,7 +154,8 @@ function wsClient(port, frame, depth, onAnswer, stopAt, counts) {
     };
     sock.on("connect", () => {
       sock.write(
-        `GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+        `GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
       );
     });
     sock.on("error", reject);
@@ -218,7 +219,8 @@ async function loadMain(cfg) {
   const requests = bodies.map((body) =>
     Buffer.concat([
       Buffer.from(
-        `POST /v1/infer HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/x-presparse-frame\r\nContent-Length: ${body.length}\r\n\r\n`,
+        `POST /v1/infer HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/x-presparse-frame\r\n` +
+          `Content-Length: ${body.length}\r\n\r\n`,
         "latin1",
       ),
       body,
@@ -435,12 +437,18 @@ export async function run({
     wideStreamBatchingAtLeast2x: figures.wideStreamBatching >= 2,
     noAcceptedRequestLost: lost === 0,
   };
-  const load = `${inflight} requests in flight from a child process, batch-1 f32 frames back to back: HTTP on ${inflight} keep-alive connections, the stream on ${connections} WebSockets (${inflight / connections} each); ${warmupMs} ms warm-up, then ${windows} windows of ${windowMs} ms, ${rounds} rounds per case, order reversed every other round`;
+  const load =
+    `${inflight} requests in flight from a child process, batch-1 f32 frames back to back: ` +
+    `HTTP on ${inflight} keep-alive connections, ` +
+    `the stream on ${connections} WebSockets (${inflight / connections} each); ` +
+    `${warmupMs} ms warm-up, then ${windows} windows of ${windowMs} ms, ${rounds} rounds per case, ` +
+    "order reversed every other round";
   const result = {
     suite: "server",
     machine: machine(),
     model:
-      "[800,40,40,10], out-degrees (2,9,10), exit after hidden layer 1, randomly initialised (seed 0); split after hidden layer 1",
+      "[800,40,40,10], out-degrees (2,9,10), exit after hidden layer 1, randomly initialised (seed 0); " +
+      "split after hidden layer 1",
     load,
     frameBytes: sizes,
     tailCompute: compute,
@@ -451,7 +459,8 @@ export async function run({
     lost,
     contrast: {
       model:
-        "[800,1024,1024,10], out-degrees (96,102,10), randomly initialised (seed 0), split after hidden layer 1: a tail of 1024→1024 at 10% then 1024→10",
+        "[800,1024,1024,10], out-degrees (96,102,10), randomly initialised (seed 0), split after hidden layer 1: " +
+        "a tail of 1024→1024 at 10% then 1024→10",
       tailCompute: wideCompute,
       throughput: contrast.rows,
     },
@@ -490,19 +499,30 @@ export async function run({
   printTable(main.rows, tCols);
   const mark = (ok) => (ok ? "met" : "NOT met");
   console.log(
-    `\nstream ${figures.streamVsHttp.toFixed(2)}× HTTP (target ≥ 3×, ${mark(targets.streamAtLeast3xHttp)}); on the stream batching ${figures.streamBatching.toFixed(2)}× off (target ≥ 2×, ${mark(targets.streamBatchingAtLeast2x)}), p99 ${figures.streamP99.toFixed(2)} ms (target ≤ 10 ms, ${mark(targets.streamP99AtMost10ms)}); on HTTP batching ${figures.httpBatching.toFixed(2)}× off`,
+    `\nstream ${figures.streamVsHttp.toFixed(2)}× HTTP (target ≥ 3×, ${mark(targets.streamAtLeast3xHttp)}); ` +
+      `on the stream batching ${figures.streamBatching.toFixed(2)}× off ` +
+      `(target ≥ 2×, ${mark(targets.streamBatchingAtLeast2x)}), ` +
+      `p99 ${figures.streamP99.toFixed(2)} ms (target ≤ 10 ms, ${mark(targets.streamP99AtMost10ms)}); ` +
+      `on HTTP batching ${figures.httpBatching.toFixed(2)}× off`,
   );
   console.log(`\ncontrast, ${result.contrast.model}; tail compute alone: ${us(wideCompute)}\n`);
   printTable(contrast.rows, tCols);
   console.log(
-    `\ncontrast: batching ${figures.wideHttpBatching.toFixed(2)}× off on HTTP (target ≥ 2×, ${mark(targets.wideHttpBatchingAtLeast2x)}), ${figures.wideStreamBatching.toFixed(2)}× on the stream (target ≥ 2×, ${mark(targets.wideStreamBatchingAtLeast2x)})`,
+    `\ncontrast: batching ${figures.wideHttpBatching.toFixed(2)}× off on HTTP ` +
+      `(target ≥ 2×, ${mark(targets.wideHttpBatchingAtLeast2x)}), ` +
+      `${figures.wideStreamBatching.toFixed(2)}× on the stream ` +
+      `(target ≥ 2×, ${mark(targets.wideStreamBatchingAtLeast2x)})`,
   );
   const f2 = (x) => `${x.toFixed(2)}×`;
   console.log(
-    `\nper server CPU-second: stream ${f2(perCpuFigures.streamVsHttp)} HTTP; batching ${f2(perCpuFigures.streamBatching)} on the stream, ${f2(perCpuFigures.httpBatching)} on HTTP; 1024 tail: batching ${f2(perCpuFigures.wideHttpBatching)} on HTTP, ${f2(perCpuFigures.wideStreamBatching)} on the stream`,
+    `\nper server CPU-second: stream ${f2(perCpuFigures.streamVsHttp)} HTTP; ` +
+      `batching ${f2(perCpuFigures.streamBatching)} on the stream, ${f2(perCpuFigures.httpBatching)} on HTTP; ` +
+      `1024 tail: batching ${f2(perCpuFigures.wideHttpBatching)} on HTTP, ` +
+      `${f2(perCpuFigures.wideStreamBatching)} on the stream`,
   );
   console.log(
-    `\nrequests sent ${allRuns.reduce((s, x) => s + x.sent, 0)}, answered ${allRuns.reduce((s, x) => s + x.answered, 0)}: ${lost === 0 ? "none lost" : `${lost} LOST`}`,
+    `\nrequests sent ${allRuns.reduce((s, x) => s + x.sent, 0)}, ` +
+      `answered ${allRuns.reduce((s, x) => s + x.answered, 0)}: ${lost === 0 ? "none lost" : `${lost} LOST`}`,
   );
   console.log(
     "\n" +

@@ -320,7 +320,9 @@ function showResult(r) {
   if (r.truth === null) truth.textContent = `your drawing · confidence ${r.confidence.toFixed(3)}`;
   else {
     const ok = r.label === r.truth;
-    truth.textContent = `test digit #${r.index} · label ${r.truth} · ${ok ? "✓ correct" : "✗ wrong"} · confidence ${r.confidence.toFixed(3)}`;
+    truth.textContent =
+      `test digit #${r.index} · label ${r.truth} · ${ok ? "✓ correct" : "✗ wrong"} · ` +
+      `confidence ${r.confidence.toFixed(3)}`;
     if (!ok) truth.classList.add("wrong");
   }
   showGauge(r);
@@ -351,7 +353,8 @@ function showGauge(r) {
     ? `exit entropy (class ${r.exitLabel})`
     : `exit confidence (class ${r.exitLabel})`;
   $("conf-text").textContent =
-    `${value.toFixed(3)} ${entropy ? (passes ? "≤" : ">") : passes ? "≥" : "<"} ${t.toFixed(3)} → ${r.where === "exit" ? "exit" : "send"}`;
+    `${value.toFixed(3)} ${entropy ? (passes ? "≤" : ">") : passes ? "≥" : "<"} ${t.toFixed(3)} ` +
+    `→ ${r.where === "exit" ? "exit" : "send"}`;
   bar.style.width = `${Math.min(100, (100 * value) / scale)}%`;
   bar.className = `fill ${r.where === "exit" ? "edge" : "server"}`;
   mark.hidden = false;
@@ -394,7 +397,8 @@ function renderStats() {
   $("s-bytes-sub").textContent =
     s.bytesPerSample === null
       ? `image: ${RAW_BYTES} B`
-      : `image: ${RAW_BYTES} B · ${s.bytesPerSample > 0 ? `${(RAW_BYTES / s.bytesPerSample).toFixed(1)}× less` : "nothing sent"}`;
+      : `image: ${RAW_BYTES} B · ` +
+        `${s.bytesPerSample > 0 ? `${(RAW_BYTES / s.bytesPerSample).toFixed(1)}× less` : "nothing sent"}`;
   $("s-edge").textContent = fmtMs(s.edgeMs);
   $("s-rtt").textContent = fmtMs(s.roundTripMs);
 }
@@ -585,7 +589,8 @@ function edgeNote() {
       : "";
   $("edge-note").textContent =
     `On this page: ${layers} (${trunk.toLocaleString("en")} multiply-adds to the cut)${exitPart}. ` +
-    `${w} values cross the cut: ${frameBytes([w, 1], dtype)} B per ${dtype} frame against ${RAW_BYTES} B for the image.`;
+    `${w} values cross the cut: ${frameBytes([w, 1], dtype)} B per ${dtype} frame ` +
+    `against ${RAW_BYTES} B for the image.`;
 }
 
 // ---------------------------------------------------------------------------------------------- boot

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // npm run test:mutation [-- frame pattern …]: StrykerJS over each core module in turn (all of stryker/modules.mjs
 // by default), each mutant run against that module's own tests, then one table of scores.
-// StrykerJS 9.6 runs on Node 20; PRESPARSE_MUTATION_NODE may name another node binary (e.g. a Node 22 for StrykerJS 10).
+// StrykerJS 9.6 runs on Node 20; PRESPARSE_MUTATION_NODE may name another node binary (e.g. a Node 22 for
+// StrykerJS 10).
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { MODULES, findModule, stem } from "../stryker/modules.mjs";
@@ -39,7 +40,8 @@ for (const m of chosen) {
   }
   const s = score(JSON.parse(readFileSync(file, "utf8")));
   rows.push(
-    `| ${m.mutate} | ${s.score.toFixed(1)}% | ${s.Killed + s.Timeout} / ${s.valid} | ${s.Survived} | ${s.NoCoverage} | ${s.Timeout} |`,
+    `| ${m.mutate} | ${s.score.toFixed(1)}% | ${s.Killed + s.Timeout} / ${s.valid} | ` +
+      `${s.Survived} | ${s.NoCoverage} | ${s.Timeout} |`,
   );
 }
 const table = [

@@ -31,14 +31,19 @@ type Tok =
 
 function format(t: Tok): string {
   const act = (a?: string) => (a ? `:${a}` : "");
+  const from = (n?: number) => (n !== undefined ? `${n}>` : "");
+  const deg = (d?: number) => (d !== undefined ? `:deg${d}` : "");
   switch (t.kind) {
     case "conv":
-      return `conv:${t.inC !== undefined ? `${t.inC}>` : ""}${t.outC}:${t.kh}x${t.kw}${t.degree !== undefined ? `:deg${t.degree}` : ""}:s${t.stride}:p${t.padding}${act(t.activation)}`;
+      return (
+        `conv:${from(t.inC)}${t.outC}:${t.kh}x${t.kw}${deg(t.degree)}` +
+        `:s${t.stride}:p${t.padding}${act(t.activation)}`
+      );
     case "maxpool":
     case "avgpool":
       return `${t.kind}:${t.k}${t.stride !== undefined ? `:s${t.stride}` : ""}`;
     case "fc":
-      return `fc:${t.inputs !== undefined ? `${t.inputs}>` : ""}${t.outputs}${t.degree !== undefined ? `:deg${t.degree}` : ""}${act(t.activation)}`;
+      return `fc:${from(t.inputs)}${t.outputs}${deg(t.degree)}${act(t.activation)}`;
   }
 }
 
@@ -246,32 +251,36 @@ describe("planArch", () => {
 });
 
 describe("buildModel", () => {
-  it("builds from an fc-only string, for the same seed, the network Model.mlp builds: exits included, byte for byte", async () => {
-    const engine = await getEngine();
-    for (const seed of [0, 3]) {
-      const mlp = Model.mlp(engine, {
-        sizes: [800, 40, 40, 10],
-        outDegrees: [2, 9, 10],
-        seed,
-        finalWeight: 0.3,
-        exits: [
-          { after: 0, weight: 1 },
-          { after: 1, weight: 0.5, outDegree: 5 },
-        ],
-      });
-      const arch = buildModel(engine, "fc:40:deg2,fc:40:deg9,fc:10", {
-        inputShape: [800],
-        seed,
-        finalWeight: 0.3,
-        exits: [{ after: 0 }, { after: 1, weight: 0.5, arch: "fc:10:deg5" }],
-      });
-      const [a, b] = [encodeModel(mlp), encodeModel(arch)];
-      expect(b.hash).toBe(a.hash);
-      expect(Buffer.from(b.bytes).equals(Buffer.from(a.bytes))).toBe(true);
-      mlp.dispose();
-      arch.dispose();
-    }
-  });
+  it(
+    "builds from an fc-only string, for the same seed, the network Model.mlp builds: exits included, " +
+      "byte for byte",
+    async () => {
+      const engine = await getEngine();
+      for (const seed of [0, 3]) {
+        const mlp = Model.mlp(engine, {
+          sizes: [800, 40, 40, 10],
+          outDegrees: [2, 9, 10],
+          seed,
+          finalWeight: 0.3,
+          exits: [
+            { after: 0, weight: 1 },
+            { after: 1, weight: 0.5, outDegree: 5 },
+          ],
+        });
+        const arch = buildModel(engine, "fc:40:deg2,fc:40:deg9,fc:10", {
+          inputShape: [800],
+          seed,
+          finalWeight: 0.3,
+          exits: [{ after: 0 }, { after: 1, weight: 0.5, arch: "fc:10:deg5" }],
+        });
+        const [a, b] = [encodeModel(mlp), encodeModel(arch)];
+        expect(b.hash).toBe(a.hash);
+        expect(Buffer.from(b.bytes).equals(Buffer.from(a.bytes))).toBe(true);
+        mlp.dispose();
+        arch.dispose();
+      }
+    },
+  );
 
   it("builds the layers the string names, with exits, and their shapes chain", async () => {
     const engine = await getEngine();

@@ -135,53 +135,56 @@ function expectSame(
 }
 
 describe("demo routes", () => {
-  it("redirect / to the page, serve the page under a CSP, the package's modules, the WASM, the head and the digits", async () => {
-    const root = await fetch(`${server.url}/`, { redirect: "manual" });
-    expect(root.status).toBe(302);
-    expect(root.headers.get("location")).toBe("/demo/");
-    const page = await fetch(`${server.url}/demo/`);
-    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
-    expect(page.headers.get("content-security-policy")).toMatch(/script-src 'self' 'wasm-unsafe-eval'/);
-    expect(page.headers.get("cross-origin-embedder-policy")).toBe("require-corp");
-    expect(await page.text()).toBe(readFileSync(join(REPO_ROOT, "demo/index.html"), "utf8"));
-    const wasm = await fetch(`${server.url}/demo/build/presparse.wasm`);
-    expect(wasm.headers.get("content-type")).toBe("application/wasm");
-    expect(Buffer.from(await wasm.arrayBuffer()).equals(readFileSync(join(REPO_ROOT, "build/presparse.wasm")))).toBe(
-      true,
-    );
-    const head = await fetch(`${server.url}/demo/head.safetensors`);
-    expect(new Uint8Array(await head.arrayBuffer())).toEqual(headBytes);
-    // dist/index.js, dist/ops_index.js and the chunks they import (the build bundles src/ into dist/lib/ chunks), and
-    // none of the others
-    const browser: string[] = [];
-    const visit = (f: string): void => {
-      if (browser.includes(f)) return;
-      browser.push(f);
-      for (const m of readFileSync(join(REPO_ROOT, "dist", f), "utf8").matchAll(/from "(\.\.?\/[^"]+)"/g))
-        visit(posix.join(posix.dirname(f), m[1]!));
-    };
-    visit("index.js");
-    visit("ops_index.js");
-    // and the thread pool's worker script, which the engine starts by URL, with its own embedder policy
-    visit("lib/pool_worker.js");
-    expect(
-      (await fetch(`${server.url}/demo/dist/lib/pool_worker.js`)).headers.get("cross-origin-embedder-policy"),
-    ).toBe("require-corp");
-    expect(browser.length).toBeGreaterThan(1);
-    for (const chunk of readdirSync(join(REPO_ROOT, "dist/lib")).filter(
-      (f) => f.endsWith(".js") && !browser.includes(`lib/${f}`),
-    )) {
-      expect((await fetch(`${server.url}/demo/dist/lib/${chunk}`)).status, `Node-side chunk lib/${chunk}`).toBe(404);
-    }
-    for (const f of browser) {
-      const r = await fetch(`${server.url}/demo/dist/${f}`);
-      expect(r.status, f).toBe(200);
-      expect(r.headers.get("content-type")).toMatch(/^text\/javascript/);
-      expect(await r.text()).toBe(readFileSync(join(REPO_ROOT, "dist", f), "utf8"));
-    }
-    // the tail's endpoints are unchanged beside the page
-    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
-  });
+  it(
+    "redirect / to the page, serve the page under a CSP, the package's modules, the WASM, " + "the head and the digits",
+    async () => {
+      const root = await fetch(`${server.url}/`, { redirect: "manual" });
+      expect(root.status).toBe(302);
+      expect(root.headers.get("location")).toBe("/demo/");
+      const page = await fetch(`${server.url}/demo/`);
+      expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+      expect(page.headers.get("content-security-policy")).toMatch(/script-src 'self' 'wasm-unsafe-eval'/);
+      expect(page.headers.get("cross-origin-embedder-policy")).toBe("require-corp");
+      expect(await page.text()).toBe(readFileSync(join(REPO_ROOT, "demo/index.html"), "utf8"));
+      const wasm = await fetch(`${server.url}/demo/build/presparse.wasm`);
+      expect(wasm.headers.get("content-type")).toBe("application/wasm");
+      expect(Buffer.from(await wasm.arrayBuffer()).equals(readFileSync(join(REPO_ROOT, "build/presparse.wasm")))).toBe(
+        true,
+      );
+      const head = await fetch(`${server.url}/demo/head.safetensors`);
+      expect(new Uint8Array(await head.arrayBuffer())).toEqual(headBytes);
+      // dist/index.js, dist/ops_index.js and the chunks they import (the build bundles src/ into dist/lib/ chunks), and
+      // none of the others
+      const browser: string[] = [];
+      const visit = (f: string): void => {
+        if (browser.includes(f)) return;
+        browser.push(f);
+        for (const m of readFileSync(join(REPO_ROOT, "dist", f), "utf8").matchAll(/from "(\.\.?\/[^"]+)"/g))
+          visit(posix.join(posix.dirname(f), m[1]!));
+      };
+      visit("index.js");
+      visit("ops_index.js");
+      // and the thread pool's worker script, which the engine starts by URL, with its own embedder policy
+      visit("lib/pool_worker.js");
+      expect(
+        (await fetch(`${server.url}/demo/dist/lib/pool_worker.js`)).headers.get("cross-origin-embedder-policy"),
+      ).toBe("require-corp");
+      expect(browser.length).toBeGreaterThan(1);
+      for (const chunk of readdirSync(join(REPO_ROOT, "dist/lib")).filter(
+        (f) => f.endsWith(".js") && !browser.includes(`lib/${f}`),
+      )) {
+        expect((await fetch(`${server.url}/demo/dist/lib/${chunk}`)).status, `Node-side chunk lib/${chunk}`).toBe(404);
+      }
+      for (const f of browser) {
+        const r = await fetch(`${server.url}/demo/dist/${f}`);
+        expect(r.status, f).toBe(200);
+        expect(r.headers.get("content-type")).toMatch(/^text\/javascript/);
+        expect(await r.text()).toBe(readFileSync(join(REPO_ROOT, "dist", f), "utf8"));
+      }
+      // the tail's endpoints are unchanged beside the page
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    },
+  );
 
   it("serve the first test digits of the embedded split as 0–255 pixels with their labels", async () => {
     const d = (await (await fetch(`${server.url}/demo/digits.json`)).json()) as DemoDigits & {
@@ -201,37 +204,40 @@ describe("demo routes", () => {
     expect(new Set(d.digits.map((g) => g.label)).size).toBe(10);
   });
 
-  it("serve nothing outside the allow-list: Node-only modules, other files, traversal; other methods get 405", async () => {
-    for (const path of [
-      "/demo/dist/cli/main.js",
-      "/demo/dist/server/http.js",
-      "/demo/dist/node/index.js",
-      "/demo/dist/data/mnist.js",
-      "/demo/dist/index.d.ts",
-      "/demo/dist/index.js.map",
-      "/demo/package.json",
-      "/package.json",
-      "/demo/dist/../../package.json",
-      "/demo/%2e%2e/package.json",
-      "/demo/dist/..%2f..%2fpackage.json",
-      "/demo/build/presparse.debug.wasm",
-      "/demo/app.js/",
-      "/demo/index.html",
-    ]) {
-      const r = await raw(server.url, { method: "GET", path });
-      expect(r.status, path).toBe(404);
-      expect(r.body.toString()).not.toContain('"name"');
-    }
-    const post = await raw(server.url, {
-      method: "POST",
-      path: "/demo/",
-      headers: { "Content-Type": "text/plain" },
-      body: new Uint8Array([1]),
-    });
-    expect(post.status).toBe(405);
-    expect(post.headers.allow).toBe("GET, HEAD");
-    expect(JSON.parse(post.body.toString()).error.code).toBe("method_not_allowed");
-  });
+  it(
+    "serve nothing outside the allow-list: Node-only modules, other files, traversal; " + "other methods get 405",
+    async () => {
+      for (const path of [
+        "/demo/dist/cli/main.js",
+        "/demo/dist/server/http.js",
+        "/demo/dist/node/index.js",
+        "/demo/dist/data/mnist.js",
+        "/demo/dist/index.d.ts",
+        "/demo/dist/index.js.map",
+        "/demo/package.json",
+        "/package.json",
+        "/demo/dist/../../package.json",
+        "/demo/%2e%2e/package.json",
+        "/demo/dist/..%2f..%2fpackage.json",
+        "/demo/build/presparse.debug.wasm",
+        "/demo/app.js/",
+        "/demo/index.html",
+      ]) {
+        const r = await raw(server.url, { method: "GET", path });
+        expect(r.status, path).toBe(404);
+        expect(r.body.toString()).not.toContain('"name"');
+      }
+      const post = await raw(server.url, {
+        method: "POST",
+        path: "/demo/",
+        headers: { "Content-Type": "text/plain" },
+        body: new Uint8Array([1]),
+      });
+      expect(post.status).toBe(405);
+      expect(post.headers.allow).toBe("GET, HEAD");
+      expect(JSON.parse(post.body.toString()).error.code).toBe("method_not_allowed");
+    },
+  );
 
   it("refuse at startup a head of another model, or of another cut, naming both", async () => {
     const other = Model.mlp(engine, {
@@ -261,55 +267,59 @@ describe("demo routes", () => {
     );
   });
 
-  it("presparse serve --demo mounts the page with the head next to the tail; --head elsewhere; a foreign head fails", async () => {
-    const other = Model.mlp(engine, {
-      sizes: [800, 40, 40, 10],
-      outDegrees: [2, 9, 10],
-      seed: 5,
-      exits: [{ after: 0, weight: 1 }],
-    });
-    const h = split(other, { cut: 1 });
-    const files = tempFiles({
-      "tail.safetensors": tailBytes,
-      "head.safetensors": headBytes,
-      "foreign.safetensors": encodeModel(h.head).bytes,
-    });
-    h.head.dispose();
-    h.tail.dispose();
-    other.dispose();
-    try {
-      const cli = await spawnCli(["serve", "--model", files.path("tail.safetensors"), "--demo", "--port", "0"]);
-      const served = new Uint8Array(await (await fetch(`${cli.url}/demo/head.safetensors`)).arrayBuffer());
-      expect(served).toEqual(headBytes);
-      expect((await fetch(`${cli.url}/demo/`)).status).toBe(200);
-      expect(cli.stderr()).toContain(`demo page at ${cli.url}/demo/`);
-      cli.child.kill("SIGTERM");
-      expect(await cli.exited).toBe(0);
-      const bad = await spawnCli([
-        "serve",
-        "--model",
-        files.path("tail.safetensors"),
-        "--demo",
-        "--head",
-        files.path("foreign.safetensors"),
-        "--port",
-        "0",
-      ]).catch((e: Error) => e);
-      expect(String(bad)).toMatch(
-        /exited with 1 before printing a URL.*ValidationError: demo: .*foreign\.safetensors is the head of model/s,
-      );
-      const lone = await spawnCli([
-        "serve",
-        "--model",
-        files.path("tail.safetensors"),
-        "--head",
-        files.path("head.safetensors"),
-      ]).catch((e: Error) => e);
-      expect(String(lone)).toMatch(/exited with 2 .*--head goes with --demo/s);
-    } finally {
-      files.cleanup();
-    }
-  });
+  it(
+    "presparse serve --demo mounts the page with the head next to the tail; --head elsewhere; " +
+      "a foreign head fails",
+    async () => {
+      const other = Model.mlp(engine, {
+        sizes: [800, 40, 40, 10],
+        outDegrees: [2, 9, 10],
+        seed: 5,
+        exits: [{ after: 0, weight: 1 }],
+      });
+      const h = split(other, { cut: 1 });
+      const files = tempFiles({
+        "tail.safetensors": tailBytes,
+        "head.safetensors": headBytes,
+        "foreign.safetensors": encodeModel(h.head).bytes,
+      });
+      h.head.dispose();
+      h.tail.dispose();
+      other.dispose();
+      try {
+        const cli = await spawnCli(["serve", "--model", files.path("tail.safetensors"), "--demo", "--port", "0"]);
+        const served = new Uint8Array(await (await fetch(`${cli.url}/demo/head.safetensors`)).arrayBuffer());
+        expect(served).toEqual(headBytes);
+        expect((await fetch(`${cli.url}/demo/`)).status).toBe(200);
+        expect(cli.stderr()).toContain(`demo page at ${cli.url}/demo/`);
+        cli.child.kill("SIGTERM");
+        expect(await cli.exited).toBe(0);
+        const bad = await spawnCli([
+          "serve",
+          "--model",
+          files.path("tail.safetensors"),
+          "--demo",
+          "--head",
+          files.path("foreign.safetensors"),
+          "--port",
+          "0",
+        ]).catch((e: Error) => e);
+        expect(String(bad)).toMatch(
+          /exited with 1 before printing a URL.*ValidationError: demo: .*foreign\.safetensors is the head of model/s,
+        );
+        const lone = await spawnCli([
+          "serve",
+          "--model",
+          files.path("tail.safetensors"),
+          "--head",
+          files.path("head.safetensors"),
+        ]).catch((e: Error) => e);
+        expect(String(lone)).toMatch(/exited with 2 .*--head goes with --demo/s);
+      } finally {
+        files.cleanup();
+      }
+    },
+  );
 });
 
 const executable = chromiumPath();
@@ -433,165 +443,179 @@ describe.skipIf(!executable)("the demo page in headless Chromium", () => {
     );
   });
 
-  it("a stroke drawn with the mouse is scaled to 20 px, centred in 28×28, and answered as the Node client answers it", async () => {
-    const box = (await page.locator("#pad").boundingBox())!;
-    const at = (fx: number, fy: number) => [box.x + fx * box.width, box.y + fy * box.height] as const;
-    // a 7: the top bar, then the diagonal down, drawn off-centre on purpose
-    await page.mouse.move(...at(0.15, 0.12));
-    await page.mouse.down();
-    await page.mouse.move(...at(0.55, 0.12), { steps: 8 });
-    await page.mouse.move(...at(0.3, 0.6), { steps: 10 });
-    await page.mouse.up();
-    await idle();
-    const r = await hook<PageResult>("lastResult");
-    expect([r.index, r.truth]).toEqual([null, null]);
-    const v = r.input!;
-    expect(v).toHaveLength(784);
-    expect(v.every((p) => p >= 0 && p <= 1)).toBe(true);
-    let m = 0,
-      mx = 0,
-      my = 0,
-      x0 = 28,
-      x1 = -1,
-      y0 = 28,
-      y1 = -1;
-    v.forEach((p, k) => {
-      const x = k % 28,
-        y = Math.floor(k / 28);
-      m += p;
-      mx += p * (x + 0.5);
-      my += p * (y + 0.5);
-      if (p > 0.25) [x0, x1, y0, y1] = [Math.min(x0, x), Math.max(x1, x), Math.min(y0, y), Math.max(y1, y)];
-    });
-    expect(Math.abs(mx / m - 14), "centre of mass, x").toBeLessThanOrEqual(1);
-    expect(Math.abs(my / m - 14), "centre of mass, y").toBeLessThanOrEqual(1);
-    expect(Math.max(x1 - x0, y1 - y0) + 1, "longer side of the ink's box").toBeGreaterThanOrEqual(17);
-    expect(Math.max(x1 - x0, y1 - y0) + 1).toBeLessThanOrEqual(22);
-    const x = new Float32Array(800);
-    x.set(v);
-    const [want] = await nodeAnswers([x], "int8");
-    expectSame(r, want!, "the drawing");
-  });
+  it(
+    "a stroke drawn with the mouse is scaled to 20 px, centred in 28×28, " +
+      "and answered as the Node client answers it",
+    async () => {
+      const box = (await page.locator("#pad").boundingBox())!;
+      const at = (fx: number, fy: number) => [box.x + fx * box.width, box.y + fy * box.height] as const;
+      // a 7: the top bar, then the diagonal down, drawn off-centre on purpose
+      await page.mouse.move(...at(0.15, 0.12));
+      await page.mouse.down();
+      await page.mouse.move(...at(0.55, 0.12), { steps: 8 });
+      await page.mouse.move(...at(0.3, 0.6), { steps: 10 });
+      await page.mouse.up();
+      await idle();
+      const r = await hook<PageResult>("lastResult");
+      expect([r.index, r.truth]).toEqual([null, null]);
+      const v = r.input!;
+      expect(v).toHaveLength(784);
+      expect(v.every((p) => p >= 0 && p <= 1)).toBe(true);
+      let m = 0,
+        mx = 0,
+        my = 0,
+        x0 = 28,
+        x1 = -1,
+        y0 = 28,
+        y1 = -1;
+      v.forEach((p, k) => {
+        const x = k % 28,
+          y = Math.floor(k / 28);
+        m += p;
+        mx += p * (x + 0.5);
+        my += p * (y + 0.5);
+        if (p > 0.25) [x0, x1, y0, y1] = [Math.min(x0, x), Math.max(x1, x), Math.min(y0, y), Math.max(y1, y)];
+      });
+      expect(Math.abs(mx / m - 14), "centre of mass, x").toBeLessThanOrEqual(1);
+      expect(Math.abs(my / m - 14), "centre of mass, y").toBeLessThanOrEqual(1);
+      expect(Math.max(x1 - x0, y1 - y0) + 1, "longer side of the ink's box").toBeGreaterThanOrEqual(17);
+      expect(Math.max(x1 - x0, y1 - y0) + 1).toBeLessThanOrEqual(22);
+      const x = new Float32Array(800);
+      x.set(v);
+      const [want] = await nodeAnswers([x], "int8");
+      expectSame(r, want!, "the drawing");
+    },
+  );
 
-  it("classifies the test digits exactly as the Node client does over int8 frames: same exits, classes, bytes", async () => {
-    const indices = digits.map((d) => d.index);
-    const before = await hook<PageStats>("stats");
-    const got = await hook<PageResult[]>("classifyDigits", indices);
-    const want = await nodeAnswers(
-      digits.map((d) => inputOf(d.pixels)),
-      "int8",
-    );
-    const exited = want.filter((w) => whereOf(w) === "exit").length;
-    expect(exited, "the policy should let some digits exit").toBeGreaterThan(0);
-    expect(exited, "the policy should send some digits").toBeLessThan(DIGITS);
-    got.forEach((r, b) => {
-      const w = want[b]!;
-      expect(r.index).toBe(b);
-      expectSame(r, w, `digit ${b}`);
-      expect(r.dtype).toBe("int8");
-      expect(r.edgeMs).toBeGreaterThanOrEqual(0);
-      if (r.where === "server") {
-        expect(r.roundTripMs).toBeGreaterThan(0);
-        expect(r.exitConfidence!).toBeLessThan(0.9);
-      } else {
-        expect(r.roundTripMs).toBeNull();
-        expect(r.exitConfidence).toBe(r.confidence);
-      }
-    });
-    const s = await hook<PageStats>("stats");
-    expect(s.samples - before.samples).toBe(DIGITS);
-    expect(s.exited - before.exited).toBe(exited);
-    expect(s.sent - before.sent).toBe(DIGITS - exited);
-    expect(s.bytesPerSentSample).toBe(frameBytes([40, 1], "int8"));
-    expect(s.rawBytes).toBe(784);
-    expect(s.correct - before.correct).toBe(got.filter((r) => r.label === r.truth).length);
-    // the panel shows the session's figures
-    expect(await page.locator("#s-samples").textContent()).toBe(String(s.samples));
-    expect(await page.locator("#s-exit").textContent()).toBe(`${Math.round((100 * s.exited) / s.samples)}%`);
-    expect(await page.locator("#chart svg polyline").count()).toBe(2);
-    expect(await page.locator("#chart svg rect.bar").count()).toBe(s.sent);
-    // the picture for the docs: the panel after the run, showing a digit the tail answered (rightly)
-    const sent = want.findIndex((w, b) => whereOf(w) === "server" && w.label === digits[b]!.label);
-    await page.locator(`.thumb[data-index="${sent}"]`).click();
-    await idle();
-    expect(await page.locator("#where").textContent()).toBe("sent to the server · the tail answered");
-    expect(await page.locator("#f-bytes").textContent()).toBe(
-      `${frameBytes([40, 1], "int8")} B int8 frame (the image: 784 B)`,
-    );
-    const shot = await screenshot(page, "demo");
-    expect(existsSync(shot)).toBe(true);
-  });
-
-  it("with f32 frames and the slider moved by keyboard, answers as the full model's early-exit system does", async () => {
-    await page.locator("#dtype").selectOption("f32");
-    await page.locator("#threshold").focus();
-    for (let k = 0; k < 30; k++) await page.keyboard.press("ArrowLeft");
-    const info = await hook<{ dtype: string; policy: { kind: string; thresholds: number[] } }>("info");
-    expect(info.dtype).toBe("f32");
-    const t = info.policy.thresholds[0]!;
-    expect(t).toBeCloseTo(0.75, 9);
-    expect(await page.locator("#thr-value").textContent()).toBe("0.750");
-    const B = 40;
-    const got = await hook<PageResult[]>(
-      "classifyDigits",
-      Array.from({ length: B }, (_, i) => i),
-    );
-    // the full model's early-exit system on the same inputs, as one batch
-    const X = new Matrix(engine, 800, B);
-    const x = X.view();
-    digits.slice(0, B).forEach((d, b) => inputOf(d.pixels).forEach((v, f) => (x[f * B + b] = v)));
-    const runner = new ExitRunner(model, { kind: "maxprob", thresholds: [t] });
-    const want = runner.run(X);
-    runner.dispose();
-    X.dispose();
-    let exits = 0;
-    got.forEach((r, b) => {
-      const exit = want.exit[b] === 0;
-      exits += exit ? 1 : 0;
-      expect([r.threshold, r.dtype]).toEqual([t, "f32"]);
-      // the runner keeps confidences as float32
-      expectSame(
-        { ...r, confidence: Math.fround(r.confidence) },
-        {
-          exit: want.exit[b]!,
-          label: want.label[b]!,
-          confidence: want.confidence[b]!,
-          bytesSent: exit ? 0 : frameBytes([40, 1], "f32"),
-        },
-        `digit ${b}`,
+  it(
+    "classifies the test digits exactly as the Node client does over int8 frames: " + "same exits, classes, bytes",
+    async () => {
+      const indices = digits.map((d) => d.index);
+      const before = await hook<PageStats>("stats");
+      const got = await hook<PageResult[]>("classifyDigits", indices);
+      const want = await nodeAnswers(
+        digits.map((d) => inputOf(d.pixels)),
+        "int8",
       );
-    });
-    expect(exits).toBeGreaterThan(0);
-    expect(exits).toBeLessThan(B);
-  });
+      const exited = want.filter((w) => whereOf(w) === "exit").length;
+      expect(exited, "the policy should let some digits exit").toBeGreaterThan(0);
+      expect(exited, "the policy should send some digits").toBeLessThan(DIGITS);
+      got.forEach((r, b) => {
+        const w = want[b]!;
+        expect(r.index).toBe(b);
+        expectSame(r, w, `digit ${b}`);
+        expect(r.dtype).toBe("int8");
+        expect(r.edgeMs).toBeGreaterThanOrEqual(0);
+        if (r.where === "server") {
+          expect(r.roundTripMs).toBeGreaterThan(0);
+          expect(r.exitConfidence!).toBeLessThan(0.9);
+        } else {
+          expect(r.roundTripMs).toBeNull();
+          expect(r.exitConfidence).toBe(r.confidence);
+        }
+      });
+      const s = await hook<PageStats>("stats");
+      expect(s.samples - before.samples).toBe(DIGITS);
+      expect(s.exited - before.exited).toBe(exited);
+      expect(s.sent - before.sent).toBe(DIGITS - exited);
+      expect(s.bytesPerSentSample).toBe(frameBytes([40, 1], "int8"));
+      expect(s.rawBytes).toBe(784);
+      expect(s.correct - before.correct).toBe(got.filter((r) => r.label === r.truth).length);
+      // the panel shows the session's figures
+      expect(await page.locator("#s-samples").textContent()).toBe(String(s.samples));
+      expect(await page.locator("#s-exit").textContent()).toBe(`${Math.round((100 * s.exited) / s.samples)}%`);
+      expect(await page.locator("#chart svg polyline").count()).toBe(2);
+      expect(await page.locator("#chart svg rect.bar").count()).toBe(s.sent);
+      // the picture for the docs: the panel after the run, showing a digit the tail answered (rightly)
+      const sent = want.findIndex((w, b) => whereOf(w) === "server" && w.label === digits[b]!.label);
+      await page.locator(`.thumb[data-index="${sent}"]`).click();
+      await idle();
+      expect(await page.locator("#where").textContent()).toBe("sent to the server · the tail answered");
+      expect(await page.locator("#f-bytes").textContent()).toBe(
+        `${frameBytes([40, 1], "int8")} B int8 frame (the image: 784 B)`,
+      );
+      const shot = await screenshot(page, "demo");
+      expect(existsSync(shot)).toBe(true);
+    },
+  );
 
-  it("over the WebSocket transport answers the test digits as the Node client does, on one stream to its own origin", async () => {
-    const sockets: string[] = [];
-    page.on("websocket", (ws) => sockets.push(ws.url()));
-    await page.locator("#transport").selectOption("ws");
-    const info = await hook<{ transport: string; dtype: string; policy: { thresholds: number[] } }>("info");
-    expect([info.transport, info.dtype]).toEqual(["ws", "f32"]);
-    const t = info.policy.thresholds[0]!;
-    const B = 30;
-    const got = await hook<PageResult[]>(
-      "classifyDigits",
-      Array.from({ length: B }, (_, i) => i),
-    );
-    const want = await nodeAnswers(
-      digits.slice(0, B).map((d) => inputOf(d.pixels)),
-      "f32",
-      t,
-    );
-    got.forEach((r, b) => {
-      expectSame(r, want[b]!, `digit ${b}`);
-      expect(r.transport).toBe("ws");
-    });
-    expect(got.some((r) => r.where === "server")).toBe(true);
-    expect(sockets).toEqual([`${server.url.replace("http", "ws")}/v1/stream`]);
-    expect(server.metrics.requests.get({ path: "/v1/infer", code: "200", transport: "ws" })).toBe(
-      got.filter((r) => r.where === "server").length,
-    );
-  });
+  it(
+    "with f32 frames and the slider moved by keyboard, " + "answers as the full model's early-exit system does",
+    async () => {
+      await page.locator("#dtype").selectOption("f32");
+      await page.locator("#threshold").focus();
+      for (let k = 0; k < 30; k++) await page.keyboard.press("ArrowLeft");
+      const info = await hook<{ dtype: string; policy: { kind: string; thresholds: number[] } }>("info");
+      expect(info.dtype).toBe("f32");
+      const t = info.policy.thresholds[0]!;
+      expect(t).toBeCloseTo(0.75, 9);
+      expect(await page.locator("#thr-value").textContent()).toBe("0.750");
+      const B = 40;
+      const got = await hook<PageResult[]>(
+        "classifyDigits",
+        Array.from({ length: B }, (_, i) => i),
+      );
+      // the full model's early-exit system on the same inputs, as one batch
+      const X = new Matrix(engine, 800, B);
+      const x = X.view();
+      digits.slice(0, B).forEach((d, b) => inputOf(d.pixels).forEach((v, f) => (x[f * B + b] = v)));
+      const runner = new ExitRunner(model, { kind: "maxprob", thresholds: [t] });
+      const want = runner.run(X);
+      runner.dispose();
+      X.dispose();
+      let exits = 0;
+      got.forEach((r, b) => {
+        const exit = want.exit[b] === 0;
+        exits += exit ? 1 : 0;
+        expect([r.threshold, r.dtype]).toEqual([t, "f32"]);
+        // the runner keeps confidences as float32
+        expectSame(
+          { ...r, confidence: Math.fround(r.confidence) },
+          {
+            exit: want.exit[b]!,
+            label: want.label[b]!,
+            confidence: want.confidence[b]!,
+            bytesSent: exit ? 0 : frameBytes([40, 1], "f32"),
+          },
+          `digit ${b}`,
+        );
+      });
+      expect(exits).toBeGreaterThan(0);
+      expect(exits).toBeLessThan(B);
+    },
+  );
+
+  it(
+    "over the WebSocket transport answers the test digits as the Node client does, " +
+      "on one stream to its own origin",
+    async () => {
+      const sockets: string[] = [];
+      page.on("websocket", (ws) => sockets.push(ws.url()));
+      await page.locator("#transport").selectOption("ws");
+      const info = await hook<{ transport: string; dtype: string; policy: { thresholds: number[] } }>("info");
+      expect([info.transport, info.dtype]).toEqual(["ws", "f32"]);
+      const t = info.policy.thresholds[0]!;
+      const B = 30;
+      const got = await hook<PageResult[]>(
+        "classifyDigits",
+        Array.from({ length: B }, (_, i) => i),
+      );
+      const want = await nodeAnswers(
+        digits.slice(0, B).map((d) => inputOf(d.pixels)),
+        "f32",
+        t,
+      );
+      got.forEach((r, b) => {
+        expectSame(r, want[b]!, `digit ${b}`);
+        expect(r.transport).toBe("ws");
+      });
+      expect(got.some((r) => r.where === "server")).toBe(true);
+      expect(sockets).toEqual([`${server.url.replace("http", "ws")}/v1/stream`]);
+      expect(server.metrics.requests.get({ path: "/v1/infer", code: "200", transport: "ws" })).toBe(
+        got.filter((r) => r.where === "server").length,
+      );
+    },
+  );
 
   it("loaded everything from its own origin with no error", async () => {
     await idle();

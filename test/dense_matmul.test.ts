@@ -31,24 +31,28 @@ describe("dense and sparse agree", () => {
     );
   });
 
-  it("denseMatmulBackwardWeights's bias gradient is csrSpmmBackwardWeights's on Pattern.dense, bit for bit (one row-sum kernel)", async () => {
-    const engine = await getEngine();
-    fc.assert(
-      fc.property(dim, dim, batchArb, fc.integer(), (m, k, B, seed) =>
-        scoped(engine, (s) => {
-          const w = values(seed, m * k),
-            X = s.matrix(k, B, values(seed + 1, k * B)),
-            dY = s.matrix(m, B, values(seed + 2, m * B));
-          const dBd = s.f32(m),
-            dBs = s.f32(m);
-          denseMatmulBackwardWeights(s.dense(m, k, w), dY, X, s.f32(m * k), dBd);
-          csrSpmmBackwardWeights(s.csr(Pattern.dense(k, m), w), dY, X, s.f32(m * k), dBs);
-          expect(Array.from(dBd.view())).toEqual(Array.from(dBs.view()));
-        }),
-      ),
-      { numRuns: 30 },
-    );
-  });
+  it(
+    "denseMatmulBackwardWeights's bias gradient is csrSpmmBackwardWeights's on Pattern.dense, " +
+      "bit for bit (one row-sum kernel)",
+    async () => {
+      const engine = await getEngine();
+      fc.assert(
+        fc.property(dim, dim, batchArb, fc.integer(), (m, k, B, seed) =>
+          scoped(engine, (s) => {
+            const w = values(seed, m * k),
+              X = s.matrix(k, B, values(seed + 1, k * B)),
+              dY = s.matrix(m, B, values(seed + 2, m * B));
+            const dBd = s.f32(m),
+              dBs = s.f32(m);
+            denseMatmulBackwardWeights(s.dense(m, k, w), dY, X, s.f32(m * k), dBd);
+            csrSpmmBackwardWeights(s.csr(Pattern.dense(k, m), w), dY, X, s.f32(m * k), dBs);
+            expect(Array.from(dBd.view())).toEqual(Array.from(dBs.view()));
+          }),
+        ),
+        { numRuns: 30 },
+      );
+    },
+  );
 });
 
 describe("finite differences", () => {

@@ -84,14 +84,19 @@ describe("radio energy", () => {
     expect(radioEnergy(ROUND, 0, 0, t, 0).tailJ).toBe(0);
   });
 
-  it("periodic samples: a quarter of them sent every 1000 ms leaves 4000 ms − the active spell between transfers", () => {
-    const t = transferTiming(link, 1000, 100, 0); // active 58.2 ms → gap 3941.8 ms ≥ 1500: promotion + full tail
-    expect(periodicRadioEnergy(ROUND, 1000, 100, t, 1000, 0.25)).toEqual(radioEnergy(ROUND, 1000, 100, t, 4000 - 58.2));
-    const fast = periodicRadioEnergy(ROUND, 1000, 100, t, 100, 1); // gap 41.8 ms: 400 mW × 41.8 ms
-    expect(fast.tailJ).toBeCloseTo(400 * 41.8 * 1e-6, 12);
-    expect(fast.promotionJ).toBe(0);
-    expect(() => periodicRadioEnergy(ROUND, 1, 1, t, 100, 0)).toThrow(/sendRate must be in \(0, 1\]/);
-  });
+  it(
+    "periodic samples: a quarter of them sent every 1000 ms " + "leaves 4000 ms − the active spell between transfers",
+    () => {
+      const t = transferTiming(link, 1000, 100, 0); // active 58.2 ms → gap 3941.8 ms ≥ 1500: promotion + full tail
+      expect(periodicRadioEnergy(ROUND, 1000, 100, t, 1000, 0.25)).toEqual(
+        radioEnergy(ROUND, 1000, 100, t, 4000 - 58.2),
+      );
+      const fast = periodicRadioEnergy(ROUND, 1000, 100, t, 100, 1); // gap 41.8 ms: 400 mW × 41.8 ms
+      expect(fast.tailJ).toBeCloseTo(400 * 41.8 * 1e-6, 12);
+      expect(fast.promotionJ).toBe(0);
+      expect(() => periodicRadioEnergy(ROUND, 1, 1, t, 100, 0)).toThrow(/sendRate must be in \(0, 1\]/);
+    },
+  );
 
   it("LTE, one 84-byte int8 frame up and 56 bytes back, isolated: Huang's constants worked by hand", () => {
     const lte = LINK_PRESETS.find((p) => p.name === "lte")!;
@@ -117,7 +122,8 @@ describe("radio energy", () => {
     const lora = LINK_PRESETS.find((p) => p.name === "lora")!;
     const t = transferTiming(lora, 84, 56); // 672 bit / 5470 = 122.85 ms up, 81.90 ms down, + 1000 ms
     const e = radioEnergy(DEFAULT_ENERGY.radios.lpwan, 84, 56, t);
-    expect(e.airtimeJ).toBeCloseTo(((672 / 5470) * 3.3 * 27.4 + (448 / 5470) * 3.3 * 9.2) * 1e-3, 12); // s × V × mA = mJ
+    // s × V × mA = mJ
+    expect(e.airtimeJ).toBeCloseTo(((672 / 5470) * 3.3 * 27.4 + (448 / 5470) * 3.3 * 9.2) * 1e-3, 12);
     expect(e.activeJ).toBeCloseTo((t.activeMs / 1000) * 3.3 * 1.6e-3, 12);
     expect(e.bitsJ + e.promotionJ + e.tailJ).toBe(0);
   });

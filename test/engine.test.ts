@@ -465,25 +465,28 @@ describe("allocator", () => {
 });
 
 describe("Batcher", () => {
-  it("rejects a fractional sample index, a dataset whose arrays disagree with its sizes, and use after dispose", async () => {
-    const e = await getEngine();
-    const ds = makeDataset(
-      "four",
-      Float32Array.from({ length: 8 }, (_, i) => i),
-      Int32Array.from([0, 1, 0, 1]),
-      2,
-      2,
-    );
-    const batcher = new Batcher(e, ds, 4);
-    // 1.5 would gather sample 1 (Int32 truncation) but label it y[1.5] = undefined → 0
-    expect(() => batcher.load([0, 1.5], 0, 2)).toThrow(/Batcher.load: sample index 1.5 outside \[0, 4\)/);
-    expect(Array.from(batcher.load([3, 1], 0, 2).view())).toEqual([6, 2, 7, 3]);
-    batcher.dispose();
-    expect(() => batcher.load([0], 0, 1)).toThrow(/Batcher.load: an operand was disposed/);
-    expect(() => new Batcher(e, { ...ds, n: 5 }, 4)).toThrow(ShapeError);
-    expect(() => new Batcher(e, { ...ds, x: ds.x.subarray(0, 7) }, 4)).toThrow(
-      /Batcher: four has 7 values and 4 labels, expected 4×2 and 4/,
-    );
-    expect(e.stats().liveBlocks).toBe(0);
-  });
+  it(
+    "rejects a fractional sample index, a dataset whose arrays disagree with its sizes, " + "and use after dispose",
+    async () => {
+      const e = await getEngine();
+      const ds = makeDataset(
+        "four",
+        Float32Array.from({ length: 8 }, (_, i) => i),
+        Int32Array.from([0, 1, 0, 1]),
+        2,
+        2,
+      );
+      const batcher = new Batcher(e, ds, 4);
+      // 1.5 would gather sample 1 (Int32 truncation) but label it y[1.5] = undefined → 0
+      expect(() => batcher.load([0, 1.5], 0, 2)).toThrow(/Batcher.load: sample index 1.5 outside \[0, 4\)/);
+      expect(Array.from(batcher.load([3, 1], 0, 2).view())).toEqual([6, 2, 7, 3]);
+      batcher.dispose();
+      expect(() => batcher.load([0], 0, 1)).toThrow(/Batcher.load: an operand was disposed/);
+      expect(() => new Batcher(e, { ...ds, n: 5 }, 4)).toThrow(ShapeError);
+      expect(() => new Batcher(e, { ...ds, x: ds.x.subarray(0, 7) }, 4)).toThrow(
+        /Batcher: four has 7 values and 4 labels, expected 4×2 and 4/,
+      );
+      expect(e.stats().liveBlocks).toBe(0);
+    },
+  );
 });

@@ -1,5 +1,6 @@
 // The frame codec's refusals of bad arguments: a typed error that names the operation and shows what it got
-// (docs/frame-format.md: ShapeError / ValidationError from the encoder; FrameError and its subclasses from the decoder).
+// (docs/frame-format.md: ShapeError / ValidationError from the encoder; FrameError and its subclasses from the
+// decoder).
 import { describe, expect, it } from "vitest";
 import { ShapeError, ValidationError } from "../src/engine/errors.js";
 import { f16BitsToF32 } from "../src/io/f16.js";
@@ -127,16 +128,20 @@ describe("encodeFrame accepts", () => {
     });
   });
 
-  it("NaN and ±Infinity in f32 and f16 when allowed, as the IEEE codes (f16: 0x7e00 for NaN, 0x7c00 / 0xfc00 for ±Inf)", () => {
-    const data = Float32Array.of(NaN, Infinity, -Infinity, 1);
-    const f16 = encodeFrame(input({ data, dtype: "f16", nonFinite: "allow" }));
-    const codes = Array.from({ length: 4 }, (_, i) => new DataView(f16.buffer).getUint16(40 + 2 * i, true));
-    expect(codes).toEqual([0x7e00, 0x7c00, 0xfc00, 0x3c00]);
-    expect(codes.map(f16BitsToF32)).toEqual([NaN, Infinity, -Infinity, 1]);
-    const d = decodeFrame(encodeFrame(input({ data, nonFinite: "allow" })), { nonFinite: "allow" }).data;
-    expect(Array.from(d)).toEqual([NaN, Infinity, -Infinity, 1]);
-    expect(() => decodeFrame(f16)).toThrow(/^frame: payload: element 0 is NaN$/);
-  });
+  it(
+    "NaN and ±Infinity in f32 and f16 when allowed, as the IEEE codes (f16: 0x7e00 for NaN, " +
+      "0x7c00 / 0xfc00 for ±Inf)",
+    () => {
+      const data = Float32Array.of(NaN, Infinity, -Infinity, 1);
+      const f16 = encodeFrame(input({ data, dtype: "f16", nonFinite: "allow" }));
+      const codes = Array.from({ length: 4 }, (_, i) => new DataView(f16.buffer).getUint16(40 + 2 * i, true));
+      expect(codes).toEqual([0x7e00, 0x7c00, 0xfc00, 0x3c00]);
+      expect(codes.map(f16BitsToF32)).toEqual([NaN, Infinity, -Infinity, 1]);
+      const d = decodeFrame(encodeFrame(input({ data, nonFinite: "allow" })), { nonFinite: "allow" }).data;
+      expect(Array.from(d)).toEqual([NaN, Infinity, -Infinity, 1]);
+      expect(() => decodeFrame(f16)).toThrow(/^frame: payload: element 0 is NaN$/);
+    },
+  );
 
   it("int8: codes round(x / scale), clamped to ±127, the zero tensor all zeros with scale 0", () => {
     const b = encodeFrame(input({ data: Float32Array.of(127, -127, 63.4, -0.6), dtype: "int8" }));

@@ -52,19 +52,22 @@ describe("golden model (snapshot)", () => {
     model.dispose();
   });
 
-  it("one epoch on the embedded digits (seed 0, Adam 1e-3, decay 1e-5, batch 256) has the golden losses and hash", () => {
-    const { train: data } = loadData("mnist", { seed: 0, padTo: 800 });
-    const model = paper();
-    const [r] = train(model, data, {
-      epochs: 1,
-      batchSize: 256,
-      optimizer: new Adam({ lr: 1e-3, decay: 1e-5 }),
-      seed: 0,
-      trainAccuracy: false,
-    });
-    expect(r!.losses).toEqual([2.3653414114266633, 2.3167624903023243]);
-    expect(r!.loss).toBe(3.0603701585173604);
-    expect(encodeModel(model).hash).toBe("2a6a8ce4c8b171e4");
-    model.dispose();
-  });
+  it(
+    "one epoch on the embedded digits (seed 0, Adam 1e-3, decay 1e-5, batch 256) " + "has the golden losses and hash",
+    () => {
+      const { train: data } = loadData("mnist", { seed: 0, padTo: 800 });
+      const model = paper();
+      const [r] = train(model, data, {
+        epochs: 1,
+        batchSize: 256,
+        optimizer: new Adam({ lr: 1e-3, decay: 1e-5 }),
+        seed: 0,
+        trainAccuracy: false,
+      });
+      expect(r!.losses).toEqual([2.3653414114266633, 2.3167624903023243]);
+      expect(r!.loss).toBe(3.0603701585173604);
+      expect(encodeModel(model).hash).toBe("2a6a8ce4c8b171e4");
+      model.dispose();
+    },
+  );
 });

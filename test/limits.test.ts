@@ -131,14 +131,17 @@ describe("frame limits at their edges", () => {
     }
   });
 
-  it("the default maxDim and maxElements refuse one past them from the header alone, before any payload is read", () => {
-    tooLarge(reseal(header([2 ** 24 + 1])), { maxElements: 2 ** 30 }, "dims", 2 ** 24 + 1, 2 ** 24);
-    tooLarge(reseal(header([2 ** 12, 2 ** 12 + 1])), undefined, "dims", 2 ** 24);
-    // the product is checked after each factor: four dims of 2^32 - 1 never overflow into an accepted size
-    const huge = reseal(header([2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1]));
-    tooLarge(huge, { maxDim: 2 ** 32 - 1 }, "dims", 2 ** 24);
-    tooLarge(huge, LIFTED, "dims", Number.MAX_SAFE_INTEGER);
-  });
+  it(
+    "the default maxDim and maxElements refuse one past them from the header alone, " + "before any payload is read",
+    () => {
+      tooLarge(reseal(header([2 ** 24 + 1])), { maxElements: 2 ** 30 }, "dims", 2 ** 24 + 1, 2 ** 24);
+      tooLarge(reseal(header([2 ** 12, 2 ** 12 + 1])), undefined, "dims", 2 ** 24);
+      // the product is checked after each factor: four dims of 2^32 - 1 never overflow into an accepted size
+      const huge = reseal(header([2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1]));
+      tooLarge(huge, { maxDim: 2 ** 32 - 1 }, "dims", 2 ** 24);
+      tooLarge(huge, LIFTED, "dims", Number.MAX_SAFE_INTEGER);
+    },
+  );
 
   it("maxElements: exactly maxElements decodes, one more is 413 (dims), checked on the running product", () => {
     expect(decodeFrame(frame([3, 5]), { maxElements: 15 }).shape).toEqual([3, 5]);
@@ -177,29 +180,33 @@ describe("frame limits at their edges", () => {
     }
   });
 
-  it("rank and size helpers: frameHeaderBytes(1..4) = 36..48, outside is a ValidationError; too many elements is a ShapeError", () => {
-    expect([1, 2, 3, 4].map(frameHeaderBytes)).toEqual([36, 40, 44, 48]);
-    for (const r of [0, 5])
-      expect(() => frameHeaderBytes(r)).toThrow(/frameHeaderBytes: rank must be an integer in \[1, 4\]/);
-    expect(frameBytesPerSample(2 ** 32 - 1, "int8")).toBe(2 ** 32 - 1);
-    expect(frameBytesPerSample(1, "f32")).toBe(4);
-    expect(() => frameBytesPerSample(0, "f32")).toThrow(/frameBytesPerSample: features/);
-    expect(() => frameBytesPerSample(2 ** 32, "f32")).toThrow(/frameBytesPerSample: features/);
-    expect(() => frameBytesPerSample(3, "f64" as FrameDtype)).toThrow(
-      /frameBytesPerSample: dtype must be one of f32, f16, int8, got f64/,
-    );
-    expect(frameBytes([40, 1], "f16")).toBe(124);
-    expect(frameBytes([2 ** 32 - 1], "int8")).toBe(36 + 2 ** 32 - 1 + 4);
-    expect(() => frameBytes([2 ** 32], "int8")).toThrow(/frameBytes: shape dimension/);
-    expect(() => frameBytes([1, 1, 1, 1, 1], "int8")).toThrow(ShapeError);
-    expect(() => frameBytes([], "int8")).toThrow(/frameBytes: shape must have rank 1\.\.4, got \[\]/);
-    expect(() => frameBytes([2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1], "int8")).toThrow(ShapeError);
-    expect(() => frameBytes([2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1], "int8")).toThrow(
-      /frameBytes: shape \[4294967295, 4294967295, 4294967295\] holds too many elements/,
-    );
-    expect(() => frameBytes([3], "bf16" as FrameDtype)).toThrow(/frameBytes: dtype/);
-    expect(() => frameBytes("3" as unknown as number[], "int8")).toThrow(ShapeError);
-  });
+  it(
+    "rank and size helpers: frameHeaderBytes(1..4) = 36..48, outside is a ValidationError; " +
+      "too many elements is a ShapeError",
+    () => {
+      expect([1, 2, 3, 4].map(frameHeaderBytes)).toEqual([36, 40, 44, 48]);
+      for (const r of [0, 5])
+        expect(() => frameHeaderBytes(r)).toThrow(/frameHeaderBytes: rank must be an integer in \[1, 4\]/);
+      expect(frameBytesPerSample(2 ** 32 - 1, "int8")).toBe(2 ** 32 - 1);
+      expect(frameBytesPerSample(1, "f32")).toBe(4);
+      expect(() => frameBytesPerSample(0, "f32")).toThrow(/frameBytesPerSample: features/);
+      expect(() => frameBytesPerSample(2 ** 32, "f32")).toThrow(/frameBytesPerSample: features/);
+      expect(() => frameBytesPerSample(3, "f64" as FrameDtype)).toThrow(
+        /frameBytesPerSample: dtype must be one of f32, f16, int8, got f64/,
+      );
+      expect(frameBytes([40, 1], "f16")).toBe(124);
+      expect(frameBytes([2 ** 32 - 1], "int8")).toBe(36 + 2 ** 32 - 1 + 4);
+      expect(() => frameBytes([2 ** 32], "int8")).toThrow(/frameBytes: shape dimension/);
+      expect(() => frameBytes([1, 1, 1, 1, 1], "int8")).toThrow(ShapeError);
+      expect(() => frameBytes([], "int8")).toThrow(/frameBytes: shape must have rank 1\.\.4, got \[\]/);
+      expect(() => frameBytes([2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1], "int8")).toThrow(ShapeError);
+      expect(() => frameBytes([2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1], "int8")).toThrow(
+        /frameBytes: shape \[4294967295, 4294967295, 4294967295\] holds too many elements/,
+      );
+      expect(() => frameBytes([3], "bf16" as FrameDtype)).toThrow(/frameBytes: dtype/);
+      expect(() => frameBytes("3" as unknown as number[], "int8")).toThrow(ShapeError);
+    },
+  );
 
   it("splitId: 2^32 - 1 is carried, 2^32 and -1 are refused", () => {
     const f = encodeFrame({
@@ -218,29 +225,32 @@ describe("frame limits at their edges", () => {
     }
   });
 
-  it("int8 scale: the largest scale whose 127 multiple is finite in float32 decodes; the next one up is rejected", () => {
-    const f32 = new Float32Array(1),
-      u32 = new Uint32Array(f32.buffer);
-    f32[0] = 3.4028234663852886e38 / 127;
-    while (Number.isFinite(Math.fround(127 * f32[0]!))) u32[0]!++;
-    const tooBig = f32[0]!;
-    u32[0]!--;
-    const largest = f32[0]!;
-    const withScale = (s: number) => {
-      const b = frame([2], "int8", Float32Array.of(1, -1));
-      new DataView(b.buffer).setFloat32(24, s, true);
-      return reseal(b);
-    };
-    expect(decodeFrame(withScale(largest)).data[0]).toBe(Math.fround(127 * largest));
-    const e = rejection(withScale(tooBig));
-    expect([e.field, e.reason]).toEqual(["scale", "malformed"]);
-    expect(e.message).toContain(String(tooBig));
-    // the encoder refuses data whose scale would land there, rather than write a frame its decoder rejects
-    expect(() => frame([1], "int8", Float32Array.of(3.4028234663852886e38))).toThrow(
-      /encodeFrame: max \|x\| = 3\.4028234663852886e\+38 is too close to the float32 limit/,
-    );
-    expect(decodeFrame(frame([1], "int8", Float32Array.of(3.4e38))).scale).toBeGreaterThan(0);
-  });
+  it(
+    "int8 scale: the largest scale whose 127 multiple is finite in float32 decodes; " + "the next one up is rejected",
+    () => {
+      const f32 = new Float32Array(1),
+        u32 = new Uint32Array(f32.buffer);
+      f32[0] = 3.4028234663852886e38 / 127;
+      while (Number.isFinite(Math.fround(127 * f32[0]!))) u32[0]!++;
+      const tooBig = f32[0]!;
+      u32[0]!--;
+      const largest = f32[0]!;
+      const withScale = (s: number) => {
+        const b = frame([2], "int8", Float32Array.of(1, -1));
+        new DataView(b.buffer).setFloat32(24, s, true);
+        return reseal(b);
+      };
+      expect(decodeFrame(withScale(largest)).data[0]).toBe(Math.fround(127 * largest));
+      const e = rejection(withScale(tooBig));
+      expect([e.field, e.reason]).toEqual(["scale", "malformed"]);
+      expect(e.message).toContain(String(tooBig));
+      // the encoder refuses data whose scale would land there, rather than write a frame its decoder rejects
+      expect(() => frame([1], "int8", Float32Array.of(3.4028234663852886e38))).toThrow(
+        /encodeFrame: max \|x\| = 3\.4028234663852886e\+38 is too close to the float32 limit/,
+      );
+      expect(decodeFrame(frame([1], "int8", Float32Array.of(3.4e38))).scale).toBeGreaterThan(0);
+    },
+  );
 });
 
 describe("model hash rules of frames", () => {
@@ -267,22 +277,26 @@ describe("model hash rules of frames", () => {
     expect(() => enc(1234 as unknown as string)).toThrow(/modelHash must be 16 hex digits, got 1234/);
   });
 
-  it("upper-case input is accepted and written and read back lower-case; the expected hash is compared case-insensitively", () => {
-    const upper = "0123456789ABCDEF",
-      mixed = "0123456789aBcDeF";
-    for (const h of [upper, mixed]) {
-      const f = enc(h);
-      expect(Array.from(f.subarray(16, 24))).toEqual([0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]);
-      expect(decodeFrame(f).modelHash).toBe(HASH);
-      expect(decodeFrame(f, {}, { modelHash: upper }).modelHash).toBe(HASH);
-      expect(decodeFrame(f, {}, { modelHash: HASH }).modelHash).toBe(HASH);
-    }
-    const e = rejection(enc(HASH), {}, { modelHash: "FEDCBA9876543210" });
-    expect([e.constructor, e.field, e.reason]).toEqual([FrameMismatchError, "modelHash", "mismatch"]);
-    expect(e.message).toBe("frame: modelHash: expected model fedcba9876543210, got 0123456789abcdef");
-    // a 17-character expectation names no model: it matches none
-    expect(rejection(enc(HASH), {}, { modelHash: HASH + "0" }).constructor).toBe(FrameMismatchError);
-  });
+  it(
+    "upper-case input is accepted and written and read back lower-case; " +
+      "the expected hash is compared case-insensitively",
+    () => {
+      const upper = "0123456789ABCDEF",
+        mixed = "0123456789aBcDeF";
+      for (const h of [upper, mixed]) {
+        const f = enc(h);
+        expect(Array.from(f.subarray(16, 24))).toEqual([0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]);
+        expect(decodeFrame(f).modelHash).toBe(HASH);
+        expect(decodeFrame(f, {}, { modelHash: upper }).modelHash).toBe(HASH);
+        expect(decodeFrame(f, {}, { modelHash: HASH }).modelHash).toBe(HASH);
+      }
+      const e = rejection(enc(HASH), {}, { modelHash: "FEDCBA9876543210" });
+      expect([e.constructor, e.field, e.reason]).toEqual([FrameMismatchError, "modelHash", "mismatch"]);
+      expect(e.message).toBe("frame: modelHash: expected model fedcba9876543210, got 0123456789abcdef");
+      // a 17-character expectation names no model: it matches none
+      expect(rejection(enc(HASH), {}, { modelHash: HASH + "0" }).constructor).toBe(FrameMismatchError);
+    },
+  );
 });
 
 describe("frameErrorBound", () => {
@@ -338,19 +352,23 @@ describe("safetensors limits at their edges", () => {
     );
   });
 
-  it("the default cap is 100,000,000 bytes: a header declaring exactly that passes the cap (and fails on the buffer), one more does not", () => {
-    expect(fails(file("{}", new Uint8Array(0), 100_000_000), "header length")).toMatch(
-      /100000000 bytes of header but only 2 follow/,
-    );
-    expect(fails(file("{}", new Uint8Array(0), 100_000_001), "header length")).toMatch(
-      /100000001 bytes exceeds the 100000000-byte cap/,
-    );
-    // the high word of the u64 counts: 2^32 + 2 is not 2
-    expect(fails(file("{}", new Uint8Array(0), 2 ** 32 + 2), "header length")).toMatch(/4294967298 bytes exceeds/);
-    expect(fails(file("{}", new Uint8Array(0), 2 ** 32 + 2), "header length", { maxHeaderBytes: 2 ** 33 })).toMatch(
-      /4294967298 bytes of header but only 2 follow/,
-    );
-  });
+  it(
+    "the default cap is 100,000,000 bytes: a header declaring exactly that passes the cap (and fails on the buffer), " +
+      "one more does not",
+    () => {
+      expect(fails(file("{}", new Uint8Array(0), 100_000_000), "header length")).toMatch(
+        /100000000 bytes of header but only 2 follow/,
+      );
+      expect(fails(file("{}", new Uint8Array(0), 100_000_001), "header length")).toMatch(
+        /100000001 bytes exceeds the 100000000-byte cap/,
+      );
+      // the high word of the u64 counts: 2^32 + 2 is not 2
+      expect(fails(file("{}", new Uint8Array(0), 2 ** 32 + 2), "header length")).toMatch(/4294967298 bytes exceeds/);
+      expect(fails(file("{}", new Uint8Array(0), 2 ** 32 + 2), "header length", { maxHeaderBytes: 2 ** 33 })).toMatch(
+        /4294967298 bytes of header but only 2 follow/,
+      );
+    },
+  );
 
   it("the header may end exactly at the buffer's end; one byte short is refused", () => {
     expect(decodeSafetensors(file("{}")).tensors.size).toBe(0);
@@ -359,29 +377,36 @@ describe("safetensors limits at their edges", () => {
     );
   });
 
-  it("shape × element size at the safe-integer edge: 2^53 − 1 bytes is a size (that misfits), 2^53 − 1 elements of 2 bytes overflow", () => {
-    const big = Number.MAX_SAFE_INTEGER;
-    expect(
-      fails(file({ a: { dtype: "U8", shape: [big], data_offsets: [0, 8] } }, new Uint8Array(8)), "data_offsets"),
-    ).toContain(`needs ${big} bytes`);
-    expect(
-      fails(file({ a: { dtype: "U16", shape: [big], data_offsets: [0, 8] } }, new Uint8Array(8)), "shape"),
-    ).toMatch(/overflows/);
-    expect(
-      fails(file({ a: { dtype: "F32", shape: [2 ** 26, 2 ** 26], data_offsets: [0, 8] } }, new Uint8Array(8)), "shape"),
-    ).toMatch(/overflows/);
-    expect(
-      fails(
-        file({ a: { dtype: "U8", shape: [2 ** 25, 2 ** 26], data_offsets: [0, 8] } }, new Uint8Array(8)),
-        "data_offsets",
-      ),
-    ).toContain(`needs ${2 ** 51} bytes`);
-    // a zero dimension makes any other dimension harmless
-    expect(
-      decodeSafetensors(file({ a: { dtype: "F64", shape: [0, big], data_offsets: [0, 0] } })).tensors.get("a")!.data
-        .length,
-    ).toBe(0);
-  });
+  it(
+    "shape × element size at the safe-integer edge: 2^53 − 1 bytes is a size (that misfits), " +
+      "2^53 − 1 elements of 2 bytes overflow",
+    () => {
+      const big = Number.MAX_SAFE_INTEGER;
+      expect(
+        fails(file({ a: { dtype: "U8", shape: [big], data_offsets: [0, 8] } }, new Uint8Array(8)), "data_offsets"),
+      ).toContain(`needs ${big} bytes`);
+      expect(
+        fails(file({ a: { dtype: "U16", shape: [big], data_offsets: [0, 8] } }, new Uint8Array(8)), "shape"),
+      ).toMatch(/overflows/);
+      expect(
+        fails(
+          file({ a: { dtype: "F32", shape: [2 ** 26, 2 ** 26], data_offsets: [0, 8] } }, new Uint8Array(8)),
+          "shape",
+        ),
+      ).toMatch(/overflows/);
+      expect(
+        fails(
+          file({ a: { dtype: "U8", shape: [2 ** 25, 2 ** 26], data_offsets: [0, 8] } }, new Uint8Array(8)),
+          "data_offsets",
+        ),
+      ).toContain(`needs ${2 ** 51} bytes`);
+      // a zero dimension makes any other dimension harmless
+      expect(
+        decodeSafetensors(file({ a: { dtype: "F64", shape: [0, big], data_offsets: [0, 0] } })).tensors.get("a")!.data
+          .length,
+      ).toBe(0);
+    },
+  );
 
   it("data_offsets: integers from 0 to 2^53 − 1 with begin ≤ end; begin = end is an empty tensor", () => {
     expect(

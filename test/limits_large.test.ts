@@ -76,7 +76,8 @@ describe("default frame limits with frames of their size", () => {
     );
   }, 30_000);
 
-  it("maxElements default: [2^12, 2^12] decodes; [2^12, 2^12 + 1] is 413 though each dimension is far below maxDim", () => {
+  it("maxElements default: [2^12, 2^12] decodes; " +
+    "[2^12, 2^12 + 1] is 413 though each dimension is far below maxDim", () => {
     const k = 2 ** 12;
     expect(decodeFrame(frame([k, k], "int8", new Float32Array(k * k))).shape).toEqual([k, k]);
     tooLarge(reseal(header([k, k + 1])), undefined, "dims", 2 ** 24);

@@ -102,53 +102,61 @@ describe("lane schedule (the timing rule, without a clock)", () => {
     maxLength: 60,
   });
 
-  it("segments leave in order, paid by the bucket, and arrive in order within delay ± jitter/2 of leaving (or behind the one ahead)", () => {
-    fc.assert(
-      fc.property(timing, offers, fc.integer(), (t, os, seed) => {
-        const jitterMs = 2 * t.delayMs * t.jitterFrac;
-        const s = new LaneSchedule({ ...t, jitterMs }, new Rng(seed));
-        let now = 0,
-          prevLeaves = -Infinity,
-          prevAt = -Infinity,
-          paid = 0;
-        const rate = t.bitsPerS / 8000;
-        for (const [gap, bytes] of os) {
-          now += gap;
-          const { leaves, at } = s.segment(now, bytes);
-          paid += bytes + t.overheadBytes;
-          expect(leaves).toBeGreaterThanOrEqual(Math.max(now, prevLeaves));
-          // never more than the bucket's depth plus the rate allows since the first offer
-          expect(paid).toBeLessThanOrEqual(t.burstBytes + (leaves - os[0]![0]) * rate + 1e-6 * paid + 1);
-          expect(at).toBeGreaterThanOrEqual(prevAt);
-          expect(at).toBeGreaterThanOrEqual(leaves + t.delayMs - jitterMs / 2 - 1e-9);
-          if (at > prevAt) expect(at).toBeLessThanOrEqual(leaves + t.delayMs + jitterMs / 2 + 1e-9);
-          prevLeaves = leaves;
-          prevAt = at;
-        }
-      }),
-      { numRuns: 200 },
-    );
-  });
+  it(
+    "segments leave in order, paid by the bucket, " +
+      "and arrive in order within delay ± jitter/2 of leaving (or behind the one ahead)",
+    () => {
+      fc.assert(
+        fc.property(timing, offers, fc.integer(), (t, os, seed) => {
+          const jitterMs = 2 * t.delayMs * t.jitterFrac;
+          const s = new LaneSchedule({ ...t, jitterMs }, new Rng(seed));
+          let now = 0,
+            prevLeaves = -Infinity,
+            prevAt = -Infinity,
+            paid = 0;
+          const rate = t.bitsPerS / 8000;
+          for (const [gap, bytes] of os) {
+            now += gap;
+            const { leaves, at } = s.segment(now, bytes);
+            paid += bytes + t.overheadBytes;
+            expect(leaves).toBeGreaterThanOrEqual(Math.max(now, prevLeaves));
+            // never more than the bucket's depth plus the rate allows since the first offer
+            expect(paid).toBeLessThanOrEqual(t.burstBytes + (leaves - os[0]![0]) * rate + 1e-6 * paid + 1);
+            expect(at).toBeGreaterThanOrEqual(prevAt);
+            expect(at).toBeGreaterThanOrEqual(leaves + t.delayMs - jitterMs / 2 - 1e-9);
+            if (at > prevAt) expect(at).toBeLessThanOrEqual(leaves + t.delayMs + jitterMs / 2 + 1e-9);
+            prevLeaves = leaves;
+            prevAt = at;
+          }
+        }),
+        { numRuns: 200 },
+      );
+    },
+  );
 
-  it("with depth 0 a segment takes exactly its serialization time behind the one before; with depth B, B bytes leave at once", () => {
-    const s = new LaneSchedule(
-      { bitsPerS: 8e6, delayMs: 10, jitterMs: 0, burstBytes: 0, overheadBytes: 0 },
-      new Rng(1),
-    );
-    expect(s.segment(0, 1000)).toEqual({ leaves: 1, at: 11 }); // 1000 B at 1 B/µs
-    expect(s.segment(0, 500)).toEqual({ leaves: 1.5, at: 11.5 });
-    expect(s.segment(5, 1000)).toEqual({ leaves: 6, at: 16 }); // idle link: starts when offered
-    expect(s.signal(5)).toEqual({ leaves: 6, at: 16 }); // a FIN waits behind the data
-    const b = new LaneSchedule(
-      { bitsPerS: 8e6, delayMs: 0, jitterMs: 0, burstBytes: 3000, overheadBytes: 0 },
-      new Rng(1),
-    );
-    expect(b.segment(0, 2000).leaves).toBe(0);
-    expect(b.segment(0, 1000).leaves).toBe(0);
-    expect(b.segment(0, 1000).leaves).toBe(1); // bucket empty: 1000 B at 1 B/µs
-    expect(b.segment(100, 3000).leaves).toBe(100); // refilled to its depth, not beyond
-    expect(b.segment(100, 1).leaves).toBeCloseTo(100.001, 9);
-  });
+  it(
+    "with depth 0 a segment takes exactly its serialization time behind the one before; with depth B, " +
+      "B bytes leave at once",
+    () => {
+      const s = new LaneSchedule(
+        { bitsPerS: 8e6, delayMs: 10, jitterMs: 0, burstBytes: 0, overheadBytes: 0 },
+        new Rng(1),
+      );
+      expect(s.segment(0, 1000)).toEqual({ leaves: 1, at: 11 }); // 1000 B at 1 B/µs
+      expect(s.segment(0, 500)).toEqual({ leaves: 1.5, at: 11.5 });
+      expect(s.segment(5, 1000)).toEqual({ leaves: 6, at: 16 }); // idle link: starts when offered
+      expect(s.signal(5)).toEqual({ leaves: 6, at: 16 }); // a FIN waits behind the data
+      const b = new LaneSchedule(
+        { bitsPerS: 8e6, delayMs: 0, jitterMs: 0, burstBytes: 3000, overheadBytes: 0 },
+        new Rng(1),
+      );
+      expect(b.segment(0, 2000).leaves).toBe(0);
+      expect(b.segment(0, 1000).leaves).toBe(0);
+      expect(b.segment(0, 1000).leaves).toBe(1); // bucket empty: 1000 B at 1 B/µs
+      expect(b.segment(100, 3000).leaves).toBe(100); // refilled to its depth, not beyond
+      expect(b.segment(100, 1).leaves).toBeCloseTo(100.001, 9);
+    },
+  );
 
   it("jitter spreads arrivals uniformly over ±jitter/2 (mean delay kept when segments are far apart)", () => {
     const s = new LaneSchedule(
@@ -203,7 +211,8 @@ describe("link emulator: timing", () => {
       s.destroy();
       const pct = (got: number, exp: number) => `${((100 * (got - exp)) / exp).toFixed(1)}%`;
       measured.push(
-        `${spec} ${n} B up ${gotUp.toFixed(1)}/${expectUp.toFixed(1)} ms (${pct(gotUp, expectUp)}), down ${gotDown.toFixed(1)}/${expectDown.toFixed(1)} ms (${pct(gotDown, expectDown)})`,
+        `${spec} ${n} B up ${gotUp.toFixed(1)}/${expectUp.toFixed(1)} ms (${pct(gotUp, expectUp)}), ` +
+          `down ${gotDown.toFixed(1)}/${expectDown.toFixed(1)} ms (${pct(gotDown, expectDown)})`,
       );
       expect(relative(gotUp, expectUp), `up: ${gotUp.toFixed(1)} ms, expected ${expectUp.toFixed(1)}`).toBeLessThan(
         0.1,
@@ -362,26 +371,30 @@ describe("link emulator: bytes, half-close, reset, close", () => {
     );
   });
 
-  it("half-close passes through: the client's FIN reaches the server after its data, and the answer still comes back", async () => {
-    const events: string[] = [];
-    const port = await listen((s) => {
-      let got = "";
-      s.on("data", (b: Buffer) => (got += b.toString()));
-      s.on("end", () => {
-        events.push(`server end after ${JSON.stringify(got)}`);
-        setTimeout(() => s.end(`echo:${got}`), 30); // answers well after the FIN
+  it(
+    "half-close passes through: the client's FIN reaches the server after its data, " +
+      "and the answer still comes back",
+    async () => {
+      const events: string[] = [];
+      const port = await listen((s) => {
+        let got = "";
+        s.on("data", (b: Buffer) => (got += b.toString()));
+        s.on("end", () => {
+          events.push(`server end after ${JSON.stringify(got)}`);
+          setTimeout(() => s.end(`echo:${got}`), 30); // answers well after the FIN
+        });
       });
-    });
-    const l = await link({ link: "10mbit,20ms" }, port);
-    const c = await connectTo(l.port, { allowHalfOpen: true });
-    const back = collect(c);
-    c.end("hello");
-    const r = await back;
-    expect(events).toEqual(['server end after "hello"']);
-    expect(r.data.toString()).toBe("echo:hello");
-    expect(r.end).toBe(true);
-    expect(r.error).toBeUndefined();
-  });
+      const l = await link({ link: "10mbit,20ms" }, port);
+      const c = await connectTo(l.port, { allowHalfOpen: true });
+      const back = collect(c);
+      c.end("hello");
+      const r = await back;
+      expect(events).toEqual(['server end after "hello"']);
+      expect(r.data.toString()).toBe("echo:hello");
+      expect(r.end).toBe(true);
+      expect(r.error).toBeUndefined();
+    },
+  );
 
   it("a reset passes through both ways, behind the data already in flight", async () => {
     // client resets → the server's socket errors ECONNRESET after reading what was sent before
@@ -563,7 +576,8 @@ describe("link emulator vs the kernel's tc tbf", () => {
         s.destroy();
         const theory = ((n * 8) / bitsPerS) * 1000;
         lines.push(
-          `${rate} ${n} B: tbf ${kernel.toFixed(1)} ms, emulator ${emulated.toFixed(1)} ms, N/rate ${theory.toFixed(1)} ms`,
+          `${rate} ${n} B: tbf ${kernel.toFixed(1)} ms, emulator ${emulated.toFixed(1)} ms, ` +
+            `N/rate ${theory.toFixed(1)} ms`,
         );
         expect(Math.abs(emulated - kernel) / kernel, lines.at(-1)).toBeLessThan(0.1);
       }

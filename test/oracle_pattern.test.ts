@@ -53,26 +53,30 @@ describe("Pattern.fixedDegree randomness", () => {
     expect(chi2).toBeLessThan(135);
   });
 
-  it("800→40 at out-degree 2 (the paper's first layer): an input's two outputs are not a fixed pairing of the outputs", () => {
-    for (let seed = 0; seed < 20; seed++) {
-      const p = Pattern.fixedDegree(800, 40, 2, seed);
-      const outputsOf: number[][] = Array.from({ length: 800 }, () => []);
-      for (let r = 0; r < 40; r++)
-        for (let q = p.rowPtr[r]!; q < p.rowPtr[r + 1]!; q++) outputsOf[p.colIdx[q]!]!.push(r);
-      const pairs = new Set(outputsOf.map((o) => o.join(",")));
-      const partners = Array.from({ length: 40 }, () => new Set<number>());
-      for (const [a, b] of outputsOf) {
-        partners[a!]!.add(b!);
-        partners[b!]!.add(a!);
+  it(
+    "800→40 at out-degree 2 (the paper's first layer): " +
+      "an input's two outputs are not a fixed pairing of the outputs",
+    () => {
+      for (let seed = 0; seed < 20; seed++) {
+        const p = Pattern.fixedDegree(800, 40, 2, seed);
+        const outputsOf: number[][] = Array.from({ length: 800 }, () => []);
+        for (let r = 0; r < 40; r++)
+          for (let q = p.rowPtr[r]!; q < p.rowPtr[r + 1]!; q++) outputsOf[p.colIdx[q]!]!.push(r);
+        const pairs = new Set(outputsOf.map((o) => o.join(",")));
+        const partners = Array.from({ length: 40 }, () => new Set<number>());
+        for (const [a, b] of outputsOf) {
+          partners[a!]!.add(b!);
+          partners[b!]!.add(a!);
+        }
+        // a tiling (relabelled or not) gives 20 distinct pairs and one partner per output; 800 random pairs out of
+        // 780 possible give about 500 distinct ones and about 34 partners per output
+        expect(pairs.size, `seed ${seed}`).toBeGreaterThan(400);
+        expect(Math.min(...partners.map((s) => s.size)), `seed ${seed}`).toBeGreaterThanOrEqual(20);
+        const rows = new Set(
+          Array.from({ length: 40 }, (_, r) => Array.from(p.colIdx.subarray(p.rowPtr[r], p.rowPtr[r + 1])).join(",")),
+        );
+        expect(rows.size, `seed ${seed}: two outputs read the same inputs`).toBe(40);
       }
-      // a tiling (relabelled or not) gives 20 distinct pairs and one partner per output; 800 random pairs out of
-      // 780 possible give about 500 distinct ones and about 34 partners per output
-      expect(pairs.size, `seed ${seed}`).toBeGreaterThan(400);
-      expect(Math.min(...partners.map((s) => s.size)), `seed ${seed}`).toBeGreaterThanOrEqual(20);
-      const rows = new Set(
-        Array.from({ length: 40 }, (_, r) => Array.from(p.colIdx.subarray(p.rowPtr[r], p.rowPtr[r + 1])).join(",")),
-      );
-      expect(rows.size, `seed ${seed}: two outputs read the same inputs`).toBe(40);
-    }
-  });
+    },
+  );
 });

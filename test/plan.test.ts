@@ -135,7 +135,8 @@ describe("plan: energy", () => {
     const input: PlanInput = { ...BASE, energy: DEFAULT_ENERGY, periodMs: 100 };
     const r = byKey(plan(input).rows)["split@1:int8+maxprob:0.6"]!;
     const t = transferTiming(BASE.link, 100, 50, 0.5);
-    const sent = periodicRadioEnergy(DEFAULT_ENERGY.radios.lte, 100, 50, t, 100, 1 - 0.8); // transfers 500 ms apart on average
+    // transfers 500 ms apart on average
+    const sent = periodicRadioEnergy(DEFAULT_ENERGY.radios.lte, 100, 50, t, 100, 1 - 0.8);
     expect(r.radio).toEqual(sent);
     expect(r.radioJ).toBeCloseTo(0.2 * sent.totalJ, 15);
     expect(sent.promotionJ).toBe(0); // 500 ms ≪ LTE's 11.6 s tail

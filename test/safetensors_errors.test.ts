@@ -112,7 +112,8 @@ describe("encodeSafetensors refusals name the tensor", () => {
       "an unknown dtype",
       { w: { ...ok, dtype: "F17" as Dtype } },
       undefined,
-      'encodeSafetensors: tensor "w": dtype must be one of BOOL, U8, I8, F8_E5M2, F8_E4M3, U16, I16, F16, BF16, U32, I32, F32, U64, I64, F64, got F17',
+      'encodeSafetensors: tensor "w": dtype must be one of BOOL, U8, I8, F8_E5M2, F8_E4M3, U16, I16, F16, BF16, ' +
+        "U32, I32, F32, U64, I64, F64, got F17",
     ],
     [
       "a negative dimension",

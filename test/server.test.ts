@@ -74,56 +74,60 @@ function parseMetrics(text: string): Map<string, number> {
 }
 
 describe("tail server", () => {
-  it("300 concurrent requests of 1–8 samples each get their own answer (f32 bit-exact; f16/int8 within the bound; probabilities)", async () => {
-    const s = await serve({ maxBatch: 32, maxDelayMs: 2 });
-    const C = tail.classes;
-    const jobs = Array.from({ length: 300 }, (_, i) => {
-      const n = 1 + ((i * 7919) % 8);
-      const dtype = (["f32", "f32", "f16", "int8"] as const)[i % 4]!;
-      const probs = i % 5 === 0;
-      const { data, bytes } = activationFrame(tail, n, 1000 + i, dtype);
-      // the server computes on the decoded activation: that is what the reference gets too
-      const decoded = decodeFrame(bytes).data;
-      return { n, dtype, probs, bytes, data, decoded };
-    });
-    const responses = await Promise.all(
-      jobs.map((j) => postFrame(s.url, j.bytes, j.probs ? "?output=probabilities" : "")),
-    );
-    let batched = 0;
-    responses.forEach((r, i) => {
-      const j = jobs[i]!;
-      expect(r.status, r.body.toString()).toBe(200);
-      expect(r.headers["content-type"]).toBe(FRAME_TYPE);
-      const f = decodeFrame(new Uint8Array(r.body), {}, { modelHash: tail.split.hash, splitId: tail.split.cut });
-      expect(f.kind).toBe(j.probs ? "probabilities" : "logits");
-      expect(f.dtype).toBe(j.dtype);
-      expect(f.shape).toEqual([C, j.n]);
-      let want = localLogits(ref, j.decoded, j.n);
-      if (j.probs) want = localProbabilities(want, C, j.n);
-      if (j.dtype === "f32") expect(sameBits(f.data, want), `request ${i}`).toBe(true);
-      else {
-        // the answer frame's own quantization is the only difference
-        for (let k = 0; k < want.length; k++)
-          expect(Math.abs(f.data[k]! - want[k]!)).toBeLessThanOrEqual(frameErrorBound(j.dtype, want[k]!, f.scale));
-      }
-      if (Number(r.headers["x-presparse-batch-requests"]) > 1) batched++;
-      expect(Number(r.headers["x-presparse-batch-samples"])).toBeLessThanOrEqual(32 + 7);
-    });
-    expect(batched).toBeGreaterThan(0);
-    const m = parseMetrics((await raw(s.url, { method: "GET", path: "/metrics" })).body.toString());
-    expect(m.get('presparse_requests_total{code="200",path="/v1/infer",transport="http"}')).toBe(300);
-    expect(m.get('presparse_samples_total{transport="http"}')).toBe(jobs.reduce((a, j) => a + j.n, 0));
-    expect(m.get("presparse_batch_size_sum")).toBe(jobs.reduce((a, j) => a + j.n, 0));
-    expect(m.get("presparse_batch_requests_sum")).toBe(300);
-    expect(m.get("presparse_batch_size_count")).toBeLessThan(300);
-    expect(m.get('presparse_request_duration_seconds_count{transport="http"}')).toBe(300);
-    expect(m.get('presparse_request_duration_seconds_bucket{le="+Inf",transport="http"}')).toBe(300);
-    expect(m.get('presparse_request_duration_seconds_count{transport="ws"}')).toBe(0);
-    expect(m.get("presparse_queue_depth")).toBe(0);
-    // cumulative buckets never decrease
-    const buckets = [...m].filter(([k]) => k.startsWith("presparse_batch_size_bucket")).map(([, v]) => v);
-    expect(buckets).toEqual([...buckets].sort((a, b) => a - b));
-  });
+  it(
+    "300 concurrent requests of 1–8 samples each get their own answer " +
+      "(f32 bit-exact; f16/int8 within the bound; probabilities)",
+    async () => {
+      const s = await serve({ maxBatch: 32, maxDelayMs: 2 });
+      const C = tail.classes;
+      const jobs = Array.from({ length: 300 }, (_, i) => {
+        const n = 1 + ((i * 7919) % 8);
+        const dtype = (["f32", "f32", "f16", "int8"] as const)[i % 4]!;
+        const probs = i % 5 === 0;
+        const { data, bytes } = activationFrame(tail, n, 1000 + i, dtype);
+        // the server computes on the decoded activation: that is what the reference gets too
+        const decoded = decodeFrame(bytes).data;
+        return { n, dtype, probs, bytes, data, decoded };
+      });
+      const responses = await Promise.all(
+        jobs.map((j) => postFrame(s.url, j.bytes, j.probs ? "?output=probabilities" : "")),
+      );
+      let batched = 0;
+      responses.forEach((r, i) => {
+        const j = jobs[i]!;
+        expect(r.status, r.body.toString()).toBe(200);
+        expect(r.headers["content-type"]).toBe(FRAME_TYPE);
+        const f = decodeFrame(new Uint8Array(r.body), {}, { modelHash: tail.split.hash, splitId: tail.split.cut });
+        expect(f.kind).toBe(j.probs ? "probabilities" : "logits");
+        expect(f.dtype).toBe(j.dtype);
+        expect(f.shape).toEqual([C, j.n]);
+        let want = localLogits(ref, j.decoded, j.n);
+        if (j.probs) want = localProbabilities(want, C, j.n);
+        if (j.dtype === "f32") expect(sameBits(f.data, want), `request ${i}`).toBe(true);
+        else {
+          // the answer frame's own quantization is the only difference
+          for (let k = 0; k < want.length; k++)
+            expect(Math.abs(f.data[k]! - want[k]!)).toBeLessThanOrEqual(frameErrorBound(j.dtype, want[k]!, f.scale));
+        }
+        if (Number(r.headers["x-presparse-batch-requests"]) > 1) batched++;
+        expect(Number(r.headers["x-presparse-batch-samples"])).toBeLessThanOrEqual(32 + 7);
+      });
+      expect(batched).toBeGreaterThan(0);
+      const m = parseMetrics((await raw(s.url, { method: "GET", path: "/metrics" })).body.toString());
+      expect(m.get('presparse_requests_total{code="200",path="/v1/infer",transport="http"}')).toBe(300);
+      expect(m.get('presparse_samples_total{transport="http"}')).toBe(jobs.reduce((a, j) => a + j.n, 0));
+      expect(m.get("presparse_batch_size_sum")).toBe(jobs.reduce((a, j) => a + j.n, 0));
+      expect(m.get("presparse_batch_requests_sum")).toBe(300);
+      expect(m.get("presparse_batch_size_count")).toBeLessThan(300);
+      expect(m.get('presparse_request_duration_seconds_count{transport="http"}')).toBe(300);
+      expect(m.get('presparse_request_duration_seconds_bucket{le="+Inf",transport="http"}')).toBe(300);
+      expect(m.get('presparse_request_duration_seconds_count{transport="ws"}')).toBe(0);
+      expect(m.get("presparse_queue_depth")).toBe(0);
+      // cumulative buckets never decrease
+      const buckets = [...m].filter(([k]) => k.startsWith("presparse_batch_size_bucket")).map(([, v]) => v);
+      expect(buckets).toEqual([...buckets].sort((a, b) => a - b));
+    },
+  );
 
   it("a dtype query changes the answer's dtype; logits past the f16 range come back as f32", async () => {
     const s = await serve();
@@ -343,31 +347,35 @@ describe("tail server", () => {
     expect(s.queueDepth()).toEqual({ requests: 0, samples: 0 });
   });
 
-  it("healthz reports the model and the queue; close() drains: every queued request answered, then the port is shut", async () => {
-    const s = await serve({ maxDelayMs: 400, maxBatch: 1000 });
-    const h = await raw(s.url, { method: "GET", path: "/healthz" });
-    expect(h.status).toBe(200);
-    const body = JSON.parse(h.body.toString());
-    expect(body).toMatchObject({
-      ok: true,
-      modelHash: tail.split.hash,
-      split: { after: 1, splitId: 1, activationWidth: tail.inputSize, classes: tail.classes },
-      queue: { requests: 0, samples: 0 },
-    });
-    const frames = Array.from({ length: 25 }, (_, i) => activationFrame(tail, 2, 300 + i));
-    const pending = Promise.all(frames.map((f) => postFrame(s.url, f.bytes)));
-    await until(() => s.queueDepth().requests === 25, "25 queued requests");
-    const t = Date.now();
-    await s.close();
-    // drained without waiting out the 400 ms batching delay
-    expect(Date.now() - t).toBeLessThan(350);
-    const rs = await pending;
-    rs.forEach((r, i) => {
-      expect(r.status).toBe(200);
-      expect(sameBits(decodeFrame(new Uint8Array(r.body)).data, localLogits(ref, frames[i]!.data, 2))).toBe(true);
-    });
-    await expect(raw(s.url, { method: "GET", path: "/healthz", agent: false })).rejects.toThrow(/ECONNREFUSED/);
-  });
+  it(
+    "healthz reports the model and the queue; close() drains: every queued request answered, " +
+      "then the port is shut",
+    async () => {
+      const s = await serve({ maxDelayMs: 400, maxBatch: 1000 });
+      const h = await raw(s.url, { method: "GET", path: "/healthz" });
+      expect(h.status).toBe(200);
+      const body = JSON.parse(h.body.toString());
+      expect(body).toMatchObject({
+        ok: true,
+        modelHash: tail.split.hash,
+        split: { after: 1, splitId: 1, activationWidth: tail.inputSize, classes: tail.classes },
+        queue: { requests: 0, samples: 0 },
+      });
+      const frames = Array.from({ length: 25 }, (_, i) => activationFrame(tail, 2, 300 + i));
+      const pending = Promise.all(frames.map((f) => postFrame(s.url, f.bytes)));
+      await until(() => s.queueDepth().requests === 25, "25 queued requests");
+      const t = Date.now();
+      await s.close();
+      // drained without waiting out the 400 ms batching delay
+      expect(Date.now() - t).toBeLessThan(350);
+      const rs = await pending;
+      rs.forEach((r, i) => {
+        expect(r.status).toBe(200);
+        expect(sameBits(decodeFrame(new Uint8Array(r.body)).data, localLogits(ref, frames[i]!.data, 2))).toBe(true);
+      });
+      await expect(raw(s.url, { method: "GET", path: "/healthz", agent: false })).rejects.toThrow(/ECONNREFUSED/);
+    },
+  );
 
   it("counts a client that leaves before its answer as 499 and takes its request out of the queue", async () => {
     const s = await serve({ maxDelayMs: 10_000 });

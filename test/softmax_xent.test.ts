@@ -101,35 +101,38 @@ describe("softmaxStats", () => {
     );
   });
 
-  it("the NaN rule: argmax skips NaN unless class 0 is NaN; NaN or +∞ passes no threshold, −∞ no entropy threshold", () => {
-    const C = 4;
-    const cols = [
-      [1, NaN, 3, 2],
-      [NaN, 5, 1, 0],
-      [0, Infinity, 1, 2],
-      [-Infinity, 0, 1, 2],
-      [1, 2, 3, -Infinity],
-      [NaN, NaN, NaN, NaN],
-    ];
-    const n = cols.length;
-    const z = new Float32Array(C * n);
-    cols.forEach((col, b) => col.forEach((v, c) => (z[c * n + b] = v)));
-    const s = softmaxStats(z, C, n);
-    expect(Array.from(s.label)).toEqual([2, 0, 1, 3, 2, 0]);
-    // −∞ (columns 3 and 4) is a class of probability 0: the confidence of the other three, but entropy 0·∞ = NaN
-    const finite = 1 / (1 + Math.exp(-1) + Math.exp(-2));
-    expect(Math.abs(s.confidence[3]! - finite)).toBeLessThan(1e-15);
-    expect(s.confidence[4]).toBe(s.confidence[3]);
-    for (let b = 0; b < n; b++) {
-      expect(s.entropy[b], `column ${b}`).toBeNaN();
-      if (b !== 3 && b !== 4) expect(s.confidence[b], `column ${b}`).toBeNaN();
-      for (const t of [0, 0.5, 1]) {
-        if (b !== 3 && b !== 4)
-          expect(passes({ kind: "maxprob", thresholds: [t] }, 0, s.confidence[b]!, s.entropy[b]!)).toBe(false);
-        expect(passes({ kind: "entropy", thresholds: [t * 10] }, 0, s.confidence[b]!, s.entropy[b]!)).toBe(false);
+  it(
+    "the NaN rule: argmax skips NaN unless class 0 is NaN; NaN or +∞ passes no threshold, " + "−∞ no entropy threshold",
+    () => {
+      const C = 4;
+      const cols = [
+        [1, NaN, 3, 2],
+        [NaN, 5, 1, 0],
+        [0, Infinity, 1, 2],
+        [-Infinity, 0, 1, 2],
+        [1, 2, 3, -Infinity],
+        [NaN, NaN, NaN, NaN],
+      ];
+      const n = cols.length;
+      const z = new Float32Array(C * n);
+      cols.forEach((col, b) => col.forEach((v, c) => (z[c * n + b] = v)));
+      const s = softmaxStats(z, C, n);
+      expect(Array.from(s.label)).toEqual([2, 0, 1, 3, 2, 0]);
+      // −∞ (columns 3 and 4) is a class of probability 0: the confidence of the other three, but entropy 0·∞ = NaN
+      const finite = 1 / (1 + Math.exp(-1) + Math.exp(-2));
+      expect(Math.abs(s.confidence[3]! - finite)).toBeLessThan(1e-15);
+      expect(s.confidence[4]).toBe(s.confidence[3]);
+      for (let b = 0; b < n; b++) {
+        expect(s.entropy[b], `column ${b}`).toBeNaN();
+        if (b !== 3 && b !== 4) expect(s.confidence[b], `column ${b}`).toBeNaN();
+        for (const t of [0, 0.5, 1]) {
+          if (b !== 3 && b !== 4)
+            expect(passes({ kind: "maxprob", thresholds: [t] }, 0, s.confidence[b]!, s.entropy[b]!)).toBe(false);
+          expect(passes({ kind: "entropy", thresholds: [t * 10] }, 0, s.confidence[b]!, s.entropy[b]!)).toBe(false);
+        }
       }
-    }
-  });
+    },
+  );
 
   it("rejects logits that are not classes × columns", () => {
     expect(() => softmaxStats(new Float32Array(7), 2, 4)).toThrow(ShapeError);

@@ -76,7 +76,8 @@ describe("ConvWeights", () => {
   });
 });
 
-// L = Σ r ⊙ relu(conv(X) + b) in float64 from the reference; the layer's float32 gradients must match central differences.
+// L = Σ r ⊙ relu(conv(X) + b) in float64 from the reference; the layer's float32 gradients must match central
+// differences.
 describe("SparseConv2d layer gradients", () => {
   it("match finite differences of the float64 loss on weights, bias and input", async () => {
     const engine = await getEngine();
@@ -156,55 +157,59 @@ describe("SparseConv2d layer gradients", () => {
 });
 
 describe("SparseConv2d in a model file", () => {
-  it("its record and tensors rebuild the same layer (with and without a tap mask), a clone too; bad ones are FormatErrors", async () => {
-    const engine = await getEngine();
-    for (const taps of [undefined, [1, 0, 1, 1, 1, 0]]) {
-      const g = { inC: 4, outC: 6, H: 5, W: 6, kh: 2, kw: 3, stride: 2, padding: 1 };
-      const a = new SparseConv2d(engine, {
-        ...g,
-        pattern: Pattern.fixedDegree(4, 6, 3, 9),
-        taps,
-        activation: "linear",
-        seed: 4,
-      });
-      const encoded = encodeLayer(a);
-      const spec = JSON.parse(JSON.stringify(encoded.spec)) as Record<string, unknown> & { kind: string };
-      const t = encoded.tensors;
-      const b = decodeLayer(engine, spec, t, "trunk.0") as SparseConv2d;
-      const c = a.clone();
-      try {
-        expect(spec).toMatchObject({
-          kind: "conv2d",
+  it(
+    "its record and tensors rebuild the same layer (with and without a tap mask), a clone too; " +
+      "bad ones are FormatErrors",
+    async () => {
+      const engine = await getEngine();
+      for (const taps of [undefined, [1, 0, 1, 1, 1, 0]]) {
+        const g = { inC: 4, outC: 6, H: 5, W: 6, kh: 2, kw: 3, stride: 2, padding: 1 };
+        const a = new SparseConv2d(engine, {
           ...g,
-          outH: 3,
-          outW: 3,
+          pattern: Pattern.fixedDegree(4, 6, 3, 9),
+          taps,
           activation: "linear",
-          taps: taps ? "mask" : "all",
+          seed: 4,
         });
-        expect(encodeLayer(b).spec).toEqual(encoded.spec);
-        expect(encodeLayer(c)).toEqual(encoded);
-        scoped(engine, (s) => {
-          const X = s.matrix(a.inputSize, 3, values(1, a.inputSize * 3));
-          const want = Array.from(a.forward(X).view());
-          expect(Array.from(b.forward(X).view())).toEqual(want);
-          expect(Array.from(c.forward(X).view())).toEqual(want);
-        });
-        expect(() =>
-          decodeLayer(engine, spec, { ...t, values: { ...t.values!, data: new Float32Array(3) } }, "trunk.0"),
-        ).toThrow(/trunk\.0\.values: 3 values for/);
-        expect(() => decodeLayer(engine, { ...spec, patternHash: "0" }, t, "trunk.0")).toThrow(/patternHash/);
-        expect(() => decodeLayer(engine, { ...spec, kh: 1.5 }, t, "trunk.0")).toThrow(
-          /trunk\.0\.kh: expected an integer/,
-        );
-        expect(() => decodeLayer(engine, spec, { ...t, bias: undefined }, "trunk.0")).toThrow(
-          /trunk\.0\.bias: tensor missing/,
-        );
-        expect(() => decodeLayer(engine, { ...spec, activation: "tanh" }, t, "trunk.0")).toThrow(FormatError);
-      } finally {
-        a.dispose();
-        b.dispose();
-        c.dispose();
+        const encoded = encodeLayer(a);
+        const spec = JSON.parse(JSON.stringify(encoded.spec)) as Record<string, unknown> & { kind: string };
+        const t = encoded.tensors;
+        const b = decodeLayer(engine, spec, t, "trunk.0") as SparseConv2d;
+        const c = a.clone();
+        try {
+          expect(spec).toMatchObject({
+            kind: "conv2d",
+            ...g,
+            outH: 3,
+            outW: 3,
+            activation: "linear",
+            taps: taps ? "mask" : "all",
+          });
+          expect(encodeLayer(b).spec).toEqual(encoded.spec);
+          expect(encodeLayer(c)).toEqual(encoded);
+          scoped(engine, (s) => {
+            const X = s.matrix(a.inputSize, 3, values(1, a.inputSize * 3));
+            const want = Array.from(a.forward(X).view());
+            expect(Array.from(b.forward(X).view())).toEqual(want);
+            expect(Array.from(c.forward(X).view())).toEqual(want);
+          });
+          expect(() =>
+            decodeLayer(engine, spec, { ...t, values: { ...t.values!, data: new Float32Array(3) } }, "trunk.0"),
+          ).toThrow(/trunk\.0\.values: 3 values for/);
+          expect(() => decodeLayer(engine, { ...spec, patternHash: "0" }, t, "trunk.0")).toThrow(/patternHash/);
+          expect(() => decodeLayer(engine, { ...spec, kh: 1.5 }, t, "trunk.0")).toThrow(
+            /trunk\.0\.kh: expected an integer/,
+          );
+          expect(() => decodeLayer(engine, spec, { ...t, bias: undefined }, "trunk.0")).toThrow(
+            /trunk\.0\.bias: tensor missing/,
+          );
+          expect(() => decodeLayer(engine, { ...spec, activation: "tanh" }, t, "trunk.0")).toThrow(FormatError);
+        } finally {
+          a.dispose();
+          b.dispose();
+          c.dispose();
+        }
       }
-    }
-  });
+    },
+  );
 });

@@ -202,146 +202,158 @@ describe("split: head then tail is the model", () => {
     );
   });
 
-  it("with a policy: edge exits answer exactly as the model's exits; every other sample gets the model's final logits", () => {
-    fc.assert(
-      fc.property(
-        modelArb.filter((s) => s.exits.some((e) => e.after < s.after)),
-        fc.integer({ min: 1, max: 37 }),
-        fc.integer(),
-        fc.double({ min: 0, max: 1, noNaN: true }),
-        fc.boolean(),
-        (spec, B, seed, q, entropy) => {
-          const model = build(spec);
-          const E = model.exits.length;
-          const policy: ExitPolicy = entropy
-            ? { kind: "entropy", thresholds: new Array(E).fill(q * 1.5) }
-            : { kind: "maxprob", thresholds: new Array(E).fill(q) };
-          const { head, tail } = split(model, { cut: spec.after, policy });
-          const edge = head.exits.length;
-          expect(edge).toBe(spec.exits.filter((e) => e.after <= spec.after - 1).length);
-          expect(head.split.policy?.thresholds).toEqual(policy.thresholds.slice(0, edge));
-          const X = Matrix.from(engine, model.inputSize, B, randomInput(model.inputSize * B, seed));
-          const want = fullModelAnswers(model, X, head.split.policy, edge);
-          const r = runHead(head, X, head.split.policy);
-          const sent = Array.from(r.indices);
-          expect(sent).toEqual(want.flatMap((w, b) => (w.exit === E ? [b] : [])));
-          const z = sent.length ? tailLogits(tail, r.activation, sent.length) : new Float32Array(0);
-          sent.forEach((b, j) => {
-            const w = want[b]!;
-            expectSameBits(
-              `sample ${b} final logits`,
-              columns(z, model.classes, sent.length, [j]),
-              columns(w.final!, model.classes, B, [b]),
+  it(
+    "with a policy: edge exits answer exactly as the model's exits; " +
+      "every other sample gets the model's final logits",
+    () => {
+      fc.assert(
+        fc.property(
+          modelArb.filter((s) => s.exits.some((e) => e.after < s.after)),
+          fc.integer({ min: 1, max: 37 }),
+          fc.integer(),
+          fc.double({ min: 0, max: 1, noNaN: true }),
+          fc.boolean(),
+          (spec, B, seed, q, entropy) => {
+            const model = build(spec);
+            const E = model.exits.length;
+            const policy: ExitPolicy = entropy
+              ? { kind: "entropy", thresholds: new Array(E).fill(q * 1.5) }
+              : { kind: "maxprob", thresholds: new Array(E).fill(q) };
+            const { head, tail } = split(model, { cut: spec.after, policy });
+            const edge = head.exits.length;
+            expect(edge).toBe(spec.exits.filter((e) => e.after <= spec.after - 1).length);
+            expect(head.split.policy?.thresholds).toEqual(policy.thresholds.slice(0, edge));
+            const X = Matrix.from(engine, model.inputSize, B, randomInput(model.inputSize * B, seed));
+            const want = fullModelAnswers(model, X, head.split.policy, edge);
+            const r = runHead(head, X, head.split.policy);
+            const sent = Array.from(r.indices);
+            expect(sent).toEqual(want.flatMap((w, b) => (w.exit === E ? [b] : [])));
+            const z = sent.length ? tailLogits(tail, r.activation, sent.length) : new Float32Array(0);
+            sent.forEach((b, j) => {
+              const w = want[b]!;
+              expectSameBits(
+                `sample ${b} final logits`,
+                columns(z, model.classes, sent.length, [j]),
+                columns(w.final!, model.classes, B, [b]),
+              );
+            });
+            want.forEach((w, b) => {
+              expect(r.exit[b]).toBe(w.exit);
+              if (w.exit < E) {
+                expect(r.label[b]).toBe(w.label);
+                expect(r.confidence[b]).toBe(Math.fround(w.confidence));
+              }
+            });
+            for (const x of [head, tail, model]) x.dispose();
+            X.dispose();
+          },
+        ),
+        { numRuns: 60 },
+      );
+    },
+  );
+
+  it(
+    "f16 and int8 frames: the activation within the frame's bound, the tail exact on it, " +
+      "the logits within the propagated bound",
+    () => {
+      fc.assert(
+        fc.property(
+          modelArb,
+          fc.integer({ min: 1, max: 23 }),
+          fc.integer(),
+          fc.constantFrom<FrameDtype>("f16", "int8"),
+          (spec, B, seed, dtype) => {
+            const model = build(spec);
+            const X = Matrix.from(engine, model.inputSize, B, randomInput(model.inputSize * B, seed, 3));
+            const want = model.forward(X).toArray();
+            const { head, tail } = split(model, { cut: spec.after });
+            const r = runHead(head, X);
+            const w = widthOf(head);
+            const frame = decodeFrame(
+              encodeFrame({
+                data: r.activation,
+                shape: [w, B],
+                dtype,
+                kind: "activation",
+                splitId: head.split.cut,
+                modelHash: head.split.hash,
+              }),
             );
-          });
-          want.forEach((w, b) => {
-            expect(r.exit[b]).toBe(w.exit);
-            if (w.exit < E) {
-              expect(r.label[b]).toBe(w.label);
-              expect(r.confidence[b]).toBe(Math.fround(w.confidence));
+            const delta = new Float64Array(w * B);
+            for (let i = 0; i < delta.length; i++) {
+              const bound = frameErrorBound(dtype, r.activation[i]!, frame.scale);
+              expect(Math.abs(frame.data[i]! - r.activation[i]!)).toBeLessThanOrEqual(bound);
+              delta[i] = bound;
             }
-          });
-          for (const x of [head, tail, model]) x.dispose();
-          X.dispose();
-        },
-      ),
-      { numRuns: 60 },
-    );
-  });
+            // the tail computes exactly what the full model computes from the dequantized activation
+            const got = tailLogits(tail, frame.data, B);
+            const tailLayersOfModel = model.trunk.slice(spec.after);
+            const Xq = Matrix.from(engine, w, B, frame.data);
+            let h = Xq;
+            for (const l of tailLayersOfModel) h = l.forward(h);
+            expectSameBits("tail on the dequantized activation", got, h.toArray());
+            Xq.dispose();
+            const bound = propagatedBound(tail.trunk, r.activation, delta, B);
+            for (let i = 0; i < want.length; i++) {
+              if (!(Math.abs(got[i]! - want[i]!) <= bound[i]!))
+                throw new Error(`${dtype} logit ${i}: ${got[i]} vs ${want[i]}, bound ${bound[i]}`);
+            }
+            for (const x of [head, tail, model]) x.dispose();
+            X.dispose();
+          },
+        ),
+        { numRuns: 60 },
+      );
+    },
+  );
 
-  it("f16 and int8 frames: the activation within the frame's bound, the tail exact on it, the logits within the propagated bound", () => {
-    fc.assert(
-      fc.property(
-        modelArb,
-        fc.integer({ min: 1, max: 23 }),
-        fc.integer(),
-        fc.constantFrom<FrameDtype>("f16", "int8"),
-        (spec, B, seed, dtype) => {
+  it(
+    "a sample's output does not depend on the size of its batch or its place in it " +
+      "(what lets a server batch requests)",
+    () => {
+      fc.assert(
+        fc.property(modelArb, fc.integer({ min: 2, max: 37 }), fc.integer(), fc.nat(), (spec, B, seed, pick) => {
           const model = build(spec);
-          const X = Matrix.from(engine, model.inputSize, B, randomInput(model.inputSize * B, seed, 3));
-          const want = model.forward(X).toArray();
-          const { head, tail } = split(model, { cut: spec.after });
-          const r = runHead(head, X);
-          const w = widthOf(head);
-          const frame = decodeFrame(
-            encodeFrame({
-              data: r.activation,
-              shape: [w, B],
-              dtype,
-              kind: "activation",
-              splitId: head.split.cut,
-              modelHash: head.split.hash,
-            }),
-          );
-          const delta = new Float64Array(w * B);
-          for (let i = 0; i < delta.length; i++) {
-            const bound = frameErrorBound(dtype, r.activation[i]!, frame.scale);
-            expect(Math.abs(frame.data[i]! - r.activation[i]!)).toBeLessThanOrEqual(bound);
-            delta[i] = bound;
-          }
-          // the tail computes exactly what the full model computes from the dequantized activation
-          const got = tailLogits(tail, frame.data, B);
-          const tailLayersOfModel = model.trunk.slice(spec.after);
-          const Xq = Matrix.from(engine, w, B, frame.data);
-          let h = Xq;
-          for (const l of tailLayersOfModel) h = l.forward(h);
-          expectSameBits("tail on the dequantized activation", got, h.toArray());
-          Xq.dispose();
-          const bound = propagatedBound(tail.trunk, r.activation, delta, B);
-          for (let i = 0; i < want.length; i++) {
-            if (!(Math.abs(got[i]! - want[i]!) <= bound[i]!))
-              throw new Error(`${dtype} logit ${i}: ${got[i]} vs ${want[i]}, bound ${bound[i]}`);
-          }
-          for (const x of [head, tail, model]) x.dispose();
-          X.dispose();
-        },
-      ),
-      { numRuns: 60 },
-    );
-  });
-
-  it("a sample's output does not depend on the size of its batch or its place in it (what lets a server batch requests)", () => {
-    fc.assert(
-      fc.property(modelArb, fc.integer({ min: 2, max: 37 }), fc.integer(), fc.nat(), (spec, B, seed, pick) => {
-        const model = build(spec);
-        const x = randomInput(model.inputSize * B, seed);
-        const X = Matrix.from(engine, model.inputSize, B, x);
-        const whole = model.forward(X).toArray();
-        // every sample alone (batch 1: the kernels' dot-product path), and a random window of the batch
-        const start = pick % B,
-          n = 1 + ((pick >> 8) % (B - start));
-        const windows = [...Array.from({ length: B }, (_, b) => [b, 1]), [start, n]];
-        for (const [s0, m] of windows) {
-          const Xs = Matrix.from(
-            engine,
-            model.inputSize,
-            m!,
-            columns(
-              x,
+          const x = randomInput(model.inputSize * B, seed);
+          const X = Matrix.from(engine, model.inputSize, B, x);
+          const whole = model.forward(X).toArray();
+          // every sample alone (batch 1: the kernels' dot-product path), and a random window of the batch
+          const start = pick % B,
+            n = 1 + ((pick >> 8) % (B - start));
+          const windows = [...Array.from({ length: B }, (_, b) => [b, 1]), [start, n]];
+          for (const [s0, m] of windows) {
+            const Xs = Matrix.from(
+              engine,
               model.inputSize,
-              B,
-              Array.from({ length: m! }, (_, j) => s0! + j),
-            ),
-          );
-          const got = model.forward(Xs).toArray();
-          expectSameBits(
-            `samples ${s0}…${s0! + m! - 1} of ${B}`,
-            got,
-            columns(
-              whole,
-              model.classes,
-              B,
-              Array.from({ length: m! }, (_, j) => s0! + j),
-            ),
-          );
-          Xs.dispose();
-        }
-        X.dispose();
-        model.dispose();
-      }),
-      { numRuns: 40 },
-    );
-  });
+              m!,
+              columns(
+                x,
+                model.inputSize,
+                B,
+                Array.from({ length: m! }, (_, j) => s0! + j),
+              ),
+            );
+            const got = model.forward(Xs).toArray();
+            expectSameBits(
+              `samples ${s0}…${s0! + m! - 1} of ${B}`,
+              got,
+              columns(
+                whole,
+                model.classes,
+                B,
+                Array.from({ length: m! }, (_, j) => s0! + j),
+              ),
+            );
+            Xs.dispose();
+          }
+          X.dispose();
+          model.dispose();
+        }),
+        { numRuns: 40 },
+      );
+    },
+  );
 
   it("only non-exited samples reach the layers after an edge exit", () => {
     const model = build({

@@ -31,35 +31,38 @@ function input(B: number, seed: number): Matrix {
 }
 
 describe("split of a convolutional model", () => {
-  it("the head records the cut's image shape and sends rank-4 frames; head then tail is the model, bit for bit", async () => {
-    expect(head.split.activationShape).toEqual([4, 6, 6]);
-    const reloaded = decodeModel(engine, encodeModel(head).bytes, { role: "head" }).model;
-    expect(reloaded.split.activationShape).toEqual([4, 6, 6]);
-    reloaded.dispose();
-    const sent: number[][] = [];
-    const client = new SplitClient({
-      head,
-      serverUrl: server.url,
-      policy: null,
-      dtype: "f32",
-      fetch: async (url, init) => {
-        sent.push(decodeFrame(init!.body as Uint8Array).shape);
-        return fetch(url, init);
-      },
-    });
-    const B = 13;
-    const X = input(B, 7);
-    const ref = model.forward(X).toArray();
-    const r = await client.infer(X);
-    expect(sent).toEqual([[4, 6, 6, B]]);
-    r.samples.forEach((s, b) => {
-      const c = columnStats(ref, 10, B, b);
-      expect(s.exit).toBe(head.split.totalExits);
-      expect(s.label).toBe(c.label);
-      expect(s.confidence).toBe(c.confidence);
-    });
-    client.dispose();
-  });
+  it(
+    "the head records the cut's image shape and sends rank-4 frames; head then tail is the model, " + "bit for bit",
+    async () => {
+      expect(head.split.activationShape).toEqual([4, 6, 6]);
+      const reloaded = decodeModel(engine, encodeModel(head).bytes, { role: "head" }).model;
+      expect(reloaded.split.activationShape).toEqual([4, 6, 6]);
+      reloaded.dispose();
+      const sent: number[][] = [];
+      const client = new SplitClient({
+        head,
+        serverUrl: server.url,
+        policy: null,
+        dtype: "f32",
+        fetch: async (url, init) => {
+          sent.push(decodeFrame(init!.body as Uint8Array).shape);
+          return fetch(url, init);
+        },
+      });
+      const B = 13;
+      const X = input(B, 7);
+      const ref = model.forward(X).toArray();
+      const r = await client.infer(X);
+      expect(sent).toEqual([[4, 6, 6, B]]);
+      r.samples.forEach((s, b) => {
+        const c = columnStats(ref, 10, B, b);
+        expect(s.exit).toBe(head.split.totalExits);
+        expect(s.label).toBe(c.label);
+        expect(s.confidence).toBe(c.confidence);
+      });
+      client.dispose();
+    },
+  );
 
   it("the server takes [C·H·W, batch] too, and refuses a shape that is not the cut's", async () => {
     const post = (shape: number[]) =>

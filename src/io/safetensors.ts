@@ -116,7 +116,8 @@ export function encodeSafetensors(
     const bytes = byteLength(t.shape, ctor.BYTES_PER_ELEMENT);
     if (bytes !== t.data.byteLength) {
       throw new ValidationError(
-        `${op}: tensor "${name}": shape [${t.shape.join(", ")}] needs ${bytes ?? "too many"} bytes, data has ${t.data.byteLength}`,
+        `${op}: tensor "${name}": shape [${t.shape.join(", ")}] needs ${bytes ?? "too many"} bytes, ` +
+          `data has ${t.data.byteLength}`,
       );
     }
   }
@@ -216,7 +217,8 @@ export function decodeSafetensors(bytes: Uint8Array, options: DecodeOptions = {}
     if (want !== end - begin)
       fail(
         "data_offsets",
-        `tensor "${name}": ${dtype} [${(shape as number[]).join(", ")}] needs ${want} bytes, range [${begin}, ${end}] has ${end - begin}`,
+        `tensor "${name}": ${dtype} [${(shape as number[]).join(", ")}] needs ${want} bytes, ` +
+          `range [${begin}, ${end}] has ${end - begin}`,
       );
     infos.push({ name, dtype: dtype as Dtype, shape: shape as number[], begin, end });
   }

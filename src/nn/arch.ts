@@ -187,10 +187,11 @@ export function planArch(arch: string, inputShape: readonly number[]): ArchStep[
     };
     const inShape = shape;
     const image = (): [number, number, number] => {
-      if (shape.length !== 3)
-        fail(
-          `needs an image [C, H, W] input, got ${shape.length === 1 ? `${shape[0]} flat features (after an fc, or a flat input shape)` : `[${shape}]`}`,
-        );
+      if (shape.length !== 3) {
+        const got =
+          shape.length === 1 ? `${shape[0]} flat features (after an fc, or a flat input shape)` : `[${shape}]`;
+        fail(`needs an image [C, H, W] input, got ${got}`);
+      }
       return shape as [number, number, number];
     };
     const last = i === tokens.length - 1;
@@ -249,7 +250,8 @@ function checkDegree(
     const feasible: number[] = [];
     for (let d = step; d <= outputs && feasible.length < 12; d += step) feasible.push(d);
     fail(
-      `out-degree ${degree} infeasible for ${inputs}→${outputs}: ${what}s·degree must be divisible by ${outputs}; feasible degrees: ${feasible.join(", ")}${outputs / step > 12 ? ", …" : ""}`,
+      `out-degree ${degree} infeasible for ${inputs}→${outputs}: ${what}s·degree must be divisible by ${outputs}; ` +
+        `feasible degrees: ${feasible.join(", ")}${outputs / step > 12 ? ", …" : ""}`,
     );
   }
 }
@@ -268,7 +270,10 @@ export interface BuildOptions {
   seed?: number;
   /** Initial bias of every layer (default 0.1). */
   biasInit?: number;
-  /** Exit heads: after trunk token `after` (0-based), an arch string (default `fc:<classes>`), a loss weight (default 1). */
+  /**
+   * Exit heads: after trunk token `after` (0-based), an arch string (default `fc:<classes>`), a loss weight
+   * (default 1).
+   */
   exits?: { after: number; arch?: string; weight?: number }[];
   finalWeight?: number;
 }

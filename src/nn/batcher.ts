@@ -24,7 +24,8 @@ export class Batcher {
     checkInt("Batcher", "features", dataset.features, 1);
     if (dataset.x.length !== dataset.n * dataset.features || dataset.y.length !== dataset.n) {
       throw new ShapeError(
-        `Batcher: ${dataset.name} has ${dataset.x.length} values and ${dataset.y.length} labels, expected ${dataset.n}×${dataset.features} and ${dataset.n}`,
+        `Batcher: ${dataset.name} has ${dataset.x.length} values and ${dataset.y.length} labels, ` +
+          `expected ${dataset.n}×${dataset.features} and ${dataset.n}`,
       );
     }
     this.data = F32Buffer.from(engine, dataset.x);

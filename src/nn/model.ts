@@ -71,7 +71,10 @@ export interface ModelOptions {
   split?: SplitRecord;
 }
 
-/** Losses of one training step: the weighted total and each classifier's mean cross-entropy (exits first, final last). */
+/**
+ * Losses of one training step: the weighted total and each classifier's mean cross-entropy (exits first, final
+ * last).
+ */
 export interface StepLoss {
   total: number;
   perExit: number[];
@@ -112,7 +115,8 @@ export class Model {
     for (let i = 1; i < trunk.length; i++) {
       if (trunk[i]!.inputSize !== trunk[i - 1]!.outputSize) {
         throw new ShapeError(
-          `Model: trunk layer ${i} takes ${trunk[i]!.inputSize} features, layer ${i - 1} gives ${trunk[i - 1]!.outputSize}`,
+          `Model: trunk layer ${i} takes ${trunk[i]!.inputSize} features, ` +
+            `layer ${i - 1} gives ${trunk[i - 1]!.outputSize}`,
         );
       }
     }

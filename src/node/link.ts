@@ -79,7 +79,10 @@ export interface RunningLink {
   port: number;
   config: LinkConfig;
   stats(): LinkStats;
-  /** Stops listening and destroys every connection and pending byte; resolves when the listener is closed. Idempotent. */
+  /**
+   * Stops listening and destroys every connection and pending byte; resolves when the listener is closed.
+   * Idempotent.
+   */
   close(): Promise<void>;
 }
 

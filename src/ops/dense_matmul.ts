@@ -3,7 +3,10 @@ import type { Engine } from "../engine/engine.js";
 import { ShapeError, checkInt } from "../engine/errors.js";
 import { checkOperands, type F32Buffer, type Matrix } from "../engine/buffers.js";
 
-/** A dense weight matrix [outputs, inputs], row-major, in WASM memory (a full pattern's CSR values are exactly this). */
+/**
+ * A dense weight matrix [outputs, inputs], row-major, in WASM memory (a full pattern's CSR values are exactly
+ * this).
+ */
 export interface DenseWeights {
   engine: Engine;
   outputs: number;

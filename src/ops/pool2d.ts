@@ -1,4 +1,5 @@
-// Y[c,oy,ox,:] = max | mean of X[c, oy·s+ky, ox·s+kx, :] over a k×k window;  dX: dY to the first max | dY/k² to each tap
+// Y[c,oy,ox,:] = max | mean of X[c, oy·s+ky, ox·s+kx, :] over a k×k window;
+// dX: dY to the first max | dY/k² to each tap
 import { ShapeError, ValidationError, checkInt } from "../engine/errors.js";
 import { checkOperands, type Matrix } from "../engine/buffers.js";
 
@@ -66,7 +67,8 @@ function sizes(op: string, g: Pool2dShape): readonly [number, number] {
   const d = pool2dShape(op, g);
   if (d.outH !== g.outH || d.outW !== g.outW) {
     throw new ShapeError(
-      `${op}: output ${g.outH}×${g.outW} does not follow from ${g.H}×${g.W}, window ${g.k}, stride ${g.stride} (expected ${d.outH}×${d.outW})`,
+      `${op}: output ${g.outH}×${g.outW} does not follow from ${g.H}×${g.W}, window ${g.k}, stride ${g.stride} ` +
+        `(expected ${d.outH}×${d.outW})`,
     );
   }
   return [g.C * g.H * g.W, g.C * g.outH * g.outW];

@@ -1,4 +1,5 @@
-// Y[o,oy,ox,:] = b[o] + Σ_{(c,ky,kx) stored} W·X[c, oy·s−p+ky, ox·s−p+kx, :];  dX = convᵀ(dY);  dW = (dY ⋆ X) on stored taps
+// Y[o,oy,ox,:] = b[o] + Σ_{(c,ky,kx) stored} W·X[c, oy·s−p+ky, ox·s−p+kx, :];
+// dX = convᵀ(dY);  dW = (dY ⋆ X) on stored taps
 import type { Engine } from "../engine/engine.js";
 import { PatternError, ShapeError, ValidationError, checkInt } from "../engine/errors.js";
 import type { Pattern } from "../sparsity/pattern.js";
@@ -226,7 +227,8 @@ function checkGeometry(op: string, g: Conv2dGeometry): Required<Conv2dGeometry> 
   checkInt(op, "padding", r.padding, 0, 1 << 16);
   if (r.H + 2 * r.padding < r.kh || r.W + 2 * r.padding < r.kw) {
     throw new ShapeError(
-      `${op}: kernel ${r.kh}×${r.kw} is larger than the padded input ${r.H + 2 * r.padding}×${r.W + 2 * r.padding} (H ${r.H}, W ${r.W}, padding ${r.padding})`,
+      `${op}: kernel ${r.kh}×${r.kw} is larger than the padded input ${r.H + 2 * r.padding}×${r.W + 2 * r.padding} ` +
+        `(H ${r.H}, W ${r.W}, padding ${r.padding})`,
     );
   }
   const outSize =
@@ -304,7 +306,10 @@ export function sparseConv2d(
   return Y;
 }
 
-/** dX = convᵀ(dY): the gradient of the convolution with respect to its input. Shapes: dY [outC·outH·outW, B], dX [inC·H·W, B]. */
+/**
+ * dX = convᵀ(dY): the gradient of the convolution with respect to its input. Shapes: dY [outC·outH·outW, B],
+ * dX [inC·H·W, B].
+ */
 export function sparseConv2dBackward(Wt: ConvWeights, dY: Matrix, dX: Matrix): Matrix {
   const op = "sparseConv2dBackward";
   checkOperands(op, Wt, dY, dX);

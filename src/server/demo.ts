@@ -63,7 +63,8 @@ const MIME: Record<string, string> = {
 
 // The page needs nothing from elsewhere: the policy says so to the browser, and a stray external reference fails.
 const CSP =
-  "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+  "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; " +
+  "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 const PAGE_FILES = ["index.html", "app.js", "style.css"];
 
@@ -164,7 +165,8 @@ export async function loadDemo(
     const type = MIME[name.slice(name.lastIndexOf("."))]!;
     const body = read(`demo/${name}`);
     file(DEMO_PREFIX + (name === "index.html" ? "" : name), body, type);
-    // cross-origin isolation also gives the page's clock 5 µs resolution instead of 100 µs: the head takes less than 100
+    // cross-origin isolation also gives the page's clock 5 µs resolution instead of 100 µs:
+    // the head takes less than 100
     if (name === "index.html")
       Object.assign(table.get(DEMO_PREFIX)!.headers, {
         "Content-Security-Policy": CSP,

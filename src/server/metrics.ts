@@ -5,7 +5,8 @@ type Labels = Record<string, string>;
 function labelText(labels: Labels): string {
   const keys = Object.keys(labels).sort();
   if (keys.length === 0) return "";
-  return `{${keys.map((k) => `${k}="${labels[k]!.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')}"`).join(",")}}`;
+  const quoted = (v: string) => v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+  return `{${keys.map((k) => `${k}="${quoted(labels[k]!)}"`).join(",")}}`;
 }
 
 function num(x: number): string {

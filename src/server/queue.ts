@@ -20,9 +20,15 @@ export interface BatchJob {
 
 /** Limits of the batcher. */
 export interface BatchQueueOptions {
-  /** Samples per batch: a batch closes before the request that would take it past this (a single larger request runs alone). */
+  /**
+   * Samples per batch: a batch closes before the request that would take it past this (a single larger request
+   * runs alone).
+   */
   maxBatch: number;
-  /** How long the oldest waiting request may wait for others before its batch runs (0: run at the next turn of the event loop). */
+  /**
+   * How long the oldest waiting request may wait for others before its batch runs (0: run at the next turn of the
+   * event loop).
+   */
   maxDelayMs: number;
   /** Samples allowed to wait; a request that would exceed it is refused (the server answers 503). */
   maxQueue: number;

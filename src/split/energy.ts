@@ -2,7 +2,8 @@
 // received, mW while a transfer is active, a promotion when the radio wakes, a tail after the last byte). Every
 // constant carries its source; docs/links.md prints them with the conversions. Browser-safe and pure: joules out.
 //   E_compute = macs·pJ/MAC + bytesMoved·pJ/B
-//   E_radio   = bitsUp·αu + bitsDown·αd + tUp·Ptx + tDown·Prx + tActive·β + [gap ≥ Σtail] Ppromo·Tpromo + Σᵢ Ptailᵢ·clamp(gap − T<ᵢ, 0, Tᵢ)
+//   E_radio   = bitsUp·αu + bitsDown·αd + tUp·Ptx + tDown·Prx + tActive·β + [gap ≥ Σtail] Ppromo·Tpromo
+//               + Σᵢ Ptailᵢ·clamp(gap − T<ᵢ, 0, Tᵢ)
 // with tActive = tUp + RTT + server time + tDown and gap the idle time until the next transfer.
 import { ValidationError } from "../engine/errors.js";
 import { checkLink, type LinkSpec, type RadioClass } from "./links.js";
@@ -43,7 +44,10 @@ export interface RadioPower {
 export interface ComputeEnergy {
   /** Energy per multiply-accumulate, pJ. */
   pjPerMac: number;
-  /** Energy per byte loaded or stored, pJ; "auto" picks the smallest memory of Horowitz's table the working set fits. */
+  /**
+   * Energy per byte loaded or stored, pJ; "auto" picks the smallest memory of Horowitz's table the working set
+   * fits.
+   */
   pjPerByte: number | "auto";
   source: string;
 }
@@ -67,7 +71,9 @@ export const DEFAULT_ENERGY: EnergyModel = {
   compute: {
     pjPerMac: 4.6, // 3.7 + 0.9
     pjPerByte: "auto",
-    source: `${HORO}: 32-bit float multiply 3.7 pJ + add 0.9 pJ = 4.6 pJ per f32 MAC; memory per byte = 64-bit access energy / 8`,
+    source:
+      `${HORO}: 32-bit float multiply 3.7 pJ + add 0.9 pJ = 4.6 pJ per f32 MAC; ` +
+      "memory per byte = 64-bit access energy / 8",
   },
   radios: {
     lte: {
@@ -79,7 +85,9 @@ export const DEFAULT_ENERGY: EnergyModel = {
       activeMw: 1288.04,
       promotion: { mw: 1210.7, ms: 260.1 },
       tail: [{ mw: 1060.0, ms: 11576.0 }],
-      source: `${HUANG}: Table 4 (αu 438.39, αd 51.97 mW/Mbps, β 1288.04 mW); Table 3 (promotion 1210.7 mW × 260.1 ms, tail 1060.0 mW × 11576.0 ms)`,
+      source:
+        `${HUANG}: Table 4 (αu 438.39, αd 51.97 mW/Mbps, β 1288.04 mW); ` +
+        "Table 3 (promotion 1210.7 mW × 260.1 ms, tail 1060.0 mW × 11576.0 ms)",
     },
     "3g": {
       label: "3G UMTS/HSPA (same phone and study)",
@@ -93,7 +101,9 @@ export const DEFAULT_ENERGY: EnergyModel = {
         { mw: 803.9, ms: 8088.2 },
         { mw: 601.3, ms: 824.2 },
       ],
-      source: `${HUANG}: Table 4 (αu 868.98, αd 122.12 mW/Mbps, β 817.88 mW); Table 3 (promotion 659.4 mW × 582.1 ms, DCH tail 803.9 mW × 8088.2 ms, then FACH tail 601.3 mW × 824.2 ms)`,
+      source:
+        `${HUANG}: Table 4 (αu 868.98, αd 122.12 mW/Mbps, β 817.88 mW); ` +
+        "Table 3 (promotion 659.4 mW × 582.1 ms, DCH tail 803.9 mW × 8088.2 ms, then FACH tail 601.3 mW × 824.2 ms)",
     },
     wifi: {
       label: "Wi-Fi (same phone and study)",
@@ -104,7 +114,9 @@ export const DEFAULT_ENERGY: EnergyModel = {
       activeMw: 132.86,
       promotion: { mw: 124.4, ms: 79.1 },
       tail: [{ mw: 119.3, ms: 238.1 }],
-      source: `${HUANG}: Table 4 (αu 283.17, αd 137.01 mW/Mbps, β 132.86 mW); Table 3 (promotion 124.4 mW × 79.1 ms, tail 119.3 mW × 238.1 ms)`,
+      source:
+        `${HUANG}: Table 4 (αu 283.17, αd 137.01 mW/Mbps, β 132.86 mW); ` +
+        "Table 3 (promotion 124.4 mW × 79.1 ms, tail 119.3 mW × 238.1 ms)",
     },
     lpwan: {
       label: "LoRa transceiver (SX1276), +13 dBm",
@@ -115,7 +127,10 @@ export const DEFAULT_ENERGY: EnergyModel = {
       activeMw: 3.3 * 1.6,
       promotion: { mw: 0, ms: 0 },
       tail: [],
-      source: `${SX1276}: transmit at +13 dBm 29 mA, receive 10.8 mA, standby 1.6 mA; standby is charged for the whole exchange (the 1 s wait for the receive window included) and transmit / receive above standby for the airtime`,
+      source:
+        `${SX1276}: transmit at +13 dBm 29 mA, receive 10.8 mA, standby 1.6 mA; ` +
+        "standby is charged for the whole exchange (the 1 s wait for the receive window included) " +
+        "and transmit / receive above standby for the airtime",
     },
   },
 };

@@ -54,7 +54,9 @@ export const LINK_PRESETS: readonly LinkPreset[] = [
     downBitsPerS: 12.74e6,
     rttMs: 69.5,
     jitterMs: 5.6,
-    rateSource: `${HUANG_2012}, §4.1 / Fig. 7: median LTE uplink 5.64 Mbit/s and downlink 12.74 Mbit/s over 4GTest users (the abstract rounds them to 6 and 13)`,
+    rateSource:
+      `${HUANG_2012}, §4.1 / Fig. 7: median LTE uplink 5.64 Mbit/s and downlink 12.74 Mbit/s over 4GTest users ` +
+      "(the abstract rounds them to 6 and 13)",
     rttSource: `${HUANG_2012}, §4.1 / Fig. 7: median LTE RTT 69.5 ms, RTT jitter 5.6 ms`,
   },
   {
@@ -67,7 +69,9 @@ export const LINK_PRESETS: readonly LinkPreset[] = [
     jitterMs: 0,
     rateSource:
       "3GPP TS 34.108, §6.10: reference radio access bearer Interactive/Background UL 64 kbit/s, DL 384 kbit/s PS RAB",
-    rttSource: `${HUANG_2012}, §4.1 / Fig. 7: median RTT of the 3G networks in 4GTest below 200 ms (200 ms taken as the bound)`,
+    rttSource:
+      `${HUANG_2012}, §4.1 / Fig. 7: median RTT of the 3G networks in 4GTest below 200 ms ` +
+      "(200 ms taken as the bound)",
   },
   {
     name: "wifi",
@@ -77,7 +81,10 @@ export const LINK_PRESETS: readonly LinkPreset[] = [
     downBitsPerS: 4.12e6,
     rttMs: 64.5,
     jitterMs: 7.9,
-    rateSource: `${HUANG_2012}, §4.1 / Fig. 7: median Wi-Fi uplink 0.94 Mbit/s and downlink 4.12 Mbit/s over 4GTest users`,
+    rateSource:
+      `${HUANG_2012}, §4.1 / Fig. 7: ` +
+      "median Wi-Fi uplink 0.94 Mbit/s and downlink 4.12 Mbit/s " +
+      "over 4GTest users",
     rttSource: `${HUANG_2012}, §4.1 / Fig. 7: median Wi-Fi RTT 64.5 ms, RTT jitter 7.9 ms`,
   },
   {
@@ -90,9 +97,11 @@ export const LINK_PRESETS: readonly LinkPreset[] = [
     jitterMs: 0,
     maxPayloadBytes: 242,
     rateSource:
-      "LoRa Alliance, LoRaWAN Regional Parameters RP002-1.0.3, EU863-870 data-rate table: DR5 = SF7/125 kHz, 5470 bit/s; FRMPayload at most 242 B",
+      "LoRa Alliance, LoRaWAN Regional Parameters RP002-1.0.3, EU863-870 data-rate table: DR5 = SF7/125 kHz, " +
+      "5470 bit/s; FRMPayload at most 242 B",
     rttSource:
-      "LoRa Alliance, LoRaWAN L2 1.0.4 Specification, class A: the first receive window opens RECEIVE_DELAY1 = 1 s after the uplink ends",
+      "LoRa Alliance, LoRaWAN L2 1.0.4 Specification, class A: " +
+      "the first receive window opens RECEIVE_DELAY1 = 1 s after the uplink ends",
   },
 ];
 

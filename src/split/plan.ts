@@ -322,7 +322,10 @@ export function plan(p: PlanInput, objective: Objective = { minimize: "latency" 
   return { best, rows, objective, link: p.link, radio: radioClass, edgeSlowdown: s, periodMs };
 }
 
-/** The plan at each uplink rate (the downlink scaled by the same factor): the data of a latency/energy-vs-rate chart. */
+/**
+ * The plan at each uplink rate (the downlink scaled by the same factor): the data of a latency/energy-vs-rate
+ * chart.
+ */
 export function planSweep(p: PlanInput, upRates: readonly number[], objective?: Objective): Plan[] {
   return upRates.map((r) => plan({ ...p, link: withUplinkRate(p.link, r) }, objective));
 }
@@ -383,12 +386,15 @@ export function crossovers(
 export function formatPlan(pl: Plan): string {
   const n = (v: number, d = 3) => (Number.isFinite(v) ? (+v.toPrecision(d)).toString() : "–");
   const head =
-    "| strategy | accuracy | edge-answered | latency ms | up B | down B | edge MACs | server MACs | compute mJ | radio mJ | energy mJ |";
+    "| strategy | accuracy | edge-answered | latency ms | up B | down B | edge MACs | server MACs | " +
+    "compute mJ | radio mJ | energy mJ |";
   const lines = [head, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"];
   for (const r of pl.rows) {
     const mark = r === pl.best ? " **(best)**" : r.feasible ? "" : " (below accuracy floor)";
     lines.push(
-      `| ${r.key}${mark} | ${(100 * r.accuracy).toFixed(2)}% | ${(100 * r.edgeRate).toFixed(1)}% | ${n(r.latencyMs)} | ${n(r.upBytes)} | ${n(r.downBytes)} | ${n(r.edgeMacs)} | ${n(r.serverMacs)} | ${n(r.computeJ * 1e3)} | ${n(r.radioJ * 1e3)} | ${n(r.energyJ * 1e3)} |`,
+      `| ${r.key}${mark} | ${(100 * r.accuracy).toFixed(2)}% | ${(100 * r.edgeRate).toFixed(1)}% | ` +
+        `${n(r.latencyMs)} | ${n(r.upBytes)} | ${n(r.downBytes)} | ${n(r.edgeMacs)} | ${n(r.serverMacs)} | ` +
+        `${n(r.computeJ * 1e3)} | ${n(r.radioJ * 1e3)} | ${n(r.energyJ * 1e3)} |`,
     );
   }
   return lines.join("\n");

@@ -39,7 +39,10 @@ export interface StaticServerOptions {
   importMap?: ImportMap;
   /** Extra response headers per request (e.g. a Content-Security-Policy chosen by a query parameter). */
   headers?: (path: string, query: URLSearchParams) => Record<string, string> | undefined;
-  /** URL prefixes served from another prefix, e.g. `{ "/node_modules/presparse/": "/" }` to serve this package as installed. */
+  /**
+   * URL prefixes served from another prefix, e.g. `{ "/node_modules/presparse/": "/" }` to serve this package as
+   * installed.
+   */
   aliases?: Record<string, string>;
   /** In-memory pages by URL path (e.g. an example cut out of the docs). */
   pages?: Record<string, string>;

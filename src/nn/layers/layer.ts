@@ -1,6 +1,9 @@
 import type { F32Buffer, Matrix } from "../../engine/buffers.js";
 
-/** A trainable array and its gradient, both nnz-long for sparse layers. `decay` marks weights (L2 applies), not biases. */
+/**
+ * A trainable array and its gradient, both nnz-long for sparse layers. `decay` marks weights (L2 applies), not
+ * biases.
+ */
 export interface Param {
   readonly name: string;
   readonly values: F32Buffer;

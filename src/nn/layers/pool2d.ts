@@ -45,7 +45,8 @@ abstract class Pool2dLayer implements Layer {
   forward(X: Matrix): Matrix {
     if (X.rows !== this.inputSize)
       throw new ShapeError(
-        `${this.op}.forward: X has ${X.rows} rows, layer takes ${this.inputSize} (${this.shape.C}×${this.shape.H}×${this.shape.W})`,
+        `${this.op}.forward: X has ${X.rows} rows, ` +
+          `layer takes ${this.inputSize} (${this.shape.C}×${this.shape.H}×${this.shape.W})`,
       );
     this.X = X;
     this.Y ??= new Matrix(this.engine, this.outputSize, X.cols);

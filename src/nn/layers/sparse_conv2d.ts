@@ -1,4 +1,5 @@
-// Y[outC·OH·OW, B] = conv(X[inC·H·W, B]) over a channel pattern (+ b) (ReLU);  dX = convᵀ(dZ);  dW = dZ ⋆ X on stored taps;  db = Σ dZ
+// Y[outC·OH·OW, B] = conv(X[inC·H·W, B]) over a channel pattern (+ b) (ReLU);
+// dX = convᵀ(dZ);  dW = dZ ⋆ X on stored taps;  db = Σ dZ
 import { reluBackward } from "../../ops/activations.js";
 import type { Engine } from "../../engine/engine.js";
 import { ShapeError, ValidationError } from "../../engine/errors.js";
@@ -77,7 +78,8 @@ export class SparseConv2d implements Layer {
   forward(X: Matrix): Matrix {
     if (X.rows !== this.inputSize)
       throw new ShapeError(
-        `SparseConv2d.forward: X has ${X.rows} rows, layer takes ${this.inputSize} (${this.weights.inC}×${this.weights.H}×${this.weights.W})`,
+        `SparseConv2d.forward: X has ${X.rows} rows, ` +
+          `layer takes ${this.inputSize} (${this.weights.inC}×${this.weights.H}×${this.weights.W})`,
       );
     this.X = X;
     this.Y ??= new Matrix(this.engine, this.outputSize, X.cols);
