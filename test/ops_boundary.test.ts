@@ -14,6 +14,7 @@ import {
   sparseConv2dBackwardWeights,
   type Conv2dGeometry,
 } from "../src/ops/sparse_conv2d.js";
+import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward, pool2dShape } from "../src/ops/pool2d.js";
 import { Pattern } from "../src/sparsity/pattern.js";
 import { getEngine, scoped, values } from "./helpers/engine.js";
 
@@ -221,6 +222,86 @@ describe("the sparse convolution ops", () => {
       const b = sparseConv2dBackwardWeights(w, dY, X, s.f32(w.nnz), s.f32(3)).toArray();
       expect(a.length).toBeGreaterThan(0);
       expect(a).toEqual(b);
+    });
+  });
+});
+
+describe("pooling", () => {
+  it("refuses each geometry field outside its range, naming it, and a window wider or taller than the input", () => {
+    const g = { C: 2, H: 4, W: 4, k: 2 };
+    const bad = (field: string, value: number, range: string): [string, () => unknown] => [
+      `pool: ${field} must be an integer in ${range}, got ${value}`,
+      () => pool2dShape("pool", { ...g, [field]: value }),
+    ];
+    expectRefusals(ValidationError, [
+      bad("C", 0, "[1, 1048576]"),
+      bad("H", 65537, "[1, 65536]"),
+      bad("W", 0.5, "[1, 65536]"),
+      bad("k", 0, "[1, 65536]"),
+      bad("stride", 0, "[1, 65536]"),
+    ]);
+    expectRefusals(ShapeError, [
+      ["pool: window 3×3 is larger than the input 4×2", () => pool2dShape("pool", { C: 1, H: 4, W: 2, k: 3 })],
+      ["pool: window 3×3 is larger than the input 2×4", () => pool2dShape("pool", { C: 1, H: 2, W: 4, k: 3 })],
+    ]);
+    expect(pool2dShape("pool", { C: 1, H: 3, W: 3, k: 3 })).toMatchObject({ outH: 1, outW: 1, stride: 3 });
+  });
+
+  it("2^31 input features are refused (2^31 − 1 is prime: no edge)", () => {
+    expectRefusals(ValidationError, [
+      ["pool: 1048576×1024×2 features exceed 2^31 − 1", () => pool2dShape("pool", { C: 2 ** 20, H: 1024, W: 2, k: 1 })],
+    ]);
+  });
+
+  it("a shape whose output size does not follow from its input is refused by every op, either side", () => {
+    scoped(engine, (s) => {
+      const g = pool2dShape("t", { C: 1, H: 4, W: 4, k: 2 });
+      const X = s.matrix(16, 2),
+        Y = s.matrix(4, 2);
+      for (const [edited, got] of [
+        [{ ...g, outH: 3 }, "3×2"],
+        [{ ...g, outW: 3 }, "2×3"],
+      ] as const) {
+        const detail = `output ${got} does not follow from 4×4, window 2, stride 2 (expected 2×2)`;
+        expectRefusals(ShapeError, [
+          [`maxPool2d: ${detail}`, () => maxPool2d(edited, X, Y)],
+          [`maxPool2dBackward: ${detail}`, () => maxPool2dBackward(edited, X, Y, Y, X)],
+          [`avgPool2d: ${detail}`, () => avgPool2d(edited, X, Y)],
+          [`avgPool2dBackward: ${detail}`, () => avgPool2dBackward(edited, Y, X)],
+        ]);
+      }
+    });
+  });
+
+  it("refuse operands of the wrong size, naming the op, the operand and expected vs got", async () => {
+    const other = await Engine.load();
+    scoped(engine, (s) => {
+      const g = pool2dShape("t", { C: 1, H: 4, W: 4, k: 2 });
+      const X = s.matrix(16, 2),
+        Y = s.matrix(4, 2);
+      const rows = "(1×4×4 or 1×2×2)";
+      expectRefusals(ShapeError, [
+        [`maxPool2d: X has 15 rows, expected 16 ${rows}`, () => maxPool2d(g, s.matrix(15, 2), Y)],
+        ["maxPool2d: Y has 5 rows, expected 4", () => maxPool2d(g, X, s.matrix(5, 2))],
+        ["maxPool2d: Y has 3 columns (batch), X has 2", () => maxPool2d(g, X, s.matrix(4, 3))],
+        [`avgPool2d: X has 4 rows, expected 16 ${rows}`, () => avgPool2d(g, s.matrix(4, 2), Y)],
+        ["avgPool2d: Y has 16 rows, expected 4", () => avgPool2d(g, X, s.matrix(16, 2))],
+        [`maxPool2dBackward: X has 17 rows, expected 16 ${rows}`, () => maxPool2dBackward(g, s.matrix(17, 2), Y, Y, X)],
+        ["maxPool2dBackward: Y has 3 rows, expected 4", () => maxPool2dBackward(g, X, s.matrix(3, 2), Y, X)],
+        [`maxPool2dBackward: dX has 4 rows, expected 16 ${rows}`, () => maxPool2dBackward(g, X, Y, Y, s.matrix(4, 2))],
+        ["maxPool2dBackward: dY has 2 rows, expected 4", () => maxPool2dBackward(g, X, Y, s.matrix(2, 2), X)],
+        [
+          "maxPool2dBackward: dY has 3 columns (batch), X has 2",
+          () => maxPool2dBackward(g, X, Y, s.matrix(4, 3), s.matrix(16, 3)),
+        ],
+        [`avgPool2dBackward: dX has 15 rows, expected 16 ${rows}`, () => avgPool2dBackward(g, Y, s.matrix(15, 2))],
+        ["avgPool2dBackward: dY has 5 rows, expected 4", () => avgPool2dBackward(g, s.matrix(5, 2), X)],
+        ["avgPool2dBackward: dY has 1 columns (batch), dX has 2", () => avgPool2dBackward(g, s.matrix(4, 1), X)],
+        [
+          "maxPool2dBackward: operands live in different engines",
+          () => maxPool2dBackward(g, s.keep(new Matrix(other, 16, 2)), s.keep(new Matrix(other, 4, 2)), Y, X),
+        ],
+      ]);
     });
   });
 });
