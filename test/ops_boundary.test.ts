@@ -15,6 +15,8 @@ import {
   type Conv2dGeometry,
 } from "../src/ops/sparse_conv2d.js";
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward, pool2dShape } from "../src/ops/pool2d.js";
+import { addInPlace, gatherColumns } from "../src/ops/elementwise.js";
+import { softmax, softmaxCrossEntropy, softmaxStats } from "../src/ops/softmax_xent.js";
 import { Pattern } from "../src/sparsity/pattern.js";
 import { getEngine, scoped, values } from "./helpers/engine.js";
 
@@ -301,6 +303,65 @@ describe("pooling", () => {
           "maxPool2dBackward: operands live in different engines",
           () => maxPool2dBackward(g, s.keep(new Matrix(other, 16, 2)), s.keep(new Matrix(other, 4, 2)), Y, X),
         ],
+      ]);
+    });
+  });
+});
+
+describe("softmax and its statistics", () => {
+  it("refuse operands and sizes that disagree, naming the op and expected vs got", () => {
+    scoped(engine, (s) => {
+      const Z = s.matrix(3, 4, values(7, 12));
+      expectRefusals(ShapeError, [
+        ["softmax: P is 3×5, Z is 3×4", () => softmax(Z, s.matrix(3, 5))],
+        ["softmax: P is 2×4, Z is 3×4", () => softmax(Z, s.matrix(2, 4))],
+        ["softmaxCrossEntropy: 3 labels for a batch of 4", () => softmaxCrossEntropy(Z, s.i32([0, 1, 2]))],
+        ["softmaxCrossEntropy: dZ is 2×4, Z is 3×4", () => softmaxCrossEntropy(Z, s.i32([0, 1, 2, 0]), s.matrix(2, 4))],
+        ["softmaxCrossEntropy: dZ is 3×5, Z is 3×4", () => softmaxCrossEntropy(Z, s.i32([0, 1, 2, 0]), s.matrix(3, 5))],
+        ["softmaxStats: 5 logits, expected 2×3 = 6", () => softmaxStats(new Float32Array(5), 2, 3)],
+        ["softmaxStats: 12 logits, expected 4×2 = 8", () => softmaxStats(new Float32Array(12), 4, 2)],
+      ]);
+      expectRefusals(ValidationError, [
+        [
+          "softmaxStats: classes must be an integer in [1, 2147483647], got 0",
+          () => softmaxStats(new Float32Array(0), 0, 3),
+        ],
+        [
+          "softmaxStats: columns must be an integer in [0, 2147483647], got -1",
+          () => softmaxStats(new Float32Array(0), 2, -1),
+        ],
+      ]);
+    });
+  });
+});
+
+describe("elementwise ops", () => {
+  it("addInPlace refuses another shape, in rows or in columns", () => {
+    scoped(engine, (s) => {
+      const Y = s.matrix(2, 3);
+      expectRefusals(ShapeError, [
+        ["addInPlace: Y is 2×3, X is 3×3", () => addInPlace(Y, s.matrix(3, 3))],
+        ["addInPlace: Y is 2×3, X is 2×4", () => addInPlace(Y, s.matrix(2, 4))],
+      ]);
+    });
+  });
+
+  it("gatherColumns checks the first n indices against [0, Src.cols), at both ends, and its operands", () => {
+    scoped(engine, (s) => {
+      const Src = s.matrix(2, 4, [0, 1, 2, 3, 10, 11, 12, 13]),
+        Dst = s.matrix(2, 1);
+      // the last column and the first are inside; an index past n is not read
+      expect(Array.from(gatherColumns(Src, s.i32([3, 0, 99]), 2, Dst).view())).toEqual([3, 0, 13, 10]);
+      expect(Dst.cols).toBe(2);
+      expect(Array.from(gatherColumns(Src, s.i32([2, 1]), 2, Dst).view())).toEqual([2, 1, 12, 11]);
+      expectRefusals(ValidationError, [
+        ["gatherColumns: column 4 outside [0, 4)", () => gatherColumns(Src, s.i32([1, 4]), 2, Dst)],
+        ["gatherColumns: column -1 outside [0, 4)", () => gatherColumns(Src, s.i32([-1]), 1, Dst)],
+        ["gatherColumns: Dst must not be Src", () => gatherColumns(Src, s.i32([0]), 1, Src)],
+      ]);
+      expectRefusals(ShapeError, [
+        ["gatherColumns: Dst has 3 rows, Src has 2", () => gatherColumns(Src, s.i32([0]), 1, s.matrix(3, 1))],
+        ["gatherColumns: 3 columns requested, index buffer holds 2", () => gatherColumns(Src, s.i32([0, 1]), 3, Dst)],
       ]);
     });
   });
