@@ -6,7 +6,7 @@ export const MODULES = [
   { mutate: "src/io/safetensors.ts", tests: ["test/safetensors.test.ts", "test/golden_safetensors.test.ts", "test/safetensors_errors.test.ts", "test/limits.test.ts"] },
   { mutate: "src/exits/runner.ts", tests: ["test/exits.test.ts", "test/oracle_exits.test.ts", "test/exits_runner.test.ts"] },
   { mutate: "src/exits/calibrate.ts", tests: ["test/exits.test.ts", "test/calibrate.test.ts"] },
-  { mutate: "src/io/model_io.ts", tests: ["test/model_io.test.ts", "test/model_io_compat.test.ts", "test/golden_model.test.ts"] },
+  { mutate: "src/io/model_io.ts", tests: ["test/model_io.test.ts", "test/model_io_compat.test.ts", "test/golden_model.test.ts", "test/model_io_records.test.ts", "test/split.test.ts", "test/split_conv.test.ts"] },
   { mutate: "src/nn/optimizers.ts", tests: ["test/optim.test.ts", "test/optim_kernels.test.ts", "test/optimizers.test.ts"] },
   { mutate: "src/ops/csr_spmm.ts", tests: ["test/csr_spmm.test.ts", "test/kernels.test.ts", "test/engine.test.ts", "test/ops_boundary.test.ts"] },
   { mutate: "src/ops/dense_matmul.ts", tests: ["test/dense_matmul.test.ts", "test/kernels.test.ts", "test/engine.test.ts", "test/ops_boundary.test.ts"] },
