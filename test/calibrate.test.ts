@@ -215,6 +215,10 @@ describe("pickKnee", () => {
     // the costliest point is not the most accurate: x = 0, .1, .5, 1, y = 0, 6/7, 1, 2/7, heights 0, .83, .86, 0
     const Q = [point(10, 0.6), point(20, 0.9), point(60, 0.95), point(110, 0.7)];
     expect(pickKnee(calibration([Q[3]!, Q[1]!, Q[0]!, Q[2]!]))).toBe(Q[2]);
+    // the chord falls (the costliest point is the least accurate): x = 0, .3, .6, 1, y = .2, .95, 1, 0, heights 0,
+    // .81, .92, 0 — measured from the falling chord, not from a level one
+    const S = [point(10, 0.58), point(40, 0.88), point(70, 0.9), point(110, 0.5)];
+    expect(pickKnee(calibration([S[1]!, S[3]!, S[0]!, S[2]!]))).toBe(S[2]);
     // the cheapest point is the most accurate: nothing is above the chord, and it is the knee
     const R = [point(10, 0.9), point(20, 0.8), point(30, 0.85)];
     expect(pickKnee(calibration([R[1]!, R[2]!, R[0]!]))).toBe(R[0]);
