@@ -104,6 +104,11 @@ describe("the architecture record", () => {
     expect(refusal(none, { source: "m.safetensors" }).message).toBe(
       "model: __metadata__.presparse: m.safetensors: not a presparse model (no architecture record)",
     );
+    const bad = told(edit(bytes, (_s, meta) => (meta.presparse = "{trunk:")));
+    expect([bad[1], (bad[2] as string).startsWith("model: __metadata__.presparse: model: invalid JSON: ")]).toEqual([
+      "__metadata__.presparse",
+      true,
+    ]);
     for (const raw of ["null", "42", '"text"']) {
       expect(told(edit(bytes, (_s, meta) => (meta.presparse = raw)))).toEqual([
         "model",
@@ -251,6 +256,11 @@ describe("tensors", () => {
       t["trunk.2.col_idx"] = { dtype: "I32", shape: [32], data: p.colIdx };
     });
     expect(told(indexed)).toEqual(["model", "trunk.2.layout", 'model: trunk.2.layout: expected csr, got "dense"']);
+    // and one index tensor alone calls for the other
+    const rowsOnly = edit(bytes, (_s, _m, t) => (t["trunk.2.row_ptr"] = { dtype: "I32", shape: [5], data: p.rowPtr }));
+    expect(told(rowsOnly)).toEqual(["model", "trunk.2.col_idx", "model: trunk.2.col_idx: tensor missing"]);
+    const colsOnly = edit(bytes, (_s, _m, t) => (t["trunk.2.col_idx"] = { dtype: "I32", shape: [32], data: p.colIdx }));
+    expect(told(colsOnly)).toEqual(["model", "trunk.2.row_ptr", "model: trunk.2.row_ptr: tensor missing"]);
   });
 
   it("what a record may leave out: the pattern hash (then unchecked) and kind (then csr)", () => {
@@ -487,7 +497,7 @@ describe("split records", () => {
     expect(loads(rec((r) => delete r.activationShape)(hb))!.activationShape).toEqual([8]);
     expect(loads(rec((r) => (r.activationShape = [2, 4]))(hb))!.activationShape).toEqual([2, 4]);
     expect(loads(rec((r) => (r.activationShape = [2, 2, 2]))(hb))!.activationShape).toEqual([2, 2, 2]);
-    for (const shape of [[], [1, 1, 2, 4], [8.5], [-2, -4], [0, 8], [2, 2], "8"]) {
+    for (const shape of [[], [1, 1, 2, 4], [8.5], [-2, -4], [16, 0.5], [0, 8], [2, 2], "8"]) {
       expect(told(rec((r) => (r.activationShape = shape))(hb)), JSON.stringify(shape)).toEqual([
         "split",
         "extra.split.activationShape",
