@@ -129,7 +129,8 @@ export function defaultGrid(kind: ExitPolicy["kind"]): number[] {
     return g;
   }
   const g: number[] = [];
-  for (let e = -4; e <= 0.4; e += 0.2) g.push(Number((10 ** e).toPrecision(3)));
+  // an integer counter: e += 0.2 from −4 overshoots 0.4 by 1e-15 and drops the last point, 10^0.4 > ln 10
+  for (let i = -20; i <= 2; i++) g.push(Number((10 ** (i / 5)).toPrecision(3)));
   return g;
 }
 
