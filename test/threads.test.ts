@@ -2,9 +2,12 @@
 // small), leaves exactly the bits the single-thread build leaves — outputs, gradients, optimizer state — and so do k
 // training steps of generated networks and their evaluation and early-exit runs. The threaded build runs the very code
 // of the single-thread one, its workers write nothing into memory when they instantiate, and faults are typed: threads
-// asked for and impossible, an assertion in a worker's chunk, a worker terminated while it holds part of a call.
+// asked for and impossible, an assertion in a worker's chunk, a worker terminated while it holds part of a call. With
+// defaulted threads the load does not wait for the pool: calls made while it starts give the same bits, a pool that
+// cannot start leaves one thread, and none holds a process open.
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import { join } from "node:path";
 import { test } from "@fast-check/vitest";
 import fc from "fast-check";
@@ -86,6 +89,11 @@ describe("the threaded build", () => {
     expect(engines.three!.pool!.alive()).toBe(2);
   });
 
+  it("ready() resolves at once with the threads of an engine whose load waited", async () => {
+    const threads = await Promise.all([engines.single!.ready(), engines.two!.ready(), engines.three!.ready()]);
+    expect(threads).toEqual([1, 2, 3]);
+  });
+
   it("workers write into memory the engine's thread grew after they started", () => {
     const e = engines.three!;
     const p = Pattern.random(200, 300, 0.2, 9),
@@ -118,6 +126,137 @@ describe("the threaded build", () => {
     } finally {
       e.dispose();
     }
+  });
+});
+
+// Engine.load() with the default threads on a machine of `cores` cores (the default reads os.availableParallelism()).
+async function loadOnCores(cores: number, options?: Parameters<typeof Engine.load>[0]): Promise<Engine> {
+  const was = os.availableParallelism;
+  os.availableParallelism = () => cores;
+  try {
+    return await Engine.load(options);
+  } finally {
+    os.availableParallelism = was;
+  }
+}
+
+describe("defaulted threads: the load does not wait for the pool", () => {
+  it("resolves with no worker started; a call below every threshold starts none; ready() starts them", async () => {
+    const e = await loadOnCores(3);
+    try {
+      expect(e.threads).toBe(3);
+      expect(e.kernels.memory.buffer).toBeInstanceOf(SharedArrayBuffer);
+      expect(e.pool).toBeUndefined();
+      Scope.run(e, (s) => {
+        // the batch-1 edge head's product: far below the threshold
+        const p = Pattern.fixedDegree(800, 40, 2, 0);
+        csrSpmm(s.csr(p, values(1, p.nnz)), s.matrix(800, 1, values(2, 800)), s.matrix(40, 1));
+      });
+      expect(e.pool).toBeUndefined();
+      expect(await e.ready()).toBe(3);
+      expect(e.pool!.alive()).toBe(2);
+    } finally {
+      e.dispose();
+    }
+  });
+
+  const STARTING =
+    "calls made while the pool starts give the single-thread bits, and the workers join them as each comes up, " +
+    "the event loop never turning";
+  it(STARTING, async () => {
+    // every call splits, so the first launches the pool; then kernel cases back to back, synchronously, until both
+    // workers have been up for two rounds of the cases
+    const e = await loadOnCores(3, { thresholds: 0 });
+    try {
+      const seen = new Set<number>();
+      let withAll = 0;
+      const t0 = Date.now();
+      for (let i = 0; withAll < 2 * KERNEL_CASES.length && Date.now() - t0 < 30_000; i++) {
+        const c = KERNEL_CASES[i % KERNEL_CASES.length]!;
+        const [p] = fc.sample(c.arb, { seed: i, numRuns: 1 });
+        const alive = e.pool?.alive() ?? 0;
+        seen.add(alive);
+        if (alive === 2) withAll++;
+        expectSameBits(`${c.name}, ${alive} of 2 workers up`, runOn(c, e, p), runOn(c, engines.single!, p));
+      }
+      expect(seen.has(0), "calls before any worker was up").toBe(true);
+      expect(seen.has(2), "calls once both were up").toBe(true);
+      expect(await e.ready()).toBe(3);
+    } finally {
+      e.dispose();
+    }
+  });
+
+  // A process on a copy of the built package whose pool_worker.js is `script`, running `code` after a load with the
+  // default threads (on 3) and a product big enough to launch the pool; its status, stdout, stderr lines and time.
+  function withWorkerScript(script: string, code: string) {
+    const dir = mkdtempSync(join(os.tmpdir(), "presparse-pool-"));
+    try {
+      cpSync(join(ROOT, "dist"), join(dir, "dist"), { recursive: true });
+      writeFileSync(join(dir, "dist/lib/pool_worker.js"), script);
+      const main = `
+        import os from "node:os";
+        os.availableParallelism = () => 3;
+        const { Engine, Matrix, Pattern } = await import(${JSON.stringify(join(dir, "dist/index.js"))});
+        const { CsrWeights, csrSpmm } = await import(${JSON.stringify(join(dir, "dist/ops_index.js"))});
+        const p = Pattern.random(64, 64, 0.3, 1);
+        const product = (e) => {
+          const W = new CsrWeights(e, p, new Float32Array(p.nnz).map((_, i) => Math.sin(i)));
+          const X = Matrix.from(e, 64, 16, new Float32Array(64 * 16).map((_, i) => Math.cos(i)));
+          const Y = csrSpmm(W, X, new Matrix(e, 64, 16));
+          return Array.from(Y.view());
+        };
+        const e = await Engine.load({ thresholds: 0 });
+        const first = product(e);
+        ${code}`;
+      const t0 = Date.now();
+      const run = spawnSync(process.execPath, ["--input-type=module", "-e", main], { encoding: "utf8" });
+      const ms = Date.now() - t0;
+      const stderr = run.stderr.trim() === "" ? [] : run.stderr.trim().split("\n");
+      return { status: run.status, stdout: run.stdout.trim(), stderr, ms };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  const FAILS =
+    "a pool that cannot start in the background leaves the engine on one thread with one notice, and it keeps " +
+    "working; threads asked for still throw";
+  it(FAILS, () => {
+    const r = withWorkerScript(
+      `throw new Error("this worker script is broken");\n`,
+      `const threads = await e.ready();
+        const again = product(e);
+        const want = product(await Engine.load({ threads: 1 }));
+        let asked;
+        try {
+          await Engine.load({ threads: 2 });
+          asked = "loaded";
+        } catch (err) {
+          asked = err.name + ": " + err.message;
+        }
+        const same = (a) => a.every((v, i) => Object.is(v, want[i]));
+        console.log(JSON.stringify({ threads, now: e.threads, same: same(first) && same(again), asked }));`,
+    );
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({
+      threads: 1,
+      now: 1,
+      same: true,
+      asked: expect.stringMatching(/^ThreadPoolError: thread pool did not start: .*this worker script is broken/),
+    });
+    expect(r.stderr).toEqual([
+      expect.stringMatching(/^presparse: thread pool did not start: .*worker script is broken; running on 1 thread$/),
+    ]);
+  });
+
+  it("a pool still starting holds no process open: one whose workers never answer ends when its work does", () => {
+    // the workers' script never says it is up: the pool would wait 30 s for it
+    const r = withWorkerScript("setInterval(() => {}, 1 << 30);\n", `console.log(JSON.stringify(first.length));`);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe("1024");
+    expect(r.stderr).toEqual([]);
+    expect(r.ms).toBeLessThan(15_000);
   });
 });
 

@@ -1,7 +1,7 @@
 import { KernelAssertionError, ThreadPoolError, WasmLoadError, ValidationError, checkInt } from "./errors.js";
 import { KERNEL_ARITY, type Kernels } from "./kernels.generated.js";
 import { instantiateSync } from "./loader.js";
-import { ThreadPool } from "./pool.js";
+import { ThreadPool, type PoolOptions } from "./pool.js";
 import { importedMemory, withoutData } from "./wasm_sections.js";
 import { threadedKernels, type ThresholdOption } from "./work_split.js";
 
@@ -275,10 +275,12 @@ export class Engine {
   private stats_ = { allocations: 0, grows: 0 };
   private disposed = false;
 
-  /** Threads the kernels run on (the calling thread included): 1 for the single-thread engine. */
-  readonly threads: number;
-  /** The pool of a threaded engine (undefined on one thread). */
-  readonly pool: ThreadPool | undefined;
+  private threads_ = 1;
+  private pool_: ThreadPool | undefined;
+  /** Launches the pool of an engine whose threads were defaulted; set until the first call that needs the pool. */
+  private launch: (() => void) | undefined;
+  /** The threads calls run on once the pool is up (1 after a pool that could not start). */
+  private settled: Promise<number> | undefined;
 
   private constructor(instance: WebAssembly.Instance, memory?: WebAssembly.Memory) {
     const ex = instance.exports as Record<string, unknown>;
@@ -288,8 +290,52 @@ export class Engine {
     this.memory = memory ?? this.kernels.memory;
     this.base = align(this.kernels.heapBase());
     this.top = this.base;
-    this.threads = 1;
-    this.pool = undefined;
+  }
+
+  /**
+   * Threads the kernels run on (the calling thread included): 1 for the single-thread engine. With defaulted threads,
+   * the threads calls run on once the pool is up ({@link ready}); 1 again if it could not start.
+   */
+  get threads(): number {
+    return this.threads_;
+  }
+
+  /**
+   * The pool of a threaded engine: undefined on one thread, and with defaulted threads until a call first needs it.
+   */
+  get pool(): ThreadPool | undefined {
+    return this.pool_;
+  }
+
+  /**
+   * Resolves with the threads calls run on once every worker is up. With defaulted threads, {@link load} does not wait
+   * for the pool: it starts when a call's work first passes its kernel's threshold (below it a call runs on the calling
+   * thread alone anyway), and calls run on the calling thread until workers are up, then on them too, with the same
+   * bits. `ready()` starts it now, for a caller who would rather pay for the start before its work than during it; it
+   * resolves with 1, after the notice, if the pool could not start. Threads asked for were waited for by `load`, and
+   * one thread has no pool: then it resolves at once.
+   */
+  async ready(): Promise<number> {
+    // a start nobody waits for holds no process open; this one is waited for
+    this.poolForWork()?.hold();
+    return (await this.settled) ?? this.threads_;
+  }
+
+  // The pool a call big enough to split runs on, launched by the first such call; undefined: the call runs here.
+  private poolForWork(): ThreadPool | undefined {
+    const launch = this.launch;
+    this.launch = undefined;
+    launch?.();
+    return this.pool_;
+  }
+
+  // Defaulted threads never cost a working engine: a pool that does not start leaves this one on one thread.
+  private fallBack(e: unknown): number {
+    this.pool_?.close();
+    this.pool_ = undefined;
+    this.threads_ = 1;
+    if (!this.disposed) notice(`presparse: ${(e as Error).message}; running on 1 thread`);
+    return 1;
   }
 
   /**
@@ -315,7 +361,7 @@ export class Engine {
         try {
           const bytes = await readBytes(defaultThreadedWasmUrl(options.debug));
           checkBytes(bytes);
-          return await Engine.threaded(bytes, threads, options);
+          return await Engine.threaded(bytes, threads, options, asked === undefined);
         } catch (e) {
           // defaulted threads never cost a working engine: a pool that cannot start, or a threaded module that is not
           // served next to the single-thread one, leaves one thread and a notice
@@ -330,7 +376,8 @@ export class Engine {
     // bytes, a URL or a response: the module decides whether threads are possible, the options how many
     const bytes = await readBytes(given);
     checkBytes(bytes);
-    if (importedMemory(bytes)) return Engine.threaded(bytes, asked ?? (await defaultThreads()), options);
+    if (importedMemory(bytes))
+      return Engine.threaded(bytes, asked ?? (await defaultThreads()), options, asked === undefined);
     if ((asked ?? 1) > 1)
       throw new ThreadPoolError(
         "Engine.load: the module was built without threads (it does not import a shared memory)",
@@ -338,8 +385,14 @@ export class Engine {
     return Engine.fromModule(await compile(bytes));
   }
 
-  // The threaded engine: the module instantiated over a shared memory, a pool of threads − 1 workers over it.
-  private static async threaded(bytes: Uint8Array, threads: number, options: LoadOptions): Promise<Engine> {
+  // The threaded engine: the module instantiated over a shared memory, a pool of threads − 1 workers over it. With
+  // defaulted threads the pool is launched by the first call that needs it, and load does not wait for it.
+  private static async threaded(
+    bytes: Uint8Array,
+    threads: number,
+    options: LoadOptions,
+    defaulted: boolean,
+  ): Promise<Engine> {
     const limits = importedMemory(bytes);
     if (!limits?.shared || limits.maximum === undefined) {
       throw new ThreadPoolError("Engine.load: the module imports a memory that is not shared (not a threaded build)");
@@ -362,18 +415,40 @@ export class Engine {
     const engine = Engine.instantiate(module, memory);
     if (threads === 1) return engine;
     const kernels = Object.keys(KERNEL_ARITY);
-    const pool = await ThreadPool.start({
-      module: await compile(withoutData(bytes)),
+    const pool = (): PoolOptions => ({
+      code: withoutData(bytes),
       memory,
       threads,
       kernels,
       report: (msg, file, line, column) =>
         new KernelAssertionError(engine.readString(msg), engine.readString(file), line, column),
     });
-    const e = engine as { -readonly [K in "kernels" | "threads" | "pool"]: Engine[K] };
-    e.kernels = threadedKernels(engine.kernels, pool, kernels, (bytes) => engine.scratch(bytes), options.thresholds);
-    e.threads = threads;
-    e.pool = pool;
+    (engine as { kernels: Kernels }).kernels = threadedKernels(
+      engine.kernels,
+      threads,
+      () => engine.poolForWork(),
+      kernels,
+      (bytes) => engine.scratch(bytes),
+      options.thresholds,
+    );
+    engine.threads_ = threads;
+    if (!defaulted) {
+      engine.pool_ = await ThreadPool.start(pool());
+      return engine;
+    }
+    await ThreadPool.prepare();
+    engine.launch = () => {
+      try {
+        const started = ThreadPool.launch(pool());
+        engine.pool_ = started;
+        engine.settled = started.started.then(
+          () => engine.threads_,
+          (e: unknown) => (engine.pool_ === started ? engine.fallBack(e) : 1),
+        );
+      } catch (e) {
+        engine.settled = Promise.resolve(engine.fallBack(e));
+      }
+    };
     return engine;
   }
 
@@ -525,7 +600,8 @@ export class Engine {
 
   /** Forgets every allocation; the engine may not be used afterwards. */
   dispose(): void {
-    this.pool?.close();
+    this.launch = undefined;
+    this.pool_?.close();
     this.live.clear();
     this.free_ = [];
     this.top = this.base;

@@ -1,7 +1,7 @@
 // The engine's side of a thread pool: starts the supervisor (pool_worker.ts), posts each job's chunks into the shared
 // control block, runs chunks itself and waits for the ones workers claimed. Calls stay synchronous: the engine's thread
 // blocks with Atomics.wait where it may (Node, a Web Worker) and spins where it may not (a page's main thread).
-import type { WasmMemory, WasmModule } from "./engine.js";
+import type { WasmMemory } from "./engine.js";
 import { ThreadPoolError, WorkerDiedError } from "./errors.js";
 import {
   ALIVE,
@@ -42,6 +42,41 @@ interface Supervisor {
   terminate(): void;
 }
 
+/** The pool's options: the module's code without its data, the shared memory, the threads, the kernels by name. */
+export interface PoolOptions {
+  /** The module's bytes without its data section (wasm_sections.ts): the supervisor compiles them, off this thread. */
+  code: Uint8Array;
+  /** A shared `WebAssembly.Memory`, named by its shape as engine.ts's types are (the declarations need no DOM lib). */
+  memory: WasmMemory;
+  threads: number;
+  kernels: string[];
+  report: AssertionReport;
+  timeoutMs?: number;
+}
+
+/** A timer as Node makes it (a browser's is a number, without these). */
+interface Timer {
+  ref?(): void;
+  unref?(): void;
+}
+
+type WorkerThreads = typeof import("node:worker_threads");
+/** node:worker_threads once imported by ThreadPool.prepare (Node before 20.16). */
+let imported: WorkerThreads | undefined;
+
+function isNode(): boolean {
+  return (
+    typeof process !== "undefined" &&
+    typeof process.versions?.node === "string" &&
+    typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === "undefined"
+  );
+}
+
+/** node:worker_threads, synchronously, as Node ≥ 20.16 hands it over. */
+function workerThreads(): WorkerThreads | undefined {
+  return imported ?? (process.getBuiltinModule?.("node:worker_threads") as WorkerThreads | undefined);
+}
+
 /** True where Atomics.wait may block this thread (everywhere but a page's main thread). */
 function canBlock(ctl: Int32Array): boolean {
   try {
@@ -64,6 +99,14 @@ export class ThreadPool {
   private readonly gens: Int32Array;
   /** Messages of workers that died (read for a notice; the control block is what calls rely on). */
   readonly deaths: string[] = [];
+  /**
+   * Settles once every worker is up, or rejects with a ThreadPoolError if they cannot start; it holds no process open
+   * unless {@link hold} is called.
+   */
+  readonly started: Promise<void> = Promise.resolve();
+  private timer: Timer | undefined;
+  /** Ends the start while it is under way (close() before the workers are up). */
+  private abandon: ((why?: string) => void) | undefined;
 
   private constructor(
     private readonly supervisor: Supervisor,
@@ -79,20 +122,37 @@ export class ThreadPool {
   }
 
   /**
-   * Starts threads − 1 workers on `module` (its code without data: see wasm_sections.ts) over `memory`, and resolves
-   * once every one has instantiated it. Throws ThreadPoolError when workers or shared memory are missing or a worker
-   * fails to start.
+   * Starts threads − 1 workers on `code` (the module's bytes without its data: see wasm_sections.ts) over `memory`, and
+   * resolves once every one has instantiated it. Throws ThreadPoolError when workers or shared memory are missing or a
+   * worker fails to start.
    */
-  static async start(o: {
-    /** A `WebAssembly.Module`; named by its shape, as engine.ts's types are, so the declarations need no DOM lib. */
-    module: WasmModule;
-    /** A shared `WebAssembly.Memory`. */
-    memory: WasmMemory;
-    threads: number;
-    kernels: string[];
-    report: AssertionReport;
-    timeoutMs?: number;
-  }): Promise<ThreadPool> {
+  static async start(o: PoolOptions): Promise<ThreadPool> {
+    await ThreadPool.prepare();
+    const pool = ThreadPool.launch(o);
+    pool.hold();
+    await pool.started;
+    return pool;
+  }
+
+  /**
+   * Makes what {@link launch} needs and cannot get synchronously: Node's `worker_threads` where
+   * `process.getBuiltinModule` (Node ≥ 20.16) does not hand it over at once. Nothing elsewhere.
+   */
+  static async prepare(): Promise<void> {
+    // with getBuiltinModule, worker_threads is loaded when a pool launches, not before (a process may never need it)
+    if (!isNode() || imported || typeof process.getBuiltinModule === "function") return;
+    const name = "node:worker_threads";
+    imported = (await import(/* @vite-ignore */ name)) as WorkerThreads;
+  }
+
+  /**
+   * Starts the pool without waiting for it (after {@link prepare}): the supervisor is created now and starts the
+   * workers on its own thread, so they come up while this thread goes on, even inside a long synchronous loop. Calls
+   * may use the pool at once; until a worker is alive the calling thread runs every chunk, and each worker joins the
+   * calls posted after it came up. {@link started} settles when all are up, or rejects with a ThreadPoolError.
+   * The pool keeps no process alive while it starts (its timer and supervisor are unref'd in Node).
+   */
+  static launch(o: PoolOptions): ThreadPool {
     if (!(o.threads >= 2 && o.threads <= MAX_THREADS))
       throw new ThreadPoolError(`threads must be in [2, ${MAX_THREADS}], got ${o.threads}`);
     if (typeof SharedArrayBuffer === "undefined" || !(o.memory.buffer instanceof SharedArrayBuffer)) {
@@ -117,7 +177,7 @@ export class ThreadPool {
     ).href;
     const init: WorkerInit = {
       role: "supervisor",
-      module: o.module as WebAssembly.Module,
+      code: o.code,
       memory: o.memory as WebAssembly.Memory,
       control,
       kernels: o.kernels,
@@ -125,15 +185,9 @@ export class ThreadPool {
     };
     let supervisor: Supervisor;
     let listen: (fn: (m: SupervisorMessage) => void, fail: (e: string) => void) => void;
-    const isNode =
-      typeof process !== "undefined" &&
-      typeof process.versions?.node === "string" &&
-      typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === "undefined";
     try {
-      if (isNode) {
-        const name = "node:worker_threads";
-        const { Worker } = (await import(/* @vite-ignore */ name)) as typeof import("node:worker_threads");
-        const w = new Worker(new URL(url));
+      if (isNode()) {
+        const w = new (workerThreads() as WorkerThreads).Worker(new URL(url));
         supervisor = { post: (m) => w.postMessage(m), terminate: () => void w.terminate() };
         listen = (fn, fail) => {
           w.on("message", fn);
@@ -157,43 +211,49 @@ export class ThreadPool {
       throw e instanceof ThreadPoolError ? e : new ThreadPoolError(`cannot start a worker: ${(e as Error).message}`);
     }
     const pool = new ThreadPool(supervisor, control, o.threads, o.report);
-    await new Promise<void>((resolve, reject) => {
-      let settled = false;
-      const fail = (why: string) => {
-        if (settled) return;
-        settled = true;
+    const timeoutMs = o.timeoutMs ?? 30_000;
+    const started = new Promise<void>((resolve, reject) => {
+      // settles the start once: with no reason when every worker is up
+      const end = (why?: string) => {
+        if (!pool.abandon) return;
+        pool.abandon = pool.timer = undefined;
+        clearTimeout(timer);
+        if (why === undefined) return resolve();
+        pool.closed = true;
         supervisor.terminate();
         reject(new ThreadPoolError(`thread pool did not start: ${why}`));
       };
-      const timer = setTimeout(
-        () => fail(`no answer from its workers in ${o.timeoutMs ?? 30_000} ms`),
-        o.timeoutMs ?? 30_000,
-      );
+      pool.abandon = end;
+      const timer = setTimeout(() => end(`no answer from its workers in ${timeoutMs} ms`), timeoutMs);
+      // a start nobody waits for holds no process open; hold() holds it while someone does
+      pool.timer = timer as unknown as Timer;
+      pool.timer.unref?.();
       listen(
         (m) => {
-          if (m.type === "ready" && !settled) {
-            settled = true;
-            clearTimeout(timer);
-            resolve();
-          } else if (m.type === "failed") {
-            clearTimeout(timer);
-            fail(m.message);
-          } else if (m.type === "died") pool.deaths.push(`worker ${m.slot}: ${m.message}`);
+          if (m.type === "ready") end();
+          else if (m.type === "failed") end(m.message);
+          else if (m.type === "died") pool.deaths.push(`worker ${m.slot}: ${m.message}`);
         },
         (why) => {
-          clearTimeout(timer);
-          if (!settled) fail(why);
+          if (pool.abandon) end(why);
           else pool.closed = true;
         },
       );
       try {
         supervisor.post(init);
       } catch (e) {
-        clearTimeout(timer);
-        fail(`the module or memory cannot be sent to a worker: ${(e as Error).message}`);
+        end(`the module or memory cannot be sent to a worker: ${(e as Error).message}`);
       }
     });
+    // whoever cares about a failed start asks for it; the bare promise never counts as unhandled
+    started.catch(() => undefined);
+    (pool as { started: Promise<void> }).started = started;
     return pool;
+  }
+
+  /** In Node, holds the process open until the start settles, as any awaited work does. */
+  hold(): void {
+    this.timer?.ref?.();
   }
 
   /** Workers alive now (a dead one is being restarted); the engine's thread is not counted. */
@@ -327,6 +387,7 @@ export class ThreadPool {
 
   /** Stops every worker. */
   close(): void {
+    this.abandon?.("the pool was closed before its workers were up");
     if (this.closed) return;
     this.closed = true;
     Atomics.store(this.ctl, W.STOP, 1);

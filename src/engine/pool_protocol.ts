@@ -69,8 +69,10 @@ export const posted = (seq: number): number => seq << 8;
 /** What the pool's workers are sent: the kernels by name, in the order jobs index them. */
 export interface WorkerInit {
   role: "supervisor" | "worker";
-  /** The module without its data section (see wasm_sections.ts). */
-  module: WebAssembly.Module;
+  /** For the supervisor: the module's bytes without their data section (see wasm_sections.ts), compiled there once. */
+  code?: Uint8Array;
+  /** For a worker: that module, compiled. */
+  module?: WebAssembly.Module;
   memory: WebAssembly.Memory;
   control: SharedArrayBuffer;
   kernels: string[];

@@ -81,7 +81,7 @@ function work(init: WorkerInit, port: Port): void {
   const slot = init.slot!;
   const ctl = new Int32Array(init.control);
   const args = new Float64Array(init.control, ARGS_OFFSET);
-  const instance = new WebAssembly.Instance(init.module, {
+  const instance = new WebAssembly.Instance(init.module!, {
     env: {
       memory: init.memory,
       abort(msg: number, file: number, line: number, column: number) {
@@ -137,9 +137,14 @@ function work(init: WorkerInit, port: Port): void {
   }
 }
 
-/** The supervisor: starts a worker per slot, restarts one that dies, reports to the engine's thread. */
+/**
+ * The supervisor: starts a worker per slot, restarts one that dies, reports to the engine's thread. It compiles the
+ * workers' module itself while they boot, so the engine's thread spends nothing on it.
+ */
 function supervise(init: WorkerInit, port: Port, spawn: Spawn): void {
   const ctl = new Int32Array(init.control);
+  const compiled = WebAssembly.compile(init.code as Uint8Array<ArrayBuffer>);
+  compiled.catch((e: unknown) => port.post({ type: "failed", message: `cannot compile the module: ${String(e)}` }));
   const children = new Map<number, Child>();
   let ready = false;
   let stopping = false;
@@ -178,7 +183,10 @@ function supervise(init: WorkerInit, port: Port, spawn: Spawn): void {
       },
     );
     children.set(slot, child);
-    child.post({ ...init, role: "worker", slot });
+    compiled.then(
+      (module) => child.post({ ...init, code: undefined, module, role: "worker", slot }),
+      () => undefined,
+    );
   };
   port.onMessage((m) => {
     if (m?.type === "kill") {

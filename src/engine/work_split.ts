@@ -344,11 +344,14 @@ export function boundaries(units: number, count: number, q: number, cost: (u: nu
 /**
  * The engine's kernels with every splittable one dispatching over the pool: below its threshold, or when it would
  * make one chunk, a call goes straight to the kernel; otherwise it is cut into chunks of its outputs, and the pool
- * runs them (the calling thread takes its share).
+ * runs them (the calling thread takes its share). `poolFor` gives the pool when a call would split — an engine whose
+ * threads were defaulted launches it then — or nothing; while it has no live worker (none up yet, or none left) the
+ * call runs whole on the calling thread, exactly as on one thread.
  */
 export function threadedKernels(
   raw: Kernels,
-  pool: ThreadPool,
+  threads: number,
+  poolFor: () => ThreadPool | undefined,
   kernelNames: readonly string[],
   scratch: (bytes: number) => number,
   thresholds?: ThresholdOption,
@@ -368,13 +371,14 @@ export function threadedKernels(
     const limit = typeof thresholds === "number" ? thresholds : (thresholds?.[name] ?? THRESHOLDS[name] ?? 0);
     const q = rule.quantum ?? 1;
     out[name] = (...a: number[]) => {
-      if (!pool.usable) return fn(...a);
       const m = view();
       const work = rule.work(a, m);
       if (work < limit) return fn(...a);
       const units = rule.units(a);
-      const count = Math.min(MAX_CHUNKS, pool.threads * (work >= 8 * limit && limit > 0 ? 4 : 1), Math.ceil(units / q));
+      const count = Math.min(MAX_CHUNKS, threads * (work >= 8 * limit && limit > 0 ? 4 : 1), Math.ceil(units / q));
       if (count < 2) return fn(...a);
+      const pool = poolFor();
+      if (pool === undefined || !pool.usable || pool.alive() === 0) return fn(...a);
       const base = rule.ptr === undefined ? 0 : a[rule.ptr]! >>> 2;
       const cost = rule.ptr === undefined ? (u: number) => u : (u: number) => m[base + u]! - m[base]! + u;
       const cuts = boundaries(units, count, q, cost);
