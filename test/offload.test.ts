@@ -90,7 +90,13 @@ describe("a whole model served for full offload", () => {
   for (const transport of ["http", "ws"] as const) {
     it(`the edge client with an offload target sends every sample's input and reports the server's answers (${transport})`, async () => {
       const WS = WebSocket as unknown as WebSocketConstructor;
-      const client = new SplitClient({ offload: target, serverUrl: server.url, dtype: "int8", transport, WebSocket: WS });
+      const client = new SplitClient({
+        offload: target,
+        serverUrl: server.url,
+        dtype: "int8",
+        transport,
+        WebSocket: WS,
+      });
       try {
         const B = 7,
           x = randomValues(F * B, 9, 1);

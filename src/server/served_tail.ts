@@ -72,7 +72,11 @@ export async function openTail(model: Uint8Array | string | Tail, engine: Engine
   const loaded = decodeModel(engine, bytes, { source });
   if (loaded.model.split?.role === "head") {
     loaded.model.dispose();
-    throw new FormatError("split", "extra.split.role", `${source}: expected a tail bundle or a whole model, got "head"`);
+    throw new FormatError(
+      "split",
+      "extra.split.role",
+      `${source}: expected a tail bundle or a whole model, got "head"`,
+    );
   }
   const m = loaded.model;
   return { tail: m, served: servedTail(m, loaded.hash), dispose: () => m.dispose() };

@@ -204,7 +204,9 @@ export class SplitClient {
   async infer(input: Matrix | ArrayLike<number>[]): Promise<InferResult> {
     const t0 = performance.now();
     const id = this.id;
-    const r = this.runner ? this.runner.run(input instanceof Matrix ? input : this.load(input)) : everySample(input, id);
+    const r = this.runner
+      ? this.runner.run(input instanceof Matrix ? input : this.load(input))
+      : everySample(input, id);
     const tHead = performance.now();
     const B = r.exit.length,
       m = r.indices.length;

@@ -72,6 +72,8 @@ export interface PlanInput {
   full: FullCost;
   /** Bytes of one raw input sample as full offload sends it. */
   inputBytes: number;
+  /** Accuracy of full offload, whose input may be rounded by its frame (default: full.accuracy). */
+  offloadAccuracy?: number;
   /**
    * Bytes of the server's answer for one sample: one figure, or one per dtype (the split client gets its answer in
    * the dtype it sent; full offload takes the f32 figure).
@@ -155,6 +157,7 @@ function validate(p: PlanInput): void {
     check(op, `full.${k}`, p.full[k]);
   check(op, "full.accuracy", p.full.accuracy, 1);
   check(op, "inputBytes", p.inputBytes);
+  if (p.offloadAccuracy !== undefined) check(op, "offloadAccuracy", p.offloadAccuracy, 1);
   if (typeof p.answerBytes === "number") check(op, "answerBytes", p.answerBytes);
   else {
     if (p.answerBytes.f32 === undefined)
@@ -265,7 +268,7 @@ export function plan(p: PlanInput, objective: Objective = { minimize: "latency" 
   const local = rows[0]!;
   local.computeJ = local.energyJ = computeEnergy(model.compute, f).totalJ;
   row(
-    { strategy: "offload", key: "offload", accuracy: f.accuracy },
+    { strategy: "offload", key: "offload", accuracy: p.offloadAccuracy ?? f.accuracy },
     { ms: 0, macs: 0, bytesMoved: 0, workingSetBytes: 0 },
     1,
     p.inputBytes,
