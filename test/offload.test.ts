@@ -48,7 +48,7 @@ describe("a whole model served for full offload", () => {
     expect(server.served.splitId).toBe(0);
   });
 
-  it("answers input frames with the whole model's logits, bit for bit in f32, through the same batch queue", async () => {
+  it("answers input frames with the whole model's logits, bit for bit in f32, through the batch queue", async () => {
     const B = 5,
       x = randomValues(F * B, 3, 1);
     const f = encodeFrame({ data: x, shape: [F, B], dtype: "f32", kind: "activation", splitId: 0, modelHash: hash });
@@ -61,7 +61,7 @@ describe("a whole model served for full offload", () => {
     X.dispose();
   });
 
-  it("refuses a split's frame (409 on splitId), a frame of another width (400) and more samples than the queue", async () => {
+  it("refuses a split's frame (409 splitId), another width (400 dims), more samples than the queue (413)", async () => {
     const other = await postFrame(server.url, activationFrame(tail, 1, 1, "f32", { modelHash: hash }).bytes);
     expect(other.status).toBe(409);
     expect(errorOf(other).field).toBe("splitId");
@@ -88,7 +88,7 @@ describe("a whole model served for full offload", () => {
   });
 
   for (const transport of ["http", "ws"] as const) {
-    it(`the edge client with an offload target sends every sample's input and reports the server's answers (${transport})`, async () => {
+    it(`an offload client sends every sample's input and reports the server's answers (${transport})`, async () => {
       const WS = WebSocket as unknown as WebSocketConstructor;
       const client = new SplitClient({
         offload: target,

@@ -174,7 +174,8 @@ bytes sent per sample (against the raw 1-byte-per-pixel input) and latency perce
       const what = edge.head ? `from ${path}` : `offloaded whole to ${path}'s server`;
       const over = spec ? `, link ${spec.name ?? formatLink(spec)}` : "";
       process.stdout.write(
-        `${n} samples ${what} via ${serverUrl} over ${transport}${over} (batch ${batch}, ${dtype} frames${out.policy ? `, policy ${out.policy}` : ", no edge exit"})\n`,
+        `${n} samples ${what} via ${serverUrl} over ${transport}${over} ` +
+          `(batch ${batch}, ${dtype} frames${out.policy ? `, policy ${out.policy}` : ", no edge exit"})\n`,
       );
       process.stdout.write(
         `  accuracy ${pct(out.accuracy)}, answered on the edge ${pct(out.exitRate)} (${exited}), by the server ${sent}\n`,
@@ -184,7 +185,8 @@ bytes sent per sample (against the raw 1-byte-per-pixel input) and latency perce
       );
       if (out.wireBytesPerSample)
         process.stdout.write(
-          `  on the link ${out.wireBytesPerSample.up.toFixed(1)} B up and ${out.wireBytesPerSample.down.toFixed(1)} B down per sample, protocol included\n`,
+          `  on the link ${out.wireBytesPerSample.up.toFixed(1)} B up and ` +
+            `${out.wireBytesPerSample.down.toFixed(1)} B down per sample, protocol included\n`,
         );
       if (slowdown !== 1) process.stdout.write(`  latencies with the edge ${slowdown}× slower than this machine\n`);
       process.stdout.write(

@@ -10,6 +10,7 @@ import { energyFlag, engine, heldOutFromFlags, linkFlag, objectiveFlag, slowdown
 
 /** Candidate thresholds planned with --data when the file stores no policy and none is given. */
 const GRID = ["maxprob:0.5", "maxprob:0.7", "maxprob:0.9", "maxprob:0.99"];
+const OVERHEAD = `${HTTP_OVERHEAD_BYTES.up},${HTTP_OVERHEAD_BYTES.down}`;
 
 export const planCommand: Command = {
   name: "plan",
@@ -37,8 +38,8 @@ chosen from (docs/links.md has the formulas).
                         ${GRID.join(", ")})
   --dtype D             plan only this frame dtype (repeatable; default f32, f16 and int8)
   --period-ms T         one sample every T ms: transfers closer than the radio's tail share it (default 1000)
-  --overhead-bytes U,D  protocol bytes per request up and down (default ${HTTP_OVERHEAD_BYTES.up},${HTTP_OVERHEAD_BYTES.down}: the HTTP/1.1 headers of
-                        SplitClient's POST and of the server's answer)
+  --overhead-bytes U,D  protocol bytes per request up and down (default ${OVERHEAD}: the HTTP/1.1
+                        headers of SplitClient's POST and of the server's answer)
   --json                print the costs and the plan as JSON
 `,
   options: {

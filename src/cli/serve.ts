@@ -131,8 +131,10 @@ answers every accepted request, then exits 0.
       reportListening(server.url);
     } else {
       process.stdout.write(`${server.url}\n`);
+      const cut = server.served.splitId > 0 ? `split after layer ${server.served.splitId}` : "whole (full offload)";
       log(
-        `model ${server.served.hash} ${server.served.splitId > 0 ? `split after layer ${server.served.splitId}` : "whole (full offload)"}; max-batch ${options.maxBatch}, max-delay ${options.maxDelayMs} ms, max-queue ${options.maxQueue} samples`,
+        `model ${server.served.hash} ${cut}; max-batch ${options.maxBatch}, ` +
+          `max-delay ${options.maxDelayMs} ms, max-queue ${options.maxQueue} samples`,
       );
       const access = [
         options.tokens

@@ -109,6 +109,7 @@ const NO_MODEL = "0000000000000000";
 /** Values as a one-sample frame of this dtype carries them (f32: as they are). */
 function wire(x: Float32Array, dtype: FrameDtype): Float32Array {
   if (dtype === "f32") return x;
+  if (dtype === "f16" && x.some((v) => Math.abs(v) >= 65520)) return x; // f16 cannot carry it: the server answers f32
   const f = encodeFrame({ data: x, shape: [x.length, 1], dtype, kind: "activation", splitId: 0, modelHash: NO_MODEL });
   return decodeFrame(f).data;
 }
@@ -127,7 +128,8 @@ function wireColumns(a: Float32Array, w: number, m: number, dtype: FrameDtype): 
 /**
  * The deployed system's answer for every sample of `data`, one sample per frame: cut 0 is full offload (the input
  * through a frame, the whole model on the server); cut k runs trunk layers 1…k and their exits under `policy` on the
- * edge, sends the rest's activation through a frame of `dtype`, and the final classifier answers it.
+ * edge, sends the rest's activation through a frame of `dtype`, and the final classifier answers it, its logits back
+ * through a frame of the same dtype (as the tail server answers).
  */
 export function systemAnswers(
   model: Model,
@@ -162,6 +164,8 @@ export function systemAnswers(
       const A = Matrix.from(model.engine, w, m, act);
       const z = runLayers(model.trunk.slice(cut), A).toArray();
       A.dispose();
+      // the server answers in the request's dtype: the client's class comes from the logits as they arrive
+      wireColumns(z, C, m, o.dtype);
       const st = softmaxStats(z, C, m);
       for (let j = 0; j < m; j++) [out.exit[s + rest[j]!], out.label[s + rest[j]!]] = [E, st.label[j]!];
     }
