@@ -112,7 +112,7 @@ chosen from (docs/links.md has the formulas).
       const out = process.stdout;
       const from = costs.samples ? `${costs.samples} held-out samples` : "the figures stored in the file";
       out.write(`${path} (hash ${loaded.hash}); accuracies and exit rates from ${from}\n`);
-      out.write(`compute at batch 1 on this machine (median of timed blocks):\n`);
+      out.write(`compute at batch 1 on this machine (fastest of 7 timed blocks):\n`);
       out.write("| part | kind | µs | MACs | bytes moved | bytes stored |\n| --- | --- | --- | --- | --- | --- |\n");
       for (const l of costs.layers)
         out.write(

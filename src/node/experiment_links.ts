@@ -70,7 +70,7 @@ export interface StrategyRun {
   predictedMeanMs: number;
 }
 
-/** Where the cheapest of the charted strategies changes along the uplink rate (RTT and radio as the link's). */
+/** Where two strategies cost the same along the uplink rate (RTT and radio as the link's): `below` is cheaper below. */
 export interface Crossover {
   metric: "latency" | "energy";
   below: string;
@@ -93,7 +93,9 @@ export interface LinkRun {
   /** The cheapest measured strategy. */
   winners: { latency: string; energy: string };
   sweep: SweepPoint[];
+  /** Every pair of charted strategies' crossings, and where the cheapest of them changes. */
   crossovers: Crossover[];
+  cheapest: Crossover[];
   /** The edge slowdown from which local stops being the fastest (predicted); undefined: it never does. */
   localLosesAtSlowdown: number | undefined;
 }
@@ -112,8 +114,8 @@ export interface NetworkLinks {
 const UNSHAPED = { up: 1e11, down: 1e11, delayMs: 0, handshake: false } as const;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? NaN;
-/** Uplink rates of the charts: 1 kbit/s to 1 Gbit/s, eight per decade. */
-const RATES = Array.from({ length: 49 }, (_, i) => 1e3 * 10 ** (i / 8));
+/** Uplink rates of the charts: 1 kbit/s to 10 Gbit/s, eight per decade. */
+const RATES = Array.from({ length: 57 }, (_, i) => 1e3 * 10 ** (i / 8));
 
 /** Runs every strategy of one trained network over every link of `o`. */
 export async function studyLinks(
@@ -194,10 +196,8 @@ export async function studyLinks(
             Object.fromEntries(charted.map((k) => [k, f(rows.find((r) => r.key === k)!)]));
           return { upBitsPerS: rate, latencyMs: at((r) => r.latencyMs), energyJ: at((r) => r.energyJ) };
         }),
-        crossovers: [
-          ...winnerChanges(input, charted, "latency", o.objective),
-          ...winnerChanges(input, charted, "energy", o.objective),
-        ],
+        crossovers: (["latency", "energy"] as const).flatMap((m) => pairCrossings(input, charted, m)),
+        cheapest: (["latency", "energy"] as const).flatMap((m) => winnerChanges(input, charted, m, o.objective)),
         localLosesAtSlowdown: slowdownToLose(input, o.objective),
       });
     }
@@ -411,6 +411,25 @@ function winnerChanges(input: PlanInput, keys: string[], metric: "latency" | "en
     prev = w;
   }
   return out;
+}
+
+/** Every rate in the charts' range at which two of `keys` cost the same, with the one cheaper below it first. */
+function pairCrossings(input: PlanInput, keys: string[], metric: "latency" | "energy"): Crossover[] {
+  const out: Crossover[] = [];
+  const lo = RATES[0]!,
+    hi = RATES.at(-1)!;
+  const cost = (key: string, rate: number) => {
+    const r = plan({ ...input, link: withUplinkRate(input.link, rate) }).rows.find((x) => x.key === key)!;
+    return metric === "latency" ? r.latencyMs : r.energyJ;
+  };
+  keys.forEach((a, i) => {
+    for (const b of keys.slice(i + 1))
+      for (const at of crossovers(input, a, b, metric, lo, hi, 56)) {
+        const aBelow = cost(a, at * 0.99) < cost(b, at * 0.99);
+        out.push({ metric, below: aBelow ? a : b, above: aBelow ? b : a, upBitsPerS: at });
+      }
+  });
+  return out.sort((x, y) => x.upBitsPerS - y.upBitsPerS);
 }
 
 /** The smallest edge slowdown at which the plan's fastest row is not local (bisection on a log scale). */

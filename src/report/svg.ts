@@ -5,6 +5,8 @@ export interface Series {
   points: { x: number; y: number; label?: string }[];
   /** Draw markers only (no connecting line). */
   scatter?: boolean;
+  /** Draw a marker at each point of a line (default true). */
+  dots?: boolean;
 }
 
 export interface ChartOptions {
@@ -20,6 +22,8 @@ export interface ChartOptions {
   logY?: boolean;
   /** Vertical lines at these x, each labelled (e.g. where two lines cross). */
   markers?: { x: number; label: string }[];
+  /** Where the legend's top-left corner sits, as fractions of the plot area (default 0, 0: its top-left). */
+  legendAt?: { x: number; y: number };
   /** Format of tick labels. */
   xFormat?: (v: number) => string;
   yFormat?: (v: number) => string;
@@ -118,9 +122,12 @@ export function lineChart(o: ChartOptions): string {
   parts.push(
     `<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`,
   );
-  const legendW = 24 + 7 * Math.max(0, ...o.series.map((s) => s.name.length));
+  const legendW = 24 + 7 * Math.max(0, ...o.series.map((s) => s.name.length)),
+    legendH = 8 + 18 * o.series.length;
+  const lx = m.l + 4 + (o.legendAt?.x ?? 0) * Math.max(0, W - m.l - m.r - legendW - 8),
+    ly = m.t + 4 + (o.legendAt?.y ?? 0) * Math.max(0, H - m.t - m.b - legendH - 8);
   const legend = [
-    `<rect x="${m.l + 4}" y="${m.t + 4}" width="${legendW}" height="${8 + 18 * o.series.length}" fill="#fff" fill-opacity="0.9" stroke="#ddd"/>`,
+    `<rect x="${lx}" y="${ly}" width="${legendW}" height="${legendH}" fill="#fff" fill-opacity="0.9" stroke="#ddd"/>`,
   ];
   o.series.forEach((s, i) => {
     const c = COLORS[i % COLORS.length]!;
@@ -129,18 +136,19 @@ export function lineChart(o: ChartOptions): string {
       parts.push(
         `<polyline fill="none" stroke="${c}" stroke-width="2" points="${pts.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(" ")}"/>`,
       );
-    for (const p of pts) {
+    pts.forEach((p, k) => {
+      if (s.dots === false && !s.scatter) return;
       parts.push(
         `<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="3.5" fill="${c}"><title>${esc(`${s.name}: ${p.label ?? ""} (${xf(p.x)}, ${yf(p.y)})`)}</title></circle>`,
       );
+      // labels of a scatter alternate right and left of their points, so points at one x stay readable
+      const side =
+        k % 2 === 0 ? `x="${(sx(p.x) + 6).toFixed(1)}"` : `x="${(sx(p.x) - 6).toFixed(1)}" text-anchor="end"`;
       if (s.scatter && p.label)
-        parts.push(
-          `<text x="${(sx(p.x) + 6).toFixed(1)}" y="${(sy(p.y) - 6).toFixed(1)}" fill="${c}">${esc(p.label)}</text>`,
-        );
-    }
-    legend.push(
-      `<rect x="${m.l + 10}" y="${m.t + 8 + i * 18}" width="12" height="12" fill="${c}"/><text x="${m.l + 28}" y="${m.t + 18 + i * 18}">${esc(s.name)}</text>`,
-    );
+        parts.push(`<text ${side} y="${(sy(p.y) - 6).toFixed(1)}" fill="${c}">${esc(p.label)}</text>`);
+    });
+    const swatch = `<rect x="${lx + 6}" y="${ly + 4 + i * 18}" width="12" height="12" fill="${c}"/>`;
+    legend.push(`${swatch}<text x="${lx + 24}" y="${ly + 14 + i * 18}">${esc(s.name)}</text>`);
   });
   for (const mk of o.markers ?? []) {
     if (!(Number.isFinite(mk.x) && (!o.logX || mk.x > 0)) || fx(mk.x) < x0 || fx(mk.x) > x1) continue;

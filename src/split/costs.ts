@@ -1,5 +1,5 @@
 // What the planner needs of a model, measured on this machine: each trunk layer's and exit head's compute at batch 1
-// (the median of timed blocks), MACs and bytes moved; each cut's frame per dtype; and, given held-out data, the
+// (the fastest of timed blocks), MACs and bytes moved; each cut's frame per dtype; and, given held-out data, the
 // accuracy of every cut per frame dtype and each candidate policy's exit rate and accuracy — the system's answers
 // simulated exactly as the wire makes them (one-sample frames, rounded by the codec, the tail run on what decodes).
 // Browser-safe: performance.now and WASM only.
@@ -49,7 +49,7 @@ export interface CostOptions {
   offloadDtype?: FrameDtype;
   /** Added to every server time: the request's handling on the server and the network stack (default 0). */
   protocolMs?: number;
-  /** Length of one timed block, ms (default 2); the median of `blocks` (default 7) is taken. */
+  /** Length of one timed block, ms (default 2); the fastest of `blocks` (default 7) is taken. */
   blockMs?: number;
   blocks?: number;
 }
@@ -86,7 +86,10 @@ export function layerStoredBytes(l: Layer): number {
   return 4 * values + (sparse ? 4 * (macs + l.outputSize + 1) : 0);
 }
 
-/** Median ms of one call of `fn`, from `blocks` timed blocks of at least `blockMs` each. */
+/**
+ * Ms of one call of `fn`: the fastest of `blocks` timed blocks of at least `blockMs` each (another process on the
+ * machine can only make a block slower).
+ */
 export function timeMs(fn: () => void, blockMs = 2, blocks = 7): number {
   let reps = 1;
   for (;;) {
@@ -101,7 +104,7 @@ export function timeMs(fn: () => void, blockMs = 2, blocks = 7): number {
     for (let i = 0; i < reps; i++) fn();
     times.push((performance.now() - t0) / reps);
   }
-  return times.sort((a, b) => a - b)[blocks >> 1]!;
+  return Math.min(...times);
 }
 
 const NO_MODEL = "0000000000000000";
@@ -287,8 +290,11 @@ export function measureCosts(model: Model, o: CostOptions = {}): MeasuredCosts {
       accuracy: finalAccuracy,
     },
     offloadAccuracy: o.data ? answers(0, offloadDtype).accuracy : finalAccuracy,
+    offloadDtype,
     inputBytes: frameBytes([model.inputSize, 1], offloadDtype),
-    answerBytes: Object.fromEntries(["f32", ...dtypes].map((d) => [d, frameBytes([C, 1], d as FrameDtype)])),
+    answerBytes: Object.fromEntries(
+      ["f32", offloadDtype, ...dtypes].map((d) => [d, frameBytes([C, 1], d as FrameDtype)]),
+    ),
     cuts: cutCosts,
   };
   return { input, layers, samples: o.data?.n ?? 0 };

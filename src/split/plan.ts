@@ -74,9 +74,11 @@ export interface PlanInput {
   inputBytes: number;
   /** Accuracy of full offload, whose input may be rounded by its frame (default: full.accuracy). */
   offloadAccuracy?: number;
+  /** Dtype of full offload's frames: its answer comes back in it (default f32). */
+  offloadDtype?: FrameDtype;
   /**
    * Bytes of the server's answer for one sample: one figure, or one per dtype (the split client gets its answer in
-   * the dtype it sent; full offload takes the f32 figure).
+   * the dtype it sent; full offload takes its own dtype's, `offloadDtype`).
    */
   answerBytes: number | Partial<Record<FrameDtype, number>>;
   cuts: CutCost[];
@@ -158,6 +160,8 @@ function validate(p: PlanInput): void {
   check(op, "full.accuracy", p.full.accuracy, 1);
   check(op, "inputBytes", p.inputBytes);
   if (p.offloadAccuracy !== undefined) check(op, "offloadAccuracy", p.offloadAccuracy, 1);
+  if (p.offloadDtype !== undefined && !DTYPES.includes(p.offloadDtype))
+    throw new ValidationError(`plan: offloadDtype must be ${DTYPES.join(", ")}, got ${String(p.offloadDtype)}`);
   if (typeof p.answerBytes === "number") check(op, "answerBytes", p.answerBytes);
   else {
     if (p.answerBytes.f32 === undefined)
@@ -223,7 +227,7 @@ export function plan(p: PlanInput, objective: Objective = { minimize: "latency" 
     serverMacs: number,
   ) => {
     const up = payloadUp + ovUp,
-      down = answer(base.dtype ?? "f32") + ovDown;
+      down = answer(base.dtype ?? p.offloadDtype ?? "f32") + ovDown;
     const edgeLatencyMs = s * edge.ms;
     const t = transferTiming(p.link, up, down, serverMs);
     const serverLatencyMs = edgeLatencyMs + t.activeMs;
