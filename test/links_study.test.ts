@@ -10,11 +10,11 @@ import { Model } from "../src/nn/model.js";
 import { Adam } from "../src/nn/optimizers.js";
 import { train } from "../src/nn/train.js";
 import { studyLinks, type LinkStudyOptions } from "../src/node/experiment_links.js";
-import { PREDICTION_BOUND, checkedLatency, withinBound } from "../src/node/links_report.js";
+import { PREDICTION_BOUND, checkedLatency, rateChart, strategyName, withinBound } from "../src/node/links_report.js";
 import { calibrate } from "../src/exits/calibrate.js";
 import { formatPolicy, parseExitPolicy } from "../src/exits/runner.js";
 import { DEFAULT_ENERGY } from "../src/split/energy.js";
-import { parseLink } from "../src/split/links.js";
+import { parseLink, withUplinkRate } from "../src/split/links.js";
 import { plan } from "../src/split/plan.js";
 import { getEngine } from "./helpers/engine.js";
 
@@ -61,7 +61,7 @@ describe("the strategies through an emulated link", () => {
     const held = new Map<string, boolean>();
     let last: Awaited<ReturnType<typeof study>> | undefined;
     for (let attempt = 0; attempt < 3; attempt++) {
-      last = await study(options("100kbit,40ms"));
+      last = await study(options("20kbit,100ms"));
       for (const r of last.l.runs) {
         const c = checkedLatency(r);
         held.set(r.key, (held.get(r.key) ?? false) || withinBound(r));
@@ -122,5 +122,29 @@ describe("the strategies through an emulated link", () => {
     };
     expect(plan({ ...input, edgeSlowdown: s * 0.99 }).best!.key).toBe("local");
     expect(plan({ ...input, edgeSlowdown: s * 1.01 }).best!.key).not.toBe("local");
+  }, 60_000);
+
+  it("marks where the strategies' lines cross along the rate: an edge slow enough loses to the split on fast links", async () => {
+    const o = options("10mbit,20ms", { edgeSlowdown: 1e5, samples: 2, devices: 2 });
+    const { r, l } = await study(o);
+    const input = {
+      ...r.costs.input,
+      link: o.links[0]!,
+      overheadUpBytes: r.overhead.up,
+      overheadDownBytes: r.overhead.down,
+    };
+    const cross = l.crossovers.filter((c) => c.metric === "latency" && c.below === "local");
+    expect(cross.length).toBeGreaterThan(0);
+    for (const c of cross) {
+      // the two rows cost the same there
+      const rows = plan({ ...input, edgeSlowdown: 1e5, link: withUplinkRate(input.link, c.upBitsPerS) }).rows;
+      const [a, b] = [c.below, c.above].map((k) => rows.find((x) => x.key === k)!.latencyMs);
+      expect(Math.abs(a! - b!) / a!).toBeLessThan(1e-6);
+    }
+    // the cheapest changes from local on slow links to a strategy that sends on fast ones
+    expect(l.cheapest.find((c) => c.metric === "latency")!.below).toBe("local");
+    const svg = rateChart("sparse", l, "latency");
+    expect(svg).toContain('stroke-dasharray="4 3"');
+    expect(svg).toContain(`>local | ${strategyName(cross[0]!.above)}</text>`);
   }, 60_000);
 });
