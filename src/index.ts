@@ -74,9 +74,11 @@ export {
   SplitServerError,
   type InferResult,
   type InferTotals,
+  type OffloadTarget,
   type SampleResult,
   type SplitClientOptions,
 } from "./split/client.js";
 export type { WebSocketConstructor } from "./split/ws_transport.js";
 export { LinkSpecError, parseLink, type LinkSpec } from "./split/links.js";
 export { plan, type Objective, type Plan, type PlanInput, type PlanRow } from "./split/plan.js";
+export { measureCosts, type CostOptions, type MeasuredCosts } from "./split/costs.js";

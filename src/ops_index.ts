@@ -140,4 +140,13 @@ export {
   type ExitOption,
   type FullCost,
 } from "./split/plan.js";
+export {
+  HTTP_OVERHEAD_BYTES,
+  layerBytesMoved,
+  layerStoredBytes,
+  systemAnswers,
+  timeMs,
+  type LayerCost,
+  type SystemAnswers,
+} from "./split/costs.js";
 export { lineChart, type ChartOptions, type Series } from "./report/svg.js";

@@ -235,8 +235,17 @@ describe("bad command lines", () => {
       [["serve", "--model", "missing"], 1, /startServer: cannot read missing: ENOENT/],
       [["serve", "--model", "adir"], 1, /startServer: cannot read adir: EISDIR/],
       [["serve", "--model", "bad.safetensors"], 1, /FormatError: safetensors: header length/],
-      [["serve", "--model", "m.safetensors", "--port", "0"], 1, /no split record: not a split bundle/],
-      [["serve", "--model", "sp/head.safetensors", "--port", "0"], 1, /expected a tail bundle, got "head"/],
+      // a whole model is served for full offload; the demo's head must be a split of what is served
+      [
+        ["serve", "--model", "m.safetensors", "--demo", "--head", "sp/head.safetensors", "--port", "0"],
+        1,
+        /head of model \w+ cut after layer 1; the served tail is model \w+ cut after layer 0/,
+      ],
+      [
+        ["serve", "--model", "sp/head.safetensors", "--port", "0"],
+        1,
+        /expected a tail bundle or a whole model, got "head"/,
+      ],
       [
         ["serve", "--model", "sp/tail.safetensors", "--demo", "--head", "missing", "--port", "0"],
         1,

@@ -5,6 +5,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { subset } from "../src/nn/dataset.js";
 import { loadData } from "../src/data/load.js";
 import { runExperiment, type ExperimentOptions } from "../src/node/experiment.js";
+import { DEFAULT_ENERGY } from "../src/split/energy.js";
+import { parseLink } from "../src/split/links.js";
 import { getEngine } from "./helpers/engine.js";
 
 const engine = await getEngine();
@@ -84,4 +86,59 @@ describe("experiment", () => {
     expect(readFileSync(join(dir, "accuracy-vs-macs.svg"), "utf8")).toMatch(/^<svg /);
     expect(JSON.parse(readFileSync(join(dir, "results.json"), "utf8")).networks).toHaveLength(2);
   }, 120_000);
+
+  it("through links: a table per link, the winners and crossovers, the energy constants, charts with a line per strategy", async () => {
+    const o = options();
+    const r = await runExperiment(engine, {
+      ...o,
+      sweepDegrees: [],
+      links: {
+        links: [parseLink("wifi"), parseLink("lte")],
+        samples: 8,
+        devices: 4,
+        dtype: "int8",
+        edgeSlowdown: 2,
+        energy: DEFAULT_ENERGY,
+        periodMs: 1000,
+        objective: { minimize: "energy" },
+      },
+    });
+    const dir = o.outDir;
+    const report = readFileSync(join(dir, "report.md"), "utf8");
+    expect(report).toContain("## Strategies over links");
+    expect(report).toMatch(/### wifi: 940 kbit\/s up, 4\.12 Mbit\/s down, RTT 64\.5 ms/);
+    expect(report).toMatch(/### lte: 5\.64 Mbit\/s up, 12\.7 Mbit\/s down, RTT 69\.5 ms/);
+    expect(report).toContain("| network | strategy | accuracy | edge-answered | latency ms p50 / p95 / p99 / mean |");
+    expect(report).toMatch(/- \*\*sparse\*\*: fastest measured .*; the plan \(minimize energy\) chose /);
+    expect(report).toContain("## Energy model");
+    expect(report).toContain("Horowitz");
+    expect(report).toContain("Huang et al.");
+    for (const net of ["sparse", "dense"]) {
+      const l = r.networks.find((n) => n.spec.name === net)!.links!;
+      expect(l.links.map((x) => x.link.name)).toEqual(["wifi", "lte"]);
+      for (const link of l.links) {
+        const keys = link.runs.map((x) => x.key);
+        expect(keys.slice(0, 3)).toEqual(["local", "offload", "split@1:int8"]);
+        // the plan's choice was run too
+        expect(keys).toContain(link.plan.best!.key);
+        for (const run of link.runs) expect(run.agree).toBe(run.n);
+        for (const metric of ["latency", "energy"]) {
+          const svg = readFileSync(join(dir, `links-${metric}-${net}-${link.link.name}.svg`), "utf8");
+          expect(svg).toMatch(/^<svg /);
+          expect(report).toContain(`(links-${metric}-${net}-${link.link.name}.svg)`);
+          // one line per charted strategy, and the measured runs
+          for (const name of ["local", "full offload", "split after 1 (int8)", `measured on ${link.link.name}`])
+            expect(svg).toContain(`>${name}</text>`);
+          expect(svg.match(/<polyline /g)!.length).toBe(Object.keys(link.sweep[0]!.latencyMs).length);
+        }
+      }
+    }
+    // the README's block, marked for the commit it is spliced in at
+    const block = readFileSync(join(dir, "links.md"), "utf8");
+    expect(block).toContain("(commit {commit}, ");
+    expect(block).toMatch(/\| wifi \(940kbit\/4\.12mbit,64\.5ms,7\.9ms\) \| sparse \| [\d.]+ ms · /);
+    const json = JSON.parse(readFileSync(join(dir, "results.json"), "utf8"));
+    expect(json.linkStudy.edgeSlowdown).toBe(2);
+    expect(json.networks[0].links.links[0].runs[1].key).toBe("offload");
+  }, 180_000);
 });

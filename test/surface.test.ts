@@ -28,6 +28,7 @@ const NOUNS = [
   "evaluate",
   "frameBytes",
   "makeDataset",
+  "measureCosts",
   "measurePolicy",
   "parseExitPolicy",
   "parseLink",

@@ -5,7 +5,13 @@ import { loadData, loadTestData } from "../data/load.js";
 import type { Layer } from "../nn/layers/layer.js";
 import type { Model } from "../nn/model.js";
 import { INDEX_DTYPES, type IndexDtype } from "../io/model_io.js";
-import { UsageError, int } from "./args.js";
+import { ValidationError } from "../engine/errors.js";
+import { DEFAULT_ENERGY, overrideEnergy, type EnergyModel } from "../split/energy.js";
+import { LinkSpecError, parseLink, type LinkSpec, type RadioClass } from "../split/links.js";
+import type { Objective } from "../split/plan.js";
+import { UsageError, int, num } from "./args.js";
+
+const RADIOS: readonly RadioClass[] = ["lte", "3g", "wifi", "lpwan"];
 
 /** The process's engine, on `threads` threads when given (else the default: the cores, at most 4). */
 export function engine(threads?: number): Promise<Engine> {
@@ -88,4 +94,53 @@ export function fmtBytes(n: number): string {
 export function trainedSeed(extra: Record<string, unknown> | undefined): number {
   const t = extra?.trained as { seed?: unknown } | undefined;
   return typeof t?.seed === "number" && Number.isSafeInteger(t.seed) && t.seed >= 0 ? t.seed : 0;
+}
+
+/** `--link SPEC|PRESET` (and `--radio`, for a spec written out): the link, with the radio that prices it. */
+export function linkFlag(cmd: string, v: Record<string, unknown>, flag = "link"): LinkSpec | undefined {
+  const text = v[flag] as string | undefined;
+  const radio = v.radio as string | undefined;
+  if (radio !== undefined && !(RADIOS as readonly string[]).includes(radio))
+    throw new UsageError(`${cmd}: --radio expects ${RADIOS.join(", ")}, got ${JSON.stringify(radio)}`);
+  if (text === undefined) {
+    if (radio !== undefined) throw new UsageError(`${cmd}: --radio goes with --${flag}`);
+    return undefined;
+  }
+  let link: LinkSpec;
+  try {
+    link = parseLink(text);
+  } catch (e) {
+    if (e instanceof LinkSpecError) throw new UsageError(`${cmd}: --${flag}: ${e.message}`);
+    throw e;
+  }
+  return radio === undefined ? link : { ...link, radio: radio as RadioClass };
+}
+
+/** `--edge-slowdown F`: the edge computes F times slower than this machine (default 1). */
+export function slowdownFlag(cmd: string, v: Record<string, unknown>): number {
+  const s = num(cmd, "edge-slowdown", v["edge-slowdown"], 1, 0);
+  if (!(s > 0))
+    throw new UsageError(`${cmd}: --edge-slowdown expects a number > 0, got ${JSON.stringify(v["edge-slowdown"])}`);
+  return s;
+}
+
+/** `--energy key=value,…`: the documented energy model with those constants replaced. */
+export function energyFlag(cmd: string, v: Record<string, unknown>): EnergyModel {
+  const text = v.energy as string | undefined;
+  if (text === undefined) return DEFAULT_ENERGY;
+  try {
+    return overrideEnergy(DEFAULT_ENERGY, text);
+  } catch (e) {
+    if (e instanceof ValidationError) throw new UsageError(`${cmd}: --energy: ${e.message}`);
+    throw e;
+  }
+}
+
+/** `--objective latency|energy` and `--min-accuracy A` (a fraction in [0, 1]). */
+export function objectiveFlag(cmd: string, v: Record<string, unknown>): Objective {
+  const minimize = (v.objective as string | undefined) ?? "latency";
+  if (minimize !== "latency" && minimize !== "energy")
+    throw new UsageError(`${cmd}: --objective expects latency or energy, got ${JSON.stringify(minimize)}`);
+  const floor = v["min-accuracy"] === undefined ? undefined : num(cmd, "min-accuracy", v["min-accuracy"], 0, 0, 1);
+  return { minimize, ...(floor !== undefined && { minAccuracy: floor }) };
 }

@@ -2,7 +2,17 @@ import { join } from "node:path";
 import { loadData } from "../data/load.js";
 import { reductionLine, runExperiment, resultsTable, type NetworkSpec } from "../node/experiment.js";
 import { type Command, UsageError, int, intList, num, numList } from "./args.js";
-import { engine, THREADS_HELP, threadsFlag, threadsOption } from "./common.js";
+import {
+  energyFlag,
+  engine,
+  linkFlag,
+  objectiveFlag,
+  slowdownFlag,
+  THREADS_HELP,
+  threadsFlag,
+  threadsOption,
+} from "./common.js";
+import { LINK_PRESETS, formatLink, linkPreset, type LinkSpec } from "../split/links.js";
 import { checkWritableDir } from "./outputs.js";
 
 export const experimentCommand: Command = {
@@ -30,6 +40,15 @@ and runs the test set through the edge client. Writes results/<name>/report.md, 
   --sweep              also train across first-layer out-degrees and plot accuracy vs density and parameters
   --sweep-degrees D    the out-degrees of the sweep (default 1,2,4,8,16,40)
   --no-serve           skip the split/server phase
+  --link SPEC|PRESET   run local, full offload, split and split + exit through this emulated link (default
+                       wifi; repeatable; none: skip): lte, 3g, wifi, lora, or RATE[/RATE],RTT[,JITTER] with --radio
+  --links all|P,P      every preset (lte, 3g, wifi, lora), or the presets named
+  --radio R            lte, 3g, wifi or lpwan: the radio power model of a link written out
+  --link-samples N     test samples sent through each link per strategy, 8 edge clients at once (default 32)
+  --edge-slowdown F    the edge computes F times slower than this machine: its measured compute is scaled (default 1)
+  --energy K=V,...     energy constants replaced, e.g. pjPerMac=1,wifi.activeMw=200 (keys: docs/links.md)
+  --objective O        what the plan minimizes: latency (default) or energy
+  --min-accuracy A     the plan's accuracy floor (a fraction, e.g. 0.88)
   -q, --quiet          no progress on stderr
 ${THREADS_HELP}
 `,
@@ -51,6 +70,14 @@ ${THREADS_HELP}
     sweep: { type: "boolean" },
     "sweep-degrees": { type: "string" },
     "no-serve": { type: "boolean" },
+    link: { type: "string", multiple: true },
+    links: { type: "string" },
+    radio: { type: "string" },
+    "link-samples": { type: "string" },
+    "edge-slowdown": { type: "string" },
+    energy: { type: "string" },
+    objective: { type: "string" },
+    "min-accuracy": { type: "string" },
     quiet: { type: "boolean", short: "q" },
   },
   async run(v) {
@@ -78,6 +105,7 @@ ${THREADS_HELP}
     const log = (s: string) => {
       if (!quiet) process.stderr.write(`${s}\n`);
     };
+    const links = linksFlags(c, v);
     const outDir = join((v.out as string | undefined) ?? "results", name);
     await checkWritableDir(c, "--out/--name", outDir);
     const data = loadData(dataSpec, { seed, padTo: sizes[0] });
@@ -115,6 +143,18 @@ ${THREADS_HELP}
       targetLoss: num(c, "target-loss", v["target-loss"], 0.5, 0, 100),
       sweepDegrees: v.sweep ? intList(c, "sweep-degrees", v["sweep-degrees"], [1, 2, 4, 8, 16, 40], 1) : [],
       serve: !v["no-serve"],
+      ...(links.length > 0 && {
+        links: {
+          links,
+          samples: int(c, "link-samples", v["link-samples"], 32, 1, 100_000),
+          devices: 8,
+          dtype: "int8",
+          edgeSlowdown: slowdownFlag(c, v),
+          energy: energyFlag(c, v),
+          periodMs: 1000,
+          objective: objectiveFlag(c, v),
+        },
+      }),
       commandLine: `presparse ${["experiment", ...process.argv.slice(3)].join(" ")}`,
       log,
     });
@@ -123,3 +163,31 @@ ${THREADS_HELP}
     process.stdout.write(`\nreport: ${join(outDir, "report.md")} (${result.seconds.toFixed(1)} s)\n`);
   },
 };
+
+/** The links of `--link` (repeatable; default wifi; none: no link study) and `--links all|P,P`. */
+function linksFlags(c: string, v: Record<string, unknown>): LinkSpec[] {
+  const given = (v.link as unknown as string[] | undefined) ?? [];
+  const named = v.links as string | undefined;
+  if (named !== undefined && given.length > 0) throw new UsageError(`${c}: --link and --links do not go together`);
+  if (given.includes("none")) {
+    if (given.length > 1) throw new UsageError(`${c}: --link none goes alone`);
+    return [];
+  }
+  const out: LinkSpec[] =
+    named === "all"
+      ? LINK_PRESETS.map((p) => ({ ...p }))
+      : named !== undefined
+        ? named.split(",").map((n) => {
+            const p = linkPreset(n);
+            if (!p) {
+              const names = LINK_PRESETS.map((x) => x.name).join(", ");
+              throw new UsageError(`${c}: --links expects all or preset names (${names}), got ${JSON.stringify(n)}`);
+            }
+            return { ...p };
+          })
+        : (given.length ? given : ["wifi"]).map((text) => linkFlag(c, { link: text, radio: v.radio })!);
+  for (const l of out)
+    if (!l.radio)
+      throw new UsageError(`${c}: --link ${formatLink(l)} is written out: add --radio lte, 3g, wifi or lpwan`);
+  return out;
+}

@@ -7,6 +7,7 @@ import { calibrateCommand } from "./calibrate.js";
 import { evalCommand } from "./eval.js";
 import { experimentCommand } from "./experiment.js";
 import { inferCommand } from "./infer.js";
+import { planCommand } from "./plan.js";
 import { reportError } from "./report.js";
 import { serveCommand } from "./serve.js";
 import { splitCommand } from "./split.js";
@@ -19,6 +20,7 @@ const commands: Command[] = [
   splitCommand,
   serveCommand,
   inferCommand,
+  planCommand,
   experimentCommand,
 ];
 

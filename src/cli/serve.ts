@@ -18,7 +18,7 @@ function serveThreads(workers: number): number | undefined {
 
 export const serveCommand: Command = {
   name: "serve",
-  summary: "serve the tail of a split model over HTTP with dynamic batching",
+  summary: "serve the tail of a split model (or a whole model, for full offload) over HTTP with dynamic batching",
   usage: `
 Usage: presparse serve --model tail.safetensors [--port 8080] [--demo [--head head.safetensors]] [flags]
 
@@ -28,7 +28,8 @@ WebSocket at GET /v1/stream (many requests in flight, tagged with ids), the Open
 GET /metrics (Prometheus). Prints the URL on stdout once listening; SIGTERM or SIGINT stops accepting,
 answers every accepted request, then exits 0.
 
-  --model FILE          the server bundle written by presparse split (tail.safetensors)
+  --model FILE          the server bundle written by presparse split (tail.safetensors), or a whole model
+                        file for full offload (frames of the raw input, split id 0)
   --port P              TCP port, 0 for any free one (default 8080)
   --host H              interface (default 127.0.0.1; 0.0.0.0 for every IPv4 interface)
   --max-batch N         samples per batch (default 64; 1 turns batching off)
@@ -144,8 +145,10 @@ ${THREADS_HELP}
       reportListening(server.url);
     } else {
       process.stdout.write(`${server.url}\n`);
+      const cut = server.served.splitId > 0 ? `split after layer ${server.served.splitId}` : "whole (full offload)";
       log(
-        `model ${server.tail.split.hash} split after layer ${server.tail.split.cut}; max-batch ${options.maxBatch}, max-delay ${options.maxDelayMs} ms, max-queue ${options.maxQueue} samples`,
+        `model ${server.served.hash} ${cut}; max-batch ${options.maxBatch}, ` +
+          `max-delay ${options.maxDelayMs} ms, max-queue ${options.maxQueue} samples`,
       );
       const access = [
         options.tokens

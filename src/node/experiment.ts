@@ -16,6 +16,8 @@ import { Adam } from "../nn/optimizers.js";
 import { lineChart } from "../report/svg.js";
 import { evaluate, train, type EpochReport } from "../nn/train.js";
 import { runSplit, type SplitRun } from "./experiment_split.js";
+import { studyLinks, type LinkStudyOptions, type NetworkLinks } from "./experiment_links.js";
+import { linkSections, linksReadme } from "./links_report.js";
 
 /** One network of the study. */
 export interface NetworkSpec {
@@ -44,6 +46,8 @@ export interface ExperimentOptions {
   sweepDegrees: number[];
   /** Run the split phase (server on loopback + edge client). */
   serve: boolean;
+  /** Run local, full offload, split and split + exit through emulated links (with `serve`). */
+  links?: LinkStudyOptions;
   commandLine: string;
   log: (line: string) => void;
 }
@@ -64,6 +68,8 @@ export interface NetworkResult {
   policy: string | undefined;
   macs: { edge: number; exitHead: number; server: number; full: number; expected: number | undefined };
   split: SplitRun | undefined;
+  /** The strategies through each link, predicted and measured. */
+  links: NetworkLinks | undefined;
 }
 
 export interface SweepResult {
@@ -94,6 +100,8 @@ export interface ExperimentResult {
         frameVsRawInput: number | undefined;
       }
     | undefined;
+  /** How the strategies ran over links (the energy model included), when they did. */
+  linkStudy: LinkStudyOptions | undefined;
   seconds: number;
 }
 
@@ -157,6 +165,17 @@ export async function runExperiment(engine: Engine, o: ExperimentOptions): Promi
           log: (s) => o.log(`[${spec.name}] ${s}`),
         })
       : undefined;
+    const links =
+      o.serve && o.links
+        ? await studyLinks(engine, model, {
+            ...o.links,
+            hash,
+            cut: o.exitAfter,
+            ...(policy && { policy: parseExitPolicy(policy, 1) }),
+            test,
+            log: (s) => o.log(`[${spec.name}] ${s}`),
+          })
+        : undefined;
     const result: NetworkResult = {
       spec,
       parameters: model.parameterCount(),
@@ -182,6 +201,7 @@ export async function runExperiment(engine: Engine, o: ExperimentOptions): Promi
         expected: split ? split.meanMacs : chosen?.meanMacs,
       },
       split,
+      links,
     };
     networks.push(result);
     o.log(
@@ -240,6 +260,7 @@ export async function runExperiment(engine: Engine, o: ExperimentOptions): Promi
     networks,
     sweep: sweepResults,
     reductions,
+    linkStudy: o.serve ? o.links : undefined,
     seconds: (performance.now() - t0) / 1000,
   };
   writeReport(o.outDir, result);
@@ -383,6 +404,10 @@ function writeReport(dir: string, r: ExperimentResult): void {
       "accuracy vs parameters",
     );
   }
+  const nets = r.networks.flatMap((n) => (n.links ? [{ name: n.spec.name, links: n.links }] : []));
+  const study = r.linkStudy && nets.length ? linkSections(nets, r.linkStudy, r.linkStudy.energy) : undefined;
+  for (const c of study?.charts ?? []) writeFileSync(join(dir, c.file), c.svg);
+  if (study) writeFileSync(join(dir, "links.md"), linksReadme(nets, r.command, runLine(r)));
   const red = r.reductions;
   const md = [
     `# presparse experiment`,
@@ -410,10 +435,17 @@ function writeReport(dir: string, r: ExperimentResult): void {
           ``,
         ]
       : []),
+    ...(study?.lines ?? []),
     `## Charts`,
     ``,
     ...charts,
     ``,
   ].join("\n");
   writeFileSync(join(dir, "report.md"), md);
+}
+
+/** The run in one line: commit-free (the caller adds it), machine, Node, seconds. */
+export function runLine(r: ExperimentResult): string {
+  const m = r.machine;
+  return `${m.cpu}, ${m.cores} cores, Node ${m.node}, ${r.seconds.toFixed(1)} s`;
 }

@@ -5,6 +5,8 @@ export interface Series {
   points: { x: number; y: number; label?: string }[];
   /** Draw markers only (no connecting line). */
   scatter?: boolean;
+  /** Draw a marker at each point of a line (default true). */
+  dots?: boolean;
 }
 
 export interface ChartOptions {
@@ -16,6 +18,12 @@ export interface ChartOptions {
   height?: number;
   /** Logarithmic x axis (all x > 0). */
   logX?: boolean;
+  /** Logarithmic y axis (all y > 0). */
+  logY?: boolean;
+  /** Vertical lines at these x, each labelled (e.g. where two lines cross). */
+  markers?: { x: number; label: string }[];
+  /** Where the legend's top-left corner sits, as fractions of the plot area (default 0, 0: its top-left). */
+  legendAt?: { x: number; y: number };
   /** Format of tick labels. */
   xFormat?: (v: number) => string;
   yFormat?: (v: number) => string;
@@ -61,13 +69,14 @@ export function lineChart(o: ChartOptions): string {
   const m = { l: 64, r: 24, t: 40, b: 52 };
   // a log axis cannot place x ≤ 0: such points are left out rather than turning every coordinate into NaN
   const plottable = (p: { x: number; y: number }) =>
-    Number.isFinite(p.x) && Number.isFinite(p.y) && (!o.logX || p.x > 0);
+    Number.isFinite(p.x) && Number.isFinite(p.y) && (!o.logX || p.x > 0) && (!o.logY || p.y > 0);
   const all = o.series.flatMap((s) => s.points).filter(plottable);
   const fx = (v: number) => (o.logX ? Math.log10(v) : v);
+  const fy = (v: number) => (o.logY ? Math.log10(v) : v);
   let x0 = Math.min(...all.map((p) => fx(p.x))),
     x1 = Math.max(...all.map((p) => fx(p.x)));
-  let y0 = Math.min(...all.map((p) => p.y)),
-    y1 = Math.max(...all.map((p) => p.y));
+  let y0 = Math.min(...all.map((p) => fy(p.y))),
+    y1 = Math.max(...all.map((p) => fy(p.y)));
   if (!all.length) {
     x0 = 0;
     x1 = 1;
@@ -86,7 +95,7 @@ export function lineChart(o: ChartOptions): string {
   y0 -= padY;
   y1 += padY;
   const sx = (v: number) => m.l + ((fx(v) - x0) / (x1 - x0)) * (W - m.l - m.r);
-  const sy = (v: number) => H - m.b - ((v - y0) / (y1 - y0)) * (H - m.t - m.b);
+  const sy = (v: number) => H - m.b - ((fy(v) - y0) / (y1 - y0)) * (H - m.t - m.b);
   const xf = o.xFormat ?? ((v: number) => String(Number(v.toPrecision(6))));
   const yf = o.yFormat ?? ((v: number) => String(Number(v.toPrecision(6))));
   const parts: string[] = [];
@@ -101,7 +110,7 @@ export function lineChart(o: ChartOptions): string {
     parts.push(`<line x1="${X}" y1="${m.t}" x2="${X}" y2="${H - m.b}" stroke="#eee"/>`);
     parts.push(`<text x="${X}" y="${H - m.b + 16}" text-anchor="middle" fill="#444">${esc(xf(t))}</text>`);
   }
-  for (const t of ticks(y0, y1, 5)) {
+  for (const t of o.logY ? logTicks(10 ** y0, 10 ** y1) : ticks(y0, y1, 5)) {
     const Y = sy(t);
     parts.push(`<line x1="${m.l}" y1="${Y}" x2="${W - m.r}" y2="${Y}" stroke="#eee"/>`);
     parts.push(`<text x="${m.l - 6}" y="${Y + 4}" text-anchor="end" fill="#444">${esc(yf(t))}</text>`);
@@ -113,9 +122,12 @@ export function lineChart(o: ChartOptions): string {
   parts.push(
     `<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`,
   );
-  const legendW = 24 + 7 * Math.max(0, ...o.series.map((s) => s.name.length));
+  const legendW = 24 + 7 * Math.max(0, ...o.series.map((s) => s.name.length)),
+    legendH = 8 + 18 * o.series.length;
+  const lx = m.l + 4 + (o.legendAt?.x ?? 0) * Math.max(0, W - m.l - m.r - legendW - 8),
+    ly = m.t + 4 + (o.legendAt?.y ?? 0) * Math.max(0, H - m.t - m.b - legendH - 8);
   const legend = [
-    `<rect x="${m.l + 4}" y="${m.t + 4}" width="${legendW}" height="${8 + 18 * o.series.length}" fill="#fff" fill-opacity="0.9" stroke="#ddd"/>`,
+    `<rect x="${lx}" y="${ly}" width="${legendW}" height="${legendH}" fill="#fff" fill-opacity="0.9" stroke="#ddd"/>`,
   ];
   o.series.forEach((s, i) => {
     const c = COLORS[i % COLORS.length]!;
@@ -124,19 +136,27 @@ export function lineChart(o: ChartOptions): string {
       parts.push(
         `<polyline fill="none" stroke="${c}" stroke-width="2" points="${pts.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(" ")}"/>`,
       );
-    for (const p of pts) {
+    pts.forEach((p, k) => {
+      if (s.dots === false && !s.scatter) return;
       parts.push(
         `<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="3.5" fill="${c}"><title>${esc(`${s.name}: ${p.label ?? ""} (${xf(p.x)}, ${yf(p.y)})`)}</title></circle>`,
       );
+      // labels of a scatter alternate right and left of their points, so points at one x stay readable
+      const side =
+        k % 2 === 0 ? `x="${(sx(p.x) + 6).toFixed(1)}"` : `x="${(sx(p.x) - 6).toFixed(1)}" text-anchor="end"`;
       if (s.scatter && p.label)
-        parts.push(
-          `<text x="${(sx(p.x) + 6).toFixed(1)}" y="${(sy(p.y) - 6).toFixed(1)}" fill="${c}">${esc(p.label)}</text>`,
-        );
-    }
-    legend.push(
-      `<rect x="${m.l + 10}" y="${m.t + 8 + i * 18}" width="12" height="12" fill="${c}"/><text x="${m.l + 28}" y="${m.t + 18 + i * 18}">${esc(s.name)}</text>`,
-    );
+        parts.push(`<text ${side} y="${(sy(p.y) - 6).toFixed(1)}" fill="${c}">${esc(p.label)}</text>`);
+    });
+    const swatch = `<rect x="${lx + 6}" y="${ly + 4 + i * 18}" width="12" height="12" fill="${c}"/>`;
+    legend.push(`${swatch}<text x="${lx + 24}" y="${ly + 14 + i * 18}">${esc(s.name)}</text>`);
   });
+  for (const mk of o.markers ?? []) {
+    if (!(Number.isFinite(mk.x) && (!o.logX || mk.x > 0)) || fx(mk.x) < x0 || fx(mk.x) > x1) continue;
+    const X = sx(mk.x).toFixed(1);
+    parts.push(`<line x1="${X}" y1="${m.t}" x2="${X}" y2="${H - m.b}" stroke="#555" stroke-dasharray="4 3"/>`);
+    const at = `translate(${(sx(mk.x) - 4).toFixed(1)} ${H - m.b - 6}) rotate(-90)`;
+    parts.push(`<text transform="${at}" fill="#333">${esc(mk.label)}</text>`);
+  }
   parts.push(...legend);
   if (o.highlight && Number.isFinite(o.highlight.x) && Number.isFinite(o.highlight.y)) {
     const X = sx(o.highlight.x),

@@ -16,7 +16,8 @@ import { loadDemo, demoRoutes, type DemoOptions } from "./demo.js";
 import { HttpError, bodyTooLarge, errorAnswer, timeoutError, unavailable } from "./errors.js";
 import type { Answer, RequestHead } from "./handler.js";
 import type { ServerMetrics } from "./metrics.js";
-import { openTail, servedTail, type Tail } from "./served_tail.js";
+import type { Model } from "../nn/model.js";
+import { openTail, type ServedTail, type Tail } from "./served_tail.js";
 import { createService, type ServiceOptions, type TailService } from "./service.js";
 import { attachStream } from "./ws.js";
 
@@ -25,7 +26,10 @@ import { attachStream } from "./ws.js";
  * (access.ts) and `modelName` (the Open Inference Protocol's, oip.ts) come from ServiceOptions.
  */
 export interface ServerOptions extends ServiceOptions {
-  /** The server bundle: its bytes, a path to it, or a loaded Tail (then the caller keeps ownership). */
+  /**
+   * The server bundle (or a whole model file, served for full offload: frames of its input with split id 0): its
+   * bytes, a path to it, or a loaded Tail (then the caller keeps ownership).
+   */
   model: Uint8Array | string | Tail;
   engine?: Engine;
   /** TCP port; 0 picks a free one (default 8080). */
@@ -81,7 +85,10 @@ export interface RunningServer {
   /** `http://host:port` (`https://` with TLS), no trailing slash. */
   url: string;
   port: number;
-  tail: Tail;
+  /** The model it serves: a split's tail, or a whole model. */
+  tail: Model;
+  /** What frames it takes: the model hash, split id (0 for a whole model), shapes. */
+  served: ServedTail;
   metrics: ServerMetrics;
   /** Waiting requests and samples. */
   queueDepth(): { requests: number; samples: number };
@@ -127,7 +134,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const o = resolveOptions(options);
   const engine = options.engine ?? (await defaultEngine());
   const model = await openTail(options.model, engine);
-  const tail = servedTail(model.tail);
+  const tail = model.served;
   let s: TailService;
   try {
     const demo = options.demo && demoRoutes(await loadDemo(engine, tail, options.demo));
@@ -229,7 +236,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     return closed;
   };
   const url = `${options.tls ? "https" : "http"}://${host}:${addr.port}`;
-  return { url, port: addr.port, tail: model.tail, metrics: s.metrics, queueDepth: () => s.queue.depth, close };
+  const depth = () => s.queue.depth;
+  return { url, port: addr.port, tail: model.tail, served: tail, metrics: s.metrics, queueDepth: depth, close };
 }
 
 const netServerClose = NetServer.prototype.close;

@@ -1,11 +1,13 @@
 // The one place the server touches the split API. Everything else in src/server/ sees a ServedTail: what the
 // wire needs to know of the tail (its identity and shapes) and its forward pass. A change to how a tail is
-// represented or loaded lands here.
+// represented or loaded lands here. A whole model (no split record) is served as the tail of a cut after 0 layers:
+// frames carry split id 0 and its input, for full offload.
 import { readFile } from "node:fs/promises";
 import type { Matrix } from "../engine/buffers.js";
 import type { Engine } from "../engine/engine.js";
-import { ValidationError } from "../engine/errors.js";
+import { FormatError, ValidationError } from "../engine/errors.js";
 import { decodeModel } from "../io/model_io.js";
+import type { Model } from "../nn/model.js";
 import type { Tail } from "../split/split.js";
 
 export type { Tail };
@@ -28,36 +30,56 @@ export interface ServedTail {
   forward(X: Matrix): Matrix;
 }
 
-/** A Tail seen through {@link ServedTail}. */
-export function servedTail(tail: Tail): ServedTail {
+/**
+ * A Tail seen through {@link ServedTail}; or a whole model (no split record) with its hash, served for full
+ * offload: split id 0, the model's input shape.
+ */
+export function servedTail(tail: Tail): ServedTail;
+export function servedTail(model: Model, hash: string): ServedTail;
+export function servedTail(m: Model, hash?: string): ServedTail {
+  const s = m.split;
+  if (s?.role === "head") throw new ValidationError("startServer: a split head runs on the edge, not on the server");
+  if (!s && hash === undefined) throw new ValidationError("startServer: a whole model is served with its hash");
   return {
-    hash: tail.split.hash,
-    splitId: tail.split.cut,
-    after: tail.split.cut,
-    activationShape: tail.split.activationShape,
-    activationWidth: tail.inputSize,
-    classes: tail.classes,
-    engine: tail.engine,
-    forward: (X) => tail.forward(X),
+    hash: s?.hash ?? hash!,
+    splitId: s?.cut ?? 0,
+    after: s?.cut ?? 0,
+    activationShape: s?.activationShape ?? m.inputShape,
+    activationWidth: m.inputSize,
+    classes: m.classes,
+    engine: m.engine,
+    forward: (X) => m.forward(X),
   };
 }
 
-/** A tail the server serves, and how to let go of it. */
+/** What the server serves (a split's tail, or a whole model), its identity, and how to let go of it. */
 export interface OpenTail {
-  tail: Tail;
+  tail: Model;
+  served: ServedTail;
   dispose(): void;
 }
 
 /**
- * The server's model from what the caller gave: a bundle's bytes or path (loaded here; `dispose` frees it) or a
- * loaded Tail (the caller keeps it; `dispose` leaves it alone).
+ * The server's model from what the caller gave: a tail bundle or a whole model file, as bytes or a path (loaded
+ * here; `dispose` frees it), or a loaded Tail (the caller keeps it; `dispose` leaves it alone).
  */
 export async function openTail(model: Uint8Array | string | Tail, engine: Engine): Promise<OpenTail> {
-  if (typeof model !== "string" && !(model instanceof Uint8Array)) return { tail: model, dispose: () => {} };
+  if (typeof model !== "string" && !(model instanceof Uint8Array)) {
+    return { tail: model, served: servedTail(model), dispose: () => {} };
+  }
   const bytes = typeof model === "string" ? await readBundle(model) : model;
-  const tail = decodeModel(engine, bytes, { source: typeof model === "string" ? model : "model", role: "tail" })
-    .model as Tail;
-  return { tail, dispose: () => tail.dispose() };
+  const source = typeof model === "string" ? model : "model";
+  const loaded = decodeModel(engine, bytes, { source });
+  if (loaded.model.split?.role === "head") {
+    loaded.model.dispose();
+    throw new FormatError(
+      "split",
+      "extra.split.role",
+      `${source}: expected a tail bundle or a whole model, got "head"`,
+    );
+  }
+  const m = loaded.model;
+  return { tail: m, served: servedTail(m, loaded.hash), dispose: () => m.dispose() };
 }
 
 async function readBundle(path: string): Promise<Uint8Array> {

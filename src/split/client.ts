@@ -1,8 +1,9 @@
 // The edge side of split computing: run the head locally, let confident samples exit there, send the rest in one
 // activation frame to the tail server, and report per sample where it was answered, what it cost on the wire and
-// how long it took. Browser-safe: fetch, performance and typed arrays only, no Node modules.
-import { PresparseError, ShapeError, ValidationError, checkInt } from "../engine/errors.js";
-import { ExitRunner, type ExitPolicy } from "../exits/runner.js";
+// how long it took. Without a head (full offload) every sample goes as its raw input, a frame with split id 0, to a
+// server of the whole model. Browser-safe: fetch, performance and typed arrays only, no Node modules.
+import { HASH_FORMAT, PresparseError, ShapeError, ValidationError, checkInt } from "../engine/errors.js";
+import { ExitRunner, type ExitPolicy, type ExitResult } from "../exits/runner.js";
 import { softmaxStats } from "../ops/softmax_xent.js";
 import {
   FRAME_DTYPES,
@@ -48,9 +49,25 @@ export class SplitServerError extends PresparseError {
 /** How much of a refusal's body is read: enough for any JSON error, not a proxy's endless page. */
 const ERROR_BODY_BYTES = 64 * 1024;
 
-/** Options of {@link SplitClient}. */
+/**
+ * What full offload needs to know of the whole model a server serves — not its weights: frames carry its hash, split
+ * id 0 and its input shape.
+ */
+export interface OffloadTarget {
+  /** The model's hash, 16 hex digits (its file's `model_hash`, the server's /healthz `modelHash`). */
+  hash: string;
+  /** One sample's input shape: [features], or [C, H, W]. */
+  inputShape: readonly number[];
+  classes: number;
+  /** The model's exit count; a sample the server answers reports this as its `exit` (default 0). */
+  exits?: number;
+}
+
+/** Options of {@link SplitClient}: a `head` to run here, or `offload` to send every sample's input. */
 export interface SplitClientOptions {
-  head: Head;
+  head?: Head;
+  /** Full offload: no head; every sample is sent as its input to a server of the whole model. */
+  offload?: OffloadTarget;
   /** The tail server's base URL, e.g. `http://127.0.0.1:8080` (requests go to `<serverUrl>/v1/infer`). */
   serverUrl: string;
   /** Exit policy for the head's exits (default: the head's share, `head.split.policy`; `null`: no edge exit). */
@@ -121,10 +138,13 @@ export interface InferResult {
 
 /** Runs the head on the edge and the tail over HTTP (or a WebSocket stream), one frame per call; calls may overlap. */
 export class SplitClient {
-  readonly head: Head;
+  /** The head run here (undefined for full offload). */
+  readonly head: Head | undefined;
   readonly url: string;
   readonly policy: ExitPolicy | undefined;
-  private readonly runner: ExitRunner;
+  private readonly runner: ExitRunner | undefined;
+  /** What frames carry and answers hold: the cut (0 for full offload), hash, sample shape, classes, final exit. */
+  private readonly id: { cut: number; hash: string; shape: readonly number[]; classes: number; final: number };
   readonly dtype: FrameDtype;
   readonly output: "logits" | "probabilities";
   private readonly fetch_: typeof fetch;
@@ -141,7 +161,9 @@ export class SplitClient {
     if (typeof o.serverUrl !== "string" || !/^https?:\/\//.test(o.serverUrl))
       throw new ValidationError(`SplitClient: serverUrl must be an http(s) URL, got ${JSON.stringify(o.serverUrl)}`);
     this.url = `${o.serverUrl.replace(/\/+$/, "")}/v1/infer`;
-    if (o.head?.split?.role !== "head") throw new ValidationError("SplitClient: head must be the head of a split");
+    if ((o.head === undefined) === (o.offload === undefined))
+      throw new ValidationError("SplitClient: give either a head or an offload target");
+    this.id = o.head ? identityOf(o.head) : offloadIdentity(o.offload!);
     this.dtype = o.dtype ?? "f32";
     if (!FRAME_DTYPES.includes(this.dtype)) {
       throw new ValidationError(`SplitClient: dtype must be ${FRAME_DTYPES.join(", ")}, got ${String(this.dtype)}`);
@@ -168,9 +190,11 @@ export class SplitClient {
     this.stream = o.transport === "ws" ? this.openStream(o) : undefined;
     if (o.transport !== undefined && o.transport !== "http" && o.transport !== "ws")
       throw new ValidationError(`SplitClient: transport must be http or ws, got ${String(o.transport)}`);
-    const policy = o.policy === undefined ? o.head.split.policy : (o.policy ?? undefined);
-    this.runner = new ExitRunner(o.head, policy, { logits: false });
-    this.policy = this.runner.policy;
+    if (o.head) {
+      const policy = o.policy === undefined ? o.head.split.policy : (o.policy ?? undefined);
+      this.runner = new ExitRunner(o.head, policy, { logits: false });
+    } else if (o.policy) throw new ValidationError("SplitClient: full offload has no edge exits to apply a policy to");
+    this.policy = this.runner?.policy;
   }
 
   /**
@@ -179,16 +203,16 @@ export class SplitClient {
    */
   async infer(input: Matrix | ArrayLike<number>[]): Promise<InferResult> {
     const t0 = performance.now();
-    const X = input instanceof Matrix ? input : this.load(input);
-    const head = this.head,
-      split = head.split;
-    const r = this.runner.run(X);
+    const id = this.id;
+    const r = this.runner
+      ? this.runner.run(input instanceof Matrix ? input : this.load(input))
+      : everySample(input, id);
     const tHead = performance.now();
     const B = r.exit.length,
       m = r.indices.length;
     const samples: SampleResult[] = new Array(B);
     for (let b = 0; b < B; b++) {
-      if (r.exit[b]! === split.totalExits) continue;
+      if (r.exit[b]! === id.final) continue;
       const exited = { exit: r.exit[b]!, label: r.label[b]!, confidence: r.confidence[b]! };
       samples[b] = { ...exited, bytesSent: 0, latencyMs: tHead - t0 };
     }
@@ -205,14 +229,14 @@ export class SplitClient {
       latencyMs: 0,
     };
     if (m > 0) {
-      const shape = [...split.activationShape, m];
+      const shape = [...id.shape, m];
       const frame = encodeFrame({
         data: r.activation,
         shape,
         dtype: this.dtype,
         kind: "activation",
-        splitId: split.cut,
-        modelHash: split.hash,
+        splitId: id.cut,
+        modelHash: id.hash,
       });
       totals.bytesSent = frame.length;
       // over HTTP the answer is read no further than the largest this request can have, an f32 frame of
@@ -220,18 +244,18 @@ export class SplitClient {
       // limit does: 100 MiB for the ws package's, none in a browser)
       const answer = this.stream
         ? await this.streamPost(this.stream, frame, totals)
-        : await this.post(frame, totals, frameBytes([head.classes, m], "f32"));
+        : await this.post(frame, totals, frameBytes([id.classes, m], "f32"));
       totals.bytesReceived = answer.length;
       const kind = this.output;
       let f: ReturnType<typeof decodeFrame>;
       try {
-        f = decodeFrame(answer, {}, { modelHash: split.hash, splitId: split.cut, kind });
+        f = decodeFrame(answer, {}, { modelHash: id.hash, splitId: id.cut, kind });
       } catch (e) {
         // a 200 whose frame does not decode (e.g. non-finite logits) is the server's fault: say so as such
         if (e instanceof FrameError) throw new SplitServerError(200, "bad_answer", e.message, e.field);
         throw e;
       }
-      const C = head.classes;
+      const C = id.classes;
       if (f.shape.length !== 2 || f.shape[0] !== C || f.shape[1] !== m)
         throw new SplitServerError(
           200,
@@ -246,7 +270,7 @@ export class SplitClient {
       for (let j = 0; j < m; j++) {
         const confidence = kind === "logits" ? s.confidence[j]! : f.data[s.label[j]! * m + j]!;
         const share = frame.length / m;
-        const got = { exit: split.totalExits, label: s.label[j]!, confidence };
+        const got = { exit: id.final, label: s.label[j]!, confidence };
         samples[r.indices[j]!] = { ...got, bytesSent: share, latencyMs: done - t0 };
       }
     }
@@ -255,19 +279,10 @@ export class SplitClient {
   }
 
   private load(samples: ArrayLike<number>[]): Matrix {
-    const F = this.head.inputSize,
-      B = samples.length;
-    if (B < 1) throw new ShapeError("SplitClient.infer: no samples");
-    samples.forEach((s, b) => {
-      if (s.length !== F)
-        throw new ShapeError(`SplitClient.infer: sample ${b} has ${s.length} values, the head takes ${F}`);
-    });
-    this.X ??= new Matrix(this.head.engine, F, B);
-    const x = this.X.reshape(B).view();
-    for (let b = 0; b < B; b++) {
-      const s = samples[b]!;
-      for (let f = 0; f < F; f++) x[f * B + b] = s[f]!;
-    }
+    const head = this.head!;
+    const x = featureMajor(samples, head.inputSize, "the head takes");
+    this.X ??= new Matrix(head.engine, head.inputSize, samples.length);
+    this.X.reshape(samples.length).view().set(x);
     return this.X;
   }
 
@@ -357,10 +372,58 @@ export class SplitClient {
   /** Frees the client's scratch and closes its stream, if any (the head is the caller's). */
   dispose(): void {
     this.stream?.close();
-    this.runner.dispose();
+    this.runner?.dispose();
     this.X?.dispose();
     this.X = undefined;
   }
+}
+
+function identityOf(head: Head): SplitClient["id"] {
+  if (head.split?.role !== "head") throw new ValidationError("SplitClient: head must be the head of a split");
+  const s = head.split;
+  return { cut: s.cut, hash: s.hash, shape: s.activationShape, classes: s.classes, final: s.totalExits };
+}
+
+function offloadIdentity(t: OffloadTarget): SplitClient["id"] {
+  if (!(typeof t.hash === "string" && HASH_FORMAT.test(t.hash.toLowerCase())))
+    throw new ValidationError(`SplitClient: offload.hash must be 16 hex digits, got ${JSON.stringify(t.hash)}`);
+  if (!(Array.isArray(t.inputShape) && t.inputShape.length >= 1 && t.inputShape.length <= 3))
+    throw new ValidationError("SplitClient: offload.inputShape must be 1 to 3 dimensions");
+  t.inputShape.forEach((d, i) => checkInt("SplitClient", `offload.inputShape[${i}]`, d, 1));
+  const classes = checkInt("SplitClient", "offload.classes", t.classes, 1);
+  const final = checkInt("SplitClient", "offload.exits", t.exits ?? 0, 0);
+  return { cut: 0, hash: t.hash.toLowerCase(), shape: [...t.inputShape], classes, final };
+}
+
+/** Samples of `F` values each as one feature-major [F, B] array. */
+function featureMajor(samples: ArrayLike<number>[], F: number, takes: string): Float32Array {
+  const B = samples.length;
+  if (B < 1) throw new ShapeError("SplitClient.infer: no samples");
+  const x = new Float32Array(F * B);
+  samples.forEach((s, b) => {
+    if (s.length !== F) throw new ShapeError(`SplitClient.infer: sample ${b} has ${s.length} values, ${takes} ${F}`);
+    for (let f = 0; f < F; f++) x[f * B + b] = s[f]!;
+  });
+  return x;
+}
+
+/** Full offload's edge step: no sample exits, every one leaves as its input. */
+function everySample(
+  input: Matrix | ArrayLike<number>[],
+  id: SplitClient["id"],
+): Pick<ExitResult, "exit" | "label" | "confidence" | "indices" | "activation"> {
+  const F = id.shape.reduce((a, b) => a * b, 1);
+  if (input instanceof Matrix && input.rows !== F)
+    throw new ShapeError(`SplitClient.infer: X has ${input.rows} rows, the model takes ${F} features`);
+  const activation = input instanceof Matrix ? input.toArray() : featureMajor(input, F, "the model takes");
+  const B = activation.length / F;
+  return {
+    exit: new Int32Array(B).fill(id.final),
+    label: new Int32Array(B),
+    confidence: new Float32Array(B),
+    indices: Int32Array.from({ length: B }, (_, i) => i),
+    activation,
+  };
 }
 
 /**

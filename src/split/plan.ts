@@ -72,9 +72,13 @@ export interface PlanInput {
   full: FullCost;
   /** Bytes of one raw input sample as full offload sends it. */
   inputBytes: number;
+  /** Accuracy of full offload, whose input may be rounded by its frame (default: full.accuracy). */
+  offloadAccuracy?: number;
+  /** Dtype of full offload's frames: its answer comes back in it (default f32). */
+  offloadDtype?: FrameDtype;
   /**
    * Bytes of the server's answer for one sample: one figure, or one per dtype (the split client gets its answer in
-   * the dtype it sent; full offload takes the f32 figure).
+   * the dtype it sent; full offload takes its own dtype's, `offloadDtype`).
    */
   answerBytes: number | Partial<Record<FrameDtype, number>>;
   cuts: CutCost[];
@@ -155,6 +159,9 @@ function validate(p: PlanInput): void {
     check(op, `full.${k}`, p.full[k]);
   check(op, "full.accuracy", p.full.accuracy, 1);
   check(op, "inputBytes", p.inputBytes);
+  if (p.offloadAccuracy !== undefined) check(op, "offloadAccuracy", p.offloadAccuracy, 1);
+  if (p.offloadDtype !== undefined && !DTYPES.includes(p.offloadDtype))
+    throw new ValidationError(`plan: offloadDtype must be ${DTYPES.join(", ")}, got ${String(p.offloadDtype)}`);
   if (typeof p.answerBytes === "number") check(op, "answerBytes", p.answerBytes);
   else {
     if (p.answerBytes.f32 === undefined)
@@ -220,7 +227,7 @@ export function plan(p: PlanInput, objective: Objective = { minimize: "latency" 
     serverMacs: number,
   ) => {
     const up = payloadUp + ovUp,
-      down = answer(base.dtype ?? "f32") + ovDown;
+      down = answer(base.dtype ?? p.offloadDtype ?? "f32") + ovDown;
     const edgeLatencyMs = s * edge.ms;
     const t = transferTiming(p.link, up, down, serverMs);
     const serverLatencyMs = edgeLatencyMs + t.activeMs;
@@ -265,7 +272,7 @@ export function plan(p: PlanInput, objective: Objective = { minimize: "latency" 
   const local = rows[0]!;
   local.computeJ = local.energyJ = computeEnergy(model.compute, f).totalJ;
   row(
-    { strategy: "offload", key: "offload", accuracy: f.accuracy },
+    { strategy: "offload", key: "offload", accuracy: p.offloadAccuracy ?? f.accuracy },
     { ms: 0, macs: 0, bytesMoved: 0, workingSetBytes: 0 },
     1,
     p.inputBytes,
