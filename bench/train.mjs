@@ -87,8 +87,10 @@ function networks() {
         },
       ],
       note:
-        `fixed out-degrees ${d1} (${((100 * d1) / 1024).toFixed(2)}%: for 784→1024 the feasible degrees are multiples of 64; ${d1} is nearest 10%) ` +
-        `and ${d2} (${((100 * d2) / 1024).toFixed(2)}%), last layer 1024→10 dense; or Pattern.random at density 0.1 for the first two layers`,
+        `fixed out-degrees ${d1} (${((100 * d1) / 1024).toFixed(2)}%: for 784→1024 the feasible degrees are ` +
+        `multiples of 64; ${d1} is nearest 10%) ` +
+        `and ${d2} (${((100 * d2) / 1024).toFixed(2)}%), last layer 1024→10 dense; or Pattern.random at density 0.1 ` +
+        `for the first two layers`,
     },
   ];
 }
@@ -419,7 +421,8 @@ export async function run({ budget = 9, threads = threadsArg(2) } = {}) {
     ["gflops", "GFLOP/s (2·nnz·B per product)", (v) => (v === undefined ? "" : v.toFixed(1))],
   ];
   console.log(
-    `\nwhere the time goes: ${wideNet.name} ${wideNet.sparse[0].label}, each part timed alone (medians), ×${BATCHES_PER_EPOCH} batches\n`,
+    `\nwhere the time goes: ${wideNet.name} ${wideNet.sparse[0].label}, each part timed alone (medians), ` +
+      `×${BATCHES_PER_EPOCH} batches\n`,
   );
   printTable(parts, partColumns);
   const paper = rows[0],
@@ -439,7 +442,8 @@ export async function run({ budget = 9, threads = threadsArg(2) } = {}) {
   // other processes on the machine slow every row; the 1-minute load average says how busy it was
   const load = { before: loadBefore, after: os.loadavg()[0] };
   console.log(
-    `suite time ${seconds.toFixed(1)} s; 1-min load average ${load.before.toFixed(2)} before, ${load.after.toFixed(2)} after, on ${m.cores} cores`,
+    `suite time ${seconds.toFixed(1)} s; 1-min load average ${load.before.toFixed(2)} before, ` +
+      `${load.after.toFixed(2)} after, on ${m.cores} cores`,
   );
   const result = {
     suite: "train",

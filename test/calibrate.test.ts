@@ -86,7 +86,7 @@ describe("simulatePolicy and sweep", () => {
     expect(gained).toBeGreaterThan(0);
   });
 
-  it("one point per grid value, each that threshold shared by every exit; finalAccuracy is the final classifier's", () => {
+  it("one point per grid value, its threshold shared by every exit; finalAccuracy is the final classifier's", () => {
     const { model, data } = setup(5);
     const st = classifierStats(model, data);
     const finalOk = outcomes(model, data, { kind: "maxprob", thresholds: [1, 1] }).filter((s) => s.finalOk).length;

@@ -150,7 +150,7 @@ describe("bad command lines", () => {
     expectOneLineError(
       r,
       1,
-      /^presparse: PatternError: Pattern\.fixedDegree: out-degree 2 infeasible for 800→30.*feasible out-degrees: 3, 6, 9,/,
+      /^presparse: PatternError: Pattern\.fixedDegree: out-degree 2 infeasible for 800→30.*out-degrees: 3, 6, 9,/,
     );
   });
 });

@@ -124,7 +124,7 @@ describe("presparse plan", () => {
 });
 
 describe("presparse infer --model (full offload) through --link", () => {
-  it("serve takes the whole model; infer sends each input through the emulated link and counts it on the wire", async () => {
+  it("serve takes the whole model; infer sends each input through the link and counts it on the wire", async () => {
     const server = await spawnCli(["serve", "--model", model(), "--port", "0"]);
     await vi.waitFor(() => expect(server.stderr()).toMatch(/whole \(full offload\)/), { timeout: 10_000 });
     const r = await cli([
@@ -166,7 +166,7 @@ describe("presparse infer --model (full offload) through --link", () => {
 });
 
 describe("presparse experiment through links", () => {
-  it("--link with --radio, --link-samples, --edge-slowdown, --energy and --objective reach the study and its report", async () => {
+  it("--link, --radio, --link-samples, --edge-slowdown, --energy, --objective reach the study and report", async () => {
     const r = await cli(
       [
         ...["experiment", "--epochs", "1", "--out", dir, "--name", "links", "-q"],

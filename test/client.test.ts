@@ -56,7 +56,7 @@ function recordingFetch(): { fetch: typeof fetch; bodies: Uint8Array[] } {
   };
 }
 
-/** The full model's early-exit answer per sample (exit policy on its one exit, else the final classifier, on the server). */
+/** The full model's early-exit answer per sample (the policy on its one exit, else the final classifier). */
 function expected(X: Matrix, policy: ExitPolicy | undefined) {
   const B = X.cols,
     C = model.classes;
@@ -75,7 +75,7 @@ function samplesOf(x: Float32Array, F: number, B: number): Float32Array[] {
 }
 
 describe("SplitClient", () => {
-  it("exits confident samples on the edge, sends only the rest in one frame, and answers as the full model does", async () => {
+  it("exits confident samples on the edge, sends the rest in one frame, answers as the full model does", async () => {
     const B = 64,
       F = head.inputSize;
     const x = randomValues(F * B, 11, 3);
@@ -131,7 +131,7 @@ describe("SplitClient", () => {
     X.dispose();
   });
 
-  it("sends nothing when every sample exits, everything without a policy; int8 and probabilities agree on the class", async () => {
+  it("sends nothing when all exit, all without a policy; int8 and probabilities agree on the class", async () => {
     const B = 20,
       F = head.inputSize;
     const x = randomValues(F * B, 12, 2);

@@ -119,7 +119,7 @@ describe("ExitRunner", () => {
 });
 
 describe("ExitRunner until a cut", () => {
-  it("answers the exited samples as the whole run does and hands back the others' activation at the cut, bit for bit", () => {
+  it("answers the exited samples as the whole run does; hands back the others' activation at the cut, bitwise", () => {
     fc.assert(
       fc.property(
         modelArb,

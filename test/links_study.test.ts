@@ -55,7 +55,8 @@ const study = (o: LinkStudyOptions) =>
   studyLinks(engine, model, { ...o, hash, cut: 1, policy, test, log: () => {} }).then((r) => ({ r, l: r.links[0]! }));
 
 describe("the strategies through an emulated link", () => {
-  it(`on a slow link each strategy's checked latency is within ${100 * PREDICTION_BOUND.relative}% + ${PREDICTION_BOUND.ms} ms of the plan`, async () => {
+  it(`on a slow link each strategy's checked latency is within ${100 * PREDICTION_BOUND.relative}% + ` +
+    `${PREDICTION_BOUND.ms} ms of the plan`, async () => {
     // the event loop of a loaded machine can only make a delivery late, never early: each strategy's best of up to
     // three attempts is held to the bound
     const held = new Map<string, boolean>();
@@ -103,7 +104,7 @@ describe("the strategies through an emulated link", () => {
     expect(l.plan.rows.find((x) => x.key === "split@1:int8")!.upBytes).toBe(84 + r.overhead.up);
   }, 120_000);
 
-  it("local is the measured compute scaled by the edge slowdown, and the plan switches from local where it says", async () => {
+  it("local is the measured compute times the edge slowdown; the plan switches from local where it says", async () => {
     const o = options("10mbit,20ms", { edgeSlowdown: 1000, samples: 4, devices: 2 });
     const { r, l } = await study(o);
     const local = l.runs.find((x) => x.strategy === "local")!;
@@ -124,7 +125,7 @@ describe("the strategies through an emulated link", () => {
     expect(plan({ ...input, edgeSlowdown: s * 1.01 }).best!.key).not.toBe("local");
   }, 60_000);
 
-  it("marks where the strategies' lines cross along the rate: an edge slow enough loses to the split on fast links", async () => {
+  it("marks where strategies cross along the rate: a slow enough edge loses to the split on fast links", async () => {
     const o = options("10mbit,20ms", { edgeSlowdown: 1e5, samples: 2, devices: 2 });
     const { r, l } = await study(o);
     const input = {

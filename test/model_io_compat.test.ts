@@ -162,7 +162,7 @@ describe("files other tools read", () => {
     }
   });
 
-  it('indexDtype "u16" stores U16 where a layer has at most 65,536 inputs, 2 bytes less per connection, same model and hash', () => {
+  it('indexDtype "u16" stores U16 where a layer has ≤ 65,536 inputs: 2 B less per connection, same hash', () => {
     const sparseNnz = (m: Model) =>
       weightedLayers(m).reduce(
         (n, l) => n + (l instanceof SparseLinear && l.pattern.nnz < l.inputSize * l.outputSize ? l.pattern.nnz : 0),
@@ -251,7 +251,7 @@ describe("files other tools read", () => {
     }
   });
 
-  it("a version-1 file re-saved is written with I32 indices and the reader record, and loads to the same logits", () => {
+  it("a version-1 file re-saved has I32 indices and the reader record, and loads to the same logits", () => {
     const f = fixture("v1-mlp");
     const loaded = decodeModel(engine, f.bytes);
     try {

@@ -83,15 +83,6 @@ const told = (bytes: Uint8Array, o?: DecodeModelOptions) => {
   return [e.format, e.field, e.message];
 };
 
-const messageOf = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error("expected a throw");
-};
-
 describe("the architecture record", () => {
   it("a missing or unreadable record names the source", () => {
     const { bytes } = plain();
@@ -149,17 +140,13 @@ describe("the architecture record", () => {
     const e = refusal(after, { source: "m.safetensors" });
     expect([e.field, e.message.startsWith("model: presparse: m.safetensors: Model: ")]).toEqual(["presparse", true]);
     expect(refusal(after).message.startsWith("model: presparse: model: Model: ")).toBe(true);
-    // a full layer whose record says 0.5 × 800 = 400 connections: the dense pattern it asks for cannot exist
+    // a full layer whose record says 0.5 × 800 = 400 connections: its sizes are refused before any pattern is built
     const half = edit(bytes, (s) => Object.assign(s.trunk[2], { inputs: 0.5, outputs: 800, nnz: 400 }));
     const full = edit(
       half,
       (_s, _m, t) => (t["trunk.2.values"] = { dtype: "F32", shape: [400], data: new Float32Array(400) }),
     );
-    expect(told(full)).toEqual([
-      "model",
-      "trunk.2.pattern",
-      `model: trunk.2.pattern: ${messageOf(() => Pattern.dense(0.5, 800))}`,
-    ]);
+    expect(told(full)).toEqual(["model", "trunk.2.inputs", "model: trunk.2.inputs: expected an integer, got 0.5"]);
   });
 
   it("the model hash, when the file has one, is 16 lowercase hex digits", () => {
@@ -459,11 +446,19 @@ describe("split records", () => {
     const { hb } = halves();
     for (const key of ["after", "splitId", "activationWidth", "classes", "totalExits"]) {
       for (const v of [key === "totalExits" ? -1 : 0, 1.5, "2", 2 ** 53]) {
-        expect(told(rec((r) => (r[key] = v))(hb)), `${key} = ${v}`).toEqual([
-          "split",
-          `extra.split.${key}`,
-          `split: extra.split.${key}: model: expected a positive integer, got ${JSON.stringify(v)}`,
-        ]);
+        // a size past the model limits is refused as one, before anything of its size is allocated
+        const [format, field, message] = told(rec((r) => (r[key] = v))(hb));
+        if (v === 2 ** 53 && key !== "after" && key !== "splitId") {
+          expect([format, field], `${key} = ${v}`).toEqual(["model", `extra.split.${key}`]);
+          expect(message).toMatch(
+            new RegExp(`^model: extra\\.split\\.${key}: model: ${key} ${v}, the limit is \\d+ \\(limits\\.max`),
+          );
+        } else
+          expect([format, field, message], `${key} = ${v}`).toEqual([
+            "split",
+            `extra.split.${key}`,
+            `split: extra.split.${key}: model: expected a positive integer, got ${JSON.stringify(v)}`,
+          ]);
       }
     }
     // a head with no exits of its own may belong to a model without exits (totalExits 0)
@@ -492,7 +487,7 @@ describe("split records", () => {
     ]);
   });
 
-  it("the activation shape: 1 to 3 positive integers whose product is the width; old bundles without it are flat", () => {
+  it("the activation shape: 1 to 3 positive integers, product the width; old bundles without it are flat", () => {
     const { hb } = halves();
     expect(loads(rec((r) => delete r.activationShape)(hb))!.activationShape).toEqual([8]);
     expect(loads(rec((r) => (r.activationShape = [2, 4]))(hb))!.activationShape).toEqual([2, 4]);
@@ -501,7 +496,8 @@ describe("split records", () => {
       expect(told(rec((r) => (r.activationShape = shape))(hb)), JSON.stringify(shape)).toEqual([
         "split",
         "extra.split.activationShape",
-        `split: extra.split.activationShape: model: expected 1–3 positive integers whose product is the activation width 8, got ${JSON.stringify(shape)}`,
+        `split: extra.split.activationShape: model: expected 1–3 positive integers whose product is the activation ` +
+          `width 8, got ${JSON.stringify(shape)}`,
       ]);
     }
     // a cut of width 1: the empty shape's product is 1, and it is still refused

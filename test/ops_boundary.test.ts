@@ -114,7 +114,7 @@ describe("ConvWeights", () => {
     ]);
   });
 
-  it("activations of 2^31 features, in or out, are refused before any index is built (2^31 − 1 is prime: no edge)", () => {
+  it("activations of 2^31 features, in or out, are refused before any index is built (2^31 − 1 is prime)", () => {
     const p = Pattern.dense(1, 1);
     expectRefusals(ValidationError, [
       [

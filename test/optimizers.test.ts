@@ -56,7 +56,7 @@ function expectNear(what: string, got: Float32Array, want: Float64Array, rel: nu
 }
 
 describe("Adam follows Keras 2 legacy Adam step after step", () => {
-  it("weights and both moments after each of 6 steps, with decay, L2 on the weight only, and non-default betas and ε", () => {
+  it("weights and both moments after each of 6 steps: decay, L2 on the weight only, non-default betas and ε", () => {
     const o = { lr: 0.01, beta1: 0.8, beta2: 0.95, eps: 1e-3, decay: 0.2, weightDecay: 0.05 };
     const opt = new Adam(o);
     expect(opt.name).toBe("adam");
@@ -126,7 +126,7 @@ describe("Sgd follows heavy-ball momentum with Keras-legacy decay", () => {
 });
 
 describe("optimizer state", () => {
-  it("is as long as each parameter (two moments for Adam, one velocity for Sgd), none before a step, all freed by dispose", () => {
+  it("as long as each parameter (Adam two moments, Sgd one velocity), none before a step, freed by dispose", () => {
     for (const [opt, perParam] of [
       [new Adam(), 2],
       [new Sgd(), 1],

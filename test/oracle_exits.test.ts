@@ -149,7 +149,7 @@ function inputs(features: number, B: number, seed: number): Float32Array {
 }
 
 describe("ExitRunner against a plain softmax / entropy oracle", () => {
-  it("answers each sample at the first exit whose max probability or entropy passes its threshold, with that classifier's class and logits", () => {
+  it("answers at the first exit whose max probability or entropy passes, with its class and logits", () => {
     let compared = 0,
       early = 0,
       total = 0;
@@ -227,7 +227,7 @@ describe("ExitRunner against a plain softmax / entropy oracle", () => {
     expect([...answeredBy].sort()).toEqual(["exit", "final"]);
   });
 
-  it("the extreme policies: maxprob:0 answers everything at the first exit, entropy:0 and maxprob:1 (almost) nothing early", () => {
+  it("extreme policies: maxprob:0 answers all at the first exit; entropy:0, maxprob:1 (almost) none early", () => {
     const spec: Spec = {
       sizes: [10, 8, 6, 8, 4],
       outDegrees: [4, 3, 4, 4],
@@ -278,7 +278,7 @@ describe("exitMacs against a count from the sizes and out-degrees", () => {
   /** MACs per sample of one layer: its stored connections (inputs · out-degree; every connection when dense). */
   const layerMacs = (inputs: number, outputs: number, d: number) => inputs * Math.min(d, outputs);
 
-  it("with two or more exits at any layers: trunk to the branch plus every head passed; the final pays every head", () => {
+  it("two or more exits at any layers: trunk to the branch plus every head passed; the final pays every head", () => {
     fc.assert(
       fc.property(specArb, (spec) => {
         const model = build(spec);

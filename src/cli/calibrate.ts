@@ -154,23 +154,28 @@ real early-exit runner.
     else {
       const out = process.stdout;
       out.write(
-        `threshold sweep on ${test.n} held-out samples (${kind}); final exit alone: ${pct(whole.finalAccuracy)}, ${whole.fullMacs} MACs/sample\n`,
+        `threshold sweep on ${test.n} held-out samples (${kind}); final exit alone: ${pct(whole.finalAccuracy)}, ` +
+          `${whole.fullMacs} MACs/sample\n`,
       );
       out.write(
-        `  ${"threshold".padEnd(10)} ${"accuracy".padStart(9)} ${"early exit".padStart(10)} ${"mean MACs".padStart(10)}\n`,
+        `  ${"threshold".padEnd(10)} ${"accuracy".padStart(9)} ${"early exit".padStart(10)} ` +
+          `${"mean MACs".padStart(10)}\n`,
       );
       for (const p of whole.points)
         out.write(
-          `  ${String(p.threshold).padEnd(10)} ${pct(p.accuracy).padStart(9)} ${pct(p.earlyRate, 1).padStart(10)} ${p.meanMacs.toFixed(0).padStart(10)}\n`,
+          `  ${String(p.threshold).padEnd(10)} ${pct(p.accuracy).padStart(9)} ${pct(p.earlyRate, 1).padStart(10)} ` +
+            `${p.meanMacs.toFixed(0).padStart(10)}\n`,
         );
       if (!chosen)
         out.write(`no threshold keeps accuracy within ${target} points of the final exit on the calibration half\n`);
       else {
         out.write(
-          `chosen ${chosen.policy} (${result.rule}, on ${even.n} samples): accuracy ${pct(chosen.accuracy)}, early exit ${pct(chosen.earlyRate, 1)}, ${chosen.meanMacs.toFixed(0)} MACs/sample\n`,
+          `chosen ${chosen.policy} (${result.rule}, on ${even.n} samples): accuracy ${pct(chosen.accuracy)}, early ` +
+            `exit ${pct(chosen.earlyRate, 1)}, ${chosen.meanMacs.toFixed(0)} MACs/sample\n`,
         );
         out.write(
-          `verified on the other ${odd.n}: accuracy ${pct(verified!.accuracy)} (final exit ${pct(verifiedFinal)}), early exit ${pct(verified!.earlyRate, 1)}, ${verified!.meanMacs.toFixed(0)} MACs/sample\n`,
+          `verified on the other ${odd.n}: accuracy ${pct(verified!.accuracy)} (final exit ${pct(verifiedFinal)}), ` +
+            `early exit ${pct(verified!.earlyRate, 1)}, ${verified!.meanMacs.toFixed(0)} MACs/sample\n`,
         );
         if (v.store) out.write(`stored ${chosen.policy} in ${path}\n`);
       }

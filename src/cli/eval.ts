@@ -63,7 +63,8 @@ ${THREADS_HELP}
       );
       if (ee) {
         process.stdout.write(
-          `  early-exit system (${ee.policy}): accuracy ${pct(ee.accuracy)}, exit rates ${ee.exitRates.map((r) => pct(r, 1)).join(" / ")}, ` +
+          `  early-exit system (${ee.policy}): accuracy ${pct(ee.accuracy)}, exit rates ` +
+            `${ee.exitRates.map((r) => pct(r, 1)).join(" / ")}, ` +
             `mean ${ee.meanMacs.toFixed(0)} MACs/sample vs ${fullMacs} without exits\n`,
         );
       }

@@ -179,10 +179,12 @@ bytes sent per sample (against the raw 1-byte-per-pixel input) and latency perce
           `(batch ${batch}, ${dtype} frames${out.policy ? `, policy ${out.policy}` : ", no edge exit"})\n`,
       );
       process.stdout.write(
-        `  accuracy ${pct(out.accuracy)}, answered on the edge ${pct(out.exitRate)} (${exited}), by the server ${sent}\n`,
+        `  accuracy ${pct(out.accuracy)}, answered on the edge ${pct(out.exitRate)} (${exited}), by the server ` +
+          `${sent}\n`,
       );
       process.stdout.write(
-        `  sent ${out.bytesPerSample.toFixed(1)} B/sample on average (${out.bytesPerSentSample.toFixed(1)} B per sample sent) vs ${rawBytes} B raw: ${(rawBytes / Math.max(out.bytesPerSample, 1e-9)).toFixed(1)}× less\n`,
+        `  sent ${out.bytesPerSample.toFixed(1)} B/sample on average (${out.bytesPerSentSample.toFixed(1)} B per ` +
+          `sample sent) vs ${rawBytes} B raw: ${(rawBytes / Math.max(out.bytesPerSample, 1e-9)).toFixed(1)}× less\n`,
       );
       if (out.wireBytesPerSample)
         process.stdout.write(
@@ -191,7 +193,9 @@ bytes sent per sample (against the raw 1-byte-per-pixel input) and latency perce
         );
       if (slowdown !== 1) process.stdout.write(`  latencies with the edge ${slowdown}× slower than this machine\n`);
       process.stdout.write(
-        `  latency per sample p50 ${ms(out.latencyMs.p50)}, p95 ${ms(out.latencyMs.p95)}, p99 ${ms(out.latencyMs.p99)}; ${requests} requests, ${retries} retries, ${out.samplesPerSecond.toFixed(0)} samples/s\n`,
+        `  latency per sample p50 ${ms(out.latencyMs.p50)}, p95 ${ms(out.latencyMs.p95)}, p99 ` +
+          `${ms(out.latencyMs.p99)}; ${requests} requests, ${retries} retries, ${out.samplesPerSecond.toFixed(0)} ` +
+          `samples/s\n`,
       );
     }
   },

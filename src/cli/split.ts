@@ -89,13 +89,16 @@ the server refuses frames from any other head.
           `${path} (hash ${loaded.hash}) split after hidden layer ${after}: ${w} activations cross the network\n`,
         );
         process.stdout.write(
-          `  ${headPath}  ${fmtBytes(headBytes.length)}  ${head.trunk.length} layer(s), ${head.exits.length} exit(s), ${headMacs.final} MACs for a sample it sends${policy ? `, policy ${policy}` : ""}\n`,
+          `  ${headPath}  ${fmtBytes(headBytes.length)}  ${head.trunk.length} layer(s), ${head.exits.length} ` +
+            `exit(s), ${headMacs.final} MACs for a sample it sends${policy ? `, policy ${policy}` : ""}\n`,
         );
         process.stdout.write(
-          `  ${tailPath}  ${fmtBytes(tailBytes.length)}  ${tail.trunk.length} layer(s), ${tail.exits.length} exit(s), ${tailMacs} MACs/sample\n`,
+          `  ${tailPath}  ${fmtBytes(tailBytes.length)}  ${tail.trunk.length} layer(s), ${tail.exits.length} ` +
+            `exit(s), ${tailMacs} MACs/sample\n`,
         );
         process.stdout.write(
-          `  frame payload per sample: ${perSample.f32} B f32, ${perSample.f16} B f16, ${perSample.int8} B int8 (+${out.frame.overheadBytes} B per frame)\n`,
+          `  frame payload per sample: ${perSample.f32} B f32, ${perSample.f16} B f16, ${perSample.int8} B int8 ` +
+            `(+${out.frame.overheadBytes} B per frame)\n`,
         );
       }
     } finally {

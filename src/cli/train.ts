@@ -60,7 +60,8 @@ export function modelFromFlags(
   );
   if (weights.length !== exitsAfter.length + 1)
     throw new UsageError(
-      `${cmd}: --exit-weights needs ${exitsAfter.length + 1} values (one per exit, then the final classifier), got ${weights.length}`,
+      `${cmd}: --exit-weights needs ${exitsAfter.length + 1} values (one per exit, then the final classifier), got ` +
+        `${weights.length}`,
     );
   const biasInit = num(cmd, "bias-init", v["bias-init"], 0.1);
   const exitDegree =
@@ -167,7 +168,8 @@ ${THREADS_HELP}
     const progress = new Progress(Boolean(v.quiet));
     const size = sizeSummary(model);
     progress.line(
-      `train: ${data.train.n} samples, test ${data.test.n}; ${size.parameters} parameters stored (${size.denseParameters} dense), ${size.macs} MACs/sample`,
+      `train: ${data.train.n} samples, test ${data.test.n}; ${size.parameters} parameters stored ` +
+        `(${size.denseParameters} dense), ${size.macs} MACs/sample`,
     );
     const reports = train(model, data.train, {
       epochs,
@@ -180,7 +182,8 @@ ${THREADS_HELP}
         if (v.json) process.stdout.write(`${JSON.stringify(r)}\n`);
         const acc = (a?: number[]) => (a ? a.map((x) => pct(x)).join("/") : "-");
         progress.line(
-          `epoch ${r.epoch}/${epochs}  loss ${r.loss.toFixed(4)}  train ${acc(r.trainAccuracy)}  test ${acc(r.testAccuracy)}  ${r.seconds.toFixed(3)} s  ${Math.round(r.samplesPerSecond)} samples/s`,
+          `epoch ${r.epoch}/${epochs}  loss ${r.loss.toFixed(4)}  train ${acc(r.trainAccuracy)}  test ` +
+            `${acc(r.testAccuracy)}  ${r.seconds.toFixed(3)} s  ${Math.round(r.samplesPerSecond)} samples/s`,
         );
       },
     });
@@ -192,7 +195,8 @@ ${THREADS_HELP}
       });
       const denseBytes = size.denseParameters * 4;
       progress.line(
-        `saved ${v.save}: ${fmtBytes(saved.bytes)} (dense float32 equivalent ${fmtBytes(denseBytes)}, ${(denseBytes / saved.bytes).toFixed(1)}× smaller), hash ${saved.hash}`,
+        `saved ${v.save}: ${fmtBytes(saved.bytes)} (dense float32 equivalent ${fmtBytes(denseBytes)}, ` +
+          `${(denseBytes / saved.bytes).toFixed(1)}× smaller), hash ${saved.hash}`,
       );
       if (v.json)
         process.stdout.write(

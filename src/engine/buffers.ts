@@ -117,7 +117,7 @@ export class Matrix {
     m.view().set(data);
     return m;
   }
-  /** A feature-major [features, n] matrix from n samples stored one after another (sample-major, as datasets hold them). */
+  /** A feature-major [features, n] matrix from n samples stored one after another (sample-major, as datasets are). */
   static fromSamples(engine: Engine, features: number, samples: ArrayLike<number>): Matrix {
     checkInt("Matrix.fromSamples", "features", features, 1);
     if (samples.length % features !== 0 || samples.length === 0) {

@@ -189,7 +189,8 @@ async function readBytes(input: WasmSource): Promise<Uint8Array> {
         return new Uint8Array(await readFileNode(url));
       } catch (e) {
         throw new WasmLoadError(
-          `presparse.wasm: cannot read ${url.pathname}: ${(e as Error).message} (was \`npm install\` run? it builds the module)`,
+          `presparse.wasm: cannot read ${url.pathname}: ${(e as Error).message} ` +
+            "(was `npm install` run? it builds the module)",
         );
       }
     }
@@ -212,7 +213,8 @@ function checkBytes(bytes: Uint8Array): void {
   }
   if (!WebAssembly.validate(SIMD_PROBE)) {
     throw new WasmLoadError(
-      "presparse.wasm: this runtime lacks WebAssembly fixed-width SIMD (Node ≥ 16.4, Chrome ≥ 91, Firefox ≥ 89, Safari ≥ 16.4 have it)",
+      "presparse.wasm: this runtime lacks WebAssembly fixed-width SIMD " +
+        "(Node ≥ 16.4, Chrome ≥ 91, Firefox ≥ 89, Safari ≥ 16.4 have it)",
     );
   }
   if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>))
@@ -624,7 +626,8 @@ async function compile(bytes: Uint8Array): Promise<WebAssembly.Module> {
     const msg = (e as Error).message;
     const csp = /unsafe-eval|Content Security Policy|CSP/i.test(msg);
     throw new WasmLoadError(
-      `presparse.wasm: compile failed: ${msg}${csp ? " (the page's Content-Security-Policy must allow 'wasm-unsafe-eval')" : ""}`,
+      `presparse.wasm: compile failed: ` +
+        `${msg}${csp ? " (the page's Content-Security-Policy must allow 'wasm-unsafe-eval')" : ""}`,
     );
   }
 }

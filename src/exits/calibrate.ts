@@ -179,7 +179,10 @@ export function pickForAccuracy(c: Calibration, maxLossPoints: number, z = 1): S
   return ok.sort((a, b) => a.meanMacs - b.meanMacs || b.accuracy - a.accuracy)[0];
 }
 
-/** The knee of accuracy vs mean MACs: in coordinates scaled to [0, 1], the point farthest above the chord from the cheapest to the costliest point. */
+/**
+ * The knee of accuracy vs mean MACs: in coordinates scaled to [0, 1], the point farthest above the chord from the
+ * cheapest to the costliest point.
+ */
 export function pickKnee(c: Calibration): SweepPoint {
   const pts = [...c.points].sort((a, b) => a.meanMacs - b.meanMacs);
   const m0 = pts[0]!.meanMacs,

@@ -1,4 +1,4 @@
-// Adam (Keras legacy): lr_t = lr/(1+decay·t) · √(1−β2ᵗ)/(1−β1ᵗ);  m,v nnz-long;  SGD with momentum: u = μu − lr·g; w += u
+// Adam (Keras legacy): lr_t = lr/(1+decay·t) · √(1−β2ᵗ)/(1−β1ᵗ); m,v nnz-long; SGD with momentum: u = μu − lr·g; w += u
 import { ShapeError, ValidationError } from "../engine/errors.js";
 import type { Param } from "./layers/layer.js";
 import { F32Buffer, checkOperands } from "../engine/buffers.js";
