@@ -129,6 +129,14 @@ const show = (v: unknown): string => {
 /** Where `got` first differs from `want`, or undefined: deep over arrays and plain objects, leaves by Object.is. */
 function difference(got: unknown, want: unknown, path: string): string | undefined {
   if (Object.is(got, want)) return undefined;
+  if (typeof got === "string" && typeof want === "string") {
+    // long strings (hex bytes) differ somewhere in the middle: show where
+    let i = 0;
+    while (i < got.length && i < want.length && got[i] === want[i]) i++;
+    const near = (s: string) => `${i > 16 ? "…" : ""}${show(s.slice(Math.max(0, i - 16), i + 48))}`;
+    const where = `${path || "value"}: differs at character ${i} (length ${got.length}, want ${want.length})`;
+    return `${where}: got ${near(got)}, want ${near(want)}`;
+  }
   const here = `${path || "value"}: got ${show(got)}, want ${show(want)}`;
   if (Array.isArray(want)) {
     if (!Array.isArray(got)) return here;
