@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-// Bundles the TypeScript the Chromium suite and the kernel benchmarks run: test/browser/kernels.page.ts (the page) and
-// test/cases/index.ts (every kernel case) into build/test/, from the very sources the Node suite runs. presparse
-// itself is not bundled: every import of a module under src/ becomes an import of the package's two browser entries
-// as built, dist/index.js ("presparse") and dist/ops_index.js ("presparse/ops"), which between them export every
-// name the page and the cases use. So the page and the benchmarks run the shipped package, chunks and all, and
-// share one instance of it with their own imports of it; a case that imports a name neither entry exports fails to
-// bundle. fast-check stays an import too (the page's import map names it). browser.test.ts bundles before it
-// serves the page.
+// Bundles the TypeScript the Chromium suite and the kernel benchmarks run: test/browser/kernels.page.ts and
+// test/browser/golden.page.ts (the pages) and test/cases/index.ts (every kernel case) into build/test/, from the very
+// sources the Node suite runs. presparse itself is not bundled: every import of a module under src/ becomes an import
+// of the package's two browser entries as built, dist/index.js ("presparse") and dist/ops_index.js ("presparse/ops"),
+// which between them export every name the pages and the cases use. So the pages and the benchmarks run the shipped
+// package, chunks and all, and share one instance of it with their own imports of it; a case that imports a name
+// neither entry exports fails to bundle. fast-check stays an import too (the pages' import map names it).
+// browser.test.ts bundles before it serves the pages.
 //
 //   node scripts/bundle-tests.mjs
 import { existsSync } from "node:fs";
@@ -19,7 +19,11 @@ const SRC = join(ROOT, "src");
 const OUT = join(ROOT, "build/test");
 
 /** The bundles, by name: build/test/<name>.js. */
-export const ENTRIES = { "kernels.page": "test/browser/kernels.page.ts", cases: "test/cases/index.ts" };
+export const ENTRIES = {
+  "kernels.page": "test/browser/kernels.page.ts",
+  "golden.page": "test/browser/golden.page.ts",
+  cases: "test/cases/index.ts",
+};
 
 /** The package's browser entries as built, first the one a name is taken from when both export it. */
 export const PUBLIC_ENTRIES = ["dist/index.js", "dist/ops_index.js"];

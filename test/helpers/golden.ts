@@ -1,63 +1,28 @@
-// The golden values of test/golden/golden.json, computed by test/golden/golden.py without any presparse code.
-import { createHash } from "node:crypto";
+// The Node side of the golden checks of test/cases/golden.ts: test/golden/golden.json read from disk, vitest's
+// toEqual as their comparison, the shared engine and the embedded digits as src/data loads them.
 import { readFileSync } from "node:fs";
+import { loadData } from "../../src/node/index.js";
+import { expect, it } from "vitest";
+import { type Golden, type GoldenContext, type GoldenGroup, goldenChecks } from "../cases/golden.js";
+import { getEngine } from "./engine.js";
 
-export interface GoldenPattern {
-  fixedDegree?: [number, number, number, number];
-  random?: [number, number, number, number];
-  dense?: [number, number];
-  csr?: [number, number];
-  kind: string;
-  inputs: number;
-  outputs: number;
-  hash: string;
-  rowPtrSha256: string;
-  colIdxSha256: string;
-  firstRow: number[];
-  rowPtr?: number[];
-  colIdx?: number[];
-}
+export * from "../cases/golden.js";
 
-export interface GoldenFrame {
-  dtype: "f32" | "f16" | "int8";
-  kind: "activation" | "logits" | "probabilities";
-  shape: number[];
-  splitId: number;
-  modelHash: string;
-  data: number[];
-  scale: number;
-  decoded: number[];
-  hex: string;
-}
+/** test/golden/golden.json, computed by test/golden/golden.py without any presparse code. */
+export const golden: Golden = JSON.parse(readFileSync(new URL("../golden/golden.json", import.meta.url), "utf8"));
 
-export interface GoldenTensor {
-  name: string;
-  dtype: string;
-  shape: number[];
-  values: number[];
-}
-
-export interface Golden {
-  patterns: GoldenPattern[];
-  frames: GoldenFrame[];
-  safetensors: {
-    tensors: GoldenTensor[];
-    metadata: Record<string, string>;
-    hex: string;
-    sha256: string;
-    otherWriterHex: string;
-    noMetadataHex: string;
+/** The context the Node suite runs the golden checks in. */
+export async function nodeContext(): Promise<GoldenContext> {
+  return {
+    equal: (label, got, want) => expect(got, label).toEqual(want),
+    engine: await getEngine(),
+    digits: () => loadData("mnist", { seed: 0, padTo: 800 }).train,
   };
 }
 
-export const golden: Golden = JSON.parse(readFileSync(new URL("../golden/golden.json", import.meta.url), "utf8"));
-
-/** SHA-256 (hex) of an array's bytes; Int32Array bytes are little-endian on every platform Node runs on. */
-export function sha256(a: ArrayBufferView): string {
-  return createHash("sha256")
-    .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
-    .digest("hex");
+/** One vitest test per golden check of the group, under the check's name (the Chromium suite runs the same). */
+export function goldenTests(group: GoldenGroup): void {
+  const checks = goldenChecks(golden).filter((c) => c.group === group);
+  if (checks.length === 0) throw new Error(`no golden checks in group ${group}`);
+  for (const c of checks) it(c.name, async () => c.run(await nodeContext()));
 }
-
-export const fromHex = (h: string): Uint8Array => Uint8Array.from(h.match(/../g) ?? [], (b) => parseInt(b, 16));
-export const toHex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
