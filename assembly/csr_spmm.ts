@@ -187,7 +187,10 @@ export function csrSpmm(
 // 1024×1024, 5–50% density, one thread, AMD EPYC 2-core VM): 1.11–1.35× today's unblocked csrSpmm for blocks of 2,
 // 1.17–1.28× for 4; rowCombine's passes run two rows at a time (each input vector loaded once for both, csrSpmm's
 // bits) measured only 1.00–1.10×, so the blocked path keeps its sums in registers instead; summing two entries
-// before each add (y + (w0·x0 + w1·x1), half the dependent adds) measured 0.67–0.82× this: more live registers.
+// before each add (y + (w0·x0 + w1·x1), half the dependent adds) measured 0.67–0.82× this: more live registers;
+// a copy of a block-4's weights transposed to [entry][row] (one load and four lane splats per entry instead of four
+// loads) measured 0.97–1.00×: the loads do not bound this loop; the adds' latency (8 sums, one add each per entry)
+// likely does.
 @inline function tileBlock<R, V>(
   yo: usize, xo: usize, stride: usize, idx: usize, values: usize, start: i32, n: i32, init: usize, relu: bool,
 ): void {
