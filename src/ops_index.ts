@@ -6,6 +6,8 @@ export {
   defaultEngine,
   defaultWasmUrl,
   defaultThreadedWasmUrl,
+  defaultRelaxedWasmUrl,
+  relaxedSimdSupported,
   defaultThreads,
   MAX_DEFAULT_THREADS,
   type Kernels,
