@@ -193,7 +193,7 @@ export function csrSpmm(
 // likely does.
 // acc + w·x lane by lane: two rounded operations in the fixed-SIMD build; one fused multiply-add where the
 // hardware has one in the relaxed-SIMD build (presparse.relaxed.wasm), whose blocked sums may then differ in the last
-// place. 1.10–1.24× the blocked rate measured on Node 24.22.3 (bench/tiling.mjs; AMD EPYC 2-core VM, load 1.8).
+// place. 1.09–1.26× the blocked rate measured on Node 24.22.3 (bench/tiling.mjs --relaxed; AMD EPYC 2-core VM).
 @inline function madd(acc: v128, w: v128, x: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(w, x, acc);
   return f32x4.add(acc, f32x4.mul(w, x));

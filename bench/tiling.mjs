@@ -3,7 +3,9 @@
 // baseline build timed in turn in the same process (its build/presparse.wasm, same operands): rounds alternate new and
 // baseline, and the table gives the median and the spread (min–max) of the rounds. Then batch-1 latency of the
 // paper's 800→40 layer (out-degree 2) through the validated op, JavaScript call included.
-// Run: npm run build && node bench/tiling.mjs --baseline DIR [--rounds N]   (or PRESPARSE_BASELINE=DIR)
+// Run: npm run build && node bench/tiling.mjs --baseline DIR [--rounds N] [--relaxed]   (or PRESPARSE_BASELINE=DIR)
+// --relaxed times build/presparse.relaxed.wasm as the new build (Node ≥ 21); `--baseline .` then compares it with
+// this tree's fixed-SIMD build.
 // csrSpmmT has no blocked kernel (a column's entries read distinct dY rows): it is timed unblocked only.
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -68,7 +70,7 @@ const COLUMNS = ["density", "block", "op", "new", "baseline", "ratio"];
 const progress = process.stdout.isTTY === false;
 const median = (a) => [...a].sort((u, v) => u - v)[a.length >> 1];
 
-export async function run({ baseline = process.env.PRESPARSE_BASELINE, rounds = 5 } = {}) {
+export async function run({ baseline = process.env.PRESPARSE_BASELINE, rounds = 5, relaxed = false } = {}) {
   if (!baseline) {
     console.log(
       "\n## Tiled and blocked CSR kernels: skipped (give --baseline DIR, a built tree of the commit to beat)",
@@ -76,8 +78,10 @@ export async function run({ baseline = process.env.PRESPARSE_BASELINE, rounds = 
     return;
   }
   const m = machine();
-  console.log(`\n## Tiled and blocked CSR kernels, batch ${B}, ${N}×${N}, one thread\n${machineLine(m)}`);
-  const mine = instance(new URL("../build/presparse.wasm", import.meta.url).pathname);
+  const what = relaxed ? " (new: the relaxed-SIMD build)" : "";
+  console.log(`\n## Tiled and blocked CSR kernels${what}, batch ${B}, ${N}×${N}, one thread\n${machineLine(m)}`);
+  // --relaxed times the relaxed-SIMD build as the new one (a runtime with relaxed SIMD: Node ≥ 21)
+  const mine = instance(new URL(`../build/presparse${relaxed ? ".relaxed" : ""}.wasm`, import.meta.url).pathname);
   const base = instance(join(resolve(baseline), "build/presparse.wasm"));
   const rows = [];
   for (const density of DENSITIES) {
@@ -155,5 +159,6 @@ if (isMain(import.meta.url)) {
   await run({
     baseline: opt("--baseline") ?? process.env.PRESPARSE_BASELINE,
     rounds: Number(opt("--rounds") ?? 5),
+    relaxed: args.includes("--relaxed"),
   });
 }

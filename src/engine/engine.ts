@@ -61,7 +61,7 @@ export interface LoadOptions {
   thresholds?: ThresholdOption;
   /**
    * On one thread, load the relaxed-SIMD build (`presparse.relaxed.wasm`: fused multiply-adds in the blocked forward
-   * product, 1.10–1.24× its rate on Node 24) when the runtime validates relaxed SIMD ({@link relaxedSimdSupported}),
+   * product, 1.09–1.26× its rate on Node 24) when the runtime validates relaxed SIMD ({@link relaxedSimdSupported}),
    * else the fixed-SIMD build. Default false: its blocked results may differ from the fixed build's in the last bit.
    */
   relaxedSimd?: boolean;
