@@ -119,7 +119,8 @@ export async function run({ baseline = process.env.PRESPARSE_BASELINE, rounds = 
   );
   console.log("GFLOP/s on stored connections: median (min–max) of the rounds; ratio per round, new over baseline");
   const latency = await batchOne(baseline, rounds);
-  const path = writeResults("tiling", { machine: m, B, N, rounds, baseline, rows, latency });
+  const epochs = await trainEpoch(baseline, rounds);
+  const path = writeResults("tiling", { machine: m, B, N, rounds, baseline, rows, latency, epochs });
   console.log(`results: ${path}`);
 }
 
@@ -148,6 +149,54 @@ async function batchOne(baseline, rounds) {
   const show = (t) => `${median(t).toFixed(2)} µs (${Math.min(...t).toFixed(2)}–${Math.max(...t).toFixed(2)})`;
   console.log(`batch 1, 800→40 at out-degree 2, bias + ReLU, through csrSpmm(): new ${show(ta)}, baseline ${show(tb)}`);
   return { new: ta, baseline: tb };
+}
+
+/**
+ * Seconds of the second training epoch of 784-1024-1024-10 at out-degrees (128, 104, 10) on 8,192 random samples
+ * (Adam, batch 256, one thread): the baseline unblocked, then this tree unblocked and at blocks (4, 4, 1), in turn.
+ */
+async function trainEpoch(baseline, rounds) {
+  const n = 8192,
+    f = 784;
+  let s = 5;
+  const x = Float32Array.from({ length: n * f }, () => (s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const y = Int32Array.from({ length: n }, (_, i) => i % 10);
+  const here = new URL("..", import.meta.url).pathname;
+  const arms = [];
+  for (const [label, dir, blocks] of [
+    ["baseline", resolve(baseline), [1, 1, 1]],
+    ["new", here, [1, 1, 1]],
+    ["new, blocks 4,4,1", here, [4, 4, 1]],
+  ]) {
+    const L = await import(join(dir, "dist/index.js"));
+    const engine = await L.Engine.load({ threads: 1 });
+    arms.push({ label, L, engine, blocks, data: L.makeDataset("random", x, y, f, 10), seconds: [] });
+  }
+  for (let r = 0; r < rounds; r++) {
+    for (const a of arms) {
+      const model = a.L.Model.mlp(a.engine, {
+        sizes: [784, 1024, 1024, 10],
+        outDegrees: [128, 104, 10],
+        blocks: a.blocks,
+      });
+      const optimizer = new a.L.Adam({ lr: 1e-3, decay: 1e-5 });
+      const reports = a.L.train(model, a.data, { epochs: 2, batchSize: 256, optimizer, seed: 1, trainAccuracy: false });
+      a.seconds.push(reports[1].seconds);
+      model.dispose();
+      optimizer.dispose?.();
+    }
+  }
+  const base = arms[0].seconds;
+  for (const a of arms) {
+    const ratios = a.seconds.map((t, i) => base[i] / t);
+    console.log(
+      `epoch of 8,192 samples, 784-1024-1024-10 (128,104,10), ${a.label}: ${median(a.seconds).toFixed(3)} s ` +
+        `(${Math.min(...a.seconds).toFixed(3)}–${Math.max(...a.seconds).toFixed(3)}), ` +
+        `${median(ratios).toFixed(2)}× the baseline's speed ` +
+        `(${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`,
+    );
+  }
+  return arms.map((a) => ({ label: a.label, seconds: a.seconds }));
 }
 
 if (isMain(import.meta.url)) {
