@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { meanCi, run } from "../bench/block_accuracy.mjs";
 
 describe("bench/block_accuracy.mjs", () => {
-  it("trains each network at blocks 1, 2, 4 over the seeds and reports mean ± 95% CI and seconds per epoch", async () => {
+  it("trains each network at blocks 1, 2, 4 over the seeds: mean ± 95% CI and seconds per epoch", async () => {
     const rows = (await run({ seeds: 2, epochsPaper: 1, epochsWide: 1, trainSamples: 300, quiet: true })) as {
       net: string;
       block: string | number;
