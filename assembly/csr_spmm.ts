@@ -25,7 +25,11 @@ type No = u16;
 // input rows stream through contiguously (prefetch-friendly); the first pass writes the bias in directly and the last
 // applies the ReLU, so a row of 2 entries costs one pass, not three. (8 entries per pass measured slower: with 8 row
 // pointers live, V8 spills registers in the inner loop. Tiling the batch to keep input slices in L2 was slower too:
-// short strided segments defeat the hardware prefetcher.)
+// short strided segments defeat the hardware prefetcher. Register tiling over the batch (XNNPACK's sparse GEMM: a
+// 16-column tile of the row kept in 4 v128 sums across all its entries, stored once, same association) measured
+// 0.54–0.70× this for csrSpmm and 0.50–0.60× for csrSpmmT at batch 256 on 1024×1024 at 5–50% density, one thread,
+// AMD EPYC 2-core VM, bench/tiling.mjs against commit 3621388: each tile re-walks the row's entries 64 bytes at a
+// time, 1 KiB apart, reloading their weights and indices, where the passes stream.)
 @inline function pass<T, G, First, Relu>(
   y: usize, B: i32, stride: usize, input: usize, idx: usize, perm: usize, values: usize, p: i32, init: f32,
 ): void {
@@ -173,6 +177,155 @@ export function csrSpmm(
     assert(apart(y, <i64>m * B, x, <i64>k * B), "csrSpmm: Y overlaps X");
   }
   rowCombine<u8>(m, B, rowPtr, colIdx, 0, values, x, bias, y, relu != 0);
+}
+
+// A block of R = sizeof<R>() ∈ {2, 4} consecutive rows with the same n columns (row i's weights at start + i·n + t)
+// over V = sizeof<V>() ∈ {1, 2, 4} vectors of the batch: each input vector is loaded once for the R rows, and the R·V
+// sums stay in registers across the block's entries (R·V ≤ 8: with 16 live sums V8 spills). A blocked row sums in
+// order, y = init + w0·x0 + w1·x1 + …, in vector lanes and in the scalar tail alike, so its bits do not depend on
+// the batch either (they may differ from csrSpmm's in the last place). Measured (bench/tiling.mjs, batch 256,
+// 1024×1024, 5–50% density, one thread, AMD EPYC 2-core VM): 1.11–1.35× today's unblocked csrSpmm for blocks of 2,
+// 1.17–1.28× for 4; rowCombine's passes run two rows at a time (each input vector loaded once for both, csrSpmm's
+// bits) measured only 1.00–1.10×, so the blocked path keeps its sums in registers instead; summing two entries
+// before each add (y + (w0·x0 + w1·x1), half the dependent adds) measured 0.67–0.82× this: more live registers;
+// a copy of a block-4's weights transposed to [entry][row] (one load and four lane splats per entry instead of four
+// loads) measured 0.97–1.00×: the loads do not bound this loop; the adds' latency (8 sums, one add each per entry)
+// likely does.
+// acc + w·x lane by lane: two rounded operations in the fixed-SIMD build; one fused multiply-add where the
+// hardware has one in the relaxed-SIMD build (presparse.relaxed.wasm), whose blocked sums may then differ in the last
+// place. 1.09–1.26× the blocked rate measured on Node 24.22.3 (bench/tiling.mjs --relaxed; AMD EPYC 2-core VM).
+@inline function madd(acc: v128, w: v128, x: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(w, x, acc);
+  return f32x4.add(acc, f32x4.mul(w, x));
+}
+
+@inline function tileBlock<R, V>(
+  yo: usize, xo: usize, stride: usize, idx: usize, values: usize, start: i32, n: i32, init: usize, relu: bool,
+): void {
+  const r = sizeof<R>(), v = sizeof<V>();
+  const i0 = f32x4.splat(load<f32>(init)), i1 = f32x4.splat(load<f32>(init, 4));
+  const i2 = r >= 4 ? f32x4.splat(load<f32>(init, 8)) : i0, i3 = r >= 4 ? f32x4.splat(load<f32>(init, 12)) : i0;
+  let a0 = i0, a1 = i1, a2 = i2, a3 = i3; // vector 0 of rows 0..3
+  let b0 = i0, b1 = i1, b2 = i2, b3 = i3; // vector 1
+  let c0 = i0, c1 = i1, d0 = i0, d1 = i1; // vectors 2, 3 of rows 0, 1 (R = 2, V = 4)
+  const wn = <usize>n << 2;
+  for (let p = start; p < start + n; p++) {
+    const x = rowAt(xo, idx, p, stride);
+    const wp = values + (<usize>p << 2);
+    const w0 = v128.load32_splat(wp), w1 = v128.load32_splat(wp + wn);
+    const w2 = r >= 4 ? v128.load32_splat(wp + 2 * wn) : w0, w3 = r >= 4 ? v128.load32_splat(wp + 3 * wn) : w0;
+    const xa = v128.load(x);
+    a0 = madd(a0, w0, xa);
+    a1 = madd(a1, w1, xa);
+    if (r >= 4) {
+      a2 = madd(a2, w2, xa);
+      a3 = madd(a3, w3, xa);
+    }
+    if (v >= 2) {
+      const xb = v128.load(x, 16);
+      b0 = madd(b0, w0, xb);
+      b1 = madd(b1, w1, xb);
+      if (r >= 4) {
+        b2 = madd(b2, w2, xb);
+        b3 = madd(b3, w3, xb);
+      }
+    }
+    if (v >= 4) {
+      const xc = v128.load(x, 32), xd = v128.load(x, 48);
+      c0 = madd(c0, w0, xc);
+      c1 = madd(c1, w1, xc);
+      d0 = madd(d0, w0, xd);
+      d1 = madd(d1, w1, xd);
+    }
+  }
+  if (relu) {
+    const z = f32x4.splat(0);
+    a0 = f32x4.max(a0, z); a1 = f32x4.max(a1, z); a2 = f32x4.max(a2, z); a3 = f32x4.max(a3, z);
+    b0 = f32x4.max(b0, z); b1 = f32x4.max(b1, z); b2 = f32x4.max(b2, z); b3 = f32x4.max(b3, z);
+    c0 = f32x4.max(c0, z); c1 = f32x4.max(c1, z); d0 = f32x4.max(d0, z); d1 = f32x4.max(d1, z);
+  }
+  v128.store(yo, a0);
+  v128.store(yo + stride, a1);
+  if (r >= 4) {
+    v128.store(yo + 2 * stride, a2);
+    v128.store(yo + 3 * stride, a3);
+  }
+  if (v >= 2) {
+    v128.store(yo, b0, 16);
+    v128.store(yo + stride, b1, 16);
+    if (r >= 4) {
+      v128.store(yo + 2 * stride, b2, 16);
+      v128.store(yo + 3 * stride, b3, 16);
+    }
+  }
+  if (v >= 4) {
+    v128.store(yo, c0, 32);
+    v128.store(yo + stride, c1, 32);
+    v128.store(yo, d0, 48);
+    v128.store(yo + stride, d1, 48);
+  }
+}
+
+// The bias of a call without one (read-only static data: threads may share it).
+const ZEROS = memory.data(16);
+
+/**
+ * Y = A·X (+ bias) (ReLU) for A whose rows come in blocks of r ∈ {2, 4} consecutive rows with the same columns
+ * (m a multiple of r); arguments otherwise those of csrSpmm.
+ */
+export function csrSpmmBlock(
+  m: i32, B: i32, r: i32, rowPtr: usize, colIdx: usize, values: usize,
+  x: usize, bias: usize, y: usize, relu: i32,
+): void {
+  if (!ASC_NO_ASSERT) {
+    assert(m >= 0 && B >= 0 && (r == 2 || r == 4) && m % r == 0, "csrSpmmBlock: m, B ≥ 0, r 2 or 4 dividing m");
+    assert(offsets(rowPtr, m), "csrSpmmBlock: rowPtr must lie in memory, hold offsets ≥ 0 and never decrease");
+    const nnz = load<i32>(rowPtr + (<usize>m << 2));
+    assert(indices(colIdx, nnz, -1), "csrSpmmBlock: colIdx must lie in memory and hold column indices ≥ 0");
+    const k = reach(colIdx, nnz);
+    assert(inside(values, nnz), "csrSpmmBlock: values outside memory");
+    assert(inside(x, <i64>k * B), "csrSpmmBlock: X (as many rows as colIdx reaches) outside memory");
+    assert(insideIf(bias, m), "csrSpmmBlock: bias outside memory");
+    assert(inside(y, <i64>m * B), "csrSpmmBlock: Y outside memory");
+    assert(apart(y, <i64>m * B, x, <i64>k * B), "csrSpmmBlock: Y overlaps X");
+  }
+  if (r == 4) blockRows<u32>(m, B, rowPtr, colIdx, values, x, bias, y, relu != 0);
+  else blockRows<u16>(m, B, rowPtr, colIdx, values, x, bias, y, relu != 0);
+}
+
+@inline function blockRows<R>(
+  m: i32, B: i32, rowPtr: usize, colIdx: usize, values: usize, x: usize, bias: usize, out: usize, relu: bool,
+): void {
+  const r = <i32>sizeof<R>();
+  const stride = <usize>B << 2;
+  const end16 = <usize>(B & ~15) << 2, end8 = <usize>(B & ~7) << 2, end4 = <usize>(B & ~3) << 2;
+  const endB = <usize>B << 2;
+  for (let g = 0; g < m; g += r) {
+    const start = load<i32>(rowPtr + (<usize>g << 2));
+    const n = load<i32>(rowPtr + (<usize>(g + 1) << 2)) - start;
+    const init = bias != 0 ? bias + (<usize>g << 2) : ZEROS;
+    const y = out + <usize>g * stride;
+    let o: usize = 0;
+    if (r == 2) {
+      for (; o < end16; o += 64) tileBlock<R, u32>(y + o, x + o, stride, colIdx, values, start, n, init, relu);
+    }
+    for (; o < end8; o += 32) tileBlock<R, u16>(y + o, x + o, stride, colIdx, values, start, n, init, relu);
+    for (; o < end4; o += 16) tileBlock<R, u8>(y + o, x + o, stride, colIdx, values, start, n, init, relu);
+    for (; o < endB; o += 4) {
+      for (let i = 0; i < r; i++) {
+        let s = load<f32>(init + (<usize>i << 2));
+        const w = values + (<usize>(start + i * n) << 2);
+        for (let t = 0; t < n; t++) {
+          const wt = load<f32>(w + (<usize>t << 2)), xt = load<f32>(rowAt(x + o, colIdx, start + t, stride));
+          // the relaxed build sums the tail as its lanes do, so a sample's bits still do not depend on the batch
+          if (ASC_FEATURE_RELAXED_SIMD) {
+            s = f32x4.extract_lane(madd(f32x4.splat(s), f32x4.splat(wt), f32x4.splat(xt)), 0);
+          } else s = s + wt * xt;
+        }
+        store<f32>(y + <usize>i * stride + o, relu ? max<f32>(s, 0) : s);
+      }
+    }
+  }
 }
 
 /** dX[k,B] = Aᵀ·dY through the CSC view (colPtr[k+1], rowIdx[nnz], perm[nnz] → position in CSR values). */

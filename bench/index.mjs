@@ -3,6 +3,7 @@
 const SUITES = [
   "./cold_start.mjs",
   "./kernels.mjs",
+  "./tiling.mjs",
   "./conv.mjs",
   "./train.mjs",
   "./exits.mjs",

@@ -206,6 +206,7 @@ for (const name of [
   "presparse.debug.wasm",
   "presparse.threads.wasm",
   "presparse.threads.debug.wasm",
+  "presparse.relaxed.wasm",
 ]) {
   copyFileSync(join(ROOT, "build", name), join(DIST, "lib", name));
 }

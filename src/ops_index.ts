@@ -6,6 +6,8 @@ export {
   defaultEngine,
   defaultWasmUrl,
   defaultThreadedWasmUrl,
+  defaultRelaxedWasmUrl,
+  relaxedSimdSupported,
   defaultThreads,
   MAX_DEFAULT_THREADS,
   type Kernels,
@@ -15,7 +17,7 @@ export { SPLIT_RULES, THRESHOLDS, type ThresholdOption } from "./engine/work_spl
 export { F32Buffer, I32Buffer, WasmBuffer, checkOperands, type Operand } from "./engine/buffers.js";
 export { Scope, buildOrRollBack, type Disposable } from "./engine/scope.js";
 export { Rng } from "./engine/random.js";
-export { feasibleOutDegrees, validateCsr } from "./sparsity/pattern.js";
+export { feasibleBlocks, feasibleOutDegrees, validateCsr } from "./sparsity/pattern.js";
 export {
   CsrWeights,
   csrSpmm,

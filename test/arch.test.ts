@@ -327,6 +327,22 @@ describe("buildModel", () => {
     expect(engine.stats().liveBytes).toBe(before);
   });
 
+  it("fc:OUT:degD:blockR builds a blocked pattern; a block without degD, or one that does not divide, is refused", async () => {
+    const engine = await getEngine();
+    const m = buildModel(engine, "fc:40:deg2:block2,fc:10", { inputShape: [800], seed: 3 });
+    try {
+      const p = (m.trunk[0] as SparseLinear).pattern;
+      expect([p.block, p.nnz, p.kind]).toEqual([2, 1600, "fixed-degree:2:block:2"]);
+      expect((m.trunk[1] as SparseLinear).pattern.block).toBe(1);
+    } finally {
+      m.dispose();
+    }
+    expect(() => planArch("fc:40:block2,fc:10", [800])).toThrow(/block 2 needs an out-degree \(degD\)/);
+    expect(() => planArch("fc:40:deg2:block4,fc:10", [800])).toThrow(
+      /block 4 infeasible for 40 outputs at out-degree 2; feasible: 1, 2$/,
+    );
+  });
+
   it("the same string, shape and seed give the same weights", async () => {
     const engine = await getEngine();
     const make = (seed: number) => buildModel(engine, "conv:2>6:3x3:deg3,fc:4", { inputShape: [2, 5, 5], seed });

@@ -225,6 +225,9 @@ describe("bad command lines", () => {
       [["train", "--arch", "garbage"], 1, /ArchError: .*unknown layer "garbage"/],
       [["train", "--arch", "conv:1>4:99x99"], 1, /kernel 99×99 is larger than the padded input 28×28/],
       [["train", "--layers", "800,30,10", "--out-degrees", "2,10"], 1, /PatternError: .*feasible out-degrees: 3, 6, 9/],
+      [["train", "--layers", "800,40,10", "--out-degrees", "2,10", "--blocks", "4,1"], 1, /feasible blocks: 1, 2$/],
+      [["train", "--layers", "800,40,10", "--out-degrees", "2,10", "--blocks", "2"], 2, /--blocks needs 2 values/],
+      [["train", "--arch", "fc:40:deg10:block4,fc:10"], 1, /ArchError: .*block 4 infeasible .* 1, 2, 5, 10$/],
       [["calibrate", "--model", "missing"], 1, /cannot read model missing: ENOENT/],
       [["split", "--model", "missing", "--after", "1", "--out-dir", "o"], 1, /cannot read model missing: ENOENT/],
       [

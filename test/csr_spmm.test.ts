@@ -176,3 +176,30 @@ describe("shape checks", () => {
     });
   });
 });
+
+describe("batch invariance", () => {
+  it("each sample's output is the same bits at batch B as alone, blocked patterns included", async () => {
+    const engine = await getEngine();
+    fc.assert(
+      fc.property(patternSpecArb(40), fc.integer({ min: 1, max: 37 }), fc.boolean(), fc.nat(), (spec, B, relu, seed) =>
+        scoped(engine, (s) => {
+          const p = buildPattern(spec);
+          const A = s.csr(p, values(seed, p.nnz));
+          const bias = s.f32(values(seed + 1, p.outputs));
+          const x = values(seed + 2, p.inputs * B);
+          const Y = s.matrix(p.outputs, B);
+          csrSpmm(A, s.matrix(p.inputs, B, x), Y, { bias, relu });
+          const all = Y.view().slice();
+          for (let b = 0; b < B; b++) {
+            const xb = Float32Array.from({ length: p.inputs }, (_, i) => x[i * B + b]!);
+            const y1 = s.matrix(p.outputs, 1);
+            csrSpmm(A, s.matrix(p.inputs, 1, xb), y1, { bias, relu });
+            const want = Array.from({ length: p.outputs }, (_, o) => all[o * B + b]!);
+            expect(Array.from(y1.view()), `sample ${b} of ${B}, block ${p.block}`).toEqual(want);
+          }
+        }),
+      ),
+      { numRuns: 40 },
+    );
+  });
+});

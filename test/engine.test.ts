@@ -5,7 +5,7 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { F32Buffer, I32Buffer, Matrix } from "../src/engine/buffers.js";
-import { Engine, defaultWasmUrl } from "../src/engine/engine.js";
+import { Engine, defaultRelaxedWasmUrl, defaultWasmUrl, relaxedSimdSupported } from "../src/engine/engine.js";
 import { KernelAssertionError, ShapeError, ValidationError, WasmLoadError } from "../src/engine/errors.js";
 import { Batcher } from "../src/nn/batcher.js";
 import { makeDataset } from "../src/nn/dataset.js";
@@ -160,6 +160,43 @@ describe("loading", () => {
     expect((await loadError({ wasm: "/nonexistent/presparse.wasm" })).message).toMatch(
       /cannot read \/nonexistent\/presparse\.wasm/,
     );
+  });
+});
+
+describe("the relaxed-SIMD build", () => {
+  const major = Number(process.versions.node.split(".")[0]);
+  const blockedProduct = (e: Engine) =>
+    scoped(e, (s) => {
+      const p = Pattern.fixedDegree(64, 32, 8, 5, { block: 4 });
+      const Y = s.matrix(32, 13);
+      csrSpmm(s.csr(p, values(1, p.nnz)), s.matrix(64, 13, values(2, 64 * 13)), Y, { bias: s.f32(values(3, 32)) });
+      return Y.view().slice();
+    });
+
+  it("is chosen by WebAssembly.validate: Node ≥ 21 has relaxed SIMD, Node 20 rejects the module whole", async () => {
+    expect(relaxedSimdSupported()).toBe(major >= 21);
+    const bytes = await readFile(fileURLToPath(defaultRelaxedWasmUrl()));
+    expect(WebAssembly.validate(bytes)).toBe(relaxedSimdSupported());
+    if (!relaxedSimdSupported()) return;
+    // where it compiles, it is the same module to the loader: the same exports
+    const names = (b: Uint8Array) => WebAssembly.Module.exports(new WebAssembly.Module(b)).map((e) => e.name);
+    expect(names(bytes)).toEqual(names(await readFile(fileURLToPath(defaultWasmUrl()))));
+  });
+
+  it("relaxedSimd: true loads it where it validates and the fixed build elsewhere; its blocked sums stay close", async () => {
+    const fixed = await Engine.load({ threads: 1 });
+    const relaxed = await Engine.load({ threads: 1, relaxedSimd: true });
+    const [a, b] = [blockedProduct(fixed), blockedProduct(relaxed)];
+    if (!relaxedSimdSupported()) expect(Array.from(b)).toEqual(Array.from(a));
+    else
+      expectClose(
+        "relaxed vs fixed",
+        b,
+        Float64Array.from(a),
+        Float64Array.from(a, (v) => Math.abs(v) + 1),
+      );
+    fixed.dispose();
+    relaxed.dispose();
   });
 });
 

@@ -552,3 +552,38 @@ describe("split records", () => {
     expect("policy" in without).toBe(false);
   });
 });
+
+describe("blocked patterns", () => {
+  // [20, 8, 8, 4] with out-degrees (2, 4, 4) and blocks (2, 4, 1): trunk.0 and trunk.1 are blocked
+  const blocked = lazy(() => {
+    const model = Model.mlp(engine, { sizes: [20, 8, 8, 4], outDegrees: [2, 4, 4], blocks: [2, 4, 1], seed: 9 });
+    return { model, bytes: encodeModel(model).bytes };
+  });
+  const blockOf = (m: Model, i: number) => (m.trunk[i] as SparseLinear).pattern.block;
+
+  it("keep their block through a file: the record states it and the reader checks the rows against it", () => {
+    const { model, bytes } = blocked();
+    const back = decodeModel(engine, bytes).model;
+    expect([0, 1, 2].map((i) => blockOf(back, i))).toEqual([2, 4, 1]);
+    expect([0, 1, 2].map((i) => blockOf(model, i))).toEqual([2, 4, 1]);
+    back.dispose();
+  });
+
+  it("a record without a block (an older file) loads unblocked; a block the rows do not have is refused", () => {
+    const { bytes } = blocked();
+    const old = decodeModel(
+      engine,
+      edit(bytes, (s) => delete s.trunk[1].block),
+    ).model;
+    expect(blockOf(old, 1)).toBe(1);
+    old.dispose();
+    const [format, field, message] = told(edit(bytes, (s) => (s.trunk[0].block = 4)));
+    expect([format, field]).toEqual(["model", "trunk.0.pattern"]);
+    expect(message).toMatch(/block 4: row 2 does not have the columns of row 0/);
+    expect(told(edit(bytes, (s) => (s.trunk[0].block = "2")))).toEqual([
+      "model",
+      "trunk.0.block",
+      'model: trunk.0.block: expected an integer, got "2"',
+    ]);
+  });
+});

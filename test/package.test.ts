@@ -265,6 +265,7 @@ describe("the tarball", () => {
       "dist/lib/presparse.debug.wasm",
       "dist/lib/presparse.threads.wasm",
       "dist/lib/presparse.threads.debug.wasm",
+      "dist/lib/presparse.relaxed.wasm",
       "dist/lib/pool_worker.js",
       "demo/index.html",
     ]) {

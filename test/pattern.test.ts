@@ -3,7 +3,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { PatternError, ValidationError } from "../src/engine/errors.js";
-import { Pattern, feasibleOutDegrees } from "../src/sparsity/pattern.js";
+import { Pattern, feasibleBlocks, feasibleOutDegrees } from "../src/sparsity/pattern.js";
 import { buildPattern, fixedDegrees, patternSpecArb } from "./helpers/engine.js";
 
 const dim = fc.integer({ min: 1, max: 70 });
@@ -168,6 +168,71 @@ describe("Pattern.fixedDegree", () => {
     // 800·3 = 2400 is divisible by 40, so 3 is feasible; 800→30 at 4 is not (3200 / 30)
     expect(() => Pattern.fixedDegree(800, 40, 3)).not.toThrow();
     expect(() => Pattern.fixedDegree(800, 30, 4)).toThrow(/feasible out-degrees: 3, 6, 9, 12, 15, 18, 21, 24, 27, 30/);
+  });
+});
+
+describe("Pattern.fixedDegree with blocks", () => {
+  const blocked = fc
+    .tuple(dim, fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 4 }), fc.nat(), fc.nat({ max: 2 ** 31 - 1 }))
+    .map(([inputs, groups, block, pick, seed]) => {
+      const ds = fixedDegrees(inputs, groups);
+      return { inputs, outputs: groups * block, outDegree: ds[pick % ds.length]! * block, block, seed };
+    });
+
+  it("keeps every input at outDegree and every output at the in-degree, rows of a group sharing their columns", () => {
+    fc.assert(
+      fc.property(blocked, ({ inputs, outputs, outDegree, block, seed }) => {
+        const p = Pattern.fixedDegree(inputs, outputs, outDegree, seed, { block });
+        checkStructure(p);
+        expect(p.block).toBe(block);
+        const inDegree = (inputs * outDegree) / outputs;
+        for (let c = 0; c < inputs; c++) ok(p.outDegree(c) === outDegree, `input ${c}: out-degree ${p.outDegree(c)}`);
+        for (let r = 0; r < outputs; r++) {
+          ok(p.inDegree(r) === inDegree, `output ${r}: in-degree ${p.inDegree(r)}, expected ${inDegree}`);
+          const g = r - (r % block);
+          const cols = (q: number) => Array.from(p.colIdx.subarray(p.rowPtr[q], p.rowPtr[q + 1])).join();
+          ok(cols(r) === cols(g), `row ${r} does not read the inputs of row ${g}`);
+        }
+        // the stored arrays vouch for the block: fromCsr accepts them with it
+        expect(Pattern.fromCsr(inputs, outputs, p.rowPtr, p.colIdx, p.kind, { block }).hash).toBe(p.hash);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("block 1 is the unblocked pattern, bit for bit", () => {
+    fc.assert(
+      fc.property(blocked, ({ inputs, outputs, outDegree, seed }) => {
+        const a = Pattern.fixedDegree(inputs, outputs, outDegree, seed);
+        const b = Pattern.fixedDegree(inputs, outputs, outDegree, seed, { block: 1 });
+        expect(b.hash).toBe(a.hash);
+        expect(b.kind).toBe(a.kind);
+        expect(a.block).toBe(1);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("throws a PatternError listing the feasible blocks for an infeasible one", () => {
+    expect(() => Pattern.fixedDegree(800, 40, 2, 0, { block: 4 })).toThrow(
+      /block 4 infeasible for 800→40 at out-degree 2: .*feasible blocks: 1, 2$/,
+    );
+    expect(() => Pattern.fixedDegree(1024, 1024, 100, 0, { block: 3 })).toThrow(/feasible blocks: 1, 2, 4$/);
+    expect(() => Pattern.fixedDegree(1024, 1024, 100, 0, { block: 3 })).toThrow(PatternError);
+    expect(() => Pattern.fixedDegree(800, 40, 2, 0, { block: 0 })).toThrow(ValidationError);
+    expect(feasibleBlocks(40, 12)).toEqual([1, 2, 4]);
+    expect(feasibleBlocks(1024, 256)).toEqual([1, 2, 4, 8, 16, 32, 64, 128, 256]);
+  });
+
+  it("fromCsr rejects a declared block the rows do not have", () => {
+    const p = Pattern.fixedDegree(64, 32, 8, 3);
+    expect(() => Pattern.fromCsr(64, 32, p.rowPtr, p.colIdx, "csr", { block: 2 })).toThrow(
+      /block 2: row 1 does not have the columns of row 0/,
+    );
+    const q = Pattern.fixedDegree(60, 30, 2, 3);
+    expect(() => Pattern.fromCsr(60, 30, q.rowPtr, q.colIdx, "csr", { block: 4 })).toThrow(
+      /30 outputs do not split into blocks of 4/,
+    );
   });
 });
 

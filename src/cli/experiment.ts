@@ -33,6 +33,7 @@ and runs the test set through the edge client. Writes results/<name>/report.md, 
   --seed S             seed of split, patterns, weights and shuffling (default 0)
   --layers L           sizes of the sparse network and its dense twin (default 800,40,40,10)
   --out-degrees D      out-degrees of the sparse network (default 2,9,10)
+  --blocks R           per layer of the sparse network, groups of R outputs reading the same inputs (default 1,1,1)
   --narrow L           sizes of the equal-budget dense network (default 800,3,3,10)
   --batch B            batch size (default 256)   --lr X (default 1e-3)   --decay X (default 1e-5)
   --exit-weights W     loss weights of the exit and the final classifier (default 1,0.3)
@@ -61,6 +62,7 @@ ${THREADS_HELP}
     seed: { type: "string" },
     layers: { type: "string" },
     "out-degrees": { type: "string" },
+    blocks: { type: "string" },
     narrow: { type: "string" },
     batch: { type: "string" },
     lr: { type: "string" },
@@ -89,6 +91,15 @@ ${THREADS_HELP}
       throw new UsageError(`${c}: networks need at least one hidden layer for the exit and the split`);
     if (degrees.length !== sizes.length - 1)
       throw new UsageError(`${c}: --out-degrees needs ${sizes.length - 1} values, got ${degrees.length}`);
+    const blocks = intList(
+      c,
+      "blocks",
+      v.blocks,
+      degrees.map(() => 1),
+      1,
+    );
+    if (blocks.length !== degrees.length)
+      throw new UsageError(`${c}: --blocks needs ${degrees.length} values, one per layer, got ${blocks.length}`);
     if (narrow[0] !== sizes[0] || narrow.at(-1) !== sizes.at(-1))
       throw new UsageError(`${c}: --narrow must have the same input and output sizes as --layers`);
     const weights = numList(c, "exit-weights", v["exit-weights"], [1, 0.3], 0);
@@ -113,9 +124,12 @@ ${THREADS_HELP}
     const networks: NetworkSpec[] = [
       {
         name: "sparse",
-        description: `predefined sparse, out-degrees (${degrees.join(",")})`,
+        description: `predefined sparse, out-degrees (${degrees.join(",")})${
+          blocks.some((b) => b > 1) ? `, blocks (${blocks.join(",")})` : ""
+        }`,
         sizes,
         outDegrees: degrees,
+        ...(blocks.some((b) => b > 1) ? { blocks } : {}),
       },
       { name: "dense", description: "dense twin: same sizes, every connection", sizes, outDegrees: dense },
       {

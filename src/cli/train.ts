@@ -23,6 +23,7 @@ export const trainOptions = {
   "input-shape": { type: "string" },
   layers: { type: "string" },
   "out-degrees": { type: "string" },
+  blocks: { type: "string" },
   exits: { type: "string" },
   "exit-weights": { type: "string" },
   "exit-out-degree": { type: "string" },
@@ -73,7 +74,7 @@ export function modelFromFlags(
   }));
   let model: Model;
   if (v.arch !== undefined) {
-    if (v.layers !== undefined || v["out-degrees"] !== undefined)
+    if (v.layers !== undefined || v["out-degrees"] !== undefined || v.blocks !== undefined)
       throw new UsageError(`${cmd}: give --arch or --layers/--out-degrees, not both`);
     if (exitDegree !== undefined)
       throw new UsageError(
@@ -102,12 +103,22 @@ export function modelFromFlags(
       throw new UsageError(
         `${cmd}: --out-degrees needs ${sizes.length - 1} values for --layers ${sizes.join(",")}, got ${degrees.length}`,
       );
+    const blocks = intList(
+      cmd,
+      "blocks",
+      v.blocks,
+      degrees.map(() => 1),
+      1,
+    );
+    if (blocks.length !== degrees.length)
+      throw new UsageError(`${cmd}: --blocks needs ${degrees.length} values, one per layer, got ${blocks.length}`);
     for (const e of exitsAfter)
       if (e > sizes.length - 2)
         throw new UsageError(`${cmd}: --exits ${e}: there are only ${sizes.length - 2} hidden layers`);
     model = Model.mlp(eng, {
       sizes,
       outDegrees: degrees,
+      blocks,
       seed,
       biasInit,
       exits,
@@ -135,10 +146,12 @@ Usage: presparse train [flags]
 Trains a network whose connections are fixed before training (defaults: the paper's recipe).
 
   --arch A             layer string instead of --layers, e.g. conv:1>16:3x3:deg4,pool:2,conv:16>32:3x3:deg4,pool:2,fc:10
-                       (conv:IN>OUT:KHxKW[:degD][:sS][:pP], maxpool:K / avgpool:K / pool:K, flatten, fc:OUT[:degD])
+                       (conv:IN>OUT:KHxKW[:degD][:sS][:pP], maxpool:K / avgpool:K / pool:K, flatten, fc:OUT[:degD][:blockR])
   --input-shape CxHxW  per-sample input shape for --arch (default 1x28x28)
   --layers L           layer sizes (default 800,40,40,10)
   --out-degrees D      connections per input neuron, per layer; ≥ the next size means dense (default 2,9,10)
+  --blocks R           per layer, groups of R consecutive outputs that read the same inputs (faster forward product;
+                       R divides the layer's outputs and out-degree; default 1,…: unblocked)
   --exits K[,K…]       attach an early-exit head after trunk layer K (1-based; for --layers, hidden layer K)
   --exit-weights W     loss weights: one per exit, then the final classifier (default 1,…,0.3)
   --exit-out-degree D  make each exit head (hidden → classes) sparse with out-degree D (default: dense)

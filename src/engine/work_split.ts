@@ -16,8 +16,8 @@ type KernelName = Exclude<keyof Kernels, "memory">;
 interface Rule {
   /** Output units (rows, channels, elements) the call splits into. */
   units(a: Args): number;
-  /** Slices start at multiples of this many units. */
-  quantum?: number;
+  /** Slices start at multiples of this many units (or of what the call's arguments say). */
+  quantum?: number | ((a: Args) => number);
   /** Work of the whole call, in the units of its threshold. */
   work(a: Args, i32: Int32Array): number;
   /** Cumulative cost of units [0, u), to balance chunks (default: u); ptr: index of the CSR offsets argument. */
@@ -88,6 +88,25 @@ export const SPLIT_RULES: Partial<Record<KernelName, Rule>> = {
       opt(a[6]!, lo * F),
       a[7]! + lo * a[1]! * F,
       a[8]!,
+    ],
+  },
+  // (m, B, r, rowPtr, colIdx, values, x, bias, y, relu): whole blocks of r rows
+  csrSpmmBlock: {
+    units: (a) => a[0]!,
+    quantum: (a) => a[2]!,
+    ptr: 3,
+    work: (a, m) => (nnzOf(a, m, 3, 0) + a[0]!) * a[1]!,
+    part: (a, lo, hi) => [
+      hi - lo,
+      a[1]!,
+      a[2]!,
+      a[3]! + lo * F,
+      a[4]!,
+      a[5]!,
+      a[6]!,
+      opt(a[7]!, lo * F),
+      a[8]! + lo * a[1]! * F,
+      a[9]!,
     ],
   },
   // (k, B, colPtr, rowIdx, perm, values, dy, dx)
@@ -294,6 +313,7 @@ function poolRule(backward: boolean): Rule {
  */
 export const THRESHOLDS: Record<string, number> = {
   csrSpmm: 1_000_000,
+  csrSpmmBlock: 1_000_000,
   csrSpmmT: 1_000_000,
   csrSddmm: 1_000_000,
   rowSums: 1_000_000,
@@ -369,8 +389,9 @@ export function threadedKernels(
     const k = kernelNames.indexOf(name);
     if (k < 0) continue;
     const limit = typeof thresholds === "number" ? thresholds : (thresholds?.[name] ?? THRESHOLDS[name] ?? 0);
-    const q = rule.quantum ?? 1;
+    const quantum = rule.quantum ?? 1;
     out[name] = (...a: number[]) => {
+      const q = typeof quantum === "number" ? quantum : quantum(a);
       const m = view();
       const work = rule.work(a, m);
       if (work < limit) return fn(...a);

@@ -131,6 +131,8 @@ const CODECS: Record<string, LayerCodec> = {
         activation: l.activation,
         pattern: p.kind,
         patternHash: p.hash,
+        // optional (older files have none): the reader checks the rows against it rather than trusting it
+        ...(p.block > 1 ? { block: p.block } : {}),
         nnz: p.nnz,
         shape: [p.outputs, p.inputs],
         layout: (full ? "dense" : "csr") satisfies Layout,
@@ -375,7 +377,8 @@ class LayerReader {
   /** The pattern of stored CSR arrays, checked for every CSR invariant and against the hash in the record. */
   pattern(inputs: number, outputs: number, rowPtr: ArrayLike<number>, colIdx: ArrayLike<number>): Pattern {
     const kind = String(this.spec.pattern ?? "csr");
-    const pattern = this.build("pattern", () => Pattern.fromCsr(inputs, outputs, rowPtr, colIdx, kind));
+    const block = this.spec.block === undefined ? 1 : this.int("block");
+    const pattern = this.build("pattern", () => Pattern.fromCsr(inputs, outputs, rowPtr, colIdx, kind, { block }));
     const want = this.spec.patternHash;
     if (want !== undefined && want !== pattern.hash) {
       throw this.fail("patternHash", `metadata says ${String(want)}, tensors hash to ${pattern.hash}`);

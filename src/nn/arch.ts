@@ -8,7 +8,7 @@ import { Flatten } from "./layers/flatten.js";
 import { SparseLinear, type Activation } from "./layers/sparse_linear.js";
 import { Model, layerSeeds, type Exit, type Seeds } from "./model.js";
 import { buildOrRollBack, type Scope } from "../engine/scope.js";
-import { Pattern } from "../sparsity/pattern.js";
+import { Pattern, feasibleBlocks } from "../sparsity/pattern.js";
 import { convOutputSize } from "../ops/sparse_conv2d.js";
 
 /**
@@ -43,7 +43,7 @@ export type ArchToken = { token: string; position: number; column: number } & (
     }
   | { kind: "maxpool" | "avgpool"; k: number; stride?: number }
   | { kind: "flatten" }
-  | { kind: "fc"; inputs?: number; outputs: number; degree?: number; activation?: Activation }
+  | { kind: "fc"; inputs?: number; outputs: number; degree?: number; block?: number; activation?: Activation }
 );
 
 /** A token with its shapes resolved: per-sample input and output shapes ([C, H, W] for images, [n] flat). */
@@ -59,7 +59,8 @@ const INT = /^[1-9][0-9]*$/;
  *   a fixed-degree channel pattern; default every channel: `dense`), `sS` stride (default 1), `pP` zero padding
  *   (default 0, so sizes shrink by kernel − 1: out = ⌊(n + 2P − K)/S⌋ + 1), `relu` / `linear`.
  * - `maxpool:K[:sS]`, `avgpool:K[:sS]`; `pool:K` is `maxpool:K`. Stride defaults to K.
- * - `fc:[IN>]OUT`, options `degD` (out-degree of each input) or `dense`, `relu` / `linear`. An fc after images
+ * - `fc:[IN>]OUT`, options `degD` (out-degree of each input) or `dense`, `blockR` (with `degD`: groups of R
+ *   consecutive outputs read the same inputs, see `Pattern.fixedDegree`), `relu` / `linear`. An fc after images
  *   reads the [C, H, W] activation as C·H·W features as it lies in memory.
  * - `flatten`: [C, H, W] → C·H·W, moving no data (the layout is already flat); optional before an fc, it makes
  *   the shape change explicit and gives a split point whose frames are [C·H·W, batch].
@@ -138,8 +139,9 @@ export function parseArch(arch: string): ArchToken[] {
         for (const f of fields.slice(1)) {
           if (f === "dense") t.degree = undefined;
           else if (f.startsWith("deg")) t.degree = int(f.slice(3), "degree");
+          else if (f.startsWith("block")) t.block = int(f.slice(5), "block");
           else if (f === "relu" || f === "linear") t.activation = f;
-          else fail(`unknown fc option ${JSON.stringify(f)} (expected degD, dense, relu or linear)`);
+          else fail(`unknown fc option ${JSON.stringify(f)} (expected degD, dense, blockR, relu or linear)`);
         }
         out.push(t);
         break;
@@ -226,6 +228,14 @@ export function planArch(arch: string, inputShape: readonly number[]): ArchStep[
         if (t.inputs !== undefined && t.inputs !== n)
           fail(`says ${t.inputs} inputs, the incoming activation has ${n} features ([${shape.join(", ")}])`);
         checkDegree(t.degree, n, t.outputs, "input", fail);
+        if (t.block !== undefined && t.block > 1) {
+          if (t.degree === undefined) fail(`block ${t.block} needs an out-degree (degD)`);
+          const ok = feasibleBlocks(t.outputs, t.degree!);
+          if (!ok.includes(t.block))
+            fail(
+              `block ${t.block} infeasible for ${t.outputs} outputs at out-degree ${t.degree}; feasible: ${ok.join(", ")}`,
+            );
+        }
         shape = [t.outputs];
         activationResolved = t.activation ?? (last ? "linear" : "relu");
         break;
@@ -327,10 +337,11 @@ function buildLayers(
           break;
         case "fc": {
           const n = st.inShape.reduce((a, b) => a * b, 1);
-          const dense = st.degree === undefined || st.degree === st.outputs;
+          const block = st.block ?? 1;
+          const dense = st.degree === undefined || (st.degree === st.outputs && block === 1);
           const pattern = dense
             ? Pattern.dense(n, st.outputs)
-            : Pattern.fixedDegree(n, st.outputs, st.degree!, seed.pattern);
+            : Pattern.fixedDegree(n, st.outputs, st.degree!, seed.pattern, { block });
           const opts = { activation: st.activationResolved, seed: seed.weights, biasInit };
           layer = new SparseLinear(engine, pattern, opts);
           break;

@@ -162,18 +162,25 @@ export class Model {
       throw new ValidationError(
         `Model.mlp: ${sizes.length - 1} layers need ${sizes.length - 1} out-degrees, got ${outDegrees.length}`,
       );
+    const blocks = o.blocks ?? outDegrees.map(() => 1);
+    if (blocks.length !== outDegrees.length)
+      throw new ValidationError(
+        `Model.mlp: ${outDegrees.length} layers need ${outDegrees.length} blocks, got ${blocks.length}`,
+      );
     const seed = o.seed ?? 0;
     const classes = sizes[sizes.length - 1]!;
-    const linear = (inputs: number, outputs: number, d: number, seeds: Seeds, last: boolean) => {
+    const linear = (inputs: number, outputs: number, d: number, seeds: Seeds, last: boolean, block = 1) => {
       const pattern =
-        d >= outputs ? Pattern.dense(inputs, outputs) : Pattern.fixedDegree(inputs, outputs, d, seeds.pattern);
+        d >= outputs && block === 1
+          ? Pattern.dense(inputs, outputs)
+          : Pattern.fixedDegree(inputs, outputs, Math.min(d, outputs), seeds.pattern, { block });
       const activation = last ? "linear" : "relu";
       return new SparseLinear(engine, pattern, { activation, biasInit: o.biasInit, seed: seeds.weights });
     };
     return buildOrRollBack(engine, (s) => {
       const L = outDegrees.length;
       const trunk = outDegrees.map((d, i) => {
-        return s.keep(linear(sizes[i]!, sizes[i + 1]!, d, layerSeeds(seed, i), i === L - 1));
+        return s.keep(linear(sizes[i]!, sizes[i + 1]!, d, layerSeeds(seed, i), i === L - 1, blocks[i]));
       });
       const exits = (o.exits ?? []).map((e, k) => {
         const head = linear(sizes[e.after + 1]!, classes, e.outDegree ?? classes, layerSeeds(seed, 0, k), true);
@@ -258,6 +265,8 @@ export class Model {
 export interface MlpOptions {
   sizes: number[];
   outDegrees: number[];
+  /** Per trunk layer, groups of this many consecutive outputs that read the same inputs (default all 1). */
+  blocks?: number[];
   seed?: number;
   biasInit?: number;
   exits?: { after: number; weight?: number; outDegree?: number }[];

@@ -25,6 +25,8 @@ export interface NetworkSpec {
   description: string;
   sizes: number[];
   outDegrees: number[];
+  /** Per layer, groups of this many outputs that read the same inputs (default unblocked). */
+  blocks?: number[];
 }
 
 export interface ExperimentOptions {
@@ -109,6 +111,7 @@ function mlp(engine: Engine, spec: NetworkSpec, o: ExperimentOptions, withExit: 
   return Model.mlp(engine, {
     sizes: spec.sizes,
     outDegrees: spec.outDegrees,
+    ...(spec.blocks ? { blocks: spec.blocks } : {}),
     seed: o.seed,
     exits: withExit ? [{ after: o.exitAfter - 1, weight: o.exitWeights[0] }] : [],
     finalWeight: withExit ? o.exitWeights[1] : 1,

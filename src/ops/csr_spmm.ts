@@ -12,6 +12,8 @@ export class CsrWeights {
   readonly rowIdx: I32Buffer;
   readonly perm: I32Buffer;
   readonly values: F32Buffer;
+  /** Rows per block of the forward kernel: 4 or 2 when the pattern's blocks are multiples of them, else 1. */
+  readonly block: number;
 
   constructor(
     readonly engine: Engine,
@@ -26,6 +28,7 @@ export class CsrWeights {
     this.rowIdx = I32Buffer.from(engine, pattern.rowIdx);
     this.perm = I32Buffer.from(engine, pattern.perm);
     this.values = new F32Buffer(engine, pattern.nnz);
+    this.block = pattern.block % 4 === 0 ? 4 : pattern.block % 2 === 0 ? 2 : 1;
     if (values) this.values.view().set(values);
   }
 
@@ -55,7 +58,14 @@ export function csrSpmm(A: CsrWeights, X: Matrix, Y: Matrix, opts: { bias?: F32B
   if (Y.cols !== X.cols) throw new ShapeError(`${op}: Y has ${Y.cols} columns (batch), X has ${X.cols}`);
   if (opts.bias && opts.bias.length !== A.outputs)
     throw new ShapeError(`${op}: bias has ${opts.bias.length} entries, A has ${A.outputs} rows`);
-  A.engine.kernels.csrSpmm(
+  const k = A.engine.kernels;
+  // a blocked pattern's rows sum in another order (last-place differences from csrSpmm), the same at any batch
+  if (A.block > 1) {
+    const [m, B, bias, relu] = [A.outputs, X.cols, opts.bias?.ptr ?? 0, opts.relu ? 1 : 0];
+    k.csrSpmmBlock(m, B, A.block, A.rowPtr.ptr, A.colIdx.ptr, A.values.ptr, X.ptr, bias, Y.ptr, relu);
+    return Y;
+  }
+  k.csrSpmm(
     A.outputs,
     X.cols,
     A.rowPtr.ptr,

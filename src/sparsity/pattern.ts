@@ -3,6 +3,12 @@ import { Rng } from "../engine/random.js";
 
 const MAX_DIM = 1 << 24;
 
+/** Options of {@link Pattern.fixedDegree}. */
+export interface FixedDegreeOptions {
+  /** Groups of this many consecutive outputs read the same inputs (default 1); see {@link feasibleBlocks}. */
+  block?: number;
+}
+
 /**
  * A fixed connectivity pattern between `inputs` and `outputs` neurons: CSR with rows = outputs (column
  * indices strictly increasing within each row) and a CSC view (colPtr, rowIdx, perm → position in the CSR
@@ -23,6 +29,8 @@ export class Pattern {
     readonly rowPtr: Int32Array,
     readonly colIdx: Int32Array,
     readonly kind: string,
+    /** Groups of this many consecutive outputs read the same inputs (1: no groups); the kernels use it. */
+    readonly block = 1,
   ) {
     this.nnz = colIdx.length;
     this.density = inputs * outputs === 0 ? 0 : this.nnz / (inputs * outputs);
@@ -49,61 +57,45 @@ export class Pattern {
   /**
    * Dey et al.'s fixed-degree ("basic") pattern: every input has exactly `outDegree` connections and every
    * output exactly inputs·outDegree/outputs. Built from a cyclic tiling (always valid) then randomized by
-   * seeded degree-preserving edge swaps.
+   * seeded degree-preserving edge swaps. With `block: r`, groups of r consecutive outputs read the same inputs
+   * (the fixed-degree pattern of inputs → outputs/r at out-degree outDegree/r, each output row repeated r times):
+   * the degrees are unchanged and the kernels load each input row once for the r outputs of a group.
    */
-  static fixedDegree(inputs: number, outputs: number, outDegree: number, seed = 0): Pattern {
-    checkDims("Pattern.fixedDegree", inputs, outputs);
-    checkInt("Pattern.fixedDegree", "outDegree", outDegree, 0, outputs);
+  static fixedDegree(
+    inputs: number,
+    outputs: number,
+    outDegree: number,
+    seed = 0,
+    opts: FixedDegreeOptions = {},
+  ): Pattern {
+    const op = "Pattern.fixedDegree";
+    checkDims(op, inputs, outputs);
+    checkInt(op, "outDegree", outDegree, 0, outputs);
     if ((inputs * outDegree) % outputs !== 0) {
       throw new PatternError(
-        `Pattern.fixedDegree: out-degree ${outDegree} infeasible for ${inputs}→${outputs}: inputs·outDegree must be divisible by outputs; ` +
+        `${op}: out-degree ${outDegree} infeasible for ${inputs}→${outputs}: inputs·outDegree must be divisible by outputs; ` +
           `feasible out-degrees: ${feasibleOutDegrees(inputs, outputs).join(", ")} (densities k/${gcd(inputs, outputs)})`,
       );
     }
-    const inDegree = (inputs * outDegree) / outputs;
-    const rng = new Rng(seed);
-    const inPerm = rng.shuffle(Int32Array.from({ length: inputs }, (_, i) => i));
-    const outPerm = rng.shuffle(Int32Array.from({ length: outputs }, (_, i) => i));
-    // edges as (output, input) pairs; output o takes inputs (o·inDegree + t) mod inputs, t < inDegree
-    const nnz = outputs * inDegree;
-    const eOut = new Int32Array(nnz);
-    const eIn = new Int32Array(nnz);
-    // which (output, input) pairs are edges: a byte per pair up to 16 MiB of them, else a set of the edges. The bytes
-    // make a cold process's first fixedDegree(800, 40, 2) a third faster than the set alone (median of 31 runs)
-    const byte = inputs * outputs <= 1 << 24 ? new Uint8Array(inputs * outputs) : undefined;
-    const set = byte ? undefined : new Set<number>();
-    const has = (k: number): boolean => (byte ? byte[k] === 1 : set!.has(k));
-    const put = (k: number, edge: boolean): void => {
-      if (byte) byte[k] = edge ? 1 : 0;
-      else if (edge) set!.add(k);
-      else set!.delete(k);
-    };
-    for (let o = 0, e = 0; o < outputs; o++) {
-      for (let t = 0; t < inDegree; t++, e++) {
-        eOut[e] = outPerm[o]!;
-        eIn[e] = inPerm[(o * inDegree + t) % inputs]!;
-        put(eOut[e]! * inputs + eIn[e]!, true);
+    const r = checkInt(op, "block", opts.block ?? 1, 1, outputs);
+    if (outputs % r !== 0 || outDegree % r !== 0) {
+      throw new PatternError(
+        `${op}: block ${r} infeasible for ${inputs}→${outputs} at out-degree ${outDegree}: a group of ${r} outputs ` +
+          `shares its inputs, so the outputs and the out-degree must be multiples of ${r}; ` +
+          `feasible blocks: ${feasibleBlocks(outputs, outDegree).join(", ")}`,
+      );
+    }
+    const [eOut, eIn] = fixedDegreeEdges(inputs, outputs / r, outDegree / r, seed);
+    if (r === 1) return Pattern.fromEdges(inputs, outputs, eOut, eIn, `fixed-degree:${outDegree}`);
+    const bOut = new Int32Array(eOut.length * r),
+      bIn = new Int32Array(eOut.length * r);
+    for (let e = 0; e < eOut.length; e++) {
+      for (let i = 0; i < r; i++) {
+        bOut[e * r + i] = eOut[e]! * r + i;
+        bIn[e * r + i] = eIn[e]!;
       }
     }
-    // degree-preserving double-edge swaps: (a→x),(b→y) → (a→y),(b→x) when neither exists yet
-    if (nnz > 1 && inDegree < inputs) {
-      for (let s = 0; s < 4 * nnz; s++) {
-        const i = rng.int(nnz),
-          j = rng.int(nnz);
-        const a = eOut[i]!,
-          x = eIn[i]!,
-          b = eOut[j]!,
-          y = eIn[j]!;
-        if (a === b || x === y || has(a * inputs + y) || has(b * inputs + x)) continue;
-        put(a * inputs + x, false);
-        put(b * inputs + y, false);
-        put(a * inputs + y, true);
-        put(b * inputs + x, true);
-        eIn[i] = y;
-        eIn[j] = x;
-      }
-    }
-    return Pattern.fromEdges(inputs, outputs, eOut, eIn, `fixed-degree:${outDegree}`);
+    return Pattern.fromEdges(inputs, outputs, bOut, bIn, `fixed-degree:${outDegree}:block:${r}`, r);
   }
 
   /** Each connection present independently with probability `density` (degrees not fixed). */
@@ -146,20 +138,33 @@ export class Pattern {
     return new Pattern(inputs, outputs, rowPtr, Int32Array.from(cols), "mask");
   }
 
-  /** From CSR index arrays (copied), after checking every invariant the kernels rely on. */
+  /**
+   * From CSR index arrays (copied), after checking every invariant the kernels rely on; `block: r` declares that
+   * groups of r consecutive rows have the same columns, which is checked too.
+   */
   static fromCsr(
     inputs: number,
     outputs: number,
     rowPtr: ArrayLike<number>,
     colIdx: ArrayLike<number>,
     kind = "csr",
+    opts: { block?: number } = {},
   ): Pattern {
     checkDims("Pattern.fromCsr", inputs, outputs);
     validateCsr("Pattern.fromCsr", inputs, outputs, rowPtr, colIdx);
-    return new Pattern(inputs, outputs, Int32Array.from(rowPtr), Int32Array.from(colIdx), kind);
+    const block = checkInt("Pattern.fromCsr", "block", opts.block ?? 1, 1, outputs);
+    if (block > 1) validateBlocks("Pattern.fromCsr", outputs, rowPtr, colIdx, block);
+    return new Pattern(inputs, outputs, Int32Array.from(rowPtr), Int32Array.from(colIdx), kind, block);
   }
 
-  private static fromEdges(inputs: number, outputs: number, eOut: Int32Array, eIn: Int32Array, kind: string): Pattern {
+  private static fromEdges(
+    inputs: number,
+    outputs: number,
+    eOut: Int32Array,
+    eIn: Int32Array,
+    kind: string,
+    block = 1,
+  ): Pattern {
     const rowPtr = new Int32Array(outputs + 1);
     for (let e = 0; e < eOut.length; e++) rowPtr[eOut[e]! + 1]!++;
     for (let r = 0; r < outputs; r++) rowPtr[r + 1]! += rowPtr[r]!;
@@ -167,7 +172,7 @@ export class Pattern {
     const colIdx = new Int32Array(eOut.length);
     for (let e = 0; e < eOut.length; e++) colIdx[next[eOut[e]!]!++] = eIn[e]!;
     for (let r = 0; r < outputs; r++) colIdx.subarray(rowPtr[r], rowPtr[r + 1]).sort();
-    return new Pattern(inputs, outputs, rowPtr, colIdx, kind);
+    return new Pattern(inputs, outputs, rowPtr, colIdx, kind, block);
   }
 
   /** Number of connections into output r. */
@@ -187,6 +192,67 @@ export class Pattern {
       for (let p = this.rowPtr[r]!; p < this.rowPtr[r + 1]!; p++) m[r * this.inputs + this.colIdx[p]!] = 1;
     return m;
   }
+}
+
+/**
+ * The edges (output, input) of the fixed-degree pattern: a cyclic tiling — output o takes inputs
+ * (o·inDegree + t) mod inputs, t < inDegree, both sides shuffled — then seeded degree-preserving edge swaps.
+ */
+function fixedDegreeEdges(inputs: number, outputs: number, outDegree: number, seed: number): [Int32Array, Int32Array] {
+  const inDegree = (inputs * outDegree) / outputs;
+  const rng = new Rng(seed);
+  const inPerm = rng.shuffle(Int32Array.from({ length: inputs }, (_, i) => i));
+  const outPerm = rng.shuffle(Int32Array.from({ length: outputs }, (_, i) => i));
+  const nnz = outputs * inDegree;
+  const eOut = new Int32Array(nnz);
+  const eIn = new Int32Array(nnz);
+  // which (output, input) pairs are edges: a byte per pair up to 16 MiB of them, else a set of the edges. The bytes
+  // make a cold process's first fixedDegree(800, 40, 2) a third faster than the set alone (median of 31 runs)
+  const byte = inputs * outputs <= 1 << 24 ? new Uint8Array(inputs * outputs) : undefined;
+  const set = byte ? undefined : new Set<number>();
+  const has = (k: number): boolean => (byte ? byte[k] === 1 : set!.has(k));
+  const put = (k: number, edge: boolean): void => {
+    if (byte) byte[k] = edge ? 1 : 0;
+    else if (edge) set!.add(k);
+    else set!.delete(k);
+  };
+  for (let o = 0, e = 0; o < outputs; o++) {
+    for (let t = 0; t < inDegree; t++, e++) {
+      eOut[e] = outPerm[o]!;
+      eIn[e] = inPerm[(o * inDegree + t) % inputs]!;
+      put(eOut[e]! * inputs + eIn[e]!, true);
+    }
+  }
+  // degree-preserving double-edge swaps: (a→x),(b→y) → (a→y),(b→x) when neither exists yet
+  if (nnz > 1 && inDegree < inputs) {
+    for (let s = 0; s < 4 * nnz; s++) {
+      const i = rng.int(nnz),
+        j = rng.int(nnz);
+      const a = eOut[i]!,
+        x = eIn[i]!,
+        b = eOut[j]!,
+        y = eIn[j]!;
+      if (a === b || x === y || has(a * inputs + y) || has(b * inputs + x)) continue;
+      put(a * inputs + x, false);
+      put(b * inputs + y, false);
+      put(a * inputs + y, true);
+      put(b * inputs + x, true);
+      eIn[i] = y;
+      eIn[j] = x;
+    }
+  }
+  return [eOut, eIn];
+}
+
+/**
+ * Block sizes r that `Pattern.fixedDegree(inputs, outputs, outDegree, seed, { block: r })` accepts: the divisors of
+ * both the outputs and the out-degree (a group of r outputs shares its inputs, so each input feeds whole groups).
+ */
+export function feasibleBlocks(outputs: number, outDegree: number): number[] {
+  const g = gcd(outputs, outDegree);
+  const out: number[] = [];
+  for (let r = 1; r <= g; r++) if (g % r === 0) out.push(r);
+  return out;
 }
 
 /** Out-degrees d ≤ outputs with inputs·d divisible by outputs: the multiples of outputs/gcd(inputs, outputs). */
@@ -239,6 +305,27 @@ export function validateCsr(
           `${op}: colIdx not strictly increasing in row ${r} at position ${p} (${colIdx[p - 1]} then ${c})`,
         );
     }
+  }
+}
+
+/** Throws PatternError unless the outputs come in groups of `block` consecutive rows with the same columns. */
+function validateBlocks(
+  op: string,
+  outputs: number,
+  rowPtr: ArrayLike<number>,
+  colIdx: ArrayLike<number>,
+  block: number,
+): void {
+  if (outputs % block !== 0) throw new PatternError(`${op}: ${outputs} outputs do not split into blocks of ${block}`);
+  for (let r = 0; r < outputs; r++) {
+    const first = r - (r % block);
+    if (first === r) continue;
+    const a = rowPtr[first]!,
+      n = rowPtr[first + 1]! - a,
+      b = rowPtr[r]!;
+    const same =
+      rowPtr[r + 1]! - b === n && Array.from({ length: n }, (_, t) => t).every((t) => colIdx[a + t] === colIdx[b + t]);
+    if (!same) throw new PatternError(`${op}: block ${block}: row ${r} does not have the columns of row ${first}`);
   }
 }
 

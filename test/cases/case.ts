@@ -154,7 +154,15 @@ export const batchArb = fc.oneof(
   fc.constantFrom(1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 67),
 );
 
-export type PatternKind = "empty" | "single" | "dense" | "random" | "fixedDegree" | "mask" | "emptyRowsCols";
+export type PatternKind =
+  | "empty"
+  | "single"
+  | "dense"
+  | "random"
+  | "fixedDegree"
+  | "mask"
+  | "emptyRowsCols"
+  | "blocked";
 
 /** The recipe for one generated pattern; `build` makes it, so fast-check can shrink the recipe. */
 export interface PatternSpec {
@@ -170,7 +178,16 @@ export const patternSpecArb = (maxDim = 70): fc.Arbitrary<PatternSpec> =>
   fc.record({
     inputs: fc.integer({ min: 1, max: maxDim }),
     outputs: fc.integer({ min: 1, max: maxDim }),
-    kind: fc.constantFrom<PatternKind>("empty", "single", "dense", "random", "fixedDegree", "mask", "emptyRowsCols"),
+    kind: fc.constantFrom<PatternKind>(
+      "empty",
+      "single",
+      "dense",
+      "random",
+      "fixedDegree",
+      "mask",
+      "emptyRowsCols",
+      "blocked",
+    ),
     seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
     density: fc.double({ min: 0, max: 1, noNaN: true }),
     pick: fc.nat(),
@@ -204,6 +221,19 @@ export function buildPattern(s: PatternSpec): Pattern {
     case "mask": {
       const mask = Array.from({ length: inputs * outputs }, () => (rng.next() < s.density ? 1 : 0));
       return Pattern.fromMask(inputs, outputs, mask);
+    }
+    case "blocked": {
+      // blocks of 4 or 2 consecutive rows with the same columns (1 when the outputs are odd), empty blocks included
+      const r = outputs % 4 === 0 && s.pick % 2 === 0 ? 4 : outputs % 2 === 0 ? 2 : 1;
+      const g = Pattern.random(inputs, outputs / r, s.density, s.seed);
+      const rowPtr = [0],
+        colIdx: number[] = [];
+      for (let o = 0; o < outputs; o++) {
+        const q = Math.floor(o / r);
+        colIdx.push(...g.colIdx.subarray(g.rowPtr[q], g.rowPtr[q + 1]));
+        rowPtr.push(colIdx.length);
+      }
+      return Pattern.fromCsr(inputs, outputs, rowPtr, colIdx, "blocked", { block: r });
     }
     case "emptyRowsCols": {
       // a dense-ish block with whole rows and columns knocked out

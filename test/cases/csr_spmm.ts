@@ -39,7 +39,7 @@ const csrArb: fc.Arbitrary<CsrParams> = fc.record({
 export const csrSpmmCase: KernelCase<CsrParams> = {
   name: "csrSpmm = W·X (+ bias) (ReLU) with W the pattern-masked dense matrix",
   op: "csrSpmm",
-  kernels: ["csrSpmm"],
+  kernels: ["csrSpmm", "csrSpmmBlock"],
   arb: csrArb,
   runs: 50,
   setup(s, { pattern, B, bias: withBias, relu, seed }) {
@@ -65,7 +65,11 @@ export const csrSpmmCase: KernelCase<CsrParams> = {
   },
   perf() {
     const { label, pattern, B } = paperLayer();
-    return [{ label: `${label}, bias, ReLU`, params: { pattern, B, bias: true, relu: true, seed: 1 } }];
+    const blocked = Pattern.fixedDegree(800, 40, 2, 1, { block: 2 });
+    return [
+      { label: `${label}, bias, ReLU`, params: { pattern, B, bias: true, relu: true, seed: 1 } },
+      { label: `${label}, block 2, bias, ReLU`, params: { pattern: blocked, B, bias: true, relu: true, seed: 1 } },
+    ];
   },
 };
 
