@@ -34,6 +34,7 @@ function options(): ExperimentOptions {
     lr: 1e-3,
     decay: 1e-5,
     seed: 3,
+    seeds: 2,
     exitAfter: 1,
     exitWeights: [1, 0.3],
     targetLoss: 0.5,
@@ -51,7 +52,21 @@ describe("experiment", () => {
     expect(a.networks.map((n) => [n.accuracyFinal, n.accuracyExit, n.hash, n.policy])).toEqual(
       b.networks.map((n) => [n.accuracyFinal, n.accuracyExit, n.hash, n.policy]),
     );
-    expect(a.sweep.map((s) => s.accuracy)).toEqual(b.sweep.map((s) => s.accuracy));
+    // every seed's numbers, and the intervals over them, are the same again; the seeds differ from each other
+    expect(a.seeds).toEqual([3, 4]);
+    expect(a.networks.map((n) => [n.runs.map(({ secondsPerEpoch, ...x }) => x), n.stats.accuracyFinal])).toEqual(
+      b.networks.map((n) => [n.runs.map(({ secondsPerEpoch, ...x }) => x), n.stats.accuracyFinal]),
+    );
+    expect(a.sweep.map((s) => s.interval)).toEqual(b.sweep.map((s) => s.interval));
+    for (const n of a.networks) {
+      expect(n.runs.map((x) => x.seed)).toEqual([3, 4]);
+      expect(n.runs[0]!.accuracyFinal).toBe(n.accuracyFinal);
+      expect(n.runs[0]!.accuracyFinal).not.toBe(n.runs[1]!.accuracyFinal);
+      const st = n.stats.accuracyFinal;
+      expect(st.mean).toBeCloseTo((n.runs[0]!.accuracyFinal + n.runs[1]!.accuracyFinal) / 2, 12);
+      expect(st.low).toBeLessThan(st.mean);
+      expect(n.stats.exitRate.n).toBe(2);
+    }
     const [sparse, dense] = a.networks;
     // learned, and the bookkeeping agrees with the architecture
     expect(sparse!.accuracyFinal).toBeGreaterThan(0.5);
@@ -74,14 +89,15 @@ describe("experiment", () => {
     }
     expect(a.reductions!.macs).toBeCloseTo(dense!.macs.full / sparse!.macs.full, 9);
     expect(a.reductions!.storage).toBeCloseTo(dense!.fileBytes / sparse!.fileBytes, 9);
-    expect(a.reductions!.sentPerSample).toEqual({
-      sparse: sparse!.split!.bytesPerSample,
-      dense: dense!.split!.bytesPerSample,
-    });
+    expect(a.reductions!.sentPerSample).toEqual({ sparse: sparse!.stats.bytesSent, dense: dense!.stats.bytesSent });
+    // the first seed's simulated exit rate is what the real client measured
+    for (const n of a.networks) expect(n.runs[0]!.bytesSent).toBeCloseTo(n.split!.bytesPerSample, 9);
     expect(a.reductions!.frameVsRawInput).toBeCloseTo(784 / 84, 9);
     const dir = dirs[0]!;
     const report = readFileSync(join(dir, "report.md"), "utf8");
     expect(report).toContain("| network |");
+    expect(report).toContain("over 2 seeds (seeds 3–4)");
+    expect(report).toMatch(/\| sparse 800-40-40-10 \(2,9,10\) \| \d+\.\d\d ± \d+\.\d\d \| /);
     expect(report).toContain("![accuracy vs MACs](accuracy-vs-macs.svg)");
     expect(readFileSync(join(dir, "accuracy-vs-macs.svg"), "utf8")).toMatch(/^<svg /);
     expect(JSON.parse(readFileSync(join(dir, "results.json"), "utf8")).networks).toHaveLength(2);

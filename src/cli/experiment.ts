@@ -30,7 +30,10 @@ and runs the test set through the edge client. Writes results/<name>/report.md, 
   --out DIR            results root (default results)
   --data mnist|DIR     embedded 10k MNIST digits (8,000/2,000 split) or a directory of IDX files
   --epochs N           epochs (default 50, the paper's)
-  --seed S             seed of split, patterns, weights and shuffling (default 0)
+  --seed S             seed of the train/test split and of the first run (default 0)
+  --seeds N            train every network under N seeds (S, S+1, …): patterns, weights and batch order; the
+                       report gives mean ± 95% CI (default 3; 5 with --full)
+  --full               the whole study: 5 seeds and the Pareto front's full grid
   --layers L           sizes of the sparse network and its dense twin (default 800,40,40,10)
   --out-degrees D      out-degrees of the sparse network (default 2,9,10)
   --narrow L           sizes of the equal-budget dense network (default 800,3,3,10)
@@ -59,6 +62,8 @@ ${THREADS_HELP}
     data: { type: "string" },
     epochs: { type: "string" },
     seed: { type: "string" },
+    seeds: { type: "string" },
+    full: { type: "boolean" },
     layers: { type: "string" },
     "out-degrees": { type: "string" },
     narrow: { type: "string" },
@@ -138,6 +143,7 @@ ${THREADS_HELP}
       lr: num(c, "lr", v.lr, 1e-3, 0),
       decay: num(c, "decay", v.decay, 1e-5, 0),
       seed,
+      seeds: int(c, "seeds", v.seeds, v.full ? 5 : 3, 1, 1000),
       exitAfter: 1,
       exitWeights: [weights[0]!, weights[1]!],
       targetLoss: num(c, "target-loss", v["target-loss"], 0.5, 0, 100),
