@@ -38,7 +38,7 @@ function options(): ExperimentOptions {
     exitAfter: 1,
     exitWeights: [1, 0.3],
     targetLoss: 0.5,
-    sweepDegrees: [1, 4],
+    front: { firstDegrees: [1], secondDegrees: [9], narrowWidths: [3] },
     serve: true,
     commandLine: "test",
     log: () => {},
@@ -57,7 +57,24 @@ describe("experiment", () => {
     expect(a.networks.map((n) => [n.runs.map(({ secondsPerEpoch, ...x }) => x), n.stats.accuracyFinal])).toEqual(
       b.networks.map((n) => [n.runs.map(({ secondsPerEpoch, ...x }) => x), n.stats.accuracyFinal]),
     );
-    expect(a.sweep.map((s) => s.interval)).toEqual(b.sweep.map((s) => s.interval));
+    const noTime = ({ secondsPerEpoch, ...rest }: { secondsPerEpoch: unknown }) => rest;
+    expect(a.front.map((p) => noTime(p.stats))).toEqual(b.front.map((p) => noTime(p.stats)));
+    // the front: the two networks and the grid's (the dense-narrow 800-3-3-10 and the sparse (1,9,10))
+    expect(a.front.map((p) => [p.label, p.kind])).toEqual([
+      ["sparse (2,9,10)", "sparse"],
+      ["dense 800-40-40-10", "dense"],
+      ["sparse (1,9,10)", "sparse"],
+      ["dense 800-3-3-10", "dense-narrow"],
+    ]);
+    expect(a.front[2]!.parameters).toBe(800 + 360 + 400 + 40 + 40 + 10 + 400 + 10);
+    expect(a.front[2]!.macs).toBe(800 + 360 + 400);
+    expect(a.front.some((p) => p.pareto)).toBe(true);
+    const h = a.headline!;
+    expect(h.seeds).toBe(2);
+    expect(h.dense.accuracy).toEqual(a.networks[1]!.stats.accuracyFinal);
+    if (h.bestStorage) expect(h.bestStorage.overlaps).toBe(true);
+    expect(h.holds).toBe(h.atFourX?.overlaps ?? false);
+    expect(h.byParameters.holds).toBe(h.byParameters.atFourX?.overlaps ?? false);
     for (const n of a.networks) {
       expect(n.runs.map((x) => x.seed)).toEqual([3, 4]);
       expect(n.runs[0]!.accuracyFinal).toBe(n.accuracyFinal);
@@ -97,6 +114,9 @@ describe("experiment", () => {
     const report = readFileSync(join(dir, "report.md"), "utf8");
     expect(report).toContain("| network |");
     expect(report).toContain("over 2 seeds (seeds 3–4)");
+    expect(report).toContain("## The headline tested");
+    expect(report).toMatch(/"More than 4× at no loss" (holds|does not hold) here with storage counted in file bytes/);
+    expect(report).toContain("| budget (params) | dense-narrow |");
     expect(report).toMatch(/\| sparse 800-40-40-10 \(2,9,10\) \| \d+\.\d\d ± \d+\.\d\d \| /);
     expect(report).toContain("![accuracy vs MACs](accuracy-vs-macs.svg)");
     expect(readFileSync(join(dir, "accuracy-vs-macs.svg"), "utf8")).toMatch(/^<svg /);
@@ -107,7 +127,7 @@ describe("experiment", () => {
     const o = options();
     const r = await runExperiment(engine, {
       ...o,
-      sweepDegrees: [],
+      front: undefined,
       links: {
         links: [parseLink("wifi"), parseLink("lte")],
         samples: 8,

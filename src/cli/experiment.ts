@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { loadData } from "../data/load.js";
 import { reductionLine, runExperiment, resultsTable, type NetworkSpec } from "../node/experiment.js";
@@ -14,6 +15,9 @@ import {
 } from "./common.js";
 import { LINK_PRESETS, formatLink, linkPreset, type LinkSpec } from "../split/links.js";
 import { checkWritableDir } from "./outputs.js";
+import { FULL_GRID, QUICK_GRID, headlineSentence } from "../node/pareto.js";
+
+const FASHION = "/usr/share/datasets/fashion-mnist";
 
 export const experimentCommand: Command = {
   name: "experiment",
@@ -33,15 +37,16 @@ and runs the test set through the edge client. Writes results/<name>/report.md, 
   --seed S             seed of the train/test split and of the first run (default 0)
   --seeds N            train every network under N seeds (S, S+1, …): patterns, weights and batch order; the
                        report gives mean ± 95% CI (default 3; 5 with --full)
-  --full               the whole study: 5 seeds and the Pareto front's full grid
   --layers L           sizes of the sparse network and its dense twin (default 800,40,40,10)
   --out-degrees D      out-degrees of the sparse network (default 2,9,10)
   --narrow L           sizes of the equal-budget dense network (default 800,3,3,10)
   --batch B            batch size (default 256)   --lr X (default 1e-3)   --decay X (default 1e-5)
   --exit-weights W     loss weights of the exit and the final classifier (default 1,0.3)
   --target-loss P      calibrated policy: cheapest threshold within P accuracy points of the final exit (default 0.5)
-  --sweep              also train across first-layer out-degrees and plot accuracy vs density and parameters
-  --sweep-degrees D    the out-degrees of the sweep (default 1,2,4,8,16,40)
+  --sweep              also the Pareto front on a small grid: sparse out-degrees (1|8, 9, 10), dense-narrow width 8
+  --full               the whole study: 5 seeds and the front's full grid (sparse first-layer out-degrees 1, 2,
+                       4, 8, 16 × second-layer 3, 9, 20; dense-narrow widths 2, 3, 5, 8, 12, 20); without --data,
+                       Fashion-MNIST too (results/fashion) when installed at ${FASHION}
   --no-serve           skip the split/server phase
   --link SPEC|PRESET   run local, full offload, split and split + exit through this emulated link (default
                        wifi; repeatable; none: skip): lte, 3g, wifi, lora, or RATE[/RATE],RTT[,JITTER] with --radio
@@ -73,7 +78,6 @@ ${THREADS_HELP}
     "exit-weights": { type: "string" },
     "target-loss": { type: "string" },
     sweep: { type: "boolean" },
-    "sweep-degrees": { type: "string" },
     "no-serve": { type: "boolean" },
     link: { type: "string", multiple: true },
     links: { type: "string" },
@@ -111,9 +115,11 @@ ${THREADS_HELP}
       if (!quiet) process.stderr.write(`${s}\n`);
     };
     const links = linksFlags(c, v);
-    const outDir = join((v.out as string | undefined) ?? "results", name);
-    await checkWritableDir(c, "--out/--name", outDir);
-    const data = loadData(dataSpec, { seed, padTo: sizes[0] });
+    const root = (v.out as string | undefined) ?? "results";
+    // --full without --data: the embedded digits, then Fashion-MNIST where Debian's package put it
+    const runs: [string, string][] = [[dataSpec, name]];
+    if (v.full && v.data === undefined && existsSync(FASHION)) runs.push([FASHION, "fashion"]);
+    for (const [, n] of runs) await checkWritableDir(c, "--out/--name", join(root, n));
     const dense = sizes.slice(1);
     const networks: NetworkSpec[] = [
       {
@@ -130,13 +136,7 @@ ${THREADS_HELP}
         outDegrees: narrow.slice(1),
       },
     ];
-    const eng = await engine(threadsFlag("experiment", v));
-    const result = await runExperiment(eng, {
-      outDir,
-      data: {
-        ...data,
-        name: dataSpec === "mnist" ? "embedded MNIST digits (mnist package), stratified split" : dataSpec,
-      },
+    const recipe = {
       networks,
       epochs: int(c, "epochs", v.epochs, 50, 1),
       batch: int(c, "batch", v.batch, 256, 1, 65536),
@@ -145,16 +145,16 @@ ${THREADS_HELP}
       seed,
       seeds: int(c, "seeds", v.seeds, v.full ? 5 : 3, 1, 1000),
       exitAfter: 1,
-      exitWeights: [weights[0]!, weights[1]!],
+      exitWeights: [weights[0]!, weights[1]!] as [number, number],
       targetLoss: num(c, "target-loss", v["target-loss"], 0.5, 0, 100),
-      sweepDegrees: v.sweep ? intList(c, "sweep-degrees", v["sweep-degrees"], [1, 2, 4, 8, 16, 40], 1) : [],
+      ...((v.full || v.sweep) && { front: v.full ? FULL_GRID : QUICK_GRID }),
       serve: !v["no-serve"],
       ...(links.length > 0 && {
         links: {
           links,
           samples: int(c, "link-samples", v["link-samples"], 32, 1, 100_000),
           devices: 8,
-          dtype: "int8",
+          dtype: "int8" as const,
           edgeSlowdown: slowdownFlag(c, v),
           energy: energyFlag(c, v),
           periodMs: 1000,
@@ -163,10 +163,18 @@ ${THREADS_HELP}
       }),
       commandLine: `presparse ${["experiment", ...process.argv.slice(3)].join(" ")}`,
       log,
-    });
-    process.stdout.write(`${resultsTable(result)}\n`);
-    if (result.reductions) process.stdout.write(`\n${reductionLine(result.reductions)}\n`);
-    process.stdout.write(`\nreport: ${join(outDir, "report.md")} (${result.seconds.toFixed(1)} s)\n`);
+    };
+    const eng = await engine(threadsFlag("experiment", v));
+    for (const [spec, n] of runs) {
+      const outDir = join(root, n);
+      const data = loadData(spec, { seed, padTo: sizes[0] });
+      const label = spec === "mnist" ? "embedded MNIST digits (mnist package), stratified split" : spec;
+      const result = await runExperiment(eng, { ...recipe, outDir, data: { ...data, name: label } });
+      process.stdout.write(`${runs.length > 1 ? `\n## ${label}\n\n` : ""}${resultsTable(result)}\n`);
+      if (result.reductions) process.stdout.write(`\n${reductionLine(result.reductions)}\n`);
+      if (result.headline) process.stdout.write(`\n${headlineSentence(result.headline, label)}\n`);
+      process.stdout.write(`\nreport: ${join(outDir, "report.md")} (${result.seconds.toFixed(1)} s)\n`);
+    }
   },
 };
 

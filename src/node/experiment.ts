@@ -9,14 +9,25 @@ import type { Dataset } from "../nn/dataset.js";
 import type { Engine } from "../engine/engine.js";
 import { exitMacs, parseExitPolicy } from "../exits/runner.js";
 import { SparseLinear } from "../nn/layers/sparse_linear.js";
-import { Model } from "../nn/model.js";
 import { encodeModel } from "../io/model_io.js";
-import { Adam } from "../nn/optimizers.js";
 import { lineChart } from "../report/svg.js";
-import { evaluate, train, type EpochReport } from "../nn/train.js";
+import type { EpochReport } from "../nn/train.js";
 import { runSplit, type SplitRun } from "./experiment_split.js";
 import { evenHalf, seedList, seedStats, trainSeed, type SeedRun, type SeedStats, type Trained } from "./study.js";
-import { formatInterval, interval, type Interval } from "../report/stats.js";
+import { formatInterval, type Interval } from "../report/stats.js";
+import {
+  budgetTable,
+  frontTable,
+  gridShapes,
+  headline,
+  headlineSentence,
+  markPareto,
+  shapeLabel,
+  trainFront,
+  type FrontGrid,
+  type FrontPoint,
+  type Headline,
+} from "./pareto.js";
 import { studyLinks, type LinkStudyOptions, type NetworkLinks } from "./experiment_links.js";
 import { linkSections, linksReadme } from "./links_report.js";
 
@@ -45,8 +56,8 @@ export interface ExperimentOptions {
   exitWeights: [number, number];
   /** Largest accuracy loss (points) the calibrated policy may cost vs the final exit. */
   targetLoss: number;
-  /** First-layer out-degrees for the density sweep (no sweep when empty). */
-  sweepDegrees: number[];
+  /** The Pareto front's grid around the first network (the study's networks alone when absent). */
+  front?: FrontGrid;
   /** Run the split phase (server on loopback + edge client). */
   serve: boolean;
   /** Run local, full offload, split and split + exit through emulated links (with `serve`). */
@@ -78,16 +89,6 @@ export interface NetworkResult {
   stats: SeedStats;
 }
 
-export interface SweepResult {
-  outDegree: number;
-  density: number;
-  parameters: number;
-  /** The first seed's test accuracy. */
-  accuracy: number;
-  /** Over every seed. */
-  interval: Interval;
-}
-
 export interface ExperimentResult {
   machine: { cpu: string; cores: number; os: string; node: string };
   command: string;
@@ -97,7 +98,10 @@ export interface ExperimentResult {
   data: { name: string; train: number; test: number; features: number };
   epochs: number;
   networks: NetworkResult[];
-  sweep: SweepResult[];
+  /** The study's networks and the grid's, over the same seeds; `pareto` marks the front. */
+  front: FrontPoint[];
+  /** The paper's headline tested against the dense twin (absent without a network named "dense"). */
+  headline: Headline | undefined;
   /**
    * Sparse vs dense twin: model file bytes and MACs per sample (dense ÷ sparse); bytes on the wire per sample
    * with the calibrated exits (both networks cut at the same width, so one frame costs the same in both);
@@ -115,16 +119,6 @@ export interface ExperimentResult {
   /** How the strategies ran over links (the energy model included), when they did. */
   linkStudy: LinkStudyOptions | undefined;
   seconds: number;
-}
-
-function mlp(engine: Engine, spec: NetworkSpec, o: ExperimentOptions, seed: number, withExit: boolean): Model {
-  return Model.mlp(engine, {
-    sizes: spec.sizes,
-    outDegrees: spec.outDegrees,
-    seed,
-    exits: withExit ? [{ after: o.exitAfter - 1, weight: o.exitWeights[0] }] : [],
-    finalWeight: withExit ? o.exitWeights[1] : 1,
-  });
 }
 
 /** Trains, calibrates, splits and serves every network; writes the report. */
@@ -165,27 +159,24 @@ export async function runExperiment(engine: Engine, o: ExperimentOptions): Promi
     networks.push({ ...first!, runs, stats: seedStats(runs) });
   }
 
-  const sweepResults: SweepResult[] = [];
-  const base = o.networks[0]!;
-  for (const d of o.sweepDegrees) {
-    const spec = { ...base, outDegrees: [d, ...base.outDegrees.slice(1)] };
-    const accs: number[] = [];
-    let parameters = 0;
-    for (const seed of seeds) {
-      const model = mlp(engine, spec, o, seed, false);
-      const optimizer = new Adam({ lr: o.lr, decay: o.decay });
-      train(model, trainSet, { epochs: o.epochs, batchSize: o.batch, optimizer, seed, trainAccuracy: false });
-      accs.push(evaluate(model, test).accuracy[0]!);
-      parameters = model.parameterCount();
-      optimizer.dispose();
-      model.dispose();
-    }
-    const r = { outDegree: d, density: d / spec.sizes[1]!, parameters, accuracy: accs[0]!, interval: interval(accs) };
-    o.log(
-      `[sweep] out-degree ${d} (density ${pc(r.density, 1)}): ${formatInterval(r.interval)}%, ${r.parameters} parameters`,
-    );
-    sweepResults.push(r);
-  }
+  const own: FrontPoint[] = networks.map((n) => ({
+    kind:
+      n.spec.name === "dense"
+        ? "dense"
+        : n.spec.outDegrees.every((d, k) => d >= n.spec.sizes[k + 1]!)
+          ? "dense-narrow"
+          : "sparse",
+    label: shapeLabel(n.spec),
+    shape: { sizes: n.spec.sizes, outDegrees: n.spec.outDegrees },
+    parameters: n.parameters,
+    fileBytes: n.fileBytes,
+    macs: n.macs.full,
+    runs: n.runs,
+    stats: n.stats,
+  }));
+  const grid = o.front ? gridShapes(o.networks[0]!, o.front, o.networks) : [];
+  const front = markPareto([...own, ...trainFront(engine, grid, o, data, seeds, o.log)]);
+  const denseTwin = own.find((p) => p.kind === "dense");
 
   const sparse = networks.find((n) => n.spec.name === "sparse"),
     dense = networks.find((n) => n.spec.name === "dense");
@@ -212,7 +203,8 @@ export async function runExperiment(engine: Engine, o: ExperimentOptions): Promi
     data: { name: o.data.name, train: trainSet.n, test: test.n, features: trainSet.features },
     epochs: o.epochs,
     networks,
-    sweep: sweepResults,
+    front,
+    headline: denseTwin ? headline(front, denseTwin) : undefined,
     reductions,
     linkStudy: o.serve ? o.links : undefined,
     seconds: (performance.now() - t0) / 1000,
@@ -409,40 +401,6 @@ function writeReport(dir: string, r: ExperimentResult): void {
     }),
     "training curves",
   );
-  if (r.sweep.length) {
-    chart(
-      "sweep-density.svg",
-      lineChart({
-        title: "Accuracy vs first-layer density",
-        xLabel: "first-layer density (%, log scale)",
-        yLabel: "test accuracy (%)",
-        logX: true,
-        series: [
-          {
-            name: "predefined sparse",
-            points: r.sweep.map((s) => ({ x: 100 * s.density, y: 100 * s.accuracy, label: `d=${s.outDegree}` })),
-          },
-        ],
-      }),
-      "accuracy vs density",
-    );
-    chart(
-      "sweep-parameters.svg",
-      lineChart({
-        title: "Accuracy vs stored parameters",
-        xLabel: "stored parameters (log scale)",
-        yLabel: "test accuracy (%)",
-        logX: true,
-        series: [
-          {
-            name: "predefined sparse",
-            points: r.sweep.map((s) => ({ x: s.parameters, y: 100 * s.accuracy, label: `d=${s.outDegree}` })),
-          },
-        ],
-      }),
-      "accuracy vs parameters",
-    );
-  }
   const nets = r.networks.flatMap((n) => (n.links ? [{ name: n.spec.name, links: n.links }] : []));
   const study = r.linkStudy && nets.length ? linkSections(nets, r.linkStudy, r.linkStudy.energy) : undefined;
   for (const c of study?.charts ?? []) writeFileSync(join(dir, c.file), c.svg);
@@ -469,15 +427,19 @@ function writeReport(dir: string, r: ExperimentResult): void {
         `loss; policies by seed: ${n.runs.map((x) => x.policy ?? "none").join(", ")}). Model hash ${n.hash}.`,
     ),
     ``,
-    ...(r.sweep.length
+    ...(r.headline ? [`## The headline tested`, ``, headlineSentence(r.headline, r.data.name), ``] : []),
+    ...(r.front.length > r.networks.length && denseOf(r)
       ? [
-          `## Density sweep`,
+          `## The Pareto front`,
           ``,
-          `| first-layer out-degree | density | parameters | test accuracy |`,
-          `| --- | --- | --- | --- |`,
-          ...r.sweep.map(
-            (s) => `| ${s.outDegree} | ${pc(s.density, 1)} | ${s.parameters} | ${formatInterval(s.interval)}% |`,
-          ),
+          `Every network over the same seeds; storage × and MACs × are the dense twin's file bytes and MACs per `,
+          `sample divided by the network's; ★: no network with as few or fewer parameters is more accurate.`,
+          ``,
+          frontTable(r.front, denseOf(r)!),
+          ``,
+          `Sparse-wide against dense-narrow at equal parameter budgets:`,
+          ``,
+          budgetTable(r.front),
           ``,
         ]
       : []),
@@ -489,6 +451,8 @@ function writeReport(dir: string, r: ExperimentResult): void {
   ].join("\n");
   writeFileSync(join(dir, "report.md"), md);
 }
+
+const denseOf = (r: ExperimentResult) => r.front.find((p) => p.kind === "dense");
 
 /** The run in one line: commit-free (the caller adds it), machine, Node, seconds. */
 export function runLine(r: ExperimentResult): string {
