@@ -8,6 +8,7 @@ import { runExperiment, type ExperimentOptions } from "../src/node/experiment.js
 import { DEFAULT_ENERGY } from "../src/split/energy.js";
 import { parseLink } from "../src/split/links.js";
 import { getEngine } from "./helpers/engine.js";
+import { parseXml } from "./helpers/xml.js";
 
 const engine = await getEngine();
 const dirs: string[] = [];
@@ -121,6 +122,13 @@ describe("experiment", () => {
     expect(report).toContain("![accuracy vs MACs](accuracy-vs-macs.svg)");
     expect(readFileSync(join(dir, "accuracy-vs-macs.svg"), "utf8")).toMatch(/^<svg /);
     expect(JSON.parse(readFileSync(join(dir, "results.json"), "utf8")).networks).toHaveLength(2);
+    // the front's charts: valid SVG with every series, each beside its Vega-Lite spec
+    for (const stem of ["front-accuracy-vs-parameters", "front-accuracy-vs-macs", "front-accuracy-vs-bytes-sent"]) {
+      const doc = parseXml(readFileSync(join(dir, `${stem}.svg`), "utf8"));
+      for (const name of ["predefined sparse", "dense-narrow", "dense twin"]) expect(doc.texts).toContain(name);
+      expect(JSON.parse(readFileSync(join(dir, `${stem}.vl.json`), "utf8")).data.values).toHaveLength(4);
+      expect(report).toContain(`(${stem}.svg)`);
+    }
   }, 120_000);
 
   it("through links: a table per link, the winners and crossovers, the energy constants, charts with a line per strategy", async () => {

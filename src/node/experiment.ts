@@ -13,10 +13,12 @@ import { encodeModel } from "../io/model_io.js";
 import { lineChart } from "../report/svg.js";
 import type { EpochReport } from "../nn/train.js";
 import { runSplit, type SplitRun } from "./experiment_split.js";
+import { writeChart } from "./charts.js";
 import { evenHalf, seedList, seedStats, trainSeed, type SeedRun, type SeedStats, type Trained } from "./study.js";
 import { formatInterval, type Interval } from "../report/stats.js";
 import {
   budgetTable,
+  frontSpecs,
   frontTable,
   gridShapes,
   headline,
@@ -209,7 +211,7 @@ export async function runExperiment(engine: Engine, o: ExperimentOptions): Promi
     linkStudy: o.serve ? o.links : undefined,
     seconds: (performance.now() - t0) / 1000,
   };
-  writeReport(o.outDir, result);
+  await writeReport(o.outDir, result);
   return result;
 }
 
@@ -354,7 +356,7 @@ export function reductionLine(red: NonNullable<ExperimentResult["reductions"]>):
   );
 }
 
-function writeReport(dir: string, r: ExperimentResult): void {
+async function writeReport(dir: string, r: ExperimentResult): Promise<void> {
   writeFileSync(join(dir, "results.json"), `${JSON.stringify(r, null, 2)}\n`);
   const charts: string[] = [];
   const chart = (file: string, svg: string, caption: string) => {
@@ -401,6 +403,8 @@ function writeReport(dir: string, r: ExperimentResult): void {
     }),
     "training curves",
   );
+  for (const c of frontSpecs(r.front, r.seeds.length))
+    charts.push(`![${c.caption}](${await writeChart(dir, c.stem, c.spec as Record<string, unknown>)})`);
   const nets = r.networks.flatMap((n) => (n.links ? [{ name: n.spec.name, links: n.links }] : []));
   const study = r.linkStudy && nets.length ? linkSections(nets, r.linkStudy, r.linkStudy.energy) : undefined;
   for (const c of study?.charts ?? []) writeFileSync(join(dir, c.file), c.svg);

@@ -6,6 +6,7 @@ import type { Engine } from "../engine/engine.js";
 import { exitMacs } from "../exits/runner.js";
 import { encodeModel } from "../io/model_io.js";
 import { differenceInterval, formatInterval, overlaps, type Interval } from "../report/stats.js";
+import { errorBarChart } from "../report/vegalite.js";
 import { seedStats, trainSeed, type Recipe, type SeedRun, type SeedStats, type Shape } from "./study.js";
 
 export type FrontKind = "sparse" | "dense-narrow" | "dense";
@@ -266,4 +267,55 @@ export function budgetTable(points: FrontPoint[]): string {
     );
   }
   return rows.join("\n");
+}
+
+const SERIES: Record<FrontKind, string> = {
+  sparse: "predefined sparse",
+  "dense-narrow": "dense-narrow",
+  dense: "dense twin",
+};
+
+/** The front's charts as Vega-Lite specs: accuracy against stored parameters, MACs per sample and bytes sent. */
+export function frontSpecs(points: FrontPoint[], k: number): { stem: string; caption: string; spec: object }[] {
+  const seeds = `mean and 95% CI over ${k} seed${k === 1 ? "" : "s"}`;
+  const pct = (i: Interval) => ({ y: 100 * i.mean, yLow: 100 * i.low, yHigh: 100 * i.high });
+  const base = (p: FrontPoint) => ({ series: SERIES[p.kind], label: p.label });
+  return [
+    {
+      stem: "front-accuracy-vs-parameters",
+      caption: "accuracy vs stored parameters",
+      spec: errorBarChart({
+        title: `Final-classifier test accuracy vs stored parameters (${seeds})`,
+        xTitle: "stored parameters (weights + biases, exit head included)",
+        yTitle: "test accuracy (%)",
+        points: points.map((p) => ({ ...base(p), x: p.parameters, ...pct(p.stats.accuracyFinal) })),
+      }),
+    },
+    {
+      stem: "front-accuracy-vs-macs",
+      caption: "accuracy vs MACs per sample",
+      spec: errorBarChart({
+        title: `Final-classifier test accuracy vs MACs per sample (${seeds})`,
+        xTitle: "MACs per sample (stored connections, whole trunk)",
+        yTitle: "test accuracy (%)",
+        points: points.map((p) => ({ ...base(p), x: p.macs, ...pct(p.stats.accuracyFinal) })),
+      }),
+    },
+    {
+      stem: "front-accuracy-vs-bytes-sent",
+      caption: "EE system accuracy vs bytes sent per sample",
+      spec: errorBarChart({
+        title: `Early-exit system accuracy vs bytes sent per sample, calibrated exit (${seeds})`,
+        xTitle: "int8 frame bytes sent per sample (exited samples send none)",
+        yTitle: "EE system test accuracy (%)",
+        points: points.map((p) => ({
+          ...base(p),
+          x: p.stats.bytesSent.mean,
+          xLow: Math.max(0, p.stats.bytesSent.low),
+          xHigh: p.stats.bytesSent.high,
+          ...pct(p.stats.accuracySystem),
+        })),
+      }),
+    },
+  ];
 }
