@@ -278,7 +278,9 @@ const SERIES: Record<FrontKind, string> = {
 /** The front's charts as Vega-Lite specs: accuracy against stored parameters, MACs per sample and bytes sent. */
 export function frontSpecs(points: FrontPoint[], k: number): { stem: string; caption: string; spec: object }[] {
   const seeds = `mean and 95% CI over ${k} seed${k === 1 ? "" : "s"}`;
-  const pct = (i: Interval) => ({ y: 100 * i.mean, yLow: 100 * i.low, yHigh: 100 * i.high });
+  // an interval past 0% or 100% is drawn to the bound (the tables give it whole)
+  const clip = (v: number) => Math.min(100, Math.max(0, v));
+  const pct = (i: Interval) => ({ y: 100 * i.mean, yLow: clip(100 * i.low), yHigh: clip(100 * i.high) });
   const base = (p: FrontPoint) => ({ series: SERIES[p.kind], label: p.label });
   return [
     {

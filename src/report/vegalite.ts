@@ -1,4 +1,4 @@
-// Vega-Lite specifications of the study's charts: points with 95% error bars, one colour and shape per series, the
+// Vega-Lite specifications of the study's charts: points with 95% error bars, one colour per series, the
 // legend outside the plot, a log axis where the data spans a decade or more. Plain JSON, no dependency: a reader
 // restyles the saved .vl.json; src/node/charts.ts renders it to SVG.
 
@@ -54,6 +54,7 @@ export function errorBarChart(c: ErrorBarChart): Record<string, unknown> {
     scale: log ? { type: "log" } : { zero: false, nice: true },
   };
   const y = { field: "y", type: "quantitative", title: c.yTitle, scale: { zero: false } };
+  // one colour per series, its legend to the right of the plot (never over the data)
   const color = { field: "series", type: "nominal", title: null, legend: { orient: "right" } };
   const hasX = c.points.some((p) => p.xLow !== undefined && Number.isFinite(p.xLow));
   return {
@@ -81,7 +82,6 @@ export function errorBarChart(c: ErrorBarChart): Record<string, unknown> {
         encoding: {
           x,
           y,
-          shape: { field: "series", type: "nominal", title: null, legend: { orient: "right" } },
           tooltip: [
             { field: "label", title: "network" },
             { field: "x", title: c.xTitle, format: ",.4~g" },
