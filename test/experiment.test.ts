@@ -70,6 +70,9 @@ describe("experiment", () => {
     expect(a.front[2]!.parameters).toBe(800 + 360 + 400 + 40 + 40 + 10 + 400 + 10);
     expect(a.front[2]!.macs).toBe(800 + 360 + 400);
     expect(a.front.some((p) => p.pareto)).toBe(true);
+    // training cost: the three ways timed back to back; the masked dense twin pays the dense cost and more
+    expect(a.training!.epochs).toBe(5);
+    for (const k of ["sparse", "dense", "maskedDense"] as const) expect(a.training![k]).toBeGreaterThan(0);
     const h = a.headline!;
     expect(h.seeds).toBe(2);
     expect(h.dense.accuracy).toEqual(a.networks[1]!.stats.accuracyFinal);
@@ -116,6 +119,7 @@ describe("experiment", () => {
     expect(report).toContain("| network |");
     expect(report).toContain("over 2 seeds (seeds 3–4)");
     expect(report).toContain("## The headline tested");
+    expect(report).toMatch(/masked dense — the seed paper's method, .* [\d.]+ ms \([\d.]+×\)/);
     expect(report).toMatch(/"More than 4× at no loss" (holds|does not hold) here with storage counted in file bytes/);
     expect(report).toContain("| budget (params) | dense-narrow |");
     expect(report).toMatch(/\| sparse 800-40-40-10 \(2,9,10\) \| \d+\.\d\d ± \d+\.\d\d \| /);

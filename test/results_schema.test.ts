@@ -43,6 +43,7 @@ describe("docs/results.schema.json", () => {
     const results = JSON.parse(readFileSync(join(dir, "results.json"), "utf8"));
     expect(validate(results), ajv.errorsText(validate.errors)).toBe(true);
     expect(results.front).toHaveLength(4);
+    expect(Object.keys(results.training)).toEqual(["epochs", "sparse", "dense", "maskedDense"]);
     // a fraction past 1, a missing interval and a kind no front has are each caught
     const broken = structuredClone(results);
     broken.networks[0].runs[0].accuracyFinal = 1.5;

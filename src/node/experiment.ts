@@ -14,7 +14,17 @@ import { lineChart } from "../report/svg.js";
 import type { EpochReport } from "../nn/train.js";
 import { runSplit, type SplitRun } from "./experiment_split.js";
 import { writeChart } from "./charts.js";
-import { evenHalf, seedList, seedStats, trainSeed, type SeedRun, type SeedStats, type Trained } from "./study.js";
+import {
+  evenHalf,
+  seedList,
+  seedStats,
+  trainingCost,
+  trainSeed,
+  type SeedRun,
+  type SeedStats,
+  type Trained,
+  type TrainingCost,
+} from "./study.js";
 import { formatInterval, type Interval } from "../report/stats.js";
 import {
   budgetTable,
@@ -102,6 +112,8 @@ export interface ExperimentResult {
   networks: NetworkResult[];
   /** The study's networks and the grid's, over the same seeds; `pareto` marks the front. */
   front: FrontPoint[];
+  /** Seconds per epoch: sparse, dense twin and masked dense (the seed paper's method), back to back. */
+  training: TrainingCost | undefined;
   /** The paper's headline tested against the dense twin (absent without a network named "dense"). */
   headline: Headline | undefined;
   /**
@@ -182,6 +194,9 @@ export async function runExperiment(engine: Engine, o: ExperimentOptions): Promi
 
   const sparse = networks.find((n) => n.spec.name === "sparse"),
     dense = networks.find((n) => n.spec.name === "dense");
+  const costEpochs = Math.min(o.epochs, 10);
+  if (sparse && dense) o.log(`[training cost] sparse, dense and masked dense, ${costEpochs} epochs each`);
+  const training = sparse && dense ? trainingCost(engine, sparse.spec, o, trainSet, seeds[0]!, costEpochs) : undefined;
   const reductions =
     sparse && dense
       ? {
@@ -206,6 +221,7 @@ export async function runExperiment(engine: Engine, o: ExperimentOptions): Promi
     epochs: o.epochs,
     networks,
     front,
+    training,
     headline: denseTwin ? headline(front, denseTwin) : undefined,
     reductions,
     linkStudy: o.serve ? o.links : undefined,
@@ -431,6 +447,7 @@ async function writeReport(dir: string, r: ExperimentResult): Promise<void> {
         `loss; policies by seed: ${n.runs.map((x) => x.policy ?? "none").join(", ")}). Model hash ${n.hash}.`,
     ),
     ``,
+    ...(r.training ? [`## Training cost`, ``, trainingLine(r.training, r.data.train), ``] : []),
     ...(r.headline ? [`## The headline tested`, ``, headlineSentence(r.headline, r.data.name), ``] : []),
     ...(r.front.length > r.networks.length && denseOf(r)
       ? [
@@ -454,6 +471,19 @@ async function writeReport(dir: string, r: ExperimentResult): Promise<void> {
     ``,
   ].join("\n");
   writeFileSync(join(dir, "report.md"), md);
+}
+
+/** Training time per epoch, sparse against dense and masked dense, in one sentence. */
+export function trainingLine(t: TrainingCost, samples: number): string {
+  const ms = (x: number) => `${(1000 * x).toFixed(1)} ms`;
+  return (
+    `Seconds per epoch of ${samples} samples (median of ${t.epochs} epochs each, measured back to back in this ` +
+    `run): sparse over its stored connections ${ms(t.sparse)}, the dense twin ${ms(t.dense)} ` +
+    `(${(t.dense / t.sparse).toFixed(1)}× the sparse time), masked dense — the seed paper's method, dense weights ` +
+    `multiplied by the sparse network's 0/1 masks after every batch, in this engine's dense kernels — ` +
+    `${ms(t.maskedDense)} (${(t.maskedDense / t.sparse).toFixed(1)}×). \`node bench/train.mjs\` times the same ` +
+    `masked training in TensorFlow.js (tfjs-backend-wasm) as the outside peer.`
+  );
 }
 
 const denseOf = (r: ExperimentResult) => r.front.find((p) => p.kind === "dense");

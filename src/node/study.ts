@@ -6,6 +6,7 @@ import type { Engine } from "../engine/engine.js";
 import { Model } from "../nn/model.js";
 import { Adam } from "../nn/optimizers.js";
 import { evaluate, train, type EpochReport } from "../nn/train.js";
+import type { SparseLinear } from "../nn/layers/sparse_linear.js";
 import { frameBytes } from "../split/frame.js";
 import { interval, type Interval } from "../report/stats.js";
 
@@ -151,4 +152,82 @@ export function seedStats(runs: SeedRun[]): SeedStats {
 /** The seeds of a study: `count` consecutive seeds from `first`. */
 export function seedList(first: number, count: number): number[] {
   return Array.from({ length: count }, (_, i) => first + i);
+}
+
+/** Seconds per epoch, three ways, measured back to back in one process on the same data and seed. */
+export interface TrainingCost {
+  epochs: number;
+  /** Median seconds per epoch over the stored connections (the sparse network). */
+  sparse: number;
+  /** The dense twin in this engine. */
+  dense: number;
+  /** The seed paper's method: the dense twin's layers, W ← W ⊙ M after every batch for each sparse layer's mask. */
+  maskedDense: number;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/**
+ * Times `epochs` epochs of `shape` trained over its stored connections, of its dense twin, and of the twin masked
+ * after every batch to `shape`'s patterns (the masked product is dense: nothing is saved but the zeros).
+ */
+export function trainingCost(
+  engine: Engine,
+  shape: Shape,
+  r: Recipe,
+  data: Dataset,
+  seed: number,
+  epochs: number,
+): TrainingCost {
+  const dense = { sizes: shape.sizes, outDegrees: shape.sizes.slice(1) };
+  const build = (s: Shape) =>
+    Model.mlp(engine, {
+      sizes: s.sizes,
+      outDegrees: s.outDegrees,
+      seed,
+      exits: [{ after: r.exitAfter - 1, weight: r.exitWeights[0] }],
+      finalWeight: r.exitWeights[1],
+    });
+  const time = (model: Model, afterBatch?: () => void) => {
+    const optimizer = new Adam({ lr: r.lr, decay: r.decay });
+    try {
+      const reports = train(model, data, {
+        epochs,
+        batchSize: r.batch,
+        optimizer,
+        seed,
+        trainAccuracy: false,
+        ...(afterBatch && { onBatch: afterBatch }),
+      });
+      return median(reports.map((e) => e.seconds));
+    } finally {
+      optimizer.dispose();
+      model.dispose();
+    }
+  };
+  const sparse = build(shape);
+  // each sparse layer's 0/1 mask over the dense twin's row-major weights [outputs, inputs]
+  const masks = sparse.trunk.map((l) => {
+    const p = (l as SparseLinear).pattern;
+    if (p.nnz === p.inputs * p.outputs) return undefined;
+    const m = new Float32Array(p.inputs * p.outputs);
+    for (let row = 0; row < p.outputs; row++)
+      for (let q = p.rowPtr[row]!; q < p.rowPtr[row + 1]!; q++) m[row * p.inputs + p.colIdx[q]!] = 1;
+    return m;
+  });
+  const sparseSeconds = time(sparse);
+  const denseSeconds = time(build(dense));
+  const masked = build(dense);
+  const applyMasks = () => {
+    masked.trunk.forEach((l, k) => {
+      const m = masks[k];
+      if (!m) return;
+      // a fresh view each time: growing WASM memory detaches the old one
+      const v = (l as SparseLinear).weights.values.view();
+      for (let j = 0; j < m.length; j++) v[j]! *= m[j]!;
+    });
+  };
+  applyMasks();
+  const maskedSeconds = time(masked, applyMasks);
+  return { epochs, sparse: sparseSeconds, dense: denseSeconds, maskedDense: maskedSeconds };
 }
