@@ -135,7 +135,10 @@ describe("experiment", () => {
     }
   }, 120_000);
 
-  it("through links: a table per link, the winners and crossovers, the energy constants, charts with a line per strategy", async () => {
+  const LINKS =
+    "through links: a table per link, the winners and crossovers, the energy constants, " +
+    "charts with a line per strategy";
+  it(LINKS, async () => {
     const o = options();
     const r = await runExperiment(engine, {
       ...o,

@@ -240,7 +240,8 @@ export function frontTable(points: FrontPoint[], dense: FrontPoint): string {
       `| ${p.label} | ${p.kind} | ${p.parameters} | ${p.fileBytes} | ${p.macs} | ` +
         `${formatInterval(p.stats.accuracyFinal)} | ${formatInterval(p.stats.accuracySystem)} | ` +
         `${formatInterval(p.stats.exitRate, 100, 1)} | ${formatInterval(p.stats.bytesSent, 1, 1)} | ` +
-        `${(dense.fileBytes / p.fileBytes).toFixed(1)} | ${(dense.macs / p.macs).toFixed(1)} | ${p.pareto ? "★" : ""} |`,
+        `${(dense.fileBytes / p.fileBytes).toFixed(1)} | ${(dense.macs / p.macs).toFixed(1)} | ` +
+        `${p.pareto ? "★" : ""} |`,
     );
   return rows.join("\n");
 }
@@ -249,7 +250,8 @@ export function frontTable(points: FrontPoint[], dense: FrontPoint): string {
 export function budgetTable(points: FrontPoint[]): string {
   const sparse = points.filter((p) => p.kind === "sparse");
   const rows = [
-    "| budget (params) | dense-narrow | acc. % | sparse-wide nearest in params | params | acc. % | sparse − narrow (points) |",
+    "| budget (params) | dense-narrow | acc. % | sparse-wide nearest in params | params | acc. % | " +
+      "sparse − narrow (points) |",
     "| --- | --- | --- | --- | --- | --- | --- |",
   ];
   for (const n of points.filter((p) => p.kind === "dense-narrow").sort((a, b) => a.parameters - b.parameters)) {
