@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { renderVegaLite } from "../src/node/charts.js";
 import { frontSpecs, type FrontKind, type FrontPoint } from "../src/node/pareto.js";
 import { seedStats, type SeedRun } from "../src/node/study.js";
-import { errorBarChart, spansDecades } from "../src/report/vegalite.js";
+import { errorBarChart, lineChartSpec, spansDecades } from "../src/report/vegalite.js";
 import { parseXml } from "./helpers/xml.js";
 
 function point(kind: FrontKind, label: string, parameters: number, accs: number[], exitRates: number[]): FrontPoint {
@@ -55,6 +55,23 @@ describe("charts (Vega-Lite rendered headless)", () => {
     const x = (i: number) => (specs[i]!.spec as { layer: { encoding: { x: { scale: object } } }[] }).layer[0]!;
     expect(x(0).encoding.x.scale).toEqual({ type: "log" });
     expect(x(2).encoding.x.scale).toEqual({ zero: false, nice: true });
+  });
+
+  it("a line chart renders to valid SVG with one line per series", async () => {
+    const spec = lineChartSpec({
+      title: "curves",
+      xTitle: "x",
+      yTitle: "y",
+      series: ["sparse", "dense"].map((name, k) => ({
+        name,
+        points: [1, 10, 100].map((x) => ({ x, y: k + Math.log10(x), label: `t${x}` })),
+      })),
+    });
+    const svg = await renderVegaLite(spec);
+    const doc = parseXml(svg);
+    for (const name of ["sparse", "dense"]) expect(doc.texts).toContain(name);
+    // vega draws a line series as its own group of the line mark
+    expect(svg.match(/class="mark-line role-mark/g)).toHaveLength(2);
   });
 
   it("draws nothing from outside: a spec that names a URL fails instead of fetching it", async () => {

@@ -10,7 +10,7 @@ import type { Engine } from "../engine/engine.js";
 import { exitMacs, parseExitPolicy } from "../exits/runner.js";
 import { SparseLinear } from "../nn/layers/sparse_linear.js";
 import { encodeModel } from "../io/model_io.js";
-import { lineChart } from "../report/svg.js";
+import { lineChartSpec } from "../report/vegalite.js";
 import type { EpochReport } from "../nn/train.js";
 import { runSplit, type SplitRun } from "./experiment_split.js";
 import { writeChart } from "./charts.js";
@@ -375,16 +375,16 @@ export function reductionLine(red: NonNullable<ExperimentResult["reductions"]>):
 async function writeReport(dir: string, r: ExperimentResult): Promise<void> {
   writeFileSync(join(dir, "results.json"), `${JSON.stringify(r, null, 2)}\n`);
   const charts: string[] = [];
-  const chart = (file: string, svg: string, caption: string) => {
-    writeFileSync(join(dir, file), svg);
-    charts.push(`![${caption}](${file})`);
-  };
-  chart(
-    "accuracy-vs-macs.svg",
-    lineChart({
-      title: "Early-exit system: test accuracy vs mean MACs per sample",
-      xLabel: "mean MACs per sample (stored connections, log scale)",
-      yLabel: "test accuracy (%)",
+  const chart = async (stem: string, spec: Record<string, unknown>, caption: string) =>
+    charts.push(`![${caption}](${await writeChart(dir, stem, spec)})`);
+  // the first seed's curves: every threshold of its calibrated exit, and its training
+  const first = `seed ${r.seeds[0]}`;
+  await chart(
+    "accuracy-vs-macs",
+    lineChartSpec({
+      title: `Early-exit system: test accuracy vs mean MACs per sample (each threshold, ${first})`,
+      xTitle: "mean MACs per sample (stored connections)",
+      yTitle: "test accuracy (%)",
       logX: true,
       series: r.networks.map((n) => ({
         name: n.spec.name,
@@ -393,12 +393,12 @@ async function writeReport(dir: string, r: ExperimentResult): Promise<void> {
     }),
     "accuracy vs MACs",
   );
-  chart(
-    "accuracy-vs-exit-rate.svg",
-    lineChart({
-      title: "Early-exit system: test accuracy vs early-exit rate",
-      xLabel: "samples answered on the edge (%)",
-      yLabel: "test accuracy (%)",
+  await chart(
+    "accuracy-vs-exit-rate",
+    lineChartSpec({
+      title: `Early-exit system: test accuracy vs early-exit rate (each threshold, ${first})`,
+      xTitle: "samples answered on the edge (%)",
+      yTitle: "test accuracy (%)",
       series: r.networks.map((n) => ({
         name: n.spec.name,
         points: n.calibration.points.map((p) => ({ x: 100 * p.earlyRate, y: 100 * p.accuracy, label: p.policy })),
@@ -406,12 +406,13 @@ async function writeReport(dir: string, r: ExperimentResult): Promise<void> {
     }),
     "accuracy vs exit rate",
   );
-  chart(
-    "training.svg",
-    lineChart({
-      title: "Test accuracy of the final exit during training",
-      xLabel: "epoch",
-      yLabel: "test accuracy (%)",
+  await chart(
+    "training",
+    lineChartSpec({
+      title: `Test accuracy of the final exit during training (${first})`,
+      xTitle: "epoch",
+      yTitle: "test accuracy (%)",
+      logX: false,
       series: r.networks.map((n) => ({
         name: n.spec.name,
         points: n.epochs.map((e) => ({ x: e.epoch, y: 100 * e.testAccuracy!.at(-1)! })),
@@ -420,7 +421,7 @@ async function writeReport(dir: string, r: ExperimentResult): Promise<void> {
     "training curves",
   );
   for (const c of frontSpecs(r.front, r.seeds.length))
-    charts.push(`![${c.caption}](${await writeChart(dir, c.stem, c.spec as Record<string, unknown>)})`);
+    await chart(c.stem, c.spec as Record<string, unknown>, c.caption);
   const nets = r.networks.flatMap((n) => (n.links ? [{ name: n.spec.name, links: n.links }] : []));
   const study = r.linkStudy && nets.length ? linkSections(nets, r.linkStudy, r.linkStudy.energy) : undefined;
   for (const c of study?.charts ?? []) writeFileSync(join(dir, c.file), c.svg);

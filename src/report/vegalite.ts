@@ -95,3 +95,43 @@ export function errorBarChart(c: ErrorBarChart): Record<string, unknown> {
     config: { legend: { labelLimit: 260 }, axis: { grid: true, gridOpacity: 0.4 } },
   };
 }
+
+/** The options of {@link lineChartSpec}: one line (with its points) per series. */
+export interface LineChart {
+  title: string;
+  xTitle: string;
+  yTitle: string;
+  series: { name: string; points: { x: number; y: number; label?: string }[] }[];
+  logX?: boolean;
+  width?: number;
+  height?: number;
+}
+
+/** A Vega-Lite line chart, one colour per series, points on the lines, the legend to the right of the plot. */
+export function lineChartSpec(c: LineChart): Record<string, unknown> {
+  const values = c.series.flatMap((s) =>
+    s.points.map((p, order) => ({ series: s.name, x: p.x, y: p.y, label: p.label ?? "", order })),
+  );
+  const log = c.logX ?? spansDecades(values.map((v) => v.x));
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: c.title,
+    width: c.width ?? 460,
+    height: c.height ?? 300,
+    data: { values },
+    mark: { type: "line", point: { filled: true, size: 30 } },
+    encoding: {
+      x: { field: "x", type: "quantitative", title: c.xTitle, scale: log ? { type: "log" } : { zero: false } },
+      y: { field: "y", type: "quantitative", title: c.yTitle, scale: { zero: false } },
+      color: { field: "series", type: "nominal", title: null, legend: { orient: "right" } },
+      order: { field: "order", type: "quantitative" },
+      tooltip: [
+        { field: "series", title: "network" },
+        { field: "label", title: "point" },
+        { field: "x", title: c.xTitle, format: ",.4~g" },
+        { field: "y", title: c.yTitle, format: ".2f" },
+      ],
+    },
+    config: { legend: { labelLimit: 260 }, axis: { grid: true, gridOpacity: 0.4 } },
+  };
+}
