@@ -14,7 +14,11 @@ import { fileURLToPath } from "node:url";
 // about 550 lines of src/
 // 12,000 → 13,200: threads (the worker pool and its worker script, the work split of every kernel, the section
 // stripper, the threaded loading and its fallbacks) add about 1,100 lines of src/engine/
-export const BUDGET = 13_200;
+// 13,200 → 14,000: the study made statistical (seeds and t intervals in report/stats.ts, the seed runs in
+// node/study.ts, the Pareto front and the headline test in node/pareto.ts, Vega-Lite specs and their headless
+// rendering, the training-cost timing) adds about 780 lines of src/node/ and src/report/; the tree was already
+// 1,400 past the old budget before this change
+export const BUDGET = 14_000;
 export const MAX_COLUMNS = 120;
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const WIDTH_CHECKED = /^(src|assembly|test|bench|scripts|demo)\/.*\.(ts|mjs|js|html|css)$/;
