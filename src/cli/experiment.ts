@@ -27,8 +27,10 @@ Usage: presparse experiment [flags]
 
 Trains the predefined-sparse network [800,40,40,10] with out-degrees (2,9,10) and an early exit after the
 first hidden layer, its dense twin [800,40,40,10] and the equal-budget dense [800,3,3,10] (each with the same
-exit); calibrates the exit; splits each network after the first hidden layer; serves each tail on loopback
-and runs the test set through the edge client. Writes results/<name>/report.md, results.json and SVG charts.
+exit), each under every seed; calibrates each seed's exit; reports accuracies and exit rates as mean ± 95% CI;
+splits the first seed's networks after the first hidden layer, serves each tail on loopback and runs the test
+set through the edge client; tests the paper's headline against the dense twin; times training sparse, dense
+and masked dense. Writes results/<name>/report.md, results.json and Vega-Lite charts (.svg beside .vl.json).
 
   --name NAME          results directory name (default paper; idx with --data DIR)
   --out DIR            results root (default results)
