@@ -8,7 +8,8 @@ import {
   type FrontKind,
   type FrontPoint,
 } from "../src/node/pareto.js";
-import { seedStats, type SeedRun } from "../src/node/study.js";
+import { denseMask, seedStats, type SeedRun } from "../src/node/study.js";
+import { Pattern } from "../src/sparsity/pattern.js";
 
 function point(kind: FrontKind, label: string, parameters: number, fileBytes: number, macs: number, accs: number[]) {
   const runs: SeedRun[] = accs.map((a, seed) => ({
@@ -25,6 +26,17 @@ function point(kind: FrontKind, label: string, parameters: number, fileBytes: nu
   const shape = { sizes: [800, 40, 40, 10], outDegrees: [40, 40, 10] };
   return { kind, label, shape, parameters, fileBytes, macs, runs, stats: seedStats(runs) } as FrontPoint;
 }
+
+describe("masked dense, the seed paper's training", () => {
+  it("masks exactly the pattern's connections in the dense row-major layout, and nothing for a full layer", () => {
+    const p = Pattern.fixedDegree(20, 8, 2, 7);
+    const m = denseMask(p)!;
+    expect(m.reduce((s, x) => s + x, 0)).toBe(p.nnz);
+    for (let r = 0; r < p.outputs; r++)
+      for (let q = p.rowPtr[r]!; q < p.rowPtr[r + 1]!; q++) expect(m[r * p.inputs + p.colIdx[q]!]).toBe(1);
+    expect(denseMask(Pattern.dense(4, 3))).toBeUndefined();
+  });
+});
 
 describe("the Pareto front and the headline", () => {
   const dense = point("dense", "dense", 34000, 140000, 34000, [0.93, 0.935, 0.94]);
@@ -46,6 +58,11 @@ describe("the Pareto front and the headline", () => {
     expect(text).toContain('"More than 4× at no loss" does not hold here with storage counted in file bytes');
     expect(text).toContain('"More than 4× at no loss" holds here with storage counted in stored parameters: near');
     expect(text).toContain("4.00 ± ");
+    // the lenient overlap test is joined by the interval of the difference
+    expect(text).toMatch(
+      /small \(.*\), 4\.00 ± [\d.]+ points below the dense twin \(95% CI of the difference, which excludes 0\)/,
+    );
+    expect(text).toMatch(/near \(.*\), 0\.50 ± [\d.]+ points below the dense twin \(95% CI of the difference\)/);
   });
 
   it("says so when nothing matches the dense twin", () => {

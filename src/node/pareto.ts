@@ -207,19 +207,25 @@ export function headlineSentence(h: Headline, dataset: string): string {
   const red = (r: Reduction) =>
     `${r.label} (${times(r.storage)} smaller file, ${times(r.parameters)} fewer parameters, ${times(r.macs)} fewer ` +
     `MACs, ${acc(r.accuracy)})`;
+  // overlapping intervals are a lenient test: the interval of the difference says whether the loss is real
+  const diff = (r: Reduction) =>
+    `${formatInterval(r.cost)} points below the dense twin (95% CI of the difference` +
+    `${r.cost.low > 0 ? ", which excludes 0" : ""})`;
   const parts = [`On ${dataset}, over ${h.seeds} seeds, with intervals that overlap ${d} counted as no loss:`];
   if (!h.bestStorage) parts.push("no configuration matches the dense twin's accuracy.");
-  else if (h.bestStorage === h.bestMacs) parts.push(`the largest reduction at no loss is ${red(h.bestStorage)}.`);
+  else if (h.bestStorage === h.bestMacs)
+    parts.push(`the largest reduction at no loss is ${red(h.bestStorage)}, ${diff(h.bestStorage)}.`);
   else {
-    parts.push(`the largest storage reduction at no loss is ${red(h.bestStorage)};`);
-    parts.push(`the largest MAC reduction ${red(h.bestMacs!)}.`);
+    parts.push(`the largest storage reduction at no loss is ${red(h.bestStorage)}, ${diff(h.bestStorage)};`);
+    parts.push(`the largest MAC reduction ${red(h.bestMacs!)}, ${diff(h.bestMacs!)}.`);
   }
   const claim = (holds: boolean, c: Reduction | undefined, storage: string) => {
-    if (holds) return `"More than 4× at no loss" holds here with storage counted in ${storage}: ${red(c!)}.`;
+    if (holds)
+      return `"More than 4× at no loss" holds here with storage counted in ${storage}: ${red(c!)}, ${diff(c!)}.`;
     if (c)
       return (
         `"More than 4× at no loss" does not hold here with storage counted in ${storage}: at ≥ 4× in both, the ` +
-        `best is ${red(c)}, ${formatInterval(c.cost)} points below the dense twin (95% CI of the difference).`
+        `best is ${red(c)}, ${diff(c)}.`
       );
     return `No configuration of this run is 4× smaller (in ${storage}) and 4× cheaper than the dense twin.`;
   };

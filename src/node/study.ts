@@ -7,6 +7,7 @@ import { Model } from "../nn/model.js";
 import { Adam } from "../nn/optimizers.js";
 import { evaluate, train, type EpochReport } from "../nn/train.js";
 import type { SparseLinear } from "../nn/layers/sparse_linear.js";
+import type { Pattern } from "../sparsity/pattern.js";
 import { frameBytes } from "../split/frame.js";
 import { interval, type Interval } from "../report/stats.js";
 
@@ -165,6 +166,15 @@ export interface TrainingCost {
   maskedDense: number;
 }
 
+/** A pattern's 0/1 mask over the dense row-major weights [outputs, inputs]; undefined for a full pattern. */
+export function denseMask(p: Pattern): Float32Array | undefined {
+  if (p.nnz === p.inputs * p.outputs) return undefined;
+  const m = new Float32Array(p.inputs * p.outputs);
+  for (let row = 0; row < p.outputs; row++)
+    for (let q = p.rowPtr[row]!; q < p.rowPtr[row + 1]!; q++) m[row * p.inputs + p.colIdx[q]!] = 1;
+  return m;
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /**
@@ -206,15 +216,7 @@ export function trainingCost(
     }
   };
   const sparse = build(shape);
-  // each sparse layer's 0/1 mask over the dense twin's row-major weights [outputs, inputs]
-  const masks = sparse.trunk.map((l) => {
-    const p = (l as SparseLinear).pattern;
-    if (p.nnz === p.inputs * p.outputs) return undefined;
-    const m = new Float32Array(p.inputs * p.outputs);
-    for (let row = 0; row < p.outputs; row++)
-      for (let q = p.rowPtr[row]!; q < p.rowPtr[row + 1]!; q++) m[row * p.inputs + p.colIdx[q]!] = 1;
-    return m;
-  });
+  const masks = sparse.trunk.map((l) => denseMask((l as SparseLinear).pattern));
   const sparseSeconds = time(sparse);
   const denseSeconds = time(build(dense));
   const masked = build(dense);
