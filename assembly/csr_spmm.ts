@@ -39,7 +39,8 @@ type No = u16;
   const s2: f32 = g >= 4 ? weight<T>(values, perm, p + 2) : 0, s3: f32 = g >= 4 ? weight<T>(values, perm, p + 3) : 0;
   const x0 = rowAt(input, idx, p, stride);
   const x1: usize = g >= 2 ? rowAt(input, idx, p + 1, stride) : 0;
-  const x2: usize = g >= 4 ? rowAt(input, idx, p + 2, stride) : 0, x3: usize = g >= 4 ? rowAt(input, idx, p + 3, stride) : 0;
+  const x2: usize = g >= 4 ? rowAt(input, idx, p + 2, stride) : 0;
+  const x3: usize = g >= 4 ? rowAt(input, idx, p + 3, stride) : 0;
   const w0 = f32x4.splat(s0), w1 = f32x4.splat(s1), w2 = f32x4.splat(s2), w3 = f32x4.splat(s3);
   const base = f32x4.splat(init), zero = f32x4.splat(0);
   const end8 = <usize>(B & ~7) << 2, end4 = <usize>(B & ~3) << 2, endB = <usize>B << 2;
@@ -81,7 +82,8 @@ type No = u16;
 }
 
 @inline function passFlags<T, G>(
-  first: bool, relu: bool, y: usize, B: i32, stride: usize, input: usize, idx: usize, perm: usize, values: usize, p: i32, init: f32,
+  first: bool, relu: bool, y: usize, B: i32, stride: usize, input: usize, idx: usize, perm: usize, values: usize,
+  p: i32, init: f32,
 ): void {
   if (first) {
     if (relu) pass<T, G, Yes, Yes>(y, B, stride, input, idx, perm, values, p, init);
@@ -139,12 +141,15 @@ type No = u16;
     let y: f32 = bias != 0 ? load<f32>(bias + (<usize>r << 2)) : 0;
     let p = start;
     for (; p + 4 <= end; p += 4) {
-      const a = weight<T>(values, perm, p) * load<f32>(rowAt(input, idx, p, 4)) + weight<T>(values, perm, p + 1) * load<f32>(rowAt(input, idx, p + 1, 4));
-      const c = weight<T>(values, perm, p + 2) * load<f32>(rowAt(input, idx, p + 2, 4)) + weight<T>(values, perm, p + 3) * load<f32>(rowAt(input, idx, p + 3, 4));
+      const a = weight<T>(values, perm, p) * load<f32>(rowAt(input, idx, p, 4))
+        + weight<T>(values, perm, p + 1) * load<f32>(rowAt(input, idx, p + 1, 4));
+      const c = weight<T>(values, perm, p + 2) * load<f32>(rowAt(input, idx, p + 2, 4))
+        + weight<T>(values, perm, p + 3) * load<f32>(rowAt(input, idx, p + 3, 4));
       y = y + (a + c);
     }
     if (p + 2 <= end) {
-      y = y + (weight<T>(values, perm, p) * load<f32>(rowAt(input, idx, p, 4)) + weight<T>(values, perm, p + 1) * load<f32>(rowAt(input, idx, p + 1, 4)));
+      y = y + (weight<T>(values, perm, p) * load<f32>(rowAt(input, idx, p, 4))
+        + weight<T>(values, perm, p + 1) * load<f32>(rowAt(input, idx, p + 1, 4)));
       p += 2;
     }
     if (p < end) y = y + weight<T>(values, perm, p) * load<f32>(rowAt(input, idx, p, 4));

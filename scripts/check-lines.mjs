@@ -14,7 +14,15 @@ import { fileURLToPath } from "node:url";
 // about 550 lines of src/
 // 12,000 → 13,200: threads (the worker pool and its worker script, the work split of every kernel, the section
 // stripper, the threaded loading and its fallbacks) add about 1,100 lines of src/engine/
-export const BUDGET = 13_482;
+// 13,200 → 14,000: the study made statistical (seeds and t intervals in report/stats.ts, the seed runs in
+// node/study.ts, the Pareto front and the headline test in node/pareto.ts, Vega-Lite specs and their headless
+// rendering, the training-cost timing) adds about 780 lines of src/node/ and src/report/; the tree was already
+// 1,400 past the old budget before this change
+// 14,000 → 16,700: the budget catches up with what landed beside it: split over real links (full offload, the planner
+// and its cost measurement, the strategies through emulated links in the study and their report: about 1,400 lines
+// of src/node/, src/split/ and src/cli/), blocked patterns and their forward kernel with the relaxed-SIMD build
+// (about 280 lines of src/sparsity/, assembly/ and src/engine/); the rest is the 120-column wrapping of long lines
+export const BUDGET = 16_700;
 export const MAX_COLUMNS = 120;
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const WIDTH_CHECKED = /^(src|assembly|test|bench|scripts|demo)\/.*\.(ts|mjs|js|html|css)$/;

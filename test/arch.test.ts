@@ -327,7 +327,7 @@ describe("buildModel", () => {
     expect(engine.stats().liveBytes).toBe(before);
   });
 
-  it("fc:OUT:degD:blockR builds a blocked pattern; a block without degD, or one that does not divide, is refused", async () => {
+  it("fc:OUT:degD:blockR builds a blocked pattern; a block without degD, or not dividing, is refused", async () => {
     const engine = await getEngine();
     const m = buildModel(engine, "fc:40:deg2:block2,fc:10", { inputShape: [800], seed: 3 });
     try {

@@ -167,6 +167,7 @@ describe("bad command lines", () => {
       [["experiment", "--name", "../x"], 2, /--name may contain/],
       [["experiment", "--layers", "800,10"], 2, /at least one hidden layer/],
       [["experiment", "--narrow", "700,3,10"], 2, /same input and output sizes/],
+      [["experiment", "--seeds", "0"], 2, /--seeds expects an integer/],
       // outputs that cannot be written, found before any work: 1
       [
         ["train", ...small, "--save", "missing/m.safetensors"],

@@ -183,7 +183,7 @@ describe("the relaxed-SIMD build", () => {
     expect(names(bytes)).toEqual(names(await readFile(fileURLToPath(defaultWasmUrl()))));
   });
 
-  it("relaxedSimd: true loads it where it validates and the fixed build elsewhere; its blocked sums stay close", async () => {
+  it("relaxedSimd: true loads it where it validates, else the fixed build; its blocked sums stay close", async () => {
     const fixed = await Engine.load({ threads: 1 });
     const relaxed = await Engine.load({ threads: 1, relaxedSimd: true });
     const [a, b] = [blockedProduct(fixed), blockedProduct(relaxed)];

@@ -8,6 +8,7 @@ import { runExperiment, type ExperimentOptions } from "../src/node/experiment.js
 import { DEFAULT_ENERGY } from "../src/split/energy.js";
 import { parseLink } from "../src/split/links.js";
 import { getEngine } from "./helpers/engine.js";
+import { parseXml } from "./helpers/xml.js";
 
 const engine = await getEngine();
 const dirs: string[] = [];
@@ -34,10 +35,11 @@ function options(): ExperimentOptions {
     lr: 1e-3,
     decay: 1e-5,
     seed: 3,
+    seeds: 2,
     exitAfter: 1,
     exitWeights: [1, 0.3],
     targetLoss: 0.5,
-    sweepDegrees: [1, 4],
+    front: { firstDegrees: [1], secondDegrees: [9], narrowWidths: [3] },
     serve: true,
     commandLine: "test",
     log: () => {},
@@ -51,7 +53,41 @@ describe("experiment", () => {
     expect(a.networks.map((n) => [n.accuracyFinal, n.accuracyExit, n.hash, n.policy])).toEqual(
       b.networks.map((n) => [n.accuracyFinal, n.accuracyExit, n.hash, n.policy]),
     );
-    expect(a.sweep.map((s) => s.accuracy)).toEqual(b.sweep.map((s) => s.accuracy));
+    // every seed's numbers, and the intervals over them, are the same again; the seeds differ from each other
+    expect(a.seeds).toEqual([3, 4]);
+    expect(a.networks.map((n) => [n.runs.map(({ secondsPerEpoch, ...x }) => x), n.stats.accuracyFinal])).toEqual(
+      b.networks.map((n) => [n.runs.map(({ secondsPerEpoch, ...x }) => x), n.stats.accuracyFinal]),
+    );
+    const noTime = ({ secondsPerEpoch, ...rest }: { secondsPerEpoch: unknown }) => rest;
+    expect(a.front.map((p) => noTime(p.stats))).toEqual(b.front.map((p) => noTime(p.stats)));
+    // the front: the two networks and the grid's (the dense-narrow 800-3-3-10 and the sparse (1,9,10))
+    expect(a.front.map((p) => [p.label, p.kind])).toEqual([
+      ["sparse (2,9,10)", "sparse"],
+      ["dense 800-40-40-10", "dense"],
+      ["sparse (1,9,10)", "sparse"],
+      ["dense 800-3-3-10", "dense-narrow"],
+    ]);
+    expect(a.front[2]!.parameters).toBe(800 + 360 + 400 + 40 + 40 + 10 + 400 + 10);
+    expect(a.front[2]!.macs).toBe(800 + 360 + 400);
+    expect(a.front.some((p) => p.pareto)).toBe(true);
+    // training cost: the three ways timed back to back; the masked dense twin pays the dense cost and more
+    expect(a.training!.epochs).toBe(5);
+    for (const k of ["sparse", "dense", "maskedDense"] as const) expect(a.training![k]).toBeGreaterThan(0);
+    const h = a.headline!;
+    expect(h.seeds).toBe(2);
+    expect(h.dense.accuracy).toEqual(a.networks[1]!.stats.accuracyFinal);
+    if (h.bestStorage) expect(h.bestStorage.overlaps).toBe(true);
+    expect(h.holds).toBe(h.atFourX?.overlaps ?? false);
+    expect(h.byParameters.holds).toBe(h.byParameters.atFourX?.overlaps ?? false);
+    for (const n of a.networks) {
+      expect(n.runs.map((x) => x.seed)).toEqual([3, 4]);
+      expect(n.runs[0]!.accuracyFinal).toBe(n.accuracyFinal);
+      expect(n.runs[0]!.accuracyFinal).not.toBe(n.runs[1]!.accuracyFinal);
+      const st = n.stats.accuracyFinal;
+      expect(st.mean).toBeCloseTo((n.runs[0]!.accuracyFinal + n.runs[1]!.accuracyFinal) / 2, 12);
+      expect(st.low).toBeLessThan(st.mean);
+      expect(n.stats.exitRate.n).toBe(2);
+    }
     const [sparse, dense] = a.networks;
     // learned, and the bookkeeping agrees with the architecture
     expect(sparse!.accuracyFinal).toBeGreaterThan(0.5);
@@ -74,24 +110,39 @@ describe("experiment", () => {
     }
     expect(a.reductions!.macs).toBeCloseTo(dense!.macs.full / sparse!.macs.full, 9);
     expect(a.reductions!.storage).toBeCloseTo(dense!.fileBytes / sparse!.fileBytes, 9);
-    expect(a.reductions!.sentPerSample).toEqual({
-      sparse: sparse!.split!.bytesPerSample,
-      dense: dense!.split!.bytesPerSample,
-    });
+    expect(a.reductions!.sentPerSample).toEqual({ sparse: sparse!.stats.bytesSent, dense: dense!.stats.bytesSent });
+    // the first seed's simulated exit rate is what the real client measured
+    for (const n of a.networks) expect(n.runs[0]!.bytesSent).toBeCloseTo(n.split!.bytesPerSample, 9);
     expect(a.reductions!.frameVsRawInput).toBeCloseTo(784 / 84, 9);
     const dir = dirs[0]!;
     const report = readFileSync(join(dir, "report.md"), "utf8");
     expect(report).toContain("| network |");
+    expect(report).toContain("over 2 seeds (seeds 3–4)");
+    expect(report).toContain("## The headline tested");
+    expect(report).toMatch(/masked dense — the seed paper's method, .* [\d.]+ ms \([\d.]+×\)/);
+    expect(report).toMatch(/"More than 4× at no loss" (holds|does not hold) here with storage counted in file bytes/);
+    expect(report).toContain("| budget (params) | dense-narrow |");
+    expect(report).toMatch(/\| sparse 800-40-40-10 \(2,9,10\) \| \d+\.\d\d ± \d+\.\d\d \| /);
     expect(report).toContain("![accuracy vs MACs](accuracy-vs-macs.svg)");
     expect(readFileSync(join(dir, "accuracy-vs-macs.svg"), "utf8")).toMatch(/^<svg /);
     expect(JSON.parse(readFileSync(join(dir, "results.json"), "utf8")).networks).toHaveLength(2);
+    // the front's charts: valid SVG with every series, each beside its Vega-Lite spec
+    for (const stem of ["front-accuracy-vs-parameters", "front-accuracy-vs-macs", "front-accuracy-vs-bytes-sent"]) {
+      const doc = parseXml(readFileSync(join(dir, `${stem}.svg`), "utf8"));
+      for (const name of ["predefined sparse", "dense-narrow", "dense twin"]) expect(doc.texts).toContain(name);
+      expect(JSON.parse(readFileSync(join(dir, `${stem}.vl.json`), "utf8")).data.values).toHaveLength(4);
+      expect(report).toContain(`(${stem}.svg)`);
+    }
   }, 120_000);
 
-  it("through links: a table per link, the winners and crossovers, the energy constants, charts with a line per strategy", async () => {
+  const LINKS =
+    "through links: a table per link, the winners and crossovers, the energy constants, " +
+    "charts with a line per strategy";
+  it(LINKS, async () => {
     const o = options();
     const r = await runExperiment(engine, {
       ...o,
-      sweepDegrees: [],
+      front: undefined,
       links: {
         links: [parseLink("wifi"), parseLink("lte")],
         samples: 8,

@@ -98,9 +98,13 @@ function seededLock(tarball: string): object {
     if (packages[key]) continue;
     const entry = repoLock.packages[key];
     if (!entry) throw new Error(`${name} is not in package-lock.json (run npm install)`);
-    const { dev: _dev, devOptional: _devOptional, peer: _peer, ...rest } = entry;
-    packages[key] = rest;
-    todo.push(...Object.keys(entry.dependencies ?? {}));
+    // with the copies nested under it (vega-lite keeps its own vega-expression, for one)
+    for (const [k, e] of Object.entries(repoLock.packages))
+      if (k === key || (k.startsWith(`${key}/node_modules/`) && !packages[k])) {
+        const { dev: _dev, devOptional: _devOptional, peer: _peer, ...rest } = e;
+        packages[k] = rest;
+        todo.push(...Object.keys(e.dependencies ?? {}));
+      }
   }
   return { name: "consumer", lockfileVersion: 3, requires: true, packages };
 }
@@ -311,6 +315,14 @@ describe("the tarball", () => {
         p,
       ).toBe(true);
     }
+  });
+
+  it("the browser entries hold no chart library: vega is imported by the CLI alone, on first use", () => {
+    for (const p of ["dist/lib/presparse.js", "dist/index.js", "dist/ops_index.js", "dist/node/index.js"])
+      expect(readFileSync(join(installed, p), "utf8"), p).not.toMatch(/["']vega(-lite)?["']/);
+    const cli = readFileSync(join(installed, "dist/cli/main.js"), "utf8");
+    expect(cli).toContain('import("vega")');
+    expect(cli).not.toMatch(/from\s*["']vega/);
   });
 
   it("has a LICENSE matching package.json, and repository, homepage and bugs fields", () => {

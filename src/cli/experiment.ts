@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { loadData } from "../data/load.js";
 import { reductionLine, runExperiment, resultsTable, type NetworkSpec } from "../node/experiment.js";
@@ -14,6 +15,9 @@ import {
 } from "./common.js";
 import { LINK_PRESETS, formatLink, linkPreset, type LinkSpec } from "../split/links.js";
 import { checkWritableDir } from "./outputs.js";
+import { FULL_GRID, QUICK_GRID, headlineSentence } from "../node/pareto.js";
+
+const FASHION = "/usr/share/datasets/fashion-mnist";
 
 export const experimentCommand: Command = {
   name: "experiment",
@@ -23,14 +27,18 @@ Usage: presparse experiment [flags]
 
 Trains the predefined-sparse network [800,40,40,10] with out-degrees (2,9,10) and an early exit after the
 first hidden layer, its dense twin [800,40,40,10] and the equal-budget dense [800,3,3,10] (each with the same
-exit); calibrates the exit; splits each network after the first hidden layer; serves each tail on loopback
-and runs the test set through the edge client. Writes results/<name>/report.md, results.json and SVG charts.
+exit), each under every seed; calibrates each seed's exit; reports accuracies and exit rates as mean ± 95% CI;
+splits the first seed's networks after the first hidden layer, serves each tail on loopback and runs the test
+set through the edge client; tests the paper's headline against the dense twin; times training sparse, dense
+and masked dense. Writes results/<name>/report.md, results.json and Vega-Lite charts (.svg beside .vl.json).
 
   --name NAME          results directory name (default paper; idx with --data DIR)
   --out DIR            results root (default results)
   --data mnist|DIR     embedded 10k MNIST digits (8,000/2,000 split) or a directory of IDX files
   --epochs N           epochs (default 50, the paper's)
-  --seed S             seed of split, patterns, weights and shuffling (default 0)
+  --seed S             seed of the train/test split and of the first run (default 0)
+  --seeds N            train every network under N seeds (S, S+1, …): patterns, weights and batch order; the
+                       report gives mean ± 95% CI (default 3; 5 with --full)
   --layers L           sizes of the sparse network and its dense twin (default 800,40,40,10)
   --out-degrees D      out-degrees of the sparse network (default 2,9,10)
   --blocks R           per layer of the sparse network, groups of R outputs reading the same inputs (default 1,1,1)
@@ -38,8 +46,10 @@ and runs the test set through the edge client. Writes results/<name>/report.md, 
   --batch B            batch size (default 256)   --lr X (default 1e-3)   --decay X (default 1e-5)
   --exit-weights W     loss weights of the exit and the final classifier (default 1,0.3)
   --target-loss P      calibrated policy: cheapest threshold within P accuracy points of the final exit (default 0.5)
-  --sweep              also train across first-layer out-degrees and plot accuracy vs density and parameters
-  --sweep-degrees D    the out-degrees of the sweep (default 1,2,4,8,16,40)
+  --sweep              also the Pareto front on a small grid: sparse out-degrees (1|8, 9, 10), dense-narrow width 8
+  --full               the whole study: 5 seeds and the front's full grid (sparse first-layer out-degrees 1, 2,
+                       4, 8, 16 × second-layer 3, 9, 20; dense-narrow widths 2, 3, 5, 8, 12, 20); without --data,
+                       Fashion-MNIST too (results/fashion) when installed at ${FASHION}
   --no-serve           skip the split/server phase
   --link SPEC|PRESET   run local, full offload, split and split + exit through this emulated link (default
                        wifi; repeatable; none: skip): lte, 3g, wifi, lora, or RATE[/RATE],RTT[,JITTER] with --radio
@@ -60,6 +70,8 @@ ${THREADS_HELP}
     data: { type: "string" },
     epochs: { type: "string" },
     seed: { type: "string" },
+    seeds: { type: "string" },
+    full: { type: "boolean" },
     layers: { type: "string" },
     "out-degrees": { type: "string" },
     blocks: { type: "string" },
@@ -70,7 +82,6 @@ ${THREADS_HELP}
     "exit-weights": { type: "string" },
     "target-loss": { type: "string" },
     sweep: { type: "boolean" },
-    "sweep-degrees": { type: "string" },
     "no-serve": { type: "boolean" },
     link: { type: "string", multiple: true },
     links: { type: "string" },
@@ -117,9 +128,11 @@ ${THREADS_HELP}
       if (!quiet) process.stderr.write(`${s}\n`);
     };
     const links = linksFlags(c, v);
-    const outDir = join((v.out as string | undefined) ?? "results", name);
-    await checkWritableDir(c, "--out/--name", outDir);
-    const data = loadData(dataSpec, { seed, padTo: sizes[0] });
+    const root = (v.out as string | undefined) ?? "results";
+    // --full without --data: the embedded digits, then Fashion-MNIST where Debian's package put it
+    const runs: [string, string][] = [[dataSpec, name]];
+    if (v.full && v.data === undefined && existsSync(FASHION)) runs.push([FASHION, "fashion"]);
+    for (const [, n] of runs) await checkWritableDir(c, "--out/--name", join(root, n));
     const dense = sizes.slice(1);
     const networks: NetworkSpec[] = [
       {
@@ -139,30 +152,25 @@ ${THREADS_HELP}
         outDegrees: narrow.slice(1),
       },
     ];
-    const eng = await engine(threadsFlag("experiment", v));
-    const result = await runExperiment(eng, {
-      outDir,
-      data: {
-        ...data,
-        name: dataSpec === "mnist" ? "embedded MNIST digits (mnist package), stratified split" : dataSpec,
-      },
+    const recipe = {
       networks,
       epochs: int(c, "epochs", v.epochs, 50, 1),
       batch: int(c, "batch", v.batch, 256, 1, 65536),
       lr: num(c, "lr", v.lr, 1e-3, 0),
       decay: num(c, "decay", v.decay, 1e-5, 0),
       seed,
+      seeds: int(c, "seeds", v.seeds, v.full ? 5 : 3, 1, 1000),
       exitAfter: 1,
-      exitWeights: [weights[0]!, weights[1]!],
+      exitWeights: [weights[0]!, weights[1]!] as [number, number],
       targetLoss: num(c, "target-loss", v["target-loss"], 0.5, 0, 100),
-      sweepDegrees: v.sweep ? intList(c, "sweep-degrees", v["sweep-degrees"], [1, 2, 4, 8, 16, 40], 1) : [],
+      ...((v.full || v.sweep) && { front: v.full ? FULL_GRID : QUICK_GRID }),
       serve: !v["no-serve"],
       ...(links.length > 0 && {
         links: {
           links,
           samples: int(c, "link-samples", v["link-samples"], 32, 1, 100_000),
           devices: 8,
-          dtype: "int8",
+          dtype: "int8" as const,
           edgeSlowdown: slowdownFlag(c, v),
           energy: energyFlag(c, v),
           periodMs: 1000,
@@ -171,10 +179,18 @@ ${THREADS_HELP}
       }),
       commandLine: `presparse ${["experiment", ...process.argv.slice(3)].join(" ")}`,
       log,
-    });
-    process.stdout.write(`${resultsTable(result)}\n`);
-    if (result.reductions) process.stdout.write(`\n${reductionLine(result.reductions)}\n`);
-    process.stdout.write(`\nreport: ${join(outDir, "report.md")} (${result.seconds.toFixed(1)} s)\n`);
+    };
+    const eng = await engine(threadsFlag("experiment", v));
+    for (const [spec, n] of runs) {
+      const outDir = join(root, n);
+      const data = loadData(spec, { seed, padTo: sizes[0] });
+      const label = spec === "mnist" ? "embedded MNIST digits (mnist package), stratified split" : spec;
+      const result = await runExperiment(eng, { ...recipe, outDir, data: { ...data, name: label } });
+      process.stdout.write(`${runs.length > 1 ? `\n## ${label}\n\n` : ""}${resultsTable(result)}\n`);
+      if (result.reductions) process.stdout.write(`\n${reductionLine(result.reductions)}\n`);
+      if (result.headline) process.stdout.write(`\n${headlineSentence(result.headline, label)}\n`);
+      process.stdout.write(`\nreport: ${join(outDir, "report.md")} (${result.seconds.toFixed(1)} s)\n`);
+    }
   },
 };
 

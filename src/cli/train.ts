@@ -146,7 +146,8 @@ Usage: presparse train [flags]
 Trains a network whose connections are fixed before training (defaults: the paper's recipe).
 
   --arch A             layer string instead of --layers, e.g. conv:1>16:3x3:deg4,pool:2,conv:16>32:3x3:deg4,pool:2,fc:10
-                       (conv:IN>OUT:KHxKW[:degD][:sS][:pP], maxpool:K / avgpool:K / pool:K, flatten, fc:OUT[:degD][:blockR])
+                       (conv:IN>OUT:KHxKW[:degD][:sS][:pP], maxpool:K / avgpool:K / pool:K, flatten,
+                       fc:OUT[:degD][:blockR])
   --input-shape CxHxW  per-sample input shape for --arch (default 1x28x28)
   --layers L           layer sizes (default 800,40,40,10)
   --out-degrees D      connections per input neuron, per layer; ≥ the next size means dense (default 2,9,10)

@@ -233,7 +233,8 @@ export function planArch(arch: string, inputShape: readonly number[]): ArchStep[
           const ok = feasibleBlocks(t.outputs, t.degree!);
           if (!ok.includes(t.block))
             fail(
-              `block ${t.block} infeasible for ${t.outputs} outputs at out-degree ${t.degree}; feasible: ${ok.join(", ")}`,
+              `block ${t.block} infeasible for ${t.outputs} outputs at out-degree ${t.degree}; feasible: ` +
+                `${ok.join(", ")}`,
             );
         }
         shape = [t.outputs];

@@ -4,18 +4,42 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, platform, release } from "node:os";
 import { join } from "node:path";
-import { calibrate, pickForAccuracy, type Calibration, type SweepPoint } from "../exits/calibrate.js";
+import type { Calibration, SweepPoint } from "../exits/calibrate.js";
 import type { Dataset } from "../nn/dataset.js";
-import { subset } from "../nn/dataset.js";
 import type { Engine } from "../engine/engine.js";
 import { exitMacs, parseExitPolicy } from "../exits/runner.js";
 import { SparseLinear } from "../nn/layers/sparse_linear.js";
-import { Model } from "../nn/model.js";
 import { encodeModel } from "../io/model_io.js";
-import { Adam } from "../nn/optimizers.js";
-import { lineChart } from "../report/svg.js";
-import { evaluate, train, type EpochReport } from "../nn/train.js";
+import { lineChartSpec } from "../report/vegalite.js";
+import type { EpochReport } from "../nn/train.js";
 import { runSplit, type SplitRun } from "./experiment_split.js";
+import { writeChart } from "./charts.js";
+import {
+  evenHalf,
+  seedList,
+  seedStats,
+  trainingCost,
+  trainSeed,
+  type SeedRun,
+  type SeedStats,
+  type Trained,
+  type TrainingCost,
+} from "./study.js";
+import { formatInterval, type Interval } from "../report/stats.js";
+import {
+  budgetTable,
+  frontSpecs,
+  frontTable,
+  gridShapes,
+  headline,
+  headlineSentence,
+  markPareto,
+  shapeLabel,
+  trainFront,
+  type FrontGrid,
+  type FrontPoint,
+  type Headline,
+} from "./pareto.js";
 import { studyLinks, type LinkStudyOptions, type NetworkLinks } from "./experiment_links.js";
 import { linkSections, linksReadme } from "./links_report.js";
 
@@ -38,14 +62,16 @@ export interface ExperimentOptions {
   lr: number;
   decay: number;
   seed: number;
+  /** Seeds per network: seed, seed + 1, … (default 1). The first seed's models are the ones deployed. */
+  seeds?: number;
   /** Early exit and split after this hidden layer (1-based). */
   exitAfter: number;
   /** Loss weights: exit, final. */
   exitWeights: [number, number];
   /** Largest accuracy loss (points) the calibrated policy may cost vs the final exit. */
   targetLoss: number;
-  /** First-layer out-degrees for the density sweep (no sweep when empty). */
-  sweepDegrees: number[];
+  /** The Pareto front's grid around the first network (the study's networks alone when absent). */
+  front?: FrontGrid;
   /** Run the split phase (server on loopback + edge client). */
   serve: boolean;
   /** Run local, full offload, split and split + exit through emulated links (with `serve`). */
@@ -72,23 +98,26 @@ export interface NetworkResult {
   split: SplitRun | undefined;
   /** The strategies through each link, predicted and measured. */
   links: NetworkLinks | undefined;
-}
-
-export interface SweepResult {
-  outDegree: number;
-  density: number;
-  parameters: number;
-  accuracy: number;
+  /** Every seed's run (the first is the one deployed above) and the 95% intervals over them. */
+  runs: SeedRun[];
+  stats: SeedStats;
 }
 
 export interface ExperimentResult {
   machine: { cpu: string; cores: number; os: string; node: string };
   command: string;
   seed: number;
+  /** The seeds every network was trained under. */
+  seeds: number[];
   data: { name: string; train: number; test: number; features: number };
   epochs: number;
   networks: NetworkResult[];
-  sweep: SweepResult[];
+  /** The study's networks and the grid's, over the same seeds; `pareto` marks the front. */
+  front: FrontPoint[];
+  /** Seconds per epoch: sparse, dense twin and masked dense (the seed paper's method), back to back. */
+  training: TrainingCost | undefined;
+  /** The paper's headline tested against the dense twin (absent without a network named "dense"). */
+  headline: Headline | undefined;
   /**
    * Sparse vs dense twin: model file bytes and MACs per sample (dense ÷ sparse); bytes on the wire per sample
    * with the calibrated exits (both networks cut at the same width, so one frame costs the same in both);
@@ -98,7 +127,8 @@ export interface ExperimentResult {
     | {
         storage: number;
         macs: number;
-        sentPerSample: { sparse: number; dense: number } | undefined;
+        /** Mean int8 bytes sent per sample with the calibrated exit, over seeds. */
+        sentPerSample: { sparse: Interval; dense: Interval } | undefined;
         frameVsRawInput: number | undefined;
       }
     | undefined;
@@ -107,144 +137,74 @@ export interface ExperimentResult {
   seconds: number;
 }
 
-function mlp(engine: Engine, spec: NetworkSpec, o: ExperimentOptions, withExit: boolean): Model {
-  return Model.mlp(engine, {
-    sizes: spec.sizes,
-    outDegrees: spec.outDegrees,
-    ...(spec.blocks ? { blocks: spec.blocks } : {}),
-    seed: o.seed,
-    exits: withExit ? [{ after: o.exitAfter - 1, weight: o.exitWeights[0] }] : [],
-    finalWeight: withExit ? o.exitWeights[1] : 1,
-  });
-}
-
 /** Trains, calibrates, splits and serves every network; writes the report. */
 export async function runExperiment(engine: Engine, o: ExperimentOptions): Promise<ExperimentResult> {
   const t0 = performance.now();
   mkdirSync(o.outDir, { recursive: true });
   const { train: trainSet, test } = o.data;
-  const even = subset(
-    test,
-    Int32Array.from({ length: Math.ceil(test.n / 2) }, (_, i) => 2 * i),
-  );
+  const seeds = seedList(o.seed, o.seeds ?? 1);
+  const data = { train: trainSet, test, even: evenHalf(test) };
   const networks: NetworkResult[] = [];
   for (const spec of o.networks) {
-    o.log(
-      `[${spec.name}] training ${spec.sizes.join("-")} out-degrees ${spec.outDegrees.join(",")} for ${o.epochs} epochs`,
-    );
-    const model = mlp(engine, spec, o, true);
-    const optimizer = new Adam({ lr: o.lr, decay: o.decay });
-    const epochs = train(model, trainSet, {
-      epochs: o.epochs,
-      batchSize: o.batch,
-      optimizer,
-      seed: o.seed,
-      test,
-      trainAccuracy: false,
-      onEpoch: (r) => {
-        if (r.epoch % 10 === 0 || r.epoch === o.epochs)
-          o.log(`[${spec.name}] epoch ${r.epoch}: test ${r.testAccuracy!.map((a) => (100 * a).toFixed(2)).join("/")}%`);
-      },
-    });
-    optimizer.dispose();
-    // the last epoch's evaluation on the test set is of the final weights
-    const acc = epochs[epochs.length - 1]!.testAccuracy!;
-    // the threshold is chosen on the even half of the test set; the split run measures the whole set
-    const calibration = calibrate(model, even);
-    const chosen = pickForAccuracy(calibration, o.targetLoss);
-    const fullCurve = calibrate(model, test);
-    const { bytes, hash } = encodeModel(model);
-    const trunkMacs = model.trunkMacs();
-    const m = exitMacs(model);
-    const exitHead = model.exitHeadMacs()[0]!;
-    const edge = trunkMacs[o.exitAfter - 1]!;
-    const policy = chosen?.policy;
-    const split = o.serve
-      ? await runSplit(engine, model, {
-          after: o.exitAfter,
-          policy: policy ? parseExitPolicy(policy, 1) : undefined,
-          hash,
-          test,
-          log: (s) => o.log(`[${spec.name}] ${s}`),
-        })
-      : undefined;
-    const links =
-      o.serve && o.links
-        ? await studyLinks(engine, model, {
-            ...o.links,
-            hash,
-            cut: o.exitAfter,
-            ...(policy && { policy: parseExitPolicy(policy, 1) }),
-            test,
-            log: (s) => o.log(`[${spec.name}] ${s}`),
-          })
-        : undefined;
-    const result: NetworkResult = {
-      spec,
-      parameters: model.parameterCount(),
-      denseParameters: [...model.trunk, ...model.exits[0]!.layers].reduce(
-        (s, l) => s + (l.denseParameterCount?.() ?? 0),
-        0,
-      ),
-      density: model.trunk.map((l) => (l instanceof SparseLinear ? l.pattern.density : 1)),
-      epochs,
-      secondsPerEpoch: epochs.reduce((s, r) => s + r.seconds, 0) / epochs.length,
-      accuracyFinal: acc[1]!,
-      accuracyExit: acc[0]!,
-      fileBytes: bytes.length,
-      hash,
-      calibration: fullCurve,
-      chosen,
-      policy,
-      macs: {
-        edge,
-        exitHead,
-        server: m.trunk - edge,
-        full: m.trunk,
-        expected: split ? split.meanMacs : chosen?.meanMacs,
-      },
-      split,
-      links,
-    };
-    networks.push(result);
-    o.log(
-      `[${spec.name}] final ${(100 * result.accuracyFinal).toFixed(2)}%, exit ${(100 * result.accuracyExit).toFixed(2)}%, ${result.secondsPerEpoch.toFixed(3)} s/epoch, policy ${policy ?? "none"}`,
-    );
-    model.dispose();
+    const runs: SeedRun[] = [];
+    let first: Omit<NetworkResult, "runs" | "stats"> | undefined;
+    for (const seed of seeds) {
+      const curve = first === undefined;
+      o.log(
+        `[${spec.name}] seed ${seed}: training ${spec.sizes.join("-")} out-degrees ${spec.outDegrees.join(",")} ` +
+          `for ${o.epochs} epochs`,
+      );
+      const t = trainSeed(engine, spec, o, data, seed, {
+        curve,
+        onEpoch: (r) => {
+          if (r.epoch % 10 === 0 || r.epoch === o.epochs)
+            o.log(`[${spec.name}] epoch ${r.epoch}: test ${r.testAccuracy!.map((a) => pc(a)).join("/")}`);
+        },
+      });
+      try {
+        runs.push(t.run);
+        if (curve) first = await deploy(engine, spec, t, o, test);
+      } finally {
+        t.model.dispose();
+      }
+      o.log(
+        `[${spec.name}] seed ${seed}: final ${pc(t.run.accuracyFinal)}, exit ${pc(t.run.accuracyExit)}, ` +
+          `system ${pc(t.run.accuracySystem)} at exit rate ${pc(t.run.exitRate, 1)}, policy ${t.run.policy ?? "none"}`,
+      );
+    }
+    networks.push({ ...first!, runs, stats: seedStats(runs) });
   }
 
-  const sweepResults: SweepResult[] = [];
-  const base = o.networks[0]!;
-  for (const d of o.sweepDegrees) {
-    const spec = { ...base, outDegrees: [d, ...base.outDegrees.slice(1)] };
-    const model = mlp(engine, spec, o, false);
-    const optimizer = new Adam({ lr: o.lr, decay: o.decay });
-    train(model, trainSet, { epochs: o.epochs, batchSize: o.batch, optimizer, seed: o.seed, trainAccuracy: false });
-    const r = {
-      outDegree: d,
-      density: d / spec.sizes[1]!,
-      parameters: model.parameterCount(),
-      accuracy: evaluate(model, test).accuracy[0]!,
-    };
-    o.log(
-      `[sweep] out-degree ${d} (density ${(100 * r.density).toFixed(1)}%): ${(100 * r.accuracy).toFixed(2)}%, ${r.parameters} parameters`,
-    );
-    sweepResults.push(r);
-    optimizer.dispose();
-    model.dispose();
-  }
+  const own: FrontPoint[] = networks.map((n) => ({
+    kind:
+      n.spec.name === "dense"
+        ? "dense"
+        : n.spec.outDegrees.every((d, k) => d >= n.spec.sizes[k + 1]!)
+          ? "dense-narrow"
+          : "sparse",
+    label: shapeLabel(n.spec),
+    shape: { sizes: n.spec.sizes, outDegrees: n.spec.outDegrees },
+    parameters: n.parameters,
+    fileBytes: n.fileBytes,
+    macs: n.macs.full,
+    runs: n.runs,
+    stats: n.stats,
+  }));
+  const grid = o.front ? gridShapes(o.networks[0]!, o.front, o.networks) : [];
+  const front = markPareto([...own, ...trainFront(engine, grid, o, data, seeds, o.log)]);
+  const denseTwin = own.find((p) => p.kind === "dense");
 
   const sparse = networks.find((n) => n.spec.name === "sparse"),
     dense = networks.find((n) => n.spec.name === "dense");
+  const costEpochs = Math.min(o.epochs, 10);
+  if (sparse && dense) o.log(`[training cost] sparse, dense and masked dense, ${costEpochs} epochs each`);
+  const training = sparse && dense ? trainingCost(engine, sparse.spec, o, trainSet, seeds[0]!, costEpochs) : undefined;
   const reductions =
     sparse && dense
       ? {
           storage: dense.fileBytes / sparse.fileBytes,
           macs: dense.macs.full / sparse.macs.full,
-          sentPerSample:
-            sparse.split && dense.split
-              ? { sparse: sparse.split.bytesPerSample, dense: dense.split.bytesPerSample }
-              : undefined,
+          sentPerSample: { sparse: sparse.stats.bytesSent, dense: dense.stats.bytesSent },
           // an MNIST-like input is one byte per pixel before padding
           frameVsRawInput: sparse.split ? Math.min(784, trainSet.features) / sparse.split.frameBytes.int8 : undefined,
         }
@@ -258,36 +218,105 @@ export async function runExperiment(engine: Engine, o: ExperimentOptions): Promi
     },
     command: o.commandLine,
     seed: o.seed,
+    seeds,
     data: { name: o.data.name, train: trainSet.n, test: test.n, features: trainSet.features },
     epochs: o.epochs,
     networks,
-    sweep: sweepResults,
+    front,
+    training,
+    headline: denseTwin ? headline(front, denseTwin) : undefined,
     reductions,
     linkStudy: o.serve ? o.links : undefined,
     seconds: (performance.now() - t0) / 1000,
   };
-  writeReport(o.outDir, result);
+  await writeReport(o.outDir, result);
   return result;
+}
+
+/** The first seed's model deployed: file, split through the real client and server, and the links. */
+async function deploy(
+  engine: Engine,
+  spec: NetworkSpec,
+  t: Trained,
+  o: ExperimentOptions,
+  test: Dataset,
+): Promise<Omit<NetworkResult, "runs" | "stats">> {
+  const { model, epochs, calibration, chosen } = t;
+  const { bytes, hash } = encodeModel(model);
+  const trunkMacs = model.trunkMacs();
+  const m = exitMacs(model);
+  const exitHead = model.exitHeadMacs()[0]!;
+  const edge = trunkMacs[o.exitAfter - 1]!;
+  const policy = chosen?.policy;
+  const split = o.serve
+    ? await runSplit(engine, model, {
+        after: o.exitAfter,
+        policy: policy ? parseExitPolicy(policy, 1) : undefined,
+        hash,
+        test,
+        log: (s) => o.log(`[${spec.name}] ${s}`),
+      })
+    : undefined;
+  const links =
+    o.serve && o.links
+      ? await studyLinks(engine, model, {
+          ...o.links,
+          hash,
+          cut: o.exitAfter,
+          ...(policy && { policy: parseExitPolicy(policy, 1) }),
+          test,
+          log: (s) => o.log(`[${spec.name}] ${s}`),
+        })
+      : undefined;
+  return {
+    spec,
+    parameters: model.parameterCount(),
+    denseParameters: [...model.trunk, ...model.exits[0]!.layers].reduce(
+      (s, l) => s + (l.denseParameterCount?.() ?? 0),
+      0,
+    ),
+    density: model.trunk.map((l) => (l instanceof SparseLinear ? l.pattern.density : 1)),
+    epochs,
+    secondsPerEpoch: t.run.secondsPerEpoch,
+    accuracyFinal: t.run.accuracyFinal,
+    accuracyExit: t.run.accuracyExit,
+    fileBytes: bytes.length,
+    hash,
+    calibration,
+    chosen,
+    policy,
+    macs: {
+      edge,
+      exitHead,
+      server: m.trunk - edge,
+      full: m.trunk,
+      expected: split ? split.meanMacs : chosen?.meanMacs,
+    },
+    split,
+    links,
+  };
 }
 
 const pc = (x: number | undefined, d = 2) =>
   x === undefined || !Number.isFinite(x) ? "–" : `${(100 * x).toFixed(d)}%`;
 const fx = (x: number | undefined, d = 1) => (x === undefined || !Number.isFinite(x) ? "–" : x.toFixed(d));
 
-/** The results table (markdown), one row per network. */
+/** The results table (markdown), one row per network: accuracies and exit rates as mean ± 95% CI over seeds. */
 export function resultsTable(r: ExperimentResult): string {
   const rows: string[][] = [
     [
       "network",
-      "acc. final",
-      "acc. EE system",
-      "exit rate",
+      "acc. final %",
+      "acc. exit %",
+      "acc. EE system %",
+      "exit rate %",
+      "B sent/sample (EE, int8)",
       "params",
       "file B (head / tail)",
       "MACs edge / server",
       "frame B/sample f32 · f16 · int8",
-      "B sent/sample (EE, int8)",
       "train s/epoch",
+      `EE system via client, seed ${r.seeds[0]}`,
       "edge ms p50 / p99",
       "end-to-end ms p50 / p99",
       "offloaded ms p50 / p99",
@@ -295,17 +324,20 @@ export function resultsTable(r: ExperimentResult): string {
   ];
   for (const n of r.networks) {
     const s = n.split;
+    const st = n.stats;
     rows.push([
       `${n.spec.name} ${n.spec.sizes.join("-")} (${n.spec.outDegrees.join(",")})`,
-      pc(n.accuracyFinal),
-      pc(s?.accuracy),
-      pc(s?.exitRate, 1),
+      formatInterval(st.accuracyFinal),
+      formatInterval(st.accuracyExit),
+      formatInterval(st.accuracySystem),
+      formatInterval(st.exitRate, 100, 1),
+      formatInterval(st.bytesSent, 1, 1),
       String(n.parameters),
       s ? `${s.headBytes} / ${s.tailBytes}` : String(n.fileBytes),
       `${n.macs.edge + n.macs.exitHead} / ${n.macs.server}`,
       s ? `${s.frameBytes.f32} · ${s.frameBytes.f16} · ${s.frameBytes.int8}` : "–",
-      fx(s?.bytesPerSample),
-      fx(n.secondsPerEpoch, 3),
+      fx(st.secondsPerEpoch.mean, 3),
+      s ? `${pc(s.accuracy)} at ${pc(s.exitRate, 1)} exit` : "–",
       s ? `${fx(s.edgeLatency.p50, 3)} / ${fx(s.edgeLatency.p99, 3)}` : "–",
       s ? `${fx(s.e2eLatency.p50, 3)} / ${fx(s.e2eLatency.p99, 3)}` : "–",
       s?.offloadLatency ? `${fx(s.offloadLatency.p50, 3)} / ${fx(s.offloadLatency.p99, 3)}` : "–",
@@ -315,30 +347,46 @@ export function resultsTable(r: ExperimentResult): string {
   return [line(rows[0]!), line(rows[0]!.map(() => "---")), ...rows.slice(1).map(line)].join("\n");
 }
 
+/** What the table's intervals are, in one sentence. */
+export function seedsLine(r: ExperimentResult): string {
+  const k = r.seeds.length;
+  const which = k === 1 ? `seed ${r.seeds[0]}` : `seeds ${r.seeds[0]}–${r.seeds.at(-1)}`;
+  return k === 1
+    ? `One seed (${which}): no intervals; \`--seeds N\` gives mean ± 95% CI.`
+    : `Mean ± 95% confidence interval (Student's t, ${k - 1} degrees of freedom) over ${k} seeds (${which}); a ` +
+        `seed draws the pattern, the initial weights and the batch order, the train/test split stays fixed. ` +
+        `Deployment columns (files, frames, latencies, the client's own accuracy) are of the first seed's models.`;
+}
+
 /** One sentence of the sparse-vs-dense reductions. */
 export function reductionLine(red: NonNullable<ExperimentResult["reductions"]>): string {
   const wire = red.sentPerSample
-    ? ` On the wire with the calibrated exits: ${red.sentPerSample.sparse.toFixed(1)} B per sample (sparse) vs ${red.sentPerSample.dense.toFixed(1)} B (dense twin); both cut at the same width, so a frame costs the same.`
+    ? ` On the wire with the calibrated exits: ${formatInterval(red.sentPerSample.sparse, 1, 1)} B per sample ` +
+      `(sparse) vs ${formatInterval(red.sentPerSample.dense, 1, 1)} B (dense twin); both cut at the same width, so ` +
+      `a frame costs the same.`
     : "";
   const raw = red.frameVsRawInput
     ? ` A one-sample int8 frame is ${red.frameVsRawInput.toFixed(1)}× smaller than the raw image.`
     : "";
-  return `Sparse vs dense twin: ${red.storage.toFixed(1)}× smaller model file, ${red.macs.toFixed(1)}× fewer MACs per sample.${wire}${raw}`;
+  return (
+    `Sparse vs dense twin: ${red.storage.toFixed(1)}× smaller model file, ${red.macs.toFixed(1)}× fewer MACs per ` +
+    `sample.${wire}${raw}`
+  );
 }
 
-function writeReport(dir: string, r: ExperimentResult): void {
+async function writeReport(dir: string, r: ExperimentResult): Promise<void> {
   writeFileSync(join(dir, "results.json"), `${JSON.stringify(r, null, 2)}\n`);
   const charts: string[] = [];
-  const chart = (file: string, svg: string, caption: string) => {
-    writeFileSync(join(dir, file), svg);
-    charts.push(`![${caption}](${file})`);
-  };
-  chart(
-    "accuracy-vs-macs.svg",
-    lineChart({
-      title: "Early-exit system: test accuracy vs mean MACs per sample",
-      xLabel: "mean MACs per sample (stored connections, log scale)",
-      yLabel: "test accuracy (%)",
+  const chart = async (stem: string, spec: Record<string, unknown>, caption: string) =>
+    charts.push(`![${caption}](${await writeChart(dir, stem, spec)})`);
+  // the first seed's curves: every threshold of its calibrated exit, and its training
+  const first = `seed ${r.seeds[0]}`;
+  await chart(
+    "accuracy-vs-macs",
+    lineChartSpec({
+      title: `Early-exit system: test accuracy vs mean MACs per sample (each threshold, ${first})`,
+      xTitle: "mean MACs per sample (stored connections)",
+      yTitle: "test accuracy (%)",
       logX: true,
       series: r.networks.map((n) => ({
         name: n.spec.name,
@@ -347,12 +395,12 @@ function writeReport(dir: string, r: ExperimentResult): void {
     }),
     "accuracy vs MACs",
   );
-  chart(
-    "accuracy-vs-exit-rate.svg",
-    lineChart({
-      title: "Early-exit system: test accuracy vs early-exit rate",
-      xLabel: "samples answered on the edge (%)",
-      yLabel: "test accuracy (%)",
+  await chart(
+    "accuracy-vs-exit-rate",
+    lineChartSpec({
+      title: `Early-exit system: test accuracy vs early-exit rate (each threshold, ${first})`,
+      xTitle: "samples answered on the edge (%)",
+      yTitle: "test accuracy (%)",
       series: r.networks.map((n) => ({
         name: n.spec.name,
         points: n.calibration.points.map((p) => ({ x: 100 * p.earlyRate, y: 100 * p.accuracy, label: p.policy })),
@@ -360,12 +408,13 @@ function writeReport(dir: string, r: ExperimentResult): void {
     }),
     "accuracy vs exit rate",
   );
-  chart(
-    "training.svg",
-    lineChart({
-      title: "Test accuracy of the final exit during training",
-      xLabel: "epoch",
-      yLabel: "test accuracy (%)",
+  await chart(
+    "training",
+    lineChartSpec({
+      title: `Test accuracy of the final exit during training (${first})`,
+      xTitle: "epoch",
+      yTitle: "test accuracy (%)",
+      logX: false,
       series: r.networks.map((n) => ({
         name: n.spec.name,
         points: n.epochs.map((e) => ({ x: e.epoch, y: 100 * e.testAccuracy!.at(-1)! })),
@@ -373,40 +422,8 @@ function writeReport(dir: string, r: ExperimentResult): void {
     }),
     "training curves",
   );
-  if (r.sweep.length) {
-    chart(
-      "sweep-density.svg",
-      lineChart({
-        title: "Accuracy vs first-layer density",
-        xLabel: "first-layer density (%, log scale)",
-        yLabel: "test accuracy (%)",
-        logX: true,
-        series: [
-          {
-            name: "predefined sparse",
-            points: r.sweep.map((s) => ({ x: 100 * s.density, y: 100 * s.accuracy, label: `d=${s.outDegree}` })),
-          },
-        ],
-      }),
-      "accuracy vs density",
-    );
-    chart(
-      "sweep-parameters.svg",
-      lineChart({
-        title: "Accuracy vs stored parameters",
-        xLabel: "stored parameters (log scale)",
-        yLabel: "test accuracy (%)",
-        logX: true,
-        series: [
-          {
-            name: "predefined sparse",
-            points: r.sweep.map((s) => ({ x: s.parameters, y: 100 * s.accuracy, label: `d=${s.outDegree}` })),
-          },
-        ],
-      }),
-      "accuracy vs parameters",
-    );
-  }
+  for (const c of frontSpecs(r.front, r.seeds.length))
+    await chart(c.stem, c.spec as Record<string, unknown>, c.caption);
   const nets = r.networks.flatMap((n) => (n.links ? [{ name: n.spec.name, links: n.links }] : []));
   const study = r.linkStudy && nets.length ? linkSections(nets, r.linkStudy, r.linkStudy.energy) : undefined;
   for (const c of study?.charts ?? []) writeFileSync(join(dir, c.file), c.svg);
@@ -417,24 +434,36 @@ function writeReport(dir: string, r: ExperimentResult): void {
     ``,
     `Command: \`${r.command}\``,
     ``,
-    `Machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.os}, Node ${r.machine.node}. Seed ${r.seed}. ` +
-      `Data: ${r.data.name}, ${r.data.train} train / ${r.data.test} test samples, ${r.data.features} features. ${r.epochs} epochs, Adam (Keras legacy decay). Total ${r.seconds.toFixed(1)} s.`,
+    `Machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.os}, Node ${r.machine.node}. ` +
+      `Data: ${r.data.name}, ${r.data.train} train / ${r.data.test} test samples (split by seed ${r.seed}), ` +
+      `${r.data.features} features. ${r.epochs} epochs, Adam (Keras legacy decay). Total ${r.seconds.toFixed(1)} s.`,
+    ``,
+    seedsLine(r),
     ``,
     resultsTable(r),
     ``,
     ...(red ? [reductionLine(red), ``] : []),
     ...r.networks.map(
       (n) =>
-        `- **${n.spec.name}**: ${n.spec.description}. Policy ${n.policy ?? "none"} (chosen on the even half of the test set: cheapest threshold within the target accuracy loss). Model hash ${n.hash}.`,
+        `- **${n.spec.name}**: ${n.spec.description}. Policy of seed ${r.seeds[0]} ${n.policy ?? "none"} (each ` +
+        `seed's is chosen on the even half of the test set: the cheapest threshold within the target accuracy ` +
+        `loss; policies by seed: ${n.runs.map((x) => x.policy ?? "none").join(", ")}). Model hash ${n.hash}.`,
     ),
     ``,
-    ...(r.sweep.length
+    ...(r.training ? [`## Training cost`, ``, trainingLine(r.training, r.data.train), ``] : []),
+    ...(r.headline ? [`## The headline tested`, ``, headlineSentence(r.headline, r.data.name), ``] : []),
+    ...(r.front.length > r.networks.length && denseOf(r)
       ? [
-          `## Density sweep`,
+          `## The Pareto front`,
           ``,
-          `| first-layer out-degree | density | parameters | test accuracy |`,
-          `| --- | --- | --- | --- |`,
-          ...r.sweep.map((s) => `| ${s.outDegree} | ${pc(s.density, 1)} | ${s.parameters} | ${pc(s.accuracy)} |`),
+          `Every network over the same seeds; storage × and MACs × are the dense twin's file bytes and MACs per `,
+          `sample divided by the network's; ★: no network with as few or fewer parameters is more accurate.`,
+          ``,
+          frontTable(r.front, denseOf(r)!),
+          ``,
+          `Sparse-wide against dense-narrow at equal parameter budgets:`,
+          ``,
+          budgetTable(r.front),
           ``,
         ]
       : []),
@@ -446,6 +475,21 @@ function writeReport(dir: string, r: ExperimentResult): void {
   ].join("\n");
   writeFileSync(join(dir, "report.md"), md);
 }
+
+/** Training time per epoch, sparse against dense and masked dense, in one sentence. */
+export function trainingLine(t: TrainingCost, samples: number): string {
+  const ms = (x: number) => `${(1000 * x).toFixed(1)} ms`;
+  return (
+    `Seconds per epoch of ${samples} samples (median of ${t.epochs} epochs each, measured back to back in this ` +
+    `run): sparse over its stored connections ${ms(t.sparse)}, the dense twin ${ms(t.dense)} ` +
+    `(${(t.dense / t.sparse).toFixed(1)}× the sparse time), masked dense — the seed paper's method, dense weights ` +
+    `multiplied by the sparse network's 0/1 masks after every batch, in this engine's dense kernels — ` +
+    `${ms(t.maskedDense)} (${(t.maskedDense / t.sparse).toFixed(1)}×). \`node bench/train.mjs\` times the same ` +
+    `masked training in TensorFlow.js (tfjs-backend-wasm) as the outside peer.`
+  );
+}
+
+const denseOf = (r: ExperimentResult) => r.front.find((p) => p.kind === "dense");
 
 /** The run in one line: commit-free (the caller adds it), machine, Node, seconds. */
 export function runLine(r: ExperimentResult): string {

@@ -130,8 +130,10 @@ export async function runSplit(
     retries,
   };
   o.log(
-    `split after ${o.after}: ${test.n} samples through the edge client (${dtype} frames): accuracy ${(100 * run.accuracy).toFixed(2)}%, exit rate ${(100 * run.exitRate).toFixed(1)}%, ` +
-      `${run.bytesPerSample.toFixed(1)} B/sample sent, end-to-end p50 ${run.e2eLatency.p50.toFixed(3)} ms p99 ${run.e2eLatency.p99.toFixed(3)} ms`,
+    `split after ${o.after}: ${test.n} samples through the edge client (${dtype} frames): ` +
+      `accuracy ${(100 * run.accuracy).toFixed(2)}%, exit rate ${(100 * run.exitRate).toFixed(1)}%, ` +
+      `${run.bytesPerSample.toFixed(1)} B/sample sent, ` +
+      `end-to-end p50 ${run.e2eLatency.p50.toFixed(3)} ms p99 ${run.e2eLatency.p99.toFixed(3)} ms`,
   );
   return run;
 }

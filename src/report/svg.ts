@@ -100,7 +100,8 @@ export function lineChart(o: ChartOptions): string {
   const yf = o.yFormat ?? ((v: number) => String(Number(v.toPrecision(6))));
   const parts: string[] = [];
   parts.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ` +
+      `font-family="system-ui, sans-serif" font-size="12">`,
   );
   parts.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
   parts.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="600">${esc(o.title)}</text>`);
@@ -134,12 +135,14 @@ export function lineChart(o: ChartOptions): string {
     const pts = s.points.filter(plottable);
     if (!s.scatter && pts.length > 1)
       parts.push(
-        `<polyline fill="none" stroke="${c}" stroke-width="2" points="${pts.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(" ")}"/>`,
+        `<polyline fill="none" stroke="${c}" stroke-width="2" ` +
+          `points="${pts.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(" ")}"/>`,
       );
     pts.forEach((p, k) => {
       if (s.dots === false && !s.scatter) return;
       parts.push(
-        `<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="3.5" fill="${c}"><title>${esc(`${s.name}: ${p.label ?? ""} (${xf(p.x)}, ${yf(p.y)})`)}</title></circle>`,
+        `<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="3.5" fill="${c}">` +
+          `<title>${esc(`${s.name}: ${p.label ?? ""} (${xf(p.x)}, ${yf(p.y)})`)}</title></circle>`,
       );
       // labels of a scatter alternate right and left of their points, so points at one x stay readable
       const side =

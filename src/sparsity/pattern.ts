@@ -73,8 +73,10 @@ export class Pattern {
     checkInt(op, "outDegree", outDegree, 0, outputs);
     if ((inputs * outDegree) % outputs !== 0) {
       throw new PatternError(
-        `${op}: out-degree ${outDegree} infeasible for ${inputs}→${outputs}: inputs·outDegree must be divisible by outputs; ` +
-          `feasible out-degrees: ${feasibleOutDegrees(inputs, outputs).join(", ")} (densities k/${gcd(inputs, outputs)})`,
+        `${op}: out-degree ${outDegree} infeasible for ${inputs}→${outputs}: inputs·outDegree must be divisible by ` +
+          `outputs; ` +
+          `feasible out-degrees: ${feasibleOutDegrees(inputs, outputs).join(", ")} (densities ` +
+          `k/${gcd(inputs, outputs)})`,
       );
     }
     const r = checkInt(op, "block", opts.block ?? 1, 1, outputs);
@@ -126,7 +128,8 @@ export class Pattern {
     checkDims("Pattern.fromMask", inputs, outputs);
     if (mask.length !== inputs * outputs) {
       throw new PatternError(
-        `Pattern.fromMask: mask has ${mask.length} entries, expected outputs·inputs = ${outputs}·${inputs} = ${inputs * outputs}`,
+        `Pattern.fromMask: mask has ${mask.length} entries, expected outputs·inputs = ${outputs}·${inputs} = ` +
+          `${inputs * outputs}`,
       );
     }
     const rowPtr = new Int32Array(outputs + 1);
