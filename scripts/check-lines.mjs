@@ -18,11 +18,11 @@ import { fileURLToPath } from "node:url";
 // node/study.ts, the Pareto front and the headline test in node/pareto.ts, Vega-Lite specs and their headless
 // rendering, the training-cost timing) adds about 780 lines of src/node/ and src/report/; the tree was already
 // 1,400 past the old budget before this change
-// 14,000 → 16,700: the budget catches up with what landed beside it: split over real links (full offload, the planner
+// 14,000 → 15,800: the budget catches up with what landed beside it: split over real links (full offload, the planner
 // and its cost measurement, the strategies through emulated links in the study and their report: about 1,400 lines
 // of src/node/, src/split/ and src/cli/), blocked patterns and their forward kernel with the relaxed-SIMD build
 // (about 280 lines of src/sparsity/, assembly/ and src/engine/); the rest is the 120-column wrapping of long lines
-export const BUDGET = 16_700;
+export const BUDGET = 15_800;
 export const MAX_COLUMNS = 120;
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const WIDTH_CHECKED = /^(src|assembly|test|bench|scripts|demo)\/.*\.(ts|mjs|js|html|css)$/;

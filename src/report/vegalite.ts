@@ -28,6 +28,17 @@ export interface ErrorBarChart {
 
 const finite = (v: number | undefined, fallback: number) => (v !== undefined && Number.isFinite(v) ? v : fallback);
 
+/** What every chart's spec starts with: the schema, its title and size, and its data inline. */
+function frame(c: { title: string; width?: number; height?: number }, values: unknown[]): Record<string, unknown> {
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: c.title,
+    width: c.width ?? 460,
+    height: c.height ?? 300,
+    data: { values },
+  };
+}
+
 /** Whether positive values span a decade or more (and none is ≤ 0, which a log axis cannot place). */
 export function spansDecades(xs: number[]): boolean {
   if (xs.length === 0 || xs.some((x) => !(x > 0))) return false;
@@ -58,11 +69,7 @@ export function errorBarChart(c: ErrorBarChart): Record<string, unknown> {
   const color = { field: "series", type: "nominal", title: null, legend: { orient: "right" } };
   const hasX = c.points.some((p) => p.xLow !== undefined && Number.isFinite(p.xLow));
   return {
-    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-    title: c.title,
-    width: c.width ?? 460,
-    height: c.height ?? 300,
-    data: { values },
+    ...frame(c, values),
     encoding: { color },
     layer: [
       {
@@ -114,11 +121,7 @@ export function lineChartSpec(c: LineChart): Record<string, unknown> {
   );
   const log = c.logX ?? spansDecades(values.map((v) => v.x));
   return {
-    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-    title: c.title,
-    width: c.width ?? 460,
-    height: c.height ?? 300,
-    data: { values },
+    ...frame(c, values),
     mark: { type: "line", point: { filled: true, size: 30 } },
     encoding: {
       x: { field: "x", type: "quantitative", title: c.xTitle, scale: log ? { type: "log" } : { zero: false } },

@@ -183,7 +183,8 @@ export async function loadDemo(
   Object.assign(table.get(`${DEMO_PREFIX}dist/${POOL_WORKER}`)!.headers, {
     "Cross-Origin-Embedder-Policy": "require-corp",
   });
-  file(`${DEMO_PREFIX}build/presparse.wasm`, read("build/presparse.wasm"), MIME[".wasm"]!);
+  // the page names build/presparse.wasm (the path it has in a checkout); the package ships the module once, in dist/lib
+  file(`${DEMO_PREFIX}build/presparse.wasm`, read("dist/lib/presparse.wasm"), MIME[".wasm"]!);
   // the threaded build where the engine's module looks for it (next to dist/lib/presparse.js), for a page that asks
   // for threads; the single-thread one stays where the page names it
   file(`${DEMO_PREFIX}dist/lib/presparse.threads.wasm`, read("dist/lib/presparse.threads.wasm"), MIME[".wasm"]!);
