@@ -1,5 +1,6 @@
 // The seeded generator is part of the file format's promise: the same seed gives the same pattern and the same
 // initial weights on every machine and in every release. These values were drawn once and must never change.
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Rng } from "../src/engine/random.js";
 import { Pattern } from "../src/sparsity/pattern.js";
@@ -19,6 +20,17 @@ describe("Rng", () => {
     expect(Array.from(new Rng(7).shuffle(Int32Array.from({ length: 10 }, (_, i) => i)))).toEqual([
       0, 5, 6, 8, 9, 7, 1, 3, 4, 2,
     ]);
+  });
+
+  it("ints(n, count) draws what count calls of int(n) draw, and leaves the same state", () => {
+    fc.assert(
+      fc.property(fc.integer(), fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.nat(300), (seed, n, count) => {
+        const one = new Rng(seed),
+          many = new Rng(seed);
+        expect(Array.from(many.ints(n, count))).toEqual(Array.from({ length: count }, () => one.int(n)));
+        expect(many.nextU32()).toBe(one.nextU32());
+      }),
+    );
   });
 
   it("gives the patterns it always has (the hashes model files record)", () => {

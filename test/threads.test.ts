@@ -410,16 +410,21 @@ describe("faults", () => {
       const p = Pattern.dense(64, 64);
       const A = s.csr(p, values(1, p.nnz));
       const X = s.matrix(64, 8, values(2, 64 * 8));
-      // Y overlapping X past the op's checks: the raw kernel, called over the threads
-      const err = (() => {
-        try {
-          e.kernels.csrSpmm(64, 8, A.rowPtr.ptr, A.colIdx.ptr, A.values.ptr, X.ptr, 0, X.ptr + 4 * 8 * 40, 0);
-        } catch (x) {
-          return x;
-        }
-      })();
-      expect(err).toBeInstanceOf(KernelAssertionError);
-      expect((err as KernelAssertionError).assertion).toBe("csrSpmm: Y overlaps X");
+      // Y overlapping X past the op's checks: the raw kernel, called over the threads. Y is X itself, so every
+      // chunk's rows of Y overlap X and none writes outside it (with Y half past X's end, a chunk whose rows lay past
+      // it passed its checks and wrote into whatever followed X, and the other could then fail on that instead).
+      // Chunks go to whichever thread claims them first; over 20 calls the worker runs some of them
+      for (let call = 0; call < 20; call++) {
+        const err = (() => {
+          try {
+            e.kernels.csrSpmm(64, 8, A.rowPtr.ptr, A.colIdx.ptr, A.values.ptr, X.ptr, 0, X.ptr, 0);
+          } catch (x) {
+            return x;
+          }
+        })();
+        expect(err).toBeInstanceOf(KernelAssertionError);
+        expect((err as KernelAssertionError).assertion).toBe("csrSpmm: Y overlaps X");
+      }
       const Y = s.matrix(64, 8);
       csrSpmm(A, X, Y);
       const Y1 = Scope.run(engines.singleDebug!, (t) => {

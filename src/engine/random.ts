@@ -60,6 +60,35 @@ export class Rng {
     return Math.floor((this.nextU32() / 4294967296) * n);
   }
 
+  /**
+   * `count` draws of {@link int}(n), in order, as one loop with the state in locals: the same numbers as `count`
+   * calls, without a call each (in a process that has just started, before the JIT, the calls are most of the cost).
+   */
+  ints(n: number, count: number): Int32Array {
+    const out = new Int32Array(count);
+    let s0 = this.s0,
+      s1 = this.s1,
+      s2 = this.s2,
+      s3 = this.s3;
+    for (let k = 0; k < count; k++) {
+      const m = Math.imul(s1, 5);
+      const r = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      out[k] = Math.floor((r / 4294967296) * n);
+    }
+    this.s0 = s0;
+    this.s1 = s1;
+    this.s2 = s2;
+    this.s3 = s3;
+    return out;
+  }
+
   /** Standard normal (Box–Muller). */
   normal(): number {
     if (this.spare !== undefined) {
