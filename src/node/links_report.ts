@@ -218,9 +218,8 @@ export function rateChart(network: string, l: LinkRun, metric: "latency" | "ener
     yLabel: latency ? "mean latency per sample, ms (log scale)" : "energy per sample on the edge, mJ (log scale)",
     logX: true,
     logY: true,
-    width: 760,
+    width: 980,
     height: 460,
-    legendAt: { x: 1, y: 0.45 },
     series,
     markers: marks.map((c) => ({ x: c.upBitsPerS, label: `${strategyName(c.below)} | ${strategyName(c.above)}` })),
   });

@@ -22,8 +22,6 @@ export interface ChartOptions {
   logY?: boolean;
   /** Vertical lines at these x, each labelled (e.g. where two lines cross). */
   markers?: { x: number; label: string }[];
-  /** Where the legend's top-left corner sits, as fractions of the plot area (default 0, 0: its top-left). */
-  legendAt?: { x: number; y: number };
   /** Format of tick labels. */
   xFormat?: (v: number) => string;
   yFormat?: (v: number) => string;
@@ -66,7 +64,10 @@ export function logTicks(lo: number, hi: number): number[] {
 export function lineChart(o: ChartOptions): string {
   const W = o.width ?? 640,
     H = o.height ?? 400;
-  const m = { l: 64, r: 24, t: 40, b: 52 };
+  // the legend sits right of the plot, never over its data: the plot gives up the legend's width
+  const legendW = 24 + 7 * Math.max(0, ...o.series.map((s) => s.name.length)),
+    legendH = 8 + 18 * o.series.length;
+  const m = { l: 64, r: 40 + legendW, t: 40, b: 52 };
   // a log axis cannot place x ≤ 0: such points are left out rather than turning every coordinate into NaN
   const plottable = (p: { x: number; y: number }) =>
     Number.isFinite(p.x) && Number.isFinite(p.y) && (!o.logX || p.x > 0) && (!o.logY || p.y > 0);
@@ -123,10 +124,8 @@ export function lineChart(o: ChartOptions): string {
   parts.push(
     `<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`,
   );
-  const legendW = 24 + 7 * Math.max(0, ...o.series.map((s) => s.name.length)),
-    legendH = 8 + 18 * o.series.length;
-  const lx = m.l + 4 + (o.legendAt?.x ?? 0) * Math.max(0, W - m.l - m.r - legendW - 8),
-    ly = m.t + 4 + (o.legendAt?.y ?? 0) * Math.max(0, H - m.t - m.b - legendH - 8);
+  const lx = W - legendW - 8,
+    ly = m.t;
   const legend = [
     `<rect x="${lx}" y="${ly}" width="${legendW}" height="${legendH}" fill="#fff" fill-opacity="0.9" stroke="#ddd"/>`,
   ];
