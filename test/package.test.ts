@@ -379,6 +379,25 @@ describe("the installed bin", () => {
     expect(file.tensors.size).toBeGreaterThan(0);
   });
 
+  it("split and plan read what train wrote; experiment draws its Vega-Lite charts from the installed package", async () => {
+    const trained = await run(bin(), ["train", "--epochs", "1", "--exits", "1", "--save", "e.safetensors"], project);
+    expect(trained.code, trained.stderr).toBe(0);
+    const sp = await run(bin(), ["split", "--model", "e.safetensors", "--after", "1", "--out-dir", "sp"], project);
+    expect(sp.code, sp.stderr).toBe(0);
+    expect(existsSync(join(project, "sp/head.safetensors"))).toBe(true);
+    const plan = await run(bin(), ["plan", "--model", "e.safetensors", "--link", "lte"], project);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toMatch(/^best: /m);
+    const args = ["experiment", "--epochs", "1", "--seeds", "2", "--no-serve", "--link", "none", "--out", "res", "-q"];
+    const ex = await run(bin(), args, project, 120_000);
+    expect(ex.code, ex.stderr).toBe(0);
+    const svg = readFileSync(join(project, "res/paper/accuracy-vs-macs.svg"), "utf8");
+    expect(svg).toMatch(/^<svg /);
+    expect(JSON.parse(readFileSync(join(project, "res/paper/accuracy-vs-macs.vl.json"), "utf8")).$schema).toMatch(
+      /vega-lite/,
+    );
+  }, 180_000);
+
   it("runs through npx, and through a global install's bin link (a symlink into lib/node_modules)", async () => {
     const npx = await run("npx", ["--offline", "presparse", "--version"], project);
     expect(npx.code, npx.stderr).toBe(0);
