@@ -172,53 +172,17 @@ export const SPLIT_RULES: Partial<Record<KernelName, Rule>> = {
     ],
   },
   // (n, y)
-  reluForward: { units: (a) => a[0]!, quantum: 4, work: (a) => a[0]!, part: (a, lo, hi) => [hi - lo, a[1]! + lo * F] },
+  reluForward: stream(1),
   // (n, y, dy, dx)
-  reluBackward: {
-    units: (a) => a[0]!,
-    quantum: 4,
-    work: (a) => a[0]!,
-    part: (a, lo, hi) => [hi - lo, a[1]! + lo * F, a[2]! + lo * F, a[3]! + lo * F],
-  },
+  reluBackward: stream(3),
   // (n, y, x)
-  addInPlace: {
-    units: (a) => a[0]!,
-    quantum: 4,
-    work: (a) => a[0]!,
-    part: (a, lo, hi) => [hi - lo, a[1]! + lo * F, a[2]! + lo * F],
-  },
+  addInPlace: stream(2),
   // (n, x, s)
-  scaleInPlace: {
-    units: (a) => a[0]!,
-    quantum: 4,
-    work: (a) => a[0]!,
-    part: (a, lo, hi) => [hi - lo, a[1]! + lo * F, a[2]!],
-  },
+  scaleInPlace: stream(1),
   // (n, w, g, m, v, lrT, b1, b2, eps, l2)
-  adamStep: {
-    units: (a) => a[0]!,
-    quantum: 4,
-    work: (a) => a[0]!,
-    part: (a, lo, hi) => [
-      hi - lo,
-      a[1]! + lo * F,
-      a[2]! + lo * F,
-      a[3]! + lo * F,
-      a[4]! + lo * F,
-      a[5]!,
-      a[6]!,
-      a[7]!,
-      a[8]!,
-      a[9]!,
-    ],
-  },
+  adamStep: stream(4),
   // (n, w, g, u, lr, mu, l2)
-  sgdStep: {
-    units: (a) => a[0]!,
-    quantum: 4,
-    work: (a) => a[0]!,
-    part: (a, lo, hi) => [hi - lo, a[1]! + lo * F, a[2]! + lo * F, a[3]! + lo * F, a[4]!, a[5]!, a[6]!],
-  },
+  sgdStep: stream(3),
   // (rows, B, src, cols, n, dst)
   gatherColumns: {
     units: (a) => a[0]!,
@@ -267,32 +231,33 @@ export const SPLIT_RULES: Partial<Record<KernelName, Rule>> = {
     },
   },
   // (C, H, W, OH, OW, k, s, B, x, y)
-  maxPool2d: poolRule(false),
-  avgPool2d: poolRule(false),
+  maxPool2d: poolRule("in", "out"),
+  avgPool2d: poolRule("in", "out"),
   // (C, H, W, OH, OW, k, s, B, x, y, dy, dx)
-  maxPool2dBackward: {
-    units: (a) => a[0]!,
-    work: (a) => a[0]! * a[3]! * a[4]! * a[5]! * a[5]! * a[7]!,
-    part: (a, lo, hi) => {
-      const inC = a[1]! * a[2]! * a[7]! * F,
-        outC = a[3]! * a[4]! * a[7]! * F;
-      return [hi - lo, ...a.slice(1, 8), a[8]! + lo * inC, a[9]! + lo * outC, a[10]! + lo * outC, a[11]! + lo * inC];
-    },
-  },
+  maxPool2dBackward: poolRule("in", "out", "out", "in"),
   // (C, H, W, OH, OW, k, s, B, dy, dx)
-  avgPool2dBackward: poolRule(true),
+  avgPool2dBackward: poolRule("out", "in"),
 };
 
-// Pools over channels: (C, H, W, OH, OW, k, s, B, p, q), p the input and q the output (swapped for the backward).
-function poolRule(backward: boolean): Rule {
+// Element-wise kernels and optimizers: (n, p1..pk, scalars...), the k arrays sliced at the same index, in blocks of 4.
+function stream(arrays: number): Rule {
+  return {
+    units: (a) => a[0]!,
+    quantum: 4,
+    work: (a) => a[0]!,
+    part: (a, lo, hi) => a.map((v, i) => (i === 0 ? hi - lo : i <= arrays ? v + lo * F : v)),
+  };
+}
+
+// Pools over channels: (C, H, W, OH, OW, k, s, B, p...), each p an input-shaped or output-shaped array.
+function poolRule(...sides: ("in" | "out")[]): Rule {
   return {
     units: (a) => a[0]!,
     work: (a) => a[0]! * a[3]! * a[4]! * a[5]! * a[5]! * a[7]!,
     part: (a, lo, hi) => {
       const inC = a[1]! * a[2]! * a[7]! * F,
         outC = a[3]! * a[4]! * a[7]! * F;
-      const [p, q] = backward ? [outC, inC] : [inC, outC];
-      return [hi - lo, ...a.slice(1, 8), a[8]! + lo * p, a[9]! + lo * q];
+      return [hi - lo, ...a.slice(1, 8), ...sides.map((side, i) => a[8 + i]! + lo * (side === "in" ? inC : outC))];
     },
   };
 }
