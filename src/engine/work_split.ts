@@ -349,6 +349,11 @@ export function threadedKernels(
     if (i32.byteLength !== memory.buffer.byteLength) i32 = new Int32Array(memory.buffer);
     return i32;
   };
+  let f64 = new Float64Array(memory.buffer);
+  const view64 = (): Float64Array => {
+    if (f64.byteLength !== memory.buffer.byteLength) f64 = new Float64Array(memory.buffer);
+    return f64;
+  };
   for (const [name, rule] of Object.entries(SPLIT_RULES) as [KernelName, Rule][]) {
     const fn = raw[name] as (...a: number[]) => unknown;
     const k = kernelNames.indexOf(name);
@@ -374,7 +379,7 @@ export function threadedKernels(
       const parts: Args[] = [];
       for (let c = 0; c + 1 < cuts.length; c++) parts.push(rule.part(a, cuts[c]!, cuts[c + 1]!, block));
       pool.run(k, fn, parts);
-      return rule.finish?.(a, block, new Float64Array(memory.buffer));
+      return rule.finish?.(a, block, view64());
     };
   }
   return out as unknown as Kernels;
