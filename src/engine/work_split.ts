@@ -307,7 +307,7 @@ export const THRESHOLDS: Record<string, number> = {
 export type ThresholdOption = number | Partial<Record<string, number>>;
 
 /** Chunk boundaries over [0, units): `count` slices of about equal cost, starting at multiples of `q`. */
-export function boundaries(units: number, count: number, q: number, cost: (u: number) => number): number[] {
+function boundaries(units: number, count: number, q: number, cost: (u: number) => number): number[] {
   const total = cost(units);
   const cuts = [0];
   for (let j = 1; j < count; j++) {
