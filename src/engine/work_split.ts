@@ -306,9 +306,15 @@ export const THRESHOLDS: Record<string, number> = {
 /** Thresholds as an option: a number for every kernel (0 splits every call), or some kernels' own. */
 export type ThresholdOption = number | Partial<Record<string, number>>;
 
-/** Chunk boundaries over [0, units): `count` slices of about equal cost, starting at multiples of `q`. */
-function boundaries(units: number, count: number, q: number, cost: (u: number) => number): number[] {
-  const total = cost(units);
+const cost = (u: number, m: Int32Array, ptr: number | undefined): number =>
+  ptr === undefined ? u : m[ptr + u]! - m[ptr]! + u;
+
+/**
+ * Chunk boundaries over [0, units): `count` slices of about equal cost, starting at multiples of `q`. The cost of units
+ * [0, u) is u, plus the CSR entries of rows [0, u) when `ptr` (an i32 index into `m`) locates the row offsets.
+ */
+function boundaries(units: number, count: number, q: number, m: Int32Array, ptr: number | undefined): number[] {
+  const total = cost(units, m, ptr);
   const cuts = [0];
   for (let j = 1; j < count; j++) {
     const target = (total * j) / count;
@@ -316,7 +322,7 @@ function boundaries(units: number, count: number, q: number, cost: (u: number) =
       hi = units;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (cost(mid) < target) lo = mid + 1;
+      if (cost(mid, m, ptr) < target) lo = mid + 1;
       else hi = mid;
     }
     const u = Math.min(units, Math.round(lo / q) * q);
@@ -361,18 +367,16 @@ export function threadedKernels(
     const limit = typeof thresholds === "number" ? thresholds : (thresholds?.[name] ?? THRESHOLDS[name] ?? 0);
     const quantum = rule.quantum ?? 1;
     out[name] = (...a: number[]) => {
-      const q = typeof quantum === "number" ? quantum : quantum(a);
       const m = view();
       const work = rule.work(a, m);
       if (work < limit) return fn(...a);
+      const q = typeof quantum === "number" ? quantum : quantum(a);
       const units = rule.units(a);
       const count = Math.min(MAX_CHUNKS, threads * (work >= 8 * limit && limit > 0 ? 4 : 1), Math.ceil(units / q));
       if (count < 2) return fn(...a);
       const pool = poolFor();
       if (pool === undefined || !pool.usable || pool.alive() === 0) return fn(...a);
-      const base = rule.ptr === undefined ? 0 : a[rule.ptr]! >>> 2;
-      const cost = rule.ptr === undefined ? (u: number) => u : (u: number) => m[base + u]! - m[base]! + u;
-      const cuts = boundaries(units, count, q, cost);
+      const cuts = boundaries(units, count, q, m, rule.ptr === undefined ? undefined : a[rule.ptr]! >>> 2);
       if (cuts.length < 3) return fn(...a);
       const bytes = rule.scratch?.(a) ?? 0;
       const block = bytes > 0 ? scratch(bytes) : 0;
