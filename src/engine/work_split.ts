@@ -74,64 +74,13 @@ export const SPLIT_RULES: Partial<Record<KernelName, Rule>> = {
     part: (a, lo, hi) => [a[0]!, a[1]!, a[2]! + lo * F, hi - lo, a[4]! + lo * F, a[5]!],
   },
   // (m, B, rowPtr, colIdx, values, x, bias, y, relu)
-  csrSpmm: {
-    units: (a) => a[0]!,
-    ptr: 2,
-    work: (a, m) => (nnzOf(a, m, 2, 0) + a[0]!) * a[1]!,
-    part: (a, lo, hi) => [
-      hi - lo,
-      a[1]!,
-      a[2]! + lo * F,
-      a[3]!,
-      a[4]!,
-      a[5]!,
-      opt(a[6]!, lo * F),
-      a[7]! + lo * a[1]! * F,
-      a[8]!,
-    ],
-  },
+  csrSpmm: csrRule(2, 7, 6),
   // (m, B, r, rowPtr, colIdx, values, x, bias, y, relu): whole blocks of r rows
-  csrSpmmBlock: {
-    units: (a) => a[0]!,
-    quantum: (a) => a[2]!,
-    ptr: 3,
-    work: (a, m) => (nnzOf(a, m, 3, 0) + a[0]!) * a[1]!,
-    part: (a, lo, hi) => [
-      hi - lo,
-      a[1]!,
-      a[2]!,
-      a[3]! + lo * F,
-      a[4]!,
-      a[5]!,
-      a[6]!,
-      opt(a[7]!, lo * F),
-      a[8]! + lo * a[1]! * F,
-      a[9]!,
-    ],
-  },
+  csrSpmmBlock: { ...csrRule(3, 8, 7), quantum: (a) => a[2]! },
   // (k, B, colPtr, rowIdx, perm, values, dy, dx)
-  csrSpmmT: {
-    units: (a) => a[0]!,
-    ptr: 2,
-    work: (a, m) => (nnzOf(a, m, 2, 0) + a[0]!) * a[1]!,
-    part: (a, lo, hi) => [hi - lo, a[1]!, a[2]! + lo * F, a[3]!, a[4]!, a[5]!, a[6]!, a[7]! + lo * a[1]! * F],
-  },
+  csrSpmmT: csrRule(2, 7),
   // (m, B, rowPtr, colIdx, dy, x, dValues, dBias)
-  csrSddmm: {
-    units: (a) => a[0]!,
-    ptr: 2,
-    work: (a, m) => (nnzOf(a, m, 2, 0) + a[0]!) * a[1]!,
-    part: (a, lo, hi) => [
-      hi - lo,
-      a[1]!,
-      a[2]! + lo * F,
-      a[3]!,
-      a[4]! + lo * a[1]! * F,
-      a[5]!,
-      a[6]!,
-      opt(a[7]!, lo * F),
-    ],
-  },
+  csrSddmm: csrRule(2, 4, 7),
   // (m, B, y, out)
   rowSums: {
     units: (a) => a[0]!,
@@ -190,46 +139,11 @@ export const SPLIT_RULES: Partial<Record<KernelName, Rule>> = {
     part: (a, lo, hi) => [hi - lo, a[1]!, a[2]! + lo * a[1]! * F, a[3]!, a[4]!, a[5]! + lo * a[4]! * F],
   },
   // (O, OH, OW, H, W, kh, kw, s, py, px, B, ptr, off, tap, values, x, bias, y, relu)
-  sparseConv2d: {
-    units: (a) => a[0]!,
-    ptr: 11,
-    work: (a, m) => (nnzOf(a, m, 11, 0) + a[0]!) * a[1]! * a[2]! * a[10]!,
-    part: (a, lo, hi) => {
-      const r = a.slice();
-      r[0] = hi - lo;
-      r[11] = a[11]! + lo * F;
-      r[16] = opt(a[16]!, lo * F);
-      r[17] = a[17]! + lo * a[1]! * a[2]! * a[10]! * F;
-      return r;
-    },
-  },
+  sparseConv2d: convRule(11, 10, 17, 16),
   // (C, H, W, OH, OW, kh, kw, s, py, px, B, ptr, off, tap, perm, values, dy, dx)
-  sparseConv2dBackwardInput: {
-    units: (a) => a[0]!,
-    ptr: 11,
-    work: (a, m) => (nnzOf(a, m, 11, 0) + a[0]!) * a[1]! * a[2]! * a[10]!,
-    part: (a, lo, hi) => {
-      const r = a.slice();
-      r[0] = hi - lo;
-      r[11] = a[11]! + lo * F;
-      r[17] = a[17]! + lo * a[1]! * a[2]! * a[10]! * F;
-      return r;
-    },
-  },
+  sparseConv2dBackwardInput: convRule(11, 10, 17),
   // (O, OH, OW, H, W, s, py, px, B, ptr, off, tap, dy, x, dValues, dBias)
-  sparseConv2dBackwardWeights: {
-    units: (a) => a[0]!,
-    ptr: 9,
-    work: (a, m) => (nnzOf(a, m, 9, 0) + a[0]!) * a[1]! * a[2]! * a[8]!,
-    part: (a, lo, hi) => {
-      const r = a.slice();
-      r[0] = hi - lo;
-      r[9] = a[9]! + lo * F;
-      r[12] = a[12]! + lo * a[1]! * a[2]! * a[8]! * F;
-      r[15] = opt(a[15]!, lo * F);
-      return r;
-    },
-  },
+  sparseConv2dBackwardWeights: convRule(9, 8, 12, 15),
   // (C, H, W, OH, OW, k, s, B, x, y)
   maxPool2d: poolRule("in", "out"),
   avgPool2d: poolRule("in", "out"),
@@ -238,6 +152,37 @@ export const SPLIT_RULES: Partial<Record<KernelName, Rule>> = {
   // (C, H, W, OH, OW, k, s, B, dy, dx)
   avgPool2dBackward: poolRule("out", "in"),
 };
+
+// The arguments of a call on rows [lo, hi) of a kernel that splits by CSR rows: the offsets at `ptr` and the array
+// at `out` (rowBytes per row) start at row lo, and so does the optional per-row vector at `vec` (0 stays 0).
+function rowSlice(a: Args, lo: number, hi: number, ptr: number, out: number, rowBytes: number, vec?: number): Args {
+  const r = a.slice();
+  r[0] = hi - lo;
+  r[ptr] = a[ptr]! + lo * F;
+  r[out] = a[out]! + lo * rowBytes;
+  if (vec !== undefined) r[vec] = opt(a[vec]!, lo * F);
+  return r;
+}
+
+// CSR kernels (m, B, ...): rows costed by their entries, the [m, B] array at `out`.
+function csrRule(ptr: number, out: number, vec?: number): Rule {
+  return {
+    units: (a) => a[0]!,
+    ptr,
+    work: (a, m) => (nnzOf(a, m, ptr, 0) + a[0]!) * a[1]!,
+    part: (a, lo, hi) => rowSlice(a, lo, hi, ptr, out, a[1]! * F, vec),
+  };
+}
+
+// Convolutions (C, OH/H, OW/W, ...): channels costed by their connections, each over a1·a2 positions of batch a[b].
+function convRule(ptr: number, b: number, out: number, vec?: number): Rule {
+  return {
+    units: (a) => a[0]!,
+    ptr,
+    work: (a, m) => (nnzOf(a, m, ptr, 0) + a[0]!) * a[1]! * a[2]! * a[b]!,
+    part: (a, lo, hi) => rowSlice(a, lo, hi, ptr, out, a[1]! * a[2]! * a[b]! * F, vec),
+  };
+}
 
 // Element-wise kernels and optimizers: (n, p1..pk, scalars...), the k arrays sliced at the same index, in blocks of 4.
 function stream(arrays: number): Rule {
