@@ -24,6 +24,26 @@ export function checkOperands(op: string, first: Operand, ...rest: (Operand | un
 }
 
 /**
+ * The activations of a layer-shaped op: In has inRows rows, Out outRows, and both the same batch (columns); `note`
+ * follows the expected row count of In in the message.
+ */
+export function checkActs(
+  op: string,
+  inName: string,
+  In: Matrix,
+  outName: string,
+  Out: Matrix,
+  inRows: number,
+  outRows: number,
+  note = "",
+): void {
+  if (In.rows !== inRows) throw new ShapeError(`${op}: ${inName} has ${In.rows} rows, expected ${inRows}${note}`);
+  if (Out.rows !== outRows) throw new ShapeError(`${op}: ${outName} has ${Out.rows} rows, expected ${outRows}`);
+  if (Out.cols !== In.cols)
+    throw new ShapeError(`${op}: ${outName} has ${Out.cols} columns (batch), ${inName} has ${In.cols}`);
+}
+
+/**
  * A typed array living in WASM memory: Float32 ({@link F32Buffer}) or Int32 ({@link I32Buffer}), the one difference
  * being the view. `view()` is fresh on every call (memory growth detaches views).
  */

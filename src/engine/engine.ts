@@ -432,6 +432,8 @@ export class Engine {
           "(a page must be cross-origin isolated: COOP same-origin, COEP require-corp)",
       );
     }
+    // the module is compiled (validated) before the memory its bytes ask for is reserved
+    const module = await compile(bytes);
     let memory: WebAssembly.Memory;
     try {
       memory = new WebAssembly.Memory({ initial: limits.initial, maximum: limits.maximum, shared: true });
@@ -440,7 +442,6 @@ export class Engine {
         `Engine.load: cannot make a shared memory of ${limits.maximum} pages at most: ${(e as Error).message}`,
       );
     }
-    const module = await compile(bytes);
     const engine = Engine.instantiate(module, memory);
     if (threads === 1) return engine;
     const kernels = Object.keys(KERNEL_ARITY);

@@ -285,6 +285,8 @@ export class ThreadPool {
     for (let s = 1; s < this.threads; s++) this.gens[s] = Atomics.load(ctl, GEN + s);
     for (let c = 0; c < n; c++) {
       const a = chunks[c]!;
+      // a longer list (a call with extra arguments) would spill into the next chunk's slots
+      if (a.length > MAX_ARGS) throw new ThreadPoolError(`${a.length} arguments, at most ${MAX_ARGS}`);
       this.args.set(a, c * MAX_ARGS);
       Atomics.store(ctl, CLAIM + c, tag);
     }

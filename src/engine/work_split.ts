@@ -74,64 +74,13 @@ export const SPLIT_RULES: Partial<Record<KernelName, Rule>> = {
     part: (a, lo, hi) => [a[0]!, a[1]!, a[2]! + lo * F, hi - lo, a[4]! + lo * F, a[5]!],
   },
   // (m, B, rowPtr, colIdx, values, x, bias, y, relu)
-  csrSpmm: {
-    units: (a) => a[0]!,
-    ptr: 2,
-    work: (a, m) => (nnzOf(a, m, 2, 0) + a[0]!) * a[1]!,
-    part: (a, lo, hi) => [
-      hi - lo,
-      a[1]!,
-      a[2]! + lo * F,
-      a[3]!,
-      a[4]!,
-      a[5]!,
-      opt(a[6]!, lo * F),
-      a[7]! + lo * a[1]! * F,
-      a[8]!,
-    ],
-  },
+  csrSpmm: csrRule(2, 7, 6),
   // (m, B, r, rowPtr, colIdx, values, x, bias, y, relu): whole blocks of r rows
-  csrSpmmBlock: {
-    units: (a) => a[0]!,
-    quantum: (a) => a[2]!,
-    ptr: 3,
-    work: (a, m) => (nnzOf(a, m, 3, 0) + a[0]!) * a[1]!,
-    part: (a, lo, hi) => [
-      hi - lo,
-      a[1]!,
-      a[2]!,
-      a[3]! + lo * F,
-      a[4]!,
-      a[5]!,
-      a[6]!,
-      opt(a[7]!, lo * F),
-      a[8]! + lo * a[1]! * F,
-      a[9]!,
-    ],
-  },
+  csrSpmmBlock: { ...csrRule(3, 8, 7), quantum: (a) => a[2]! },
   // (k, B, colPtr, rowIdx, perm, values, dy, dx)
-  csrSpmmT: {
-    units: (a) => a[0]!,
-    ptr: 2,
-    work: (a, m) => (nnzOf(a, m, 2, 0) + a[0]!) * a[1]!,
-    part: (a, lo, hi) => [hi - lo, a[1]!, a[2]! + lo * F, a[3]!, a[4]!, a[5]!, a[6]!, a[7]! + lo * a[1]! * F],
-  },
+  csrSpmmT: csrRule(2, 7),
   // (m, B, rowPtr, colIdx, dy, x, dValues, dBias)
-  csrSddmm: {
-    units: (a) => a[0]!,
-    ptr: 2,
-    work: (a, m) => (nnzOf(a, m, 2, 0) + a[0]!) * a[1]!,
-    part: (a, lo, hi) => [
-      hi - lo,
-      a[1]!,
-      a[2]! + lo * F,
-      a[3]!,
-      a[4]! + lo * a[1]! * F,
-      a[5]!,
-      a[6]!,
-      opt(a[7]!, lo * F),
-    ],
-  },
+  csrSddmm: csrRule(2, 4, 7),
   // (m, B, y, out)
   rowSums: {
     units: (a) => a[0]!,
@@ -172,53 +121,17 @@ export const SPLIT_RULES: Partial<Record<KernelName, Rule>> = {
     ],
   },
   // (n, y)
-  reluForward: { units: (a) => a[0]!, quantum: 4, work: (a) => a[0]!, part: (a, lo, hi) => [hi - lo, a[1]! + lo * F] },
+  reluForward: stream(1),
   // (n, y, dy, dx)
-  reluBackward: {
-    units: (a) => a[0]!,
-    quantum: 4,
-    work: (a) => a[0]!,
-    part: (a, lo, hi) => [hi - lo, a[1]! + lo * F, a[2]! + lo * F, a[3]! + lo * F],
-  },
+  reluBackward: stream(3),
   // (n, y, x)
-  addInPlace: {
-    units: (a) => a[0]!,
-    quantum: 4,
-    work: (a) => a[0]!,
-    part: (a, lo, hi) => [hi - lo, a[1]! + lo * F, a[2]! + lo * F],
-  },
+  addInPlace: stream(2),
   // (n, x, s)
-  scaleInPlace: {
-    units: (a) => a[0]!,
-    quantum: 4,
-    work: (a) => a[0]!,
-    part: (a, lo, hi) => [hi - lo, a[1]! + lo * F, a[2]!],
-  },
+  scaleInPlace: stream(1),
   // (n, w, g, m, v, lrT, b1, b2, eps, l2)
-  adamStep: {
-    units: (a) => a[0]!,
-    quantum: 4,
-    work: (a) => a[0]!,
-    part: (a, lo, hi) => [
-      hi - lo,
-      a[1]! + lo * F,
-      a[2]! + lo * F,
-      a[3]! + lo * F,
-      a[4]! + lo * F,
-      a[5]!,
-      a[6]!,
-      a[7]!,
-      a[8]!,
-      a[9]!,
-    ],
-  },
+  adamStep: stream(4),
   // (n, w, g, u, lr, mu, l2)
-  sgdStep: {
-    units: (a) => a[0]!,
-    quantum: 4,
-    work: (a) => a[0]!,
-    part: (a, lo, hi) => [hi - lo, a[1]! + lo * F, a[2]! + lo * F, a[3]! + lo * F, a[4]!, a[5]!, a[6]!],
-  },
+  sgdStep: stream(3),
   // (rows, B, src, cols, n, dst)
   gatherColumns: {
     units: (a) => a[0]!,
@@ -226,73 +139,70 @@ export const SPLIT_RULES: Partial<Record<KernelName, Rule>> = {
     part: (a, lo, hi) => [hi - lo, a[1]!, a[2]! + lo * a[1]! * F, a[3]!, a[4]!, a[5]! + lo * a[4]! * F],
   },
   // (O, OH, OW, H, W, kh, kw, s, py, px, B, ptr, off, tap, values, x, bias, y, relu)
-  sparseConv2d: {
-    units: (a) => a[0]!,
-    ptr: 11,
-    work: (a, m) => (nnzOf(a, m, 11, 0) + a[0]!) * a[1]! * a[2]! * a[10]!,
-    part: (a, lo, hi) => {
-      const r = a.slice();
-      r[0] = hi - lo;
-      r[11] = a[11]! + lo * F;
-      r[16] = opt(a[16]!, lo * F);
-      r[17] = a[17]! + lo * a[1]! * a[2]! * a[10]! * F;
-      return r;
-    },
-  },
+  sparseConv2d: convRule(11, 10, 17, 16),
   // (C, H, W, OH, OW, kh, kw, s, py, px, B, ptr, off, tap, perm, values, dy, dx)
-  sparseConv2dBackwardInput: {
-    units: (a) => a[0]!,
-    ptr: 11,
-    work: (a, m) => (nnzOf(a, m, 11, 0) + a[0]!) * a[1]! * a[2]! * a[10]!,
-    part: (a, lo, hi) => {
-      const r = a.slice();
-      r[0] = hi - lo;
-      r[11] = a[11]! + lo * F;
-      r[17] = a[17]! + lo * a[1]! * a[2]! * a[10]! * F;
-      return r;
-    },
-  },
+  sparseConv2dBackwardInput: convRule(11, 10, 17),
   // (O, OH, OW, H, W, s, py, px, B, ptr, off, tap, dy, x, dValues, dBias)
-  sparseConv2dBackwardWeights: {
-    units: (a) => a[0]!,
-    ptr: 9,
-    work: (a, m) => (nnzOf(a, m, 9, 0) + a[0]!) * a[1]! * a[2]! * a[8]!,
-    part: (a, lo, hi) => {
-      const r = a.slice();
-      r[0] = hi - lo;
-      r[9] = a[9]! + lo * F;
-      r[12] = a[12]! + lo * a[1]! * a[2]! * a[8]! * F;
-      r[15] = opt(a[15]!, lo * F);
-      return r;
-    },
-  },
+  sparseConv2dBackwardWeights: convRule(9, 8, 12, 15),
   // (C, H, W, OH, OW, k, s, B, x, y)
-  maxPool2d: poolRule(false),
-  avgPool2d: poolRule(false),
+  maxPool2d: poolRule("in", "out"),
+  avgPool2d: poolRule("in", "out"),
   // (C, H, W, OH, OW, k, s, B, x, y, dy, dx)
-  maxPool2dBackward: {
-    units: (a) => a[0]!,
-    work: (a) => a[0]! * a[3]! * a[4]! * a[5]! * a[5]! * a[7]!,
-    part: (a, lo, hi) => {
-      const inC = a[1]! * a[2]! * a[7]! * F,
-        outC = a[3]! * a[4]! * a[7]! * F;
-      return [hi - lo, ...a.slice(1, 8), a[8]! + lo * inC, a[9]! + lo * outC, a[10]! + lo * outC, a[11]! + lo * inC];
-    },
-  },
+  maxPool2dBackward: poolRule("in", "out", "out", "in"),
   // (C, H, W, OH, OW, k, s, B, dy, dx)
-  avgPool2dBackward: poolRule(true),
+  avgPool2dBackward: poolRule("out", "in"),
 };
 
-// Pools over channels: (C, H, W, OH, OW, k, s, B, p, q), p the input and q the output (swapped for the backward).
-function poolRule(backward: boolean): Rule {
+// The arguments of a call on rows [lo, hi) of a kernel that splits by CSR rows: the offsets at `ptr` and the array
+// at `out` (rowBytes per row) start at row lo, and so does the optional per-row vector at `vec` (0 stays 0).
+function rowSlice(a: Args, lo: number, hi: number, ptr: number, out: number, rowBytes: number, vec?: number): Args {
+  const r = a.slice();
+  r[0] = hi - lo;
+  r[ptr] = a[ptr]! + lo * F;
+  r[out] = a[out]! + lo * rowBytes;
+  if (vec !== undefined) r[vec] = opt(a[vec]!, lo * F);
+  return r;
+}
+
+// CSR kernels (m, B, ...): rows costed by their entries, the [m, B] array at `out`.
+function csrRule(ptr: number, out: number, vec?: number): Rule {
+  return {
+    units: (a) => a[0]!,
+    ptr,
+    work: (a, m) => (nnzOf(a, m, ptr, 0) + a[0]!) * a[1]!,
+    part: (a, lo, hi) => rowSlice(a, lo, hi, ptr, out, a[1]! * F, vec),
+  };
+}
+
+// Convolutions (C, OH/H, OW/W, ...): channels costed by their connections, each over a1·a2 positions of batch a[b].
+function convRule(ptr: number, b: number, out: number, vec?: number): Rule {
+  return {
+    units: (a) => a[0]!,
+    ptr,
+    work: (a, m) => (nnzOf(a, m, ptr, 0) + a[0]!) * a[1]! * a[2]! * a[b]!,
+    part: (a, lo, hi) => rowSlice(a, lo, hi, ptr, out, a[1]! * a[2]! * a[b]! * F, vec),
+  };
+}
+
+// Element-wise kernels and optimizers: (n, p1..pk, scalars...), the k arrays sliced at the same index, in blocks of 4.
+function stream(arrays: number): Rule {
+  return {
+    units: (a) => a[0]!,
+    quantum: 4,
+    work: (a) => a[0]!,
+    part: (a, lo, hi) => a.map((v, i) => (i === 0 ? hi - lo : i <= arrays ? v + lo * F : v)),
+  };
+}
+
+// Pools over channels: (C, H, W, OH, OW, k, s, B, p...), each p an input-shaped or output-shaped array.
+function poolRule(...sides: ("in" | "out")[]): Rule {
   return {
     units: (a) => a[0]!,
     work: (a) => a[0]! * a[3]! * a[4]! * a[5]! * a[5]! * a[7]!,
     part: (a, lo, hi) => {
       const inC = a[1]! * a[2]! * a[7]! * F,
         outC = a[3]! * a[4]! * a[7]! * F;
-      const [p, q] = backward ? [outC, inC] : [inC, outC];
-      return [hi - lo, ...a.slice(1, 8), a[8]! + lo * p, a[9]! + lo * q];
+      return [hi - lo, ...a.slice(1, 8), ...sides.map((side, i) => a[8 + i]! + lo * (side === "in" ? inC : outC))];
     },
   };
 }
@@ -341,9 +251,15 @@ export const THRESHOLDS: Record<string, number> = {
 /** Thresholds as an option: a number for every kernel (0 splits every call), or some kernels' own. */
 export type ThresholdOption = number | Partial<Record<string, number>>;
 
-/** Chunk boundaries over [0, units): `count` slices of about equal cost, starting at multiples of `q`. */
-export function boundaries(units: number, count: number, q: number, cost: (u: number) => number): number[] {
-  const total = cost(units);
+const cost = (u: number, m: Int32Array, ptr: number | undefined): number =>
+  ptr === undefined ? u : m[ptr + u]! - m[ptr]! + u;
+
+/**
+ * Chunk boundaries over [0, units): `count` slices of about equal cost, starting at multiples of `q`. The cost of units
+ * [0, u) is u, plus the CSR entries of rows [0, u) when `ptr` (an i32 index into `m`) locates the row offsets.
+ */
+function boundaries(units: number, count: number, q: number, m: Int32Array, ptr: number | undefined): number[] {
+  const total = cost(units, m, ptr);
   const cuts = [0];
   for (let j = 1; j < count; j++) {
     const target = (total * j) / count;
@@ -351,7 +267,7 @@ export function boundaries(units: number, count: number, q: number, cost: (u: nu
       hi = units;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (cost(mid) < target) lo = mid + 1;
+      if (cost(mid, m, ptr) < target) lo = mid + 1;
       else hi = mid;
     }
     const u = Math.min(units, Math.round(lo / q) * q);
@@ -384,6 +300,11 @@ export function threadedKernels(
     if (i32.byteLength !== memory.buffer.byteLength) i32 = new Int32Array(memory.buffer);
     return i32;
   };
+  let f64 = new Float64Array(memory.buffer);
+  const view64 = (): Float64Array => {
+    if (f64.byteLength !== memory.buffer.byteLength) f64 = new Float64Array(memory.buffer);
+    return f64;
+  };
   for (const [name, rule] of Object.entries(SPLIT_RULES) as [KernelName, Rule][]) {
     const fn = raw[name] as (...a: number[]) => unknown;
     const k = kernelNames.indexOf(name);
@@ -391,25 +312,23 @@ export function threadedKernels(
     const limit = typeof thresholds === "number" ? thresholds : (thresholds?.[name] ?? THRESHOLDS[name] ?? 0);
     const quantum = rule.quantum ?? 1;
     out[name] = (...a: number[]) => {
-      const q = typeof quantum === "number" ? quantum : quantum(a);
       const m = view();
       const work = rule.work(a, m);
       if (work < limit) return fn(...a);
+      const q = typeof quantum === "number" ? quantum : quantum(a);
       const units = rule.units(a);
       const count = Math.min(MAX_CHUNKS, threads * (work >= 8 * limit && limit > 0 ? 4 : 1), Math.ceil(units / q));
       if (count < 2) return fn(...a);
       const pool = poolFor();
       if (pool === undefined || !pool.usable || pool.alive() === 0) return fn(...a);
-      const base = rule.ptr === undefined ? 0 : a[rule.ptr]! >>> 2;
-      const cost = rule.ptr === undefined ? (u: number) => u : (u: number) => m[base + u]! - m[base]! + u;
-      const cuts = boundaries(units, count, q, cost);
+      const cuts = boundaries(units, count, q, m, rule.ptr === undefined ? undefined : a[rule.ptr]! >>> 2);
       if (cuts.length < 3) return fn(...a);
       const bytes = rule.scratch?.(a) ?? 0;
       const block = bytes > 0 ? scratch(bytes) : 0;
       const parts: Args[] = [];
       for (let c = 0; c + 1 < cuts.length; c++) parts.push(rule.part(a, cuts[c]!, cuts[c + 1]!, block));
       pool.run(k, fn, parts);
-      return rule.finish?.(a, block, new Float64Array(memory.buffer));
+      return rule.finish?.(a, block, view64());
     };
   }
   return out as unknown as Kernels;

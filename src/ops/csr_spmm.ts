@@ -59,23 +59,13 @@ export function csrSpmm(A: CsrWeights, X: Matrix, Y: Matrix, opts: { bias?: F32B
   if (opts.bias && opts.bias.length !== A.outputs)
     throw new ShapeError(`${op}: bias has ${opts.bias.length} entries, A has ${A.outputs} rows`);
   const k = A.engine.kernels;
+  const m = A.outputs,
+    B = X.cols,
+    bias = opts.bias?.ptr ?? 0,
+    relu = opts.relu ? 1 : 0;
   // a blocked pattern's rows sum in another order (last-place differences from csrSpmm), the same at any batch
-  if (A.block > 1) {
-    const [m, B, bias, relu] = [A.outputs, X.cols, opts.bias?.ptr ?? 0, opts.relu ? 1 : 0];
-    k.csrSpmmBlock(m, B, A.block, A.rowPtr.ptr, A.colIdx.ptr, A.values.ptr, X.ptr, bias, Y.ptr, relu);
-    return Y;
-  }
-  k.csrSpmm(
-    A.outputs,
-    X.cols,
-    A.rowPtr.ptr,
-    A.colIdx.ptr,
-    A.values.ptr,
-    X.ptr,
-    opts.bias?.ptr ?? 0,
-    Y.ptr,
-    opts.relu ? 1 : 0,
-  );
+  if (A.block > 1) k.csrSpmmBlock(m, B, A.block, A.rowPtr.ptr, A.colIdx.ptr, A.values.ptr, X.ptr, bias, Y.ptr, relu);
+  else k.csrSpmm(m, B, A.rowPtr.ptr, A.colIdx.ptr, A.values.ptr, X.ptr, bias, Y.ptr, relu);
   return Y;
 }
 

@@ -1,7 +1,7 @@
 // Y[c,oy,ox,:] = max | mean of X[c, oy·s+ky, ox·s+kx, :] over a k×k window;
 // dX: dY to the first max | dY/k² to each tap
 import { ShapeError, ValidationError, checkInt } from "../engine/errors.js";
-import { checkOperands, type Matrix } from "../engine/buffers.js";
+import { checkActs, checkOperands, type Matrix } from "../engine/buffers.js";
 
 /** A k×k pooling window at stride s over [C, H, W] images, no padding: out = ⌊(n − k)/s⌋ + 1 per side. */
 export interface Pool2dGeometry {
@@ -52,13 +52,7 @@ function check(
   outRows: number,
 ): void {
   checkOperands(op, In, Out);
-  if (In.rows !== inRows)
-    throw new ShapeError(
-      `${op}: ${inName} has ${In.rows} rows, expected ${inRows} (${g.C}×${g.H}×${g.W} or ${g.C}×${g.outH}×${g.outW})`,
-    );
-  if (Out.rows !== outRows) throw new ShapeError(`${op}: ${outName} has ${Out.rows} rows, expected ${outRows}`);
-  if (Out.cols !== In.cols)
-    throw new ShapeError(`${op}: ${outName} has ${Out.cols} columns (batch), ${inName} has ${In.cols}`);
+  checkActs(op, inName, In, outName, Out, inRows, outRows, ` (${g.C}×${g.H}×${g.W} or ${g.C}×${g.outH}×${g.outW})`);
 }
 
 // The kernels walk every window the shape names, so a shape not made by pool2dShape (a literal, an edited field)

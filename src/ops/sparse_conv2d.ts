@@ -3,7 +3,7 @@
 import type { Engine } from "../engine/engine.js";
 import { PatternError, ShapeError, ValidationError, checkInt } from "../engine/errors.js";
 import type { Pattern } from "../sparsity/pattern.js";
-import { F32Buffer, I32Buffer, checkOperands, type Matrix } from "../engine/buffers.js";
+import { F32Buffer, I32Buffer, checkActs, checkOperands, type Matrix } from "../engine/buffers.js";
 
 const MAX_KERNEL = 0xffff;
 
@@ -253,21 +253,6 @@ function expandTaps(
   const m = new Uint8Array(conns * K);
   for (let i = 0; i < m.length; i++) m[i] = taps[taps.length === K ? i % K : i] ? 1 : 0;
   return m.every((v) => v === 1) ? undefined : m;
-}
-
-function checkActs(
-  op: string,
-  inName: string,
-  In: Matrix,
-  outName: string,
-  Out: Matrix,
-  inRows: number,
-  outRows: number,
-): void {
-  if (In.rows !== inRows) throw new ShapeError(`${op}: ${inName} has ${In.rows} rows, expected ${inRows}`);
-  if (Out.rows !== outRows) throw new ShapeError(`${op}: ${outName} has ${Out.rows} rows, expected ${outRows}`);
-  if (Out.cols !== In.cols)
-    throw new ShapeError(`${op}: ${outName} has ${Out.cols} columns (batch), ${inName} has ${In.cols}`);
 }
 
 /** Y = conv(X) (+ bias) (ReLU). Shapes: X [inC·H·W, B], Y [outC·outH·outW, B], bias [outC]. */
