@@ -16,7 +16,7 @@ import { measureCosts, systemAnswers, type MeasuredCosts } from "../split/costs.
 import { periodicRadioEnergy, type EnergyModel } from "../split/energy.js";
 import { frameBytes, type FrameDtype } from "../split/frame.js";
 import { formatLink, withUplinkRate, type LinkSpec } from "../split/links.js";
-import { crossovers, plan, type Objective, type Plan, type PlanInput, type PlanRow } from "../split/plan.js";
+import { crossovers, plan, planSweep, type Objective, type Plan, type PlanInput, type PlanRow } from "../split/plan.js";
 import { split } from "../split/split.js";
 import { percentiles, type Percentiles } from "./experiment_split.js";
 import { startLink, type RunningLink } from "./link.js";
@@ -184,20 +184,18 @@ export async function studyLinks(
         );
       }
       const best = (f: (r: StrategyRun) => number) => runs.reduce((a, b) => (f(b) < f(a) ? b : a)).key;
-      const charted = keys;
       links.push({
         link: { ...link, spec: formatLink(link) },
         plan: p,
         runs,
         winners: { latency: best((r) => r.latency.mean), energy: best((r) => r.energyJ) },
-        sweep: RATES.map((rate) => {
-          const rows = plan({ ...input, link: withUplinkRate(link, rate) }, o.objective).rows;
+        sweep: planSweep(input, RATES, o.objective).map(({ rows }, i) => {
           const at = (f: (r: PlanRow) => number) =>
-            Object.fromEntries(charted.map((k) => [k, f(rows.find((r) => r.key === k)!)]));
-          return { upBitsPerS: rate, latencyMs: at((r) => r.latencyMs), energyJ: at((r) => r.energyJ) };
+            Object.fromEntries(keys.map((k) => [k, f(rows.find((r) => r.key === k)!)]));
+          return { upBitsPerS: RATES[i]!, latencyMs: at((r) => r.latencyMs), energyJ: at((r) => r.energyJ) };
         }),
-        crossovers: (["latency", "energy"] as const).flatMap((m) => pairCrossings(input, charted, m)),
-        cheapest: (["latency", "energy"] as const).flatMap((m) => winnerChanges(input, charted, m, o.objective)),
+        crossovers: (["latency", "energy"] as const).flatMap((m) => pairCrossings(input, keys, m)),
+        cheapest: (["latency", "energy"] as const).flatMap((m) => winnerChanges(input, keys, m, o.objective)),
         localLosesAtSlowdown: slowdownToLose(input, o.objective),
       });
     }
