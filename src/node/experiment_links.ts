@@ -394,14 +394,13 @@ async function throughLinks(
 /** Where the cheapest of `keys` changes along the uplink rate, each change refined by bisection. */
 function winnerChanges(input: PlanInput, keys: string[], metric: "latency" | "energy", objective: Objective) {
   const cost = (r: PlanRow) => (metric === "latency" ? r.latencyMs : r.energyJ);
-  const winner = (rate: number) => {
-    const rows = plan({ ...input, link: withUplinkRate(input.link, rate) }, objective).rows;
-    return keys.reduce((a, b) => (cost(rows.find((r) => r.key === b)!) < cost(rows.find((r) => r.key === a)!) ? b : a));
-  };
+  const winners = planSweep(input, RATES, objective).map(({ rows }) =>
+    keys.reduce((a, b) => (cost(rows.find((r) => r.key === b)!) < cost(rows.find((r) => r.key === a)!) ? b : a)),
+  );
   const out: Crossover[] = [];
-  let prev = winner(RATES[0]!);
+  let prev = winners[0]!;
   for (let i = 1; i < RATES.length; i++) {
-    const w = winner(RATES[i]!);
+    const w = winners[i]!;
     if (w !== prev) {
       const at = crossovers(input, prev, w, metric, RATES[i - 1]!, RATES[i]!, 4)[0] ?? RATES[i]!;
       out.push({ metric, below: prev, above: w, upBitsPerS: at });
