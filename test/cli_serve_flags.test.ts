@@ -1,5 +1,5 @@
-// `presparse serve` refuses a body budget smaller than one body as a usage error naming the flag, run as a user runs
-// it (`node dist/cli/main.js …`), before any model is read.
+// Flags of `presparse serve` and `presparse infer` that cannot work together, refused as usage errors naming the
+// flag, run as a user runs it (`node dist/cli/main.js …`), before any model is read.
 import { execFile } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { CLI } from "./helpers/server_harness.js";
@@ -19,5 +19,14 @@ describe("serve --max-inflight-bytes", () => {
     const r = await cli(args);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/^presparse: [^\n]*--max-inflight-bytes expects an integer in \[1000, [^\n]*\n$/);
+  });
+});
+
+describe("infer --link", () => {
+  it("with an https:// server is a usage error: the emulated link relays plain HTTP", async () => {
+    const args = ["infer", "--head", "missing.safetensors", "--server", "https://127.0.0.1:1", "--link", "lte"];
+    const r = await cli(args);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/^presparse: [^\n]*--link goes with an http:\/\/ --server[^\n]*\n$/);
   });
 });
