@@ -11,6 +11,7 @@ import {
 import { subset } from "../nn/dataset.js";
 import { parseExitPolicy } from "../exits/runner.js";
 import { loadModel, saveModel } from "../node/model_files.js";
+import { evenHalf } from "../node/study.js";
 import { lineChart } from "../report/svg.js";
 import { type Command, UsageError, num, required } from "./args.js";
 import { engine, heldOutFromFlags, pct, trainedSeed } from "./common.js";
@@ -108,11 +109,7 @@ real early-exit runner.
     const model = loaded.model;
     if (model.exits.length === 0) throw new UsageError(`calibrate: ${path} has no exits (train with --exits)`);
     const { test } = heldOutFromFlags("calibrate", v, model.inputSize, trainedSeed(loaded.spec.extra));
-    const even = subset(
-      test,
-      Int32Array.from({ length: Math.ceil(test.n / 2) }, (_, i) => 2 * i),
-      `${test.name} (calibration half)`,
-    );
+    const even = evenHalf(test, `${test.name} (calibration half)`);
     const odd = subset(
       test,
       Int32Array.from({ length: Math.floor(test.n / 2) }, (_, i) => 2 * i + 1),

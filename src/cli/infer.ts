@@ -83,6 +83,8 @@ bytes sent per sample (against the raw 1-byte-per-pixel input) and latency perce
       throw new UsageError(`infer: --transport expects http or ws, got ${JSON.stringify(transport)}`);
     const token = v["token-file"] === undefined ? undefined : readTokenFile(v["token-file"] as string)[0];
     const spec = linkFlag("infer", v);
+    // the emulated link relays bytes, not TLS: it stands before a plain-HTTP server, at host:port (80 by default)
+    const target = spec && linkTarget(serverUrl);
     const slowdown = slowdownFlag("infer", v);
     // the edge side runs on one thread, as the edge device it stands for (and starts no pool)
     const eng = await engine(1);
@@ -110,7 +112,7 @@ bytes sent per sample (against the raw 1-byte-per-pixel input) and latency perce
     // Node ≥ 22 has a WebSocket client built in; on Node 20 the ws package's serves
     const WS =
       (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket ?? (WebSocket as unknown as WebSocketConstructor);
-    const link = spec ? await startLink({ target: serverUrl, link: spec }) : undefined;
+    const link = target ? await startLink({ target, link: spec! }) : undefined;
     const via = link?.url ?? serverUrl;
     const client = new SplitClient({ ...edge.client, serverUrl: via, policy, dtype, transport, token, WebSocket: WS });
     const batcher = new Batcher(eng, test, Math.min(batch, n));
@@ -231,4 +233,15 @@ function edgeOf(eng: Engine, bytes: Uint8Array, path: string, isHead: boolean) {
     final: m.exits.length,
     dataSeed: trainedSeed(loaded.spec.extra),
   };
+}
+
+/** The host:port an emulated link relays to, for an http:// server URL. */
+function linkTarget(serverUrl: string): string {
+  let u: URL | undefined;
+  try {
+    u = new URL(serverUrl);
+  } catch {}
+  if (u?.protocol !== "http:")
+    throw new UsageError(`infer: --link goes with an http:// --server, got ${JSON.stringify(serverUrl)}`);
+  return `${u.hostname}:${u.port || 80}`;
 }

@@ -86,6 +86,7 @@ ${THREADS_HELP}
     const demo = v.demo
       ? { head: (v.head as string | undefined) ?? join(dirname(model), "head.safetensors") }
       : undefined;
+    const maxBodyBytes = int("serve", "max-body-bytes", v["max-body-bytes"], 4 * 2 ** 20, 64, 2 ** 31 - 1);
     const options = {
       model,
       port: int("serve", "port", v.port, 8080, 0, 65535),
@@ -94,11 +95,12 @@ ${THREADS_HELP}
       maxDelayMs: num("serve", "max-delay-ms", v["max-delay-ms"], 1, 0, 60_000),
       maxQueue: int("serve", "max-queue", v["max-queue"], 4096, 1, 1 << 30),
       timeoutMs: int("serve", "timeout-ms", v["timeout-ms"], 10_000, 1, 2 ** 31 - 1),
-      maxBodyBytes: int("serve", "max-body-bytes", v["max-body-bytes"], 4 * 2 ** 20, 64, 2 ** 31 - 1),
+      maxBodyBytes,
+      // bodies in flight hold at least one whole body
       maxInflightBytes:
         v["max-inflight-bytes"] === undefined
           ? undefined
-          : int("serve", "max-inflight-bytes", v["max-inflight-bytes"], 0, 64, Number.MAX_SAFE_INTEGER),
+          : int("serve", "max-inflight-bytes", v["max-inflight-bytes"], 0, maxBodyBytes, Number.MAX_SAFE_INTEGER),
       maxConnections: int("serve", "max-connections", v["max-connections"], 1024, 1, 1 << 20),
       retryAfterSeconds: int("serve", "retry-after", v["retry-after"], 1, 0, 86_400),
       drainDelayMs: int("serve", "drain-delay-ms", v["drain-delay-ms"], 0, 0, 3_600_000),

@@ -16,7 +16,7 @@ import { measureCosts, systemAnswers, type MeasuredCosts } from "../split/costs.
 import { periodicRadioEnergy, type EnergyModel } from "../split/energy.js";
 import { frameBytes, type FrameDtype } from "../split/frame.js";
 import { formatLink, withUplinkRate, type LinkSpec } from "../split/links.js";
-import { crossovers, plan, type Objective, type Plan, type PlanInput, type PlanRow } from "../split/plan.js";
+import { crossovers, plan, planSweep, type Objective, type Plan, type PlanInput, type PlanRow } from "../split/plan.js";
 import { split } from "../split/split.js";
 import { percentiles, type Percentiles } from "./experiment_split.js";
 import { startLink, type RunningLink } from "./link.js";
@@ -184,20 +184,18 @@ export async function studyLinks(
         );
       }
       const best = (f: (r: StrategyRun) => number) => runs.reduce((a, b) => (f(b) < f(a) ? b : a)).key;
-      const charted = keys;
       links.push({
         link: { ...link, spec: formatLink(link) },
         plan: p,
         runs,
         winners: { latency: best((r) => r.latency.mean), energy: best((r) => r.energyJ) },
-        sweep: RATES.map((rate) => {
-          const rows = plan({ ...input, link: withUplinkRate(link, rate) }, o.objective).rows;
+        sweep: planSweep(input, RATES, o.objective).map(({ rows }, i) => {
           const at = (f: (r: PlanRow) => number) =>
-            Object.fromEntries(charted.map((k) => [k, f(rows.find((r) => r.key === k)!)]));
-          return { upBitsPerS: rate, latencyMs: at((r) => r.latencyMs), energyJ: at((r) => r.energyJ) };
+            Object.fromEntries(keys.map((k) => [k, f(rows.find((r) => r.key === k)!)]));
+          return { upBitsPerS: RATES[i]!, latencyMs: at((r) => r.latencyMs), energyJ: at((r) => r.energyJ) };
         }),
-        crossovers: (["latency", "energy"] as const).flatMap((m) => pairCrossings(input, charted, m)),
-        cheapest: (["latency", "energy"] as const).flatMap((m) => winnerChanges(input, charted, m, o.objective)),
+        crossovers: (["latency", "energy"] as const).flatMap((m) => pairCrossings(input, keys, m)),
+        cheapest: (["latency", "energy"] as const).flatMap((m) => winnerChanges(input, keys, m, o.objective)),
         localLosesAtSlowdown: slowdownToLose(input, o.objective),
       });
     }
@@ -396,14 +394,13 @@ async function throughLinks(
 /** Where the cheapest of `keys` changes along the uplink rate, each change refined by bisection. */
 function winnerChanges(input: PlanInput, keys: string[], metric: "latency" | "energy", objective: Objective) {
   const cost = (r: PlanRow) => (metric === "latency" ? r.latencyMs : r.energyJ);
-  const winner = (rate: number) => {
-    const rows = plan({ ...input, link: withUplinkRate(input.link, rate) }, objective).rows;
-    return keys.reduce((a, b) => (cost(rows.find((r) => r.key === b)!) < cost(rows.find((r) => r.key === a)!) ? b : a));
-  };
+  const winners = planSweep(input, RATES, objective).map(({ rows }) =>
+    keys.reduce((a, b) => (cost(rows.find((r) => r.key === b)!) < cost(rows.find((r) => r.key === a)!) ? b : a)),
+  );
   const out: Crossover[] = [];
-  let prev = winner(RATES[0]!);
+  let prev = winners[0]!;
   for (let i = 1; i < RATES.length; i++) {
-    const w = winner(RATES[i]!);
+    const w = winners[i]!;
     if (w !== prev) {
       const at = crossovers(input, prev, w, metric, RATES[i - 1]!, RATES[i]!, 4)[0] ?? RATES[i]!;
       out.push({ metric, below: prev, above: w, upBitsPerS: at });

@@ -75,10 +75,11 @@ export interface Trained {
 }
 
 /** The even-indexed half of a test set, on which exit thresholds are picked. */
-export function evenHalf(test: Dataset): Dataset {
+export function evenHalf(test: Dataset, name = test.name): Dataset {
   return subset(
     test,
     Int32Array.from({ length: Math.ceil(test.n / 2) }, (_, i) => 2 * i),
+    name,
   );
 }
 

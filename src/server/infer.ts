@@ -40,6 +40,7 @@ const DTYPES: readonly FrameDtype[] = ["f32", "f16", "int8"];
 /** The endpoint of POST /v1/infer. */
 export function inferEndpoint(d: InferDeps): Endpoint {
   const { tail, queue, limits } = d;
+  const frames = expected(tail);
   return {
     admit(head) {
       // a request that arrived before the drain began was accepted: it is answered, not refused
@@ -64,13 +65,13 @@ export function inferEndpoint(d: InferDeps): Endpoint {
     inspect: {
       bytes: frameHeaderBytes(FRAME_MAX_RANK),
       check(_head, first) {
-        const h = refusingFrames(() => decodeFrameHeader(first, { maxBytes: limits.maxBodyBytes }, expected(tail)));
+        const h = refusingFrames(() => decodeFrameHeader(first, { maxBytes: limits.maxBodyBytes }, frames));
         samples(h.shape, limits);
       },
     },
     async answer(req) {
       const { kind, dtype } = answerOptions(req);
-      const { data, n, frameDtype } = activation(req.body, tail, limits);
+      const { data, n, frameDtype } = activation(req.body, frames, limits);
       const out = await batched(queue, { data, n, wantProbabilities: kind === "probabilities" }, req, limits);
       return answerFrame(tail, out, kind, dtype ?? frameDtype, n);
     },
@@ -123,8 +124,8 @@ function samples(shape: readonly number[], limits: InferLimits): number {
 }
 
 /** The body as the tail's input: a frame for this model and cut, [activationWidth, n] or [...activationShape, n]. */
-function activation(body: Uint8Array, tail: ServedTail, limits: InferLimits) {
-  const frame = refusingFrames(() => decodeFrame(body, { maxBytes: limits.maxBodyBytes }, expected(tail)));
+function activation(body: Uint8Array, frames: ReturnType<typeof expected>, limits: InferLimits) {
+  const frame = refusingFrames(() => decodeFrame(body, { maxBytes: limits.maxBodyBytes }, frames));
   return { data: frame.data, n: samples(frame.shape, limits), frameDtype: frame.dtype };
 }
 

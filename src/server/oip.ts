@@ -197,10 +197,12 @@ function readInput(
 ): { data: Float32Array; n: number } {
   const W = tail.activationWidth,
     cut = tail.activationShape;
-  const want = `${OIP_INPUT} (FP32, shape [n, ${cut.join(", ")}]${cut.length > 1 ? ` or [n, ${W}]` : ""})`;
-  const names = inputs.map((i) => JSON.stringify(i.name)).join(", ");
-  if (inputs.length !== 1 || inputs[0]!.name !== OIP_INPUT)
+  const alt = cut.length > 1 ? ` or [n, ${W}]` : "";
+  if (inputs.length !== 1 || inputs[0]!.name !== OIP_INPUT) {
+    const names = inputs.map((i) => JSON.stringify(i.name)).join(", ");
+    const want = `${OIP_INPUT} (FP32, shape [n, ${cut.join(", ")}]${alt})`;
     throw bad(`the model takes one input, ${want}; got ${inputs.length} (${names})`, "inputs");
+  }
   const input = inputs[0]!;
   const datatype = input.datatype;
   const size = typeof datatype === "string" ? INPUT_TYPES[datatype] : undefined;
@@ -215,7 +217,6 @@ function readInput(
   const per = shape.slice(1) as number[];
   const fits = (per.length === 1 && per[0] === W) || (per.length === cut.length && per.every((x, i) => x === cut[i]));
   const n = shape[0] as number;
-  const alt = cut.length > 1 ? ` or [n, ${W}]` : "";
   if (!fits || n < 1)
     throw bad(
       `input ${OIP_INPUT}: expected shape [n ≥ 1, ${cut.join(", ")}]${alt}, got [${shape.join(", ")}]`,

@@ -125,25 +125,28 @@ const NUMBER = /^(\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?([a-z]*)$/i;
 const MAX_RATE = 1e11;
 const MAX_MS = 60_000;
 
-function parseRate(spec: string, text: string): number {
+/** The number of `text` in its unit, scaled by `units`; undefined when the form or the unit is not one of them. */
+function scaled(text: string, units: Record<string, number>): { v: number; unit?: string } {
   const m = NUMBER.exec(text.trim());
   const unit = m?.[2]?.toLowerCase();
-  if (!m || unit === undefined || !(unit in RATE_UNITS)) {
+  if (!m || unit === undefined || !(unit in units)) return { v: NaN, unit };
+  return { v: Number(text.trim().slice(0, text.trim().length - unit.length)) * units[unit]!, unit };
+}
+
+function parseRate(spec: string, text: string): number {
+  const { v, unit } = scaled(text, RATE_UNITS);
+  if (Number.isNaN(v)) {
     const hint = unit && /ps$/.test(unit) ? " (bits per second; tc reads 'mbps' as megabytes per second)" : "";
     throw new LinkSpecError(spec, "rate", `a number with a unit bit, kbit, mbit or gbit${hint}`, JSON.stringify(text));
   }
-  const v = Number(text.trim().slice(0, text.trim().length - unit.length)) * RATE_UNITS[unit]!;
   if (!(v >= 1 && v <= MAX_RATE))
     throw new LinkSpecError(spec, "rate", "a rate from 1bit to 100gbit", JSON.stringify(text));
   return v;
 }
 
 function parseTime(spec: string, field: "rtt" | "jitter", text: string): number {
-  const m = NUMBER.exec(text.trim());
-  const unit = m?.[2]?.toLowerCase();
-  if (!m || unit === undefined || !(unit in TIME_UNITS))
-    throw new LinkSpecError(spec, field, "a number with a unit us, ms or s", JSON.stringify(text));
-  const v = Number(text.trim().slice(0, text.trim().length - unit.length)) * TIME_UNITS[unit]!;
+  const { v } = scaled(text, TIME_UNITS);
+  if (Number.isNaN(v)) throw new LinkSpecError(spec, field, "a number with a unit us, ms or s", JSON.stringify(text));
   if (!(v >= 0 && v <= MAX_MS)) throw new LinkSpecError(spec, field, "a time from 0ms to 60s", JSON.stringify(text));
   return v;
 }
