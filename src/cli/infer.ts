@@ -114,8 +114,8 @@ bytes sent per sample (against the raw 1-byte-per-pixel input) and latency perce
       (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket ?? (WebSocket as unknown as WebSocketConstructor);
     const link = target ? await startLink({ target, link: spec! }) : undefined;
     const via = link?.url ?? serverUrl;
-    const client = new SplitClient({ ...edge.client, serverUrl: via, policy, dtype, transport, token, WebSocket: WS });
-    const batcher = new Batcher(eng, test, Math.min(batch, n));
+    // the link is closed whatever fails after it started (an open one would keep the process alive)
+    let client: SplitClient | undefined, batcher: Batcher | undefined;
     const order = Int32Array.from({ length: n }, (_, i) => i);
     const latencies: number[] = [];
     let right = 0,
@@ -125,6 +125,8 @@ bytes sent per sample (against the raw 1-byte-per-pixel input) and latency perce
       requests = 0;
     const t0 = performance.now();
     try {
+      client = new SplitClient({ ...edge.client, serverUrl: via, policy, dtype, transport, token, WebSocket: WS });
+      batcher = new Batcher(eng, test, Math.min(batch, n));
       for (let s = 0; s < n; s += batch) {
         const size = Math.min(batch, n - s);
         const r = await client.infer(batcher.load(order, s, size));
@@ -138,8 +140,8 @@ bytes sent per sample (against the raw 1-byte-per-pixel input) and latency perce
         requests += r.totals.requests;
       }
     } finally {
-      batcher.dispose();
-      client.dispose();
+      batcher?.dispose();
+      client?.dispose();
       edge.head?.dispose();
       await link?.close();
     }
