@@ -1,7 +1,7 @@
 // Every documented limit of the frame and safetensors codecs, at exactly its value (accepted) and one past it
 // (rejected, with the documented error, field and status), each limit alone: the others are lifted or far away.
 import { describe, expect, it } from "vitest";
-import { FormatError, ShapeError, ValidationError } from "../src/engine/errors.js";
+import { ShapeError, ValidationError } from "../src/engine/errors.js";
 import { decodeSafetensors } from "../src/io/safetensors.js";
 import { Pattern } from "../src/sparsity/pattern.js";
 import {
@@ -22,6 +22,7 @@ import {
 } from "../src/split/frame.js";
 import { HASH, LIFTED, frame, header, rejection, tooLarge } from "./helpers/frame_limits.js";
 import { resealed } from "./helpers/frame_mutations.js";
+import { safetensorsFile, safetensorsRefusal } from "./helpers/safetensors_files.js";
 
 describe("frame limits at their edges", () => {
   it("the documented defaults: 64 MiB, rank 4, 2^24 per dimension and in total, non-finite rejected", () => {
@@ -273,25 +274,8 @@ describe("frameErrorBound", () => {
 describe("safetensors limits at their edges", () => {
   const F32x2 = { dtype: "F32", shape: [2], data_offsets: [0, 8] };
 
-  function file(header: unknown, data = new Uint8Array(0), declared?: number): Uint8Array {
-    const json = new TextEncoder().encode(typeof header === "string" ? header : JSON.stringify(header));
-    const out = new Uint8Array(8 + json.length + data.length);
-    new DataView(out.buffer).setBigUint64(0, BigInt(declared ?? json.length), true);
-    out.set(json, 8);
-    out.set(data, 8 + json.length);
-    return out;
-  }
-
-  function fails(bytes: Uint8Array, field: string, options = {}): string {
-    try {
-      decodeSafetensors(bytes, options);
-    } catch (e) {
-      expect(e).toBeInstanceOf(FormatError);
-      expect([(e as FormatError).format, (e as FormatError).field]).toEqual(["safetensors", field]);
-      return (e as Error).message;
-    }
-    throw new Error("decodeSafetensors accepted the file");
-  }
+  const file = (header: unknown, data?: Uint8Array, declared?: number) => safetensorsFile(header, data, { declared });
+  const fails = (bytes: Uint8Array, field: string, options = {}) => safetensorsRefusal(bytes, field, options).message;
 
   it("the 8-byte length prefix: 7 bytes are refused; 8 bytes declaring an empty header get past it", () => {
     expect(fails(new Uint8Array(7), "header length")).toMatch(/need 8 bytes, buffer has 7/);
