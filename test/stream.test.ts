@@ -15,7 +15,15 @@ import { SplitClient, SplitServerError } from "../src/split/client.js";
 import { STREAM_PROTOCOL, type WebSocketConstructor } from "../src/split/ws_transport.js";
 import { getEngine } from "./helpers/engine.js";
 import { tailServers } from "./helpers/tail_servers.js";
-import { activationFrame, localLogits, randomValues, raw, splitModel, until } from "./helpers/server_harness.js";
+import {
+  activationFrame,
+  answerFrame,
+  localLogits,
+  randomValues,
+  raw,
+  splitModel,
+  until,
+} from "./helpers/server_harness.js";
 import { openStream, type StreamMessage, type UpgradeRefusal } from "./helpers/stream_harness.js";
 
 const engine = await getEngine();
@@ -281,16 +289,7 @@ describe("SplitClient over the stream", () => {
         times.push(performance.now());
         const id = data.readUInt32LE(0);
         if (behave(ws, k++, id)) return;
-        const f = decodeFrame(new Uint8Array(data.subarray(4)));
-        const n = f.shape[1]!;
-        const body = encodeFrame({
-          data: localLogits(ref, f.data, n),
-          shape: [tail.classes, n],
-          dtype: "f32",
-          kind: "logits",
-          splitId: tail.split.cut,
-          modelHash: tail.split.hash,
-        });
+        const body = answerFrame(ref, tail, new Uint8Array(data.subarray(4)));
         const m = Buffer.alloc(4 + body.length);
         m.writeUInt32LE(id, 0);
         m.set(body, 4);
