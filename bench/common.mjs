@@ -98,8 +98,12 @@ export async function bennyRounds(title, fns, { file, rounds = 3, maxTime = 0.1,
   );
   const per = Object.fromEntries(names.map((k) => [k, []]));
   for (const res of summary.results) per[res.name.replace(/ #\d+$/, "")].push(res.details.median);
-  const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   return Object.fromEntries(Object.entries(per).map(([k, ts]) => [k, median(ts)]));
+}
+
+/** The middle value of `xs` (the upper one of an even count), without reordering `xs`. */
+export function median(xs) {
+  return [...xs].sort((a, b) => a - b)[xs.length >> 1];
 }
 
 function now() {

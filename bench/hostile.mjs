@@ -10,9 +10,10 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { connect } from "node:net";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { machineLine } from "./common.mjs";
 
 const { values: flags } = parseArgs({ options: { dist: { type: "string" }, only: { type: "string" } } });
 const dist = resolve(flags.dist ?? new URL("../dist", import.meta.url).pathname);
@@ -28,7 +29,7 @@ const tmp = mkdtempSync(join(tmpdir(), "presparse-hostile-"));
 const engine = await lib.defaultEngine();
 
 console.log(`# hostile inputs: ${dist}`);
-console.log(`# ${cpus()[0]?.model ?? "?"} ×${cpus().length}, Node ${process.version}, load ${loadavg()[0].toFixed(1)}`);
+console.log(`# ${machineLine()}`);
 
 /** The paper's network cut after its first hidden layer; the tail bundle on disk. */
 const paper = lib.Model.mlp(engine, {

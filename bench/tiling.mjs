@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Pattern } from "../dist/index.js";
-import { isMain, machine, machineLine, printTable, timeCall, writeResults } from "./common.mjs";
+import { isMain, machine, machineLine, median, printTable, timeCall, writeResults } from "./common.mjs";
 
 const DENSITIES = [0.05, 0.1, 0.25, 0.5];
 const N = 1024;
@@ -68,7 +68,6 @@ function calls(inst, p) {
 
 const COLUMNS = ["density", "block", "op", "new", "baseline", "ratio"];
 const progress = process.stdout.isTTY === false;
-const median = (a) => [...a].sort((u, v) => u - v)[a.length >> 1];
 
 export async function run({ baseline = process.env.PRESPARSE_BASELINE, rounds = 5, relaxed = false } = {}) {
   if (!baseline) {

@@ -14,6 +14,7 @@ import {
   isMain,
   machine,
   machineLine,
+  median,
   markdownTable,
   printTable,
   threadsArg,
@@ -108,11 +109,6 @@ function buildOurs(engine, net, pattern) {
 /** How many batches one timed chunk holds: a whole epoch when a third of the budget allows, at least 8. */
 function chunkBatches(perBatch, budget) {
   return Math.max(8, Math.min(BATCHES_PER_EPOCH, Math.floor(budget / CHUNKS / perBatch)));
-}
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
 }
 
 /** Seconds per 60,000 samples from chunk timings of `batches` batches each (median of the chunks). */

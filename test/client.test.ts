@@ -19,6 +19,7 @@ import { startServer, type RunningServer } from "../src/server/index.js";
 import { columnStats, getEngine } from "./helpers/engine.js";
 import {
   CLI,
+  answerFrame,
   localLogits,
   randomValues,
   referenceTail,
@@ -197,16 +198,7 @@ describe("SplitClient", () => {
             res.end(JSON.stringify({ error: { status: 503, code: "overloaded", message: "busy" } }));
             return;
           }
-          const f = decodeFrame(new Uint8Array(Buffer.concat(chunks)));
-          const n = f.shape[1]!;
-          const body = encodeFrame({
-            data: localLogits(ref, f.data, n),
-            shape: [tail.classes, n],
-            dtype: "f32",
-            kind: "logits",
-            splitId: tail.split.cut,
-            modelHash: tail.split.hash,
-          });
+          const body = answerFrame(ref, tail, new Uint8Array(Buffer.concat(chunks)));
           res.writeHead(200, { "Content-Type": "application/x-presparse-frame" });
           res.end(body);
         });

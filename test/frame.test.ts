@@ -31,6 +31,7 @@ import {
   withU32,
   withU8,
 } from "./helpers/frame_mutations.js";
+import { rejection } from "./helpers/frame_limits.js";
 
 const HASH = "0123456789abcdef";
 const FIELDS = [
@@ -67,17 +68,6 @@ function frame(over: Partial<FrameInput> = {}): Uint8Array {
     modelHash: HASH,
     ...over,
   });
-}
-
-/** Runs decodeFrame and returns the FrameError it threw; fails on success or any other exception. */
-function rejection(bytes: Uint8Array, limits?: FrameLimits, expectArg?: Parameters<typeof decodeFrame>[2]): FrameError {
-  try {
-    decodeFrame(bytes, limits, expectArg);
-  } catch (e) {
-    if (e instanceof FrameError) return e;
-    throw e;
-  }
-  throw new Error("decodeFrame accepted the frame");
 }
 
 /** Decodes or throws FrameError — nothing else; a decoded frame must be consistent with its input. */

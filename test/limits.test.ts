@@ -1,8 +1,7 @@
 // Every documented limit of the frame and safetensors codecs, at exactly its value (accepted) and one past it
 // (rejected, with the documented error, field and status), each limit alone: the others are lifted or far away.
-import { crc32 as zlibCrc32 } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { FormatError, ShapeError, ValidationError } from "../src/engine/errors.js";
+import { ShapeError, ValidationError } from "../src/engine/errors.js";
 import { decodeSafetensors } from "../src/io/safetensors.js";
 import { Pattern } from "../src/sparsity/pattern.js";
 import {
@@ -12,7 +11,6 @@ import {
   FRAME_VERSION,
   FrameError,
   FrameMismatchError,
-  FrameTooLargeError,
   decodeFrame,
   encodeFrame,
   frameBytes,
@@ -22,51 +20,9 @@ import {
   type FrameDtype,
   type FrameLimits,
 } from "../src/split/frame.js";
-
-const HASH = "0123456789abcdef";
-const LIFTED = { maxBytes: Number.MAX_SAFE_INTEGER, maxDim: 2 ** 32 - 1, maxElements: Number.MAX_SAFE_INTEGER };
-
-const frame = (shape: number[], dtype: FrameDtype = "int8", data?: Float32Array) =>
-  encodeFrame({
-    data: data ?? Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => (i % 7) - 3),
-    shape,
-    dtype,
-    kind: "activation",
-    splitId: 3,
-    modelHash: HASH,
-  });
-
-/** A header alone declaring `dims` (no payload): enough for every check up to the dims. */
-function header(dims: number[], dtype = 2): Uint8Array {
-  const b = new Uint8Array(32 + 4 * dims.length + 4);
-  const dv = new DataView(b.buffer);
-  b.set([0x50, 0x53, 0x46, 0x52, 1, dtype, 0, dims.length]);
-  dv.setUint32(8, 32 + 4 * dims.length, true);
-  dims.forEach((d, i) => dv.setUint32(32 + 4 * i, d, true));
-  return b;
-}
-
-function reseal(b: Uint8Array): Uint8Array {
-  const out = b.slice();
-  new DataView(out.buffer).setUint32(out.length - 4, zlibCrc32(out.subarray(0, out.length - 4)), true);
-  return out;
-}
-
-function rejection(bytes: Uint8Array, limits?: FrameLimits, exp?: Parameters<typeof decodeFrame>[2]): FrameError {
-  try {
-    decodeFrame(bytes, limits, exp);
-  } catch (e) {
-    if (e instanceof FrameError) return e;
-    throw e;
-  }
-  throw new Error("decodeFrame accepted the frame");
-}
-
-function tooLarge(bytes: Uint8Array, limits: FrameLimits | undefined, field: string, ...shows: number[]): void {
-  const e = rejection(bytes, limits);
-  expect([e.constructor, e.field, e.reason]).toEqual([FrameTooLargeError, field, "too_large"]);
-  for (const n of shows) expect(e.message).toContain(String(n));
-}
+import { HASH, LIFTED, frame, header, rejection, tooLarge } from "./helpers/frame_limits.js";
+import { resealed } from "./helpers/frame_mutations.js";
+import { safetensorsFile, safetensorsRefusal } from "./helpers/safetensors_files.js";
 
 describe("frame limits at their edges", () => {
   it("the documented defaults: 64 MiB, rank 4, 2^24 per dimension and in total, non-finite rejected", () => {
@@ -134,10 +90,10 @@ describe("frame limits at their edges", () => {
   it(
     "the default maxDim and maxElements refuse one past them from the header alone, " + "before any payload is read",
     () => {
-      tooLarge(reseal(header([2 ** 24 + 1])), { maxElements: 2 ** 30 }, "dims", 2 ** 24 + 1, 2 ** 24);
-      tooLarge(reseal(header([2 ** 12, 2 ** 12 + 1])), undefined, "dims", 2 ** 24);
+      tooLarge(resealed(header([2 ** 24 + 1])), { maxElements: 2 ** 30 }, "dims", 2 ** 24 + 1, 2 ** 24);
+      tooLarge(resealed(header([2 ** 12, 2 ** 12 + 1])), undefined, "dims", 2 ** 24);
       // the product is checked after each factor: four dims of 2^32 - 1 never overflow into an accepted size
-      const huge = reseal(header([2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1]));
+      const huge = resealed(header([2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1]));
       tooLarge(huge, { maxDim: 2 ** 32 - 1 }, "dims", 2 ** 24);
       tooLarge(huge, LIFTED, "dims", Number.MAX_SAFE_INTEGER);
     },
@@ -238,7 +194,7 @@ describe("frame limits at their edges", () => {
       const withScale = (s: number) => {
         const b = frame([2], "int8", Float32Array.of(1, -1));
         new DataView(b.buffer).setFloat32(24, s, true);
-        return reseal(b);
+        return resealed(b);
       };
       expect(decodeFrame(withScale(largest)).data[0]).toBe(Math.fround(127 * largest));
       const e = rejection(withScale(tooBig));
@@ -260,12 +216,12 @@ describe("model hash rules of frames", () => {
   it("exactly 16 hex digits: 15, 17, and 16 with anything before or after are refused", () => {
     for (const h of [
       HASH.slice(1),
-      HASH + "0",
-      "0" + HASH,
-      HASH + "\n",
-      " " + HASH,
-      "x" + HASH.slice(1),
-      HASH.slice(0, 15) + "g",
+      `${HASH}0`,
+      `0${HASH}`,
+      `${HASH}\n`,
+      ` ${HASH}`,
+      `x${HASH.slice(1)}`,
+      `${HASH.slice(0, 15)}g`,
       "",
       "0x0123456789abcd",
     ]) {
@@ -294,7 +250,7 @@ describe("model hash rules of frames", () => {
       expect([e.constructor, e.field, e.reason]).toEqual([FrameMismatchError, "modelHash", "mismatch"]);
       expect(e.message).toBe("frame: modelHash: expected model fedcba9876543210, got 0123456789abcdef");
       // a 17-character expectation names no model: it matches none
-      expect(rejection(enc(HASH), {}, { modelHash: HASH + "0" }).constructor).toBe(FrameMismatchError);
+      expect(rejection(enc(HASH), {}, { modelHash: `${HASH}0` }).constructor).toBe(FrameMismatchError);
     },
   );
 });
@@ -318,25 +274,8 @@ describe("frameErrorBound", () => {
 describe("safetensors limits at their edges", () => {
   const F32x2 = { dtype: "F32", shape: [2], data_offsets: [0, 8] };
 
-  function file(header: unknown, data = new Uint8Array(0), declared?: number): Uint8Array {
-    const json = new TextEncoder().encode(typeof header === "string" ? header : JSON.stringify(header));
-    const out = new Uint8Array(8 + json.length + data.length);
-    new DataView(out.buffer).setBigUint64(0, BigInt(declared ?? json.length), true);
-    out.set(json, 8);
-    out.set(data, 8 + json.length);
-    return out;
-  }
-
-  function fails(bytes: Uint8Array, field: string, options = {}): string {
-    try {
-      decodeSafetensors(bytes, options);
-    } catch (e) {
-      expect(e).toBeInstanceOf(FormatError);
-      expect([(e as FormatError).format, (e as FormatError).field]).toEqual(["safetensors", field]);
-      return (e as Error).message;
-    }
-    throw new Error("decodeSafetensors accepted the file");
-  }
+  const file = (header: unknown, data?: Uint8Array, declared?: number) => safetensorsFile(header, data, { declared });
+  const fails = (bytes: Uint8Array, field: string, options = {}) => safetensorsRefusal(bytes, field, options).message;
 
   it("the 8-byte length prefix: 7 bytes are refused; 8 bytes declaring an empty header get past it", () => {
     expect(fails(new Uint8Array(7), "header length")).toMatch(/need 8 bytes, buffer has 7/);

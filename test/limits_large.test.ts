@@ -1,61 +1,11 @@
 // The default limits met by frames and patterns of their full size: a 64 MiB frame, a dimension of 2^24, 2^24
 // elements, patterns 2^24 wide and 2^24 · 127 in size. Each takes a fraction of a second, so the mutation runs
 // leave this file out; test/limits.test.ts holds every limit's edge with small, custom limits.
-import { crc32 as zlibCrc32 } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { Pattern } from "../src/sparsity/pattern.js";
-import {
-  FrameError,
-  FrameTooLargeError,
-  decodeFrame,
-  encodeFrame,
-  type FrameDtype,
-  type FrameLimits,
-} from "../src/split/frame.js";
-
-const HASH = "0123456789abcdef";
-const LIFTED = { maxBytes: Number.MAX_SAFE_INTEGER, maxDim: 2 ** 32 - 1, maxElements: Number.MAX_SAFE_INTEGER };
-
-const frame = (shape: number[], dtype: FrameDtype = "int8", data?: Float32Array) =>
-  encodeFrame({
-    data: data ?? Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => (i % 7) - 3),
-    shape,
-    dtype,
-    kind: "activation",
-    splitId: 3,
-    modelHash: HASH,
-  });
-
-function header(dims: number[], dtype = 2): Uint8Array {
-  const b = new Uint8Array(32 + 4 * dims.length + 4);
-  const dv = new DataView(b.buffer);
-  b.set([0x50, 0x53, 0x46, 0x52, 1, dtype, 0, dims.length]);
-  dv.setUint32(8, 32 + 4 * dims.length, true);
-  dims.forEach((d, i) => dv.setUint32(32 + 4 * i, d, true));
-  return b;
-}
-
-function reseal(b: Uint8Array): Uint8Array {
-  const out = b.slice();
-  new DataView(out.buffer).setUint32(out.length - 4, zlibCrc32(out.subarray(0, out.length - 4)), true);
-  return out;
-}
-
-function rejection(bytes: Uint8Array, limits?: FrameLimits): FrameError {
-  try {
-    decodeFrame(bytes, limits);
-  } catch (e) {
-    if (e instanceof FrameError) return e;
-    throw e;
-  }
-  throw new Error("decodeFrame accepted the frame");
-}
-
-function tooLarge(bytes: Uint8Array, limits: FrameLimits | undefined, field: string, ...shows: number[]): void {
-  const e = rejection(bytes, limits);
-  expect([e.constructor, e.field, e.reason]).toEqual([FrameTooLargeError, field, "too_large"]);
-  for (const n of shows) expect(e.message).toContain(String(n));
-}
+import { decodeFrame } from "../src/split/frame.js";
+import { LIFTED, frame, header, rejection, tooLarge } from "./helpers/frame_limits.js";
+import { resealed } from "./helpers/frame_mutations.js";
 
 describe("default frame limits with frames of their size", () => {
   it("maxBytes default: a frame of exactly 64 MiB decodes; 64 MiB + 1 byte is 413 before anything is read", () => {
@@ -70,8 +20,8 @@ describe("default frame limits with frames of their size", () => {
   it("maxDim default: [2^24] decodes; a dimension of 2^24 + 1 is 413 whatever maxElements allows", () => {
     const n = 2 ** 24;
     expect(decodeFrame(frame([n], "int8", new Float32Array(n))).shape).toEqual([n]);
-    tooLarge(reseal(header([n + 1])), { maxElements: 2 ** 30 }, "dims", n + 1, n);
-    expect(rejection(reseal(header([n + 1])), { maxElements: 2 ** 30 }).message).toMatch(
+    tooLarge(resealed(header([n + 1])), { maxElements: 2 ** 30 }, "dims", n + 1, n);
+    expect(rejection(resealed(header([n + 1])), { maxElements: 2 ** 30 }).message).toMatch(
       /dims\[0\] = 16777217 exceeds the limit of 16777216/,
     );
   }, 30_000);
@@ -80,11 +30,11 @@ describe("default frame limits with frames of their size", () => {
     "[2^12, 2^12 + 1] is 413 though each dimension is far below maxDim", () => {
     const k = 2 ** 12;
     expect(decodeFrame(frame([k, k], "int8", new Float32Array(k * k))).shape).toEqual([k, k]);
-    tooLarge(reseal(header([k, k + 1])), undefined, "dims", 2 ** 24);
+    tooLarge(resealed(header([k, k + 1])), undefined, "dims", 2 ** 24);
     // the product is checked after each factor: four dims of 2^32 - 1 never overflow into an accepted size
-    tooLarge(reseal(header([2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1])), { maxDim: 2 ** 32 - 1 }, "dims");
+    tooLarge(resealed(header([2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1])), { maxDim: 2 ** 32 - 1 }, "dims");
     tooLarge(
-      reseal(header([2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1])),
+      resealed(header([2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1])),
       LIFTED,
       "dims",
       Number.MAX_SAFE_INTEGER,

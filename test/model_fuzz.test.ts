@@ -14,6 +14,7 @@ import { Model } from "../src/nn/model.js";
 import { split } from "../src/split/split.js";
 import { tensorsChecksum } from "../src/io/model_io.js";
 import { getEngine } from "./helpers/engine.js";
+import { type DecodeOptions, modelRefusal, outcome } from "./helpers/model_files.js";
 
 /** A model file taken apart: its tensors, its metadata and its architecture record, to edit and put back. */
 interface Parts {
@@ -41,30 +42,13 @@ function assemble(p: Parts, rawSpec?: string): Uint8Array {
   return encodeSafetensors(p.tensors, metadata);
 }
 
-function outcome(engine: Engine, bytes: Uint8Array, o: Parameters<typeof decodeModel>[2] = {}): unknown {
-  try {
-    decodeModel(engine, bytes, o).model.dispose();
-    return undefined;
-  } catch (e) {
-    return e;
-  }
-}
-
-function rejected(
+const rejected = (
   engine: Engine,
   bytes: Uint8Array,
   field: string | RegExp,
   detail?: RegExp,
-  o: Parameters<typeof decodeModel>[2] = {},
-): FormatError {
-  const e = outcome(engine, bytes, o);
-  expect(e).toBeInstanceOf(FormatError);
-  const f = e as FormatError;
-  if (typeof field === "string") expect(f.field).toBe(field);
-  else expect(f.field).toMatch(field);
-  if (detail) expect(f.message).toMatch(detail);
-  return f;
-}
+  options: DecodeOptions = {},
+): FormatError => modelRefusal(engine, bytes, field, { detail, options });
 
 const MiB = 2 ** 20;
 

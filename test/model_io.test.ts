@@ -20,6 +20,7 @@ import { Pattern } from "../src/sparsity/pattern.js";
 import { loadModel, saveModel } from "../src/node/index.js";
 import { encodeLayer } from "../src/io/model_io.js";
 import { fixedDegrees, getEngine } from "./helpers/engine.js";
+import { modelRefusal, outcome } from "./helpers/model_files.js";
 
 // ---------------------------------------------------------------- models to save
 
@@ -231,30 +232,13 @@ function withIndex(bytes: Uint8Array, width: 2 | 4, at: number, v: number): Uint
 }
 
 /** Decodes, disposes, and returns the error (or undefined when the file loaded). */
-function outcome(engine: Engine, bytes: Uint8Array): unknown {
-  try {
-    decodeModel(engine, bytes).model.dispose();
-    return undefined;
-  } catch (e) {
-    return e;
-  }
-}
-
-function rejects(
+const rejects = (
   engine: Engine,
   bytes: Uint8Array,
   field: RegExp | string,
   detail?: RegExp,
   what = String(field),
-): FormatError {
-  const e = outcome(engine, bytes);
-  expect(e, what).toBeInstanceOf(FormatError);
-  const f = e as FormatError;
-  if (typeof field === "string") expect(f.field, what).toBe(field);
-  else expect(f.field, what).toMatch(field);
-  if (detail) expect(f.message, what).toMatch(detail);
-  return f;
-}
+): FormatError => modelRefusal(engine, bytes, field, { detail, what });
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

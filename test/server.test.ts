@@ -6,8 +6,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Matrix } from "../src/engine/buffers.js";
 import { softmax } from "../src/ops/softmax_xent.js";
 import { decodeFrame, encodeFrame, frameErrorBound } from "../src/split/frame.js";
-import { startServer, type RunningServer } from "../src/server/index.js";
+import { startServer } from "../src/server/index.js";
 import { getEngine } from "./helpers/engine.js";
+import { tailServers } from "./helpers/tail_servers.js";
 import {
   FRAME_TYPE,
   activationFrame,
@@ -15,30 +16,14 @@ import {
   localLogits,
   postFrame,
   raw,
-  referenceTail,
   spawnCli,
   splitModel,
-  stopChildren,
   tempFiles,
   until,
 } from "./helpers/server_harness.js";
 
 const engine = await getEngine();
-const { model, head, tail, tailBytes } = splitModel(engine, 3);
-const ref = referenceTail(engine, tailBytes);
-const servers: RunningServer[] = [];
-
-async function serve(o: Partial<Parameters<typeof startServer>[0]> = {}): Promise<RunningServer> {
-  const s = await startServer({ model: tailBytes, engine, port: 0, host: "127.0.0.1", ...o });
-  servers.push(s);
-  return s;
-}
-
-afterAll(async () => {
-  await stopChildren();
-  await Promise.all(servers.map((s) => s.close()));
-  for (const x of [model, head, tail, ref]) x.dispose();
-});
+const { tail, tailBytes, ref, serve } = tailServers(engine, 3);
 
 function sameBits(a: Float32Array, b: Float32Array): boolean {
   if (a.length !== b.length) return false;

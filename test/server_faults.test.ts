@@ -2,42 +2,25 @@
 // of the wrong shape whose header is refused before the payload is kept, uploads held open against a memory budget,
 // more connections than the cap, and a shutdown that neither waits on idle sockets nor resets requests on their way.
 import { connect, type Socket } from "node:net";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { decodeFrame, encodeFrame } from "../src/split/frame.js";
 import { STREAM_PROTOCOL } from "../src/split/ws_transport.js";
-import { startServer, type RunningServer } from "../src/server/index.js";
 import { getEngine } from "./helpers/engine.js";
+import { tailServers } from "./helpers/tail_servers.js";
 import {
   FRAME_TYPE,
   activationFrame,
   localLogits,
   postFrame,
   raw,
-  referenceTail,
   spawnCli,
-  splitModel,
-  stopChildren,
   tempFiles,
   until,
 } from "./helpers/server_harness.js";
 
 const engine = await getEngine();
-const { model, head, tail, tailBytes } = splitModel(engine, 5);
-const ref = referenceTail(engine, tailBytes);
-const servers: RunningServer[] = [];
+const { tail, tailBytes, ref, serve } = tailServers(engine, 5);
 const MiB = 2 ** 20;
-
-async function serve(o: Partial<Parameters<typeof startServer>[0]> = {}): Promise<RunningServer> {
-  const s = await startServer({ model: tailBytes, engine, port: 0, host: "127.0.0.1", ...o });
-  servers.push(s);
-  return s;
-}
-
-afterAll(async () => {
-  await stopChildren();
-  await Promise.all(servers.map((s) => s.close()));
-  for (const x of [model, head, tail, ref]) x.dispose();
-});
 
 interface Parsed {
   status: number;

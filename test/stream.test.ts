@@ -4,44 +4,31 @@
 // closing server answers everything it accepted, then closes with 1001; SplitClient over the stream answers as over
 // HTTP and retries the same way, over a dropped connection too.
 import type { AddressInfo } from "node:net";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
 import { Matrix } from "../src/engine/buffers.js";
 import { ValidationError } from "../src/engine/errors.js";
 import { ExitRunner } from "../src/exits/runner.js";
 import { decodeFrame, encodeFrame } from "../src/split/frame.js";
 import { frameErrorBound } from "../src/split/frame.js";
-import { startServer, type RunningServer } from "../src/server/index.js";
 import { SplitClient, SplitServerError } from "../src/split/client.js";
 import { STREAM_PROTOCOL, type WebSocketConstructor } from "../src/split/ws_transport.js";
 import { getEngine } from "./helpers/engine.js";
+import { tailServers } from "./helpers/tail_servers.js";
 import {
   activationFrame,
+  answerFrame,
   localLogits,
   randomValues,
   raw,
-  referenceTail,
   splitModel,
   until,
 } from "./helpers/server_harness.js";
 import { openStream, type StreamMessage, type UpgradeRefusal } from "./helpers/stream_harness.js";
 
 const engine = await getEngine();
-const { model, head, tail, tailBytes } = splitModel(engine, 4);
-const ref = referenceTail(engine, tailBytes);
-const servers: RunningServer[] = [];
+const { head, tail, ref, serve } = tailServers(engine, 4);
 const WS = WebSocket as unknown as WebSocketConstructor;
-
-async function serve(o: Partial<Parameters<typeof startServer>[0]> = {}): Promise<RunningServer> {
-  const s = await startServer({ model: tailBytes, engine, port: 0, ...o });
-  servers.push(s);
-  return s;
-}
-
-afterAll(async () => {
-  await Promise.all(servers.map((s) => s.close()));
-  for (const x of [model, head, tail, ref]) x.dispose();
-});
 
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
 const byId = (ms: StreamMessage[]) => new Map(ms.map((m) => [m.id, m]));
@@ -302,16 +289,7 @@ describe("SplitClient over the stream", () => {
         times.push(performance.now());
         const id = data.readUInt32LE(0);
         if (behave(ws, k++, id)) return;
-        const f = decodeFrame(new Uint8Array(data.subarray(4)));
-        const n = f.shape[1]!;
-        const body = encodeFrame({
-          data: localLogits(ref, f.data, n),
-          shape: [tail.classes, n],
-          dtype: "f32",
-          kind: "logits",
-          splitId: tail.split.cut,
-          modelHash: tail.split.hash,
-        });
+        const body = answerFrame(ref, tail, new Uint8Array(data.subarray(4)));
         const m = Buffer.alloc(4 + body.length);
         m.writeUInt32LE(id, 0);
         m.set(body, 4);

@@ -10,7 +10,7 @@ import { Matrix } from "../../src/engine/buffers.js";
 import type { Engine } from "../../src/engine/engine.js";
 import { decodeModel, encodeModel } from "../../src/io/model_io.js";
 import { Model } from "../../src/nn/model.js";
-import { encodeFrame, type FrameDtype } from "../../src/split/frame.js";
+import { decodeFrame, encodeFrame, type FrameDtype } from "../../src/split/frame.js";
 import { split, type Head, type Tail } from "../../src/split/split.js";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
@@ -63,6 +63,20 @@ export function localLogits(tail: Tail, act: Float32Array, n: number): Float32Ar
   const z = tail.forward(X).toArray();
   X.dispose();
   return z;
+}
+
+/** The logits frame a tail server answers to an activation frame, computed with `ref` and labelled as `tail`. */
+export function answerFrame(ref: Tail, tail: Tail, activation: Uint8Array): Uint8Array {
+  const f = decodeFrame(activation);
+  const n = f.shape[1]!;
+  return encodeFrame({
+    data: localLogits(ref, f.data, n),
+    shape: [tail.classes, n],
+    dtype: "f32",
+    kind: "logits",
+    splitId: tail.split.cut,
+    modelHash: tail.split.hash,
+  });
 }
 
 /** A second, independent tail from the same bundle (the reference a test compares the server with). */
