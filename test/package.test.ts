@@ -379,7 +379,7 @@ describe("the installed bin", () => {
     expect(file.tensors.size).toBeGreaterThan(0);
   });
 
-  it("split and plan read what train wrote; experiment draws its Vega-Lite charts from the installed package", async () => {
+  it("split and plan read what train wrote; experiment draws its Vega-Lite charts, all from the install", async () => {
     const trained = await run(bin(), ["train", "--epochs", "1", "--exits", "1", "--save", "e.safetensors"], project);
     expect(trained.code, trained.stderr).toBe(0);
     const sp = await run(bin(), ["split", "--model", "e.safetensors", "--after", "1", "--out-dir", "sp"], project);
