@@ -3,7 +3,7 @@
 // error, 1 for a command that failed on what it was given (a bad file, an output it cannot write, a server it
 // cannot reach) — and outputs are checked before any work starts.
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer as createTcpServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -58,15 +58,25 @@ async function runAll(lines: string[][]): Promise<Run[]> {
   return out;
 }
 
-/** A loopback port nothing listens on. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createTcpServer();
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
+/**
+ * A loopback port nothing listens on, below the kernel's ephemeral range: a port that an ephemeral bind handed out
+ * and gave back could be taken again by another test file's server (listening on port 0) before infer connects.
+ */
+async function closedPort(): Promise<number> {
+  let low = 32768;
+  try {
+    low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || low;
+  } catch {
+    // not Linux: the usual lower bound
+  }
+  const bindable = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const s = createTcpServer();
+      s.once("error", () => resolve(false));
+      s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
     });
-  });
+  for (let port = low - 2000; port < low; port++) if (await bindable(port)) return port;
+  throw new Error(`no free loopback port in [${low - 2000}, ${low})`);
 }
 
 let closed: number;
